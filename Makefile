@@ -1,0 +1,43 @@
+# computesim — two commands on a fresh machine:
+#   make run    set up .venv (first use) and build the result gallery
+#   make test   set up .venv (first use) and run the test suite
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(VENV)/bin
+# Python >= 3.12 is required (Mesa 3.5). Use python3.12 from PATH, else a pyenv install.
+PY312 := $(shell for c in python3.12 python3.13 $$(ls -d $$HOME/.pyenv/versions/3.1[23]*/bin/python3 /root/.pyenv/versions/3.1[23]*/bin/python3 2>/dev/null); do \
+            $$c -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo $$c; break; }; done)
+WORKERS ?= 2
+
+.PHONY: run test lint bench clean help
+
+help:
+	@echo "make run    - create .venv if needed, then build the gallery (results/gallery/index.html)"
+	@echo "make test   - create .venv if needed, then run ruff and the test suite"
+	@echo "make bench  - run the benchmarks under benchmarks/"
+	@echo "make clean  - remove .venv and results/"
+
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(PY312)" || { echo "error: Python >= 3.12 not found (tried python3.12, python3.13, ~/.pyenv/versions/3.12*)" >&2; exit 2; }
+	@echo "creating $(VENV) with $(PY312)"
+	$(PY312) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/computesim gallery --workers $(WORKERS)
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check sim tests benchmarks experiments
+	$(BIN)/python -m pytest -n $(WORKERS) -q
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check sim tests benchmarks experiments
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_run.py
+	$(BIN)/python benchmarks/bench_sweep.py
+
+clean:
+	rm -rf $(VENV) results

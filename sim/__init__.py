@@ -1,0 +1,1 @@
+"""computesim: an agent-based market simulation of the AI compute ecosystem."""

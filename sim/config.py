@@ -1,0 +1,745 @@
+"""Validated configuration: every parameter with its unit, allowed range and source.
+
+A scenario is a TOML file read with :mod:`tomllib` and validated into :class:`Scenario`.
+Every field's ``description`` gives its unit and meaning, and its ``source`` names the row of
+``shared/CALIBRATION.md`` it comes from, or says "estimate". Bad input (unknown key, wrong
+type, out-of-range value, missing file) raises :class:`ConfigError` with a one-paragraph
+message naming the field and the allowed values, before any work is done.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CALIBRATION = "shared/CALIBRATION.md"
+
+
+class ConfigError(ValueError):
+    """A scenario or sweep file that cannot be used; the message says which field and why."""
+
+
+def param(default: Any, unit: str, source: str, doc: str, **bounds: Any) -> Any:
+    """A config field with its unit, its source and its bounds (ge/gt/le/lt)."""
+    return Field(
+        default,
+        description=f"{doc} [{unit}]",
+        json_schema_extra={"unit": unit, "source": source},
+        **bounds,
+    )
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+# --------------------------------------------------------------------------------------
+# World-level sections
+# --------------------------------------------------------------------------------------
+class RunConfig(Section):
+    start: str = param(
+        "2025-01",
+        "YYYY-MM",
+        "issue 2: default world starts January 2025",
+        "first month",
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+    )
+    months: int = param(120, "months", "issue 2: 120 months", "length of the run", ge=1, le=600)
+    seed: int = param(1, "integer", "estimate", "default random seed", ge=0, le=2**63 - 1)
+
+
+class DemandConfig(Section):
+    regime: Literal["boom", "plateau", "bust"] = param(
+        "boom", "choice", "DESIGN §1", "growth path of end-user demand"
+    )
+    initial_revenue_usd_per_month: float = param(
+        0.6e9,
+        "USD/month",
+        f"{CALIBRATION} Suggested defaults: lab revenue Jan 2025",
+        "total lab revenue from end users in the first month at the reference price",
+        gt=0,
+        le=1e13,
+    )
+    growth_start_per_month: float = param(
+        0.12,
+        "1/month",
+        f"{CALIBRATION} Suggested defaults: lab revenue growth 12%/month 2025",
+        "growth of demand volume in the first month",
+        ge=-0.5,
+        le=0.5,
+    )
+    growth_long_run_per_month: float = param(
+        0.03,
+        "1/month",
+        f"{CALIBRATION} Suggested defaults: adoption growth ≈ 3%/month",
+        "growth the path decays toward",
+        ge=-0.5,
+        le=0.5,
+    )
+    growth_decay_months: float = param(
+        16.4,
+        "months",
+        f"{CALIBRATION}: gives ≈ 4%/month by 2028 (estimate fit)",
+        "e-folding time of the decay from start to long-run growth",
+        gt=0,
+        le=600,
+    )
+    plateau_multiple: float = param(
+        30.0,
+        "× initial volume",
+        "estimate",
+        "plateau regime: saturation level of adoption (logistic cap)",
+        gt=1,
+        le=1e6,
+    )
+    bust_month: int = param(
+        30,
+        "months from start",
+        "estimate (growth stops mid-2027)",
+        "bust regime: month from which demand stops growing",
+        ge=0,
+        le=600,
+    )
+    bust_decline_per_month: float = param(
+        0.0,
+        "1/month",
+        "estimate",
+        "bust regime: monthly decline of demand after the bust",
+        ge=0,
+        le=0.5,
+    )
+    noise_sd: float = param(
+        0.03,
+        "log-units per month",
+        "estimate",
+        "standard deviation of the monthly log shock to demand",
+        ge=0,
+        le=1,
+    )
+    noise_persistence: float = param(
+        0.7,
+        "AR(1) coefficient",
+        "estimate",
+        "persistence of the demand shock",
+        ge=0,
+        lt=1,
+    )
+    price_elasticity: float = param(
+        -1.0,
+        "dimensionless",
+        f"{CALIBRATION} Suggested defaults: demand price elasticity",
+        "elasticity of compute demand to the compute price",
+        ge=-3,
+        le=0,
+    )
+
+
+class MarketConfig(Section):
+    hours_per_month: float = param(
+        730.0, "hours", "365.25×24/12", "GPU-hours per GPU per month", gt=0, le=744
+    )
+    initial_spot_price_usd_per_gpu_hour: float = param(
+        2.50,
+        "USD/GPU-hour",
+        f"{CALIBRATION} Suggested defaults: compute price Jan 2025",
+        "spot price of an H100-equivalent GPU-hour in the first month",
+        ge=0.1,
+        le=50,
+    )
+    price_floor_usd_per_gpu_hour: float = param(
+        0.30,
+        "USD/GPU-hour",
+        f"{CALIBRATION} Suggested defaults: price floor in a glut (cash cost)",
+        "lowest spot price: clouds idle capacity rather than sell below cash cost",
+        ge=0,
+        le=10,
+    )
+    price_cap_usd_per_gpu_hour: float = param(
+        12.0,
+        "USD/GPU-hour",
+        f"{CALIBRATION} H100 rental price: 2023 peak $8+ (cap above it)",
+        "highest spot price: demand beyond it is rationed",
+        gt=0,
+        le=100,
+    )
+    price_adjustment_speed: float = param(
+        0.5,
+        "share per month",
+        "estimate",
+        "how far the spot price moves toward its market-clearing level each month "
+        "(1 = clears at once, the cobweb case)",
+        gt=0,
+        le=1,
+    )
+    contract_price_ratio: float = param(
+        0.85,
+        "× spot",
+        f"{CALIBRATION} H100 rental: 1-yr contract $1.70 vs on-demand ≈ $2 (estimate)",
+        "price of a new term contract relative to the current spot price",
+        gt=0,
+        le=2,
+    )
+    contract_term_months: int = param(
+        60,
+        "months",
+        f"{CALIBRATION} Suggested defaults: contract term",
+        "term of new contracts",
+        ge=1,
+        le=240,
+    )
+    take_or_pay_share: float = param(
+        0.90,
+        "share",
+        f"{CALIBRATION} Suggested defaults: take-or-pay share",
+        "share of contracted capacity paid for whether used or not",
+        ge=0,
+        le=1,
+    )
+    contract_lead_months: int = param(
+        6,
+        "months",
+        f"{CALIBRATION} Lead times 6–12 months (estimate)",
+        "months between signing a contract and the start of delivery",
+        ge=0,
+        le=60,
+    )
+
+
+class TechnologyConfig(Section):
+    compute_per_dollar_growth_per_year: float = param(
+        1.4,
+        "× per year",
+        f"{CALIBRATION} Suggested defaults: compute per dollar improvement",
+        "improvement of H100-equivalents per dollar of chips each year",
+        ge=1,
+        le=4,
+    )
+    chip_life_months: int = param(
+        72,
+        "months",
+        f"{CALIBRATION} Accounting life of servers 5–6 years",
+        "accounting (straight-line) and service life of GPUs",
+        ge=12,
+        le=240,
+    )
+    facility_life_months: int = param(
+        180,
+        "months",
+        f"{CALIBRATION} Suggested defaults: facility life",
+        "accounting life of data-centre facilities",
+        ge=12,
+        le=480,
+    )
+    facility_capex_usd_per_gpu: float = param(
+        25_000.0,
+        "USD per H100-eq (2025)",
+        f"{CALIBRATION} Capex per GW $50B × 35% facility ÷ ≈ 0.7M GPUs per GW",
+        "non-chip capex (building, power, networking) per GPU installed",
+        ge=0,
+        le=1e6,
+    )
+    build_lag_months: int = param(
+        12,
+        "months",
+        f"{CALIBRATION} Build time 12–15 months per phase",
+        "months from a capacity order to capacity online",
+        ge=1,
+        le=60,
+    )
+    delivery_lag_months: int = param(
+        6,
+        "months",
+        f"{CALIBRATION} Suggested defaults: chip delivery lag",
+        "months from a chip order to delivery (if the vendor has capacity)",
+        ge=0,
+        le=36,
+    )
+    operating_cost_usd_per_gpu_hour: float = param(
+        0.30,
+        "USD/GPU-hour",
+        f"{CALIBRATION} Suggested defaults: cash cost ≈ $0.30/hr",
+        "cash operating cost (power, staff, maintenance) of an installed GPU",
+        ge=0,
+        le=10,
+    )
+
+    @model_validator(mode="after")
+    def _build_after_delivery(self) -> TechnologyConfig:
+        if self.build_lag_months < self.delivery_lag_months:
+            raise ValueError(
+                f"technology.build_lag_months ({self.build_lag_months}) must be >= "
+                f"technology.delivery_lag_months ({self.delivery_lag_months}): capacity comes "
+                "online once the facility is built and the chips are delivered"
+            )
+        return self
+
+
+class FinanceConfig(Section):
+    max_loan_to_backlog: float = param(
+        0.7,
+        "× contracted revenue",
+        f"{CALIBRATION} CoreWeave debt $21.4B vs backlog $60.7B (≈0.35–0.7)",
+        "leverage: lenders lend up to this share of a cloud's remaining contracted revenue "
+        "plus `max_loan_to_fleet` of its fleet book value",
+        ge=0,
+        le=5,
+    )
+    max_loan_to_fleet: float = param(
+        0.5,
+        "× fleet book value",
+        "estimate",
+        "collateral value lenders accept on GPUs",
+        ge=0,
+        le=2,
+    )
+    loan_maturity_months: int = param(
+        60,
+        "months",
+        f"{CALIBRATION} CoreWeave contract terms 3–5 years (debt matched, estimate)",
+        "maturity of new loans, amortised in equal monthly principal",
+        ge=1,
+        le=360,
+    )
+    cash_buffer_months: float = param(
+        3.0,
+        "months of costs",
+        "estimate",
+        "agents raise capital when cash falls below this many months of cash costs",
+        ge=0,
+        le=60,
+    )
+    lab_runway_target_months: float = param(
+        18.0,
+        "months of burn",
+        "estimate (labs raise for 12–24 months of burn)",
+        "a lab's equity round targets this many months of cash burn",
+        ge=1,
+        le=120,
+    )
+    revenue_multiple: float = param(
+        25.0,
+        "× annual revenue",
+        f"{CALIBRATION} OpenAI $300B on ≈$12B run-rate (Mar 2025)",
+        "valuation of a lab as a multiple of annualised revenue, at neutral sentiment",
+        gt=0,
+        le=500,
+    )
+    sentiment_initial: float = param(
+        1.0, "index", "estimate", "initial investor sentiment (1 = neutral)", ge=0.05, le=3
+    )
+    sentiment_recovery_per_month: float = param(
+        0.03,
+        "share per month",
+        "estimate",
+        "how fast sentiment returns toward neutral",
+        ge=0,
+        le=1,
+    )
+    sentiment_hit_per_default: float = param(
+        0.15,
+        "share",
+        "estimate",
+        "fall of sentiment (multiplicative) for each default",
+        ge=0,
+        le=1,
+    )
+    sentiment_floor: float = param(0.1, "index", "estimate", "lowest sentiment", gt=0, le=1)
+    stress_spread_per_sentiment: float = param(
+        0.06,
+        "per year at zero sentiment",
+        f"{CALIBRATION} stress spread shock +300 to +600 bp",
+        "credit spread added to new loans: spread × (1 − sentiment), if sentiment < 1",
+        ge=0,
+        le=1,
+    )
+
+
+class NetworkConfig(Section):
+    partners_per_lab: int = param(
+        2,
+        "clouds",
+        f"{CALIBRATION} OpenAI commitments (Oracle, Microsoft, AWS, CoreWeave)",
+        "connectivity: how many clouds each lab contracts with",
+        ge=1,
+        le=50,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Agent archetypes
+# --------------------------------------------------------------------------------------
+class LabSpec(Section):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    archetype: Literal["frontier", "follower"] = "follower"
+    count: int = param(1, "agents", "scenario", "how many labs of this archetype", ge=1, le=1000)
+    demand_share: float = param(
+        0.05,
+        "share",
+        f"{CALIBRATION} Suggested defaults: leader ≈ 75% of lab revenue",
+        "share of end-user demand this archetype serves (split evenly over `count`)",
+        gt=0,
+        le=1,
+    )
+    initial_cash_usd: float = param(2e9, "USD", "estimate", "cash at the start", ge=0, le=1e13)
+    optimism: float = param(
+        1.0,
+        "× observed growth",
+        "estimate",
+        "multiplies the growth the lab projects",
+        ge=0,
+        le=5,
+    )
+    training_compute_ratio: float = param(
+        1.5,
+        "GPU-hours per inference GPU-hour",
+        "estimate (training ≈ 1.5× inference spend, 2024)",
+        "compute used for training and research per unit of compute serving users",
+        ge=0,
+        le=20,
+    )
+    training_halving_months: float = param(
+        36.0,
+        "months",
+        "estimate (training share of compute falls as serving scales)",
+        "months for the training-to-serving compute ratio to halve",
+        gt=0,
+        le=1200,
+    )
+    min_contract_share: float = param(
+        0.02,
+        "share of projected need",
+        "estimate",
+        "smallest contract gap worth signing, relative to projected need",
+        ge=0,
+        le=1,
+    )
+    gross_margin: float = param(
+        0.45,
+        "share",
+        f"{CALIBRATION} Suggested defaults: lab gross margin",
+        "margin of AI-service price over its compute cost",
+        ge=0,
+        lt=1,
+    )
+    other_opex_share_of_revenue: float = param(
+        0.3,
+        "share of revenue",
+        "estimate (staff and other costs)",
+        "operating costs other than compute, paid outside the system",
+        ge=0,
+        le=5,
+    )
+    contract_coverage: float = param(
+        0.8,
+        "share",
+        f"{CALIBRATION} CoreWeave 96% of revenue contracted (estimate for labs)",
+        "share of projected compute need the lab covers with term contracts",
+        ge=0,
+        le=2,
+    )
+    projection_window_months: int = param(
+        6,
+        "months",
+        "estimate",
+        "window over which a lab measures its own growth",
+        ge=1,
+        le=60,
+    )
+
+
+class CloudSpec(Section):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    archetype: Literal["hyperscaler", "neocloud"] = "hyperscaler"
+    count: int = param(1, "agents", "scenario", "how many clouds of this archetype", ge=1, le=1000)
+    initial_gpus: float = param(
+        100_000.0,
+        "H100-eq GPUs",
+        f"{CALIBRATION} OpenAI compute 0.6 GW (2024) (estimate split)",
+        "installed GPUs at the start, per agent",
+        ge=0,
+        le=1e9,
+    )
+    initial_cash_usd: float = param(5e9, "USD", "estimate", "cash at the start", ge=0, le=1e13)
+    initial_debt_usd: float = param(0.0, "USD", "estimate", "debt at the start", ge=0, le=1e13)
+    interest_rate_per_year: float = param(
+        0.05,
+        "per year",
+        f"{CALIBRATION} Suggested defaults: interest rates",
+        "base rate on new loans",
+        ge=0,
+        le=1,
+    )
+    other_business_income_usd_per_month: float = param(
+        0.0,
+        "USD/month",
+        f"{CALIBRATION} Capex, big four (operating cash flow funds it; estimate)",
+        "cash flow from businesses outside AI compute (hyperscalers)",
+        ge=0,
+        le=1e12,
+    )
+    reserve_margin: float = param(
+        0.10,
+        "share",
+        "estimate",
+        "spare capacity a cloud plans above its forecast",
+        ge=0,
+        le=2,
+    )
+    forecast_window_months: int = param(
+        6,
+        "months",
+        "estimate",
+        "window of the trend extrapolation of demand",
+        ge=1,
+        le=60,
+    )
+    supply_line_weight: float = param(
+        1.0,
+        "share",
+        "estimate (Sterman 1989: often < 1 in practice)",
+        "share of capacity already on order the cloud counts when ordering more",
+        ge=0,
+        le=1,
+    )
+
+
+class ChipVendorSpec(Section):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    count: int = param(1, "agents", "scenario", "how many vendors of this archetype", ge=1, le=100)
+    order_share: float = param(
+        0.5,
+        "share",
+        f"{CALIBRATION} NVIDIA vs AMD data-centre revenue 2025",
+        "share of the clouds' chip orders this vendor receives",
+        gt=0,
+        le=1,
+    )
+    unit_price_usd: float = param(
+        40_000.0,
+        "USD per H100-eq (2025)",
+        f"{CALIBRATION} Suggested defaults: accelerator price",
+        "price of one H100-equivalent unit in the first month (falls with technology)",
+        gt=0,
+        le=1e6,
+    )
+    gross_margin: float = param(
+        0.73,
+        "share",
+        f"{CALIBRATION} Suggested defaults: vendor gross margin",
+        "margin over the cost of goods paid to foundries",
+        ge=0,
+        lt=1,
+    )
+    production_ceiling_units_per_month: float = param(
+        60_000.0,
+        "H100-eq units/month",
+        f"{CALIBRATION} Supply ceiling CoWoS (scaled to this world; estimate)",
+        "most units the vendor can deliver in the first month",
+        gt=0,
+        le=1e9,
+    )
+    ceiling_growth_per_month: float = param(
+        0.037,
+        "1/month",
+        f"{CALIBRATION} CoWoS 75–80k → 120–130k wafers/month in ≈ 13 months",
+        "monthly growth of the production ceiling",
+        ge=0,
+        le=0.5,
+    )
+    initial_cash_usd: float = param(20e9, "USD", "estimate", "cash at the start", ge=0, le=1e13)
+
+
+class InvestorSpec(Section):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    archetype: Literal["vc", "sovereign", "asset_manager", "bank", "credit_fund"] = "vc"
+    count: int = param(
+        1, "agents", "scenario", "how many investors of this archetype", ge=1, le=1000
+    )
+    initial_cash_usd: float = param(
+        50e9, "USD", "estimate", "dry powder at the start", ge=0, le=1e14
+    )
+    inflow_usd_per_month: float = param(
+        2e9,
+        "USD/month",
+        "estimate",
+        "new money committed by the fund's own investors",
+        ge=0,
+        le=1e13,
+    )
+    equity_appetite: float = param(
+        0.0,
+        "share of cash per month",
+        "estimate",
+        "most of its cash it puts into equity in a month",
+        ge=0,
+        le=1,
+    )
+    loan_appetite: float = param(
+        0.0,
+        "share of cash per month",
+        "estimate",
+        "most of its cash it lends in a month",
+        ge=0,
+        le=1,
+    )
+    sentiment_sensitivity: float = param(
+        1.0,
+        "exponent",
+        "estimate",
+        "appetite scales with sentiment to this power",
+        ge=0,
+        le=10,
+    )
+
+
+class Scenario(Section):
+    """A whole world: the run, the markets, and the agents."""
+
+    name: str = Field("scenario", min_length=1, max_length=100)
+    run: RunConfig = RunConfig()
+    demand: DemandConfig = DemandConfig()
+    market: MarketConfig = MarketConfig()
+    technology: TechnologyConfig = TechnologyConfig()
+    finance: FinanceConfig = FinanceConfig()
+    network: NetworkConfig = NetworkConfig()
+    labs: tuple[LabSpec, ...] = Field(min_length=1)
+    clouds: tuple[CloudSpec, ...] = Field(min_length=1)
+    chip_vendors: tuple[ChipVendorSpec, ...] = Field(min_length=1)
+    investors: tuple[InvestorSpec, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Scenario:
+        names = [
+            s.name
+            for group in (self.labs, self.clouds, self.chip_vendors, self.investors)
+            for s in group
+        ]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"agent names must be unique; repeated: {', '.join(dupes)}")
+        if self.market.price_floor_usd_per_gpu_hour >= self.market.price_cap_usd_per_gpu_hour:
+            raise ValueError("market.price_floor_usd_per_gpu_hour must be below the price cap")
+        return self
+
+    # ---------------------------------------------------------------------------------
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Scenario:
+        """A copy with dotted-path overrides applied, e.g. ``{"demand.noise_sd": 0.1}``.
+
+        List sections are addressed by agent name: ``"labs.frontier-leader.optimism"``, or
+        ``"labs.*.optimism"`` for every lab. Raises :class:`ConfigError` on an unknown path or
+        an invalid value.
+        """
+        data = self.model_dump(mode="python")
+        for path, value in overrides.items():
+            _set_path(data, path.split("."), value, path)
+        return validate_scenario(data, source=f"overrides {dict(overrides)}")
+
+    def scaled(self, factor: int) -> Scenario:
+        """The same world with ``factor`` times as many agents of every archetype."""
+        data = self.model_dump(mode="python")
+        for group in ("labs", "clouds", "chip_vendors", "investors"):
+            for spec in data[group]:
+                spec["count"] *= factor
+        return validate_scenario(data, source=f"{self.name} scaled ×{factor}")
+
+
+def _set_path(data: Any, keys: list[str], value: Any, full: str) -> None:
+    key, rest = keys[0], keys[1:]
+    if isinstance(data, (list, tuple)):
+        if not rest:
+            raise ConfigError(f"parameter path '{full}' must name a field of the agent")
+        targets = [d for d in data if key == "*" or d.get("name") == key]
+        if not targets:
+            names = ", ".join(d.get("name", "?") for d in data)
+            raise ConfigError(f"unknown parameter path '{full}': no agent '{key}' (have: {names})")
+        for target in targets:
+            _set_path(target, rest, value, full)
+        return
+    if not isinstance(data, dict) or key not in data:
+        allowed = ", ".join(sorted(data)) if isinstance(data, dict) else "(none)"
+        raise ConfigError(f"unknown parameter path '{full}': '{key}' is not one of: {allowed}")
+    if rest:
+        _set_path(data[key], rest, value, full)
+    else:
+        data[key] = value
+
+
+def validate_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
+    """Validate a mapping into a :class:`Scenario`, or raise a readable :class:`ConfigError`."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"scenario file '{path}' does not exist (give the path to a .toml file)")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"scenario file '{path}' is not valid TOML: {exc}") from None
+    return validate_scenario(data, source=str(path))
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One paragraph naming each bad field, what it got, and what is allowed."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        got = err.get("input")
+        msg = err["msg"]
+        ctx = err.get("ctx") or {}
+        if err["type"] == "extra_forbidden":
+            msg = "is not a known field (check the spelling; see `computesim params`)"
+        elif err["type"] == "missing":
+            msg = "is required but missing"
+        bounds = ", ".join(f"{k} {v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))
+        allowed = f" (allowed: {bounds})" if bounds else ""
+        got_s = "" if err["type"] in ("missing",) else f" (got {got!r})"
+        parts.append(f"field `{loc}` {msg}{allowed}{got_s}")
+    return f"invalid {source}: " + "; ".join(parts) + ". Nothing was run or written."
+
+
+def parameter_table() -> list[dict[str, str]]:
+    """Every scalar parameter with its unit, default, bounds and source (for docs and --help)."""
+    rows: list[dict[str, str]] = []
+    sections: list[tuple[str, type[BaseModel]]] = [
+        ("run", RunConfig),
+        ("demand", DemandConfig),
+        ("market", MarketConfig),
+        ("technology", TechnologyConfig),
+        ("finance", FinanceConfig),
+        ("network", NetworkConfig),
+        ("labs[]", LabSpec),
+        ("clouds[]", CloudSpec),
+        ("chip_vendors[]", ChipVendorSpec),
+        ("investors[]", InvestorSpec),
+    ]
+    for prefix, model in sections:
+        for name, field in model.model_fields.items():
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            bounds = " ".join(
+                f"{type(m).__name__.lower()} {next(iter(vars(m).values()))}"
+                for m in field.metadata
+                if type(m).__name__ in ("Ge", "Gt", "Le", "Lt")
+            )
+            rows.append(
+                {
+                    "parameter": f"{prefix}.{name}",
+                    "default": repr(field.default),
+                    "unit": str(extra.get("unit", "")),
+                    "bounds": bounds,
+                    "source": str(extra.get("source", "")),
+                    "meaning": (field.description or "").split(" [")[0],
+                }
+            )
+    return rows

@@ -1,0 +1,217 @@
+"""What agents trade: capacity contracts, loans, equity stakes and chip orders (DESIGN §2).
+
+Instruments hold terms and state (what is outstanding); they never move money. Each knows
+what it owes in a given month, and the model turns that into ledger postings.
+Money is in US dollars, capacity in H100-equivalent GPUs, time in months (model steps).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from itertools import count
+
+
+@dataclass
+class CapacityContract:
+    """A multi-year commitment: ``seller`` (a cloud) provides ``gpus`` to ``buyer`` (a lab).
+
+    The buyer owes ``price × hours × max(used, take_or_pay_share × gpus)`` each month of the
+    term: the take-or-pay part is owed whether the capacity is used or not.
+    """
+
+    id: str
+    buyer: str
+    seller: str
+    gpus: float  # H100-equivalent GPUs
+    price_usd_per_gpu_hour: float
+    start: int  # first month of delivery
+    term_months: int
+    take_or_pay_share: float  # share of `gpus` paid for even if unused
+    signed: int = 0  # month signed
+    active: bool = True  # False once terminated by a default
+
+    @property
+    def end(self) -> int:
+        """First month after the term."""
+        return self.start + self.term_months
+
+    def in_force(self, step: int) -> bool:
+        return self.active and self.start <= step < self.end
+
+    def amount_due(self, used_gpus: float, hours_per_month: float) -> float:
+        """USD owed for one month in which the buyer used ``used_gpus`` of it."""
+        billable = max(min(used_gpus, self.gpus), self.take_or_pay_share * self.gpus)
+        return billable * hours_per_month * self.price_usd_per_gpu_hour
+
+    def remaining_value(self, step: int, hours_per_month: float) -> float:
+        """Take-or-pay revenue still to come from month ``step`` on (the seller's backlog), USD."""
+        if not self.active:
+            return 0.0
+        months = max(0, self.end - max(step, self.start))
+        return (
+            months
+            * self.take_or_pay_share
+            * self.gpus
+            * hours_per_month
+            * (self.price_usd_per_gpu_hour)
+        )
+
+
+@dataclass
+class Loan:
+    """``lender`` lent ``principal`` to ``borrower``; equal monthly principal over the maturity."""
+
+    id: str
+    lender: str
+    borrower: str
+    principal: float  # USD at origination
+    rate_per_year: float
+    start: int
+    maturity_months: int
+    seniority: int = 0  # 0 = senior secured; higher numbers rank lower
+    outstanding: float = field(default=-1.0)  # USD not yet fallen due; set from principal
+    active: bool = True
+
+    def __post_init__(self) -> None:
+        if self.outstanding < 0:
+            self.outstanding = self.principal
+
+    def interest_due(self, step: int) -> float:
+        """Interest for the month, USD, on the principal outstanding."""
+        if not self.active or step <= self.start:
+            return 0.0
+        return self.outstanding * self.rate_per_year / 12.0
+
+    def principal_due(self, step: int) -> float:
+        """Principal falling due this month, USD (the last instalment takes the remainder)."""
+        if not self.active or step <= self.start:
+            return 0.0
+        if step >= self.start + self.maturity_months:
+            return self.outstanding
+        return min(self.outstanding, self.principal / self.maturity_months)
+
+
+@dataclass
+class EquityStake:
+    """``holder`` owns ``shares`` of ``issuer``; marked to the issuer's latest valuation."""
+
+    holder: str
+    issuer: str
+    shares: float
+    cost_basis_usd: float
+    mark_usd: float = 0.0  # value on the holder's books
+
+
+@dataclass
+class ChipOrder:
+    """``buyer`` (a cloud) ordered ``units`` H100-equivalent GPUs from ``vendor``.
+
+    Delivered no earlier than ``delivery_step`` and only within the vendor's production
+    ceiling; capacity comes online at ``online_step`` or on delivery if that is later.
+    """
+
+    id: str
+    buyer: str
+    vendor: str
+    units: float
+    unit_price_usd: float
+    order_step: int
+    delivery_step: int
+    online_step: int
+    vendor_financed_share: float = 0.0
+    delivered_units: float = 0.0
+
+    @property
+    def undelivered(self) -> float:
+        return self.units - self.delivered_units
+
+
+@dataclass
+class InstrumentBook:
+    """Every instrument in the world, with look-ups by agent. Holds terms, not money."""
+
+    contracts: list[CapacityContract] = field(default_factory=list)
+    loans: list[Loan] = field(default_factory=list)
+    stakes: dict[tuple[str, str], EquityStake] = field(default_factory=dict)
+    orders: list[ChipOrder] = field(default_factory=list)
+    shares_outstanding: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    _ids: count = field(default_factory=lambda: count(1))
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}-{next(self._ids)}"
+
+    # --- look-ups ----------------------------------------------------------------------
+    def contracts_of(self, agent_id: str, step: int | None = None) -> list[CapacityContract]:
+        """Active contracts where ``agent_id`` is buyer or seller (in force at ``step``)."""
+        return [
+            c
+            for c in self.contracts
+            if c.active and agent_id in (c.buyer, c.seller) and (step is None or c.in_force(step))
+        ]
+
+    def contracted_gpus(
+        self, *, buyer: str | None = None, seller: str | None = None, step: int
+    ) -> float:
+        """GPUs under contracts in force at ``step`` for a buyer and/or seller."""
+        return sum(
+            c.gpus
+            for c in self.contracts
+            if c.in_force(step)
+            and (buyer is None or c.buyer == buyer)
+            and (seller is None or c.seller == seller)
+        )
+
+    def backlog_usd(self, seller: str, step: int, hours_per_month: float) -> float:
+        """Take-or-pay revenue still to come to ``seller``, USD."""
+        return sum(
+            c.remaining_value(step, hours_per_month) for c in self.contracts if c.seller == seller
+        )
+
+    def loans_of(self, *, borrower: str | None = None, lender: str | None = None) -> list[Loan]:
+        return [
+            loan
+            for loan in self.loans
+            if loan.active
+            and (borrower is None or loan.borrower == borrower)
+            and (lender is None or loan.lender == lender)
+        ]
+
+    def debt_usd(self, borrower: str) -> float:
+        return sum(loan.outstanding for loan in self.loans_of(borrower=borrower))
+
+    def stakes_in(self, issuer: str) -> list[EquityStake]:
+        return [s for s in self.stakes.values() if s.issuer == issuer]
+
+    def stakes_of(self, holder: str) -> list[EquityStake]:
+        return [s for s in self.stakes.values() if s.holder == holder]
+
+    def open_orders(
+        self, *, buyer: str | None = None, vendor: str | None = None
+    ) -> list[ChipOrder]:
+        return [
+            o
+            for o in self.orders
+            if o.undelivered > 1e-9
+            and (buyer is None or o.buyer == buyer)
+            and (vendor is None or o.vendor == vendor)
+        ]
+
+    # --- changes -----------------------------------------------------------------------
+    def issue_shares(self, issuer: str, holder: str, shares: float, cost_usd: float) -> EquityStake:
+        """Record new shares of ``issuer`` bought by ``holder`` (cash moves in the ledger)."""
+        self.shares_outstanding[issuer] += shares
+        key = (holder, issuer)
+        stake = self.stakes.get(key)
+        if stake is None:
+            stake = self.stakes[key] = EquityStake(holder, issuer, 0.0, 0.0, 0.0)
+        stake.shares += shares
+        stake.cost_basis_usd += cost_usd
+        stake.mark_usd += cost_usd
+        return stake
+
+    def ownership(self, holder: str, issuer: str) -> float:
+        """Share of ``issuer`` that ``holder`` owns (0–1)."""
+        stake = self.stakes.get((holder, issuer))
+        total = self.shares_outstanding.get(issuer, 0.0)
+        return 0.0 if stake is None or total <= 0 else stake.shares / total

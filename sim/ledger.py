@@ -1,0 +1,318 @@
+"""Double-entry books for every agent, and the flow log of every payment.
+
+The ledger is the only place money lives. Each agent has one set of books with the
+balance-sheet lines of :class:`Line` (assets, liabilities, equity), kept in integer cents so
+that the books balance exactly. Agents never write their own books: they ask the ledger.
+
+Two kinds of entry exist:
+
+* a **posting** (:meth:`Ledger.post`) between two named parties — one row of the flow log.
+  Its :class:`Flow` says which lines of the payer's and the payee's books it debits and
+  credits. Cash postings move cash; accruals (a take-or-pay invoice falling due) move no
+  cash but create a receivable and a payable. Parties whose id starts with ``world:`` are
+  outside the system (end-user customers, suppliers of power and facilities, founders); they
+  have no books, and every posting with them is an external inflow or outflow.
+* a **journal entry** (:meth:`Ledger.journal`) inside one agent's books that moves no cash:
+  depreciation, impairment, a stake marked to market.
+
+Because every entry debits and credits the same amount, each agent's books balance after
+every entry (assets = liabilities + equity); :meth:`Ledger.check` proves it, and proves that
+total cash equals the opening cash plus external inflows minus external outflows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+
+import pandas as pd
+
+WORLD_PREFIX = "world:"
+"""Ids with this prefix are outside the system: they have no books."""
+
+CENTS_PER_USD = 100
+
+
+class LedgerError(ValueError):
+    """A posting the books cannot accept (bad amount, unknown account, overdraft)."""
+
+
+class InsufficientCash(LedgerError):
+    """The payer's cash does not cover a cash posting."""
+
+
+class Line(StrEnum):
+    """A balance-sheet line. Assets first, then liabilities, then equity."""
+
+    CASH = "cash"
+    RECEIVABLES = "receivables"  # amounts due from others, accrued and unpaid
+    FLEET = "fleet"  # GPUs and facilities at book value (incl. under construction)
+    STAKES = "stakes"  # equity stakes in other agents, marked to market
+    LOANS = "loans"  # loans granted, outstanding principal
+    INVENTORY = "inventory"  # chips produced but not delivered (vendors)
+    PAYABLES = "payables"  # amounts due to others, accrued and unpaid
+    DEBT = "debt"  # loans taken, outstanding principal not yet due
+    PAID_IN = "paid_in"  # equity capital contributed by shareholders
+    RETAINED = "retained"  # cumulative profit and loss
+
+
+ASSETS = (Line.CASH, Line.RECEIVABLES, Line.FLEET, Line.STAKES, Line.LOANS, Line.INVENTORY)
+LIABILITIES = (Line.PAYABLES, Line.DEBT)
+EQUITY = (Line.PAID_IN, Line.RETAINED)
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """How a flow hits the books: (debit, credit) line on the payer's and the payee's side.
+
+    ``None`` on a side means that side is outside the system (a ``world:`` party) and the
+    posting must name one there. A debit raises an asset or lowers a liability/equity line; a
+    credit does the opposite.
+    """
+
+    payer_debit: Line | None
+    payer_credit: Line | None
+    payee_debit: Line | None
+    payee_credit: Line | None
+
+    @property
+    def moves_cash(self) -> bool:
+        return Line.CASH in (self.payer_credit, self.payee_debit)
+
+
+R, C, P, D = Line.RETAINED, Line.CASH, Line.PAYABLES, Line.DEBT
+
+
+class Flow(Enum):
+    """Every kind of posting, with its label in the logs and its accounting treatment.
+
+    Accruals (``*_DUE``) move no cash: an obligation falls due, creating a receivable and a
+    payable; they go to the accrual log. The matching cash payment (``*_PAYMENT``) settles
+    the payable and goes to the flow log, which therefore holds exactly the money that moved.
+    """
+
+    # --- from outside the system (external inflows) ---
+    FOUNDING_CAPITAL = ("founding_capital", Treatment(None, None, C, Line.PAID_IN))
+    SERVICE_REVENUE = ("service_revenue", Treatment(None, None, C, R))
+    OTHER_BUSINESS_INCOME = ("other_business_income", Treatment(None, None, C, R))
+    # --- to outside the system (external outflows) ---
+    OPERATING_COST = ("operating_cost", Treatment(R, C, None, None))
+    COST_OF_GOODS = ("cost_of_goods", Treatment(R, C, None, None))
+    FACILITY_CAPEX = ("facility_capex", Treatment(Line.FLEET, C, None, None))
+    # --- accruals inside the system: an obligation falls due, no cash moves ---
+    COMPUTE_DUE = ("compute_due", Treatment(R, P, Line.RECEIVABLES, R))
+    INTEREST_DUE = ("interest_due", Treatment(R, P, Line.RECEIVABLES, R))
+    PRINCIPAL_DUE = ("principal_due", Treatment(D, P, Line.RECEIVABLES, Line.LOANS))
+    CHIP_INVOICE_DUE = ("chip_invoice_due", Treatment(Line.FLEET, P, Line.RECEIVABLES, R))
+    # --- cash inside the system: payables settled ---
+    COMPUTE_PAYMENT = ("compute_payment", Treatment(P, C, C, Line.RECEIVABLES))
+    INTEREST_PAYMENT = ("interest", Treatment(P, C, C, Line.RECEIVABLES))
+    PRINCIPAL_PAYMENT = ("principal", Treatment(P, C, C, Line.RECEIVABLES))
+    CHIP_PAYMENT = ("chip_payment", Treatment(P, C, C, Line.RECEIVABLES))
+    # --- cash inside the system: capital ---
+    LOAN_ADVANCE = ("loan_advance", Treatment(Line.LOANS, C, C, D))
+    EQUITY_INVESTMENT = ("equity_investment", Treatment(Line.STAKES, C, C, Line.PAID_IN))
+    # --- losses between two parties, no cash: the payer is the defaulter ---
+    RECEIVABLE_WRITE_OFF = ("receivable_write_off", Treatment(P, R, R, Line.RECEIVABLES))
+    LOAN_WRITE_OFF = ("loan_write_off", Treatment(D, R, R, Line.LOANS))
+
+    def __init__(self, label: str, treatment: Treatment) -> None:
+        self.label = label
+        self.treatment = treatment
+
+
+PAYMENT_FOR_ACCRUAL = {
+    Flow.COMPUTE_DUE: Flow.COMPUTE_PAYMENT,
+    Flow.INTEREST_DUE: Flow.INTEREST_PAYMENT,
+    Flow.PRINCIPAL_DUE: Flow.PRINCIPAL_PAYMENT,
+    Flow.CHIP_INVOICE_DUE: Flow.CHIP_PAYMENT,
+}
+"""The cash payment that settles each kind of accrual."""
+
+
+# Kinds of posting that bring money into, or take it out of, the system.
+EXTERNAL_FLOWS = frozenset(
+    f for f in Flow if f.treatment.payer_debit is None or f.treatment.payee_debit is None
+)
+
+
+def is_world(party: str) -> bool:
+    """True if ``party`` is outside the system (no books)."""
+    return party.startswith(WORLD_PREFIX)
+
+
+def to_cents(amount_usd: float, what: str = "amount") -> int:
+    """Round a dollar amount to integer cents, refusing NaN, infinities and negatives."""
+    if isinstance(amount_usd, bool) or not isinstance(amount_usd, (int, float)):
+        raise LedgerError(f"{what} must be a number of US dollars, got {amount_usd!r}")
+    if not math.isfinite(amount_usd):
+        raise LedgerError(f"{what} must be finite, got {amount_usd!r}")
+    if amount_usd < 0:
+        raise LedgerError(f"{what} must be >= 0 US dollars, got {amount_usd!r}")
+    return round(amount_usd * CENTS_PER_USD)
+
+
+class Ledger:
+    """The books of every agent plus the flow log (one row per posting)."""
+
+    def __init__(self) -> None:
+        self._books: dict[str, dict[Line, int]] = {}
+        self._log: list[tuple[int, str, str, int, str, str]] = []
+        self._accruals: list[tuple[int, str, str, int, str, str]] = []
+        self._journal: list[tuple[int, str, str, str, int, str]] = []
+        self.external_in_cents = 0
+        self.external_out_cents = 0
+
+    # --- accounts -------------------------------------------------------------------
+    def open_account(self, agent_id: str) -> None:
+        """Open empty books for ``agent_id`` (which must not be a ``world:`` id)."""
+        if is_world(agent_id):
+            raise LedgerError(f"'{agent_id}' is outside the system and cannot hold books")
+        if agent_id in self._books:
+            raise LedgerError(f"account '{agent_id}' already exists")
+        self._books[agent_id] = dict.fromkeys(Line, 0)
+
+    @property
+    def accounts(self) -> list[str]:
+        return list(self._books)
+
+    def _book(self, agent_id: str) -> dict[Line, int]:
+        try:
+            return self._books[agent_id]
+        except KeyError:
+            raise LedgerError(f"unknown account '{agent_id}'") from None
+
+    # --- reading --------------------------------------------------------------------
+    def balance_cents(self, agent_id: str, line: Line = Line.CASH) -> int:
+        return self._book(agent_id)[line]
+
+    def balance(self, agent_id: str, line: Line = Line.CASH) -> float:
+        """Balance of one line of ``agent_id``'s books, in US dollars."""
+        return self._book(agent_id)[line] / CENTS_PER_USD
+
+    def cash(self, agent_id: str) -> float:
+        return self.balance(agent_id, Line.CASH)
+
+    def equity(self, agent_id: str) -> float:
+        """Book equity (assets − liabilities), US dollars."""
+        book = self._book(agent_id)
+        return (sum(book[x] for x in ASSETS) - sum(book[x] for x in LIABILITIES)) / CENTS_PER_USD
+
+    def statement(self, agent_id: str) -> dict[str, float]:
+        """All lines of ``agent_id``'s balance sheet in US dollars."""
+        return {line.value: cents / CENTS_PER_USD for line, cents in self._book(agent_id).items()}
+
+    def total_cash_cents(self) -> int:
+        return sum(book[Line.CASH] for book in self._books.values())
+
+    # --- writing --------------------------------------------------------------------
+    def post(
+        self,
+        step: int,
+        payer: str,
+        payee: str,
+        amount_usd: float,
+        flow: Flow,
+        instrument: str = "",
+    ) -> int:
+        """Record one posting from ``payer`` to ``payee``; returns the amount in cents.
+
+        A cash posting whose payer lacks the cash raises :class:`InsufficientCash`: nobody
+        overdraws. Zero amounts are accepted and not logged.
+        """
+        cents = to_cents(amount_usd, f"amount of {flow.label} from {payer} to {payee}")
+        t = flow.treatment
+        if (t.payer_debit is None) != is_world(payer):
+            raise LedgerError(f"{flow.label}: payer '{payer}' is the wrong side of the boundary")
+        if (t.payee_debit is None) != is_world(payee):
+            raise LedgerError(f"{flow.label}: payee '{payee}' is the wrong side of the boundary")
+        payer_book = None if is_world(payer) else self._book(payer)
+        payee_book = None if is_world(payee) else self._book(payee)
+        if payer == payee:
+            raise LedgerError(f"{flow.label}: payer and payee are both '{payer}'")
+        if cents == 0:
+            return 0
+        if payer_book is not None and t.payer_credit is Line.CASH and payer_book[C] < cents:
+            raise InsufficientCash(
+                f"{payer} has ${payer_book[C] / 100:,.2f} cash and cannot pay "
+                f"${cents / 100:,.2f} of {flow.label} to {payee}"
+            )
+        if payer_book is not None:
+            _debit(payer_book, t.payer_debit, cents)
+            _credit(payer_book, t.payer_credit, cents)
+        else:
+            self.external_in_cents += cents if t.payee_debit is Line.CASH else 0
+        if payee_book is not None:
+            _debit(payee_book, t.payee_debit, cents)
+            _credit(payee_book, t.payee_credit, cents)
+        else:
+            self.external_out_cents += cents if t.payer_credit is Line.CASH else 0
+        row = (step, payer, payee, cents, flow.label, instrument)
+        (self._log if t.moves_cash else self._accruals).append(row)
+        return cents
+
+    def journal(
+        self, step: int, agent_id: str, debit: Line, credit: Line, amount_usd: float, memo: str
+    ) -> int:
+        """A non-cash entry inside one agent's books (depreciation, marks, impairment)."""
+        cents = to_cents(amount_usd, f"journal amount '{memo}' for {agent_id}")
+        if C in (debit, credit):
+            raise LedgerError(f"journal entry '{memo}' may not touch cash; use post()")
+        book = self._book(agent_id)
+        if cents == 0:
+            return 0
+        _debit(book, debit, cents)
+        _credit(book, credit, cents)
+        self._journal.append((step, agent_id, debit.value, credit.value, cents, memo))
+        return cents
+
+    # --- checks and output ----------------------------------------------------------
+    def check(self, opening_cash_cents: int = 0) -> None:
+        """Raise ``AssertionError`` unless every book balances and cash is conserved."""
+        for agent_id, book in self._books.items():
+            assets = sum(book[x] for x in ASSETS)
+            claims = sum(book[x] for x in LIABILITIES) + sum(book[x] for x in EQUITY)
+            if assets != claims:
+                raise AssertionError(f"books of {agent_id} do not balance: {assets} != {claims}")
+            if book[C] < 0:
+                raise AssertionError(f"{agent_id} has negative cash {book[C]}")
+        expected = opening_cash_cents + self.external_in_cents - self.external_out_cents
+        if self.total_cash_cents() != expected:
+            raise AssertionError(f"cash not conserved: {self.total_cash_cents()} != {expected}")
+
+    def flows(self) -> pd.DataFrame:
+        """The flow log of money that moved: step, payer, payee, amount (USD), kind, instrument."""
+        return _postings_frame(self._log)
+
+    def accruals(self) -> pd.DataFrame:
+        """Postings that moved no cash (obligations falling due, write-offs), same columns."""
+        return _postings_frame(self._accruals)
+
+    def journal_entries(self) -> pd.DataFrame:
+        """Non-cash entries: step, agent, debit line, credit line, amount (USD), memo."""
+        df = pd.DataFrame(
+            self._journal, columns=["step", "agent", "debit", "credit", "amount_cents", "memo"]
+        )
+        df["amount"] = df.pop("amount_cents") / CENTS_PER_USD
+        return df
+
+    @property
+    def n_postings(self) -> int:
+        return len(self._log)
+
+
+def _postings_frame(rows: list[tuple[int, str, str, int, str, str]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=["step", "payer", "payee", "cents", "kind", "instrument"])
+    df["amount"] = df.pop("cents").astype("int64") / CENTS_PER_USD
+    return df[["step", "payer", "payee", "amount", "kind", "instrument"]]
+
+
+def _debit(book: dict[Line, int], line: Line | None, cents: int) -> None:
+    assert line is not None
+    book[line] += cents if line in ASSETS else -cents
+
+
+def _credit(book: dict[Line, int], line: Line | None, cents: int) -> None:
+    assert line is not None
+    book[line] += -cents if line in ASSETS else cents

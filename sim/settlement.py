@@ -1,0 +1,79 @@
+"""The obligations network: what each party owes whom this month, and how it gets paid.
+
+Obligations are created by accrual postings (a take-or-pay bill, interest, principal, a chip
+invoice falling due) and by external costs (power, staff, facilities, foundries). They are
+paid by cash postings, or written off when the debtor defaults. Amounts are integer cents so
+that the open obligations always equal the payables on the books.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.ledger import CENTS_PER_USD, PAYMENT_FOR_ACCRUAL, Flow, is_world
+
+
+@dataclass
+class Obligation:
+    """``debtor`` owes ``creditor`` ``cents`` for ``flow`` under ``instrument``.
+
+    For an internal creditor, ``flow`` is the accrual that created the payable (its payment
+    kind is :data:`PAYMENT_FOR_ACCRUAL`); for an external one (``world:…``), ``flow`` is the
+    cash flow to post when it is paid.
+    """
+
+    debtor: str
+    creditor: str
+    cents: int
+    flow: Flow
+    instrument: str = ""
+    step: int = 0
+
+    @property
+    def external(self) -> bool:
+        return is_world(self.creditor)
+
+    @property
+    def payment_flow(self) -> Flow:
+        return self.flow if self.external else PAYMENT_FOR_ACCRUAL[self.flow]
+
+    @property
+    def usd(self) -> float:
+        return self.cents / CENTS_PER_USD
+
+
+class ObligationBook:
+    """Open obligations, grouped by debtor, in the order they arose."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, list[Obligation]] = {}
+
+    def add(self, obligation: Obligation) -> None:
+        if obligation.cents > 0:
+            self._open.setdefault(obligation.debtor, []).append(obligation)
+
+    def of(self, debtor: str) -> list[Obligation]:
+        return self._open.get(debtor, [])
+
+    def owed_cents(self, debtor: str) -> int:
+        return sum(o.cents for o in self.of(debtor))
+
+    def debtors(self) -> list[str]:
+        """Parties with something open, sorted for a deterministic order."""
+        return sorted(d for d, obs in self._open.items() if obs)
+
+    def close(self, debtor: str) -> list[Obligation]:
+        """Remove and return everything ``debtor`` owes."""
+        return self._open.pop(debtor, [])
+
+    def matrix(self, parties: list[str]) -> np.ndarray:
+        """Liabilities matrix L[i, j] = USD party i owes party j (internal obligations only)."""
+        index = {p: k for k, p in enumerate(parties)}
+        out = np.zeros((len(parties), len(parties)))
+        for debtor, obs in self._open.items():
+            for o in obs:
+                if not o.external and debtor in index and o.creditor in index:
+                    out[index[debtor], index[o.creditor]] += o.usd
+        return out
