@@ -39,9 +39,14 @@ class CapacityContract:
     def in_force(self, step: int) -> bool:
         return self.active and self.start <= step < self.end
 
-    def amount_due(self, used_gpus: float, hours_per_month: float) -> float:
-        """USD owed for one month in which the buyer used ``used_gpus`` of it."""
-        billable = max(min(used_gpus, self.gpus), self.take_or_pay_share * self.gpus)
+    def amount_due(self, used_gpus: float, available_gpus: float, hours_per_month: float) -> float:
+        """USD owed for a month in which the seller made ``available_gpus`` of the contract
+        available (all of it, unless the seller is short) and the buyer used ``used_gpus``.
+
+        Take-or-pay: the buyer pays for what it used, and at least the take-or-pay share of
+        what was available.
+        """
+        billable = max(min(used_gpus, available_gpus), self.take_or_pay_share * available_gpus)
         return billable * hours_per_month * self.price_usd_per_gpu_hour
 
     def remaining_value(self, step: int, hours_per_month: float) -> float:

@@ -161,6 +161,7 @@ class Ledger:
         self._log: list[tuple[int, str, str, int, str, str]] = []
         self._accruals: list[tuple[int, str, str, int, str, str]] = []
         self._journal: list[tuple[int, str, str, str, int, str]] = []
+        self._moved: dict[int, int] = {}  # cents of cash moved per step
         self.external_in_cents = 0
         self.external_out_cents = 0
 
@@ -249,6 +250,8 @@ class Ledger:
         else:
             self.external_out_cents += cents if t.payer_credit is Line.CASH else 0
         row = (step, payer, payee, cents, flow.label, instrument)
+        if t.moves_cash:
+            self._moved[step] = self._moved.get(step, 0) + cents
         (self._log if t.moves_cash else self._accruals).append(row)
         return cents
 
@@ -296,6 +299,10 @@ class Ledger:
         )
         df["amount"] = df.pop("amount_cents") / CENTS_PER_USD
         return df
+
+    def moved_cents(self, step: int) -> int:
+        """Cash moved by all postings in month ``step`` (internal and external), cents."""
+        return self._moved.get(step, 0)
 
     @property
     def n_postings(self) -> int:
