@@ -695,18 +695,50 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        got = err.get("input")
-        msg = err["msg"]
-        ctx = err.get("ctx") or {}
         if err["type"] == "extra_forbidden":
-            msg = "is not a known field (check the spelling; see `computesim params`)"
+            msg = "is not a known field (check the spelling; `computesim params` lists them)"
         elif err["type"] == "missing":
             msg = "is required but missing"
-        bounds = ", ".join(f"{k} {v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))
-        allowed = f" (allowed: {bounds})" if bounds else ""
-        got_s = "" if err["type"] in ("missing",) else f" (got {got!r})"
-        parts.append(f"field `{loc}` {msg}{allowed}{got_s}")
+        elif err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+            field = _field_at(err["loc"])
+            unit = f" {field['unit']}" if field and field.get("unit") else ""
+            allowed = field["bounds"] if field else err["msg"]
+            msg = f"is out of range: allowed {allowed}{unit}"
+        else:
+            msg = err["msg"]
+        got = "" if err["type"] == "missing" else f" (got {err.get('input')!r})"
+        parts.append(f"field `{loc}` {msg}{got}")
     return f"invalid {source}: " + "; ".join(parts) + ". Nothing was run or written."
+
+
+def _bounds_text(field: Any) -> str:
+    """'between 0 and 0.5' style text for a field's numeric bounds."""
+    names = ("ge", "gt", "le", "lt")
+    b = {n: getattr(m, n) for m in field.metadata for n in names if hasattr(m, n)}
+    low = f">= {b['ge']}" if "ge" in b else f"> {b['gt']}" if "gt" in b else ""
+    high = f"<= {b['le']}" if "le" in b else f"< {b['lt']}" if "lt" in b else ""
+    return " and ".join(x for x in (low, high) if x)
+
+
+def _field_at(loc: tuple[Any, ...]) -> dict[str, str] | None:
+    """Unit and bounds of the scenario field at a pydantic error location."""
+    model: Any = Scenario
+    field = None
+    for key in loc:
+        if isinstance(key, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(str(key))
+        if field is None:
+            return None
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        model = args[0] if args else ann
+    if field is None:
+        return None
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    return {"bounds": _bounds_text(field), "unit": str(extra.get("unit", ""))}
 
 
 def parameter_table() -> list[dict[str, str]]:
@@ -727,11 +759,7 @@ def parameter_table() -> list[dict[str, str]]:
     for prefix, model in sections:
         for name, field in model.model_fields.items():
             extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-            bounds = " ".join(
-                f"{type(m).__name__.lower()} {next(iter(vars(m).values()))}"
-                for m in field.metadata
-                if type(m).__name__ in ("Ge", "Gt", "Le", "Lt")
-            )
+            bounds = _bounds_text(field)
             rows.append(
                 {
                     "parameter": f"{prefix}.{name}",

@@ -1,0 +1,157 @@
+"""The `computesim` command: run | params, plus sweep, status, query, sa and gallery.
+
+Bad input gives a one-paragraph error naming the field and what is allowed, exit code 2,
+no traceback, and nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sim.config import ConfigError
+
+EXIT_BAD_INPUT = 2
+
+# Modules that add their own subcommands with `add_subcommands(subparsers)`.
+PLUGINS = ("sim.sweep_cli", "sim.gallery")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="computesim",
+        description="Agent-based market simulation of the AI compute ecosystem: labs, clouds, "
+        "chip vendors and investors trading capacity contracts and capital, month by month.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser(
+        "run",
+        help="run one scenario and write its tables, summary and overview figure",
+        description="Run one scenario. Writes model.parquet, agents.parquet, flows.parquet, "
+        "accruals.parquet, events.parquet, config.json (resolved config and seed), "
+        "summary.json and overview.png into --out, and prints a short summary.",
+    )
+    run.add_argument(
+        "scenario", type=Path, help="scenario TOML file, e.g. experiments/baseline.toml"
+    )
+    run.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: results/<scenario name>)"
+    )
+    run.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
+    run.add_argument(
+        "--months", type=int, default=None, help="months to run (default: the scenario's)"
+    )
+    run.add_argument(
+        "--audit",
+        action="store_true",
+        help="check the books against the instruments after every month (slower)",
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(handler=cmd_run)
+    params = sub.add_parser(
+        "params", help="list every parameter with unit, default, bounds and source"
+    )
+    params.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    params.set_defaults(handler=cmd_params)
+    for module in PLUGINS:
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        if hasattr(mod, "add_subcommands"):
+            mod.add_subcommands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except ConfigError as exc:
+        print(f"computesim: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from sim.config import load_scenario
+    from sim.overview import overview_figure, save_png
+    from sim.runner import simulate, write_run
+
+    scenario = load_scenario(args.scenario)
+    if args.seed is not None and args.seed < 0:
+        raise ConfigError(
+            f"--seed must be an integer >= 0 (got {args.seed}). Nothing was run or written."
+        )
+    if args.months is not None and not 1 <= args.months <= 600:
+        raise ConfigError(
+            f"--months must be between 1 and 600 (got {args.months}). Nothing was run or written."
+        )
+    seed = scenario.run.seed if args.seed is None else args.seed
+    months = scenario.run.months if args.months is None else args.months
+    out = args.out or Path("results") / scenario.name
+    with tqdm(
+        total=months,
+        desc=f"{scenario.name} seed {seed}",
+        unit="month",
+        disable=args.no_progress,
+        file=sys.stderr,
+    ) as bar:
+        result = simulate(scenario, seed, months, audit=args.audit, on_step=lambda _: bar.update())
+    write_run(result, out)
+    fig = overview_figure(result.tables["model"], f"{scenario.name}, seed {seed}: overview")
+    save_png(fig, out / "overview.png")
+    print(format_summary(result.summary, result.tables["model"]))
+    print(
+        f"wrote {out}/ (model, agents, flows, accruals, events .parquet; config.json; "
+        "summary.json; overview.png)"
+    )
+    return 0
+
+
+def format_summary(s: dict[str, float], model) -> str:
+    first, last = model.iloc[0], model.iloc[-1]
+    return "\n".join(
+        [
+            f"months run            {int(s['months'])} "
+            f"({first['date']:%Y-%m} to {last['date']:%Y-%m})",
+            f"installed capacity    {first['installed_gpus'] / 1e6:,.2f}M -> "
+            f"{last['installed_gpus'] / 1e6:,.2f}M H100-eq GPUs",
+            f"utilisation           mean {100 * s['mean_utilisation']:.0f}%, "
+            f"min {100 * s['min_utilisation']:.0f}%",
+            f"compute price         {first['spot_price_usd_per_gpu_hour']:.2f} -> "
+            f"{s['final_spot_price_usd_per_gpu_hour']:.2f} USD/GPU-hour "
+            f"(peak {s['max_spot_price_usd_per_gpu_hour']:.2f})",
+            f"defaults              {int(s['defaults'])} (labs {int(s['lab_defaults'])}, "
+            f"clouds {int(s['cloud_defaults'])}); losses ${s['losses_usd'] / 1e9:,.1f}B",
+            f"money moved           ${s['money_moved_usd'] / 1e9:,.0f}B in "
+            f"{int(s['months'])} months; lab revenue ${s['lab_revenue_usd'] / 1e9:,.0f}B; "
+            f"capex ${s['capex_usd'] / 1e9:,.0f}B",
+        ]
+    )
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from sim.config import parameter_table
+
+    rows = parameter_table()
+    if args.markdown:
+        print("| parameter | default | unit | bounds | source |")
+        print("|---|---|---|---|---|")
+        for r in rows:
+            cells = [f"`{r['parameter']}`", r["default"], r["unit"], r["bounds"], r["source"]]
+            print("| " + " | ".join(cells) + " |")
+    else:
+        for r in rows:
+            head = f"{r['parameter']:<52} {r['default']:>14} {r['unit']:<24}"
+            print(f"{head} {r['bounds']:<18} {r['source']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The overview figure of one run: capacity and need, utilisation, price, money and defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+
+def overview_figure(model: pd.DataFrame, title: str) -> Figure:
+    """Four panels over time from the model table of one run."""
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8), sharex=True, layout="constrained")
+    x = model["date"]
+    ax = axes[0, 0]
+    ax.plot(x, model["installed_gpus"] / 1e6, label="installed")
+    ax.plot(x, model["need_gpus"] / 1e6, label="labs' need at the spot price")
+    ax.plot(x, model["contracted_gpus"] / 1e6, label="under contract", linestyle="--")
+    ax.set(title="Capacity and need", ylabel="million H100-eq GPUs", yscale="log")
+    ax.legend(loc="upper left")
+    ax = axes[0, 1]
+    ax.plot(x, 100 * model["utilisation"], color="tab:green", label="utilisation")
+    ax.set(title="Utilisation of installed capacity", ylabel="%", ylim=(0, 105))
+    ax.legend(loc="lower left")
+    ax = axes[1, 0]
+    ax.plot(x, model["spot_price_usd_per_gpu_hour"], color="tab:red", label="spot price")
+    ax.set(title="Compute price", ylabel="USD per H100-eq GPU-hour")
+    ax.legend(loc="upper right")
+    ax = axes[1, 1]
+    ax.plot(x, model["lab_revenue_usd"] / 1e9, label="lab revenue from end users")
+    ax.plot(x, model["capex_usd"] / 1e9, label="capex paid (chips + facilities)")
+    ax.set(title="Money per month", ylabel="USD billion per month")
+    twin = ax.twinx()
+    twin.step(x, model["defaults_cumulative"], color="black", where="post", label="defaults (cum.)")
+    twin.set_ylabel("defaults, cumulative")
+    lines = ax.get_legend_handles_labels()
+    more = twin.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left")
+    for a in axes[1]:
+        a.set_xlabel("month")
+    fig.suptitle(title)
+    return fig
+
+
+def save_png(fig: Figure, path: str | Path) -> Path:
+    """Save byte-identically (no software/time metadata) and close."""
+    path = Path(path)
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return path

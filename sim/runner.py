@@ -1,0 +1,164 @@
+"""Run one world and keep what it produced: tables, a summary, and the config behind them."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from sim.config import Scenario
+from sim.model import MODEL_REPORTERS, ComputeMarket
+
+MODEL_VERSION = "0.1.0"
+"""Bumped when a change alters results; part of every sweep run id."""
+
+SERIES_FIELDS: tuple[str, ...] = tuple(MODEL_REPORTERS)
+"""Columns of the model time-series table besides ``step`` and ``date``."""
+
+SUMMARY_FIELDS: tuple[str, ...] = (
+    "months",
+    "final_installed_gpus",
+    "final_need_gpus",
+    "mean_utilisation",
+    "min_utilisation",
+    "final_spot_price_usd_per_gpu_hour",
+    "max_spot_price_usd_per_gpu_hour",
+    "min_spot_price_usd_per_gpu_hour",
+    "price_fall_from_peak",
+    "defaults",
+    "lab_defaults",
+    "cloud_defaults",
+    "largest_monthly_defaults",
+    "systemic_cascade",
+    "losses_usd",
+    "money_moved_usd",
+    "lab_revenue_usd",
+    "capex_usd",
+    "peak_debt_usd",
+    "final_sentiment",
+)
+"""Scalar outputs of one run (see :func:`summarise`)."""
+
+SYSTEMIC_SHARE = 0.10
+"""A run has a systemic cascade when at least this share of non-investor agents defaults."""
+
+
+@dataclass
+class RunResult:
+    """What one run produced: summary scalars and the four tables."""
+
+    summary: dict[str, float]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    scenario: Scenario | None = None
+    seed: int = 0
+
+
+def simulate(
+    scenario: Scenario,
+    seed: int,
+    months: int | None = None,
+    *,
+    audit: bool = False,
+    on_step: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Run ``scenario`` with ``seed`` for ``months`` (default: the scenario's) and collect."""
+    model = ComputeMarket(scenario, rng=seed, audit=audit)
+    steps = scenario.run.months if months is None else months
+    for _ in range(steps):
+        model.step()
+        if on_step is not None:
+            on_step(model.month)
+    tables = {
+        "model": model.model_table(),
+        "agents": model.agent_table(),
+        "flows": model.ledger.flows(),
+        "accruals": model.ledger.accruals(),
+        "events": model.events_table(),
+    }
+    return RunResult(summarise(model, tables), tables, scenario, seed)
+
+
+def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """Scalars describing a run (money in USD, prices in USD per GPU-hour)."""
+    m = tables["model"]
+    ev = tables["events"]
+    agents = {a.name: a for a in model.all_agents}
+    defaulted = [a for a in agents.values() if a.defaulted]
+    price = m["spot_price_usd_per_gpu_hour"]
+    peak_at = int(price.idxmax())
+    losses = ev.loc[ev["event"].isin(["unpaid_obligation", "loan_written_off"]), "amount_lost"]
+    exposed = [a for a in agents.values() if a.kind != "Investor"]
+    monthly = ev[ev["event"] == "default"].groupby("step").size()
+    return {
+        "months": float(len(m)),
+        "final_installed_gpus": float(m["installed_gpus"].iloc[-1]),
+        "final_need_gpus": float(m["need_gpus"].iloc[-1]),
+        "mean_utilisation": float(m["utilisation"].mean()),
+        "min_utilisation": float(m["utilisation"].min()),
+        "final_spot_price_usd_per_gpu_hour": float(price.iloc[-1]),
+        "max_spot_price_usd_per_gpu_hour": float(price.max()),
+        "min_spot_price_usd_per_gpu_hour": float(price.min()),
+        "price_fall_from_peak": float(1 - price.iloc[peak_at:].min() / price.iloc[peak_at]),
+        "defaults": float(len(defaulted)),
+        "lab_defaults": float(sum(a.kind == "Lab" for a in defaulted)),
+        "cloud_defaults": float(sum(a.kind == "Cloud" for a in defaulted)),
+        "largest_monthly_defaults": float(monthly.max()) if len(monthly) else 0.0,
+        "systemic_cascade": float(
+            sum(a.defaulted for a in exposed) >= SYSTEMIC_SHARE * max(1, len(exposed))
+        ),
+        "losses_usd": float(losses.sum()),
+        "money_moved_usd": float(tables["flows"]["amount"].sum()),
+        "lab_revenue_usd": float(m["lab_revenue_usd"].sum()),
+        "capex_usd": float(m["capex_usd"].sum()),
+        "peak_debt_usd": float(m["total_debt_usd"].max()),
+        "final_sentiment": float(m["sentiment"].iloc[-1]),
+    }
+
+
+def write_run(result: RunResult, out_dir: str | Path) -> list[Path]:
+    """Write the tables (Parquet), the resolved config with its seed and the summary (JSON).
+
+    Each file is written to a temporary name and moved into place, so a crash never leaves a
+    half-written file behind.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, df in result.tables.items():
+        written.append(
+            _atomic(out / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
+        )
+    config = {
+        "seed": result.seed,
+        "model_version": MODEL_VERSION,
+        "scenario": result.scenario.model_dump(mode="json") if result.scenario else None,
+    }
+    written.append(
+        _atomic(
+            out / "config.json", lambda p: Path(p).write_text(json.dumps(config, indent=2) + "\n")
+        )
+    )
+    written.append(
+        _atomic(
+            out / "summary.json",
+            lambda p: Path(p).write_text(json.dumps(result.summary, indent=2) + "\n"),
+        )
+    )
+    return written
+
+
+def _atomic(path: Path, write: Callable[[str], object]) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
