@@ -647,7 +647,7 @@ class ComputeMarket(mesa.Model):
         fin = self.cfg.finance
         lenders = [i for i in self.investors if i.loan_budget(self.sentiment) > 0]
         budgets = np.array([i.loan_budget(self.sentiment) for i in lenders])
-        if amount < 1.0 or budgets.sum() <= 0:
+        if amount < 1.0 or budgets.sum() < 1.0:
             return
         take = market.pro_rata(budgets * (amount / budgets.sum()), float(budgets.sum()))
         rate = cloud.spec.interest_rate_per_year + fin.stress_spread_per_sentiment * max(
@@ -661,7 +661,7 @@ class ComputeMarket(mesa.Model):
         """Sell new shares of ``lab`` to investors at a price set by the valuation."""
         investors = [i for i in self.investors if i.equity_budget(self.sentiment) > 0]
         budgets = np.array([i.equity_budget(self.sentiment) for i in investors])
-        if budgets.sum() <= 0:
+        if budgets.sum() < 1.0:
             return
         raise_usd = min(amount, float(budgets.sum()))
         post_money = max(lab.valuation_usd(self.sentiment), 2 * raise_usd)

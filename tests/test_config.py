@@ -1,0 +1,116 @@
+"""Scenario validation: every field cited, bad input named with its allowed range."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim.config import ConfigError, Scenario, load_scenario, parameter_table
+
+from .conftest import BASELINE
+
+
+def test_baseline_loads_with_named_archetypes(baseline: Scenario) -> None:
+    assert baseline.run.start == "2025-01" and baseline.run.months == 120
+    assert sum(s.count for s in baseline.labs) >= 5
+    assert {s.archetype for s in baseline.clouds} == {"hyperscaler", "neocloud"}
+    assert len(baseline.chip_vendors) == 2
+    assert len({s.archetype for s in baseline.investors}) >= 4
+
+
+def test_every_parameter_has_unit_and_source() -> None:
+    rows = parameter_table()
+    assert len(rows) > 60
+    for row in rows:
+        if row["parameter"].endswith(".name") or row["parameter"].endswith(".archetype"):
+            continue
+        assert row["unit"], row
+        assert row["source"], row
+        assert (
+            "CALIBRATION" in row["source"]
+            or "estimate" in row["source"]
+            or (
+                "issue" in row["source"]
+                or "DESIGN" in row["source"]
+                or "scenario" in row["source"]
+                or "×" in row["source"]
+            )
+        ), row
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle"),
+    [
+        (
+            'regime = "boom"',
+            "growth_start_per_month = 2.0",
+            "demand.growth_start_per_month` is out of range: allowed >= -0.5 and <= 0.5",
+        ),
+        ('regime = "boom"', "noise = 1", "demand.noise` is not a known field"),
+        ('regime = "boom"', 'regime = "crash"', "demand.regime"),
+        ("months = 120", 'months = "ten"', "run.months"),
+        ("optimism = 1.2", "optimism = -1", "labs.0.optimism` is out of range"),
+    ],
+)
+def test_bad_fields_are_named(tmp_path: Path, old: str, new: str, needle: str) -> None:
+    text = BASELINE.read_text()
+    assert old in text
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(ConfigError) as err:
+        load_scenario(path)
+    assert needle in str(err.value)
+    assert "Nothing was run or written" in str(err.value)
+
+
+def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_scenario(tmp_path / "nope.toml")
+    (tmp_path / "x.toml").write_text("[run\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_scenario(tmp_path / "x.toml")
+
+
+def test_overrides_by_dotted_path(baseline: Scenario) -> None:
+    s = baseline.with_overrides(
+        {
+            "demand.noise_sd": 0.1,
+            "labs.frontier-leader.optimism": 2.0,
+            "clouds.*.reserve_margin": 0.3,
+        }
+    )
+    assert s.demand.noise_sd == 0.1
+    assert s.labs[0].optimism == 2.0
+    assert all(c.reserve_margin == 0.3 for c in s.clouds)
+    with pytest.raises(ConfigError, match=r"unknown parameter path 'demand\.nois'"):
+        baseline.with_overrides({"demand.nois": 0.1})
+    with pytest.raises(ConfigError, match="no agent 'nobody'"):
+        baseline.with_overrides({"labs.nobody.optimism": 1.0})
+    with pytest.raises(ConfigError, match="out of range"):
+        baseline.with_overrides({"demand.noise_sd": -1})
+
+
+def test_cross_field_rule(baseline: Scenario) -> None:
+    with pytest.raises(ConfigError, match="build_lag_months"):
+        baseline.with_overrides(
+            {"technology.build_lag_months": 3, "technology.delivery_lag_months": 6}
+        )
+
+
+def test_cli_bad_input_exit_2_no_traceback_nothing_written(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BASELINE.read_text().replace("partners_per_lab = 2", "partners_per_lab = 0"))
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim", "run", str(bad), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "network.partners_per_lab" in proc.stderr and ">= 1" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()

@@ -1,0 +1,112 @@
+"""The double-entry ledger: postings balance, bad amounts and accounts are refused."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sim.ledger import Flow, InsufficientCash, Ledger, LedgerError, Line
+
+
+def books() -> Ledger:
+    ledger = Ledger()
+    for name in ("lab", "cloud", "bank"):
+        ledger.open_account(name)
+    ledger.post(0, "world:founders", "lab", 100.0, Flow.FOUNDING_CAPITAL)
+    ledger.post(0, "world:founders", "bank", 1000.0, Flow.FOUNDING_CAPITAL)
+    return ledger
+
+
+def test_accrual_then_settlement_moves_cash_once() -> None:
+    ledger = books()
+    ledger.post(1, "lab", "cloud", 40.0, Flow.COMPUTE_DUE, "c-1")
+    assert ledger.balance("lab", Line.PAYABLES) == 40.0
+    assert ledger.balance("cloud", Line.RECEIVABLES) == 40.0
+    assert ledger.cash("lab") == 100.0  # an accrual moves no cash
+    ledger.post(1, "lab", "cloud", 40.0, Flow.COMPUTE_PAYMENT, "c-1")
+    assert ledger.cash("lab") == 60.0 and ledger.cash("cloud") == 40.0
+    assert ledger.balance("lab", Line.PAYABLES) == 0.0
+    assert ledger.balance("lab", Line.RETAINED) == -40.0  # an expense
+    assert ledger.balance("cloud", Line.RETAINED) == 40.0  # revenue
+    ledger.check()
+    flows = ledger.flows()
+    assert list(flows["kind"]) == ["founding_capital", "founding_capital", "compute_payment"]
+    assert list(ledger.accruals()["kind"]) == ["compute_due"]
+
+
+def test_loan_and_write_off_keep_books_balanced() -> None:
+    ledger = books()
+    ledger.post(1, "bank", "cloud", 500.0, Flow.LOAN_ADVANCE, "loan-1")
+    assert ledger.balance("cloud", Line.DEBT) == 500.0
+    assert ledger.balance("bank", Line.LOANS) == 500.0
+    ledger.post(2, "cloud", "bank", 500.0, Flow.LOAN_WRITE_OFF, "loan-1")
+    assert ledger.balance("bank", Line.LOANS) == 0.0
+    assert ledger.balance("bank", Line.RETAINED) == -500.0
+    assert ledger.equity("cloud") == 500.0
+    ledger.check()
+
+
+@pytest.mark.parametrize("amount", [-1.0, math.nan, math.inf, -math.inf, "10", None, True])
+def test_bad_amounts_are_refused(amount: object) -> None:
+    ledger = books()
+    with pytest.raises(LedgerError, match="amount"):
+        ledger.post(1, "lab", "cloud", amount, Flow.COMPUTE_PAYMENT)  # type: ignore[arg-type]
+
+
+def test_unknown_account_and_wrong_boundary_are_refused() -> None:
+    ledger = books()
+    with pytest.raises(LedgerError, match="unknown account 'nobody'"):
+        ledger.post(1, "lab", "nobody", 1.0, Flow.COMPUTE_DUE)
+    with pytest.raises(LedgerError, match="boundary"):
+        ledger.post(1, "world:customers", "lab", 1.0, Flow.COMPUTE_PAYMENT)
+    with pytest.raises(LedgerError, match="cannot hold books"):
+        ledger.open_account("world:x")
+    with pytest.raises(LedgerError, match="already exists"):
+        ledger.open_account("lab")
+
+
+def test_nobody_overdraws() -> None:
+    ledger = books()
+    with pytest.raises(InsufficientCash, match=r"lab has \$100\.00 cash"):
+        ledger.post(1, "lab", "world:operations", 100.01, Flow.OPERATING_COST)
+    ledger.check()
+
+
+def test_journal_entries_may_not_touch_cash() -> None:
+    ledger = books()
+    with pytest.raises(LedgerError, match="may not touch cash"):
+        ledger.journal(1, "lab", Line.CASH, Line.RETAINED, 1.0, "free money")
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["lab", "cloud", "bank"]),
+            st.sampled_from(["lab", "cloud", "bank"]),
+            st.floats(0, 1e12, allow_nan=False),
+            st.sampled_from(
+                [
+                    Flow.COMPUTE_DUE,
+                    Flow.INTEREST_DUE,
+                    Flow.EQUITY_INVESTMENT,
+                    Flow.LOAN_ADVANCE,
+                    Flow.COMPUTE_PAYMENT,
+                ]
+            ),
+        ),
+        max_size=40,
+    )
+)
+def test_any_sequence_of_postings_balances(posts: list[tuple[str, str, float, Flow]]) -> None:
+    ledger = books()
+    for payer, payee, amount, flow in posts:
+        if payer == payee:
+            continue
+        with contextlib.suppress(InsufficientCash):
+            ledger.post(1, payer, payee, amount, flow)
+    ledger.check()  # balanced books, no negative cash, cash conserved
+    assert ledger.total_cash_cents() == 110_000
