@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/computesim gallery --workers $(WORKERS)
+	$(BIN)/computesim run experiments/baseline.toml --out results/baseline
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check sim tests benchmarks experiments

@@ -306,6 +306,14 @@ class FinanceConfig(Section):
         ge=1,
         le=360,
     )
+    syndicate_size: int = param(
+        3,
+        "lenders",
+        "estimate (syndicated loans, a few lead lenders)",
+        "most lenders that share one borrowing",
+        ge=1,
+        le=100,
+    )
     cash_buffer_months: float = param(
         3.0,
         "months of costs",

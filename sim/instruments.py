@@ -203,6 +203,13 @@ class InstrumentBook:
         ]
 
     # --- changes -----------------------------------------------------------------------
+    def prune(self, step: int) -> None:
+        """Forget instruments that can no longer owe anything: loans repaid or written off,
+        contracts ended or terminated, orders fully delivered or cancelled."""
+        self.loans = [loan for loan in self.loans if loan.active]
+        self.contracts = [c for c in self.contracts if c.active and c.end > step]
+        self.orders = [o for o in self.orders if o.undelivered > 1e-9]
+
     def issue_shares(self, issuer: str, holder: str, shares: float, cost_usd: float) -> EquityStake:
         """Record new shares of ``issuer`` bought by ``holder`` (cash moves in the ledger)."""
         self.shares_outstanding[issuer] += shares

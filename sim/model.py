@@ -252,6 +252,7 @@ class ComputeMarket(mesa.Model):
         self.phase_finance(t)
         self.phase_resolve(t)
         self.phase_collect(t)
+        self.book.prune(t)
         if self.audit_every_step:
             self.audit()
         self.month += 1
@@ -643,9 +644,11 @@ class ComputeMarket(mesa.Model):
         return loan
 
     def _borrow(self, t: int, cloud: Cloud, amount: float) -> None:
-        """Borrow up to ``amount`` from lenders, pro rata to their lending budgets."""
+        """Borrow up to ``amount`` from a syndicate: the lenders with the largest budgets,
+        at most ``finance.syndicate_size`` of them, sharing it pro rata to their budgets."""
         fin = self.cfg.finance
-        lenders = [i for i in self.investors if i.loan_budget(self.sentiment) > 0]
+        ranked = sorted(self.investors, key=lambda i: (-i.loan_budget(self.sentiment), i.name))
+        lenders = [i for i in ranked[: fin.syndicate_size] if i.loan_budget(self.sentiment) >= 1.0]
         budgets = np.array([i.loan_budget(self.sentiment) for i in lenders])
         if amount < 1.0 or budgets.sum() < 1.0:
             return
