@@ -185,6 +185,15 @@ class MarketConfig(Section):
         gt=0,
         le=2,
     )
+    contract_expectation_weight: float = param(
+        0.5,
+        "share",
+        "estimate (adaptive expectations)",
+        "weight of the 12-month average spot price, against today's spot price, in the price "
+        "of new contracts",
+        ge=0,
+        le=1,
+    )
     contract_term_months: int = param(
         60,
         "months",
@@ -267,6 +276,21 @@ class TechnologyConfig(Section):
         "cash operating cost (power, staff, maintenance) of an installed GPU",
         ge=0,
         le=10,
+    )
+
+    cost_of_capital_per_year: float = param(
+        0.08,
+        "per year",
+        f"{CALIBRATION} interest rates 5–10% (blend, estimate)",
+        "return on capex included in the full cost of a GPU-hour",
+        ge=0,
+        le=1,
+    )
+    impairment: bool = param(
+        True,
+        "switch",
+        "DESIGN §1 (economic obsolescence)",
+        "write fleets down when their economic value falls below book value",
     )
 
     @model_validator(mode="after")
@@ -507,6 +531,29 @@ class CloudSpec(Section):
         ge=1,
         le=60,
     )
+    investment_rule: Literal["stock_adjustment", "price_driven"] = param(
+        "stock_adjustment",
+        "choice",
+        "DESIGN §4 step 4; Ezekiel 1938 for price_driven",
+        "stock_adjustment: forecast + backlog; price_driven: capacity offered L months on "
+        "= base + slope × today's price (the cobweb supply curve)",
+    )
+    price_driven_base_gpus: float = param(
+        0.0,
+        "H100-eq GPUs",
+        "scenario",
+        "price_driven: capacity offered at a zero price (c)",
+        ge=-1e9,
+        le=1e9,
+    )
+    price_driven_slope_gpus_per_usd: float = param(
+        0.0,
+        "GPUs per USD/GPU-hour",
+        "scenario",
+        "price_driven: slope of the supply curve (d)",
+        ge=0,
+        le=1e9,
+    )
     supply_line_weight: float = param(
         1.0,
         "share",
@@ -559,6 +606,18 @@ class ChipVendorSpec(Section):
         "monthly growth of the production ceiling",
         ge=0,
         le=0.5,
+    )
+    capacity_adjustment_months: float = param(
+        12.0,
+        "months",
+        f"{CALIBRATION} Lead times 6–12 months (estimate)",
+        "time constant with which the production ceiling moves toward the order rate "
+        "(growth capped at `ceiling_growth_per_month`, decline at `max_ceiling_decline_per_month`)",
+        gt=0,
+        le=240,
+    )
+    max_ceiling_decline_per_month: float = param(
+        0.02, "1/month", "estimate", "fastest monthly fall of the production ceiling", ge=0, le=1
     )
     initial_cash_usd: float = param(20e9, "USD", "estimate", "cash at the start", ge=0, le=1e13)
 

@@ -57,6 +57,8 @@ class ComputeMarket(mesa.Model):
         self.start_date = pd.Timestamp(f"{scenario.run.start}-01")
         self.spot_price = scenario.market.initial_spot_price_usd_per_gpu_hour
         self.reference_price = self.spot_price
+        self.price_history: list[float] = []
+        self.impairment_total_usd = 0.0
         self.sentiment = scenario.finance.sentiment_initial
         self.demand = Demand(scenario.demand, self.rng)
         self.events: list[dict[str, object]] = []
@@ -226,6 +228,36 @@ class ComputeMarket(mesa.Model):
     def facility_cost_per_gpu(self) -> float:
         return self.facility_cost(self.month)
 
+    def contract_price(self) -> float:
+        """Price of a new term contract, USD/GPU-hour: the contract ratio times a blend (in
+        logs) of today's spot price and its 12-month average (adaptive expectations)."""
+        mcfg = self.cfg.market
+        recent = self.price_history[-12:] or [self.spot_price]
+        expected = sum(recent) / len(recent)
+        w = mcfg.contract_expectation_weight
+        return mcfg.contract_price_ratio * self.spot_price ** (1 - w) * expected**w
+
+    def full_cost(self, step: int) -> float:
+        """Full cost of a new GPU-hour at ``step``, USD: depreciation of chips and facility, a
+        return on capital on half the capex (average over life), and cash operating cost."""
+        tech = self.cfg.technology
+        chip, facility = self.chip_price(step), self.facility_cost(step)
+        monthly = (
+            chip / tech.chip_life_months
+            + facility / tech.facility_life_months
+            + tech.cost_of_capital_per_year / 12 * (chip + facility) / 2
+        )
+        return monthly / self.cfg.market.hours_per_month + tech.operating_cost_usd_per_gpu_hour
+
+    def need_at_price(self, price: float) -> float:
+        """GPUs the labs would use this month if compute cost ``price`` (USD/GPU-hour)."""
+        response = (price / self.reference_price) ** self.cfg.demand.price_elasticity
+        return sum(
+            lab.need_at(lab.inference_gpus_history[-1], self.month) * response
+            for lab in self.labs
+            if lab.inference_gpus_history
+        )
+
     def total_contracted(self, step: int) -> float:
         return sum(c.gpus for c in self.book.contracts if c.in_force(step))
 
@@ -244,6 +276,7 @@ class ComputeMarket(mesa.Model):
             "new_defaults": 0.0,
             "contracts_signed_gpus": 0.0,
             "orders_placed_gpus": 0.0,
+            "impairment_usd": 0.0,
         }
         self.phase_demand(t)
         self.phase_operate(t)
@@ -274,7 +307,7 @@ class ComputeMarket(mesa.Model):
         hours = mcfg.hours_per_month
         labs = self.labs
         clouds = self.clouds
-        installed = {c.name: c.installed_gpus(t) for c in clouds}
+        installed = {c.name: c.offered_gpus(t) for c in clouds}
         reserved = {c.name: self.book.contracted_gpus(seller=c.name, step=t) for c in clouds}
         availability = {
             n: (min(1.0, installed[n] / reserved[n]) if reserved[n] > 0 else 0.0) for n in installed
@@ -343,6 +376,7 @@ class ComputeMarket(mesa.Model):
         total_need = float(need.sum())
         for c in clouds:
             c.market_need_history.append(total_need)
+        self.price_history.append(self.spot_price)
 
     # 3 -------------------------------------------------------------------------------
     def phase_settle(self, t: int) -> None:
@@ -381,6 +415,8 @@ class ComputeMarket(mesa.Model):
         self._accrue_debt_service(t)
         self._deliver_chips(t)
         self._depreciate(t)
+        if self.cfg.technology.impairment:
+            self._impair(t)
         for lab in self.labs:
             lab.costs_usd = self.obligations.owed_cents(lab.name) / CENTS_PER_USD
         self.settle_what_can_be_paid(t)
@@ -455,12 +491,65 @@ class ComputeMarket(mesa.Model):
                 t, cloud.name, Line.RETAINED, Line.FLEET, total / CENTS_PER_USD, "depreciation"
             )
 
+    def _impair(self, t: int) -> None:
+        """Write fleets down to their economic value where it is below book value.
+
+        The value of a GPU is its expected cash margin over its remaining service life,
+        discounted at the cost of capital: the price it can earn (contract price for the
+        contracted share, spot for the rest) following the spot price's own 12-month trend
+        (falling no faster than technology), minus the cash operating cost. New chips that
+        give more compute per dollar push that trend down: economic obsolescence.
+        """
+        tech, hours = self.cfg.technology, self.cfg.market.hours_per_month
+        life = tech.chip_life_months
+        recent = self.price_history[-13:]
+        trend = (math.log(recent[-1] / recent[0]) / (len(recent) - 1)) if len(recent) > 1 else 0.0
+        trend = min(0.0, max(trend, -math.log(tech.compute_per_dollar_growth_per_year) / 12))
+        months = np.arange(1, life + 1)
+        discount = (1 + tech.cost_of_capital_per_year) ** (-months / 12)
+        for cloud in self.clouds:
+            installed = cloud.installed_gpus(t)
+            contracts = self.book.contracts_of(cloud.name, t)
+            held = sum(c.gpus for c in contracts)
+            c_price = (
+                sum(c.gpus * c.price_usd_per_gpu_hour for c in contracts) / held if held else 0.0
+            )
+            share = min(1.0, held / installed) if installed > 0 else 0.0
+            price = share * c_price + (1 - share) * self.spot_price
+            margin = (
+                np.maximum(
+                    price * np.exp(trend * months) - tech.operating_cost_usd_per_gpu_hour, 0.0
+                )
+                * hours
+                * discount
+            )
+            value_by_remaining = np.concatenate([[0.0], np.cumsum(margin)])
+            total = 0
+            for v in cloud.fleet:
+                if v.gpus <= 0:
+                    continue
+                remaining = min(life, max(0, v.online_step + life - max(t, v.online_step)))
+                value = to_cents(v.gpus * value_by_remaining[remaining])
+                excess = v.book_cents - value
+                if excess <= 0:
+                    continue
+                from_chips = min(excess, v.chip_book_cents)
+                v.chip_book_cents -= from_chips
+                v.facility_book_cents -= excess - from_chips
+                total += excess
+            if total:
+                self.ledger.journal(
+                    t, cloud.name, Line.RETAINED, Line.FLEET, total / CENTS_PER_USD, "impairment"
+                )
+                self.month_stats["impairment_usd"] += total / CENTS_PER_USD
+        self.impairment_total_usd += self.month_stats["impairment_usd"]
+
     # 4 -------------------------------------------------------------------------------
     def phase_invest(self, t: int) -> None:
         """Labs sign contracts from their projections; clouds order chips to match."""
         mcfg = self.cfg.market
         start = t + mcfg.contract_lead_months
-        price = max(self.spot_price * mcfg.contract_price_ratio, mcfg.price_floor_usd_per_gpu_hour)
+        price = max(self.contract_price(), mcfg.price_floor_usd_per_gpu_hour)
         active_clouds = [c for c in self.clouds if not c.defaulted]
         for lab in self.labs:
             contracted_then = self.book.contracted_gpus(buyer=lab.name, step=start)
@@ -482,10 +571,14 @@ class ComputeMarket(mesa.Model):
             return
         unit_cost = sum(v.unit_price(t) * v.spec.order_share for v in vendors) / share_total
         unit_cost += self.facility_cost(t)
+        ordered = dict.fromkeys((v.name for v in vendors), 0.0)
         for cloud in active_clouds:
-            contracted_then = self.book.contracted_gpus(seller=cloud.name, step=t + horizon)
-            share = cloud.installed_gpus(t) / capacity
-            desired = cloud.desired_capacity(t, horizon, contracted_then, share)
+            if cloud.spec.investment_rule == "price_driven":
+                desired = cloud.plan_offer(t, horizon, self.spot_price)
+            else:
+                contracted_then = self.book.contracted_gpus(seller=cloud.name, step=t + horizon)
+                share = cloud.installed_gpus(t) / capacity
+                desired = cloud.desired_capacity(t, horizon, contracted_then, share)
             gpus = min(
                 cloud.order_gpus(t, desired, horizon),
                 max(0.0, cloud.funding_capacity(t)) / unit_cost,
@@ -494,6 +587,7 @@ class ComputeMarket(mesa.Model):
                 continue
             for vendor in vendors:
                 units = gpus * vendor.spec.order_share / share_total
+                ordered[vendor.name] += units
                 self.book.orders.append(
                     ChipOrder(
                         self.book.new_id("order"),
@@ -507,6 +601,17 @@ class ComputeMarket(mesa.Model):
                     )
                 )
             self.month_stats["orders_placed_gpus"] += gpus
+        for vendor in vendors:
+            vendor.orders_history.append(ordered[vendor.name])
+            recent = vendor.orders_history[-3:]
+            overdue = sum(
+                o.undelivered
+                for o in self.book.open_orders(vendor=vendor.name)
+                if o.delivery_step <= t + 1
+            )
+            vendor.plan_output(
+                sum(recent) / len(recent) + overdue / vendor.spec.capacity_adjustment_months
+            )
 
     # 5 -------------------------------------------------------------------------------
     def phase_finance(self, t: int) -> None:
@@ -848,6 +953,12 @@ MODEL_REPORTERS = {
     "total_cash_usd": lambda m: m.ledger.total_cash_cents() / CENTS_PER_USD,
     "total_debt_usd": lambda m: sum(loan.outstanding for loan in m.book.loans if loan.active),
     "money_moved_usd": lambda m: m.ledger.moved_cents(m.month) / CENTS_PER_USD,
+    "full_cost_usd_per_gpu_hour": lambda m: m.full_cost(m.month),
+    "need_at_full_cost_gpus": lambda m: m.need_at_price(m.full_cost(m.month)),
+    "fleet_book_usd": lambda m: sum(c.fleet_book_cents() for c in m.clouds) / CENTS_PER_USD,
+    "impairment_usd": _model_stat("impairment_usd"),
+    "impairment_cumulative_usd": lambda m: m.impairment_total_usd,
+    "vendor_ceiling_units": lambda m: sum(v.ceiling for v in m.vendors),
 }
 
 

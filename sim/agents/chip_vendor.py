@@ -22,18 +22,27 @@ class ChipVendor(MarketAgent):
     ) -> None:
         super().__init__(model, name, "vendor")
         self.spec = spec
-        self.ceiling_share = ceiling_share  # this agent's share of its archetype's ceiling
+        self.initial_ceiling = spec.production_ceiling_units_per_month * ceiling_share
+        self.ceiling = self.initial_ceiling  # units/month it can deliver now
+        self.orders_history: list[float] = []  # units ordered from it each month
         self.delivered_units = 0.0
         self.revenue_usd = 0.0
         self.costs_usd = 0.0
 
     def production_ceiling(self, step: int) -> float:
-        """Most units the vendor can deliver in month ``step``."""
-        return (
-            self.spec.production_ceiling_units_per_month
-            * self.ceiling_share
-            * (1.0 + self.spec.ceiling_growth_per_month) ** step
+        """Most units the vendor can deliver in month ``step`` (set by :meth:`plan_output`)."""
+        return self.ceiling
+
+    def plan_output(self, order_rate: float) -> None:
+        """Move the ceiling toward the recent order rate (units/month), with a lag: growth is
+        capped by how fast packaging capacity can expand, decline by how fast it is idled."""
+        spec = self.spec
+        gap = (order_rate - self.ceiling) / spec.capacity_adjustment_months
+        step = min(
+            max(gap, -spec.max_ceiling_decline_per_month * self.ceiling),
+            spec.ceiling_growth_per_month * self.ceiling,
         )
+        self.ceiling = max(self.ceiling + step, self.initial_ceiling * 0.1)
 
     def unit_price(self, step: int) -> float:
         """List price of one H100-equivalent unit ordered in month ``step``, USD."""

@@ -52,6 +52,7 @@ class Cloud(MarketAgent):
         self.revenue_usd = 0.0
         self.costs_usd = 0.0
         self.market_need_history: list[float] = []  # total need seen in the market, GPUs
+        self.offer_plan: dict[int, float] = {}  # price_driven: GPUs to offer in a month
 
     # --- capacity ----------------------------------------------------------------------
     def installed_gpus(self, step: int) -> float:
@@ -67,6 +68,22 @@ class Cloud(MarketAgent):
         """GPUs that reach the end of their service life within ``horizon`` months."""
         life = self.model.cfg.technology.chip_life_months
         return sum(v.gpus for v in self.fleet if v.online_step + life <= step + horizon)
+
+    def offered_gpus(self, step: int) -> float:
+        """GPUs offered to the market: all installed, or under the price-driven rule what was
+        decided a build lag ago (the rest stands idle)."""
+        installed = self.installed_gpus(step)
+        if self.spec.investment_rule != "price_driven":
+            return installed
+        return min(installed, self.offer_plan.get(step, installed))
+
+    def plan_offer(self, step: int, horizon: int, price: float) -> float:
+        """Price-driven rule (the cobweb supply curve): offer ``c + d·price`` GPUs in
+        ``horizon`` months; returns the capacity wanted then."""
+        spec = self.spec
+        offer = max(0.0, spec.price_driven_base_gpus + spec.price_driven_slope_gpus_per_usd * price)
+        self.offer_plan[step + horizon] = offer
+        return offer
 
     def fleet_book_cents(self) -> int:
         return sum(v.book_cents for v in self.fleet)
