@@ -754,7 +754,29 @@ def load_scenario(path: str | Path) -> Scenario:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"scenario file '{path}' is not valid TOML: {exc}") from None
+    if "base" in data:
+        return _derived_scenario(path, data)
     return validate_scenario(data, source=str(path))
+
+
+def _derived_scenario(path: Path, data: dict[str, Any]) -> Scenario:
+    """A scenario written as ``base = "other.toml"`` plus ``[overrides]`` (dotted paths)."""
+    unknown = sorted(set(data) - {"name", "base", "overrides"})
+    if unknown:
+        raise ConfigError(
+            f"invalid {path}: a scenario with `base` may only have the fields name, base and "
+            f"overrides; found {', '.join(unknown)}. Nothing was run or written."
+        )
+    base = load_scenario(path.parent / str(data["base"]))
+    overrides = data.get("overrides", {})
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"invalid {path}: `overrides` must be a table of dotted paths")
+    if "name" in data:
+        overrides = {**overrides, "name": data["name"]}
+    try:
+        return base.with_overrides(overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def format_validation_error(exc: ValidationError, source: str) -> str:

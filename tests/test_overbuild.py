@@ -1,0 +1,63 @@
+"""Overbuild emerges from decisions: the telecom-bust settings land in the telecom bands."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sim.config import load_scenario
+from sim.overbuild import bust_outcome, overbuild_series
+from sim.runner import simulate
+
+from .conftest import ROOT
+
+SEEDS = (1, 2, 3)
+
+
+@pytest.fixture(scope="module")
+def bust_runs():
+    scenario = load_scenario(ROOT / "experiments" / "telecom_bust.toml")
+    return scenario, [simulate(scenario, seed) for seed in SEEDS]
+
+
+def test_telecom_bust_price_fall_and_utilisation_within_bands(bust_runs) -> None:
+    scenario, runs = bust_runs
+    for run in runs:
+        out = bust_outcome(run.tables["model"], scenario.demand.bust_month)
+        # CALIBRATION: rental price −60 to −85% (transatlantic −85% 1999–2001)
+        assert 0.60 <= out.price_fall <= 0.85, out
+        # CALIBRATION: utilisation toward 35% (lit networks ≈ 35% used)
+        assert 0.25 <= out.trough_utilisation <= 0.45, out
+        assert out.peak_overbuild_ratio > 1.5
+        assert out.impairment_usd > 0
+
+
+def test_no_bust_no_glut(baseline) -> None:
+    run = simulate(baseline, 1, months=60)
+    series = overbuild_series(run.tables["model"])
+    assert series["utilisation"].min() > 0.6
+    assert run.summary["defaults"] == 0
+
+
+def test_overbuild_series_definitions() -> None:
+    model = pd.DataFrame(
+        {
+            "step": [0, 1],
+            "installed_gpus": [100.0, 200.0],
+            "need_gpus": [90.0, 90.0],
+            "need_at_full_cost_gpus": [50.0, 50.0],
+            "utilisation": [0.9, 0.45],
+            "spot_price_usd_per_gpu_hour": [2.0, 0.5],
+            "full_cost_usd_per_gpu_hour": [1.0, 1.0],
+            "fleet_book_usd": [1000.0, 2000.0],
+            "impairment_cumulative_usd": [0.0, 300.0],
+            "gpus_on_order": [50.0, 0.0],
+        }
+    )
+    s = overbuild_series(model)
+    assert s["overbuild_ratio"].tolist() == [2.0, 4.0]
+    assert s["price_to_full_cost"].tolist() == [2.0, 0.5]
+    assert s["stranded_book_usd"].tolist() == pytest.approx([100.0, 300.0 + 1100.0])
+    assert s["on_order_to_installed"].tolist() == [0.5, 0.0]
+    with pytest.raises(ValueError, match="bust_month must be between"):
+        bust_outcome(model, 5)
