@@ -403,6 +403,82 @@ class NetworkConfig(Section):
     )
 
 
+class CascadeConfig(Section):
+    alpha: float = param(
+        1.0,
+        "share",
+        "Rogers & Veraart 2013 (1 = Eisenberg–Noe, no default costs)",
+        "share of its own cash a defaulter can still pay out (the rest is lost to costs)",
+        ge=0,
+        le=1,
+    )
+    beta: float = param(
+        1.0,
+        "share",
+        "Rogers & Veraart 2013 (1 = Eisenberg–Noe, no default costs)",
+        "share of what it receives from others a defaulter can still pay out",
+        ge=0,
+        le=1,
+    )
+    fire_sale_discount: float = param(
+        0.5,
+        "share",
+        f"{CALIBRATION} bust outcomes: leveraged lenders recover 5–20% (estimate)",
+        "discount on seized GPUs sold by lenders, on top of the glut (spot ÷ full cost)",
+        ge=0,
+        le=1,
+    )
+    insolvency_defaults: bool = param(
+        True,
+        "switch",
+        "DESIGN §4 step 6",
+        "a party whose book equity turns negative from others' defaults defaults too "
+        "(its loans are accelerated) in the next round",
+    )
+    debtrank_months: tuple[int, ...] = param(
+        (12, 36, 60), "months from start", "issue 3", "months at which DebtRank is computed"
+    )
+    rescue: bool = param(
+        False,
+        "switch",
+        "issue 3: too interconnected to fail (off by default)",
+        "partners with a large exposure recapitalise a distressed counterparty",
+    )
+    rescue_exposure_share: float = param(
+        0.10,
+        "× rescuer equity",
+        "estimate",
+        "a partner rescues when its exposure is at least this share of its own equity",
+        ge=0,
+        le=100,
+    )
+    rescue_max_cash_share: float = param(
+        0.5,
+        "share of cash",
+        "estimate",
+        "most of its cash a rescuer puts in (after its own obligations)",
+        ge=0,
+        le=1,
+    )
+
+
+class ShockConfig(Section):
+    lab: str = param(
+        "", "agent name", "issue 3", "lab whose revenue falls short ('' = no shock)", max_length=64
+    )
+    month: int = param(
+        24, "months from start", "scenario", "month the shortfall begins", ge=0, le=600
+    )
+    revenue_shortfall: float = param(
+        0.0,
+        "share",
+        "scenario",
+        "share of the lab's end-user demand that does not materialise from `month` on",
+        ge=0,
+        le=1,
+    )
+
+
 # --------------------------------------------------------------------------------------
 # Agent archetypes
 # --------------------------------------------------------------------------------------
@@ -675,6 +751,8 @@ class Scenario(Section):
     technology: TechnologyConfig = TechnologyConfig()
     finance: FinanceConfig = FinanceConfig()
     network: NetworkConfig = NetworkConfig()
+    cascade: CascadeConfig = CascadeConfig()
+    shock: ShockConfig = ShockConfig()
     labs: tuple[LabSpec, ...] = Field(min_length=1)
     clouds: tuple[CloudSpec, ...] = Field(min_length=1)
     chip_vendors: tuple[ChipVendorSpec, ...] = Field(min_length=1)
@@ -690,6 +768,12 @@ class Scenario(Section):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"agent names must be unique; repeated: {', '.join(dupes)}")
+        lab_names = {n for s in self.labs for n in _agent_names(s.name, s.count)}
+        if self.shock.lab and self.shock.lab not in lab_names:
+            raise ValueError(
+                f"shock.lab '{self.shock.lab}' is not a lab; allowed: "
+                + ", ".join(sorted(lab_names))
+            )
         if self.market.price_floor_usd_per_gpu_hour >= self.market.price_cap_usd_per_gpu_hour:
             raise ValueError("market.price_floor_usd_per_gpu_hour must be below the price cap")
         return self
@@ -714,6 +798,11 @@ class Scenario(Section):
             for spec in data[group]:
                 spec["count"] *= factor
         return validate_scenario(data, source=f"{self.name} scaled ×{factor}")
+
+
+def _agent_names(base: str, count: int) -> list[str]:
+    """Names of the agents an archetype creates: ``base``, or ``base-1`` … ``base-n``."""
+    return [base] if count == 1 else [f"{base}-{k}" for k in range(1, count + 1)]
 
 
 def _set_path(data: Any, keys: list[str], value: Any, full: str) -> None:
@@ -838,6 +927,8 @@ def parameter_table() -> list[dict[str, str]]:
         ("demand", DemandConfig),
         ("market", MarketConfig),
         ("technology", TechnologyConfig),
+        ("cascade", CascadeConfig),
+        ("shock", ShockConfig),
         ("finance", FinanceConfig),
         ("network", NetworkConfig),
         ("labs[]", LabSpec),

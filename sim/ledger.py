@@ -100,6 +100,7 @@ class Flow(Enum):
     OPERATING_COST = ("operating_cost", Treatment(R, C, None, None))
     COST_OF_GOODS = ("cost_of_goods", Treatment(R, C, None, None))
     FACILITY_CAPEX = ("facility_capex", Treatment(Line.FLEET, C, None, None))
+    DEFAULT_COST = ("default_cost", Treatment(R, C, None, None))  # lost in bankruptcy
     # --- accruals inside the system: an obligation falls due, no cash moves ---
     COMPUTE_DUE = ("compute_due", Treatment(R, P, Line.RECEIVABLES, R))
     INTEREST_DUE = ("interest_due", Treatment(R, P, Line.RECEIVABLES, R))
@@ -113,6 +114,7 @@ class Flow(Enum):
     # --- cash inside the system: capital ---
     LOAN_ADVANCE = ("loan_advance", Treatment(Line.LOANS, C, C, D))
     EQUITY_INVESTMENT = ("equity_investment", Treatment(Line.STAKES, C, C, Line.PAID_IN))
+    ASSET_SALE = ("asset_sale", Treatment(Line.FLEET, C, C, Line.FLEET))  # payer = buyer
     # --- losses between two parties, no cash: the payer is the defaulter ---
     RECEIVABLE_WRITE_OFF = ("receivable_write_off", Treatment(P, R, R, Line.RECEIVABLES))
     LOAN_WRITE_OFF = ("loan_write_off", Treatment(D, R, R, Line.LOANS))

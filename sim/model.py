@@ -17,7 +17,6 @@ holds the money.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 
 import mesa
 import numpy as np
@@ -26,6 +25,7 @@ import pandas as pd
 from sim import market
 from sim.agents import ChipVendor, Cloud, Investor, Lab, MarketAgent, Vintage
 from sim.config import Scenario
+from sim.config import _agent_names as _names
 from sim.demand import Demand
 from sim.instruments import CapacityContract, ChipOrder, InstrumentBook, Loan
 from sim.ledger import CENTS_PER_USD, Flow, Ledger, Line, to_cents
@@ -62,6 +62,8 @@ class ComputeMarket(mesa.Model):
         self.sentiment = scenario.finance.sentiment_initial
         self.demand = Demand(scenario.demand, self.rng)
         self.events: list[dict[str, object]] = []
+        self.debtrank_rows: list[dict[str, object]] = []
+        self.solvent_before_default: dict[str, bool] = {}  # set by each clearing round
         self.defaults_total = 0
         self.month_stats: dict[str, float] = {}
         self._facility_for: dict[str, Vintage] = {}  # unpaid facility bills → their vintage
@@ -296,8 +298,11 @@ class ComputeMarket(mesa.Model):
         level = self.demand.level if t == 0 else self.demand.advance(t)
         active = [lab for lab in self.labs if not lab.defaulted]
         share_total = sum(lab.demand_share for lab in active) or 1.0
+        shock = self.cfg.shock
         for lab in self.labs:
             share = lab.demand_share / share_total if not lab.defaulted else 0.0
+            if lab.name == shock.lab and t >= shock.month:
+                share *= 1.0 - shock.revenue_shortfall  # the lost demand goes nowhere
             lab.inference_gpus_history.append(share * self.reference_inference_gpus * level)
 
     # 2 -------------------------------------------------------------------------------
@@ -651,6 +656,10 @@ class ComputeMarket(mesa.Model):
         self.sentiment = max(fin.sentiment_floor, self.sentiment * hit)
         self.sentiment += fin.sentiment_recovery_per_month * (1.0 - self.sentiment)
         self._mark_stakes(t)
+        if t in self.cfg.cascade.debtrank_months:
+            from sim.resolution import debtrank_snapshot
+
+            self.debtrank_rows.extend(debtrank_snapshot(self, t))
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------------------------
@@ -841,6 +850,8 @@ class ComputeMarket(mesa.Model):
             _close(self.ledger.balance(name, Line.LOANS), loans, f"{name} loans")
             marks = sum(s.mark_usd for s in self.book.stakes_of(name))
             _close(self.ledger.balance(name, Line.STAKES), marks, f"{name} stakes")
+            if self.obligations.of(name):
+                raise AssertionError(f"{name} still has open obligations after the month")
             for line in Line:
                 value = self.ledger.balance_cents(name, line)
                 if line not in (Line.RETAINED, Line.PAID_IN) and value < 0:
@@ -922,6 +933,10 @@ class ComputeMarket(mesa.Model):
         cols = ["step", "round", "event", "defaulter", "creditor", "amount_lost", "instrument"]
         return pd.DataFrame(self.events, columns=cols)
 
+    def debtrank_table(self) -> pd.DataFrame:
+        cols = ["step", "agent_id", "agent_type", "debtrank", "equity_usd", "weight"]
+        return pd.DataFrame(self.debtrank_rows, columns=cols)
+
 
 def _model_stat(key: str):
     return lambda m: m.month_stats.get(key, 0.0)
@@ -960,10 +975,6 @@ MODEL_REPORTERS = {
     "impairment_cumulative_usd": lambda m: m.impairment_total_usd,
     "vendor_ceiling_units": lambda m: sum(v.ceiling for v in m.vendors),
 }
-
-
-def _names(base: str, count: int) -> Iterable[str]:
-    return [base] if count == 1 else [f"{base}-{k}" for k in range(1, count + 1)]
 
 
 def _cents_round(usd: float) -> float:

@@ -1,82 +1,354 @@
-"""The resolve phase: who cannot pay what it owes defaults, and what that does to the others.
+"""The resolve phase: clearing the month's obligations network and the cascade of defaults.
 
 Everyone who could pay all it owed has already paid (``settle_what_can_be_paid``). What is
-left is owed by parties whose cash does not cover their obligations even after the finance
-phase. Each pays its creditors pro rata from the cash it has; the rest is written off by the
-creditors (a loss on their books), the defaulter's loans are written off by its lenders, and
-its contracts end, so its capacity (or its demand) goes back to the spot market.
+left forms the obligations network: L[i, j] is what i still owes j this month (take-or-pay
+bills, interest, principal, chip invoices, and, as one node "world", external costs). It is
+cleared with :func:`sim.clearing.clearing_vector` (Eisenberg–Noe with Rogers–Veraart default
+costs): the payments are made, the default costs are paid away, and each defaulter's
+creditors write off the rest.
+
+A defaulter's loans are accelerated and its lenders recover from its cash and from the sale
+of its GPUs to another cloud at a glut-depressed price; its contracts end, so its capacity
+(or its demand) returns to the spot market; its shareholders' stakes are written down
+through their own books. Parties whose book equity those losses push below zero are
+insolvent: their loans are accelerated in turn and the network is cleared again — rounds
+repeat within the month until no new default. A cash shortfall with positive equity is
+recorded as illiquidity, not insolvency.
+
+Optionally (``cascade.rescue``), before any of this, a partner whose exposure to a distressed
+counterparty is large recapitalises it, if its own balance sheet allows.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.ledger import CENTS_PER_USD, Flow
+import numpy as np
+
+from sim.clearing import clearing_vector, debtrank
+from sim.ledger import CENTS_PER_USD, Flow, Line, to_cents
+from sim.settlement import Obligation
 
 if TYPE_CHECKING:
     from sim.agents import MarketAgent
     from sim.model import ComputeMarket
 
+WORLD = "world:creditors"  # one node for every external creditor in the clearing
+ADMINISTRATORS = "world:administrators"  # where default costs go
+
 
 def resolve_defaults(model: ComputeMarket, t: int) -> list[str]:
-    """Default everyone still in arrears; return the names of the new defaulters."""
+    """Clear the month's remaining obligations in rounds; return the new defaulters."""
+    if model.cfg.cascade.rescue:
+        attempt_rescues(model, t)
     new: list[str] = []
-    for debtor in model.obligations.debtors():
-        agent = model.agent(debtor)
-        obligations = model.obligations.close(debtor)
-        owed = sum(o.cents for o in obligations)
-        cash = model.ledger.balance_cents(debtor)
-        for ob in obligations:  # pro-rata payment from what is there
-            model.pay(t, ob, cash * ob.cents // owed if owed > 0 else 0)
-        for ob in obligations:
-            if ob.cents <= 0:
-                continue
-            if not ob.external:
-                model.ledger.post(
-                    t,
-                    debtor,
-                    ob.creditor,
-                    ob.cents / CENTS_PER_USD,
-                    Flow.RECEIVABLE_WRITE_OFF,
-                    ob.instrument,
-                )
-            record(
-                model,
-                t,
-                "unpaid_obligation",
-                debtor,
-                ob.creditor,
-                ob.cents / CENTS_PER_USD,
-                ob.instrument or ob.flow.label,
-            )
-            ob.cents = 0
-        agent.unpaid_external_usd = 0.0
-        if not agent.defaulted:
-            default_party(model, agent, t)
-            new.append(debtor)
+    wave_offset = 0
+    while model.obligations.debtors():
+        defaulted, waves = clear_round(model, t, wave_offset)
+        wave_offset += max(waves, 1)
+        fresh = [name for name in defaulted if not model.agent(name).defaulted]
+        for name in fresh:
+            default_party(model, model.agent(name), t, wave_offset)
+        new.extend(fresh)
+        if model.cfg.cascade.insolvency_defaults:
+            for agent in insolvent_parties(model):
+                accelerate_loans(model, agent, t)
+                record(model, t, "insolvent", agent.name, "", 0.0, "", wave_offset + 1)
+        if not fresh and not model.obligations.debtors():
+            break
     return new
 
 
-def default_party(model: ComputeMarket, agent: MarketAgent, t: int) -> None:
-    """Mark ``agent`` defaulted: lenders write off its loans, its contracts and orders end."""
+def clear_round(model: ComputeMarket, t: int, wave_offset: int) -> tuple[list[str], int]:
+    """Clear what is open now; pay, charge default costs, write off. Returns the parties
+    that did not pay in full and the number of default waves."""
+    cfg = model.cfg.cascade
+    debtors = model.obligations.debtors()
+    parties = sorted(
+        {
+            *debtors,
+            *(o.creditor for d in debtors for o in model.obligations.of(d) if not o.external),
+        }
+    )
+    nodes = [*parties, WORLD]
+    index = {p: k for k, p in enumerate(nodes)}
+    liabilities = np.zeros((len(nodes), len(nodes)))
+    for d in debtors:
+        for ob in model.obligations.of(d):
+            liabilities[index[d], index[WORLD if ob.external else ob.creditor]] += ob.usd
+    cash = np.array([model.ledger.cash(p) for p in parties] + [0.0])
+    solvent_before = {d: model.agent(d).equity >= 0 for d in debtors}
+    result = clearing_vector(liabilities, cash, alpha=cfg.alpha, beta=cfg.beta)
+    wave_of = {nodes[i]: wave_offset + k + 1 for k, wave in enumerate(result.waves) for i in wave}
+    # Pay each obligation its share of the debtor's clearing payment.
+    owed = liabilities.sum(axis=1)
+    ratio = np.divide(result.payments, owed, out=np.ones_like(owed), where=owed > 0)
+    plan: list[tuple[Obligation, int]] = []
+    for d in debtors:
+        share = min(1.0, float(ratio[index[d]]))
+        plan.extend(
+            (ob, ob.cents if share >= 1.0 else int(ob.cents * share))
+            for ob in model.obligations.of(d)
+        )
+    _execute(model, t, plan)
+    defaulted = [nodes[i] for i in np.flatnonzero(result.defaulted) if nodes[i] != WORLD]
+    for name in defaulted:  # default costs: what a defaulter keeps beyond its payment is lost
+        if cfg.alpha < 1.0 or cfg.beta < 1.0:
+            model.ledger.post(t, name, ADMINISTRATORS, model.ledger.cash(name), Flow.DEFAULT_COST)
+    for d in debtors:
+        for ob in model.obligations.close(d):
+            if ob.cents > 0:
+                write_off(model, t, ob, wave_of.get(d, wave_offset + 1))
+        model.agent(d).unpaid_external_usd = 0.0
+    model.solvent_before_default = solvent_before
+    return defaulted, len(result.waves)
+
+
+def _execute(model: ComputeMarket, t: int, plan: list[tuple[Obligation, int]]) -> None:
+    """Make the clearing payments. The network of what is still owed within a month is
+    acyclic in this model (labs → clouds → vendors and lenders), so paying whoever can, over
+    and over, reaches every payment; any cent a cycle would block is written off instead."""
+    pending = [(ob, cents) for ob, cents in plan if cents > 0]
+    while pending:
+        still = []
+        for ob, cents in pending:
+            if model.ledger.balance_cents(ob.debtor) >= cents:
+                model.pay(t, ob, cents)
+            else:
+                still.append((ob, cents))
+        if len(still) == len(pending):
+            for ob, _ in still:  # blocked: pay what cash allows
+                model.pay(t, ob, min(model.ledger.balance_cents(ob.debtor), ob.cents))
+            break
+        pending = still
+
+
+def write_off(model: ComputeMarket, t: int, ob: Obligation, round_: int) -> None:
+    """The creditor of an unpaid obligation writes it off (a loss on its books)."""
+    if not ob.external:
+        model.ledger.post(
+            t, ob.debtor, ob.creditor, ob.usd, Flow.RECEIVABLE_WRITE_OFF, ob.instrument
+        )
+    record(
+        model,
+        t,
+        "unpaid_obligation",
+        ob.debtor,
+        ob.creditor,
+        ob.usd,
+        ob.instrument or ob.flow.label,
+        round_,
+    )
+    ob.cents = 0
+
+
+def default_party(model: ComputeMarket, agent: MarketAgent, t: int, round_: int) -> None:
+    """``agent`` defaults: insolvency or illiquidity recorded; GPUs sold to repay lenders;
+    loans written off; contracts end; its shareholders' stakes are written down."""
+    from sim.agents import Cloud
+
     agent.defaulted = True
     agent.default_step = t
-    record(model, t, "default", agent.name, "", 0.0, "")
-    for loan in model.book.loans_of(borrower=agent.name):
-        model.ledger.post(
-            t, agent.name, loan.lender, loan.outstanding, Flow.LOAN_WRITE_OFF, loan.id
-        )
-        record(model, t, "loan_written_off", agent.name, loan.lender, loan.outstanding, loan.id)
-        loan.outstanding = 0.0
-        loan.active = False
+    solvent = model.solvent_before_default.get(agent.name, agent.equity >= 0)
+    kind = "default_illiquid" if solvent else "default_insolvent"
+    record(model, t, kind, agent.name, "", 0.0, "", round_)
+    if isinstance(agent, Cloud):
+        fire_sale(model, agent, t, round_)
+    accelerate_loans(model, agent, t)
+    if model.obligations.of(agent.name):  # lenders share its cash pro rata, then write off
+        owed = model.obligations.owed_cents(agent.name)
+        cash = model.ledger.balance_cents(agent.name)
+        obligations = model.obligations.close(agent.name)
+        for ob in obligations:
+            model.pay(t, ob, min(ob.cents, cash * ob.cents // owed))
+        for ob in obligations:
+            if ob.cents > 0:
+                write_off(model, t, ob, round_)
     hours = model.cfg.market.hours_per_month
     for contract in model.book.contracts_of(agent.name):
         counterparty = contract.seller if contract.buyer == agent.name else contract.buyer
         lost = contract.remaining_value(t + 1, hours)
-        record(model, t, "contract_terminated", agent.name, counterparty, lost, contract.id)
+        record(model, t, "contract_terminated", agent.name, counterparty, lost, contract.id, round_)
         contract.active = False
     for order in model.book.open_orders(buyer=agent.name):
         order.units = order.delivered_units  # undelivered chips are cancelled
+    for stake in model.book.stakes_in(agent.name):  # shareholders are wiped out now
+        if stake.mark_usd > 0:
+            model.ledger.journal(
+                t, stake.holder, Line.RETAINED, Line.STAKES, stake.mark_usd, "stake written off"
+            )
+            record(
+                model,
+                t,
+                "stake_written_off",
+                agent.name,
+                stake.holder,
+                stake.mark_usd,
+                "stake",
+                round_,
+            )
+            stake.mark_usd = 0.0
+
+
+def accelerate_loans(model: ComputeMarket, agent: MarketAgent, t: int) -> None:
+    """All of ``agent``'s outstanding loans fall due now (a default or insolvency event)."""
+    for loan in model.book.loans_of(borrower=agent.name):
+        if loan.outstanding > 0:
+            model._accrue(t, agent, loan.lender, loan.outstanding, Flow.PRINCIPAL_DUE, loan.id)
+        loan.outstanding = 0.0
+        loan.active = False
+
+
+def fire_sale(model: ComputeMarket, cloud: MarketAgent, t: int, round_: int) -> None:
+    """Lenders seize the GPUs and sell them to the cloud with the most cash, at book value ×
+    (spot ÷ full cost, at most 1) × (1 − fire-sale discount). Proceeds stay with the
+    defaulter for its creditors. With no buyer able to pay, the GPUs stay in service under
+    administration, selling on the spot market."""
+    from sim.agents import Cloud
+
+    assert isinstance(cloud, Cloud)
+    book = cloud.fleet_book_cents()
+    if book <= 0:
+        return
+    glut = min(1.0, model.spot_price / model.full_cost(t))
+    price = to_cents(book / CENTS_PER_USD * glut * (1.0 - model.cfg.cascade.fire_sale_discount))
+    buyers = sorted(
+        (c for c in model.clouds if not c.defaulted and c is not cloud),
+        key=lambda c: (-c.cash, c.name),
+    )
+    if not buyers or model.ledger.balance_cents(buyers[0].name) < price or price <= 0:
+        return
+    buyer = buyers[0]
+    loss = book - price
+    model.ledger.journal(
+        t, cloud.name, Line.RETAINED, Line.FLEET, loss / CENTS_PER_USD, "fire-sale loss"
+    )
+    model.ledger.post(t, buyer.name, cloud.name, price / CENTS_PER_USD, Flow.ASSET_SALE, "fleet")
+    remaining = price
+    for k, v in enumerate(cloud.fleet):
+        value = remaining if k == len(cloud.fleet) - 1 else v.book_cents * price // book
+        remaining -= value
+        chip = value * v.chip_book_cents // v.book_cents if v.book_cents else 0
+        v.chip_cost_cents = v.chip_book_cents = chip
+        v.facility_cost_cents = v.facility_book_cents = value - chip
+        buyer.fleet.append(v)
+    gpus = sum(v.gpus for v in cloud.fleet)
+    cloud.fleet = []
+    record(
+        model,
+        t,
+        "fire_sale",
+        cloud.name,
+        buyer.name,
+        loss / CENTS_PER_USD,
+        f"{gpus:.0f} GPUs",
+        round_,
+    )
+
+
+def insolvent_parties(model: ComputeMarket) -> list[MarketAgent]:
+    """Non-defaulted borrowers whose book equity is negative."""
+    return [
+        a
+        for a in model.all_agents
+        if not a.defaulted and a.equity < 0 and model.book.loans_of(borrower=a.name)
+    ]
+
+
+def attempt_rescues(model: ComputeMarket, t: int) -> None:
+    """'Too interconnected to fail': for each party about to default, the partner with the
+    largest exposure to it buys new equity for the shortfall, if the exposure is at least
+    ``rescue_exposure_share`` of its equity and it can spare the cash."""
+    cfg = model.cfg.cascade
+    for name in model.obligations.debtors():
+        distressed = model.agent(name)
+        shortfall = model.obligations.owed_cents(name) - model.ledger.balance_cents(name)
+        if shortfall <= 0 or distressed.defaulted:
+            continue
+        best = None
+        for partner in model.all_agents:
+            if partner is distressed or partner.defaulted or partner.equity <= 0:
+                continue
+            exposure = exposure_usd(model, partner.name, name)
+            spare = partner.cash - model.obligations.owed_cents(partner.name) / CENTS_PER_USD
+            if (
+                exposure >= cfg.rescue_exposure_share * partner.equity
+                and spare * cfg.rescue_max_cash_share >= shortfall / CENTS_PER_USD
+            ) and (best is None or exposure > best[0]):
+                best = (exposure, partner)
+        if best is None:
+            continue
+        rescuer = best[1]
+        amount = shortfall / CENTS_PER_USD
+        model.ledger.post(t, rescuer.name, name, amount, Flow.EQUITY_INVESTMENT, "rescue")
+        price = max(model.valuation(distressed), amount) / model.book.shares_outstanding[name]
+        model.book.issue_shares(name, rescuer.name, amount / price, amount)
+        record(model, t, "rescue", name, rescuer.name, amount, "rescue")
+        for ob in model.obligations.close(name):
+            model.pay(t, ob, ob.cents)
+        distressed.unpaid_external_usd = 0.0
+
+
+def exposure_usd(model: ComputeMarket, holder: str, counterparty: str) -> float:
+    """What ``holder`` stands to lose if ``counterparty`` fails: loans to it, amounts it owes
+    ``holder`` now, the mark of ``holder``'s stake in it, and its remaining take-or-pay
+    commitments to ``holder``."""
+    hours = model.cfg.market.hours_per_month
+    loans = sum(
+        loan.outstanding for loan in model.book.loans_of(borrower=counterparty, lender=holder)
+    )
+    owed = sum(o.usd for o in model.obligations.of(counterparty) if o.creditor == holder)
+    stake = model.book.stakes.get((holder, counterparty))
+    backlog = sum(
+        c.remaining_value(model.month, hours)
+        for c in model.book.contracts
+        if c.buyer == counterparty and c.seller == holder
+    )
+    return loans + owed + (stake.mark_usd if stake else 0.0) + backlog
+
+
+def debtrank_snapshot(model: ComputeMarket, t: int) -> list[dict[str, object]]:
+    """DebtRank of each agent's single default (Battiston et al. 2012) at month ``t``.
+
+    Exposures are balance-sheet claims (loans, receivables, stake marks); buffers are book
+    equity (at least one dollar); weights are total assets."""
+    agents = model.all_agents
+    n = len(agents)
+    exposures = np.zeros((n, n))
+    for i, holder in enumerate(agents):
+        for j, other in enumerate(agents):
+            if i != j:
+                loans = sum(
+                    loan.outstanding
+                    for loan in model.book.loans_of(borrower=other.name, lender=holder.name)
+                )
+                stake = model.book.stakes.get((holder.name, other.name))
+                exposures[i, j] = loans + (stake.mark_usd if stake else 0.0)
+    buffers = np.array([max(a.equity, 1.0) for a in agents])
+    weights = np.array(
+        [
+            sum(
+                model.ledger.balance(a.name, line)
+                for line in (Line.CASH, Line.RECEIVABLES, Line.FLEET, Line.STAKES, Line.LOANS)
+            )
+            for a in agents
+        ]
+    )
+    weights = np.maximum(weights, 1.0)
+    rows = []
+    for j, agent in enumerate(agents):
+        result = debtrank(exposures, buffers, weights, [j])
+        rows.append(
+            {
+                "step": t,
+                "agent_id": agent.name,
+                "agent_type": agent.kind,
+                "debtrank": float(result.R),
+                "equity_usd": agent.equity,
+                "weight": float(weights[j] / weights.sum()),
+            }
+        )
+    return rows
 
 
 def record(

@@ -34,6 +34,8 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "lab_defaults",
     "cloud_defaults",
     "largest_monthly_defaults",
+    "cascade_depth",
+    "rescues",
     "systemic_cascade",
     "losses_usd",
     "money_moved_usd",
@@ -79,6 +81,7 @@ def simulate(
         "flows": model.ledger.flows(),
         "accruals": model.ledger.accruals(),
         "events": model.events_table(),
+        "debtrank": model.debtrank_table(),
     }
     return RunResult(summarise(model, tables), tables, scenario, seed)
 
@@ -93,7 +96,8 @@ def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str
     peak_at = int(price.idxmax())
     losses = ev.loc[ev["event"].isin(["unpaid_obligation", "loan_written_off"]), "amount_lost"]
     exposed = [a for a in agents.values() if a.kind != "Investor"]
-    monthly = ev[ev["event"] == "default"].groupby("step").size()
+    default_rows = ev[ev["event"].str.startswith("default")]
+    monthly = default_rows.groupby("step").size()
     return {
         "months": float(len(m)),
         "final_installed_gpus": float(m["installed_gpus"].iloc[-1]),
@@ -108,6 +112,8 @@ def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str
         "lab_defaults": float(sum(a.kind == "Lab" for a in defaulted)),
         "cloud_defaults": float(sum(a.kind == "Cloud" for a in defaulted)),
         "largest_monthly_defaults": float(monthly.max()) if len(monthly) else 0.0,
+        "cascade_depth": float(default_rows["round"].max()) if len(default_rows) else 0.0,
+        "rescues": float((ev["event"] == "rescue").sum()),
         "systemic_cascade": float(
             sum(a.defaulted for a in exposed) >= SYSTEMIC_SHARE * max(1, len(exposed))
         ),

@@ -1,0 +1,157 @@
+"""Clearing (Eisenberg–Noe, Rogers–Veraart) and DebtRank against VALIDATION.md C1, C2, D1,
+and their properties on random networks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.clearing import clearing_vector, debtrank, debtrank_by_node, fixed_point_clearing
+
+C1_L = [[0, 20, 10], [5, 0, 24], [10, 0, 0]]
+C1_E = [10, 10, 10]
+
+
+def ring_of_six() -> tuple[np.ndarray, np.ndarray]:
+    L = np.zeros((6, 6))
+    for i in (0, 2, 4):
+        L[i, i + 1] = 2
+    for i in (1, 3, 5):
+        L[i, (i + 1) % 6] = 3
+    return L, np.array([0, 0.8, 0, 0.8, 0, 0.8])
+
+
+def test_c1_payments_net_worth_and_waves() -> None:
+    r = clearing_vector(C1_L, C1_E)
+    np.testing.assert_allclose(r.payments, [270 / 11, 290 / 11, 10], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(r.net_worth, [-60 / 11, -29 / 11, 30], rtol=0, atol=1e-9)
+    assert r.waves == [[0], [1]]
+    assert r.defaulted.tolist() == [True, True, False]
+
+
+def test_c2_default_costs_double_the_failures() -> None:
+    L, e = ring_of_six()
+    costly = clearing_vector(L, e, alpha=0.5, beta=0.5)
+    assert costly.defaulted.all()
+    np.testing.assert_allclose(costly.payments, [4 / 15, 8 / 15] * 3, rtol=0, atol=1e-9)
+    plain = clearing_vector(L, e, alpha=1.0, beta=1.0)
+    assert np.flatnonzero(plain.defaulted).tolist() == [1, 3, 5]
+    np.testing.assert_allclose(plain.payments, [2, 2.8] * 3, rtol=0, atol=1e-9)
+
+
+def test_d1_debtrank() -> None:
+    # x→y: x is exposed to y; order (a, b, c)
+    A = np.zeros((3, 3))
+    A[0, 1], A[1, 0], A[1, 2], A[2, 0], A[2, 1] = 1, 10, 3, 3, 2
+    buffers, weights = [2, 5, 2], [10, 100, 30]
+    np.testing.assert_allclose(
+        debtrank_by_node(A, buffers, weights), [13 / 14, 1 / 4, 93 / 140], rtol=0, atol=1e-9
+    )
+    c_fails = debtrank(A, buffers, weights, 2)
+    np.testing.assert_allclose(c_fails.distress, [0.3, 0.9, 1.0], rtol=0, atol=1e-9)
+
+
+@st.composite
+def networks(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    n = draw(st.integers(2, 7))
+    cells = draw(
+        st.lists(st.one_of(st.just(0.0), st.floats(0.01, 100)), min_size=n * n, max_size=n * n)
+    )
+    L = np.array(cells).reshape(n, n)
+    np.fill_diagonal(L, 0.0)
+    e = np.array(draw(st.lists(st.floats(0, 100), min_size=n, max_size=n)))
+    return L, e
+
+
+shares = st.floats(0.05, 1.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(networks(), shares, shares)
+def test_fictitious_default_equals_fixed_point_and_bounds(net, alpha, beta) -> None:
+    L, e = net
+    r = clearing_vector(L, e, alpha, beta)
+    p_bar = L.sum(axis=1)
+    assert np.all(r.payments >= -1e-9) and np.all(r.payments <= p_bar + 1e-9)
+    np.testing.assert_allclose(
+        r.payments, fixed_point_clearing(L, e, alpha, beta), rtol=1e-7, atol=1e-7
+    )
+    assert sorted(i for w in r.waves for i in w) == np.flatnonzero(r.defaulted).tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(networks(), st.floats(0, 50), st.integers(0, 6))
+def test_payments_do_not_fall_when_outside_assets_rise(net, extra, who) -> None:
+    L, e = net
+    richer = e.copy()
+    richer[who % len(e)] += extra
+    np.testing.assert_array_less(
+        clearing_vector(L, e).payments - 1e-9,
+        clearing_vector(L, richer).payments + 1e-9 * (1 + extra),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(networks())
+def test_value_is_conserved_without_default_costs(net) -> None:
+    """α = β = 1: total paid out plus what remains outside equals outside assets plus what
+    was received — every party's equity e + Πᵀp − p sums to Σ e (nothing is destroyed)."""
+    L, e = net
+    r = clearing_vector(L, e)
+    received = r.payment_matrix.sum(axis=0)
+    remaining = e + received - r.payments
+    assert np.all(remaining >= -1e-7)  # nobody pays more than it has
+    assert remaining.sum() == pytest.approx(e.sum(), rel=1e-9, abs=1e-7)
+
+
+@settings(max_examples=100, deadline=None)
+@given(networks(), st.floats(0.1, 0.9))
+def test_default_costs_never_raise_payments(net, cost) -> None:
+    L, e = net
+    with_costs = clearing_vector(L, e, alpha=cost, beta=cost)
+    without = clearing_vector(L, e)
+    assert np.all(with_costs.payments <= without.payments + 1e-9)
+    assert with_costs.defaulted.sum() >= without.defaulted.sum()
+
+
+@settings(max_examples=100, deadline=None)
+@given(networks(), st.floats(0.1, 0.9))
+def test_debtrank_bounds_and_smaller_buffers_mean_more_distress(net, scale) -> None:
+    A, buffers = net
+    buffers = buffers + 1.0
+    weights = np.ones(len(buffers))
+    for j in range(len(buffers)):
+        r = debtrank(A, buffers, weights, j)
+        assert np.all((r.distress >= 0) & (r.distress <= 1))
+        assert -1e-12 <= r.R <= 1.0
+        weaker = debtrank(A, buffers * scale, weights, j)
+        assert weaker.R >= r.R - 1e-12
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (([[0, 1, 0]], [1]), "square"),
+        (([[0, 1], [1, 0]], [1]), "one entry per party"),
+        (([[0, -1], [1, 0]], [1, 1]), ">= 0"),
+        (([[0, np.nan], [1, 0]], [1, 1]), "finite"),
+        (([[1, 1], [1, 0]], [1, 1]), "zero diagonal"),
+    ],
+)
+def test_clearing_rejects_bad_input(args, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        clearing_vector(*args)
+
+
+def test_clearing_rejects_bad_shares_and_debtrank_bad_input() -> None:
+    with pytest.raises(ValueError, match="alpha must be between 0 and 1"):
+        clearing_vector(C1_L, C1_E, alpha=1.5)
+    A = np.zeros((2, 2))
+    with pytest.raises(ValueError, match="buffers must be > 0"):
+        debtrank(A, [0, 1], [1, 1], 0)
+    with pytest.raises(ValueError, match="shocked must name parties between 0 and 1"):
+        debtrank(A, [1, 1], [1, 1], 5)
+    with pytest.raises(ValueError, match="weights must have one entry per party"):
+        debtrank(A, [1, 1], [1], 0)
