@@ -700,3 +700,125 @@ def provenance_by_pair(
     agg["round_trip_share"] = (agg["round_trip_usd"] / agg["amount_usd"]).fillna(0.0)
     agg = agg.sort_values(["round_trip_usd", *keys], ascending=[False, *[True] * len(keys)])
     return agg.reset_index(drop=True)[columns]
+
+
+# --- overbuild ---
+#
+# Overbuild (DESIGN §5) from a run's model table: capacity against demand served at a
+# cost-covering price, utilisation, spot price against full cost, stranded book value and
+# capacity on order. Columns used: ``installed_gpus``, ``need_at_full_cost_gpus``,
+# ``utilisation``, ``spot_price_usd_per_gpu_hour``, ``full_cost_usd_per_gpu_hour``,
+# ``fleet_book_usd``, ``impairment_cumulative_usd``, ``gpus_on_order``.
+
+
+def overbuild_series(model: pd.DataFrame) -> pd.DataFrame:
+    """Per month: capacity against demand served at a cost-covering price, the spot price
+    against full cost, stranded book value and capacity on order.
+
+    - ``overbuild_ratio``: installed GPUs ÷ GPUs the labs would use if compute were priced at
+      full cost (> 1 means more capacity than can be paid for at a price that covers cost);
+    - ``price_to_full_cost``: spot price ÷ full cost of a new GPU-hour (< 1: selling at a loss);
+    - ``stranded_book_usd``: value written off so far plus the book value of idle capacity;
+    - ``on_order_to_installed``: capacity on order ÷ installed capacity.
+    """
+    out = pd.DataFrame({"step": model["step"]})
+    if "date" in model:
+        out["date"] = model["date"]
+    out["overbuild_ratio"] = model["installed_gpus"] / model["need_at_full_cost_gpus"]
+    out["utilisation"] = model["utilisation"]
+    out["price_to_full_cost"] = (
+        model["spot_price_usd_per_gpu_hour"] / model["full_cost_usd_per_gpu_hour"]
+    )
+    out["stranded_book_usd"] = model["impairment_cumulative_usd"] + model["fleet_book_usd"] * (
+        1.0 - model["utilisation"].clip(0.0, 1.0)
+    )
+    out["on_order_to_installed"] = model["gpus_on_order"] / model["installed_gpus"]
+    return out
+
+
+@dataclass(frozen=True)
+class BustOutcome:
+    """How a bust played out after demand stopped growing at ``bust_month``."""
+
+    price_fall: float  # 1 − price(bust + window) / price(bust)
+    trough_utilisation: float  # lowest utilisation within `horizon` months of the bust
+    peak_overbuild_ratio: float
+    impairment_usd: float  # written off from the bust month on
+
+
+def bust_outcome(
+    model: pd.DataFrame, bust_month: int, window: int = 24, horizon: int = 60
+) -> BustOutcome:
+    """Outcomes to compare with the telecom bust (price −60 to −85% over two years;
+    utilisation toward 35%)."""
+    if not 0 <= bust_month < len(model) - window:
+        raise ValueError(
+            f"bust_month must be between 0 and {len(model) - window - 1} for a run of "
+            f"{len(model)} months and a window of {window}, got {bust_month}"
+        )
+    price = model["spot_price_usd_per_gpu_hour"].to_numpy()
+    after = model.iloc[bust_month : bust_month + horizon + 1]
+    series = overbuild_series(after)
+    impaired = model["impairment_cumulative_usd"]
+    return BustOutcome(
+        price_fall=float(1.0 - price[bust_month + window] / price[bust_month]),
+        trough_utilisation=float(after["utilisation"].min()),
+        peak_overbuild_ratio=float(series["overbuild_ratio"].max()),
+        impairment_usd=float(impaired.iloc[-1] - impaired.iloc[bust_month]),
+    )
+
+
+# --- cascade ---
+#
+# Cascades (DESIGN §5) from a run's events table: columns ``step``, ``round``, ``event``,
+# ``defaulter``, ``creditor``, ``amount_lost`` (USD) and ``instrument``.
+
+LOSS_EVENTS = ("unpaid_obligation", "stake_written_off", "fire_sale")
+"""Events whose ``amount_lost`` is a loss on somebody's books (a fire-sale loss falls on the
+defaulter, i.e. on its creditors and shareholders)."""
+
+
+def instrument_kind(instrument: str) -> str:
+    """Kind of instrument from an id in the events table (``loan-12`` → ``loan``)."""
+    text = str(instrument)
+    for prefix in ("loan", "contract", "order", "facility", "stake", "spot"):
+        if text.startswith(prefix):
+            return prefix
+    if text.endswith("GPUs"):
+        return "fleet"
+    return text or "other"
+
+
+def cascade_sizes(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per month with defaults: how many parties defaulted (size) and in how many
+    rounds (depth, counting default waves and insolvency rounds)."""
+    defaults = events[events["event"].astype(str).str.startswith("default")]
+    if defaults.empty:
+        return pd.DataFrame({"step": [], "size": [], "depth": []}).astype(int)
+    out = defaults.groupby("step").agg(size=("defaulter", "nunique"), depth=("round", "max"))
+    return out.reset_index()
+
+
+def losses_by(events: pd.DataFrame, agent_types: Mapping[str, str]) -> pd.DataFrame:
+    """Losses (USD) by creditor type and instrument kind: who bore them, through what.
+
+    ``agent_types`` maps agent id → type (``world:…`` creditors are reported as "World")."""
+    losses = events[events["event"].isin(LOSS_EVENTS)].copy()
+    losses["bearer"] = np.where(
+        losses["event"] == "fire_sale", losses["defaulter"], losses["creditor"]
+    )
+    losses["creditor_type"] = [
+        "World" if is_boundary(b) else agent_types.get(b, "unknown") for b in losses["bearer"]
+    ]
+    losses["instrument_kind"] = [
+        "fleet" if e == "fire_sale" else instrument_kind(i)
+        for e, i in zip(losses["event"], losses["instrument"], strict=True)
+    ]
+    table = losses.pivot_table(
+        index="creditor_type",
+        columns="instrument_kind",
+        values="amount_lost",
+        aggfunc="sum",
+        fill_value=0.0,
+    )
+    return table.sort_index().sort_index(axis=1)

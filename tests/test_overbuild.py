@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from sim.config import load_scenario
-from sim.overbuild import bust_outcome, overbuild_series
+from sim.metrics import bust_outcome, overbuild_series
 from sim.runner import simulate
 
 from .conftest import ROOT

@@ -1,0 +1,89 @@
+"""Cascades in the model: a lab's revenue shortfall spreads through clouds to lenders."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sim.metrics import cascade_sizes, instrument_kind, losses_by
+from sim.runner import simulate
+
+from .conftest import small_world
+
+SHOCK = {
+    "shock.lab": "lab-a",
+    "shock.month": 6,
+    "shock.revenue_shortfall": 0.9,
+    "run.months": 30,
+    "labs.*.initial_cash_usd": 0.2e9,
+    "investors.*.equity_appetite": 0.0,  # nobody refinances the lab
+    "market.take_or_pay_share": 1.0,
+}
+
+
+@pytest.fixture(scope="module")
+def shocked():
+    return simulate(small_world(**SHOCK), 3, audit=True)
+
+
+def test_shortfall_makes_the_lab_default_and_its_creditors_lose(shocked) -> None:
+    ev = shocked.tables["events"]
+    defaults = ev[ev["event"].str.startswith("default")]
+    assert "lab-a" in set(defaults["defaulter"])
+    lost = ev[(ev["event"] == "unpaid_obligation") & (ev["defaulter"] == "lab-a")]
+    assert lost["amount_lost"].sum() > 0
+    assert set(lost["creditor"]) & {"hyper", "neo"}
+    terminated = ev[(ev["event"] == "contract_terminated") & (ev["defaulter"] == "lab-a")]
+    assert len(terminated) > 0
+    assert shocked.summary["defaults"] >= 1
+
+
+def test_cascade_tables(shocked) -> None:
+    sizes = cascade_sizes(shocked.tables["events"])
+    assert sizes["size"].sum() == shocked.summary["defaults"]
+    assert sizes["depth"].max() == shocked.summary["cascade_depth"]
+    types = dict(
+        zip(
+            shocked.tables["agents"]["agent_id"],
+            shocked.tables["agents"]["agent_type"],
+            strict=False,
+        )
+    )
+    table = losses_by(shocked.tables["events"], types)
+    assert table.to_numpy().sum() > 0
+    assert "Cloud" in table.index
+
+
+def test_debtrank_snapshots_rank_every_agent(shocked) -> None:
+    dr = shocked.tables["debtrank"]
+    assert set(dr["step"]) == {12}  # months 12, 36, 60 within a 30-month run
+    assert dr["debtrank"].between(0, 1).all()
+    assert len(dr) == shocked.tables["agents"]["agent_id"].nunique()
+
+
+def test_rescue_prevents_the_default_when_a_partner_can_afford_it() -> None:
+    base = simulate(small_world(**SHOCK), 3)
+    rescued = simulate(
+        small_world(**SHOCK, **{"cascade.rescue": True, "cascade.rescue_exposure_share": 0.0}),
+        3,
+        audit=True,
+    )
+    ev = rescued.tables["events"]
+    assert (ev["event"] == "rescue").any()
+    assert rescued.summary["rescues"] > 0
+    assert rescued.summary["defaults"] <= base.summary["defaults"]
+
+
+def test_default_costs_destroy_value_but_conserve_cash() -> None:
+    costly = simulate(
+        small_world(**SHOCK, **{"cascade.alpha": 0.5, "cascade.beta": 0.5}), 3, audit=True
+    )
+    flows = costly.tables["flows"]
+    assert (flows["kind"] == "default_cost").any()
+
+
+def test_instrument_kind() -> None:
+    assert instrument_kind("loan-3") == "loan"
+    assert instrument_kind("contract-10") == "contract"
+    assert instrument_kind("") == "other"
+    assert cascade_sizes(pd.DataFrame(columns=["step", "round", "event", "defaulter"])).empty
