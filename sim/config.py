@@ -563,7 +563,7 @@ class LabSpec(Section):
 
 class CloudSpec(Section):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    archetype: Literal["hyperscaler", "neocloud"] = "hyperscaler"
+    archetype: Literal["hyperscaler", "neocloud", "lease_vehicle"] = "hyperscaler"
     count: int = param(1, "agents", "scenario", "how many clouds of this archetype", ge=1, le=1000)
     initial_gpus: float = param(
         100_000.0,
@@ -741,6 +741,93 @@ class InvestorSpec(Section):
     )
 
 
+DealKind = Literal[
+    "strategic_equity", "vendor_financing", "compute_credit", "backstop", "lease_vehicle"
+]
+
+
+class DealSpec(Section):
+    """A deal between two named agents (see ``sim.deals`` for what each kind does)."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    kind: DealKind = param("strategic_equity", "choice", "issue 5", "what kind of deal")
+    provider: str = param(
+        "",
+        "agent name",
+        "scenario",
+        "who provides money or capacity: investor of strategic equity, vendor that finances, "
+        "backstops or funds a vehicle's equity, cloud that grants compute credits",
+        min_length=1,
+    )
+    receiver: str = param(
+        "",
+        "agent name",
+        "scenario",
+        "who receives it: the investee, the financed or backstopped cloud, the lab given "
+        "credits, the lab leasing from a vehicle",
+        min_length=1,
+    )
+    vehicle: str = param(
+        "",
+        "agent name",
+        "scenario",
+        "lease_vehicle: the vehicle (a cloud of archetype lease_vehicle that owns the GPUs)",
+        max_length=64,
+    )
+    month: int = param(0, "months from start", "scenario", "month the deal starts", ge=0, le=600)
+    months: int = param(
+        1,
+        "months",
+        "scenario",
+        "strategic_equity: tranches paid monthly; compute_credit, backstop, lease_vehicle, "
+        "vendor_financing: how long it runs (lease term, loan maturity)",
+        ge=1,
+        le=600,
+    )
+    amount_usd: float = param(
+        0.0,
+        "USD",
+        "scenario",
+        "equity invested; credit line (vendor_financing); credits granted; backstop "
+        "commitment; equity of the vehicle",
+        ge=0,
+        le=1e13,
+    )
+    spend_back_share: float = param(
+        0.5,
+        "× amount",
+        f"{CALIBRATION} Suggested defaults: vendor equity spent back 50%",
+        "strategic_equity: purchase commitment with the provider or its supply chain, as a "
+        "multiple of the money invested",
+        ge=0,
+        le=20,
+    )
+    financed_share: float = param(
+        0.3,
+        "share of invoices",
+        f"{CALIBRATION} Lucent $5.7B vendor-finance (estimate)",
+        "vendor_financing: share of each chip invoice the vendor lends back",
+        ge=0,
+        le=1,
+    )
+    rate_per_year: float = param(
+        0.08,
+        "per year",
+        f"{CALIBRATION} Meta Hyperion vehicle debt 6.58% (estimate)",
+        "vendor_financing and lease_vehicle debt: interest rate",
+        ge=0,
+        le=1,
+    )
+    debt_usd: float = param(
+        0.0,
+        "USD",
+        "scenario",
+        "lease_vehicle: debt the vehicle raises from lenders",
+        ge=0,
+        le=1e13,
+    )
+
+
 class Scenario(Section):
     """A whole world: the run, the markets, and the agents."""
 
@@ -757,6 +844,7 @@ class Scenario(Section):
     clouds: tuple[CloudSpec, ...] = Field(min_length=1)
     chip_vendors: tuple[ChipVendorSpec, ...] = Field(min_length=1)
     investors: tuple[InvestorSpec, ...] = Field(min_length=1)
+    deals: tuple[DealSpec, ...] = ()
 
     @model_validator(mode="after")
     def _unique_names(self) -> Scenario:
@@ -774,9 +862,64 @@ class Scenario(Section):
                 f"shock.lab '{self.shock.lab}' is not a lab; allowed: "
                 + ", ".join(sorted(lab_names))
             )
+        self._check_deals()
         if self.market.price_floor_usd_per_gpu_hour >= self.market.price_cap_usd_per_gpu_hour:
             raise ValueError("market.price_floor_usd_per_gpu_hour must be below the price cap")
         return self
+
+    def _check_deals(self) -> None:
+        kinds = {}
+        for group, kind in (
+            (self.labs, "Lab"),
+            (self.clouds, "Cloud"),
+            (self.chip_vendors, "ChipVendor"),
+            (self.investors, "Investor"),
+        ):
+            for spec in group:
+                for name in _agent_names(spec.name, spec.count):
+                    kinds[name] = kind
+        vehicles = {
+            n
+            for s in self.clouds
+            if s.archetype == "lease_vehicle"
+            for n in _agent_names(s.name, s.count)
+        }
+        allowed = {
+            "strategic_equity": ({"Cloud", "ChipVendor", "Investor"}, {"Lab", "Cloud"}),
+            "vendor_financing": ({"ChipVendor"}, {"Cloud"}),
+            "compute_credit": ({"Cloud"}, {"Lab"}),
+            "backstop": ({"ChipVendor"}, {"Cloud"}),
+            "lease_vehicle": ({"ChipVendor", "Investor", "Cloud"}, {"Lab"}),
+        }
+        seen = set()
+        for deal in self.deals:
+            if deal.name in seen:
+                raise ValueError(f"deal names must be unique; repeated: {deal.name}")
+            seen.add(deal.name)
+            providers, receivers = allowed[deal.kind]
+            for role, who, ok in (
+                ("provider", deal.provider, providers),
+                ("receiver", deal.receiver, receivers),
+            ):
+                if kinds.get(who) not in ok:
+                    raise ValueError(
+                        f"deals.{deal.name}.{role} '{who}' must name a "
+                        f"{' or '.join(sorted(ok))} agent for a {deal.kind} deal"
+                    )
+            if deal.kind == "lease_vehicle" and deal.vehicle not in vehicles:
+                raise ValueError(
+                    f"deals.{deal.name}.vehicle '{deal.vehicle}' must name a cloud of archetype "
+                    f"lease_vehicle (have: {', '.join(sorted(vehicles)) or 'none'})"
+                )
+
+    def without_deal(self, name: str) -> Scenario:
+        """The same world without the deal called ``name`` (for deal surgery)."""
+        if name not in {d.name for d in self.deals}:
+            have = ", ".join(d.name for d in self.deals) or "none"
+            raise ConfigError(f"no deal named '{name}' (have: {have})")
+        data = self.model_dump(mode="python")
+        data["deals"] = [d for d in data["deals"] if d["name"] != name]
+        return validate_scenario(data, source=f"{self.name} without deal {name}")
 
     # ---------------------------------------------------------------------------------
     def with_overrides(self, overrides: Mapping[str, Any]) -> Scenario:
@@ -935,6 +1078,7 @@ def parameter_table() -> list[dict[str, str]]:
         ("clouds[]", CloudSpec),
         ("chip_vendors[]", ChipVendorSpec),
         ("investors[]", InvestorSpec),
+        ("deals[]", DealSpec),
     ]
     for prefix, model in sections:
         for name, field in model.model_fields.items():

@@ -30,6 +30,7 @@ class CapacityContract:
     take_or_pay_share: float  # share of `gpus` paid for even if unused
     signed: int = 0  # month signed
     active: bool = True  # False once terminated by a default
+    in_kind: bool = False  # compute credits: paid in the buyer's shares, not cash
 
     @property
     def end(self) -> int:
@@ -141,6 +142,7 @@ class InstrumentBook:
     stakes: dict[tuple[str, str], EquityStake] = field(default_factory=dict)
     orders: list[ChipOrder] = field(default_factory=list)
     shares_outstanding: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    buyers_of: dict[str, set[str]] = field(default_factory=dict)  # vendor → clouds supplied
     _ids: count = field(default_factory=lambda: count(1))
 
     def new_id(self, prefix: str) -> str:

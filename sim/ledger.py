@@ -113,8 +113,11 @@ class Flow(Enum):
     CHIP_PAYMENT = ("chip_payment", Treatment(P, C, C, Line.RECEIVABLES))
     # --- cash inside the system: capital ---
     LOAN_ADVANCE = ("loan_advance", Treatment(Line.LOANS, C, C, D))
+    VENDOR_FINANCING = ("vendor_financing", Treatment(Line.LOANS, C, C, D))  # a vendor lends
     EQUITY_INVESTMENT = ("equity_investment", Treatment(Line.STAKES, C, C, Line.PAID_IN))
     ASSET_SALE = ("asset_sale", Treatment(Line.FLEET, C, C, Line.FLEET))  # payer = buyer
+    # --- compute paid in the buyer's own shares (compute credits), no cash ---
+    COMPUTE_CREDIT = ("compute_credit", Treatment(P, Line.PAID_IN, Line.STAKES, Line.RECEIVABLES))
     # --- losses between two parties, no cash: the payer is the defaulter ---
     RECEIVABLE_WRITE_OFF = ("receivable_write_off", Treatment(P, R, R, Line.RECEIVABLES))
     LOAN_WRITE_OFF = ("loan_write_off", Treatment(D, R, R, Line.LOANS))

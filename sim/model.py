@@ -68,6 +68,9 @@ class ComputeMarket(mesa.Model):
         self.month_stats: dict[str, float] = {}
         self._facility_for: dict[str, Vintage] = {}  # unpaid facility bills → their vintage
         self._build_agents()
+        from sim.deals import DealBook
+
+        self.deals = DealBook(scenario.deals)
         self.reference_inference_gpus = self._reference_inference_gpus()
         self._open_world()
         self.datacollector = self._make_datacollector()
@@ -151,7 +154,7 @@ class ComputeMarket(mesa.Model):
         """Existing take-or-pay contracts: each lab covers its opening need with its partners,
         with staggered remaining terms, sized to what the clouds have installed."""
         mkt = self.cfg.market
-        clouds = self.clouds
+        clouds = [c for c in self.clouds if c.spec.archetype != "lease_vehicle"]
         weights = np.array([c.spec.initial_gpus for c in clouds], dtype=float)
         for lab in self.labs:
             k = min(self.cfg.network.partners_per_lab, len(clouds))
@@ -378,6 +381,7 @@ class ComputeMarket(mesa.Model):
             spot_supply_gpus=supply,
             spot_demand_gpus=float(np.maximum(need - available, 0.0).sum()),
         )
+        self.deals.backstops(self, t)
         total_need = float(need.sum())
         for c in clouds:
             c.market_need_history.append(total_need)
@@ -424,6 +428,7 @@ class ComputeMarket(mesa.Model):
             self._impair(t)
         for lab in self.labs:
             lab.costs_usd = self.obligations.owed_cents(lab.name) / CENTS_PER_USD
+        self.deals.settle_credits(self, t)
         self.settle_what_can_be_paid(t)
 
     def _accrue_debt_service(self, t: int) -> None:
@@ -465,6 +470,7 @@ class ComputeMarket(mesa.Model):
                     invoice * (1 - vendor.spec.gross_margin),
                     Flow.COST_OF_GOODS,
                 )
+                self.deals.finance_delivery(self, t, order, invoice)
                 vintage = Vintage(
                     t, max(order.online_step, t), units, invoice_cents, 0, invoice_cents, 0
                 )
@@ -555,7 +561,10 @@ class ComputeMarket(mesa.Model):
         mcfg = self.cfg.market
         start = t + mcfg.contract_lead_months
         price = max(self.contract_price(), mcfg.price_floor_usd_per_gpu_hour)
-        active_clouds = [c for c in self.clouds if not c.defaulted]
+        active_clouds = [
+            c for c in self.clouds if not c.defaulted and c.spec.archetype != "lease_vehicle"
+        ]
+        self.deals.start(self, t)
         for lab in self.labs:
             contracted_then = self.book.contracted_gpus(buyer=lab.name, step=start)
             gpus = lab.contracts_wanted(t, start, contracted_then)
@@ -593,18 +602,7 @@ class ComputeMarket(mesa.Model):
             for vendor in vendors:
                 units = gpus * vendor.spec.order_share / share_total
                 ordered[vendor.name] += units
-                self.book.orders.append(
-                    ChipOrder(
-                        self.book.new_id("order"),
-                        cloud.name,
-                        vendor.name,
-                        units,
-                        vendor.unit_price(t),
-                        t,
-                        t + self.cfg.technology.delivery_lag_months,
-                        t + horizon,
-                    )
-                )
+                self.place_order(t, cloud, vendor, units)
             self.month_stats["orders_placed_gpus"] += gpus
         for vendor in vendors:
             vendor.orders_history.append(ordered[vendor.name])
@@ -725,6 +723,78 @@ class ComputeMarket(mesa.Model):
             if not self.obligations.of(agent.name):
                 agent.unpaid_external_usd = 0.0
 
+    def place_order(
+        self, t: int, cloud: Cloud, vendor: ChipVendor, units: float, tied_to: str = ""
+    ) -> ChipOrder:
+        """``cloud`` orders ``units`` GPUs from ``vendor`` at today's list price; they arrive
+        after the delivery lag and come online after the build lag."""
+        tech = self.cfg.technology
+        order = ChipOrder(
+            self.book.new_id("order"),
+            cloud.name,
+            vendor.name,
+            units,
+            vendor.unit_price(t),
+            t,
+            t + tech.delivery_lag_months,
+            t + tech.build_lag_months,
+        )
+        self.book.orders.append(order)
+        self.book.buyers_of.setdefault(vendor.name, set()).add(cloud.name)
+        return order
+
+    def commit_capacity(
+        self, t: int, lab: Lab, cloud: MarketAgent, value_usd: float, deal: str
+    ) -> float:
+        """A purchase commitment: ``lab`` contracts capacity worth ``value_usd`` from ``cloud``
+        (take-or-pay, standard term, today's contract price). Returns the GPUs contracted."""
+        mkt = self.cfg.market
+        price = max(self.contract_price(), mkt.price_floor_usd_per_gpu_hour)
+        gpus = value_usd / (
+            price
+            * mkt.hours_per_month
+            * mkt.contract_term_months
+            * max(mkt.take_or_pay_share, 1e-9)
+        )
+        self._sign(lab, cloud.name, gpus, price, t + mkt.contract_lead_months, t)
+        self.book.contracts[-1].id += f":{deal}"
+        return gpus
+
+    def invest_equity(
+        self, t: int, investor: MarketAgent, issuer: MarketAgent, amount: float, instrument: str
+    ) -> None:
+        """``investor`` buys new shares of ``issuer`` for ``amount`` USD at the issuer's
+        valuation (post-money at least twice the amount)."""
+        amount = _cents_round(amount)
+        if amount < 1.0:
+            return
+        post_money = max(self.valuation(issuer), 2 * amount)
+        price = (post_money - amount) / self.book.shares_outstanding[issuer.name]
+        self.ledger.post(t, investor.name, issuer.name, amount, Flow.EQUITY_INVESTMENT, instrument)
+        self.book.issue_shares(issuer.name, investor.name, amount / price, amount)
+
+    def advance_loan(self, t: int, loan: Loan, flow: Flow = Flow.LOAN_ADVANCE) -> Loan:
+        """Pay out a new loan (its principal rounded to cents) and record it."""
+        loan.principal = loan.outstanding = _cents_round(loan.principal)
+        self.ledger.post(t, loan.lender, loan.borrower, loan.principal, flow, loan.id)
+        self.book.loans.append(loan)
+        return loan
+
+    def accrue_compute(
+        self, t: int, buyer: MarketAgent, cloud: MarketAgent, amount: float, instrument: str
+    ) -> None:
+        """A compute bill falls due from ``buyer`` to ``cloud``."""
+        self._accrue(t, buyer, cloud.name, amount, Flow.COMPUTE_DUE, instrument)
+
+    def settle_in_shares(self, t: int, ob: Obligation) -> None:
+        """Settle a compute obligation with new shares of the debtor (compute credits)."""
+        debtor, creditor = self.agent(ob.debtor), self.agent(ob.creditor)
+        amount = ob.cents / CENTS_PER_USD
+        price = max(self.valuation(debtor), 2 * amount) / self.book.shares_outstanding[debtor.name]
+        self.ledger.post(t, debtor.name, creditor.name, amount, Flow.COMPUTE_CREDIT, ob.instrument)
+        self.book.issue_shares(debtor.name, creditor.name, amount / price, amount)
+        self.obligations.of(debtor.name).remove(ob)
+
     def _sign(self, lab: Lab, cloud: str, gpus: float, price: float, start: int, t: int) -> None:
         mkt = self.cfg.market
         self.book.contracts.append(
@@ -742,19 +812,17 @@ class ComputeMarket(mesa.Model):
         )
 
     def _lend(self, lender: Investor, borrower: MarketAgent, amount: float, rate: float) -> Loan:
-        amount = _cents_round(min(amount, lender.cash))
         loan = Loan(
             self.book.new_id("loan"),
             lender.name,
             borrower.name,
-            amount,
+            min(amount, lender.cash),
             rate,
             self.month,
             self.cfg.finance.loan_maturity_months,
         )
-        self.ledger.post(self.month, lender.name, borrower.name, amount, Flow.LOAN_ADVANCE, loan.id)
-        self.book.loans.append(loan)
-        lender.loans_used_usd += amount
+        self.advance_loan(self.month, loan)
+        lender.loans_used_usd += loan.principal
         return loan
 
     def _borrow(self, t: int, cloud: Cloud, amount: float) -> None:
@@ -788,8 +856,7 @@ class ComputeMarket(mesa.Model):
             if usd < 1.0:
                 continue
             self.ledger.post(t, investor.name, lab.name, usd, Flow.EQUITY_INVESTMENT, "round")
-            stake = self.book.issue_shares(lab.name, investor.name, usd / price_per_share, usd)
-            del stake
+            self.book.issue_shares(lab.name, investor.name, usd / price_per_share, usd)
             investor.equity_used_usd += usd
 
     def valuation(self, issuer: MarketAgent) -> float:
