@@ -17,8 +17,80 @@ def baseline() -> Scenario:
     return load_scenario(BASELINE)
 
 
-def small_world(**overrides: object) -> Scenario:
-    """A compact world (2 labs, 2 clouds, 1 vendor, 2 investors) for fast tests."""
+ALL_DEALS = [
+    {
+        "name": "vendor-stake",
+        "kind": "strategic_equity",
+        "provider": "vendor",
+        "receiver": "lab-a",
+        "month": 2,
+        "months": 3,
+        "amount_usd": 2e9,
+        "spend_back_share": 0.5,
+    },
+    {
+        "name": "cloud-stake",
+        "kind": "strategic_equity",
+        "provider": "hyper",
+        "receiver": "lab-b",
+        "month": 1,
+        "amount_usd": 1e9,
+        "spend_back_share": 3.0,
+    },
+    {
+        "name": "vendor-cloud-stake",
+        "kind": "strategic_equity",
+        "provider": "vendor",
+        "receiver": "neo",
+        "month": 1,
+        "amount_usd": 0.5e9,
+        "spend_back_share": 1.0,
+    },
+    {
+        "name": "credits",
+        "kind": "compute_credit",
+        "provider": "hyper",
+        "receiver": "lab-a",
+        "month": 0,
+        "months": 12,
+        "amount_usd": 1e9,
+    },
+    {
+        "name": "backstop",
+        "kind": "backstop",
+        "provider": "vendor",
+        "receiver": "neo",
+        "month": 0,
+        "months": 24,
+        "amount_usd": 1e9,
+    },
+    {
+        "name": "financing",
+        "kind": "vendor_financing",
+        "provider": "vendor",
+        "receiver": "neo",
+        "month": 0,
+        "months": 24,
+        "amount_usd": 2e9,
+        "financed_share": 0.5,
+    },
+    {
+        "name": "vehicle-lease",
+        "kind": "lease_vehicle",
+        "provider": "vendor",
+        "receiver": "lab-b",
+        "vehicle": "vehicle",
+        "month": 2,
+        "months": 24,
+        "amount_usd": 1e9,
+        "debt_usd": 2e9,
+    },
+]
+
+
+def small_world(deals: bool = False, **overrides: object) -> Scenario:
+    """A compact world (2 labs, 2 clouds, 1 vendor, 2 investors) for fast tests; with
+    ``deals``, also a lease vehicle and one deal of every kind."""
     data = {
         "name": "small",
         "run": {"months": 24},
@@ -48,8 +120,15 @@ def small_world(**overrides: object) -> Scenario:
             {"name": "bank", "archetype": "bank", "initial_cash_usd": 60e9, "loan_appetite": 0.05},
         ],
     }
-    return (
-        Scenario.model_validate(data).with_overrides(overrides)
-        if overrides
-        else (Scenario.model_validate(data))
-    )
+    if deals:
+        data["clouds"].append(
+            {
+                "name": "vehicle",
+                "archetype": "lease_vehicle",
+                "initial_gpus": 0,
+                "initial_cash_usd": 0,
+            }
+        )
+        data["deals"] = ALL_DEALS
+    scenario = Scenario.model_validate(data)
+    return scenario.with_overrides(overrides) if overrides else scenario

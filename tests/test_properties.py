@@ -20,6 +20,7 @@ from .conftest import small_world
 
 WORLD_COUNT = 200
 DEFAULT_SHARE_SEEN: list[bool] = []
+DEAL_KINDS_SEEN: set[str] = set()
 
 worlds = st.fixed_dictionaries(
     {
@@ -51,9 +52,18 @@ worlds = st.fixed_dictionaries(
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-@given(overrides=worlds, seed=st.integers(0, 2**32 - 1))
-def test_money_is_conserved_and_books_balance_every_month(overrides: dict, seed: int) -> None:
-    scenario = small_world(**overrides)
+@given(
+    overrides=worlds,
+    seed=st.integers(0, 2**32 - 1),
+    deals=st.booleans(),
+    deal_scale=st.floats(0.0, 5.0),
+)
+def test_money_is_conserved_and_books_balance_every_month(
+    overrides: dict, seed: int, deals: bool, deal_scale: float
+) -> None:
+    if deals:
+        overrides = {**overrides, "deals.*.amount_usd": deal_scale * 1e9}
+    scenario = small_world(deals=deals, **overrides)
     result = simulate(scenario, seed, audit=True)  # audit raises if any book is off
     model, flows = result.tables["model"], result.tables["flows"]
 
@@ -73,6 +83,8 @@ def test_money_is_conserved_and_books_balance_every_month(overrides: dict, seed:
         assert not numbers.isna().any().any()
     assert (agents["cash_usd"] >= 0).all()
     DEFAULT_SHARE_SEEN.append(result.summary["defaults"] > 0)
+    kinds = set(flows["kind"]) | set(result.tables["accruals"]["kind"])
+    DEAL_KINDS_SEEN.update(kinds & {"vendor_financing", "compute_credit", "equity_investment"})
 
 
 def test_a_good_share_of_random_worlds_saw_defaults() -> None:
@@ -82,3 +94,4 @@ def test_a_good_share_of_random_worlds_saw_defaults() -> None:
     share = sum(DEFAULT_SHARE_SEEN) / len(DEFAULT_SHARE_SEEN)
     print(f"share of random worlds with at least one default: {share:.0%}")
     assert share >= 0.15
+    assert {"vendor_financing", "compute_credit", "equity_investment"} == DEAL_KINDS_SEEN
