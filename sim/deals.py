@@ -108,6 +108,7 @@ class DealBook:
         debt = 0.0
         if deal.debt_usd > 0 and lenders:
             debt = min(deal.debt_usd, lenders[0].cash)
+            grace = model.cfg.technology.build_lag_months  # interest only until the lease pays
             loan = Loan(
                 model.book.new_id("loan"),
                 lenders[0].name,
@@ -115,23 +116,24 @@ class DealBook:
                 debt,
                 deal.rate_per_year,
                 t,
-                deal.months,
+                grace + deal.months,
+                grace_months=grace,
             )
             model.advance_loan(t, loan)
         vendor = max(model.vendors, key=lambda v: (v.spec.order_share, v.name))
         unit = vendor.unit_price(t) + model.facility_cost(t)
-        gpus = (equity + debt) / unit
+        tech, hours = model.cfg.technology, model.cfg.market.hours_per_month
+        # keep an interest reserve for the months before the lease pays
+        reserve = debt * deal.rate_per_year / 12 * (tech.build_lag_months + 6)
+        gpus = max(0.0, equity + debt - reserve) / unit
         if gpus <= 0:
             return
         model.place_order(t, vehicle, vendor, gpus, tied_to=deal.name)
-        annuity = (
-            debt * deal.rate_per_year / 12 / (1 - (1 + deal.rate_per_year / 12) ** -deal.months)
-            if debt > 0
-            else 0.0
-        )
+        rate = deal.rate_per_year / 12
+        annuity = debt / deal.months + debt * rate  # instalment plus interest, at most
         monthly = annuity + equity / deal.months * (1 + deal.rate_per_year)
         price = max(
-            monthly / (gpus * model.cfg.market.hours_per_month),
+            monthly / (gpus * hours) + tech.operating_cost_usd_per_gpu_hour,
             model.cfg.market.price_floor_usd_per_gpu_hour,
         )
         start = t + model.cfg.technology.build_lag_months

@@ -76,6 +76,7 @@ class Loan:
     start: int
     maturity_months: int
     seniority: int = 0  # 0 = senior secured; higher numbers rank lower
+    grace_months: int = 0  # interest only for this many months, then equal instalments
     outstanding: float = field(default=-1.0)  # USD not yet fallen due; set from principal
     active: bool = True
 
@@ -91,11 +92,11 @@ class Loan:
 
     def principal_due(self, step: int) -> float:
         """Principal falling due this month, USD (the last instalment takes the remainder)."""
-        if not self.active or step <= self.start:
+        if not self.active or step <= self.start + self.grace_months:
             return 0.0
         if step >= self.start + self.maturity_months:
             return self.outstanding
-        return min(self.outstanding, self.principal / self.maturity_months)
+        return min(self.outstanding, self.principal / (self.maturity_months - self.grace_months))
 
 
 @dataclass

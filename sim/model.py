@@ -624,7 +624,7 @@ class ComputeMarket(mesa.Model):
             if amount > 0:
                 self._equity_round(t, lab, amount)
         for cloud in self.clouds:
-            if cloud.defaulted:
+            if cloud.defaulted or cloud.spec.archetype == "lease_vehicle":
                 continue
             soon = sum(
                 o.undelivered * (o.unit_price_usd + self.facility_cost(o.order_step))
@@ -951,6 +951,7 @@ class ComputeMarket(mesa.Model):
             agenttype_reporters={
                 Lab: {
                     **common,
+                    "valuation_usd": lambda a: a.model.valuation(a),
                     "gpus_used": "used_gpus",
                     "revenue_usd": "revenue_usd",
                     "need_gpus": "need_gpus",

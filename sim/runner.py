@@ -40,6 +40,10 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "losses_usd",
     "money_moved_usd",
     "lab_revenue_usd",
+    "cloud_revenue_usd",
+    "vendor_revenue_usd",
+    "reported_revenue_usd",
+    "final_lab_valuation_usd",
     "capex_usd",
     "peak_debt_usd",
     "final_sentiment",
@@ -120,9 +124,27 @@ def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str
         "losses_usd": float(losses.sum()),
         "money_moved_usd": float(tables["flows"]["amount"].sum()),
         "lab_revenue_usd": float(m["lab_revenue_usd"].sum()),
+        **_revenues(tables),
         "capex_usd": float(m["capex_usd"].sum()),
         "peak_debt_usd": float(m["total_debt_usd"].max()),
         "final_sentiment": float(m["sentiment"].iloc[-1]),
+    }
+
+
+def _revenues(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """Revenue each layer reports over the run (USD): labs from end users; clouds from
+    compute sold (in cash or in shares); vendors from chips sold."""
+    accr = tables["accruals"]
+    lab = float(tables["model"]["lab_revenue_usd"].sum())
+    cloud = float(accr.loc[accr["kind"] == "compute_due", "amount"].sum())
+    vendor = float(accr.loc[accr["kind"] == "chip_invoice_due", "amount"].sum())
+    agents = tables["agents"]
+    last = agents[(agents["step"] == agents["step"].max()) & (agents["agent_type"] == "Lab")]
+    return {
+        "cloud_revenue_usd": cloud,
+        "vendor_revenue_usd": vendor,
+        "reported_revenue_usd": lab + cloud + vendor,
+        "final_lab_valuation_usd": float(last["valuation_usd"].sum()),
     }
 
 

@@ -80,7 +80,7 @@ ALL_DEALS = [
         "provider": "vendor",
         "receiver": "lab-b",
         "vehicle": "vehicle",
-        "month": 2,
+        "month": 0,
         "months": 24,
         "amount_usd": 1e9,
         "debt_usd": 2e9,

@@ -17,7 +17,14 @@ from .conftest import BASELINE
 def test_baseline_loads_with_named_archetypes(baseline: Scenario) -> None:
     assert baseline.run.start == "2025-01" and baseline.run.months == 120
     assert sum(s.count for s in baseline.labs) >= 5
-    assert {s.archetype for s in baseline.clouds} == {"hyperscaler", "neocloud"}
+    assert {s.archetype for s in baseline.clouds} == {"hyperscaler", "neocloud", "lease_vehicle"}
+    assert {d.kind for d in baseline.deals} == {
+        "strategic_equity",
+        "compute_credit",
+        "backstop",
+        "lease_vehicle",
+        "vendor_financing",
+    }
     assert len(baseline.chip_vendors) == 2
     assert len({s.archetype for s in baseline.investors}) >= 4
 
