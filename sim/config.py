@@ -477,6 +477,14 @@ class ShockConfig(Section):
         ge=0,
         le=1,
     )
+    sentiment_drop: float = param(
+        0.0,
+        "share",
+        "scenario",
+        "fall of investor sentiment in the shock month (markets reprice the sector)",
+        ge=0,
+        le=0.99,
+    )
 
 
 # --------------------------------------------------------------------------------------

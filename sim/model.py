@@ -63,6 +63,7 @@ class ComputeMarket(mesa.Model):
         self.demand = Demand(scenario.demand, self.rng)
         self.events: list[dict[str, object]] = []
         self.debtrank_rows: list[dict[str, object]] = []
+        self.exposure_rows: list[dict[str, object]] = []
         self.solvent_before_default: dict[str, bool] = {}  # set by each clearing round
         self.defaults_total = 0
         self.month_stats: dict[str, float] = {}
@@ -302,6 +303,8 @@ class ComputeMarket(mesa.Model):
         active = [lab for lab in self.labs if not lab.defaulted]
         share_total = sum(lab.demand_share for lab in active) or 1.0
         shock = self.cfg.shock
+        if shock.lab and t == shock.month:
+            self.sentiment *= 1.0 - shock.sentiment_drop
         for lab in self.labs:
             share = lab.demand_share / share_total if not lab.defaulted else 0.0
             if lab.name == shock.lab and t >= shock.month:
@@ -1000,6 +1003,10 @@ class ComputeMarket(mesa.Model):
     def events_table(self) -> pd.DataFrame:
         cols = ["step", "round", "event", "defaulter", "creditor", "amount_lost", "instrument"]
         return pd.DataFrame(self.events, columns=cols)
+
+    def exposures_table(self) -> pd.DataFrame:
+        cols = ["step", "creditor", "debtor", "balance_sheet_usd", "backlog_usd", "amount"]
+        return pd.DataFrame(self.exposure_rows, columns=cols)
 
     def debtrank_table(self) -> pd.DataFrame:
         cols = ["step", "agent_id", "agent_type", "debtrank", "equity_usd", "weight"]

@@ -39,11 +39,13 @@ ADMINISTRATORS = "world:administrators"  # where default costs go
 
 def resolve_defaults(model: ComputeMarket, t: int) -> list[str]:
     """Clear the month's remaining obligations in rounds; return the new defaulters."""
-    if model.cfg.cascade.rescue:
-        attempt_rescues(model, t)
     new: list[str] = []
     wave_offset = 0
     while model.obligations.debtors():
+        if model.cfg.cascade.rescue:
+            attempt_rescues(model, t)
+            if not model.obligations.debtors():
+                break
         defaulted, waves = clear_round(model, t, wave_offset)
         wave_offset += max(waves, 1)
         fresh = [name for name in defaulted if not model.agent(name).defaulted]
@@ -310,8 +312,10 @@ def exposure_usd(model: ComputeMarket, holder: str, counterparty: str) -> float:
 def debtrank_snapshot(model: ComputeMarket, t: int) -> list[dict[str, object]]:
     """DebtRank of each agent's single default (Battiston et al. 2012) at month ``t``.
 
-    Exposures are balance-sheet claims (loans, receivables, stake marks); buffers are book
-    equity (at least one dollar); weights are total assets."""
+    Exposures are balance-sheet claims (loans, stake marks); buffers are book equity (at
+    least one dollar); weights are total assets. Also records the exposure network of the
+    month (claims plus the take-or-pay backlog a cloud stands to lose) in
+    ``model.exposure_rows``."""
     agents = model.all_agents
     n = len(agents)
     exposures = np.zeros((n, n))
@@ -324,6 +328,25 @@ def debtrank_snapshot(model: ComputeMarket, t: int) -> list[dict[str, object]]:
                 )
                 stake = model.book.stakes.get((holder.name, other.name))
                 exposures[i, j] = loans + (stake.mark_usd if stake else 0.0)
+    hours = model.cfg.market.hours_per_month
+    for i, holder in enumerate(agents):
+        for j, other in enumerate(agents):
+            backlog = sum(
+                c.remaining_value(t, hours)
+                for c in model.book.contracts
+                if c.seller == holder.name and c.buyer == other.name
+            )
+            if exposures[i, j] > 0 or backlog > 0:
+                model.exposure_rows.append(
+                    {
+                        "step": t,
+                        "creditor": holder.name,
+                        "debtor": other.name,
+                        "balance_sheet_usd": float(exposures[i, j]),
+                        "backlog_usd": backlog,
+                        "amount": float(exposures[i, j]) + backlog,
+                    }
+                )
     buffers = np.array([max(a.equity, 1.0) for a in agents])
     weights = np.array(
         [

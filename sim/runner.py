@@ -86,6 +86,7 @@ def simulate(
         "accruals": model.ledger.accruals(),
         "events": model.events_table(),
         "debtrank": model.debtrank_table(),
+        "exposures": model.exposures_table(),
     }
     return RunResult(summarise(model, tables), tables, scenario, seed)
 

@@ -13,7 +13,7 @@ from sim.runner import simulate, write_run
 
 from .conftest import BASELINE, small_world
 
-TABLES = ("model", "agents", "flows", "accruals", "events", "debtrank")
+TABLES = ("model", "agents", "flows", "accruals", "events", "debtrank", "exposures")
 
 
 def test_same_seed_same_tables_different_seed_different() -> None:

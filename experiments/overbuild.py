@@ -1,0 +1,243 @@
+"""Overbuild: demand stops growing in 2027 while capacity is still on order; and a lab that
+overbuilds on purpose."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from sim.config import load_scenario
+from sim.ensemble import derive_seeds, run_ensemble
+from sim.gallery import BuildContext, Experiment, GalleryFigure, run_standalone
+from sim.metrics import overbuild_series
+from sim.plots import fan_chart, new_figure, save_figure
+
+HERE = Path(__file__).resolve().parent
+PARAMS = {
+    "scenario": "experiments/telecom_bust.toml (baseline + bust in month 30)",
+    "seeds": 20,
+    "base_seed": 2027,
+    "months": 84,
+    "overbuild on purpose: lab": "frontier-leader",
+    "overbuild on purpose: optimism": 3.0,
+    "overbuild on purpose: contract coverage": 1.6,
+    "overbuild on purpose: seeds": 10,
+    "overbuild on purpose: months": 60,
+}
+
+
+def build(out: Path, ctx: BuildContext) -> None:
+    bust = load_scenario(HERE / "telecom_bust.toml")
+    seeds = derive_seeds(PARAMS["base_seed"], PARAMS["seeds"])
+    summary, tables = run_ensemble(
+        bust,
+        seeds,
+        PARAMS["months"],
+        workers=ctx.workers,
+        on_done=lambda: ctx.progress("bust run done"),
+    )
+    model = tables["model"]
+    series = pd.concat([overbuild_series(g).assign(seed=s) for s, g in model.groupby("seed")])
+    model.to_parquet(out / "bust_runs.parquet", index=False)
+    summary.to_csv(out / "bust_summary.csv", index=False)
+    bust_date = model["date"].iloc[bust.demand.bust_month]
+
+    fig, axes = new_figure()
+    ax = axes[0, 0]
+    fan_chart(
+        model,
+        "date",
+        "installed_gpus",
+        title="Capacity and demand after the bust",
+        ylabel="million H100-eq GPUs",
+        scale=1e-6,
+        ax=ax,
+        label="installed capacity",
+    )
+    fan_chart(
+        model,
+        "date",
+        "need_gpus",
+        title="Capacity and demand after the bust",
+        ylabel="million H100-eq GPUs",
+        scale=1e-6,
+        ax=ax,
+        colour="#d62728",
+        label="demand at the spot price",
+    )
+    fan_chart(
+        model,
+        "date",
+        "need_at_full_cost_gpus",
+        title="Capacity and demand after the bust",
+        ylabel="million H100-eq GPUs",
+        scale=1e-6,
+        ax=ax,
+        colour="#7f7f7f",
+        label="demand at a cost-covering price",
+    )
+    ax.axvline(bust_date, color="black", ls=":", label="demand stops growing")
+    ax.legend(loc="upper left", fontsize=7, ncols=2)
+    save_figure(fig, out / "capacity_demand.png")
+
+    fig = fan_chart(
+        model,
+        "date",
+        "utilisation",
+        title="Utilisation after the bust",
+        ylabel="share of installed GPUs in use",
+        colour="#2ca02c",
+    )
+    fig.axes[0].axhline(0.35, color="black", ls="--", lw=1, label="telecom 2001: ≈ 35% of lit")
+    fig.axes[0].legend(loc="lower left")
+    save_figure(fig, out / "utilisation.png")
+
+    fig, axes = new_figure()
+    fan_chart(
+        model,
+        "date",
+        "spot_price_usd_per_gpu_hour",
+        title="The price crash",
+        ylabel="USD per H100-eq GPU-hour",
+        ax=axes[0, 0],
+        label="spot price",
+    )
+    fan_chart(
+        model,
+        "date",
+        "full_cost_usd_per_gpu_hour",
+        title="The price crash",
+        ylabel="USD per H100-eq GPU-hour",
+        ax=axes[0, 0],
+        colour="#7f7f7f",
+        label="full cost of a new GPU-hour",
+    )
+    save_figure(fig, out / "price.png")
+
+    fig, axes = new_figure()
+    fan_chart(
+        model.assign(imp=model["impairment_cumulative_usd"]),
+        "date",
+        "imp",
+        title="Write-downs: fleets impaired to economic value",
+        ylabel="USD billion",
+        scale=1e-9,
+        ax=axes[0, 0],
+        colour="#8c564b",
+        label="cumulative impairment",
+    )
+    fan_chart(
+        series.assign(date=model["date"].to_numpy()),
+        "date",
+        "stranded_book_usd",
+        title="Write-downs: fleets impaired to economic value",
+        ylabel="USD billion",
+        scale=1e-9,
+        ax=axes[0, 0],
+        colour="#e377c2",
+        label="stranded value (written off + idle book value)",
+    )
+    save_figure(fig, out / "writedowns.png")
+
+    # Overbuild on purpose: one lab commits to far more capacity than it needs.
+    base = load_scenario(HERE / "baseline.toml")
+    lab = PARAMS["overbuild on purpose: lab"]
+    purpose = base.with_overrides(
+        {
+            f"labs.{lab}.optimism": PARAMS["overbuild on purpose: optimism"],
+            f"labs.{lab}.contract_coverage": PARAMS["overbuild on purpose: contract coverage"],
+        }
+    )
+    seeds2 = derive_seeds(PARAMS["base_seed"] + 1, PARAMS["overbuild on purpose: seeds"])
+    months = PARAMS["overbuild on purpose: months"]
+    s_base, t_base = run_ensemble(
+        base, seeds2, months, workers=ctx.workers, keep=("model", "agents")
+    )
+    s_purp, t_purp = run_ensemble(
+        purpose, seeds2, months, workers=ctx.workers, keep=("model", "agents")
+    )
+    fig, axes = new_figure(1, 2, size=(12, 5))
+    fan_chart(
+        t_base["model"],
+        "date",
+        "spot_price_usd_per_gpu_hour",
+        ax=axes[0, 0],
+        title="Compute price",
+        ylabel="USD per H100-eq GPU-hour",
+        label="baseline",
+    )
+    fan_chart(
+        t_purp["model"],
+        "date",
+        "spot_price_usd_per_gpu_hour",
+        ax=axes[0, 0],
+        title="Compute price",
+        ylabel="USD per H100-eq GPU-hour",
+        colour="#d62728",
+        label=f"{lab} overbuilds on purpose",
+    )
+    rows = []
+    for label, s in (("baseline", s_base), ("overbuild on purpose", s_purp)):
+        rows.append(
+            {
+                "variant": label,
+                "cloud revenue": s["cloud_revenue_usd"].median() / 1e9,
+                "vendor revenue": s["vendor_revenue_usd"].median() / 1e9,
+                "capex": s["capex_usd"].median() / 1e9,
+            }
+        )
+    table = pd.DataFrame(rows).set_index("variant")
+    table.T.plot.bar(ax=axes[0, 1], rot=0, color=["#1f77b4", "#d62728"])
+    axes[0, 1].set(
+        title=f"Suppliers over {months} months (median of {len(seeds2)} seeds)",
+        ylabel="USD billion",
+    )
+    save_figure(fig, out / "overbuild_on_purpose.png")
+    table.to_csv(out / "overbuild_on_purpose.csv")
+
+
+EXPERIMENT = Experiment(
+    name="overbuild",
+    title="The compute glut: demand stops growing in mid-2027",
+    section="Overbuild",
+    description="The telecom-bust settings (experiments/telecom_bust.toml): demand stops "
+    "growing at month 30 while labs extrapolate the boom (optimism 1.3), clouds neglect half "
+    "of what they have on order and borrow 1.5× their backlog. Nothing is scripted after the "
+    "bust: the glut, the price crash and the write-downs come from the agents' decisions "
+    "with the delivery and build lags. Second part: the leading lab commits to far more "
+    "capacity than it needs (the 'overbuild on purpose' theory).",
+    figures=(
+        GalleryFigure(
+            "capacity_demand.png",
+            "Capacity keeps arriving for a year after demand "
+            "stops growing; from 2029 there is more capacity than labs would use at a "
+            "price that covers full cost.",
+        ),
+        GalleryFigure(
+            "utilisation.png", "Utilisation falls toward the 35% the telecom networks saw in 2001."
+        ),
+        GalleryFigure(
+            "price.png",
+            "The spot price falls below full cost, toward the cash operating cost ($0.30/hr).",
+        ),
+        GalleryFigure(
+            "writedowns.png",
+            "Fleets written down to their economic value, and "
+            "the stranded book value (written off plus idle book value).",
+        ),
+        GalleryFigure(
+            "overbuild_on_purpose.png",
+            "A lab that signs for far more capacity than "
+            "it needs: its effect on the compute price (left) and on its suppliers' "
+            "revenue and capex (right).",
+        ),
+    ),
+    params=PARAMS,
+    build=build,
+    data_files=("bust_runs.parquet", "bust_summary.csv", "overbuild_on_purpose.csv"),
+)
+
+if __name__ == "__main__":
+    sys.exit(run_standalone(EXPERIMENT))
