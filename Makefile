@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/computesim run experiments/baseline.toml --out results/baseline
+	$(BIN)/computesim gallery --workers $(WORKERS)
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check sim tests benchmarks experiments

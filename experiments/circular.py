@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 
 from sim.config import Scenario, load_scenario, validate_scenario
-from sim.ensemble import derive_seeds
+from sim.ensemble import derive_seeds, parallel_map
 from sim.gallery import BuildContext, Experiment, GalleryFigure, run_standalone
 from sim.plots import flow_diagram, new_figure, save_figure
 from sim.runner import simulate
-from sim.surgery import deal_surgery, outcomes
+from sim.surgery import deal_surgery, outcomes_task
 
 HERE = Path(__file__).resolve().parent
 PARAMS = {
@@ -45,11 +45,6 @@ def scaled_deals(scenario: Scenario, factor: float) -> Scenario:
     return validate_scenario(data, source=f"{scenario.name} with deals ×{factor}")
 
 
-def _point(args: tuple[Scenario, int, int]) -> dict[str, float]:
-    scenario, seed, months = args
-    return outcomes(scenario, seed, months)
-
-
 def build(out: Path, ctx: BuildContext) -> None:
     base = load_scenario(HERE / "baseline.toml").with_overrides(SHOCK)
     seeds = derive_seeds(PARAMS["base_seed"], PARAMS["seeds per scale"])
@@ -59,13 +54,7 @@ def build(out: Path, ctx: BuildContext) -> None:
         for seed in seeds:
             tasks.append((scenario, seed, PARAMS["months"]))
             keys.append((factor, seed))
-    if ctx.workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(ctx.workers) as pool:
-            results = list(pool.map(_point, tasks))
-    else:
-        results = [_point(t) for t in tasks]
+    results = parallel_map(outcomes_task, tasks, ctx.workers)
     table = pd.DataFrame(
         [{"deal_scale": f, "seed": s, **r} for (f, s), r in zip(keys, results, strict=True)]
     )

@@ -6,14 +6,33 @@ seeds, and so every result, is fixed by (scenario, base seed, number of runs).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import multiprocessing
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sim.config import Scenario
 from sim.runner import simulate
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes started by a fork server (safe in threaded parents)."""
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("forkserver")
+    )
+
+
+def parallel_map[T](fn: Callable[[Any], T], tasks: Iterable[Any], workers: int = 1) -> list[T]:
+    """``[fn(t) for t in tasks]``, in ``workers`` processes when more than one; ``fn`` must be
+    a module-level function of the ``sim`` package (so that workers can import it)."""
+    tasks = list(tasks)
+    if workers <= 1 or len(tasks) <= 1:
+        return [fn(t) for t in tasks]
+    with process_pool(workers) as pool:
+        return list(pool.map(fn, tasks))
 
 
 def derive_seeds(base_seed: int, n: int) -> list[int]:
@@ -42,7 +61,7 @@ def run_ensemble(
     each table named in ``keep``, all runs stacked with a ``seed`` column."""
     tasks = [(scenario, int(s), months, keep) for s in seeds]
     own = executor is None and workers > 1
-    pool = ProcessPoolExecutor(max_workers=workers) if own else executor
+    pool = process_pool(workers) if own else executor
     try:
         mapper = pool.map if pool is not None else map
         results: list[tuple[dict, dict]] = []

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config import ConfigError, Scenario
-from sim.ensemble import derive_seeds
+from sim.ensemble import derive_seeds, parallel_map
 from sim.metrics import run_circularity
 from sim.runner import simulate
 
@@ -58,6 +58,11 @@ def outcomes(scenario: Scenario, seed: int, months: int | None) -> dict[str, flo
     return row
 
 
+def outcomes_task(args: tuple[Scenario, int, int | None]) -> dict[str, float]:
+    """:func:`outcomes` for one (scenario, seed, months) task, for process pools."""
+    return outcomes(*args)
+
+
 def _paired(args: tuple[Scenario, Scenario, int, int | None]) -> tuple[dict, dict]:
     with_deal, without, seed, months = args
     return outcomes(with_deal, seed, months), outcomes(without, seed, months)
@@ -81,13 +86,7 @@ def deal_surgery(
     altered = operate(scenario, deal, change)
     seeds = derive_seeds(base_seed, runs)
     tasks = [(scenario, altered, s, months) for s in seeds]
-    if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            pairs = list(pool.map(_paired, tasks))
-    else:
-        pairs = [_paired(t) for t in tasks]
+    pairs = parallel_map(_paired, tasks, workers)
     rows = [
         {"seed": s, "outcome": k, "with_deal": a[k], "without_deal": b[k], "effect": a[k] - b[k]}
         for s, (a, b) in zip(seeds, pairs, strict=True)

@@ -1,0 +1,162 @@
+"""The gallery page: every image exists, decodes, is not blank and has a caption; builds are
+reused; a failing experiment is shown and the others still build; the page loads in a
+headless browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import pytest
+
+from sim.gallery import build_gallery, discover
+
+from .conftest import ROOT
+
+FIXTURES = Path(__file__).parent / "fixtures" / "gallery"
+
+
+class Page(HTMLParser):
+    """Collects each <figure>'s image source and caption."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.figures: list[dict[str, str]] = []
+        self._in_caption = False
+        self.errors = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "figure":
+            self.figures.append({"src": "", "caption": ""})
+        elif tag == "img" and self.figures:
+            self.figures[-1]["src"] = attrs.get("src", "")
+        elif tag == "figcaption":
+            self._in_caption = True
+        elif tag == "div" and attrs.get("class") == "error":
+            self.errors += 1
+
+    def handle_endtag(self, tag):
+        if tag == "figcaption":
+            self._in_caption = False
+
+    def handle_data(self, data):
+        if self._in_caption and self.figures:
+            self.figures[-1]["caption"] += data
+
+
+def check_page(index: Path) -> Page:
+    page = Page()
+    page.feed(index.read_text())
+    assert page.figures
+    for fig in page.figures:
+        image = index.parent / fig["src"]
+        assert image.is_file(), fig
+        pixels = mpimg.imread(image)
+        assert pixels.shape[0] > 100 and pixels.std() > 0.01, f"blank image {image}"
+        assert fig["caption"].strip(), f"no caption for {image}"
+    return page
+
+
+def test_gallery_builds_reuses_and_reports_failures(tmp_path: Path) -> None:
+    out = tmp_path / "gallery"
+    index, status = build_gallery(FIXTURES, out, show_progress=False)
+    assert status["demo"][0] == "built" and status["broken"][0] == "failed"
+    page = check_page(index)
+    assert page.errors == 1
+    first = index.read_bytes()
+    image = (out / "demo" / "demo.png").read_bytes()
+    _, again = build_gallery(FIXTURES, out, show_progress=False)
+    assert again["demo"][0] == "reused"
+    assert (out / "demo_builds.txt").read_text() == "1"
+    assert index.read_bytes() == first
+    build_gallery(FIXTURES, out, show_progress=False, force=True, only=["demo"])
+    assert (out / "demo_builds.txt").read_text() == "2"
+    assert (out / "demo" / "demo.png").read_bytes() == image  # byte-identical rebuild
+
+
+def test_every_experiment_declares_captioned_figures() -> None:
+    experiments = discover(ROOT / "experiments")
+    names = {e.name for e in experiments}
+    assert {"baseline", "overbuild", "cascade", "circular"} <= names
+    for exp in experiments:
+        assert exp.figures and all(f.caption for f in exp.figures), exp.name
+        assert exp.params, exp.name
+
+
+def chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.fixture(scope="module")
+def real_gallery(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's own gallery, built from scratch (every experiment)."""
+    out = tmp_path_factory.mktemp("real") / "gallery"
+    index, status = build_gallery(ROOT / "experiments", out, workers=2, show_progress=False)
+    failed = {n: tb for n, (s, _, tb) in status.items() if s == "failed"}
+    assert not failed, failed
+    return index
+
+
+@pytest.mark.timeout(600)
+def test_real_gallery_page(real_gallery: Path) -> None:
+    page = check_page(real_gallery)
+    assert page.errors == 0
+    assert len(page.figures) >= 15
+
+
+@pytest.mark.timeout(600)
+def test_page_loads_every_image_in_headless_chromium(real_gallery: Path, tmp_path: Path) -> None:
+    browser = chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: .ci/run must install it")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    out = real_gallery.parent
+    index = real_gallery
+    # a probe page that loads the gallery in an iframe and reports each image's naturalWidth
+    probe = out / "probe.html"
+    probe.write_text(
+        "<html><body><iframe id='g' src='index.html' width='1200' height='900'></iframe>"
+        "<pre id='result'>pending</pre><script>"
+        "document.getElementById('g').onload=function(){"
+        "var imgs=this.contentDocument.images;var w=[];"
+        "for(var i=0;i<imgs.length;i++){w.push(imgs[i].naturalWidth)}"
+        "document.getElementById('result').textContent='widths:'+w.join(',')};"
+        "</script></body></html>"
+    )
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--allow-file-access-from-files",
+        "--virtual-time-budget=5000",
+    ]
+    dom = subprocess.run(
+        [browser, *flags, "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120
+    )
+    assert "widths:" in dom.stdout, dom.stderr[-2000:]
+    widths = [int(w) for w in dom.stdout.split("widths:")[1].split("<")[0].split(",") if w]
+    assert widths and all(w > 0 for w in widths), widths
+    artefacts = ROOT / "results" / "test-artefacts"
+    artefacts.mkdir(parents=True, exist_ok=True)
+    shot = artefacts / "gallery.png"
+    subprocess.run(
+        [browser, *flags, f"--screenshot={shot}", "--window-size=1200,1600", index.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
+    assert shot.is_file() and mpimg.imread(shot).std() > 0.01
