@@ -1,15 +1,24 @@
-"""Figures, in one style: fan charts, heatmaps, balance sheets, networks, timelines, flows.
+"""Figures, in one style: fan charts, heatmaps and phase diagrams, balance sheets, exposure
+networks, cascade timelines and flow diagrams.
 
-Every function takes plain tables and returns a matplotlib Figure with a title, axis labels
-with units and a legend; :func:`save_figure` writes it byte-identically (Agg backend, fixed
-size and dpi, no software or date metadata) and closes it.
+Every function takes plain tables (the run tables of DESIGN §7) and returns a matplotlib
+:class:`~matplotlib.figure.Figure` with a title, axis labels with units and a legend or colour
+bar. :func:`save_figure` writes it byte-identically (Agg backend, fixed size and dpi, no
+software or date metadata) and closes it.
+
+Style: :data:`STYLE` (rc parameters) is applied when this module is imported and again inside
+every plot function; :data:`TYPE_COLOURS` gives one colour per agent type. Money is shown in
+USD billion (or million when small) with the unit in the label; time series use dates.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Mapping
+import textwrap
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, Literal
 
 import matplotlib
 
@@ -18,66 +27,197 @@ import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import FancyArrowPatch, Patch
+from matplotlib.ticker import MaxNLocator
 
-STYLE = {
+STYLE: dict[str, Any] = {
     "figure.figsize": (9.0, 5.0),
     "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.titlesize": 12,
-    "axes.titleweight": "bold",
     "axes.labelsize": 10,
-    "legend.fontsize": 9,
-    "legend.frameon": False,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 8,
+    "legend.frameon": True,
+    "legend.framealpha": 0.85,
+    "legend.edgecolor": "0.85",
     "font.family": "DejaVu Sans",
+    "image.cmap": "viridis",
     "svg.hashsalt": "computesim",
+    "date.autoformatter.month": "%b %Y",
 }
-"""The project's matplotlib style (rc parameters)."""
+"""The project's matplotlib style (rc parameters), used by every figure."""
 
-TYPE_COLOURS = {
+TYPE_COLOURS: dict[str, str] = {
     "Lab": "#1f77b4",
     "Cloud": "#ff7f0e",
     "ChipVendor": "#2ca02c",
     "Investor": "#9467bd",
     "World": "#7f7f7f",
 }
-"""One colour per agent type, used in every figure."""
+"""One colour per agent type, in every figure (``World``: parties outside the system)."""
+
+SERIES_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+"""Colours for series that are not agent types (kinds of payment, instruments, variants)."""
+
+DEFAULT_COLOUR = "#d62728"
+"""Colour that marks defaults and losses."""
 
 DPI = 100
 
+matplotlib.rcParams.update(STYLE)
 
+
+def styled[F: Callable[..., Any]](fn: F) -> F:
+    """Run a plot function inside the project style (whatever the global rc parameters)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with plt.rc_context(STYLE):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@styled
 def new_figure(
-    nrows: int = 1, ncols: int = 1, size: tuple[float, float] | None = None, **kwargs: object
+    nrows: int = 1, ncols: int = 1, size: tuple[float, float] | None = None, **kwargs: Any
 ) -> tuple[Figure, np.ndarray]:
-    """A figure in the project style; axes always returned as a 2-D array."""
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(
-            nrows,
-            ncols,
-            figsize=size or STYLE["figure.figsize"],
-            squeeze=False,
-            layout="constrained",
-            **kwargs,
-        )
+    """A figure in the project style with a fixed (constrained) layout; the axes are always
+    returned as a 2-D array (``axes[row, col]``)."""
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=size or STYLE["figure.figsize"],
+        squeeze=False,
+        layout="constrained",
+        **kwargs,
+    )
     return fig, axes
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write a PNG that is identical byte for byte when rebuilt from the same data."""
+    """Write ``fig`` as a PNG that is identical byte for byte when rebuilt from the same data
+    (fixed dpi, no ``Software`` metadata, no timestamps), close it and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with plt.rc_context(STYLE):
-        fig.savefig(path, dpi=DPI, metadata={"Software": None})
+        fig.savefig(path, dpi=DPI, format="png", metadata={"Software": None})
     plt.close(fig)
     return path
 
 
-# --------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------- helpers
+def money_unit(values: Iterable[float] | float) -> tuple[float, str]:
+    """Scale and unit label for money: USD billion, or USD million when everything is small."""
+    arr = np.abs(np.asarray(list(values) if not np.isscalar(values) else [values], dtype=float))
+    top = float(np.nanmax(arr)) if arr.size and np.isfinite(arr).any() else 0.0
+    return (1e-9, "USD billion") if top >= 1e9 else (1e-6, "USD million")
+
+
+def money(amount: float) -> str:
+    """``$12.3B`` or ``$450M``."""
+    if abs(amount) >= 1e9:
+        return f"${amount / 1e9:,.1f}B"
+    return f"${amount / 1e6:,.0f}M"
+
+
+def _x_label(x: str) -> str:
+    return {"date": "date", "step": "month of the run"}.get(x, x.replace("_", " "))
+
+
+def _axes_or_new(ax: Axes | None, size: tuple[float, float] | None = None) -> tuple[Figure, Axes]:
+    if ax is None:
+        fig, axes = new_figure(size=size)
+        return fig, axes[0, 0]
+    return ax.figure, ax  # type: ignore[return-value]
+
+
+def agent_type(agent: str, types: Mapping[str, str]) -> str:
+    """Type of ``agent`` (``World`` for ``world:…`` ids and unknown parties)."""
+    if str(agent).startswith("world:"):
+        return "World"
+    return types.get(agent, "World")
+
+
+def _typed_circle(nodes: Sequence[str], types: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """Nodes on a circle, grouped by type in the order of TYPE_COLOURS, then by name, with a
+    gap between groups (deterministic)."""
+    order = {t: k for k, t in enumerate(TYPE_COLOURS)}
+    ranked = sorted(nodes, key=lambda n: (order.get(agent_type(n, types), 99), n))
+    slots: list[str | None] = []
+    for k, name in enumerate(ranked):
+        if k and agent_type(name, types) != agent_type(ranked[k - 1], types):
+            slots.append(None)  # gap between groups
+        slots.append(name)
+    n = max(len(slots), 1)
+    return {
+        name: np.array([math.sin(2 * math.pi * k / n), math.cos(2 * math.pi * k / n)])
+        for k, name in enumerate(slots)
+        if name is not None
+    }
+
+
+def _node_labels(ax: Axes, pos: Mapping[str, np.ndarray], radius: float = 1.09) -> None:
+    """Names outside the circle, aligned away from the centre."""
+    for name, (x, y) in pos.items():
+        ha = "left" if x > 0.05 else "right" if x < -0.05 else "center"
+        va = "bottom" if y > 0.05 else "top" if y < -0.05 else "center"
+        ax.text(x * radius, y * radius, name, ha=ha, va=va, fontsize=7, zorder=6)
+
+
+def _arrow(
+    ax: Axes,
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    width: float,
+    colour: str,
+    rad: float,
+    alpha: float = 0.6,
+) -> np.ndarray:
+    """A curved arrow a → b; returns the midpoint of the curve (for a label)."""
+    ax.add_patch(
+        FancyArrowPatch(
+            tuple(a),
+            tuple(b),
+            connectionstyle=f"arc3,rad={rad}",
+            arrowstyle=f"-|>,head_length={0.4 + 0.06 * width},head_width={0.2 + 0.04 * width}",
+            mutation_scale=10,
+            linewidth=width,
+            color=colour,
+            alpha=alpha,
+            shrinkA=9,
+            shrinkB=9,
+            zorder=2,
+        )
+    )
+    d = b - a
+    control = (a + b) / 2 + rad * np.array([d[1], -d[0]])
+    return 0.25 * a + 0.5 * control + 0.25 * b
+
+
+def _network_frame(ax: Axes, title: str) -> None:
+    ax.set_title(title)
+    ax.set_xlim(-1.45, 1.45)
+    ax.set_ylim(-1.3, 1.3)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+
+
+# -------------------------------------------------------------------------------- fan chart
+@styled
 def fan_chart(
     df: pd.DataFrame,
     x: str,
@@ -87,36 +227,93 @@ def fan_chart(
     title: str,
     ylabel: str,
     scale: float = 1.0,
-    ax: plt.Axes | None = None,
+    ax: Axes | None = None,
     colour: str = "#1f77b4",
     label: str = "median",
     logy: bool = False,
+    xlabel: str | None = None,
 ) -> Figure:
-    """Median with 50% and 90% bands of ``y`` over runs (``by``); n runs in the title."""
-    if ax is None:
-        fig, axes = new_figure()
-        ax = axes[0, 0]
-    else:
-        fig = ax.figure
-    wide = df.pivot_table(index=x, columns=by, values=y) * scale
+    """Median of ``y`` over runs (one per value of ``by``) with 50% and 90% bands.
+
+    Call it again with the same ``ax`` to add series; the title ends with the number of
+    seeds. ``df`` is long: one row per (run, x). ``scale`` multiplies ``y`` (e.g. ``1e-9`` for
+    USD billion — say so in ``ylabel``)."""
+    fig, ax = _axes_or_new(ax)
+    wide = df.pivot_table(index=x, columns=by, values=y, aggfunc="mean").sort_index() * scale
     q = wide.quantile([0.05, 0.25, 0.5, 0.75, 0.95], axis=1).T
-    ax.fill_between(
-        q.index, q[0.05], q[0.95], color=colour, alpha=0.15, lw=0, label=f"{label}: 90% band"
-    )
-    ax.fill_between(
-        q.index, q[0.25], q[0.75], color=colour, alpha=0.35, lw=0, label=f"{label}: 50% band"
-    )
-    ax.plot(q.index, q[0.5], color=colour, lw=2, label=label)
-    n = wide.shape[1]
-    ax.set_title(f"{title} (n = {n} seeds)")
+    xs = q.index.to_numpy()
+    ax.fill_between(xs, q[0.05], q[0.95], color=colour, alpha=0.15, lw=0)
+    ax.fill_between(xs, q[0.25], q[0.75], color=colour, alpha=0.35, lw=0)
+    ax.plot(xs, q[0.5], color=colour, lw=2, label=label)
+    seen = sorted({*getattr(ax, "_computesim_seeds", ()), wide.shape[1]})
+    ax._computesim_seeds = seen  # type: ignore[attr-defined]
+    count = f"{seen[0]}" if len(seen) == 1 else f"{seen[0]}–{seen[-1]}"
+    ax.set_title(f"{title} (n = {count} seeds)")
     ax.set_ylabel(ylabel)
-    ax.set_xlabel("month" if x != "date" else "date")
+    ax.set_xlabel(xlabel or _x_label(x))
     if logy:
         ax.set_yscale("log")
+    _fan_legend(ax)
+    return fig
+
+
+def _fan_legend(ax: Axes) -> None:
+    """Series medians plus one explanation of the two bands."""
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [
+        Patch(facecolor="0.45", alpha=0.35, label="middle 50% of seeds"),
+        Patch(facecolor="0.45", alpha=0.15, label="middle 90% of seeds"),
+    ]
+    labels += ["middle 50% of seeds", "middle 90% of seeds"]
+    ax.legend(handles, labels, loc="best")
+
+
+@styled
+def lines(
+    df: pd.DataFrame,
+    x: str,
+    ys: Mapping[str, str],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    scale: float = 1.0,
+    ax: Axes | None = None,
+    err: Mapping[str, tuple[str, str]] | None = None,
+) -> Figure:
+    """Several named series (``label → column``) against ``x``, with optional bands from
+    (low, high) columns per label."""
+    fig, ax = _axes_or_new(ax)
+    for k, (label, col) in enumerate(ys.items()):
+        colour = SERIES_COLOURS[k % len(SERIES_COLOURS)]
+        ax.plot(df[x], df[col] * scale, marker="o", color=colour, label=label)
+        if err and label in err:
+            lo, hi = err[label]
+            ax.fill_between(df[x], df[lo] * scale, df[hi] * scale, color=colour, alpha=0.2)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.legend(loc="best")
     return fig
 
 
+# -------------------------------------------------------------------------------- sweeps
+def _grid(df: pd.DataFrame, x: str, y: str, value: str, aggfunc: str = "mean") -> pd.DataFrame:
+    return (
+        df.pivot_table(index=y, columns=x, values=value, aggfunc=aggfunc)
+        .sort_index()
+        .sort_index(axis=1)
+    )
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges around (possibly unevenly spaced) cell centres."""
+    if len(centres) == 1:
+        half = 0.5 * abs(centres[0]) or 0.5
+        return np.array([centres[0] - half, centres[0] + half])
+    mids = (centres[1:] + centres[:-1]) / 2
+    return np.concatenate([[2 * centres[0] - mids[0]], mids, [2 * centres[-1] - mids[-1]]])
+
+
+@styled
 def heatmap(
     df: pd.DataFrame,
     x: str,
@@ -129,39 +326,93 @@ def heatmap(
     cbar_label: str,
     contour: float | None = None,
     cmap: str = "magma_r",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    annotate: bool | None = None,
+    fmt: str = "{:.2f}",
 ) -> Figure:
-    """A phase diagram: ``value`` averaged over runs on the (x, y) grid, with a colour bar and
-    an optional contour line at ``contour``."""
+    """Sweep outcome ``value`` (mean over runs) on the grid of two parameters ``x`` and ``y``,
+    with a labelled colour bar and an optional contour line at ``contour`` (e.g. the 50%
+    line of a probability). Cells are annotated with their value when the grid is small."""
     fig, axes = new_figure(size=(7.5, 5.5))
     ax = axes[0, 0]
-    grid = df.pivot_table(index=y, columns=x, values=value, aggfunc="mean").sort_index()
+    grid = _grid(df, x, y, value)
     xs, ys = grid.columns.to_numpy(dtype=float), grid.index.to_numpy(dtype=float)
-    mesh = ax.pcolormesh(_edges(xs), _edges(ys), grid.to_numpy(), cmap=cmap, shading="flat")
-    bar = fig.colorbar(mesh, ax=ax)
-    bar.set_label(cbar_label)
-    if contour is not None and grid.shape[0] > 1 and grid.shape[1] > 1:
-        cs = ax.contour(xs, ys, grid.to_numpy(), levels=[contour], colors="white", linewidths=1.5)
-        ax.clabel(cs, fmt={contour: f"{contour:g}"})
+    values = grid.to_numpy(dtype=float)
+    mesh = ax.pcolormesh(
+        _edges(xs), _edges(ys), values, cmap=cmap, shading="flat", vmin=vmin, vmax=vmax
+    )
+    fig.colorbar(mesh, ax=ax).set_label(cbar_label)
+    if annotate if annotate is not None else values.size <= 100:
+        _annotate_cells(ax, xs, ys, values, mesh, fmt)
+    if contour is not None and values.shape[0] > 1 and values.shape[1] > 1:
+        if np.nanmin(values) < contour < np.nanmax(values):
+            cs = ax.contour(xs, ys, values, levels=[contour], colors="#00bcd4", linewidths=2)
+            ax.clabel(cs, fmt={contour: f"{contour:g}"}, fontsize=8)
         ax.legend(
-            [Line2D([], [], color="white", lw=1.5)],
-            [f"{cbar_label} = {contour:g}"],
-            loc="upper left",
-            facecolor="0.3",
-            framealpha=0.6,
-            labelcolor="white",
+            [Line2D([], [], color="#00bcd4", lw=2)], [f"{cbar_label} = {contour:g}"], loc="best"
         )
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(False)
     return fig
 
 
-def _edges(centres: np.ndarray) -> np.ndarray:
-    if len(centres) == 1:
-        return np.array([centres[0] - 0.5, centres[0] + 0.5])
-    mids = (centres[1:] + centres[:-1]) / 2
-    return np.concatenate([[2 * centres[0] - mids[0]], mids, [2 * centres[-1] - mids[-1]]])
+def _annotate_cells(
+    ax: Axes, xs: np.ndarray, ys: np.ndarray, values: np.ndarray, mesh: Any, fmt: str
+) -> None:
+    for i, yv in enumerate(ys):
+        for j, xv in enumerate(xs):
+            v = values[i, j]
+            if np.isnan(v):
+                continue
+            r, g, b, _ = mesh.cmap(mesh.norm(v))
+            ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+            ax.text(xv, yv, fmt.format(v), ha="center", va="center", fontsize=7, color=ink)
 
 
+@styled
+def phase_diagram(
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    phase: str,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    cbar_label: str,
+    order: Sequence[Any] | None = None,
+    colours: Sequence[str] | None = None,
+) -> Figure:
+    """Regions of a two-parameter sweep by a categorical outcome ``phase`` (e.g. "no
+    defaults" / "isolated defaults" / "systemic cascade"): each cell takes the most frequent
+    phase over its runs; the colour bar names the phases in ``order``."""
+    order = list(order) if order is not None else sorted(df[phase].dropna().unique(), key=str)
+    codes = {p: k for k, p in enumerate(order)}
+    coded = df.assign(_code=df[phase].map(codes))
+    grid = _grid(coded.dropna(subset=["_code"]), x, y, "_code", aggfunc=_mode)
+    xs, ys = grid.columns.to_numpy(dtype=float), grid.index.to_numpy(dtype=float)
+    palette = list(colours or ["#2ca02c", "#ffbf00", "#d62728", "#7f7f7f", "#1f77b4"])
+    cmap = ListedColormap([palette[k % len(palette)] for k in range(len(order))])
+    norm = BoundaryNorm(np.arange(len(order) + 1) - 0.5, len(order))
+    fig, axes = new_figure(size=(7.5, 5.5))
+    ax = axes[0, 0]
+    mesh = ax.pcolormesh(_edges(xs), _edges(ys), grid.to_numpy(float), cmap=cmap, norm=norm)
+    bar = fig.colorbar(mesh, ax=ax, ticks=range(len(order)))
+    bar.ax.set_yticklabels([textwrap.fill(str(p), 18) for p in order])
+    bar.set_label(cbar_label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(False)
+    return fig
+
+
+def _mode(values: pd.Series) -> float:
+    """Most frequent value (the smallest on ties, so the result is deterministic)."""
+    counts = values.value_counts()
+    return float(min(counts[counts == counts.max()].index))
+
+
+# -------------------------------------------------------------------------------- balance sheets
 ASSET_COLUMNS = {
     "cash_usd": "cash",
     "receivables_usd": "receivables",
@@ -169,238 +420,337 @@ ASSET_COLUMNS = {
     "stakes_usd": "equity stakes",
     "loans_usd": "loans granted",
 }
-CLAIM_COLUMNS = {"payables_usd": "payables", "debt_usd": "debt", "equity_usd": "equity"}
+"""Asset columns of the agent table and their names in figures."""
+LIABILITY_COLUMNS = {"payables_usd": "payables", "debt_usd": "debt"}
+"""Liability columns of the agent table."""
+CLAIM_COLUMNS = {**LIABILITY_COLUMNS, "equity_usd": "equity"}
+"""Liabilities and equity: the right-hand side of a balance sheet."""
+ASSET_COLOURS = ("#4c72b0", "#64b5cd", "#55a868", "#8172b3", "#ccb974")
+CLAIM_COLOURS = ("#c44e52", "#dd8452", "#937860")
 
 
+@styled
 def balance_sheets(agents: pd.DataFrame, step: int, *, title: str) -> Figure:
-    """Stacked balance sheets by agent type at ``step``: assets (left bar) against
-    liabilities and equity (right bar), in USD billion."""
+    """Balance sheets summed by agent type at ``step``: assets (left bar of each pair)
+    against liabilities and equity (right bar), stacked, USD billion. Negative equity is
+    drawn below zero, hatched."""
+    at = agents[agents["step"] == step]
+    sums = at.groupby("agent_type")[[*ASSET_COLUMNS, *CLAIM_COLUMNS]].sum()
+    scale, unit = money_unit(sums.to_numpy().ravel())
+    sums = sums * scale
+    types = [t for t in TYPE_COLOURS if t in sums.index]
+    xs = np.arange(len(types))
     fig, axes = new_figure(size=(10, 5.5))
     ax = axes[0, 0]
-    at = (
-        agents[agents["step"] == step]
-        .groupby("agent_type")[list(ASSET_COLUMNS) + list(CLAIM_COLUMNS)]
-        .sum()
-        / 1e9
-    )
-    types = [t for t in TYPE_COLOURS if t in at.index]
-    xs = np.arange(len(types))
-    cmap = plt.get_cmap("tab20")
-    for side, columns, offset in ((0, ASSET_COLUMNS, -0.2), (1, CLAIM_COLUMNS, 0.2)):
-        bottom_pos = np.zeros(len(types))
-        bottom_neg = np.zeros(len(types))
-        for k, (col, name) in enumerate(columns.items()):
-            vals = at.loc[types, col].to_numpy()
+    sides = ((ASSET_COLUMNS, ASSET_COLOURS, -0.2, "assets"), (CLAIM_COLUMNS, CLAIM_COLOURS, 0.2, ""))
+    for columns, colours, offset, prefix in sides:
+        up, down = np.zeros(len(types)), np.zeros(len(types))
+        for (col, name), colour in zip(columns.items(), colours, strict=True):
+            vals = sums.loc[types, col].to_numpy()
             pos, neg = np.clip(vals, 0, None), np.clip(vals, None, 0)
-            colour = cmap(2 * k + side)
-            ax.bar(
-                xs + offset,
-                pos,
-                0.38,
-                bottom=bottom_pos,
-                color=colour,
-                label=f"{'assets' if side == 0 else 'claims'}: {name}",
-            )
-            ax.bar(xs + offset, neg, 0.38, bottom=bottom_neg, color=colour, hatch="//")
-            bottom_pos += pos
-            bottom_neg += neg
+            label = f"{prefix}: {name}" if prefix else name
+            ax.bar(xs + offset, pos, 0.38, bottom=up, color=colour, label=label)
+            if (neg < 0).any():
+                ax.bar(xs + offset, neg, 0.38, bottom=down, color=colour, hatch="//")
+            up, down = up + pos, down + neg
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(xs, [f"{t}\n(assets | claims)" for t in types])
-    ax.set(title=title, ylabel="USD billion")
+    ax.set_xticks(xs, [f"{t}\nassets | liabilities & equity" for t in types])
+    ax.set(title=title, ylabel=unit, xlabel="agent type")
     ax.legend(loc="upper left", ncols=2)
     return fig
 
 
+@styled
+def balance_sheets_over_time(agents: pd.DataFrame, *, title: str, x: str = "date") -> Figure:
+    """One panel per agent type over time: assets stacked above zero, liabilities stacked
+    below, and equity (assets − liabilities) as a black line; USD billion."""
+    sums = agents.groupby(["agent_type", x])[[*ASSET_COLUMNS, *CLAIM_COLUMNS]].sum()
+    scale, unit = money_unit(sums.to_numpy().ravel())
+    types = [t for t in TYPE_COLOURS if t in sums.index.get_level_values(0)]
+    ncols = 2 if len(types) > 1 else 1
+    nrows = math.ceil(len(types) / ncols)
+    fig, axes = new_figure(nrows, ncols, size=(12, 3.6 * nrows + 0.6), sharex=True)
+    for k, t in enumerate(types):
+        ax = axes.flat[k]
+        part = sums.loc[t] * scale
+        xs = part.index.to_numpy()
+        ax.stackplot(
+            xs,
+            *[part[c].clip(lower=0) for c in ASSET_COLUMNS],
+            colors=ASSET_COLOURS,
+            labels=[f"asset: {n}" for n in ASSET_COLUMNS.values()],
+        )
+        ax.stackplot(
+            xs,
+            *[-part[c].clip(lower=0) for c in LIABILITY_COLUMNS],
+            colors=CLAIM_COLOURS[:2],
+            labels=[f"liability: {n} (below 0)" for n in LIABILITY_COLUMNS.values()],
+        )
+        ax.plot(xs, part["equity_usd"], color="black", lw=1.5, label="equity")
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_title(t, color=TYPE_COLOURS[t])
+        ax.set_ylabel(unit)
+        ax.set_xlabel(_x_label(x))
+    for ax in axes.flat[len(types) :]:
+        ax.set_axis_off()
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=4)
+    fig.suptitle(title, fontsize=STYLE["axes.titlesize"])
+    return fig
+
+
+# -------------------------------------------------------------------------------- networks
+@styled
 def exposure_network(
-    exposures: pd.DataFrame, types: Mapping[str, str], *, title: str, defaulted: Iterable[str] = ()
-) -> Figure:
-    """Who is exposed to whom: an arrow creditor → debtor sized by the amount (USD),
-    coloured nodes by agent type, defaulted parties marked with a red cross."""
-    fig, axes = new_figure(size=(9, 7.5))
-    ax = axes[0, 0]
-    g = nx.DiGraph()
-    agg = exposures.groupby(["creditor", "debtor"], sort=True)["amount"].sum()
-    for (c, d), amount in agg.items():
-        if amount > 0:
-            g.add_edge(c, d, weight=float(amount))
-    for node in sorted(types):
-        g.add_node(node)
-    pos = _typed_circle(sorted(g.nodes), types)
-    top = max((w for *_, w in g.edges(data="weight")), default=1.0)
-    widths = [0.3 + 6 * w / top for *_, w in g.edges(data="weight")]
-    nx.draw_networkx_edges(
-        g,
-        pos,
-        ax=ax,
-        width=widths,
-        alpha=0.5,
-        arrowsize=10,
-        edge_color="0.35",
-        connectionstyle="arc3,rad=0.08",
-    )
-    colours = [TYPE_COLOURS.get(types.get(n, "World"), "0.5") for n in g.nodes]
-    nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colours, node_size=260)
-    nx.draw_networkx_labels(g, {k: (x, y + 0.08) for k, (x, y) in pos.items()}, ax=ax, font_size=7)
-    failed = [n for n in g.nodes if n in set(defaulted)]
-    if failed:
-        ax.scatter(
-            [pos[n][0] for n in failed],
-            [pos[n][1] for n in failed],
-            marker="x",
-            s=260,
-            c="red",
-            linewidths=3,
-            zorder=5,
-        )
-    handles = [Patch(color=c, label=t) for t, c in TYPE_COLOURS.items() if t in set(types.values())]
-    handles.append(Line2D([], [], marker="x", color="red", lw=0, markersize=10, label="defaulted"))
-    handles.append(
-        Line2D([], [], color="0.35", lw=3, label=f"exposure (widest = ${top / 1e9:,.1f}B)")
-    )
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, -0.08), ncols=3)
-    ax.set_title(title)
-    ax.set_axis_off()
-    return fig
-
-
-def _typed_circle(nodes: list[str], types: Mapping[str, str]) -> dict[str, tuple[float, float]]:
-    """Nodes on a circle, grouped by type in the order of TYPE_COLOURS (deterministic)."""
-    order = {t: k for k, t in enumerate(TYPE_COLOURS)}
-    ranked = sorted(nodes, key=lambda n: (order.get(types.get(n, "World"), 99), n))
-    n = max(len(ranked), 1)
-    return {
-        name: (math.cos(2 * math.pi * k / n), math.sin(2 * math.pi * k / n))
-        for k, name in enumerate(ranked)
-    }
-
-
-def cascade_timeline(
-    events: pd.DataFrame, types: Mapping[str, str], months: int, *, title: str
-) -> Figure:
-    """Top: each default, by month and round (marker per defaulter, coloured by type).
-    Bottom: losses per month by who bore them, USD billion."""
-    fig, axes = new_figure(2, 1, size=(10, 7), sharex=True)
-    top, bottom = axes[0, 0], axes[1, 0]
-    defaults = events[events["event"].astype(str).str.startswith("default")]
-    for t, colour in TYPE_COLOURS.items():
-        rows = defaults[[types.get(d) == t for d in defaults["defaulter"]]]
-        if len(rows):
-            top.scatter(
-                rows["step"],
-                rows["round"],
-                color=colour,
-                s=60,
-                label=f"{t} default",
-                edgecolor="black",
-            )
-    for row in defaults.itertuples():
-        top.annotate(
-            row.defaulter,
-            (row.step, row.round),
-            fontsize=7,
-            xytext=(3, 3),
-            textcoords="offset points",
-        )
-    top.set(title=title, ylabel="round within the month")
-    if len(defaults):
-        top.legend(loc="upper left")
-    else:
-        top.text(0.5, 0.5, "no defaults", transform=top.transAxes, ha="center")
-    from sim.metrics import LOSS_EVENTS
-
-    losses = events[events["event"].isin(LOSS_EVENTS)].copy()
-    losses["bearer_type"] = [
-        "World" if str(c).startswith("world:") or not c else types.get(c, "World")
-        for c in np.where(losses["event"] == "fire_sale", losses["defaulter"], losses["creditor"])
-    ]
-    table = (
-        losses.pivot_table(
-            index="step", columns="bearer_type", values="amount_lost", aggfunc="sum", fill_value=0.0
-        ).reindex(range(months), fill_value=0.0)
-        / 1e9
-    )
-    bottom_acc = np.zeros(len(table))
-    for t in [c for c in TYPE_COLOURS if c in table.columns]:
-        bottom.bar(
-            table.index, table[t], bottom=bottom_acc, color=TYPE_COLOURS[t], label=f"borne by {t}"
-        )
-        bottom_acc += table[t].to_numpy()
-    bottom.set(ylabel="losses, USD billion", xlabel="month")
-    if table.to_numpy().sum() > 0:
-        bottom.legend(loc="upper left")
-    return fig
-
-
-def flow_diagram(
-    flows: pd.DataFrame, types: Mapping[str, str], *, title: str, min_share: float = 0.002
-) -> Figure:
-    """One month's payments among named agents: arrows payer → payee with widths ∝ amount,
-    the largest labelled in USD billion; money from and to the world as grey nodes."""
-    fig, axes = new_figure(size=(10, 9))
-    ax = axes[0, 0]
-    agg = flows.groupby(["payer", "payee"], sort=True)["amount"].sum()
-    total = float(agg.sum()) or 1.0
-    agg = agg[agg >= min_share * total]
-    g = nx.DiGraph()
-    for (p, q), amount in agg.items():
-        g.add_edge(p, q, weight=float(amount))
-    all_types = {n: types.get(n, "World") for n in g.nodes}
-    pos = _typed_circle(sorted(g.nodes), all_types)
-    top = max((w for *_, w in g.edges(data="weight")), default=1.0)
-    widths = [0.4 + 8 * w / top for *_, w in g.edges(data="weight")]
-    nx.draw_networkx_edges(
-        g,
-        pos,
-        ax=ax,
-        width=widths,
-        alpha=0.45,
-        arrowsize=12,
-        edge_color="0.3",
-        connectionstyle="arc3,rad=0.12",
-    )
-    nx.draw_networkx_nodes(
-        g, pos, ax=ax, node_size=300, node_color=[TYPE_COLOURS[all_types[n]] for n in g.nodes]
-    )
-    nx.draw_networkx_labels(
-        g, {k: (x * 1.12, y * 1.12) for k, (x, y) in pos.items()}, ax=ax, font_size=7
-    )
-    big = sorted(g.edges(data="weight"), key=lambda e: -e[2])[:8]
-    nx.draw_networkx_edge_labels(
-        g, pos, ax=ax, font_size=7, edge_labels={(p, q): f"${w / 1e9:,.1f}B" for p, q, w in big}
-    )
-    handles = [
-        Patch(color=c, label=t) for t, c in TYPE_COLOURS.items() if t in set(all_types.values())
-    ]
-    handles.append(Line2D([], [], color="0.3", lw=4, label=f"payment (widest ${top / 1e9:,.1f}B)"))
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, -0.06), ncols=3)
-    ax.set_title(f"{title} — total ${total / 1e9:,.0f}B")
-    ax.set_axis_off()
-    return fig
-
-
-def lines(
-    df: pd.DataFrame,
-    x: str,
-    ys: Mapping[str, str],
+    exposures: pd.DataFrame,
+    types: Mapping[str, str],
     *,
     title: str,
-    xlabel: str,
-    ylabel: str,
-    scale: float = 1.0,
-    ax: plt.Axes | None = None,
-    err: Mapping[str, tuple[str, str]] | None = None,
+    defaulted: Iterable[str] = (),
+    layout: Literal["circle", "spring"] = "circle",
+    seed: int = 7,
 ) -> Figure:
-    """Several named series against ``x`` (with optional error bands from low/high columns)."""
-    if ax is None:
-        fig, axes = new_figure()
-        ax = axes[0, 0]
+    """Who is exposed to whom: an arrow creditor → debtor for each pair, width ∝ the amount
+    (USD; summed over instruments), coloured by the creditor's type; nodes coloured by type;
+    defaulted parties marked with a red cross. ``layout="circle"`` groups agents by type
+    around a circle; ``"spring"`` uses a seeded networkx spring layout."""
+    agg = exposures.groupby(["creditor", "debtor"], sort=True)["amount"].sum()
+    agg = agg[agg > 0]
+    nodes = sorted({*types, *agg.index.get_level_values(0), *agg.index.get_level_values(1)})
+    if layout == "spring":
+        g = nx.DiGraph()
+        g.add_nodes_from(nodes)
+        g.add_weighted_edges_from((c, d, float(a)) for (c, d), a in agg.items())
+        pos = {k: np.asarray(v) for k, v in nx.spring_layout(g, seed=seed, weight=None).items()}
     else:
-        fig = ax.figure
-    for label, col in ys.items():
-        ax.plot(df[x], df[col] * scale, marker="o", label=label)
-        if err and label in err:
-            lo, hi = err[label]
-            ax.fill_between(df[x], df[lo] * scale, df[hi] * scale, alpha=0.2)
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    ax.legend(loc="best")
+        pos = _typed_circle(nodes, types)
+    fig, axes = new_figure(size=(9.5, 8.5))
+    ax = axes[0, 0]
+    top = float(agg.max()) if len(agg) else 1.0
+    for (c, d), amount in agg.items():
+        _arrow(
+            ax,
+            pos[c],
+            pos[d],
+            width=0.3 + 7 * amount / top,
+            colour=TYPE_COLOURS[agent_type(c, types)],
+            rad=0.12,
+            alpha=0.45,
+        )
+    failed = sorted(set(defaulted) & set(nodes))
+    _draw_nodes(ax, pos, types, failed)
+    _node_labels(ax, pos)
+    handles = _type_handles({agent_type(n, types) for n in nodes})
+    handles += [
+        Line2D([], [], marker="X", color=DEFAULT_COLOUR, lw=0, markersize=10, label="defaulted"),
+        Line2D([], [], color="0.4", lw=7.3, label=f"exposure, widest {money(top)}"),
+        Line2D([], [], color="0.4", lw=1.0, label="arrow: creditor → debtor, colour of creditor"),
+    ]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=3)
+    _network_frame(ax, title)
     return fig
+
+
+def _draw_nodes(
+    ax: Axes,
+    pos: Mapping[str, np.ndarray],
+    types: Mapping[str, str],
+    failed: Sequence[str] = (),
+    sizes: Mapping[str, float] | None = None,
+) -> None:
+    names = list(pos)
+    xy = np.array([pos[n] for n in names]).reshape(-1, 2)
+    ax.scatter(
+        xy[:, 0],
+        xy[:, 1],
+        s=[(sizes or {}).get(n, 160) for n in names],
+        c=[TYPE_COLOURS[agent_type(n, types)] for n in names],
+        edgecolors="white",
+        linewidths=1,
+        zorder=4,
+    )
+    if failed:
+        fxy = np.array([pos[n] for n in failed])
+        ax.scatter(
+            fxy[:, 0], fxy[:, 1], marker="X", s=190, c=DEFAULT_COLOUR, edgecolors="white", zorder=5
+        )
+
+
+def _type_handles(present: Iterable[str]) -> list[Any]:
+    present = set(present)
+    return [
+        Line2D([], [], marker="o", color=c, lw=0, markersize=9, label=t)
+        for t, c in TYPE_COLOURS.items()
+        if t in present
+    ]
+
+
+@styled
+def flow_diagram(
+    flows: pd.DataFrame,
+    types: Mapping[str, str],
+    *,
+    title: str,
+    min_share: float = 0.002,
+    max_kinds: int = 7,
+    labelled: int = 8,
+) -> Figure:
+    """The payments of one month (pass the rows of one ``step``): for each payer → payee and
+    kind of payment an arrow, width ∝ amount, coloured by kind; the largest arrows labelled
+    in USD. Nodes are agents grouped and coloured by type (``world:…`` parties outside the
+    system in grey), sized by the money through them. Pairs below ``min_share`` of the
+    total are left out (said in the legend)."""
+    agg = flows.groupby(["payer", "payee", "kind"], sort=True)["amount"].sum()
+    total = float(agg.sum()) or 1.0
+    agg = agg[agg >= min_share * total]
+    kinds = agg.groupby(level="kind").sum().sort_values(ascending=False, kind="stable")
+    palette = {k: SERIES_COLOURS[i] for i, k in enumerate(kinds.index[:max_kinds])}
+    nodes = sorted({*agg.index.get_level_values(0), *agg.index.get_level_values(1)})
+    pos = _typed_circle(nodes, types)
+    through = agg.groupby(level="payer").sum().add(agg.groupby(level="payee").sum(), fill_value=0)
+    biggest = float(through.max()) if len(through) else 1.0
+    sizes = {n: 60 + 500 * math.sqrt(through.get(n, 0.0) / biggest) for n in nodes}
+    fig, axes = new_figure(size=(10, 9.5))
+    ax = axes[0, 0]
+    top = float(agg.max()) if len(agg) else 1.0
+    label_at = set(agg.sort_values(ascending=False, kind="stable").index[:labelled])
+    pair_count: dict[tuple[str, str], int] = {}
+    for (payer, payee, kind), amount in agg.items():
+        j = pair_count.get((payer, payee), 0)
+        pair_count[(payer, payee)] = j + 1
+        mid = _arrow(
+            ax,
+            pos[payer],
+            pos[payee],
+            width=0.4 + 8 * amount / top,
+            colour=palette.get(kind, "0.6"),
+            rad=0.1 + 0.07 * j,
+        )
+        if (payer, payee, kind) in label_at:
+            ax.text(*mid, money(amount), fontsize=7, ha="center", va="center", zorder=7,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+    _draw_nodes(ax, pos, types, sizes=sizes)
+    _node_labels(ax, pos)
+    handles = _type_handles({agent_type(n, types) for n in nodes})
+    handles += [Line2D([], [], color=c, lw=3, label=k.replace("_", " ")) for k, c in palette.items()]
+    if len(kinds) > max_kinds:
+        handles.append(Line2D([], [], color="0.6", lw=3, label="other kinds"))
+    handles.append(
+        Line2D([], [], color="0.4", lw=8.4, label=f"widest {money(top)}; < {min_share:.1%} left out")
+    )
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=4)
+    _network_frame(ax, f"{title} — total {money(total)}")
+    return fig
+
+
+# -------------------------------------------------------------------------------- cascades
+DEFAULT_MARKERS = {
+    "default_illiquid": ("o", "default (illiquid, still solvent)"),
+    "default_insolvent": ("s", "default (insolvent)"),
+    "insolvent": ("v", "found insolvent, loans called"),
+    "rescue": ("*", "rescued"),
+}
+"""Events drawn in the top panel of a cascade timeline: marker and legend text."""
+
+
+def _split_events(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(default-like events, loss events). Without an ``event`` column every row with a
+    defaulter is a default and every row with ``amount_lost > 0`` a loss to its creditor."""
+    if "event" not in events.columns:
+        ev = events.assign(event="default_insolvent")
+        marks = ev.drop_duplicates(["step", "round", "defaulter"])
+        return marks, ev[ev["amount_lost"] > 0].assign(event="unpaid_obligation")
+    from sim.metrics import LOSS_EVENTS
+
+    marks = events[events["event"].isin(DEFAULT_MARKERS)]
+    return marks, events[events["event"].isin(LOSS_EVENTS)]
+
+
+def _loss_table(
+    losses: pd.DataFrame, types: Mapping[str, str], stack_by: str, months: int | None
+) -> pd.DataFrame:
+    from sim.metrics import instrument_kind
+
+    bearer = np.where(losses["event"] == "fire_sale", losses["defaulter"], losses["creditor"])
+    if stack_by == "instrument":
+        group = [
+            "fleet (fire sale)" if e == "fire_sale" else instrument_kind(i)
+            for e, i in zip(losses["event"], losses["instrument"], strict=True)
+        ]
+    else:
+        group = [agent_type(b, types) if b else "World" for b in bearer]
+    table = (
+        losses.assign(group=group)
+        .pivot_table(index="step", columns="group", values="amount_lost", aggfunc="sum")
+        .fillna(0.0)
+    )
+    end = months if months is not None else int(table.index.max() + 1 if len(table) else 1)
+    return table.reindex(range(end), fill_value=0.0)
+
+
+@styled
+def cascade_timeline(
+    events: pd.DataFrame,
+    types: Mapping[str, str],
+    months: int | None = None,
+    *,
+    title: str,
+    stack_by: Literal["bearer", "instrument"] = "bearer",
+) -> Figure:
+    """Top: each default by month and clearing round (marker shape by kind of default,
+    colour by the defaulter's type, names beside). Bottom: the month's losses stacked by who
+    bore them (``stack_by="bearer"``, by agent type) or by instrument kind, USD."""
+    fig, axes = new_figure(2, 1, size=(10, 7.5), sharex=True, height_ratios=(1, 1.2))
+    top, bottom = axes[0, 0], axes[1, 0]
+    marks, losses = _split_events(events)
+    _default_markers(top, marks, types)
+    top.set(title=title, ylabel="clearing round within the month")
+    top.yaxis.set_major_locator(MaxNLocator(integer=True))
+    table = _loss_table(losses, types, stack_by, months)
+    scale, unit = money_unit(table.to_numpy().ravel())
+    order = [t for t in TYPE_COLOURS if t in table.columns] or list(table.columns)
+    order += [c for c in table.columns if c not in order]
+    acc = np.zeros(len(table))
+    for k, col in enumerate(order):
+        colour = TYPE_COLOURS.get(col) if stack_by == "bearer" else None
+        colour = colour or SERIES_COLOURS[k % len(SERIES_COLOURS)]
+        vals = table[col].to_numpy() * scale
+        prefix = "borne by " if stack_by == "bearer" else "on "
+        bottom.bar(table.index, vals, bottom=acc, width=0.9, color=colour, label=prefix + col)
+        acc += vals
+    bottom.set(ylabel=f"losses in the month, {unit}", xlabel="month of the run")
+    if acc.sum() > 0:
+        bottom.legend(loc="upper left")
+    else:
+        bottom.text(0.5, 0.5, "no losses", transform=bottom.transAxes, ha="center")
+    if months is not None:
+        bottom.set_xlim(-1, months)
+    return fig
+
+
+def _default_markers(ax: Axes, marks: pd.DataFrame, types: Mapping[str, str]) -> None:
+    if marks.empty:
+        ax.text(0.5, 0.5, "no defaults", transform=ax.transAxes, ha="center")
+        ax.set_ylim(0.5, 1.5)
+        return
+    for event, (marker, text) in DEFAULT_MARKERS.items():
+        rows = marks[marks["event"] == event]
+        if rows.empty:
+            continue
+        colours = [TYPE_COLOURS[agent_type(d, types)] for d in rows["defaulter"]]
+        ax.scatter(rows["step"], rows["round"], marker=marker, s=70, c=colours,
+                   edgecolors="black", linewidths=0.6, zorder=3)
+    for (step, rnd), group in marks.groupby(["step", "round"], sort=True):
+        names = ", ".join(sorted(set(group["defaulter"])))
+        ax.annotate(textwrap.fill(names, 40), (step, rnd), fontsize=7, xytext=(6, 0),
+                    textcoords="offset points", va="center")
+    present = set(marks["event"])
+    handles = _type_handles({agent_type(d, types) for d in marks["defaulter"]})
+    handles += [
+        Line2D([], [], marker=m, color="0.5", markeredgecolor="black", lw=0, label=t)
+        for e, (m, t) in DEFAULT_MARKERS.items()
+        if e in present
+    ]
+    ax.legend(handles=handles, loc="upper left", ncols=2)
+    lo, hi = marks["round"].min(), marks["round"].max()
+    ax.set_ylim(lo - 0.6, hi + 0.6)
