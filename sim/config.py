@@ -460,6 +460,16 @@ class CascadeConfig(Section):
         ge=0,
         le=1,
     )
+    systemic_share: float = param(
+        0.2,
+        "share of agents",
+        "estimate (Gai & Kapadia 2010 count a contagion as global above 5% of banks; "
+        "stricter here because our networks have ~20 parties)",
+        "a run has a systemic cascade when at least this share of the non-investor agents "
+        "defaults",
+        gt=0,
+        le=1,
+    )
 
 
 class ShockConfig(Section):

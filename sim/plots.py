@@ -442,7 +442,10 @@ def balance_sheets(agents: pd.DataFrame, step: int, *, title: str) -> Figure:
     xs = np.arange(len(types))
     fig, axes = new_figure(size=(10, 5.5))
     ax = axes[0, 0]
-    sides = ((ASSET_COLUMNS, ASSET_COLOURS, -0.2, "assets"), (CLAIM_COLUMNS, CLAIM_COLOURS, 0.2, ""))
+    sides = (
+        (ASSET_COLUMNS, ASSET_COLOURS, -0.2, "assets"),
+        (CLAIM_COLUMNS, CLAIM_COLOURS, 0.2, ""),
+    )
     for columns, colours, offset, prefix in sides:
         up, down = np.zeros(len(types)), np.zeros(len(types))
         for (col, name), colour in zip(columns.items(), colours, strict=True):
@@ -632,11 +635,15 @@ def flow_diagram(
     _draw_nodes(ax, pos, types, sizes=sizes)
     _node_labels(ax, pos)
     handles = _type_handles({agent_type(n, types) for n in nodes})
-    handles += [Line2D([], [], color=c, lw=3, label=k.replace("_", " ")) for k, c in palette.items()]
+    handles += [
+        Line2D([], [], color=c, lw=3, label=k.replace("_", " ")) for k, c in palette.items()
+    ]
     if len(kinds) > max_kinds:
         handles.append(Line2D([], [], color="0.6", lw=3, label="other kinds"))
     handles.append(
-        Line2D([], [], color="0.4", lw=8.4, label=f"widest {money(top)}; < {min_share:.1%} left out")
+        Line2D(
+            [], [], color="0.4", lw=8.4, label=f"widest {money(top)}; < {min_share:.1%} left out"
+        )
     )
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=4)
     _network_frame(ax, f"{title} — total {money(total)}")
@@ -733,7 +740,7 @@ def _default_markers(ax: Axes, marks: pd.DataFrame, types: Mapping[str, str]) ->
         ax.text(0.5, 0.5, "no defaults", transform=ax.transAxes, ha="center")
         ax.set_ylim(0.5, 1.5)
         return
-    for event, (marker, text) in DEFAULT_MARKERS.items():
+    for event, (marker, _text) in DEFAULT_MARKERS.items():
         rows = marks[marks["event"] == event]
         if rows.empty:
             continue

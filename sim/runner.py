@@ -50,9 +50,6 @@ SUMMARY_FIELDS: tuple[str, ...] = (
 )
 """Scalar outputs of one run (see :func:`summarise`)."""
 
-SYSTEMIC_SHARE = 0.10
-"""A run has a systemic cascade when at least this share of non-investor agents defaults."""
-
 
 @dataclass
 class RunResult:
@@ -101,6 +98,7 @@ def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str
     peak_at = int(price.idxmax())
     losses = ev.loc[ev["event"].isin(["unpaid_obligation", "loan_written_off"]), "amount_lost"]
     exposed = [a for a in agents.values() if a.kind != "Investor"]
+    systemic = model.cfg.cascade.systemic_share
     default_rows = ev[ev["event"].str.startswith("default")]
     monthly = default_rows.groupby("step").size()
     return {
@@ -119,9 +117,7 @@ def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str
         "largest_monthly_defaults": float(monthly.max()) if len(monthly) else 0.0,
         "cascade_depth": float(default_rows["round"].max()) if len(default_rows) else 0.0,
         "rescues": float((ev["event"] == "rescue").sum()),
-        "systemic_cascade": float(
-            sum(a.defaulted for a in exposed) >= SYSTEMIC_SHARE * max(1, len(exposed))
-        ),
+        "systemic_cascade": float(sum(a.defaulted for a in exposed) >= systemic * len(exposed)),
         "losses_usd": float(losses.sum()),
         "money_moved_usd": float(tables["flows"]["amount"].sum()),
         "lab_revenue_usd": float(m["lab_revenue_usd"].sum()),

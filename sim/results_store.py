@@ -1,0 +1,275 @@
+"""Where a sweep's results live: one Parquet file per run, written atomically.
+
+Layout of a results folder::
+
+    manifest.json          the sweep file, package versions, git revision, the sample
+    plan.parquet           every planned run: run_id, point, replicate, seed, parameters
+    runs/<run_id>.parquet  one finished run: its parameters, seed and kept summary outputs
+    series/<run_id>.parquet  its kept time series (if any were asked for)
+    failed/<run_id>.json   a run that raised: parameters, seed and the traceback
+    compact.parquet        after `computesim query --compact`: the runs folded into one file
+
+Only the client process writes, each file to a temporary name then ``os.replace``, so a
+killed sweep leaves whole files or none. DuckDB reads the folder as a table (``runs``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from sim.config import ConfigError
+from sim.runner import MODEL_VERSION
+
+if TYPE_CHECKING:
+    from sim.sweep import RunTask, Sweep
+
+PACKAGES = (
+    "mesa",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "pydantic",
+    "SALib",
+    "dask",
+    "distributed",
+    "duckdb",
+)
+
+
+class ResultsStore:
+    """A sweep's results folder."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.runs = self.root / "runs"
+        self.series = self.root / "series"
+        self.failed = self.root / "failed"
+        self.manifest_path = self.root / "manifest.json"
+        self.compact_path = self.root / "compact.parquet"
+
+    # --- writing (client only) ---------------------------------------------------------
+    def open(self, sweep: Sweep, *, force: bool = False) -> None:
+        """Create the folder and write the manifest and plan.
+
+        A folder that holds another sweep (a different name in its manifest) is refused
+        unless ``force``; ``force`` also deletes every earlier result, so all runs are redone.
+        """
+        if self.manifest_path.is_file() and not force:
+            earlier = self.manifest().get("sweep_name")
+            if earlier != sweep.spec.sweep.name:
+                raise ConfigError(
+                    f"--out '{self.root}' holds results of sweep '{earlier}', not "
+                    f"'{sweep.spec.sweep.name}': choose another --out, or pass --force to "
+                    "delete them. Nothing was run or written."
+                )
+        if force:
+            for folder in (self.runs, self.series, self.failed):
+                shutil.rmtree(folder, ignore_errors=True)
+            self.compact_path.unlink(missing_ok=True)
+        for folder in (self.runs, self.series, self.failed):
+            folder.mkdir(parents=True, exist_ok=True)
+        manifest = {
+            "sweep_name": sweep.spec.sweep.name,
+            "sweep_file": str(sweep.path),
+            "sweep_toml": sweep.text,
+            "model_version": MODEL_VERSION,
+            "packages": {p: _version(p) for p in PACKAGES},
+            "python": platform.python_version(),
+            "git_revision": _git_revision(),
+            "runs_planned": len(sweep.tasks),
+            "method": sweep.spec.parameters.method,
+            "problem": sweep.problem,
+            "points": sweep.points,
+            "sample": None if sweep.unit_sample is None else sweep.unit_sample.tolist(),
+        }
+        _atomic(
+            self.manifest_path,
+            lambda p: Path(p).write_text(json.dumps(manifest, indent=1, default=str)),
+        )
+        plan = pd.DataFrame(
+            [
+                {
+                    "run_id": t.run_id,
+                    "point": t.point,
+                    "replicate": t.replicate,
+                    "seed": t.seed,
+                    **{f"p:{k}": v for k, v in t.params.items()},
+                }
+                for t in sweep.tasks
+            ]
+        )
+        _atomic(self.root / "plan.parquet", lambda p: plan.to_parquet(p, index=False))
+
+    def write_run(self, task: RunTask, result: dict[str, Any]) -> None:
+        row = {
+            "run_id": task.run_id,
+            "point": task.point,
+            "replicate": task.replicate,
+            "seed": task.seed,
+            "months": task.months,
+            **{f"p:{k}": v for k, v in task.params.items()},
+            **result["summary"],
+            "seconds": result.get("seconds", float("nan")),
+        }
+        if result.get("series"):
+            series = pd.DataFrame(result["series"]).assign(run_id=task.run_id)
+            _atomic(
+                self.series / f"{task.run_id}.parquet", lambda p: series.to_parquet(p, index=False)
+            )
+        frame = pd.DataFrame([row])
+        _atomic(self.runs / f"{task.run_id}.parquet", lambda p: frame.to_parquet(p, index=False))
+        (self.failed / f"{task.run_id}.json").unlink(missing_ok=True)
+
+    def write_failure(self, task: RunTask, tb: str) -> None:
+        record = {
+            "run_id": task.run_id,
+            "point": task.point,
+            "replicate": task.replicate,
+            "seed": task.seed,
+            "params": task.params,
+            "traceback": tb,
+        }
+        _atomic(
+            self.failed / f"{task.run_id}.json",
+            lambda p: Path(p).write_text(json.dumps(record, indent=1, default=str)),
+        )
+
+    # --- reading -----------------------------------------------------------------------
+    def done_ids(self) -> set[str]:
+        """Ids of the finished runs (per-run files and the compacted file)."""
+        ids = {p.stem for p in self.runs.glob("*.parquet")} if self.runs.is_dir() else set()
+        if self.compact_path.is_file():
+            ids |= set(pq.read_table(self.compact_path, columns=["run_id"])["run_id"].to_pylist())
+        return ids
+
+    def failed_ids(self) -> set[str]:
+        return {p.stem for p in self.failed.glob("*.json")} if self.failed.is_dir() else set()
+
+    def plan(self) -> pd.DataFrame:
+        return pd.read_parquet(self.root / "plan.parquet")
+
+    def manifest(self) -> dict[str, Any]:
+        if not self.manifest_path.is_file():
+            raise ConfigError(
+                f"'{self.root}' is not a sweep results folder (no manifest.json); give the "
+                "--out folder of a `computesim sweep`."
+            )
+        return json.loads(self.manifest_path.read_text())
+
+    def status(self) -> dict[str, int]:
+        """Counts of done, failed and pending runs of the plan."""
+        self.manifest()  # a clear error if this is not a results folder
+        planned = set(self.plan()["run_id"])
+        done = self.done_ids() & planned
+        failed = (self.failed_ids() & planned) - done
+        return {
+            "planned": len(planned),
+            "done": len(done),
+            "failed": len(failed),
+            "pending": len(planned - done - failed),
+        }
+
+    def results(self) -> pd.DataFrame:
+        """All finished runs as one table, ordered by point and replicate."""
+        return self.query("SELECT * FROM runs ORDER BY point, replicate, run_id")
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run SQL over the finished runs, visible as the table ``runs`` (DuckDB)."""
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            con.execute(f"CREATE VIEW runs AS {self._runs_source()}")
+            if any(self.series.glob("*.parquet")):
+                glob = (self.series / "*.parquet").as_posix()
+                con.execute(
+                    f"CREATE VIEW series AS SELECT * FROM read_parquet('{glob}', "
+                    "union_by_name=true)"
+                )
+            return con.execute(sql).df()
+        finally:
+            con.close()
+
+    def _runs_source(self) -> str:
+        """SQL for all finished runs: the compacted file plus the per-run files not in it."""
+        files = (self.runs / "*.parquet").as_posix()
+        has_files = self.runs.is_dir() and any(self.runs.glob("*.parquet"))
+        if self.compact_path.is_file():
+            compact = f"read_parquet('{self.compact_path.as_posix()}')"
+            if not has_files:
+                return f"SELECT * FROM {compact}"
+            return (
+                f"SELECT * FROM {compact} UNION ALL BY NAME SELECT * FROM read_parquet("
+                f"'{files}', union_by_name=true) WHERE run_id NOT IN (SELECT run_id FROM "
+                f"{compact})"
+            )
+        if not has_files:
+            raise ConfigError(f"no finished runs in '{self.root}' yet")
+        return f"SELECT * FROM read_parquet('{files}', union_by_name=true)"
+
+    def compact(self) -> Path:
+        """Fold the per-run files into one ``compact.parquet`` and delete them.
+
+        Safe to interrupt: the new file replaces the old atomically before any per-run file
+        is deleted, and a run present in both is read once. Restarts still skip every run.
+        """
+        import duckdb
+
+        tmp = self.root / ".compact.parquet.tmp"
+        con = duckdb.connect()
+        try:
+            con.execute(
+                f"COPY ({self._runs_source()} ORDER BY point, replicate, run_id) TO "
+                f"'{tmp.as_posix()}' (FORMAT parquet)"
+            )
+        finally:
+            con.close()
+        os.replace(tmp, self.compact_path)
+        for path in self.runs.glob("*.parquet"):
+            path.unlink()
+        return self.compact_path
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _git_revision() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent,
+            timeout=10,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _atomic(path: Path, write: Callable[[str], object]) -> None:
+    """Write through a temporary file in the same folder, then rename into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
