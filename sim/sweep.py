@@ -366,8 +366,8 @@ def run_sweep(
                 else:
                     store.write_run(task, result)
                     done += 1
+                bar.set_postfix(done=skipped + done, failed=failed, refresh=False)
                 bar.update()
-                bar.set_postfix(done=skipped + done, failed=failed)
             refill()
     except KeyboardInterrupt:
         interrupted = True
