@@ -84,7 +84,10 @@ def discover(experiments_dir: Path) -> list[Experiment]:
 def cache_key(exp: Experiment, experiments_dir: Path) -> str:
     """Hash of what the experiment's results depend on."""
     digest = hashlib.sha256()
-    sources = [*sorted((ROOT / "sim").rglob("*.py")), *sorted(Path(experiments_dir).glob("*.toml"))]
+    sources = [
+        *sorted((ROOT / "sim").rglob("*.py")),
+        *sorted(Path(experiments_dir).rglob("*.toml")),
+    ]
     script = Path(experiments_dir) / f"{exp.name}.py"
     for path in [script, *sources]:
         if path.is_file():

@@ -88,7 +88,7 @@ class ResultsStore:
             "packages": {p: _version(p) for p in PACKAGES},
             "python": platform.python_version(),
             "git_revision": _git_revision(),
-            "runs_planned": len(sweep.tasks),
+            "runs_planned": len({t.run_id for t in sweep.tasks}),
             "method": sweep.spec.parameters.method,
             "problem": sweep.problem,
             "points": sweep.points,

@@ -40,7 +40,11 @@ def point_means(store: ResultsStore, outputs: list[str]) -> pd.DataFrame:
             f"output(s) {', '.join(missing)} were not kept by this sweep; its outputs are: "
             f"{', '.join(kept)}"
         )
-    means = runs.groupby("point")[outputs].mean()
+    # by run id through the plan: a design may repeat a point (Morris trajectories share
+    # points), and a repeated point is one run
+    plan = store.plan()[["point", "run_id"]]
+    joined = plan.merge(runs[["run_id", *outputs]], on="run_id", how="inner")
+    means = joined.groupby("point")[outputs].mean()
     absent = sorted(set(range(len(manifest["points"]))) - set(means.index))
     if absent:
         raise ConfigError(
@@ -167,7 +171,8 @@ def sensitivity_figure(indices: pd.DataFrame, *, title: str) -> Figure:
         ax.set_yticks(ys, part["parameter"])
         ax.invert_yaxis()
         ax.set_title(output)
-        ax.legend(loc="lower right", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels))
     fig.suptitle(
         f"{title} ({'Morris screen' if method == 'morris' else 'Sobol indices'}, "
         f"{int(CONF_LEVEL * 100)}% intervals)"

@@ -301,7 +301,7 @@ class InlineExecutor(Executor):
 class SweepReport:
     """What one invocation of :func:`run_sweep` did (runs, and wall time in seconds)."""
 
-    total: int
+    total: int  # distinct runs (a design that repeats a point repeats no run)
     skipped: int
     done: int
     failed: int
@@ -331,13 +331,14 @@ def run_sweep(
 
     store.open(sweep, force=force)
     finished = store.done_ids()
-    todo = [t for t in sweep.tasks if t.run_id not in finished]
-    skipped = len(sweep.tasks) - len(todo)
+    unique = {t.run_id: t for t in reversed(sweep.tasks)}  # a repeated point runs once
+    todo = [t for t in sweep.tasks if t.run_id not in finished and unique[t.run_id] is t]
+    skipped = len(unique) - len(todo)
     start = time.perf_counter()
     done = failed = 0
     interrupted = False
     bar = tqdm(
-        total=len(sweep.tasks),
+        total=len(unique),
         initial=skipped,
         desc=f"sweep {sweep.spec.sweep.name}",
         unit="run",
@@ -376,5 +377,5 @@ def run_sweep(
     finally:
         bar.close()
     return SweepReport(
-        len(sweep.tasks), skipped, done, failed, time.perf_counter() - start, interrupted
+        len(unique), skipped, done, failed, time.perf_counter() - start, interrupted
     )

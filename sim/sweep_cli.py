@@ -145,12 +145,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _print_plan(sweep: Any, store: Any, force: bool) -> int:
     done = set() if force else store.done_ids()
-    todo = sum(t.run_id not in done for t in sweep.tasks)
+    distinct = {t.run_id for t in sweep.tasks}
+    todo = len(distinct - done)
     spec = sweep.spec
     print(
         f"sweep {spec.sweep.name}: {len(sweep.points)} points × {spec.sweep.seeds_per_point} "
-        f"seeds = {len(sweep.tasks)} runs of {sweep.tasks[0].months} months "
-        f"({spec.parameters.method}); {todo} to run, {len(sweep.tasks) - todo} already finished"
+        f"seeds = {len(distinct)} distinct runs of {sweep.tasks[0].months} months "
+        f"({spec.parameters.method}); {todo} to run, {len(distinct) - todo} already finished"
     )
     for v in spec.parameters.vary:
         values = v.values if v.values is not None else f"[{v.min}, {v.max}]"

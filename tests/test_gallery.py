@@ -82,7 +82,7 @@ def test_gallery_builds_reuses_and_reports_failures(tmp_path: Path) -> None:
 def test_every_experiment_declares_captioned_figures() -> None:
     experiments = discover(ROOT / "experiments")
     names = {e.name for e in experiments}
-    assert {"baseline", "overbuild", "cascade", "circular"} <= names
+    assert {"baseline", "overbuild", "cascade", "circular", "sweeps"} <= names
     for exp in experiments:
         assert exp.figures and all(f.caption for f in exp.figures), exp.name
         assert exp.params, exp.name
