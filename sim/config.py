@@ -953,11 +953,31 @@ class Scenario(Section):
         return validate_scenario(data, source=f"overrides {dict(overrides)}")
 
     def scaled(self, factor: int) -> Scenario:
-        """The same world with ``factor`` times as many agents of every archetype."""
+        """The same world with ``factor`` times as many agents of every archetype (and each
+        deal repeated between the copies of its parties)."""
         data = self.model_dump(mode="python")
+        copies: dict[str, list[str]] = {}  # agent name -> its name in each copy of the world
         for group in ("labs", "clouds", "chip_vendors", "investors"):
             for spec in data[group]:
+                old = _agent_names(spec["name"], spec["count"])
+                new = _agent_names(spec["name"], spec["count"] * factor)
+                for j, name in enumerate(old):
+                    copies[name] = [new[k * len(old) + j] for k in range(factor)]
                 spec["count"] *= factor
+        if factor > 1:
+            # every deal is repeated in each copy, between the copies of its parties, at
+            # 1/factor of its size (agents of a scaled archetype share its demand and money)
+            deals = []
+            for deal in data["deals"]:
+                for k in range(factor):
+                    copy = dict(deal, name=f"{deal['name']}-{k + 1}")
+                    for role in ("provider", "receiver", "vehicle"):
+                        if copy[role]:
+                            copy[role] = copies.get(copy[role], [copy[role]] * factor)[k]
+                    for money in ("amount_usd", "debt_usd"):
+                        copy[money] = deal[money] / factor
+                    deals.append(copy)
+            data["deals"] = deals
         return validate_scenario(data, source=f"{self.name} scaled ×{factor}")
 
 

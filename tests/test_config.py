@@ -123,3 +123,14 @@ def test_cli_bad_input_exit_2_no_traceback_nothing_written(tmp_path: Path) -> No
     assert "network.partners_per_lab" in proc.stderr and ">= 1" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_scaled_world_repeats_agents_and_deals_between_the_copies(baseline) -> None:
+    scaled = baseline.scaled(3)
+    assert sum(s.count for s in scaled.labs) == 3 * sum(s.count for s in baseline.labs)
+    assert len(scaled.deals) == 3 * len(baseline.deals)
+    deal = baseline.deals[0]
+    copies = [d for d in scaled.deals if d.name.startswith(f"{deal.name}-")]
+    assert len(copies) == 3 and len({d.provider for d in copies}) == 3
+    assert sum(d.amount_usd for d in copies) == pytest.approx(deal.amount_usd)
+    assert baseline.scaled(1) == baseline
