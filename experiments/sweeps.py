@@ -43,7 +43,13 @@ def run(name: str, out: Path, ctx: BuildContext) -> ResultsStore:
     sweep = load_sweep(SWEEPS[name])
     store = ResultsStore(out / "runs" / sweep.spec.sweep.name)
     with executor_for("process" if ctx.workers > 1 else "serial", ctx.workers) as pool:
-        report = run_sweep(sweep, store, pool, progress=False)
+        report = run_sweep(
+            sweep,
+            store,
+            pool,
+            progress=False,
+            on_result=lambda task, ok: ctx.progress(f"sweep {name}: run {task.run_id[:6]} done"),
+        )
     if report.failed:
         raise RuntimeError(f"sweep {name}: {report.failed} runs failed (see {store.failed})")
     ctx.progress(f"sweep {name}: {report.done} runs")

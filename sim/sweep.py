@@ -318,6 +318,7 @@ def run_sweep(
     force: bool = False,
     progress: bool = True,
     max_in_flight: int = 64,
+    on_result: Callable[[RunTask, bool], None] | None = None,
 ) -> SweepReport:
     """Run every task of ``sweep`` not yet finished in ``store`` on ``executor``.
 
@@ -326,6 +327,7 @@ def run_sweep(
     finishes; a run that raises is recorded with its traceback and the sweep goes on. On
     KeyboardInterrupt (Ctrl-C, or SIGTERM through the CLI) the runs not yet finished are
     cancelled and the report says so: rerunning the same command resumes.
+    ``on_result(task, ok)`` is called after each run is recorded (for progress reports).
     """
     from tqdm import tqdm
 
@@ -369,6 +371,8 @@ def run_sweep(
                     done += 1
                 bar.set_postfix(done=skipped + done, failed=failed, refresh=False)
                 bar.update()
+                if on_result is not None:
+                    on_result(task, future.exception() is None)
             refill()
     except KeyboardInterrupt:
         interrupted = True
@@ -376,6 +380,4 @@ def run_sweep(
             future.cancel()
     finally:
         bar.close()
-    return SweepReport(
-        len(unique), skipped, done, failed, time.perf_counter() - start, interrupted
-    )
+    return SweepReport(len(unique), skipped, done, failed, time.perf_counter() - start, interrupted)
