@@ -1021,8 +1021,9 @@ MODEL_REPORTERS = {
     "installed_gpus": _model_stat("installed_gpus"),
     "need_gpus": _model_stat("need_gpus"),
     "used_gpus": _model_stat("used_gpus"),
+    # used and installed GPUs are sums over clouds in different orders: cap the rounding
     "utilisation": lambda m: (
-        m.month_stats["used_gpus"] / m.month_stats["installed_gpus"]
+        min(1.0, m.month_stats["used_gpus"] / m.month_stats["installed_gpus"])
         if m.month_stats.get("installed_gpus")
         else 0.0
     ),
