@@ -465,8 +465,7 @@ class CascadeConfig(Section):
         "share of agents",
         "estimate (Gai & Kapadia 2010 count a contagion as global above 5% of banks; "
         "stricter here because our networks have ~20 parties)",
-        "a run has a systemic cascade when at least this share of the non-investor agents "
-        "defaults",
+        "a run has a systemic cascade when at least this share of the non-investor agents defaults",
         gt=0,
         le=1,
     )

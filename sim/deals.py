@@ -82,7 +82,7 @@ class DealBook:
         assert isinstance(cloud, Cloud) and isinstance(lab, Lab)
         price = model.contract_price()
         gpus = deal.amount_usd / (price * model.cfg.market.hours_per_month * deal.months)
-        model.book.contracts.append(
+        model.book.add_contract(
             CapacityContract(
                 model.book.new_id("credit"),
                 lab.name,
@@ -137,7 +137,7 @@ class DealBook:
             model.cfg.market.price_floor_usd_per_gpu_hour,
         )
         start = t + model.cfg.technology.build_lag_months
-        model.book.contracts.append(
+        model.book.add_contract(
             CapacityContract(
                 model.book.new_id("lease"),
                 lab.name,

@@ -145,41 +145,86 @@ class InstrumentBook:
     shares_outstanding: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     buyers_of: dict[str, set[str]] = field(default_factory=dict)  # vendor → clouds supplied
     _ids: count = field(default_factory=lambda: count(1))
+    # indices by agent name, kept by add_* and prune (add instruments only through add_*)
+    _contracts_by: dict[str, list[CapacityContract]] = field(default_factory=dict)
+    _loans_by: dict[str, list[Loan]] = field(default_factory=dict)
+    _orders_by: dict[str, list[ChipOrder]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._reindex()
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids)}"
+
+    # --- adding ------------------------------------------------------------------------
+    def add_contract(self, contract: CapacityContract) -> CapacityContract:
+        self.contracts.append(contract)
+        _index(self._contracts_by, contract, contract.buyer, contract.seller)
+        return contract
+
+    def add_loan(self, loan: Loan) -> Loan:
+        self.loans.append(loan)
+        _index(self._loans_by, loan, loan.borrower, loan.lender)
+        return loan
+
+    def add_order(self, order: ChipOrder) -> ChipOrder:
+        self.orders.append(order)
+        _index(self._orders_by, order, order.buyer, order.vendor)
+        self.buyers_of.setdefault(order.vendor, set()).add(order.buyer)
+        return order
+
+    def _reindex(self) -> None:
+        self._contracts_by, self._loans_by, self._orders_by = {}, {}, {}
+        for c in self.contracts:
+            _index(self._contracts_by, c, c.buyer, c.seller)
+        for loan in self.loans:
+            _index(self._loans_by, loan, loan.borrower, loan.lender)
+        for o in self.orders:
+            _index(self._orders_by, o, o.buyer, o.vendor)
 
     # --- look-ups ----------------------------------------------------------------------
     def contracts_of(self, agent_id: str, step: int | None = None) -> list[CapacityContract]:
         """Active contracts where ``agent_id`` is buyer or seller (in force at ``step``)."""
         return [
             c
-            for c in self.contracts
-            if c.active and agent_id in (c.buyer, c.seller) and (step is None or c.in_force(step))
+            for c in self._contracts_by.get(agent_id, ())
+            if c.active and (step is None or c.in_force(step))
         ]
 
     def contracted_gpus(
         self, *, buyer: str | None = None, seller: str | None = None, step: int
     ) -> float:
         """GPUs under contracts in force at ``step`` for a buyer and/or seller."""
+        agent = buyer if buyer is not None else seller
+        pool = self.contracts if agent is None else self._contracts_by.get(agent, ())
         return sum(
             c.gpus
-            for c in self.contracts
+            for c in pool
             if c.in_force(step)
             and (buyer is None or c.buyer == buyer)
             and (seller is None or c.seller == seller)
         )
 
+    def contracts_between(self, seller: str, buyer: str) -> list[CapacityContract]:
+        """Every recorded contract (active or not) from ``seller`` to ``buyer``."""
+        return [
+            c for c in self._contracts_by.get(seller, ()) if c.seller == seller and c.buyer == buyer
+        ]
+
     def backlog_usd(self, seller: str, step: int, hours_per_month: float) -> float:
         """Take-or-pay revenue still to come to ``seller``, USD."""
         return sum(
-            c.remaining_value(step, hours_per_month) for c in self.contracts if c.seller == seller
+            c.remaining_value(step, hours_per_month)
+            for c in self._contracts_by.get(seller, ())
+            if c.seller == seller
         )
 
     def loans_of(self, *, borrower: str | None = None, lender: str | None = None) -> list[Loan]:
+        agent = borrower if borrower is not None else lender
+        pool = self.loans if agent is None else self._loans_by.get(agent, ())
         return [
             loan
-            for loan in self.loans
+            for loan in pool
             if loan.active
             and (borrower is None or loan.borrower == borrower)
             and (lender is None or loan.lender == lender)
@@ -197,9 +242,11 @@ class InstrumentBook:
     def open_orders(
         self, *, buyer: str | None = None, vendor: str | None = None
     ) -> list[ChipOrder]:
+        agent = buyer if buyer is not None else vendor
+        pool = self.orders if agent is None else self._orders_by.get(agent, ())
         return [
             o
-            for o in self.orders
+            for o in pool
             if o.undelivered > 1e-9
             and (buyer is None or o.buyer == buyer)
             and (vendor is None or o.vendor == vendor)
@@ -212,6 +259,7 @@ class InstrumentBook:
         self.loans = [loan for loan in self.loans if loan.active]
         self.contracts = [c for c in self.contracts if c.active and c.end > step]
         self.orders = [o for o in self.orders if o.undelivered > 1e-9]
+        self._reindex()
 
     def issue_shares(self, issuer: str, holder: str, shares: float, cost_usd: float) -> EquityStake:
         """Record new shares of ``issuer`` bought by ``holder`` (cash moves in the ledger)."""
@@ -230,3 +278,9 @@ class InstrumentBook:
         stake = self.stakes.get((holder, issuer))
         total = self.shares_outstanding.get(issuer, 0.0)
         return 0.0 if stake is None or total <= 0 else stake.shares / total
+
+
+def _index[T](index: dict[str, list[T]], item: T, *agents: str) -> None:
+    """File ``item`` under each distinct agent name (a self-dealing item once)."""
+    for agent in dict.fromkeys(agents):
+        index.setdefault(agent, []).append(item)

@@ -742,8 +742,7 @@ class ComputeMarket(mesa.Model):
             t + tech.delivery_lag_months,
             t + tech.build_lag_months,
         )
-        self.book.orders.append(order)
-        self.book.buyers_of.setdefault(vendor.name, set()).add(cloud.name)
+        self.book.add_order(order)
         return order
 
     def commit_capacity(
@@ -780,7 +779,7 @@ class ComputeMarket(mesa.Model):
         """Pay out a new loan (its principal rounded to cents) and record it."""
         loan.principal = loan.outstanding = _cents_round(loan.principal)
         self.ledger.post(t, loan.lender, loan.borrower, loan.principal, flow, loan.id)
-        self.book.loans.append(loan)
+        self.book.add_loan(loan)
         return loan
 
     def accrue_compute(
@@ -800,7 +799,7 @@ class ComputeMarket(mesa.Model):
 
     def _sign(self, lab: Lab, cloud: str, gpus: float, price: float, start: int, t: int) -> None:
         mkt = self.cfg.market
-        self.book.contracts.append(
+        self.book.add_contract(
             CapacityContract(
                 self.book.new_id("contract"),
                 lab.name,

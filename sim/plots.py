@@ -630,8 +630,15 @@ def flow_diagram(
             rad=0.1 + 0.07 * j,
         )
         if (payer, payee, kind) in label_at:
-            ax.text(*mid, money(amount), fontsize=7, ha="center", va="center", zorder=7,
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+            ax.text(
+                *mid,
+                money(amount),
+                fontsize=7,
+                ha="center",
+                va="center",
+                zorder=7,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+            )
     _draw_nodes(ax, pos, types, sizes=sizes)
     _node_labels(ax, pos)
     handles = _type_handles({agent_type(n, types) for n in nodes})
@@ -745,12 +752,26 @@ def _default_markers(ax: Axes, marks: pd.DataFrame, types: Mapping[str, str]) ->
         if rows.empty:
             continue
         colours = [TYPE_COLOURS[agent_type(d, types)] for d in rows["defaulter"]]
-        ax.scatter(rows["step"], rows["round"], marker=marker, s=70, c=colours,
-                   edgecolors="black", linewidths=0.6, zorder=3)
+        ax.scatter(
+            rows["step"],
+            rows["round"],
+            marker=marker,
+            s=70,
+            c=colours,
+            edgecolors="black",
+            linewidths=0.6,
+            zorder=3,
+        )
     for (step, rnd), group in marks.groupby(["step", "round"], sort=True):
         names = ", ".join(sorted(set(group["defaulter"])))
-        ax.annotate(textwrap.fill(names, 40), (step, rnd), fontsize=7, xytext=(6, 0),
-                    textcoords="offset points", va="center")
+        ax.annotate(
+            textwrap.fill(names, 40),
+            (step, rnd),
+            fontsize=7,
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+        )
     present = set(marks["event"])
     handles = _type_handles({agent_type(d, types) for d in marks["defaulter"]})
     handles += [

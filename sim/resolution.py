@@ -303,8 +303,7 @@ def exposure_usd(model: ComputeMarket, holder: str, counterparty: str) -> float:
     stake = model.book.stakes.get((holder, counterparty))
     backlog = sum(
         c.remaining_value(model.month, hours)
-        for c in model.book.contracts
-        if c.buyer == counterparty and c.seller == holder
+        for c in model.book.contracts_between(seller=holder, buyer=counterparty)
     )
     return loans + owed + (stake.mark_usd if stake else 0.0) + backlog
 
@@ -318,24 +317,28 @@ def debtrank_snapshot(model: ComputeMarket, t: int) -> list[dict[str, object]]:
     ``model.exposure_rows``."""
     agents = model.all_agents
     n = len(agents)
+    # one pass over the instruments, in book order, then sum() per pair (compensated
+    # summation: the same figures as summing each pair's instruments directly)
+    lent_parts: dict[tuple[str, str], list[float]] = {}
+    for loan in model.book.loans:
+        if loan.active:
+            lent_parts.setdefault((loan.lender, loan.borrower), []).append(loan.outstanding)
+    lent = {key: sum(parts) for key, parts in lent_parts.items()}
+    hours = model.cfg.market.hours_per_month
+    backlog_parts: dict[tuple[str, str], list[float]] = {}
+    for c in model.book.contracts:
+        backlog_parts.setdefault((c.seller, c.buyer), []).append(c.remaining_value(t, hours))
+    backlogs = {key: sum(parts) for key, parts in backlog_parts.items()}
     exposures = np.zeros((n, n))
     for i, holder in enumerate(agents):
         for j, other in enumerate(agents):
             if i != j:
-                loans = sum(
-                    loan.outstanding
-                    for loan in model.book.loans_of(borrower=other.name, lender=holder.name)
-                )
                 stake = model.book.stakes.get((holder.name, other.name))
+                loans = lent.get((holder.name, other.name), 0)
                 exposures[i, j] = loans + (stake.mark_usd if stake else 0.0)
-    hours = model.cfg.market.hours_per_month
     for i, holder in enumerate(agents):
         for j, other in enumerate(agents):
-            backlog = sum(
-                c.remaining_value(t, hours)
-                for c in model.book.contracts
-                if c.seller == holder.name and c.buyer == other.name
-            )
+            backlog = backlogs.get((holder.name, other.name), 0)
             if exposures[i, j] > 0 or backlog > 0:
                 model.exposure_rows.append(
                     {
