@@ -90,6 +90,7 @@ class ResultsStore:
             "git_revision": _git_revision(),
             "runs_planned": len({t.run_id for t in sweep.tasks}),
             "method": sweep.spec.parameters.method,
+            "morris_levels": sweep.spec.parameters.morris_levels,
             "problem": sweep.problem,
             "points": sweep.points,
             "sample": None if sweep.unit_sample is None else sweep.unit_sample.tolist(),

@@ -25,8 +25,6 @@ from sim.results_store import ResultsStore
 
 CONF_LEVEL = 0.95
 """Confidence level of the bootstrap intervals SALib reports."""
-NUM_LEVELS = 4
-"""Morris grid levels; must match the sample (:func:`sim.sweep.sample_points`)."""
 
 
 def point_means(store: ResultsStore, outputs: list[str]) -> pd.DataFrame:
@@ -77,12 +75,18 @@ def analyse(store: ResultsStore, outputs: list[str], *, seed: int = 1) -> pd.Dat
     rows = []
     for output in outputs:
         y = means[output].to_numpy(dtype=float)
-        rows.extend(_indices(method, problem, sample, y, output, seed))
+        rows.extend(_indices(method, problem, sample, y, output, seed, manifest))
     return pd.DataFrame(rows)
 
 
 def _indices(
-    method: str, problem: dict, sample: np.ndarray, y: np.ndarray, output: str, seed: int
+    method: str,
+    problem: dict,
+    sample: np.ndarray,
+    y: np.ndarray,
+    output: str,
+    seed: int,
+    manifest: dict,
 ) -> list[dict]:
     names = problem["names"]
     constant = bool(np.nanmax(y) - np.nanmin(y) == 0)
@@ -90,7 +94,12 @@ def _indices(
         from SALib.analyze import morris
 
         res = morris.analyze(
-            problem, sample, y, num_levels=NUM_LEVELS, conf_level=CONF_LEVEL, seed=seed
+            problem,
+            sample,
+            y,
+            num_levels=manifest["morris_levels"],
+            conf_level=CONF_LEVEL,
+            seed=seed,
         )
         return [
             {

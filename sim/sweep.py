@@ -62,6 +62,13 @@ class Parameters(_Section):
         description="lhs: points; sobol: N (base "
         "sample, N·(D+2) points); morris: trajectories (N·(D+1) points)",
     )
+    morris_levels: int = Field(
+        4,
+        ge=2,
+        le=20,
+        description="morris: levels of the grid each parameter moves on (SALib default 4, "
+        "Saltelli et al. 2008)",
+    )
     vary: tuple[Varied, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -223,7 +230,7 @@ def sample_points(spec: SweepSpec) -> tuple[list[dict[str, Any]], np.ndarray | N
     else:
         from SALib.sample import morris
 
-        sample = morris.sample(problem, p.samples, num_levels=4, seed=seed)
+        sample = morris.sample(problem, p.samples, num_levels=p.morris_levels, seed=seed)
     points = []
     for row in sample:
         points.append(
