@@ -207,7 +207,6 @@ def dask_executor(workers: int, scheduler: str | None = None) -> Iterator[Execut
     with dask.config.set(
         {
             "distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS,
-            "distributed.worker.daemon": False,
         }
     ):
         if scheduler:

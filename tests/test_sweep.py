@@ -286,6 +286,26 @@ def test_a_killed_sweep_restarts_and_finishes_every_run_exactly_once(tmp_path, s
     assert store.status() == {"planned": 36, "done": 36, "failed": 0, "pending": 0}
 
 
+@pytest.mark.timeout(300)
+def test_cli_runs_a_sweep_on_a_running_dask_scheduler(tmp_path) -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        out = tmp_path / "r"
+        args = ["sweep", str(GRID), "--out", str(out), "--scheduler", cluster.scheduler_address]
+        assert main([*args, "--no-progress"]) == 0
+    reference = ResultsStore(tmp_path / "ref")
+    run_sweep(load_sweep(GRID), reference, InlineExecutor(), progress=False)
+    pd.testing.assert_frame_equal(
+        results_without_timing(ResultsStore(out)), results_without_timing(reference)
+    )
+    assert (
+        main(["sweep", str(GRID), "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "x")])
+        == 2
+    )
+    assert not (tmp_path / "x").exists()
+
+
 # ------------------------------------------------------------------------------ query, sa
 def test_query_cli_prints_and_writes_csv(tmp_path, capsys) -> None:
     out = tmp_path / "r"
