@@ -210,6 +210,23 @@ class MarketConfig(Section):
         ge=0,
         le=1,
     )
+    prepayment_share: float = param(
+        0.0,
+        "share of take-or-pay value",
+        "estimate (DESIGN §2 contract field; CALIBRATION gives no figure, so off by default)",
+        "share of a new contract's take-or-pay value the lab pays in cash at signing; used "
+        "against its first bills, forfeited if unused at the end of the term",
+        ge=0,
+        le=1,
+    )
+    prepayment_max_cash_share: float = param(
+        0.5,
+        "share of cash",
+        "estimate",
+        "most of its cash a lab puts into one contract's prepayment",
+        ge=0,
+        le=1,
+    )
     contract_lead_months: int = param(
         6,
         "months",

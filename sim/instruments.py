@@ -31,6 +31,7 @@ class CapacityContract:
     signed: int = 0  # month signed
     active: bool = True  # False once terminated by a default
     in_kind: bool = False  # compute credits: paid in the buyer's shares, not cash
+    prepaid_cents: int = 0  # prepayment not yet used against bills (integer cents)
 
     @property
     def end(self) -> int:

@@ -51,14 +51,24 @@ class Line(StrEnum):
     STAKES = "stakes"  # equity stakes in other agents, marked to market
     LOANS = "loans"  # loans granted, outstanding principal
     INVENTORY = "inventory"  # chips produced but not delivered (vendors)
+    PREPAID = "prepaid"  # compute paid for in advance, not yet used (labs)
     PAYABLES = "payables"  # amounts due to others, accrued and unpaid
+    DEFERRED_REVENUE = "deferred_revenue"  # prepayments received, compute not yet delivered
     DEBT = "debt"  # loans taken, outstanding principal not yet due
     PAID_IN = "paid_in"  # equity capital contributed by shareholders
     RETAINED = "retained"  # cumulative profit and loss
 
 
-ASSETS = (Line.CASH, Line.RECEIVABLES, Line.FLEET, Line.STAKES, Line.LOANS, Line.INVENTORY)
-LIABILITIES = (Line.PAYABLES, Line.DEBT)
+ASSETS = (
+    Line.CASH,
+    Line.RECEIVABLES,
+    Line.FLEET,
+    Line.STAKES,
+    Line.LOANS,
+    Line.INVENTORY,
+    Line.PREPAID,
+)
+LIABILITIES = (Line.PAYABLES, Line.DEBT, Line.DEFERRED_REVENUE)
 EQUITY = (Line.PAID_IN, Line.RETAINED)
 
 
@@ -116,11 +126,27 @@ class Flow(Enum):
     VENDOR_FINANCING = ("vendor_financing", Treatment(Line.LOANS, C, C, D))  # a vendor lends
     EQUITY_INVESTMENT = ("equity_investment", Treatment(Line.STAKES, C, C, Line.PAID_IN))
     ASSET_SALE = ("asset_sale", Treatment(Line.FLEET, C, C, Line.FLEET))  # payer = buyer
+    # --- contract prepayments: paid in cash at signing, then used against the bills ---
+    COMPUTE_PREPAYMENT = (
+        "compute_prepayment",
+        Treatment(Line.PREPAID, C, C, Line.DEFERRED_REVENUE),
+    )
+    PREPAYMENT_USED = ("prepayment_used", Treatment(R, Line.PREPAID, Line.DEFERRED_REVENUE, R))
+    # unused at the end of the term, or the buyer defaulted: the seller keeps it
+    PREPAYMENT_FORFEITED = (
+        "prepayment_forfeited",
+        Treatment(R, Line.PREPAID, Line.DEFERRED_REVENUE, R),
+    )
     # --- compute paid in the buyer's own shares (compute credits), no cash ---
     COMPUTE_CREDIT = ("compute_credit", Treatment(P, Line.PAID_IN, Line.STAKES, Line.RECEIVABLES))
     # --- losses between two parties, no cash: the payer is the defaulter ---
     RECEIVABLE_WRITE_OFF = ("receivable_write_off", Treatment(P, R, R, Line.RECEIVABLES))
     LOAN_WRITE_OFF = ("loan_write_off", Treatment(D, R, R, Line.LOANS))
+    # the seller defaulted before delivering what was prepaid: the buyer loses it
+    PREPAYMENT_WRITE_OFF = (
+        "prepayment_write_off",
+        Treatment(Line.DEFERRED_REVENUE, R, R, Line.PREPAID),
+    )
 
     def __init__(self, label: str, treatment: Treatment) -> None:
         self.label = label

@@ -773,7 +773,7 @@ def bust_outcome(
 # Cascades (DESIGN §5) from a run's events table: columns ``step``, ``round``, ``event``,
 # ``defaulter``, ``creditor``, ``amount_lost`` (USD) and ``instrument``.
 
-LOSS_EVENTS = ("unpaid_obligation", "stake_written_off", "fire_sale")
+LOSS_EVENTS = ("unpaid_obligation", "prepayment_written_off", "stake_written_off", "fire_sale")
 """Events whose ``amount_lost`` is a loss on somebody's books (a fire-sale loss falls on the
 defaulter, i.e. on its creditors and shareholders)."""
 

@@ -291,6 +291,9 @@ class ComputeMarket(mesa.Model):
         self.phase_finance(t)
         self.phase_resolve(t)
         self.phase_collect(t)
+        for contract in self.book.contracts:  # terms ending this month: unused prepayment lapses
+            if contract.prepaid_cents and contract.end <= t + 1:
+                self.forfeit_prepayment(t, contract)
         self.book.prune(t)
         if self.audit_every_step:
             self.audit()
@@ -365,7 +368,7 @@ class ComputeMarket(mesa.Model):
             for contract in lab_contracts[lab.name]:
                 avail = contract.gpus * availability[contract.seller]
                 bill = contract.amount_due(avail * share_used, avail, hours)
-                self._accrue(t, lab, contract.seller, bill, Flow.COMPUTE_DUE, contract.id)
+                self.bill_contract(t, lab, contract, bill)
                 seller = self.agent(contract.seller)
                 assert isinstance(seller, Cloud)
                 seller.used_gpus += avail * share_used
@@ -799,7 +802,7 @@ class ComputeMarket(mesa.Model):
 
     def _sign(self, lab: Lab, cloud: str, gpus: float, price: float, start: int, t: int) -> None:
         mkt = self.cfg.market
-        self.book.add_contract(
+        contract = self.book.add_contract(
             CapacityContract(
                 self.book.new_id("contract"),
                 lab.name,
@@ -812,6 +815,49 @@ class ComputeMarket(mesa.Model):
                 signed=t,
             )
         )
+        if mkt.prepayment_share > 0 and start >= t:  # new contracts, not running ones
+            prepay = min(
+                mkt.prepayment_share * contract.remaining_value(start, mkt.hours_per_month),
+                mkt.prepayment_max_cash_share * lab.cash,
+            )
+            contract.prepaid_cents = self.ledger.post(
+                t, lab.name, cloud, _cents_round(prepay), Flow.COMPUTE_PREPAYMENT, contract.id
+            )
+
+    def bill_contract(
+        self, t: int, buyer: MarketAgent, contract: CapacityContract, bill: float
+    ) -> None:
+        """A month's bill for ``contract`` falls due: what is left of its prepayment is used
+        first (no cash moves), the rest becomes an obligation."""
+        used = min(contract.prepaid_cents, to_cents(bill))
+        if used:
+            self.ledger.post(
+                t,
+                buyer.name,
+                contract.seller,
+                used / CENTS_PER_USD,
+                Flow.PREPAYMENT_USED,
+                contract.id,
+            )
+            contract.prepaid_cents -= used
+        rest = max(0.0, bill - used / CENTS_PER_USD)
+        self._accrue(t, buyer, contract.seller, rest, Flow.COMPUTE_DUE, contract.id)
+
+    def forfeit_prepayment(self, t: int, contract: CapacityContract) -> int:
+        """The seller keeps what is left of ``contract``'s prepayment (term over, or the buyer
+        defaulted); returns the cents forfeited."""
+        cents = contract.prepaid_cents
+        if cents:
+            self.ledger.post(
+                t,
+                contract.buyer,
+                contract.seller,
+                cents / CENTS_PER_USD,
+                Flow.PREPAYMENT_FORFEITED,
+                contract.id,
+            )
+            contract.prepaid_cents = 0
+        return cents
 
     def _lend(self, lender: Investor, borrower: MarketAgent, amount: float, rate: float) -> Loan:
         loan = Loan(
@@ -902,6 +948,11 @@ class ComputeMarket(mesa.Model):
         """Raise AssertionError unless the books balance, cash is conserved, and every
         balance-sheet line equals what the instruments and fleets say it should be."""
         self.ledger.check()
+        prepaid: dict[str, int] = {}  # unused prepayments by buyer and by seller, all contracts
+        deferred: dict[str, int] = {}
+        for c in self.book.contracts:
+            prepaid[c.buyer] = prepaid.get(c.buyer, 0) + c.prepaid_cents
+            deferred[c.seller] = deferred.get(c.seller, 0) + c.prepaid_cents
         for agent in self.all_agents:
             name = agent.name
             owed = self.obligations.of(name)
@@ -919,6 +970,16 @@ class ComputeMarket(mesa.Model):
             _close(self.ledger.balance(name, Line.LOANS), loans, f"{name} loans")
             marks = sum(s.mark_usd for s in self.book.stakes_of(name))
             _close(self.ledger.balance(name, Line.STAKES), marks, f"{name} stakes")
+            _same(
+                self.ledger.balance_cents(name, Line.PREPAID),
+                prepaid.get(name, 0),
+                f"{name} prepaid",
+            )
+            _same(
+                self.ledger.balance_cents(name, Line.DEFERRED_REVENUE),
+                deferred.get(name, 0),
+                f"{name} deferred revenue",
+            )
             if self.obligations.of(name):
                 raise AssertionError(f"{name} still has open obligations after the month")
             for line in Line:
@@ -942,7 +1003,9 @@ class ComputeMarket(mesa.Model):
             "fleet_usd": lambda a: a.model.ledger.balance(a.name, Line.FLEET),
             "stakes_usd": lambda a: a.model.ledger.balance(a.name, Line.STAKES),
             "loans_usd": lambda a: a.model.ledger.balance(a.name, Line.LOANS),
+            "prepaid_usd": lambda a: a.model.ledger.balance(a.name, Line.PREPAID),
             "payables_usd": lambda a: a.model.ledger.balance(a.name, Line.PAYABLES),
+            "deferred_revenue_usd": lambda a: a.model.ledger.balance(a.name, Line.DEFERRED_REVENUE),
             "debt_usd": lambda a: a.model.ledger.balance(a.name, Line.DEBT),
             "paid_in_usd": lambda a: a.model.ledger.balance(a.name, Line.PAID_IN),
             "retained_usd": lambda a: a.model.ledger.balance(a.name, Line.RETAINED),

@@ -419,14 +419,19 @@ ASSET_COLUMNS = {
     "fleet_usd": "GPU fleet",
     "stakes_usd": "equity stakes",
     "loans_usd": "loans granted",
+    "prepaid_usd": "compute prepaid",
 }
 """Asset columns of the agent table and their names in figures."""
-LIABILITY_COLUMNS = {"payables_usd": "payables", "debt_usd": "debt"}
+LIABILITY_COLUMNS = {
+    "payables_usd": "payables",
+    "debt_usd": "debt",
+    "deferred_revenue_usd": "prepayments received",
+}
 """Liability columns of the agent table."""
 CLAIM_COLUMNS = {**LIABILITY_COLUMNS, "equity_usd": "equity"}
 """Liabilities and equity: the right-hand side of a balance sheet."""
-ASSET_COLOURS = ("#4c72b0", "#64b5cd", "#55a868", "#8172b3", "#ccb974")
-CLAIM_COLOURS = ("#c44e52", "#dd8452", "#937860")
+ASSET_COLOURS = ("#4c72b0", "#64b5cd", "#55a868", "#8172b3", "#ccb974", "#8c8c8c")
+CLAIM_COLOURS = ("#c44e52", "#dd8452", "#da8bc3", "#937860")
 
 
 @styled
@@ -434,7 +439,7 @@ def balance_sheets(agents: pd.DataFrame, step: int, *, title: str) -> Figure:
     """Balance sheets summed by agent type at ``step``: assets (left bar of each pair)
     against liabilities and equity (right bar), stacked, USD billion. Negative equity is
     drawn below zero, hatched."""
-    at = agents[agents["step"] == step]
+    at = _with_all_lines(agents[agents["step"] == step])
     sums = at.groupby("agent_type")[[*ASSET_COLUMNS, *CLAIM_COLUMNS]].sum()
     scale, unit = money_unit(sums.to_numpy().ravel())
     sums = sums * scale
@@ -463,11 +468,19 @@ def balance_sheets(agents: pd.DataFrame, step: int, *, title: str) -> Figure:
     return fig
 
 
+def _with_all_lines(agents: pd.DataFrame) -> pd.DataFrame:
+    """``agents`` with every balance-sheet column (a line a table lacks is zero)."""
+    missing = [c for c in (*ASSET_COLUMNS, *CLAIM_COLUMNS) if c not in agents.columns]
+    return agents.assign(**dict.fromkeys(missing, 0.0)) if missing else agents
+
+
 @styled
 def balance_sheets_over_time(agents: pd.DataFrame, *, title: str, x: str = "date") -> Figure:
     """One panel per agent type over time: assets stacked above zero, liabilities stacked
     below, and equity (assets − liabilities) as a black line; USD billion."""
-    sums = agents.groupby(["agent_type", x])[[*ASSET_COLUMNS, *CLAIM_COLUMNS]].sum()
+    sums = (
+        _with_all_lines(agents).groupby(["agent_type", x])[[*ASSET_COLUMNS, *CLAIM_COLUMNS]].sum()
+    )
     scale, unit = money_unit(sums.to_numpy().ravel())
     types = [t for t in TYPE_COLOURS if t in sums.index.get_level_values(0)]
     ncols = 2 if len(types) > 1 else 1

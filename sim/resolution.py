@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.clearing import clearing_vector, debtrank
-from sim.ledger import CENTS_PER_USD, Flow, Line, to_cents
+from sim.ledger import ASSETS, CENTS_PER_USD, Flow, Line, to_cents
 from sim.settlement import Obligation
 
 if TYPE_CHECKING:
     from sim.agents import MarketAgent
+    from sim.instruments import CapacityContract
     from sim.model import ComputeMarket
 
 WORLD = "world:creditors"  # one node for every external creditor in the clearing
@@ -125,6 +126,25 @@ def _execute(model: ComputeMarket, t: int, plan: list[tuple[Obligation, int]]) -
         pending = still
 
 
+def settle_prepayment(
+    model: ComputeMarket, t: int, contract: CapacityContract, defaulter: str, round_: int
+) -> None:
+    """What is left of a terminated contract's prepayment: lost by the buyer if the seller
+    defaulted (it paid for compute it will not get), kept by the seller if the buyer did."""
+    cents = contract.prepaid_cents
+    if not cents:
+        return
+    if contract.seller == defaulter:
+        usd = cents / CENTS_PER_USD
+        model.ledger.post(t, defaulter, contract.buyer, usd, Flow.PREPAYMENT_WRITE_OFF, contract.id)
+        record(
+            model, t, "prepayment_written_off", defaulter, contract.buyer, usd, contract.id, round_
+        )
+        contract.prepaid_cents = 0
+    else:
+        model.forfeit_prepayment(t, contract)
+
+
 def write_off(model: ComputeMarket, t: int, ob: Obligation, round_: int) -> None:
     """The creditor of an unpaid obligation writes it off (a loss on its books)."""
     if not ob.external:
@@ -171,6 +191,7 @@ def default_party(model: ComputeMarket, agent: MarketAgent, t: int, round_: int)
         counterparty = contract.seller if contract.buyer == agent.name else contract.buyer
         lost = contract.remaining_value(t + 1, hours)
         record(model, t, "contract_terminated", agent.name, counterparty, lost, contract.id, round_)
+        settle_prepayment(model, t, contract, agent.name, round_)
         contract.active = False
     for order in model.book.open_orders(buyer=agent.name):
         order.units = order.delivered_units  # undelivered chips are cancelled
@@ -355,7 +376,7 @@ def debtrank_snapshot(model: ComputeMarket, t: int) -> list[dict[str, object]]:
         [
             sum(
                 model.ledger.balance(a.name, line)
-                for line in (Line.CASH, Line.RECEIVABLES, Line.FLEET, Line.STAKES, Line.LOANS)
+                for line in ASSETS
             )
             for a in agents
         ]

@@ -61,6 +61,10 @@ class RunResult:
     seed: int = 0
 
 
+CREDITOR_LOSS_EVENTS = ("unpaid_obligation", "prepayment_written_off")
+"""Events whose ``amount_lost`` is a creditor's loss (``losses_usd`` in the summary)."""
+
+
 def simulate(
     scenario: Scenario,
     seed: int,
@@ -96,7 +100,7 @@ def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str
     defaulted = [a for a in agents.values() if a.defaulted]
     price = m["spot_price_usd_per_gpu_hour"]
     peak_at = int(price.idxmax())
-    losses = ev.loc[ev["event"].isin(["unpaid_obligation", "loan_written_off"]), "amount_lost"]
+    losses = ev.loc[ev["event"].isin(CREDITOR_LOSS_EVENTS), "amount_lost"]
     exposed = [a for a in agents.values() if a.kind != "Investor"]
     systemic = model.cfg.cascade.systemic_share
     default_rows = ev[ev["event"].str.startswith("default")]
@@ -130,10 +134,11 @@ def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str
 
 def _revenues(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
     """Revenue each layer reports over the run (USD): labs from end users; clouds from
-    compute sold (in cash or in shares); vendors from chips sold."""
+    compute sold (billed, or drawn from a prepayment); vendors from chips sold."""
     accr = tables["accruals"]
     lab = float(tables["model"]["lab_revenue_usd"].sum())
-    cloud = float(accr.loc[accr["kind"] == "compute_due", "amount"].sum())
+    sold = ("compute_due", "prepayment_used", "prepayment_forfeited")
+    cloud = float(accr.loc[accr["kind"].isin(sold), "amount"].sum())
     vendor = float(accr.loc[accr["kind"] == "chip_invoice_due", "amount"].sum())
     agents = tables["agents"]
     last = agents[(agents["step"] == agents["step"].max()) & (agents["agent_type"] == "Lab")]

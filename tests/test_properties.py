@@ -33,6 +33,7 @@ worlds = st.fixed_dictionaries(
         "demand.price_elasticity": st.floats(-2.0, 0.0),
         "market.price_adjustment_speed": st.floats(0.05, 1.0),
         "market.take_or_pay_share": st.floats(0.0, 1.0),
+        "market.prepayment_share": st.floats(0.0, 1.0),
         "labs.*.optimism": st.floats(0.0, 3.0),
         "labs.*.initial_cash_usd": st.floats(0.0, 5e9),
         "clouds.*.supply_line_weight": st.floats(0.0, 1.0),
