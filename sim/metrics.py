@@ -822,3 +822,82 @@ def losses_by(events: pd.DataFrame, agent_types: Mapping[str, str]) -> pd.DataFr
         fill_value=0.0,
     )
     return table.sort_index().sort_index(axis=1)
+
+
+# --- concentration and returns ---
+#
+# Who holds the market (DESIGN §5): Herfindahl–Hirschman indices of the clouds' installed
+# capacity and of the labs' revenue; and what investors made: the multiple on invested capital.
+
+INVESTED_KINDS = ("equity_investment", "loan_advance")
+"""Flow kinds by which an investor puts cash into the system's companies."""
+
+
+def herfindahl(values: Iterable[float]) -> float:
+    """Herfindahl–Hirschman index of the shares of ``values`` (sum of squared shares, 0–1):
+    1/n for n equal parties, 1 for a monopoly; 0 when the total is 0."""
+    x = np.asarray(list(values), dtype=float)
+    if (x < 0).any() or not np.isfinite(x).all():
+        raise ValueError("herfindahl needs finite, non-negative values")
+    total = x.sum()
+    return float(((x / total) ** 2).sum()) if total > 0 else 0.0
+
+
+def concentration_series(agents: pd.DataFrame) -> pd.DataFrame:
+    """Per month: HHI and largest share of the clouds' installed GPUs (``cloud_hhi``,
+    ``cloud_top_share``) and of the labs' revenue (``lab_hhi``, ``lab_top_share``).
+
+    ``agents`` is the agent table (columns ``step``, ``agent_type``, ``gpus_installed`` for
+    clouds and ``revenue_usd`` for labs); defaulted parties count with what they still hold."""
+    rows = []
+    for step, month in agents.groupby("step", sort=True):
+        clouds = month.loc[month["agent_type"] == "Cloud", "gpus_installed"].clip(lower=0)
+        labs = month.loc[month["agent_type"] == "Lab", "revenue_usd"].clip(lower=0)
+        rows.append(
+            {
+                "step": step,
+                "cloud_hhi": herfindahl(clouds),
+                "cloud_top_share": _top_share(clouds),
+                "lab_hhi": herfindahl(labs),
+                "lab_top_share": _top_share(labs),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _top_share(values: pd.Series) -> float:
+    total = float(values.sum())
+    return float(values.max()) / total if total > 0 else 0.0
+
+
+def investor_returns(flows: pd.DataFrame, agents: pd.DataFrame) -> pd.DataFrame:
+    """Multiple on invested capital of each investor over the run.
+
+    ``invested_usd``: cash it put into companies (equity rounds, loans); ``returned_usd``:
+    cash companies paid it (interest, principal, other internal payments); ``held_usd``: the
+    claims it holds at the end (stakes at their mark, loans outstanding, receivables);
+    ``moic`` = (returned + held) / invested (NaN if it invested nothing). Below 1 it lost
+    money on what it put in."""
+    flows = _validated(flows, ("payer", "payee", "amount", "kind"))
+    investors = agents.loc[agents["agent_type"] == "Investor", "agent_id"].unique()
+    last = agents[agents["step"] == agents["step"].max()].set_index("agent_id")
+    rows = []
+    for name in investors:
+        out = flows[(flows["payer"] == name) & flows["kind"].isin(INVESTED_KINDS)]
+        back = flows[(flows["payee"] == name) & ~flows["payer"].map(is_boundary)]
+        held = sum(
+            float(last.at[name, col]) if name in last.index and col in last.columns else 0.0
+            for col in ("stakes_usd", "loans_usd", "receivables_usd")
+        )
+        invested = float(out["amount"].sum())
+        returned = float(back["amount"].sum())
+        rows.append(
+            {
+                "investor": name,
+                "invested_usd": invested,
+                "returned_usd": returned,
+                "held_usd": held,
+                "moic": (returned + held) / invested if invested > 0 else math.nan,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -372,15 +372,7 @@ def debtrank_snapshot(model: ComputeMarket, t: int) -> list[dict[str, object]]:
                     }
                 )
     buffers = np.array([max(a.equity, 1.0) for a in agents])
-    weights = np.array(
-        [
-            sum(
-                model.ledger.balance(a.name, line)
-                for line in ASSETS
-            )
-            for a in agents
-        ]
-    )
+    weights = np.array([sum(model.ledger.balance(a.name, line) for line in ASSETS) for a in agents])
     weights = np.maximum(weights, 1.0)
     rows = []
     for j, agent in enumerate(agents):

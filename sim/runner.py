@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.config import Scenario
+from sim.metrics import concentration_series, investor_returns
 from sim.model import MODEL_REPORTERS, ComputeMarket
 
 MODEL_VERSION = "0.1.0"
@@ -47,6 +49,9 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "capex_usd",
     "peak_debt_usd",
     "final_sentiment",
+    "final_cloud_hhi",
+    "final_lab_hhi",
+    "investor_moic",
 )
 """Scalar outputs of one run (see :func:`summarise`)."""
 
@@ -129,6 +134,22 @@ def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str
         "capex_usd": float(m["capex_usd"].sum()),
         "peak_debt_usd": float(m["total_debt_usd"].max()),
         "final_sentiment": float(m["sentiment"].iloc[-1]),
+        **_concentration_and_returns(tables),
+    }
+
+
+def _concentration_and_returns(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """Market concentration at the end (HHI, 0–1) and the investors' multiple on invested
+    capital over the run (all investors together; NaN if none invested)."""
+    agents = tables["agents"]
+    last = concentration_series(agents[agents["step"] == agents["step"].max()]).iloc[-1]
+    returns = investor_returns(tables["flows"], agents)
+    invested = float(returns["invested_usd"].sum()) if len(returns) else 0.0
+    value = float((returns["returned_usd"] + returns["held_usd"]).sum()) if len(returns) else 0.0
+    return {
+        "final_cloud_hhi": float(last["cloud_hhi"]),
+        "final_lab_hhi": float(last["lab_hhi"]),
+        "investor_moic": value / invested if invested > 0 else math.nan,
     }
 
 
