@@ -27,6 +27,10 @@ CONF_LEVEL = 0.95
 """Confidence level of the bootstrap intervals SALib reports."""
 
 
+_BOOK_KEEPING = {"run_id", "point", "replicate", "seed", "months", "seconds"}
+"""Columns of the runs table that are not outputs."""
+
+
 def point_means(store: ResultsStore, outputs: list[str]) -> pd.DataFrame:
     """Mean of each output over the finished seeds of every point, indexed by point."""
     manifest = store.manifest()
@@ -50,9 +54,6 @@ def point_means(store: ResultsStore, outputs: list[str]) -> pd.DataFrame:
             f"{absent[:5]}); finish the sweep (rerun `computesim sweep`) before the analysis"
         )
     return means.sort_index()
-
-
-_BOOK_KEEPING = {"run_id", "point", "replicate", "seed", "months", "seconds"}
 
 
 def analyse(store: ResultsStore, outputs: list[str], *, seed: int = 1) -> pd.DataFrame:

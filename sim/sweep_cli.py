@@ -281,13 +281,13 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_sa(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from sim.results_store import ResultsStore
     from sim.sensitivity import write_analysis
 
     store = ResultsStore(args.dir)
     csv, png = write_analysis(store, args.output, args.out or args.dir)
-    import pandas as pd
-
     with pd.option_context("display.width", 160, "display.precision", 4):
         print(pd.read_csv(csv).to_string(index=False))
     print(f"wrote {csv} and {png}")
