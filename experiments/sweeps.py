@@ -184,7 +184,7 @@ def draw_connectivity(runs: pd.DataFrame, out: Path) -> None:
 
 EXPERIMENT = Experiment(
     name="sweeps",
-    title="Sweeps: when overbuilding turns systemic",
+    title="When overbuilding turns systemic",
     section="Sweeps",
     description="Three sweeps run with the sweep runner (`computesim sweep`): a Monte Carlo "
     "phase diagram of long-run demand growth against the leverage clouds take on against "
