@@ -4,6 +4,7 @@ runner (one Parquet file per run, resumable) and drawn."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -40,8 +41,15 @@ PARTNERS = "p:network.partners_per_lab"
 
 
 def run(name: str, out: Path, ctx: BuildContext) -> ResultsStore:
+    """Run one sweep into ``runs/<build key>/<sweep>``: an interrupted build resumes its
+    runs, while a build for changed sources (a new key) starts afresh and drops the old."""
     sweep = load_sweep(SWEEPS[name])
-    store = ResultsStore(out / "runs" / sweep.spec.sweep.name)
+    runs = out / "runs"
+    key = ctx.cache_key[:12] or "standalone"
+    for old in runs.glob("*"):
+        if old.is_dir() and old.name != key:
+            shutil.rmtree(old)
+    store = ResultsStore(runs / key / sweep.spec.sweep.name)
     with executor_for("process" if ctx.workers > 1 else "serial", ctx.workers) as pool:
         report = run_sweep(
             sweep,
@@ -190,7 +198,7 @@ EXPERIMENT = Experiment(
     "phase diagram of long-run demand growth against the leverage clouds take on against "
     "their contract backlog; a connectivity sweep after a shock to the leading lab (VALIDATION "
     "Y2, robust-yet-fragile); and a Morris screen of six parameters of the telecom-bust world. "
-    "Per-run results are in runs/<sweep>/ (query them with `computesim query`).",
+    "Per-run results are in runs/<build>/<sweep>/ (query them with `computesim query`).",
     figures=(
         GalleryFigure(
             "phase_probability.png",

@@ -16,6 +16,7 @@ traceback; the others still build. Rebuilding from the same results gives identi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import html
 import importlib.util
@@ -47,6 +48,7 @@ class BuildContext:
 
     workers: int = 1
     progress: Callable[[str], None] = field(default=lambda message: None)
+    cache_key: str = ""  # what this build's results depend on (see :func:`cache_key`)
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ def build_one(
     (folder / "error.txt").unlink(missing_ok=True)
     start = time.perf_counter()
     try:
-        exp.build(folder, ctx)
+        exp.build(folder, dataclasses.replace(ctx, cache_key=key))
         missing = [f.file for f in exp.figures if not (folder / f.file).is_file()]
         if missing:
             raise RuntimeError(f"experiment {exp.name} did not write {', '.join(missing)}")
