@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sim.config import load_scenario
@@ -141,8 +142,23 @@ def build(out: Path, ctx: BuildContext) -> None:
     )
     save_figure(fig, out / "writedowns.png")
 
-    # Overbuild on purpose: one lab commits to far more capacity than it needs.
+    # Who made money, and who holds the market: the same seeds without the bust.
     base = load_scenario(HERE / "baseline.toml")
+    s_calm, _ = run_ensemble(
+        base,
+        seeds,
+        PARAMS["months"],
+        workers=ctx.workers,
+        keep=(),
+        on_done=lambda: ctx.progress("no-bust run done"),
+    )
+    returns = pd.concat(
+        [summary.assign(world="bust in 2027"), s_calm.assign(world="no bust (baseline)")]
+    )
+    returns.to_csv(out / "returns_and_concentration.csv", index=False)
+    draw_returns(returns, out / "returns_and_concentration.png")
+
+    # Overbuild on purpose: one lab commits to far more capacity than it needs.
     lab = PARAMS["overbuild on purpose: lab"]
     purpose = base.with_overrides(
         {
@@ -198,6 +214,29 @@ def build(out: Path, ctx: BuildContext) -> None:
     table.to_csv(out / "overbuild_on_purpose.csv")
 
 
+def draw_returns(runs: pd.DataFrame, path: Path) -> None:
+    """Investors' multiple on invested capital and the clouds' concentration, per seed."""
+    worlds = ["no bust (baseline)", "bust in 2027"]
+    colours = ["#1f77b4", "#d62728"]
+    fig, axes = new_figure(1, 2, size=(11, 4.8))
+    panels = (
+        ("investor_moic", "Investors' multiple on invested capital", "× money put in", 1.0),
+        ("final_cloud_hhi", "Concentration of cloud capacity at the end", "HHI (0–1)", None),
+    )
+    for ax, (column, title, ylabel, line) in zip(axes[0], panels, strict=True):
+        parts = [runs.loc[runs["world"] == w, column].dropna().to_numpy() for w in worlds]
+        box = ax.boxplot(parts, tick_labels=worlds, widths=0.5, patch_artist=True)
+        for patch, colour in zip(box["boxes"], colours, strict=True):
+            patch.set(facecolor=colour, alpha=0.35)
+        for k, (values, colour) in enumerate(zip(parts, colours, strict=True)):
+            ax.plot(np.full(len(values), k + 1.0), values, "o", color=colour, ms=4, alpha=0.8)
+        if line is not None:
+            ax.axhline(line, color="black", ls="--", lw=1, label="money back (1×)")
+            ax.legend(loc="upper right")
+        ax.set(title=f"{title} ({len(parts[0])} seeds)", ylabel=ylabel)
+    save_figure(fig, path)
+
+
 EXPERIMENT = Experiment(
     name="overbuild",
     title="The compute glut: demand stops growing in mid-2027",
@@ -233,10 +272,22 @@ EXPERIMENT = Experiment(
             "it needs: its effect on the compute price (left) and on its suppliers' "
             "revenue and capex (right).",
         ),
+        GalleryFigure(
+            "returns_and_concentration.png",
+            "Who made money, to the end of 2031: with the same seeds, investors get about "
+            "2× their money back (held claims at their marks) without the bust and about 1× "
+            "with it (left); the bust leaves cloud capacity more concentrated, as the failed "
+            "neoclouds' fleets are sold off (right).",
+        ),
     ),
     params=PARAMS,
     build=build,
-    data_files=("bust_runs.parquet", "bust_summary.csv", "overbuild_on_purpose.csv"),
+    data_files=(
+        "bust_runs.parquet",
+        "bust_summary.csv",
+        "overbuild_on_purpose.csv",
+        "returns_and_concentration.csv",
+    ),
 )
 
 if __name__ == "__main__":
