@@ -1,6 +1,6 @@
 # computesim — two commands on a fresh machine:
 #   make run    set up .venv (first use) and build the result gallery
-#   make test   set up .venv (first use) and run the test suite
+#   make test   set up .venv (first use) and run the test suite (.venv/bin/python -m pytest)
 SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
@@ -9,11 +9,12 @@ PY312 := $(shell for c in python3.12 python3.13 $$(ls -d $$HOME/.pyenv/versions/
             $$c -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo $$c; break; }; done)
 WORKERS ?= 2
 
-.PHONY: run test lint bench clean help
+.PHONY: setup run test lint bench clean help
 
 help:
 	@echo "make run    - create .venv if needed, then build the gallery (results/gallery/index.html)"
-	@echo "make test   - create .venv if needed, then run ruff and the test suite"
+	@echo "make setup  - create .venv (python3.12) and install the project"
+	@echo "make test   - create .venv if needed, then run the test suite (ruff included)"
 	@echo "make bench  - run the benchmarks under benchmarks/"
 	@echo "make clean  - remove .venv and results/"
 
@@ -25,11 +26,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+setup: $(VENV)/.installed
+
 run: $(VENV)/.installed
 	$(BIN)/computesim gallery --workers $(WORKERS)
 
+# The README's test command; .ci/run runs the same: make setup, then this pytest line.
 test: $(VENV)/.installed
-	$(BIN)/ruff check sim tests benchmarks experiments
 	$(BIN)/python -m pytest -n $(WORKERS) -q
 
 lint: $(VENV)/.installed
