@@ -20,8 +20,6 @@ import os
 import platform
 import shutil
 import subprocess
-import tempfile
-from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +28,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from sim.config import ConfigError
-from sim.runner import MODEL_VERSION
+from sim.runner import MODEL_VERSION, write_atomically
 
 if TYPE_CHECKING:
     from sim.sweep import RunTask, Sweep
@@ -95,7 +93,7 @@ class ResultsStore:
             "points": sweep.points,
             "sample": None if sweep.unit_sample is None else sweep.unit_sample.tolist(),
         }
-        _atomic(
+        write_atomically(
             self.manifest_path,
             lambda p: Path(p).write_text(json.dumps(manifest, indent=1, default=str)),
         )
@@ -111,7 +109,7 @@ class ResultsStore:
                 for t in sweep.tasks
             ]
         )
-        _atomic(self.root / "plan.parquet", lambda p: plan.to_parquet(p, index=False))
+        write_atomically(self.root / "plan.parquet", lambda p: plan.to_parquet(p, index=False))
 
     def write_run(self, task: RunTask, result: dict[str, Any]) -> None:
         row = {
@@ -126,11 +124,13 @@ class ResultsStore:
         }
         if result.get("series"):
             series = pd.DataFrame(result["series"]).assign(run_id=task.run_id)
-            _atomic(
+            write_atomically(
                 self.series / f"{task.run_id}.parquet", lambda p: series.to_parquet(p, index=False)
             )
         frame = pd.DataFrame([row])
-        _atomic(self.runs / f"{task.run_id}.parquet", lambda p: frame.to_parquet(p, index=False))
+        write_atomically(
+            self.runs / f"{task.run_id}.parquet", lambda p: frame.to_parquet(p, index=False)
+        )
         (self.failed / f"{task.run_id}.json").unlink(missing_ok=True)
 
     def write_failure(self, task: RunTask, tb: str) -> None:
@@ -142,7 +142,7 @@ class ResultsStore:
             "params": task.params,
             "traceback": tb,
         }
-        _atomic(
+        write_atomically(
             self.failed / f"{task.run_id}.json",
             lambda p: Path(p).write_text(json.dumps(record, indent=1, default=str)),
         )
@@ -262,15 +262,3 @@ def _git_revision() -> str:
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-def _atomic(path: Path, write: Callable[[str], object]) -> None:
-    """Write through a temporary file in the same folder, then rename into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -182,7 +182,9 @@ def write_run(result: RunResult, out_dir: str | Path) -> list[Path]:
     written = []
     for name, df in result.tables.items():
         written.append(
-            _atomic(out / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
+            write_atomically(
+                out / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False)
+            )
         )
     config = {
         "seed": result.seed,
@@ -190,12 +192,12 @@ def write_run(result: RunResult, out_dir: str | Path) -> list[Path]:
         "scenario": result.scenario.model_dump(mode="json") if result.scenario else None,
     }
     written.append(
-        _atomic(
+        write_atomically(
             out / "config.json", lambda p: Path(p).write_text(json.dumps(config, indent=2) + "\n")
         )
     )
     written.append(
-        _atomic(
+        write_atomically(
             out / "summary.json",
             lambda p: Path(p).write_text(json.dumps(result.summary, indent=2) + "\n"),
         )
@@ -203,7 +205,9 @@ def write_run(result: RunResult, out_dir: str | Path) -> list[Path]:
     return written
 
 
-def _atomic(path: Path, write: Callable[[str], object]) -> Path:
+def write_atomically(path: Path, write: Callable[[str], object]) -> Path:
+    """Call ``write(temporary path)`` in ``path``'s folder, then rename into place, so a
+    crash leaves the whole file or none; returns ``path``."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
