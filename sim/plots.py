@@ -474,47 +474,6 @@ def _with_all_lines(agents: pd.DataFrame) -> pd.DataFrame:
     return agents.assign(**dict.fromkeys(missing, 0.0)) if missing else agents
 
 
-@styled
-def balance_sheets_over_time(agents: pd.DataFrame, *, title: str, x: str = "date") -> Figure:
-    """One panel per agent type over time: assets stacked above zero, liabilities stacked
-    below, and equity (assets − liabilities) as a black line; USD billion."""
-    sums = (
-        _with_all_lines(agents).groupby(["agent_type", x])[[*ASSET_COLUMNS, *CLAIM_COLUMNS]].sum()
-    )
-    scale, unit = money_unit(sums.to_numpy().ravel())
-    types = [t for t in TYPE_COLOURS if t in sums.index.get_level_values(0)]
-    ncols = 2 if len(types) > 1 else 1
-    nrows = math.ceil(len(types) / ncols)
-    fig, axes = new_figure(nrows, ncols, size=(12, 3.6 * nrows + 0.6), sharex=True)
-    for k, t in enumerate(types):
-        ax = axes.flat[k]
-        part = sums.loc[t] * scale
-        xs = part.index.to_numpy()
-        ax.stackplot(
-            xs,
-            *[part[c].clip(lower=0) for c in ASSET_COLUMNS],
-            colors=ASSET_COLOURS,
-            labels=[f"asset: {n}" for n in ASSET_COLUMNS.values()],
-        )
-        ax.stackplot(
-            xs,
-            *[-part[c].clip(lower=0) for c in LIABILITY_COLUMNS],
-            colors=CLAIM_COLOURS[:2],
-            labels=[f"liability: {n} (below 0)" for n in LIABILITY_COLUMNS.values()],
-        )
-        ax.plot(xs, part["equity_usd"], color="black", lw=1.5, label="equity")
-        ax.axhline(0, color="black", lw=0.6)
-        ax.set_title(t, color=TYPE_COLOURS[t])
-        ax.set_ylabel(unit)
-        ax.set_xlabel(_x_label(x))
-    for ax in axes.flat[len(types) :]:
-        ax.set_axis_off()
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=4)
-    fig.suptitle(title, fontsize=STYLE["axes.titlesize"])
-    return fig
-
-
 # -------------------------------------------------------------------------------- networks
 @styled
 def exposure_network(
