@@ -881,10 +881,12 @@ def investor_returns(flows: pd.DataFrame, agents: pd.DataFrame) -> pd.DataFrame:
     flows = _validated(flows, ("payer", "payee", "amount", "kind"))
     investors = agents.loc[agents["agent_type"] == "Investor", "agent_id"].unique()
     last = agents[agents["step"] == agents["step"].max()].set_index("agent_id")
+    invested_flows = flows[flows["kind"].isin(INVESTED_KINDS)]
+    internal = flows[~flows["payer"].map(is_boundary)]
     rows = []
     for name in investors:
-        out = flows[(flows["payer"] == name) & flows["kind"].isin(INVESTED_KINDS)]
-        back = flows[(flows["payee"] == name) & ~flows["payer"].map(is_boundary)]
+        out = invested_flows[invested_flows["payer"] == name]
+        back = internal[internal["payee"] == name]
         held = sum(
             float(last.at[name, col]) if name in last.index and col in last.columns else 0.0
             for col in ("stakes_usd", "loans_usd", "receivables_usd")

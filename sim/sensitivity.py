@@ -73,10 +73,11 @@ def analyse(store: ResultsStore, outputs: list[str], *, seed: int = 1) -> pd.Dat
     problem = manifest["problem"]
     sample = np.asarray(manifest["sample"], dtype=float)
     means = point_means(store, outputs)
+    levels = manifest.get("morris_levels")
     rows = []
     for output in outputs:
         y = means[output].to_numpy(dtype=float)
-        rows.extend(_indices(method, problem, sample, y, output, seed, manifest))
+        rows.extend(_indices(method, problem, sample, y, output, seed, levels))
     return pd.DataFrame(rows)
 
 
@@ -87,7 +88,7 @@ def _indices(
     y: np.ndarray,
     output: str,
     seed: int,
-    manifest: dict,
+    morris_levels: int | None,
 ) -> list[dict]:
     names = problem["names"]
     constant = bool(np.nanmax(y) - np.nanmin(y) == 0)
@@ -98,7 +99,7 @@ def _indices(
             problem,
             sample,
             y,
-            num_levels=manifest["morris_levels"],
+            num_levels=morris_levels,
             conf_level=CONF_LEVEL,
             seed=seed,
         )

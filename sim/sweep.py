@@ -373,13 +373,15 @@ def run_sweep(
                 except Exception:
                     store.write_failure(task, traceback.format_exc())
                     failed += 1
+                    ok = False
                 else:
                     store.write_run(task, result)
                     done += 1
+                    ok = True
                 bar.set_postfix(done=skipped + done, failed=failed, refresh=False)
                 bar.update()
                 if on_result is not None:
-                    on_result(task, future.exception() is None)
+                    on_result(task, ok)
             refill()
     except KeyboardInterrupt:
         interrupted = True
