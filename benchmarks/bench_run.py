@@ -28,7 +28,7 @@ def time_run(scale: int, months: int, repeat: int) -> tuple[int, int, float]:
         for _ in range(months):
             model.step()
         best = min(best, time.perf_counter() - start)
-        agents, postings = len(model.all_agents), model.ledger.n_postings
+        agents, postings = len(model.all_agents), model.books.ledger.n_postings
     return agents, postings, best
 
 

@@ -184,6 +184,13 @@ def to_cents(amount_usd: float, what: str = "amount") -> int:
     return round(amount_usd * CENTS_PER_USD)
 
 
+def usd_text(cents: int) -> str:
+    """Whole cents as exact dollar text, ``$1,234.05`` (no float rounding at any size)."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), CENTS_PER_USD)
+    return f"{sign}${whole:,}.{part:02d}"
+
+
 class Ledger:
     """The books of every agent plus the flow log (one row per posting)."""
 
@@ -254,6 +261,21 @@ class Ledger:
         overdraws. Zero amounts are accepted and not logged.
         """
         cents = to_cents(amount_usd, f"amount of {flow.label} from {payer} to {payee}")
+        return self.post_cents(step, payer, payee, cents, flow, instrument)
+
+    def post_cents(
+        self,
+        step: int,
+        payer: str,
+        payee: str,
+        cents: int,
+        flow: Flow,
+        instrument: str = "",
+    ) -> int:
+        """:meth:`post` for an amount already in whole cents (no rounding through dollars, so
+        amounts of any size stay exact)."""
+        if cents < 0:
+            raise LedgerError(f"amount of {flow.label} from {payer} to {payee} must be >= 0")
         t = flow.treatment
         if (t.payer_debit is None) != is_world(payer):
             raise LedgerError(f"{flow.label}: payer '{payer}' is the wrong side of the boundary")
@@ -267,8 +289,8 @@ class Ledger:
             return 0
         if payer_book is not None and t.payer_credit is Line.CASH and payer_book[C] < cents:
             raise InsufficientCash(
-                f"{payer} has ${payer_book[C] / 100:,.2f} cash and cannot pay "
-                f"${cents / 100:,.2f} of {flow.label} to {payee}"
+                f"{payer} has {usd_text(payer_book[C])} cash and cannot pay "
+                f"{usd_text(cents)} of {flow.label} to {payee}"
             )
         if payer_book is not None:
             _debit(payer_book, t.payer_debit, cents)
@@ -291,6 +313,12 @@ class Ledger:
     ) -> int:
         """A non-cash entry inside one agent's books (depreciation, marks, impairment)."""
         cents = to_cents(amount_usd, f"journal amount '{memo}' for {agent_id}")
+        return self.journal_cents(step, agent_id, debit, credit, cents, memo)
+
+    def journal_cents(
+        self, step: int, agent_id: str, debit: Line, credit: Line, cents: int, memo: str
+    ) -> int:
+        """:meth:`journal` for an amount already in whole cents."""
         if C in (debit, credit):
             raise LedgerError(f"journal entry '{memo}' may not touch cash; use post()")
         book = self._book(agent_id)

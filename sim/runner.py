@@ -88,8 +88,8 @@ def simulate(
     tables = {
         "model": model.model_table(),
         "agents": model.agent_table(),
-        "flows": model.ledger.flows(),
-        "accruals": model.ledger.accruals(),
+        "flows": model.books.ledger.flows(),
+        "accruals": model.books.ledger.accruals(),
         "events": model.events_table(),
         "debtrank": model.debtrank_table(),
         "exposures": model.exposures_table(),

@@ -8,7 +8,7 @@ import pytest
 from sim.instruments import CapacityContract
 from sim.ledger import Line
 from sim.model import ComputeMarket
-from sim.resolution import default_party
+from sim.phases.resolve import default_party
 
 from .conftest import small_world
 
@@ -24,10 +24,10 @@ def prepaid_world(months: int) -> ComputeMarket:
 
 def test_prepayments_are_drawn_down_before_any_bill() -> None:
     model = prepaid_world(24)
-    flows, accruals = model.ledger.flows(), model.ledger.accruals()
+    flows, accruals = model.books.ledger.flows(), model.books.ledger.accruals()
     paid = flows[flows["kind"] == "compute_prepayment"].groupby("instrument")["amount"].sum()
     assert len(paid) >= 2
-    left = {c.id: c.prepaid_cents / 100 for c in model.book.contracts}
+    left = {c.id: c.prepaid_cents / 100 for c in model.books.instruments.contracts}
     for contract_id, amount in paid.items():
         mine = accruals[accruals["instrument"] == contract_id]
         drawn = mine.loc[mine["kind"].isin(DRAWN), "amount"].sum()
@@ -36,13 +36,13 @@ def test_prepayments_are_drawn_down_before_any_bill() -> None:
         billed = mine.loc[(mine["kind"] == "compute_due") & (mine["amount"] > 0), "step"]
         if len(used) and len(billed):
             assert used.max() <= billed.min(), contract_id  # no bill while prepayment is left
-    assert model.ledger.balance("lab-a", Line.PREPAID) == pytest.approx(
-        sum(c.prepaid_cents for c in model.book.contracts if c.buyer == "lab-a") / 100
+    assert model.books.ledger.balance("lab-a", Line.PREPAID) == pytest.approx(
+        sum(c.prepaid_cents for c in model.books.instruments.contracts if c.buyer == "lab-a") / 100
     )
 
 
 def first_prepaid(model: ComputeMarket, **party: str) -> CapacityContract:
-    for contract in model.book.contracts:
+    for contract in model.books.instruments.contracts:
         if contract.prepaid_cents and all(getattr(contract, k) == v for k, v in party.items()):
             return contract
     raise AssertionError(f"no prepaid contract with {party}")
@@ -51,15 +51,15 @@ def first_prepaid(model: ComputeMarket, **party: str) -> CapacityContract:
 def test_the_buyer_loses_the_prepayment_when_the_seller_defaults() -> None:
     model = prepaid_world(3)
     contract = first_prepaid(model, seller="neo")
-    between = model.book.contracts_between(seller="neo", buyer=contract.buyer)
+    between = model.books.instruments.contracts_between(seller="neo", buyer=contract.buyer)
     left = sum(c.prepaid_cents for c in between)
-    buyer_before = model.ledger.balance_cents(contract.buyer, Line.PREPAID)
-    equity_before = model.ledger.equity(contract.buyer)
+    buyer_before = model.books.ledger.balance_cents(contract.buyer, Line.PREPAID)
+    equity_before = model.books.ledger.equity(contract.buyer)
     default_party(model, model.agent("neo"), model.month, 1)
-    model.ledger.check()
+    model.books.ledger.check()
     assert all(c.prepaid_cents == 0 and not c.active for c in between)
-    assert model.ledger.balance_cents(contract.buyer, Line.PREPAID) == buyer_before - left
-    assert model.ledger.equity(contract.buyer) == pytest.approx(equity_before - left / 100)
+    assert model.books.ledger.balance_cents(contract.buyer, Line.PREPAID) == buyer_before - left
+    assert model.books.ledger.equity(contract.buyer) == pytest.approx(equity_before - left / 100)
     events = model.events_table()
     lost = events[
         (events["event"] == "prepayment_written_off") & (events["creditor"] == contract.buyer)
@@ -70,16 +70,16 @@ def test_the_buyer_loses_the_prepayment_when_the_seller_defaults() -> None:
 def test_the_seller_keeps_the_prepayment_when_the_buyer_defaults() -> None:
     model = prepaid_world(3)
     contract = first_prepaid(model, buyer="lab-b")
-    between = model.book.contracts_between(seller=contract.seller, buyer="lab-b")
+    between = model.books.instruments.contracts_between(seller=contract.seller, buyer="lab-b")
     left = sum(c.prepaid_cents for c in between)
-    seller_before = model.ledger.balance_cents(contract.seller, Line.DEFERRED_REVENUE)
-    equity_before = model.ledger.equity(contract.seller)
+    seller_before = model.books.ledger.balance_cents(contract.seller, Line.DEFERRED_REVENUE)
+    equity_before = model.books.ledger.equity(contract.seller)
     default_party(model, model.agent("lab-b"), model.month, 1)
-    model.ledger.check()
+    model.books.ledger.check()
     assert all(c.prepaid_cents == 0 for c in between)
-    assert model.ledger.balance_cents(contract.seller, Line.DEFERRED_REVENUE) == (
+    assert model.books.ledger.balance_cents(contract.seller, Line.DEFERRED_REVENUE) == (
         seller_before - left
     )
-    assert model.ledger.equity(contract.seller) >= equity_before + left / 100 - 0.01
-    forfeited = model.ledger.accruals()
+    assert model.books.ledger.equity(contract.seller) >= equity_before + left / 100 - 0.01
+    forfeited = model.books.ledger.accruals()
     assert (forfeited["kind"] == "prepayment_forfeited").any()

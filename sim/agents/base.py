@@ -1,48 +1,103 @@
-"""What every agent shares: a name, books in the ledger, and a default flag."""
+"""What every agent shares: a name, a view of the market, books it reads, a default flag."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import mesa
 
+from sim.agents.view import MarketView
 from sim.ledger import Line
 
-if TYPE_CHECKING:
-    from sim.model import ComputeMarket
+Column = Callable[[Any], object]
+"""A table column: a function of the agent (see :attr:`MarketAgent.columns`)."""
+
+
+def _line(line: Line) -> Column:
+    return lambda a: a.market.balance(a.name, line)
 
 
 class MarketAgent(mesa.Agent):
-    """A named party with books in the model's ledger. It reads its books; it never writes them."""
+    """A named party with books in the ledger. It reads its books through ``market`` (a
+    :class:`MarketView`); it never writes them: it answers role questions, and the world's
+    mechanisms book the answers."""
 
-    model: ComputeMarket
-    kind: str = "agent"
+    kind: ClassVar[str] = "agent"
+    """The role this class plays (``Lab``, ``Cloud``, ``ChipVendor``, ``Investor``)."""
 
-    def __init__(self, model: ComputeMarket, name: str, archetype: str) -> None:
+    columns: ClassVar[dict[str, Column]] = {
+        "name": lambda a: a.name,
+        "archetype": lambda a: a.archetype,
+        "defaulted": lambda a: a.defaulted,
+        "cash_usd": lambda a: a.cash,
+        "receivables_usd": _line(Line.RECEIVABLES),
+        "fleet_usd": _line(Line.FLEET),
+        "stakes_usd": _line(Line.STAKES),
+        "loans_usd": _line(Line.LOANS),
+        "prepaid_usd": _line(Line.PREPAID),
+        "payables_usd": _line(Line.PAYABLES),
+        "deferred_revenue_usd": _line(Line.DEFERRED_REVENUE),
+        "debt_usd": _line(Line.DEBT),
+        "paid_in_usd": _line(Line.PAID_IN),
+        "retained_usd": _line(Line.RETAINED),
+        "equity_usd": lambda a: a.equity,
+    }
+    """Columns of the agents table, each a function of the agent; a subclass extends them."""
+
+    def __init__(self, model: mesa.Model, market: MarketView, name: str, archetype: str) -> None:
         super().__init__(model)
+        self.market = market
         self.name = name
         self.archetype = archetype
         self.defaulted = False
         self.default_step: int | None = None
-        self.unpaid_external_usd = 0.0  # external costs due and not yet paid this month
-        model.ledger.open_account(name)
 
     @property
     def cash(self) -> float:
-        return self.model.ledger.cash(self.name)
+        return self.market.balance(self.name, Line.CASH)
 
     @property
     def payables(self) -> float:
-        return self.model.ledger.balance(self.name, Line.PAYABLES)
+        return self.market.balance(self.name, Line.PAYABLES)
 
     @property
     def arrears_usd(self) -> float:
         """What this agent owes now and has not paid (payables plus unpaid external costs)."""
-        return self.payables + self.unpaid_external_usd
+        return self.market.arrears_usd(self.name)
 
     @property
     def equity(self) -> float:
-        return self.model.ledger.equity(self.name)
+        return self.market.equity_of(self.name)
+
+    def market_value(self) -> float:
+        """What holders mark a stake in this party to, USD: book equity (at least 0), or 0
+        once it has defaulted. A lab overrides this with its round valuation."""
+        return 0.0 if self.defaulted else max(0.0, self.equity)
+
+    def will_rescue(self, exposure_usd: float, shortfall_usd: float, owed_usd: float) -> bool:
+        """Recapitalise a distressed counterparty whose failure would cost this party
+        ``exposure_usd``, by buying new equity for its ``shortfall_usd``? Yes if the exposure
+        is at least ``rescue_exposure_share`` of this party's equity and it can spare the
+        cash (``owed_usd`` is what it owes itself) — "too interconnected to fail", our own
+        estimate of a private bail-in."""
+        cfg = self.market.cfg.cascade
+        if self.defaulted or self.equity <= 0:
+            return False
+        spare = self.cash - owed_usd
+        return (
+            exposure_usd >= cfg.rescue_exposure_share * self.equity
+            and spare * cfg.rescue_max_cash_share >= shortfall_usd
+        )
+
+    def record_default(self, step: int) -> None:
+        """This agent has defaulted in month ``step``: it stops trading."""
+        self.defaulted = True
+        self.default_step = step
+
+    def row(self) -> dict[str, object]:
+        """This month's row of the agents table."""
+        return {column: value(self) for column, value in self.columns.items()}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"

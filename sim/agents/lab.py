@@ -3,22 +3,42 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
 
-from sim.agents.base import MarketAgent
+import mesa
+import numpy as np
+
+from sim.agents.base import Column, MarketAgent
+from sim.agents.view import MarketView
 from sim.config import LabSpec
+from sim.instruments import CapacityContract
 
 if TYPE_CHECKING:
-    from sim.model import ComputeMarket
+    from sim.agents.cloud import Cloud
 
 
 class Lab(MarketAgent):
     """A model developer. Needs GPUs for serving (which earns revenue) and for training."""
 
-    kind = "Lab"
+    kind: ClassVar[str] = "Lab"
+    columns: ClassVar[dict[str, Column]] = {
+        **MarketAgent.columns,
+        "valuation_usd": lambda a: a.market_value(),
+        "gpus_used": lambda a: a.used_gpus,
+        "revenue_usd": lambda a: a.revenue_usd,
+        "need_gpus": lambda a: a.need_gpus,
+    }
 
-    def __init__(self, model: ComputeMarket, name: str, spec: LabSpec, demand_share: float) -> None:
-        super().__init__(model, name, spec.archetype)
+    def __init__(
+        self,
+        model: mesa.Model,
+        market: MarketView,
+        name: str,
+        spec: LabSpec,
+        demand_share: float,
+    ) -> None:
+        super().__init__(model, market, name, spec.archetype)
         self.spec = spec
         self.demand_share = demand_share  # share of end-user demand
         self.inference_gpus_history: list[float] = []  # inference GPUs wanted, at the ref price
@@ -30,6 +50,7 @@ class Lab(MarketAgent):
         self.costs_usd = 0.0  # cash costs of the month (compute bills + other opex)
         self.partners: list[str] = []
 
+    # --- serving -----------------------------------------------------------------------
     def training_ratio(self, step: int) -> float:
         """Training GPUs per serving GPU at ``step``: falls as serving scales (halving time)."""
         return self.spec.training_compute_ratio * 0.5 ** (step / self.spec.training_halving_months)
@@ -41,6 +62,58 @@ class Lab(MarketAgent):
     def service_price(self, compute_price: float) -> float:
         """Price of AI services per GPU-hour served: compute cost marked up to the gross margin."""
         return compute_price / (1.0 - self.spec.gross_margin)
+
+    def record_service(
+        self, need_gpus: float, inference_need_gpus: float, used_gpus: float, revenue_usd: float
+    ) -> None:
+        """This month's use of compute and the revenue earned serving end users; the month's
+        costs start at zero."""
+        self.costs_usd = 0.0
+        self.need_gpus = need_gpus
+        self.inference_need_gpus = inference_need_gpus
+        self.used_gpus = used_gpus
+        self.served_gpus = min(inference_need_gpus, used_gpus)
+        self.revenue_usd = revenue_usd
+
+    def record_costs(self, usd: float) -> None:
+        """The month's cash costs (compute bills and other operating costs), USD."""
+        self.costs_usd = usd
+
+    # --- partners and contracts ---------------------------------------------------------
+    def choose_partners(
+        self, clouds: Sequence[Cloud], weights: np.ndarray, k: int, rng: np.random.Generator
+    ) -> list[str]:
+        """Pick ``k`` partner clouds at random, with probability proportional to
+        ``weights`` (their installed capacity); our own estimate of how labs pick clouds."""
+        p = weights / weights.sum() if weights.sum() > 0 else None
+        picks = rng.choice(len(clouds), size=k, replace=False, p=p)
+        self.partners = [clouds[i].name for i in sorted(picks)]
+        return self.partners
+
+    def active_partners(self, clouds: Sequence[Cloud], step: int) -> list[str]:
+        """Partners still in business; if none is left, the largest active cloud becomes the
+        only partner (the fallback: go where capacity is)."""
+        by_name = {c.name: c for c in clouds}
+        partners = [p for p in self.partners if p in by_name and not by_name[p].defaulted]
+        if not partners and clouds:
+            fallback = max(clouds, key=lambda c: (c.installed_gpus(step), c.name))
+            self.partners = partners = [fallback.name]
+        return partners
+
+    def split_over_partners(self, gpus: float, partners: Sequence[str]) -> dict[str, float]:
+        """GPUs to contract from each partner: an equal split (our own estimate)."""
+        return {p: gpus / len(partners) for p in partners}
+
+    def prepayment(self, contract: CapacityContract, step: int) -> float:
+        """USD to prepay in cash on signing ``contract``: ``market.prepayment_share`` of its
+        value, at most ``prepayment_max_cash_share`` of cash; only for new contracts."""
+        mkt = self.market.cfg.market
+        if mkt.prepayment_share <= 0 or contract.start < step:
+            return 0.0
+        return min(
+            mkt.prepayment_share * contract.remaining_value(contract.start, mkt.hours_per_month),
+            mkt.prepayment_max_cash_share * self.cash,
+        )
 
     def projected_growth(self) -> float:
         """Monthly growth the lab believes in: its observed growth × optimism."""
@@ -56,6 +129,8 @@ class Lab(MarketAgent):
 
         The lab projects its need at ``start`` from its own growth and covers the share
         ``contract_coverage`` of it with contracts; it never signs for less than it holds.
+        Adaptive expectations with an optimism multiplier (our own estimate; the
+        supply-line form of Sterman 1989 applies on the clouds' side).
         """
         if self.defaulted or not self.inference_gpus_history:
             return 0.0
@@ -66,25 +141,33 @@ class Lab(MarketAgent):
         gap = self.spec.contract_coverage * projected - contracted_at_start
         return gap if gap > self.spec.min_contract_share * max(projected, 1.0) else 0.0
 
+    # --- finance -----------------------------------------------------------------------
     def monthly_burn(self) -> float:
         """Cash the lab loses in a month at the current pace (≥ 0), USD."""
         return max(0.0, self.costs_usd - self.revenue_usd)
 
     def equity_wanted(self) -> float:
-        """USD of new equity to raise now (0 if the lab has enough runway)."""
+        """USD of new equity to raise now (0 if the lab has enough runway): arrears plus
+        ``lab_runway_target_months`` of burn, once cash falls below the buffer (a runway
+        rule, our own estimate)."""
         if self.defaulted:
             return 0.0
+        fin = self.market.cfg.finance
         burn = self.monthly_burn()
-        need_now = self.arrears_usd + self.model.cfg.finance.cash_buffer_months * self.costs_usd
-        if self.cash >= need_now and self.cash >= self.model.cfg.finance.cash_buffer_months * burn:
+        need_now = self.arrears_usd + fin.cash_buffer_months * self.costs_usd
+        if self.cash >= need_now and self.cash >= fin.cash_buffer_months * burn:
             return 0.0
-        target = self.arrears_usd + self.model.cfg.finance.lab_runway_target_months * burn
+        target = self.arrears_usd + fin.lab_runway_target_months * burn
         return max(0.0, target - self.cash, need_now - self.cash)
 
     def valuation_usd(self, sentiment: float) -> float:
         """Post-money valuation investors accept: revenue multiple × annual revenue × sentiment."""
         annual = 12.0 * self.revenue_usd
-        return max(annual * self.model.cfg.finance.revenue_multiple * sentiment, 1.0)
+        return max(annual * self.market.cfg.finance.revenue_multiple * sentiment, 1.0)
+
+    def market_value(self) -> float:
+        """What holders mark a stake in this lab to, USD (0 once it has defaulted)."""
+        return 0.0 if self.defaulted else self.valuation_usd(self.market.sentiment)
 
     @property
     def growth_log(self) -> float:

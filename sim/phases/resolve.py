@@ -25,27 +25,34 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.agents import Cloud, MarketAgent
 from sim.clearing import clearing_vector, debtrank
-from sim.ledger import ASSETS, CENTS_PER_USD, Flow, Line, to_cents
+from sim.instruments import CapacityContract
+from sim.ledger import ASSETS, CENTS_PER_USD, Flow, to_cents
 from sim.settlement import Obligation
 
 if TYPE_CHECKING:
-    from sim.agents import MarketAgent
-    from sim.instruments import CapacityContract
     from sim.model import ComputeMarket
 
 WORLD = "world:creditors"  # one node for every external creditor in the clearing
-ADMINISTRATORS = "world:administrators"  # where default costs go
+
+
+def run(model: ComputeMarket, t: int) -> None:
+    """Phase 6, resolve: whoever still owes what it cannot pay defaults."""
+    new = resolve_defaults(model, t)
+    model.month_state.new_defaults = float(len(new))
+    model.defaults_total += len(new)
 
 
 def resolve_defaults(model: ComputeMarket, t: int) -> list[str]:
     """Clear the month's remaining obligations in rounds; return the new defaulters."""
     new: list[str] = []
     wave_offset = 0
-    while model.obligations.debtors():
+    obligations = model.books.obligations
+    while obligations.debtors():
         if model.cfg.cascade.rescue:
             attempt_rescues(model, t)
-            if not model.obligations.debtors():
+            if not obligations.debtors():
                 break
         defaulted, waves = clear_round(model, t, wave_offset)
         wave_offset += max(waves, 1)
@@ -57,7 +64,7 @@ def resolve_defaults(model: ComputeMarket, t: int) -> list[str]:
             for agent in insolvent_parties(model):
                 accelerate_loans(model, agent, t)
                 record(model, t, "insolvent", agent.name, "", 0.0, "", wave_offset + 1)
-        if not fresh and not model.obligations.debtors():
+        if not fresh and not obligations.debtors():
             break
     return new
 
@@ -66,20 +73,22 @@ def clear_round(model: ComputeMarket, t: int, wave_offset: int) -> tuple[list[st
     """Clear what is open now; pay, charge default costs, write off. Returns the parties
     that did not pay in full and the number of default waves."""
     cfg = model.cfg.cascade
-    debtors = model.obligations.debtors()
+    books = model.books
+    obligations = books.obligations
+    debtors = obligations.debtors()
     parties = sorted(
         {
             *debtors,
-            *(o.creditor for d in debtors for o in model.obligations.of(d) if not o.external),
+            *(o.creditor for d in debtors for o in obligations.of(d) if not o.external),
         }
     )
     nodes = [*parties, WORLD]
     index = {p: k for k, p in enumerate(nodes)}
     liabilities = np.zeros((len(nodes), len(nodes)))
     for d in debtors:
-        for ob in model.obligations.of(d):
+        for ob in obligations.of(d):
             liabilities[index[d], index[WORLD if ob.external else ob.creditor]] += ob.usd
-    cash = np.array([model.ledger.cash(p) for p in parties] + [0.0])
+    cash = np.array([books.ledger.cash(p) for p in parties] + [0.0])
     solvent_before = {d: model.agent(d).equity >= 0 for d in debtors}
     result = clearing_vector(liabilities, cash, alpha=cfg.alpha, beta=cfg.beta)
     wave_of = {nodes[i]: wave_offset + k + 1 for k, wave in enumerate(result.waves) for i in wave}
@@ -90,19 +99,18 @@ def clear_round(model: ComputeMarket, t: int, wave_offset: int) -> tuple[list[st
     for d in debtors:
         share = min(1.0, float(ratio[index[d]]))
         plan.extend(
-            (ob, ob.cents if share >= 1.0 else int(ob.cents * share))
-            for ob in model.obligations.of(d)
+            (ob, ob.cents if share >= 1.0 else int(ob.cents * share)) for ob in obligations.of(d)
         )
     _execute(model, t, plan)
     defaulted = [nodes[i] for i in np.flatnonzero(result.defaulted) if nodes[i] != WORLD]
     for name in defaulted:  # default costs: what a defaulter keeps beyond its payment is lost
         if cfg.alpha < 1.0 or cfg.beta < 1.0:
-            model.ledger.post(t, name, ADMINISTRATORS, model.ledger.cash(name), Flow.DEFAULT_COST)
+            books.pay_default_costs(t, name)
     for d in debtors:
-        for ob in model.obligations.close(d):
+        for ob in obligations.close(d):
             if ob.cents > 0:
                 write_off(model, t, ob, wave_of.get(d, wave_offset + 1))
-        model.agent(d).unpaid_external_usd = 0.0
+        books.forget_external_arrears(d)
     model.solvent_before_default = solvent_before
     return defaulted, len(result.waves)
 
@@ -111,17 +119,18 @@ def _execute(model: ComputeMarket, t: int, plan: list[tuple[Obligation, int]]) -
     """Make the clearing payments. The network of what is still owed within a month is
     acyclic in this model (labs → clouds → vendors and lenders), so paying whoever can, over
     and over, reaches every payment; any cent a cycle would block is written off instead."""
+    books = model.books
     pending = [(ob, cents) for ob, cents in plan if cents > 0]
     while pending:
         still = []
         for ob, cents in pending:
-            if model.ledger.balance_cents(ob.debtor) >= cents:
-                model.pay(t, ob, cents)
+            if books.ledger.balance_cents(ob.debtor) >= cents:
+                books.pay(t, ob, cents)
             else:
                 still.append((ob, cents))
         if len(still) == len(pending):
             for ob, _ in still:  # blocked: pay what cash allows
-                model.pay(t, ob, min(model.ledger.balance_cents(ob.debtor), ob.cents))
+                books.pay(t, ob, min(books.ledger.balance_cents(ob.debtor), ob.cents))
             break
         pending = still
 
@@ -131,105 +140,77 @@ def settle_prepayment(
 ) -> None:
     """What is left of a terminated contract's prepayment: lost by the buyer if the seller
     defaulted (it paid for compute it will not get), kept by the seller if the buyer did."""
-    cents = contract.prepaid_cents
-    if not cents:
+    if not contract.prepaid_cents:
         return
     if contract.seller == defaulter:
-        usd = cents / CENTS_PER_USD
-        model.ledger.post(t, defaulter, contract.buyer, usd, Flow.PREPAYMENT_WRITE_OFF, contract.id)
+        usd = model.books.write_off_prepayment(t, contract)
         record(
             model, t, "prepayment_written_off", defaulter, contract.buyer, usd, contract.id, round_
         )
-        contract.prepaid_cents = 0
     else:
-        model.forfeit_prepayment(t, contract)
+        model.books.forfeit_prepayment(t, contract)
 
 
 def write_off(model: ComputeMarket, t: int, ob: Obligation, round_: int) -> None:
     """The creditor of an unpaid obligation writes it off (a loss on its books)."""
-    if not ob.external:
-        model.ledger.post(
-            t, ob.debtor, ob.creditor, ob.usd, Flow.RECEIVABLE_WRITE_OFF, ob.instrument
-        )
-    record(
-        model,
-        t,
-        "unpaid_obligation",
-        ob.debtor,
-        ob.creditor,
-        ob.usd,
-        ob.instrument or ob.flow.label,
-        round_,
-    )
-    ob.cents = 0
+    what = ob.instrument or ob.flow.label
+    usd = model.books.write_off(t, ob)
+    record(model, t, "unpaid_obligation", ob.debtor, ob.creditor, usd, what, round_)
 
 
 def default_party(model: ComputeMarket, agent: MarketAgent, t: int, round_: int) -> None:
     """``agent`` defaults: insolvency or illiquidity recorded; GPUs sold to repay lenders;
     loans written off; contracts end; its shareholders' stakes are written down."""
-    from sim.agents import Cloud
-
-    agent.defaulted = True
-    agent.default_step = t
+    agent.record_default(t)
     solvent = model.solvent_before_default.get(agent.name, agent.equity >= 0)
     kind = "default_illiquid" if solvent else "default_insolvent"
     record(model, t, kind, agent.name, "", 0.0, "", round_)
     if isinstance(agent, Cloud):
         fire_sale(model, agent, t, round_)
     accelerate_loans(model, agent, t)
-    if model.obligations.of(agent.name):  # lenders share its cash pro rata, then write off
-        owed = model.obligations.owed_cents(agent.name)
-        cash = model.ledger.balance_cents(agent.name)
-        obligations = model.obligations.close(agent.name)
+    books = model.books
+    if books.obligations.of(agent.name):  # lenders share its cash pro rata, then write off
+        owed = books.obligations.owed_cents(agent.name)
+        cash = books.ledger.balance_cents(agent.name)
+        obligations = books.obligations.close(agent.name)
         for ob in obligations:
-            model.pay(t, ob, min(ob.cents, cash * ob.cents // owed))
+            books.pay(t, ob, min(ob.cents, cash * ob.cents // owed))
         for ob in obligations:
             if ob.cents > 0:
                 write_off(model, t, ob, round_)
     hours = model.cfg.market.hours_per_month
-    for contract in model.book.contracts_of(agent.name):
+    for contract in books.instruments.contracts_of(agent.name):
         counterparty = contract.seller if contract.buyer == agent.name else contract.buyer
         lost = contract.remaining_value(t + 1, hours)
         record(model, t, "contract_terminated", agent.name, counterparty, lost, contract.id, round_)
         settle_prepayment(model, t, contract, agent.name, round_)
         contract.active = False
-    for order in model.book.open_orders(buyer=agent.name):
+    for order in books.instruments.open_orders(buyer=agent.name):
         order.units = order.delivered_units  # undelivered chips are cancelled
-    for stake in model.book.stakes_in(agent.name):  # shareholders are wiped out now
+    for stake in books.instruments.stakes_in(agent.name):  # shareholders are wiped out now
         if stake.mark_usd > 0:
-            model.ledger.journal(
-                t, stake.holder, Line.RETAINED, Line.STAKES, stake.mark_usd, "stake written off"
-            )
-            record(
-                model,
-                t,
-                "stake_written_off",
-                agent.name,
-                stake.holder,
-                stake.mark_usd,
-                "stake",
-                round_,
-            )
-            stake.mark_usd = 0.0
+            usd = books.write_off_stake(t, stake)
+            record(model, t, "stake_written_off", agent.name, stake.holder, usd, "stake", round_)
 
 
 def accelerate_loans(model: ComputeMarket, agent: MarketAgent, t: int) -> None:
     """All of ``agent``'s outstanding loans fall due now (a default or insolvency event)."""
-    for loan in model.book.loans_of(borrower=agent.name):
+    for loan in model.books.instruments.loans_of(borrower=agent.name):
         if loan.outstanding > 0:
-            model._accrue(t, agent, loan.lender, loan.outstanding, Flow.PRINCIPAL_DUE, loan.id)
+            model.books.accrue(
+                t, agent.name, loan.lender, loan.outstanding, Flow.PRINCIPAL_DUE, loan.id
+            )
         loan.outstanding = 0.0
         loan.active = False
 
 
 def fire_sale(model: ComputeMarket, cloud: MarketAgent, t: int, round_: int) -> None:
-    """Lenders seize the GPUs and sell them to the cloud with the most cash, at book value ×
+    """Lenders seize the GPUs and offer them to the cloud with the most cash, at book value ×
     (spot ÷ full cost, at most 1) × (1 − fire-sale discount). Proceeds stay with the
     defaulter for its creditors. With no buyer able to pay, the GPUs stay in service under
     administration, selling on the spot market."""
-    from sim.agents import Cloud
-
     assert isinstance(cloud, Cloud)
+    books = model.books
     book = cloud.fleet_book_cents()
     if book <= 0:
         return
@@ -239,24 +220,22 @@ def fire_sale(model: ComputeMarket, cloud: MarketAgent, t: int, round_: int) -> 
         (c for c in model.clouds if not c.defaulted and c is not cloud),
         key=lambda c: (-c.cash, c.name),
     )
-    if not buyers or model.ledger.balance_cents(buyers[0].name) < price or price <= 0:
+    if not buyers or price <= 0 or not buyers[0].bid_for_fleet(price / CENTS_PER_USD):
         return
     buyer = buyers[0]
     loss = book - price
-    model.ledger.journal(
-        t, cloud.name, Line.RETAINED, Line.FLEET, loss / CENTS_PER_USD, "fire-sale loss"
-    )
-    model.ledger.post(t, buyer.name, cloud.name, price / CENTS_PER_USD, Flow.ASSET_SALE, "fleet")
+    books.write_down_fleet(t, cloud.name, loss, "fire-sale loss")
+    books.sell_fleet(t, buyer.name, cloud.name, price)
+    fleet = cloud.give_up_fleet()
     remaining = price
-    for k, v in enumerate(cloud.fleet):
-        value = remaining if k == len(cloud.fleet) - 1 else v.book_cents * price // book
+    for k, v in enumerate(fleet):
+        value = remaining if k == len(fleet) - 1 else v.book_cents * price // book
         remaining -= value
         chip = value * v.chip_book_cents // v.book_cents if v.book_cents else 0
         v.chip_cost_cents = v.chip_book_cents = chip
         v.facility_cost_cents = v.facility_book_cents = value - chip
-        buyer.fleet.append(v)
-    gpus = sum(v.gpus for v in cloud.fleet)
-    cloud.fleet = []
+        buyer.receive_chips(v)
+    gpus = sum(v.gpus for v in fleet)
     record(
         model,
         t,
@@ -274,18 +253,18 @@ def insolvent_parties(model: ComputeMarket) -> list[MarketAgent]:
     return [
         a
         for a in model.all_agents
-        if not a.defaulted and a.equity < 0 and model.book.loans_of(borrower=a.name)
+        if not a.defaulted and a.equity < 0 and model.books.instruments.loans_of(borrower=a.name)
     ]
 
 
 def attempt_rescues(model: ComputeMarket, t: int) -> None:
     """'Too interconnected to fail': for each party about to default, the partner with the
-    largest exposure to it buys new equity for the shortfall, if the exposure is at least
-    ``rescue_exposure_share`` of its equity and it can spare the cash."""
-    cfg = model.cfg.cascade
-    for name in model.obligations.debtors():
+    largest exposure to it that is willing (:meth:`MarketAgent.will_rescue`) buys new
+    equity for the shortfall."""
+    books = model.books
+    for name in books.obligations.debtors():
         distressed = model.agent(name)
-        shortfall = model.obligations.owed_cents(name) - model.ledger.balance_cents(name)
+        shortfall = books.obligations.owed_cents(name) - books.ledger.balance_cents(name)
         if shortfall <= 0 or distressed.defaulted:
             continue
         best = None
@@ -293,23 +272,22 @@ def attempt_rescues(model: ComputeMarket, t: int) -> None:
             if partner is distressed or partner.defaulted or partner.equity <= 0:
                 continue
             exposure = exposure_usd(model, partner.name, name)
-            spare = partner.cash - model.obligations.owed_cents(partner.name) / CENTS_PER_USD
-            if (
-                exposure >= cfg.rescue_exposure_share * partner.equity
-                and spare * cfg.rescue_max_cash_share >= shortfall / CENTS_PER_USD
-            ) and (best is None or exposure > best[0]):
+            owed = books.obligations.owed_cents(partner.name) / CENTS_PER_USD
+            if partner.will_rescue(exposure, shortfall / CENTS_PER_USD, owed) and (
+                best is None or exposure > best[0]
+            ):
                 best = (exposure, partner)
         if best is None:
             continue
         rescuer = best[1]
         amount = shortfall / CENTS_PER_USD
-        model.ledger.post(t, rescuer.name, name, amount, Flow.EQUITY_INVESTMENT, "rescue")
-        price = max(model.valuation(distressed), amount) / model.book.shares_outstanding[name]
-        model.book.issue_shares(name, rescuer.name, amount / price, amount)
+
+        def price(d: MarketAgent = distressed, usd: float = amount) -> float:
+            return max(d.market_value(), usd) / books.instruments.shares_outstanding[d.name]
+
+        books.issue_shares(t, rescuer.name, name, amount, price, instrument="rescue")
         record(model, t, "rescue", name, rescuer.name, amount, "rescue")
-        for ob in model.obligations.close(name):
-            model.pay(t, ob, ob.cents)
-        distressed.unpaid_external_usd = 0.0
+        books.pay_in_full(t, name)
 
 
 def exposure_usd(model: ComputeMarket, holder: str, counterparty: str) -> float:
@@ -317,14 +295,13 @@ def exposure_usd(model: ComputeMarket, holder: str, counterparty: str) -> float:
     ``holder`` now, the mark of ``holder``'s stake in it, and its remaining take-or-pay
     commitments to ``holder``."""
     hours = model.cfg.market.hours_per_month
-    loans = sum(
-        loan.outstanding for loan in model.book.loans_of(borrower=counterparty, lender=holder)
-    )
-    owed = sum(o.usd for o in model.obligations.of(counterparty) if o.creditor == holder)
-    stake = model.book.stakes.get((holder, counterparty))
+    book = model.books.instruments
+    loans = sum(loan.outstanding for loan in book.loans_of(borrower=counterparty, lender=holder))
+    owed = sum(o.usd for o in model.books.obligations.of(counterparty) if o.creditor == holder)
+    stake = book.stakes.get((holder, counterparty))
     backlog = sum(
         c.remaining_value(model.month, hours)
-        for c in model.book.contracts_between(seller=holder, buyer=counterparty)
+        for c in book.contracts_between(seller=holder, buyer=counterparty)
     )
     return loans + owed + (stake.mark_usd if stake else 0.0) + backlog
 
@@ -340,21 +317,23 @@ def debtrank_snapshot(model: ComputeMarket, t: int) -> list[dict[str, object]]:
     n = len(agents)
     # one pass over the instruments, in book order, then sum() per pair (compensated
     # summation: the same figures as summing each pair's instruments directly)
+    book = model.books.instruments
+    ledger = model.books.ledger
     lent_parts: dict[tuple[str, str], list[float]] = {}
-    for loan in model.book.loans:
+    for loan in book.loans:
         if loan.active:
             lent_parts.setdefault((loan.lender, loan.borrower), []).append(loan.outstanding)
     lent = {key: sum(parts) for key, parts in lent_parts.items()}
     hours = model.cfg.market.hours_per_month
     backlog_parts: dict[tuple[str, str], list[float]] = {}
-    for c in model.book.contracts:
+    for c in book.contracts:
         backlog_parts.setdefault((c.seller, c.buyer), []).append(c.remaining_value(t, hours))
     backlogs = {key: sum(parts) for key, parts in backlog_parts.items()}
     exposures = np.zeros((n, n))
     for i, holder in enumerate(agents):
         for j, other in enumerate(agents):
             if i != j:
-                stake = model.book.stakes.get((holder.name, other.name))
+                stake = book.stakes.get((holder.name, other.name))
                 loans = lent.get((holder.name, other.name), 0)
                 exposures[i, j] = loans + (stake.mark_usd if stake else 0.0)
     for i, holder in enumerate(agents):
@@ -372,7 +351,7 @@ def debtrank_snapshot(model: ComputeMarket, t: int) -> list[dict[str, object]]:
                     }
                 )
     buffers = np.array([max(a.equity, 1.0) for a in agents])
-    weights = np.array([sum(model.ledger.balance(a.name, line) for line in ASSETS) for a in agents])
+    weights = np.array([sum(ledger.balance(a.name, line) for line in ASSETS) for a in agents])
     weights = np.maximum(weights, 1.0)
     rows = []
     for j, agent in enumerate(agents):

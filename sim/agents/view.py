@@ -1,0 +1,83 @@
+"""What an agent sees of the market: a narrow, read-only view handed to it at creation.
+
+Agents never import the model (the ABIDES arrangement): the world passes itself as a
+:class:`MarketView`, and a unit test passes a small fake that answers the same questions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from sim.config import Scenario
+from sim.instruments import CapacityContract, ChipOrder
+from sim.ledger import Line
+
+
+class MarketView(Protocol):
+    """The questions an agent may ask about the market and about its own books."""
+
+    @property
+    def cfg(self) -> Scenario:
+        """The scenario's parameters."""
+        ...
+
+    @property
+    def month(self) -> int:
+        """The current month (model step)."""
+        ...
+
+    @property
+    def sentiment(self) -> float:
+        """Investor sentiment, 0–1 (1 = neutral)."""
+        ...
+
+    @property
+    def spot_price(self) -> float:
+        """This month's spot compute price, USD/GPU-hour."""
+        ...
+
+    @property
+    def price_history(self) -> Sequence[float]:
+        """Spot compute price of each past month, USD/GPU-hour."""
+        ...
+
+    def balance(self, name: str, line: Line = Line.CASH) -> float:
+        """One line of ``name``'s balance sheet, USD."""
+        ...
+
+    def equity_of(self, name: str) -> float:
+        """``name``'s book equity, USD."""
+        ...
+
+    def arrears_usd(self, name: str) -> float:
+        """What ``name`` owes now and has not paid, USD."""
+        ...
+
+    def contracts_of(self, name: str, step: int | None = None) -> list[CapacityContract]:
+        """Active contracts where ``name`` is buyer or seller (in force at ``step``)."""
+        ...
+
+    def contracted_gpus(
+        self, *, buyer: str | None = None, seller: str | None = None, step: int
+    ) -> float:
+        """GPUs under contracts in force at ``step`` (everyone's if both are None)."""
+        ...
+
+    def backlog_usd(self, seller: str, step: int) -> float:
+        """Take-or-pay revenue still to come to ``seller``, USD."""
+        ...
+
+    def debt_usd(self, borrower: str) -> float:
+        """Loans outstanding of ``borrower``, USD."""
+        ...
+
+    def open_orders(
+        self, *, buyer: str | None = None, vendor: str | None = None
+    ) -> list[ChipOrder]:
+        """Chip orders not yet fully delivered."""
+        ...
+
+    def facility_cost(self, step: int) -> float:
+        """Non-chip capex per GPU at ``step``, USD."""
+        ...

@@ -1,0 +1,292 @@
+"""The one writer: the ledger, the instrument book and the open obligations, and the verbs
+that change them.
+
+Every posting of a run goes through a :class:`Books` verb — accrue, owe, pay, lend, sign,
+bill, issue shares, mark, write off — so that the three records always agree: a payable on
+the ledger is an open :class:`~sim.settlement.Obligation`, a loan on the ledger is a
+:class:`~sim.instruments.Loan` in the book, a stake mark is an
+:class:`~sim.instruments.EquityStake`'s ``mark_usd``. Phases, deals and the resolution call
+these verbs; agents only read (through their market view). Amounts that arrive in dollars
+are rounded to whole cents once, here; amounts already in cents stay integers (the ledger's
+unit), so payments are exact at any size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from sim.instruments import CapacityContract, ChipOrder, EquityStake, InstrumentBook, Loan
+from sim.ledger import CENTS_PER_USD, Flow, Ledger, Line, to_cents
+from sim.settlement import Obligation, ObligationBook
+
+CUSTOMERS = "world:customers"  # end users of AI services
+OPERATIONS = "world:operations"  # power, staff, maintenance, other costs
+CONTRACTORS = "world:contractors"  # builders of facilities
+FOUNDRIES = "world:foundries"  # the vendors' suppliers
+FOUNDERS = "world:founders"  # opening capital and new money into funds
+OTHER_BUSINESS = "world:other-business"  # a hyperscaler's non-AI businesses
+ADMINISTRATORS = "world:administrators"  # where default costs go
+
+FOUNDER_SHARES = 1e9
+"""Shares each party's founders hold at the start (a unit, not a parameter)."""
+
+
+class FacilityBill(Protocol):
+    """What a facility bill adds to when it is paid: a vintage's facility cost and book."""
+
+    facility_cost_cents: int
+    facility_book_cents: int
+
+
+def cents_round(usd: float) -> float:
+    """``usd`` rounded to whole cents, in dollars."""
+    return round(usd * CENTS_PER_USD) / CENTS_PER_USD
+
+
+class Books:
+    """The ledger, the instrument book and the month's obligations, written only here."""
+
+    def __init__(self) -> None:
+        self.ledger = Ledger()
+        self.instruments = InstrumentBook()
+        self.obligations = ObligationBook()
+        self.unpaid_external_usd: dict[str, float] = {}  # external costs due, unpaid, USD
+        self._facility_for: dict[str, FacilityBill] = {}  # unpaid facility bills → vintage
+
+    # --- accounts --------------------------------------------------------------------
+    def open_account(self, name: str) -> None:
+        """Empty books for a new party, owned by founders with :data:`FOUNDER_SHARES`."""
+        self.ledger.open_account(name)
+        self.unpaid_external_usd[name] = 0.0
+        self.instruments.shares_outstanding[name] = FOUNDER_SHARES
+
+    def receive(self, t: int, source: str, name: str, usd: float, flow: Flow) -> float:
+        """Money from outside the system (``world:…``) arrives; returns it in USD."""
+        return self.ledger.post(t, source, name, usd, flow) / CENTS_PER_USD
+
+    def contribute_fleet(self, name: str, cents: int) -> None:
+        """Founders contribute GPUs at depreciated cost (paid-in capital, no cash)."""
+        self.ledger.journal_cents(0, name, Line.FLEET, Line.PAID_IN, cents, "opening fleet")
+
+    # --- obligations -----------------------------------------------------------------
+    def accrue(
+        self, t: int, debtor: str, creditor: str, usd: float, flow: Flow, instrument: str
+    ) -> int:
+        """An internal obligation falls due: payable and receivable on the books; returns
+        the cents."""
+        cents = self.ledger.post(t, debtor, creditor, usd, flow, instrument)
+        self.obligations.add(Obligation(debtor, creditor, cents, flow, instrument, t))
+        return cents
+
+    def owe_external(
+        self,
+        t: int,
+        debtor: str,
+        creditor: str,
+        usd: float,
+        flow: Flow,
+        facility: FacilityBill | None = None,
+    ) -> None:
+        """An external cost falls due; it is paid in the settlement (no books outside). A
+        facility bill adds what is paid of it to ``facility``'s cost and book value."""
+        cents = to_cents(usd)
+        ob = Obligation(debtor, creditor, cents, flow, "", t)
+        if facility is not None:
+            ob.instrument = self.instruments.new_id("facility")
+            self._facility_for[ob.instrument] = facility
+        self.obligations.add(ob)
+        self.unpaid_external_usd[debtor] += cents / CENTS_PER_USD
+
+    def arrears_usd(self, name: str) -> float:
+        """What ``name`` owes now and has not paid (payables plus unpaid external costs)."""
+        return self.ledger.balance(name, Line.PAYABLES) + self.unpaid_external_usd[name]
+
+    def pay(self, t: int, ob: Obligation, cents: int) -> None:
+        """Pay ``cents`` of an obligation in cash (all of it or, in a default, a share)."""
+        if cents <= 0:
+            return
+        self.ledger.post_cents(t, ob.debtor, ob.creditor, cents, ob.payment_flow, ob.instrument)
+        ob.cents -= cents
+        if ob.external:
+            self.unpaid_external_usd[ob.debtor] -= cents / CENTS_PER_USD
+            vintage = self._facility_for.get(ob.instrument)
+            if vintage is not None:
+                vintage.facility_cost_cents += cents
+                vintage.facility_book_cents += cents
+
+    def pay_in_full(self, t: int, debtor: str) -> None:
+        """``debtor`` pays everything it owes (its cash must cover it)."""
+        for ob in self.obligations.close(debtor):
+            self.pay(t, ob, ob.cents)
+        self.unpaid_external_usd[debtor] = 0.0
+
+    def settle_what_can_be_paid(self, t: int) -> None:
+        """Repeatedly let every party that can pay all it owes do so, until nobody more can.
+
+        Payments received can let a creditor pay in turn, so the loop runs to a fixed point;
+        the order of parties does not change who ends up paid in full.
+        """
+        progress = True
+        while progress:
+            progress = False
+            for debtor in self.obligations.debtors():
+                owed = self.obligations.owed_cents(debtor)
+                if 0 < owed <= self.ledger.balance_cents(debtor):
+                    for ob in self.obligations.close(debtor):
+                        self.pay(t, ob, ob.cents)
+                    progress = True
+        for name in self.unpaid_external_usd:
+            if not self.obligations.of(name):
+                self.unpaid_external_usd[name] = 0.0
+
+    def write_off(self, t: int, ob: Obligation) -> float:
+        """The creditor of an unpaid obligation writes it off (a loss on its books); the
+        obligation closes. Returns the USD written off."""
+        usd = ob.usd
+        if not ob.external:
+            self.ledger.post(
+                t, ob.debtor, ob.creditor, usd, Flow.RECEIVABLE_WRITE_OFF, ob.instrument
+            )
+        ob.cents = 0
+        return usd
+
+    def forget_external_arrears(self, name: str) -> None:
+        """``name``'s unpaid external costs were cleared or written off."""
+        self.unpaid_external_usd[name] = 0.0
+
+    # --- capacity contracts ----------------------------------------------------------
+    def sign(self, t: int, contract: CapacityContract, prepay_usd: float = 0.0) -> None:
+        """Record a capacity contract; ``prepay_usd`` of it is paid in cash at signing."""
+        self.instruments.add_contract(contract)
+        if prepay_usd > 0:
+            contract.prepaid_cents = self.ledger.post(
+                t,
+                contract.buyer,
+                contract.seller,
+                cents_round(prepay_usd),
+                Flow.COMPUTE_PREPAYMENT,
+                contract.id,
+            )
+
+    def bill_contract(self, t: int, contract: CapacityContract, bill: float) -> None:
+        """A month's bill for ``contract`` falls due: what is left of its prepayment is used
+        first (no cash moves), the rest becomes an obligation."""
+        used = min(contract.prepaid_cents, to_cents(bill))
+        if used:
+            self.ledger.post_cents(
+                t, contract.buyer, contract.seller, used, Flow.PREPAYMENT_USED, contract.id
+            )
+            contract.prepaid_cents -= used
+        rest = max(0.0, bill - used / CENTS_PER_USD)
+        self.accrue(t, contract.buyer, contract.seller, rest, Flow.COMPUTE_DUE, contract.id)
+
+    def forfeit_prepayment(self, t: int, contract: CapacityContract) -> int:
+        """The seller keeps what is left of ``contract``'s prepayment (term over, or the
+        buyer defaulted); returns the cents forfeited."""
+        cents = contract.prepaid_cents
+        if cents:
+            self.ledger.post_cents(
+                t, contract.buyer, contract.seller, cents, Flow.PREPAYMENT_FORFEITED, contract.id
+            )
+            contract.prepaid_cents = 0
+        return cents
+
+    def write_off_prepayment(self, t: int, contract: CapacityContract) -> float:
+        """The seller defaulted: the buyer writes off what is left of its prepayment."""
+        cents = contract.prepaid_cents
+        self.ledger.post_cents(
+            t, contract.seller, contract.buyer, cents, Flow.PREPAYMENT_WRITE_OFF, contract.id
+        )
+        contract.prepaid_cents = 0
+        return cents / CENTS_PER_USD
+
+    def lapse_prepayments(self, t: int) -> None:
+        """Terms ending this month: what is unused of their prepayment goes to the seller."""
+        for contract in self.instruments.contracts:
+            if contract.prepaid_cents and contract.end <= t + 1:
+                self.forfeit_prepayment(t, contract)
+
+    # --- loans, orders, shares -------------------------------------------------------
+    def lend(self, t: int, loan: Loan, flow: Flow = Flow.LOAN_ADVANCE) -> Loan:
+        """Pay out a new loan (its principal rounded to cents) and record it."""
+        loan.principal = loan.outstanding = cents_round(loan.principal)
+        self.ledger.post(t, loan.lender, loan.borrower, loan.principal, flow, loan.id)
+        self.instruments.add_loan(loan)
+        return loan
+
+    def place_order(self, order: ChipOrder) -> ChipOrder:
+        """Record a chip order (nothing is paid until delivery)."""
+        return self.instruments.add_order(order)
+
+    def issue_shares(
+        self,
+        t: int,
+        buyer: str,
+        issuer: str,
+        usd: float,
+        price_per_share: float | Callable[[], float],
+        flow: Flow = Flow.EQUITY_INVESTMENT,
+        instrument: str = "",
+    ) -> EquityStake:
+        """``buyer`` pays ``usd`` (in cash, or in compute for ``COMPUTE_CREDIT``) for new
+        shares of ``issuer`` at ``price_per_share`` (a callable is asked once the money has
+        arrived, for a price that counts it)."""
+        self.ledger.post(t, buyer, issuer, usd, flow, instrument)
+        price = price_per_share() if callable(price_per_share) else price_per_share
+        return self.instruments.issue_shares(issuer, buyer, usd / price, usd)
+
+    def settle_in_shares(self, t: int, ob: Obligation, price_per_share: float) -> None:
+        """Settle a compute obligation with new shares of the debtor (compute credits)."""
+        amount = ob.cents / CENTS_PER_USD
+        self.ledger.post(t, ob.debtor, ob.creditor, amount, Flow.COMPUTE_CREDIT, ob.instrument)
+        self.instruments.issue_shares(ob.debtor, ob.creditor, amount / price_per_share, amount)
+        self.obligations.of(ob.debtor).remove(ob)
+
+    def mark_stakes(self, t: int, value_of: Callable[[str], float]) -> None:
+        """Mark every stake to ownership × its issuer's value (``value_of(issuer)``, USD),
+        through the holder's profit and loss."""
+        for stake in self.instruments.stakes.values():
+            value = self.instruments.ownership(stake.holder, stake.issuer) * value_of(stake.issuer)
+            new_cents, old_cents = to_cents(value), to_cents(stake.mark_usd)
+            if new_cents > old_cents:
+                self.ledger.journal_cents(
+                    t,
+                    stake.holder,
+                    Line.STAKES,
+                    Line.RETAINED,
+                    new_cents - old_cents,
+                    "stake marked up",
+                )
+            elif new_cents < old_cents:
+                self.ledger.journal_cents(
+                    t,
+                    stake.holder,
+                    Line.RETAINED,
+                    Line.STAKES,
+                    old_cents - new_cents,
+                    "stake marked down",
+                )
+            stake.mark_usd = new_cents / CENTS_PER_USD
+
+    def write_off_stake(self, t: int, stake: EquityStake) -> float:
+        """The issuer failed: the holder writes its stake's mark off; returns the USD."""
+        usd = stake.mark_usd
+        self.ledger.journal(t, stake.holder, Line.RETAINED, Line.STAKES, usd, "stake written off")
+        stake.mark_usd = 0.0
+        return usd
+
+    # --- fleets ----------------------------------------------------------------------
+    def write_down_fleet(self, t: int, name: str, cents: int, memo: str) -> None:
+        """Depreciation, impairment or a fire-sale loss: fleet book value down, equity down."""
+        self.ledger.journal_cents(t, name, Line.RETAINED, Line.FLEET, cents, memo)
+
+    def sell_fleet(self, t: int, buyer: str, seller: str, cents: int) -> None:
+        """``buyer`` pays ``seller`` for its fleet in cash."""
+        self.ledger.post_cents(t, buyer, seller, cents, Flow.ASSET_SALE, "fleet")
+
+    def pay_default_costs(self, t: int, name: str) -> None:
+        """A defaulter's remaining cash goes to administrators (Rogers–Veraart costs)."""
+        self.ledger.post_cents(
+            t, name, ADMINISTRATORS, self.ledger.balance_cents(name), Flow.DEFAULT_COST
+        )

@@ -1,0 +1,55 @@
+"""Technology cost curves and reference prices: pure functions of the configuration.
+
+Newer chips give more compute per dollar every year (``technology.compute_per_dollar_growth_
+per_year``), so the list price of an H100-equivalent, the facility cost per GPU and the full
+cost of a new GPU-hour all fall with time; old capacity loses value (economic obsolescence).
+Steps are months from the start of the run (negative for GPUs bought before it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sim.config import MarketConfig, Scenario, TechnologyConfig
+
+
+def improvement(tech: TechnologyConfig, step: int) -> float:
+    """How many times more compute a dollar buys at ``step`` than at the start."""
+    return tech.compute_per_dollar_growth_per_year ** (step / 12.0)
+
+
+def chip_price(cfg: Scenario, step: int) -> float:
+    """Average vendor list price of an H100-equivalent at ``step``, USD (weighted by the
+    vendors' order shares)."""
+    specs = cfg.chip_vendors
+    total = sum(s.order_share for s in specs)
+    base = sum(s.unit_price_usd * s.order_share for s in specs) / total
+    return base / improvement(cfg.technology, step)
+
+
+def facility_cost(tech: TechnologyConfig, step: int) -> float:
+    """Non-chip capex per H100-equivalent at ``step``, USD (falls with density)."""
+    return tech.facility_capex_usd_per_gpu / improvement(tech, step)
+
+
+def full_cost(cfg: Scenario, step: int) -> float:
+    """Full cost of a new GPU-hour at ``step``, USD: depreciation of chips and facility, a
+    return on capital on half the capex (average over life), and cash operating cost."""
+    tech = cfg.technology
+    chip, facility = chip_price(cfg, step), facility_cost(tech, step)
+    monthly = (
+        chip / tech.chip_life_months
+        + facility / tech.facility_life_months
+        + tech.cost_of_capital_per_year / 12 * (chip + facility) / 2
+    )
+    return monthly / cfg.market.hours_per_month + tech.operating_cost_usd_per_gpu_hour
+
+
+def contract_price(market: MarketConfig, spot: float, history: Sequence[float]) -> float:
+    """Price of a new term contract, USD/GPU-hour: the contract ratio times a blend (in logs)
+    of today's spot price and its 12-month average (adaptive expectations, weighted by
+    ``contract_expectation_weight``)."""
+    recent = list(history[-12:]) or [spot]
+    expected = sum(recent) / len(recent)
+    w = market.contract_expectation_weight
+    return market.contract_price_ratio * spot ** (1 - w) * expected**w

@@ -1,0 +1,113 @@
+"""Mechanisms that book what agents decided: sign a contract, place an order, sell new
+shares, lend. Each takes the agents' answers as arguments and writes through
+:class:`~sim.books.Books` (the JMAB pattern: the agent states its requirement or offer, a
+mechanism books the match). Phases and deals call these; nothing here decides.
+"""
+
+from __future__ import annotations
+
+from sim.agents import ChipVendor, Cloud, Investor, Lab, MarketAgent
+from sim.books import Books, cents_round
+from sim.config import Scenario
+from sim.instruments import CapacityContract, ChipOrder, Loan
+
+
+def sign_contract(
+    books: Books,
+    cfg: Scenario,
+    t: int,
+    lab: Lab,
+    seller: str,
+    gpus: float,
+    price: float,
+    start: int,
+    tag: str = "",
+) -> CapacityContract:
+    """``lab`` contracts ``gpus`` from ``seller`` at ``price`` USD/GPU-hour from ``start``,
+    for the standard term and take-or-pay share; it prepays what it chooses to."""
+    mkt = cfg.market
+    contract = CapacityContract(
+        books.instruments.new_id("contract"),
+        lab.name,
+        seller,
+        gpus,
+        price,
+        start,
+        mkt.contract_term_months,
+        mkt.take_or_pay_share,
+        signed=t,
+    )
+    books.sign(t, contract, lab.prepayment(contract, t))
+    if tag:  # after signing: the prepayment was booked under the untagged id
+        contract.id += f":{tag}"
+    return contract
+
+
+def commit_capacity(
+    books: Books, cfg: Scenario, t: int, lab: Lab, cloud: Cloud, value_usd: float, deal: str
+) -> float:
+    """A purchase commitment: ``lab`` contracts capacity worth ``value_usd`` from ``cloud``
+    (take-or-pay, standard term, the cloud's quoted price). Returns the GPUs contracted."""
+    mkt = cfg.market
+    price = max(cloud.quote_contract_price(), mkt.price_floor_usd_per_gpu_hour)
+    gpus = value_usd / (
+        price * mkt.hours_per_month * mkt.contract_term_months * max(mkt.take_or_pay_share, 1e-9)
+    )
+    sign_contract(books, cfg, t, lab, cloud.name, gpus, price, t + mkt.contract_lead_months, deal)
+    return gpus
+
+
+def place_order(
+    books: Books, cfg: Scenario, t: int, cloud: Cloud, vendor: ChipVendor, units: float
+) -> ChipOrder:
+    """``cloud`` orders ``units`` GPUs from ``vendor`` at today's list price; they arrive
+    after the delivery lag and come online after the build lag."""
+    tech = cfg.technology
+    order = ChipOrder(
+        books.instruments.new_id("order"),
+        cloud.name,
+        vendor.name,
+        units,
+        vendor.unit_price(t),
+        t,
+        t + tech.delivery_lag_months,
+        t + tech.build_lag_months,
+    )
+    return books.place_order(order)
+
+
+def buy_new_shares(
+    books: Books, t: int, buyer: MarketAgent, issuer: MarketAgent, usd: float, instrument: str
+) -> None:
+    """``buyer`` buys new shares of ``issuer`` for ``usd`` at the issuer's value (post-money
+    at least twice the amount)."""
+    amount = cents_round(usd)
+    if amount < 1.0:
+        return
+    post_money = max(issuer.market_value(), 2 * amount)
+    price = (post_money - amount) / books.instruments.shares_outstanding[issuer.name]
+    books.issue_shares(t, buyer.name, issuer.name, amount, price, instrument=instrument)
+
+
+def lend(
+    books: Books,
+    t: int,
+    lender: Investor,
+    borrower: MarketAgent,
+    usd: float,
+    rate: float,
+    maturity_months: int,
+) -> Loan:
+    """``lender`` lends ``borrower`` up to ``usd`` (at most its cash) at ``rate`` a year."""
+    loan = Loan(
+        books.instruments.new_id("loan"),
+        lender.name,
+        borrower.name,
+        min(usd, lender.cash),
+        rate,
+        t,
+        maturity_months,
+    )
+    books.lend(t, loan)
+    lender.record_loan(loan.principal)
+    return loan

@@ -1,0 +1,120 @@
+"""Phase 3, settle: interest, principal, chip invoices and operating costs fall due;
+whoever can pay everything pays (repeated to a fixed point); GPUs depreciate and retire."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sim.agents import Cloud, Vintage
+from sim.books import CONTRACTORS, FOUNDERS, FOUNDRIES, OPERATIONS, OTHER_BUSINESS, cents_round
+from sim.ledger import CENTS_PER_USD, Flow
+
+if TYPE_CHECKING:
+    from sim.model import ComputeMarket
+
+
+def run(world: ComputeMarket, t: int) -> None:
+    """Debt service, chip deliveries and operating costs fall due; books depreciate; pay."""
+    books, cfg = world.books, world.cfg
+    hours = cfg.market.hours_per_month
+    for cloud in world.clouds:
+        if cloud.spec.other_business_income_usd_per_month > 0:
+            books.receive(
+                t,
+                OTHER_BUSINESS,
+                cloud.name,
+                cloud.spec.other_business_income_usd_per_month,
+                Flow.OTHER_BUSINESS_INCOME,
+            )
+        opex = cloud.installed_gpus(t) * hours * cfg.technology.operating_cost_usd_per_gpu_hour
+        books.owe_external(t, cloud.name, OPERATIONS, opex, Flow.OPERATING_COST)
+        cloud.record_costs(opex)
+    for inv in world.investors:
+        books.receive(t, FOUNDERS, inv.name, inv.spec.inflow_usd_per_month, Flow.FOUNDING_CAPITAL)
+        inv.start_month()
+    for lab in world.labs:
+        if not lab.defaulted:
+            books.owe_external(
+                t,
+                lab.name,
+                OPERATIONS,
+                lab.revenue_usd * lab.spec.other_opex_share_of_revenue,
+                Flow.OPERATING_COST,
+            )
+    debt_service(world, t)
+    deliver_chips(world, t)
+    for cloud in world.clouds:
+        books.write_down_fleet(t, cloud.name, cloud.depreciate(t), "depreciation")
+    if cfg.technology.impairment:
+        impair(world, t)
+    for lab in world.labs:
+        lab.record_costs(books.obligations.owed_cents(lab.name) / CENTS_PER_USD)
+    world.deals.on_settle(world, t)
+    books.settle_what_can_be_paid(t)
+
+
+def debt_service(world: ComputeMarket, t: int) -> None:
+    """Interest and scheduled principal of every active loan fall due."""
+    books = world.books
+    for loan in books.instruments.loans:
+        if not loan.active:
+            continue
+        borrower = world.agent(loan.borrower)
+        interest = loan.interest_due(t)
+        principal = cents_round(loan.principal_due(t))
+        books.accrue(t, borrower.name, loan.lender, interest, Flow.INTEREST_DUE, loan.id)
+        if principal > 0:
+            books.accrue(t, borrower.name, loan.lender, principal, Flow.PRINCIPAL_DUE, loan.id)
+            loan.outstanding -= principal
+        if loan.outstanding <= 0.005:
+            loan.outstanding = 0.0
+            loan.active = False
+        if isinstance(borrower, Cloud):
+            borrower.add_costs(interest + principal)
+
+
+def deliver_chips(world: ComputeMarket, t: int) -> None:
+    """Vendors deliver due orders within their ceilings; invoices and facility bills fall
+    due; the GPUs join the buyer's fleet."""
+    books, month = world.books, world.month_state
+    for vendor in world.vendors:
+        vendor.start_month()
+        for order, units in vendor.schedule_deliveries(
+            t, books.instruments.open_orders(vendor=vendor.name)
+        ):
+            cloud = world.cloud(order.buyer)
+            invoice = units * order.unit_price_usd
+            order.delivered_units += units
+            vendor.record_delivery(units, invoice)
+            invoice_cents = books.accrue(
+                t, cloud.name, vendor.name, invoice, Flow.CHIP_INVOICE_DUE, order.id
+            )
+            books.owe_external(
+                t,
+                vendor.name,
+                FOUNDRIES,
+                invoice * (1 - vendor.spec.gross_margin),
+                Flow.COST_OF_GOODS,
+            )
+            world.deals.on_delivery(world, t, order, invoice)
+            vintage = Vintage(
+                t, max(order.online_step, t), units, invoice_cents, 0, invoice_cents, 0
+            )
+            cloud.receive_chips(vintage)
+            facility = units * world.facility_cost(order.order_step)
+            books.owe_external(
+                t, cloud.name, CONTRACTORS, facility, Flow.FACILITY_CAPEX, facility=vintage
+            )
+            month.chip_deliveries_gpus += units
+            month.capex_usd += invoice + facility
+
+
+def impair(world: ComputeMarket, t: int) -> None:
+    """Each cloud writes its fleet down to economic value where it chooses to."""
+    month = world.month_state
+    for cloud in world.clouds:
+        total = cloud.impair(t)
+        if total:
+            world.books.write_down_fleet(t, cloud.name, total, "impairment")
+            month.impairment_usd += total / CENTS_PER_USD
+    world.impairment_total_usd += month.impairment_usd
