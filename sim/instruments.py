@@ -76,7 +76,9 @@ class Loan:
     rate_per_year: float
     start: int
     maturity_months: int
-    seniority: int = 0  # 0 = senior secured; higher numbers rank lower
+    # 0 = senior secured; higher numbers rank lower. Not read yet: issue 13 (distress) ranks
+    # creditors by it in a defaulter's waterfall.
+    seniority: int = 0
     grace_months: int = 0  # interest only for this many months, then equal instalments
     outstanding: float = field(default=-1.0)  # USD not yet fallen due; set from principal
     active: bool = True
@@ -127,7 +129,6 @@ class ChipOrder:
     order_step: int
     delivery_step: int
     online_step: int
-    vendor_financed_share: float = 0.0
     delivered_units: float = 0.0
 
     @property
@@ -144,7 +145,6 @@ class InstrumentBook:
     stakes: dict[tuple[str, str], EquityStake] = field(default_factory=dict)
     orders: list[ChipOrder] = field(default_factory=list)
     shares_outstanding: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-    buyers_of: dict[str, set[str]] = field(default_factory=dict)  # vendor → clouds supplied
     _ids: count = field(default_factory=lambda: count(1))
     # indices by agent name, kept by add_* and prune (add instruments only through add_*)
     _contracts_by: dict[str, list[CapacityContract]] = field(default_factory=dict)
@@ -171,7 +171,6 @@ class InstrumentBook:
     def add_order(self, order: ChipOrder) -> ChipOrder:
         self.orders.append(order)
         _index(self._orders_by, order, order.buyer, order.vendor)
-        self.buyers_of.setdefault(order.vendor, set()).add(order.buyer)
         return order
 
     def _reindex(self) -> None:

@@ -238,10 +238,6 @@ class Ledger:
         book = self._book(agent_id)
         return (sum(book[x] for x in ASSETS) - sum(book[x] for x in LIABILITIES)) / CENTS_PER_USD
 
-    def statement(self, agent_id: str) -> dict[str, float]:
-        """All lines of ``agent_id``'s balance sheet in US dollars."""
-        return {line.value: cents / CENTS_PER_USD for line, cents in self._book(agent_id).items()}
-
     def total_cash_cents(self) -> int:
         return sum(book[Line.CASH] for book in self._books.values())
 

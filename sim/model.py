@@ -260,10 +260,6 @@ class ComputeMarket(mesa.Model):
             if lab.inference_gpus_history
         )
 
-    @property
-    def date(self) -> pd.Timestamp:
-        return self.start_date + pd.DateOffset(months=self.month)
-
     # ------------------------------------------------------------------------------
     # The month
     # ------------------------------------------------------------------------------

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from sim.ledger import CENTS_PER_USD, PAYMENT_FOR_ACCRUAL, Flow, is_world
 
 
@@ -67,13 +65,3 @@ class ObligationBook:
     def close(self, debtor: str) -> list[Obligation]:
         """Remove and return everything ``debtor`` owes."""
         return self._open.pop(debtor, [])
-
-    def matrix(self, parties: list[str]) -> np.ndarray:
-        """Liabilities matrix L[i, j] = USD party i owes party j (internal obligations only)."""
-        index = {p: k for k, p in enumerate(parties)}
-        out = np.zeros((len(parties), len(parties)))
-        for debtor, obs in self._open.items():
-            for o in obs:
-                if not o.external and debtor in index and o.creditor in index:
-                    out[index[debtor], index[o.creditor]] += o.usd
-        return out

@@ -51,15 +51,10 @@ class MarketAgent(mesa.Agent):
         self.name = name
         self.archetype = archetype
         self.defaulted = False
-        self.default_step: int | None = None
 
     @property
     def cash(self) -> float:
         return self.market.balance(self.name, Line.CASH)
-
-    @property
-    def payables(self) -> float:
-        return self.market.balance(self.name, Line.PAYABLES)
 
     @property
     def arrears_usd(self) -> float:
@@ -93,7 +88,6 @@ class MarketAgent(mesa.Agent):
     def record_default(self, step: int) -> None:
         """This agent has defaulted in month ``step``: it stops trading."""
         self.defaulted = True
-        self.default_step = step
 
     def row(self) -> dict[str, object]:
         """This month's row of the agents table."""

@@ -105,10 +105,6 @@ class Cloud(MarketAgent):
     def fleet_book_cents(self) -> int:
         return sum(v.book_cents for v in self.fleet)
 
-    def utilisation(self, step: int) -> float:
-        installed = self.installed_gpus(step)
-        return self.used_gpus / installed if installed > 0 else 0.0
-
     def start_month(self) -> None:
         """Nothing is used yet this month."""
         self.used_gpus = 0.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
@@ -168,8 +167,3 @@ class Lab(MarketAgent):
     def market_value(self) -> float:
         """What holders mark a stake in this lab to, USD (0 once it has defaulted)."""
         return 0.0 if self.defaulted else self.valuation_usd(self.market.sentiment)
-
-    @property
-    def growth_log(self) -> float:
-        hist = self.inference_gpus_history
-        return math.log(hist[-1] / hist[0]) if len(hist) > 1 and hist[0] > 0 else 0.0

@@ -1,0 +1,84 @@
+"""A small fake market for testing agents' decisions alone (the ABIDES ``FakeExchangeAgent``
+style): it answers the :class:`~sim.agents.MarketView` questions from plain attributes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mesa
+
+from sim.config import Scenario
+from sim.instruments import CapacityContract, ChipOrder
+from sim.ledger import Line
+
+from .conftest import small_world
+
+
+@dataclass
+class FakeMarket:
+    """Books and market state set by hand; only what a test puts in is there."""
+
+    cfg: Scenario = field(default_factory=small_world)
+    month: int = 0
+    sentiment: float = 1.0
+    spot_price: float = 2.5
+    price_history: list[float] = field(default_factory=list)
+    balances: dict[tuple[str, Line], float] = field(default_factory=dict)
+    equity: dict[str, float] = field(default_factory=dict)
+    arrears: dict[str, float] = field(default_factory=dict)
+    contracts: list[CapacityContract] = field(default_factory=list)
+    orders: list[ChipOrder] = field(default_factory=list)
+    backlog: dict[str, float] = field(default_factory=dict)
+    debt: dict[str, float] = field(default_factory=dict)
+    facility_usd_per_gpu: float = 10_000.0
+    model: mesa.Model = field(default_factory=lambda: mesa.Model(rng=0))
+
+    def balance(self, name: str, line: Line = Line.CASH) -> float:
+        return self.balances.get((name, line), 0.0)
+
+    def set_cash(self, name: str, usd: float) -> None:
+        self.balances[(name, Line.CASH)] = usd
+
+    def equity_of(self, name: str) -> float:
+        return self.equity.get(name, 0.0)
+
+    def arrears_usd(self, name: str) -> float:
+        return self.arrears.get(name, 0.0)
+
+    def contracts_of(self, name: str, step: int | None = None) -> list[CapacityContract]:
+        return [
+            c
+            for c in self.contracts
+            if name in (c.buyer, c.seller) and (step is None or c.in_force(step))
+        ]
+
+    def contracted_gpus(
+        self, *, buyer: str | None = None, seller: str | None = None, step: int
+    ) -> float:
+        return sum(
+            c.gpus
+            for c in self.contracts
+            if c.in_force(step)
+            and (buyer is None or c.buyer == buyer)
+            and (seller is None or c.seller == seller)
+        )
+
+    def backlog_usd(self, seller: str, step: int) -> float:
+        return self.backlog.get(seller, 0.0)
+
+    def debt_usd(self, borrower: str) -> float:
+        return self.debt.get(borrower, 0.0)
+
+    def open_orders(
+        self, *, buyer: str | None = None, vendor: str | None = None
+    ) -> list[ChipOrder]:
+        return [
+            o
+            for o in self.orders
+            if o.undelivered > 1e-9
+            and (buyer is None or o.buyer == buyer)
+            and (vendor is None or o.vendor == vendor)
+        ]
+
+    def facility_cost(self, step: int) -> float:
+        return self.facility_usd_per_gpu

@@ -1,0 +1,204 @@
+"""Each agent's decision rules, called directly against a small fake market (no world)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.agents import ChipVendor, Cloud, Investor, Lab, Vintage
+from sim.instruments import CapacityContract, ChipOrder
+from sim.ledger import Line
+
+from .conftest import small_world
+from .fakes import FakeMarket
+
+
+def make_lab(market: FakeMarket, **spec: object) -> Lab:
+    lab_spec = market.cfg.labs[0].model_copy(update=spec)
+    return Lab(market.model, market, "lab-a", lab_spec, demand_share=1.0)
+
+
+def make_cloud(market: FakeMarket, name: str = "hyper", **spec: object) -> Cloud:
+    cloud_spec = market.cfg.clouds[0].model_copy(update=spec)
+    return Cloud(market.model, market, name, cloud_spec)
+
+
+def online(cloud: Cloud, gpus: float, step: int = -1, cents: int = 0) -> None:
+    cloud.receive_chips(Vintage(step, step, gpus, cents, 0, cents, 0))
+
+
+# --- Lab -------------------------------------------------------------------------------
+def test_lab_contracts_the_uncovered_share_of_its_projected_need() -> None:
+    market = FakeMarket()
+    lab = make_lab(market, contract_coverage=0.8, min_contract_share=0.0)
+    lab.inference_gpus_history = [1000.0] * 6  # flat: no growth to extrapolate
+    need = lab.need_at(1000.0, 3)
+    assert lab.contracts_wanted(0, 3, 0.0) == pytest.approx(0.8 * need)
+    assert lab.contracts_wanted(0, 3, 0.5 * need) == pytest.approx(0.3 * need)
+    assert lab.contracts_wanted(0, 3, 0.9 * need) == 0.0  # holds more than it wants
+
+
+def test_an_optimistic_lab_signs_for_more_when_demand_grows() -> None:
+    market = FakeMarket()
+    growth = [1000.0 * 1.05**k for k in range(13)]
+    sober, keen = make_lab(market, optimism=1.0), make_lab(market, optimism=2.0)
+    sober.inference_gpus_history = keen.inference_gpus_history = growth
+    assert keen.contracts_wanted(12, 15, 0.0) > sober.contracts_wanted(12, 15, 0.0) > 0
+
+
+def test_lab_raises_equity_only_when_short_of_runway() -> None:
+    market = FakeMarket()
+    lab = make_lab(market)
+    lab.costs_usd, lab.revenue_usd = 100e6, 40e6  # burns $60M a month
+    market.set_cash("lab-a", 10e9)
+    assert lab.equity_wanted() == 0.0
+    market.set_cash("lab-a", 50e6)
+    market.arrears["lab-a"] = 80e6
+    wanted = lab.equity_wanted()
+    fin = market.cfg.finance
+    assert wanted == pytest.approx(80e6 + fin.lab_runway_target_months * 60e6 - 50e6)
+    lab.defaulted = True
+    assert lab.equity_wanted() == 0.0
+
+
+def test_lab_prepays_its_share_capped_by_cash_and_only_new_contracts() -> None:
+    market = FakeMarket(cfg=small_world(**{"market.prepayment_share": 0.5}))
+    lab = make_lab(market)
+    market.set_cash("lab-a", 1e9)
+    contract = CapacityContract("c", "lab-a", "hyper", 1000, 2.0, 3, 12, 1.0)
+    value = contract.remaining_value(3, market.cfg.market.hours_per_month)
+    cap = market.cfg.market.prepayment_max_cash_share * 1e9
+    assert lab.prepayment(contract, 0) == pytest.approx(min(0.5 * value, cap))
+    assert lab.prepayment(CapacityContract("r", "lab-a", "hyper", 1, 2.0, -5, 12, 1.0), 0) == 0.0
+    market.cfg = small_world()  # prepayments off
+    assert lab.prepayment(contract, 0) == 0.0
+
+
+def test_lab_falls_back_to_the_largest_cloud_when_its_partners_are_gone() -> None:
+    market = FakeMarket()
+    lab = make_lab(market)
+    small, big = make_cloud(market, "small"), make_cloud(market, "big")
+    online(small, 10), online(big, 100)
+    lab.partners = ["gone"]
+    assert lab.active_partners([small, big], 0) == ["big"]
+    assert lab.split_over_partners(90.0, ["a", "b", "c"]) == {"a": 30.0, "b": 30.0, "c": 30.0}
+
+
+def test_lab_picks_partners_in_proportion_to_capacity() -> None:
+    market = FakeMarket()
+    lab = make_lab(market)
+    clouds = [make_cloud(market, "a"), make_cloud(market, "b")]
+    picks = [
+        lab.choose_partners(clouds, np.array([9.0, 1.0]), 1, np.random.default_rng(s))[0]
+        for s in range(200)
+    ]
+    assert 0.8 < picks.count("a") / len(picks) < 0.97
+
+
+# --- Cloud -----------------------------------------------------------------------------
+def test_cloud_stock_adjustment_discounts_the_supply_line_by_its_weight() -> None:
+    market = FakeMarket()
+    cloud = make_cloud(market, supply_line_weight=0.5)
+    online(cloud, 600)
+    market.orders.append(ChipOrder("o", "hyper", "v", 200, 30_000, 0, 6, 18))
+    # desired 1000 − installed 600 − 0.5 × 200 on order
+    assert cloud.order_gpus(0, 1000.0, 18) == pytest.approx(300.0)
+    assert cloud.order_gpus(0, 500.0, 18) == 0.0
+
+
+def test_cloud_orders_no_more_than_it_can_fund() -> None:
+    market = FakeMarket()
+    cloud = make_cloud(market, reserve_margin=0.0, other_business_income_usd_per_month=0.0)
+    market.contracts.append(CapacityContract("c", "lab-a", "hyper", 10_000, 2.0, 0, 60, 1.0))
+    market.set_cash("hyper", 1e9)
+    unit = 50_000.0
+    wanted = cloud.gpus_to_order(0, 18, 1.0, unit)
+    assert wanted == pytest.approx(min(10_000.0, cloud.funding_capacity(0) / unit))
+    market.set_cash("hyper", 1e6)  # a million dollars buys 20 GPUs at most
+    assert cloud.gpus_to_order(0, 18, 1.0, unit) <= 1e6 / unit + 1e-9
+
+
+def test_cloud_borrows_its_shortfall_up_to_its_headroom() -> None:
+    market = FakeMarket()
+    cloud = make_cloud(market)
+    market.arrears["hyper"] = 5e9
+    market.set_cash("hyper", 1e9)
+    market.backlog["hyper"] = 1e9
+    fin = market.cfg.finance
+    assert cloud.borrowing_wanted(0) == pytest.approx(fin.max_loan_to_backlog * 1e9)
+    market.debt["hyper"] = 1e12  # already far over its limit
+    assert cloud.borrowing_wanted(0) == 0.0
+
+
+def test_cloud_picks_the_lenders_with_the_largest_budgets() -> None:
+    market = FakeMarket()
+    cloud = make_cloud(market)
+    spec = market.cfg.investors[1]
+    lenders = [Investor(market.model, market, n, spec) for n in ("x", "y", "z", "w")]
+    for name, cash in zip("xyzw", (1e9, 4e9, 2e9, 1.0), strict=True):
+        market.set_cash(name, cash)
+    syndicate = cloud.choose_syndicate(lenders, 1.0)
+    size = market.cfg.finance.syndicate_size
+    assert [i.name for i, _ in syndicate] == ["y", "z", "x"][:size]
+    assert all(offer >= 1.0 for _, offer in syndicate)
+
+
+def test_cloud_depreciates_straight_line_and_bids_only_with_cash() -> None:
+    market = FakeMarket()
+    cloud = make_cloud(market)
+    life = market.cfg.technology.chip_life_months
+    online(cloud, 10, step=0, cents=life * 100)
+    assert cloud.depreciate(0) == 100  # a life-th of the chip cost
+    assert cloud.fleet[0].chip_book_cents == (life - 1) * 100
+    market.set_cash("hyper", 5.0)
+    assert cloud.bid_for_fleet(5.0) and not cloud.bid_for_fleet(5.01)
+
+
+# --- ChipVendor ------------------------------------------------------------------------
+def test_vendor_output_grows_no_faster_than_its_ceiling_allows() -> None:
+    market = FakeMarket()
+    spec = market.cfg.chip_vendors[0]
+    vendor = ChipVendor(market.model, market, "vendor", spec, 1.0)
+    before = vendor.ceiling
+    vendor.plan_output(1e12)
+    assert vendor.ceiling == pytest.approx(before * (1 + spec.ceiling_growth_per_month))
+    vendor.plan_output(0.0)
+    assert vendor.ceiling < before * (1 + spec.ceiling_growth_per_month)
+    assert vendor.ceiling >= vendor.initial_ceiling * 0.1
+
+
+def test_vendor_delivers_due_orders_first_come_first_served() -> None:
+    market = FakeMarket()
+    vendor = ChipVendor(market.model, market, "vendor", market.cfg.chip_vendors[0], 1.0)
+    vendor.ceiling = 150.0
+    late = ChipOrder("b", "hyper", "vendor", 100, 1.0, 2, 4, 10)
+    early = ChipOrder("a", "neo", "vendor", 100, 1.0, 1, 4, 10)
+    future = ChipOrder("c", "neo", "vendor", 100, 1.0, 3, 9, 10)
+    plan = vendor.schedule_deliveries(4, [late, future, early])
+    assert [(o.id, u) for o, u in plan] == [("a", 100), ("b", 50)]
+
+
+# --- Investor --------------------------------------------------------------------------
+def test_investor_appetite_falls_with_sentiment_and_spreads_widen() -> None:
+    market = FakeMarket()
+    spec = market.cfg.investors[0].model_copy(update={"sentiment_sensitivity": 2.0})
+    investor = Investor(market.model, market, "vc", spec)
+    market.set_cash("vc", 1e9)
+    assert investor.equity_budget(0.5) == pytest.approx(investor.equity_budget(1.0) * 0.25)
+    investor.record_investment(investor.equity_budget(1.0))
+    assert investor.equity_budget(1.0) == 0.0
+    investor.start_month()
+    assert investor.equity_budget(1.0) > 0
+    spread = market.cfg.finance.stress_spread_per_sentiment
+    assert investor.loan_rate(0.06, 1.0) == 0.06
+    assert investor.loan_rate(0.06, 0.5) == pytest.approx(0.06 + 0.5 * spread)
+
+
+def test_agents_read_their_books_through_the_view() -> None:
+    market = FakeMarket()
+    lab = make_lab(market)
+    market.balances[("lab-a", Line.CASH)] = 7.0
+    market.equity["lab-a"] = -3.0
+    assert lab.cash == 7.0 and lab.equity == -3.0 and lab.market_value() > 0
+    lab.record_default(5)
+    assert lab.defaulted and lab.market_value() == 0.0
