@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.config import ConfigError
+
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("Baseline", "Overbuild", "Cascades", "Circularity", "Sweeps")
 """Section order on the page; other sections follow alphabetically."""
@@ -152,8 +154,6 @@ def build_gallery(
     if only:
         unknown = sorted(set(only) - {e.name for e in experiments})
         if unknown:
-            from sim.config import ConfigError
-
             names = ", ".join(e.name for e in experiments)
             raise ConfigError(f"--only: no experiment named {', '.join(unknown)} (have: {names})")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -282,8 +282,6 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_gallery(args: argparse.Namespace) -> int:
-    from sim.config import ConfigError
-
     if args.workers < 1:
         raise ConfigError("--workers must be >= 1. Nothing was run or written.")
     if not Path(args.experiments).is_dir():

@@ -34,6 +34,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch
 from matplotlib.ticker import MaxNLocator
 
+from sim.metrics import LOSS_EVENTS, instrument_kind
+
 STYLE: dict[str, Any] = {
     "figure.figsize": (9.0, 5.0),
     "figure.dpi": 100,
@@ -646,8 +648,6 @@ def _split_events(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         ev = events.assign(event="default_insolvent")
         marks = ev.drop_duplicates(["step", "round", "defaulter"])
         return marks, ev[ev["amount_lost"] > 0].assign(event="unpaid_obligation")
-    from sim.metrics import LOSS_EVENTS
-
     marks = events[events["event"].isin(DEFAULT_MARKERS)]
     return marks, events[events["event"].isin(LOSS_EVENTS)]
 
@@ -655,8 +655,6 @@ def _split_events(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _loss_table(
     losses: pd.DataFrame, types: Mapping[str, str], stack_by: str, months: int | None
 ) -> pd.DataFrame:
-    from sim.metrics import instrument_kind
-
     bearer = np.where(losses["event"] == "fire_sale", losses["defaulter"], losses["creditor"])
     if stack_by == "instrument":
         group = [

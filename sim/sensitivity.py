@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.config import ConfigError
+from sim.plots import new_figure, save_figure
 from sim.results_store import ResultsStore
 
 CONF_LEVEL = 0.95
@@ -136,8 +137,6 @@ def _indices(
 
 def sensitivity_figure(indices: pd.DataFrame, *, title: str) -> Figure:
     """Bars of the indices with their confidence intervals, one panel per output."""
-    from sim.plots import new_figure
-
     outputs = list(dict.fromkeys(indices["output"]))
     method = indices["method"].iloc[0]
     n_params = indices["parameter"].nunique()
@@ -193,8 +192,6 @@ def sensitivity_figure(indices: pd.DataFrame, *, title: str) -> Figure:
 
 def write_analysis(store: ResultsStore, outputs: list[str], out: Path) -> tuple[Path, Path]:
     """Write ``sensitivity.csv`` and ``sensitivity.png`` into ``out``; return their paths."""
-    from sim.plots import save_figure
-
     indices = analyse(store, outputs)
     out.mkdir(parents=True, exist_ok=True)
     csv = out / "sensitivity.csv"
