@@ -225,16 +225,14 @@ class Books:
         buyer: str,
         issuer: str,
         usd: float,
-        price_per_share: float | Callable[[], float],
+        price_per_share: float,
         flow: Flow = Flow.EQUITY_INVESTMENT,
         instrument: str = "",
     ) -> EquityStake:
         """``buyer`` pays ``usd`` (in cash, or in compute for ``COMPUTE_CREDIT``) for new
-        shares of ``issuer`` at ``price_per_share`` (a callable is asked once the money has
-        arrived, for a price that counts it)."""
+        shares of ``issuer`` at ``price_per_share`` USD."""
         self.ledger.post(t, buyer, issuer, usd, flow, instrument)
-        price = price_per_share() if callable(price_per_share) else price_per_share
-        return self.instruments.issue_shares(issuer, buyer, usd / price, usd)
+        return self.instruments.issue_shares(issuer, buyer, usd / price_per_share, usd)
 
     def settle_in_shares(self, t: int, ob: Obligation, price_per_share: float) -> None:
         """Settle a compute obligation with new shares of the debtor (compute credits)."""

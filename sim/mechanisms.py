@@ -76,16 +76,26 @@ def place_order(
     return books.place_order(order)
 
 
+def share_price(value_usd: float, amount_usd: float, shares_outstanding: float) -> float:
+    """USD per new share when ``amount_usd`` of new equity is sold by a company worth
+    ``value_usd`` (its market value before the sale): the post-money valuation is that value,
+    but at least twice the amount (new money never buys more than half of a company in one
+    sale), and the price is the pre-money valuation (post-money − amount) over the shares
+    outstanding. The one definition for rounds, strategic stakes, compute credits paid in
+    shares and rescues (standard venture pricing; the 50% cap is our own estimate)."""
+    post_money = max(value_usd, 2 * amount_usd)
+    return (post_money - amount_usd) / shares_outstanding
+
+
 def buy_new_shares(
     books: Books, t: int, buyer: MarketAgent, issuer: MarketAgent, usd: float, instrument: str
 ) -> None:
-    """``buyer`` buys new shares of ``issuer`` for ``usd`` at the issuer's value (post-money
-    at least twice the amount)."""
+    """``buyer`` buys new shares of ``issuer`` for ``usd`` at :func:`share_price`."""
     amount = cents_round(usd)
     if amount < 1.0:
         return
-    post_money = max(issuer.market_value(), 2 * amount)
-    price = (post_money - amount) / books.instruments.shares_outstanding[issuer.name]
+    shares = books.instruments.shares_outstanding[issuer.name]
+    price = share_price(issuer.market_value(), amount, shares)
     books.issue_shares(t, buyer.name, issuer.name, amount, price, instrument=instrument)
 
 

@@ -78,3 +78,14 @@ def test_deal_validation_names_the_field() -> None:
     with pytest.raises(ConfigError, match="no deal named 'nope'"):
         operate(small_world(deals=True), "nope")
     assert isinstance(operate(small_world(deals=True), "backstop", {"amount_usd": 5.0}), Scenario)
+
+
+def test_one_share_price_for_every_sale_of_new_equity() -> None:
+    """Pre-money over shares outstanding; post-money at least twice the amount raised."""
+    from sim.mechanisms import share_price
+
+    assert share_price(100.0, 20.0, 10.0) == pytest.approx(8.0)  # pre-money 80 over 10 shares
+    # worth less than twice the raise: the new money buys exactly half the company
+    price = share_price(30.0, 20.0, 10.0)
+    assert 20.0 / price == pytest.approx(10.0)
+    assert share_price(0.0, 5.0, 1.0) == pytest.approx(5.0)  # a worthless issuer: still half

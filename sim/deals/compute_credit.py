@@ -7,6 +7,7 @@ from __future__ import annotations
 from sim.agents import Cloud, Lab
 from sim.deals.base import Deal, DealWorld, register
 from sim.instruments import CapacityContract
+from sim.mechanisms import share_price
 
 
 @register
@@ -43,8 +44,5 @@ class ComputeCredit(Deal):
             return
         lab = world.agent(self.spec.receiver)
         for ob in [o for o in books.obligations.of(lab.name) if o.instrument in in_kind]:
-            amount = ob.usd
-            price = (
-                max(lab.market_value(), 2 * amount) / books.instruments.shares_outstanding[lab.name]
-            )
-            books.settle_in_shares(t, ob, price)
+            shares = books.instruments.shares_outstanding[lab.name]
+            books.settle_in_shares(t, ob, share_price(lab.market_value(), ob.usd, shares))

@@ -29,7 +29,7 @@ def run(world: ComputeMarket, t: int) -> None:
 
 def equity_round(world: ComputeMarket, t: int, lab: Lab, amount: float) -> None:
     """Sell new shares of ``lab``: investors bid their equity budgets, the round raises at
-    most what they bid, priced at the lab's valuation (post-money at least twice the raise),
+    most what they bid, priced at the lab's valuation (:func:`sim.mechanisms.share_price`),
     allocated pro rata to the bids."""
     books, sentiment = world.books, world.sentiment
     investors = [i for i in world.investors if i.equity_budget(sentiment) > 0]
@@ -37,8 +37,8 @@ def equity_round(world: ComputeMarket, t: int, lab: Lab, amount: float) -> None:
     if budgets.sum() < 1.0:
         return
     raise_usd = min(amount, float(budgets.sum()))
-    post_money = max(lab.valuation_usd(sentiment), 2 * raise_usd)
-    price_per_share = (post_money - raise_usd) / books.instruments.shares_outstanding[lab.name]
+    shares = books.instruments.shares_outstanding[lab.name]
+    price_per_share = mechanisms.share_price(lab.market_value(), raise_usd, shares)
     for investor, budget in zip(investors, budgets, strict=True):
         usd = cents_round(raise_usd * budget / budgets.sum())
         if usd < 1.0:

@@ -29,6 +29,7 @@ from sim.agents import Cloud, MarketAgent
 from sim.clearing import clearing_vector, debtrank
 from sim.instruments import CapacityContract
 from sim.ledger import ASSETS, CENTS_PER_USD, Flow, to_cents
+from sim.mechanisms import share_price
 from sim.settlement import Obligation
 
 if TYPE_CHECKING:
@@ -282,9 +283,8 @@ def attempt_rescues(model: ComputeMarket, t: int) -> None:
         rescuer = best[1]
         amount = shortfall / CENTS_PER_USD
 
-        def price(d: MarketAgent = distressed, usd: float = amount) -> float:
-            return max(d.market_value(), usd) / books.instruments.shares_outstanding[d.name]
-
+        shares = books.instruments.shares_outstanding[name]
+        price = share_price(distressed.market_value(), amount, shares)
         books.issue_shares(t, rescuer.name, name, amount, price, instrument="rescue")
         record(model, t, "rescue", name, rescuer.name, amount, "rescue")
         books.pay_in_full(t, name)
