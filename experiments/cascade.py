@@ -11,7 +11,7 @@ import pandas as pd
 from sim.config import load_scenario
 from sim.ensemble import derive_seeds, run_ensemble
 from sim.gallery import BuildContext, Experiment, GalleryFigure, run_standalone
-from sim.metrics import losses_by
+from sim.metrics import loss_events, losses_by
 from sim.plots import cascade_timeline, exposure_network, fan_chart, new_figure, save_figure
 from sim.runner import simulate
 
@@ -104,7 +104,7 @@ def build(out: Path, ctx: BuildContext) -> None:
         for seed in seeds:
             e = ev[ev["seed"] == seed]
             d = e[e["event"].str.startswith("default")].groupby("step").size()
-            loss = e[e["event"].isin(["unpaid_obligation", "stake_written_off", "fire_sale"])]
+            loss = loss_events(e)
             lost = loss.groupby("step")["amount_lost"].sum()
             frame = pd.DataFrame({"step": range(months)})
             frame["defaults"] = frame["step"].map(d).fillna(0).cumsum()

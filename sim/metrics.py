@@ -773,9 +773,24 @@ def bust_outcome(
 # Cascades (DESIGN §5) from a run's events table: columns ``step``, ``round``, ``event``,
 # ``defaulter``, ``creditor``, ``amount_lost`` (USD) and ``instrument``.
 
-LOSS_EVENTS = ("unpaid_obligation", "prepayment_written_off", "stake_written_off", "fire_sale")
-"""Events whose ``amount_lost`` is a loss on somebody's books (a fire-sale loss falls on the
-defaulter, i.e. on its creditors and shareholders)."""
+LOSS_EVENTS = ("unpaid_obligation", "prepayment_written_off", "stake_written_off")
+"""The one definition of losses: events whose ``amount_lost`` is a write-off on a creditor's
+or a shareholder's books (claims not paid, prepayments for compute never delivered, stakes
+in a failed party). A fire sale's loss falls on the defaulter itself and reaches its
+creditors as unpaid claims, so counting it too would count it twice: it is reported apart,
+as value destroyed (:data:`FIRE_SALE_EVENT`)."""
+
+FIRE_SALE_EVENT = "fire_sale"
+
+
+def loss_events(events: pd.DataFrame) -> pd.DataFrame:
+    """The rows of an events table that are losses (:data:`LOSS_EVENTS`)."""
+    return events[events["event"].isin(LOSS_EVENTS)]
+
+
+def total_losses(events: pd.DataFrame) -> float:
+    """Creditors' and shareholders' losses in an events table, USD."""
+    return float(loss_events(events)["amount_lost"].sum())
 
 
 def instrument_kind(instrument: str) -> str:
@@ -803,12 +818,9 @@ def losses_by(events: pd.DataFrame, agent_types: Mapping[str, str]) -> pd.DataFr
     """Losses (USD) by creditor type and instrument kind: who bore them, through what.
 
     ``agent_types`` maps agent id → type (``world:…`` creditors are reported as "World")."""
-    losses = events[events["event"].isin(LOSS_EVENTS)].copy()
-    losses["bearer"] = np.where(
-        losses["event"] == "fire_sale", losses["defaulter"], losses["creditor"]
-    )
+    losses = loss_events(events).copy()
     losses["creditor_type"] = [
-        "World" if is_boundary(b) else agent_types.get(b, "unknown") for b in losses["bearer"]
+        "World" if is_boundary(b) else agent_types.get(b, "unknown") for b in losses["creditor"]
     ]
     losses["instrument_kind"] = [
         "fleet" if e == "fire_sale" else instrument_kind(i)

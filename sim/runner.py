@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from sim.config import Scenario
-from sim.metrics import concentration_series, investor_returns
+from sim.metrics import concentration_series, investor_returns, total_losses
 from sim.model import MODEL_REPORTERS, ComputeMarket
 
-MODEL_VERSION = "0.2.0"
+MODEL_VERSION = "0.3.0"
 """Bumped when a change alters results; part of every sweep run id."""
 
 SERIES_FIELDS: tuple[str, ...] = tuple(MODEL_REPORTERS)
@@ -66,10 +66,6 @@ class RunResult:
     seed: int = 0
 
 
-CREDITOR_LOSS_EVENTS = ("unpaid_obligation", "prepayment_written_off")
-"""Events whose ``amount_lost`` is a creditor's loss (``losses_usd`` in the summary)."""
-
-
 def simulate(
     scenario: Scenario,
     seed: int,
@@ -105,7 +101,6 @@ def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str
     defaulted = [a for a in agents.values() if a.defaulted]
     price = m["spot_price_usd_per_gpu_hour"]
     peak_at = int(price.idxmax())
-    losses = ev.loc[ev["event"].isin(CREDITOR_LOSS_EVENTS), "amount_lost"]
     exposed = [a for a in agents.values() if a.kind != "Investor"]
     systemic = model.cfg.cascade.systemic_share
     default_rows = ev[ev["event"].str.startswith("default")]
@@ -127,7 +122,7 @@ def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str
         "cascade_depth": float(default_rows["round"].max()) if len(default_rows) else 0.0,
         "rescues": float((ev["event"] == "rescue").sum()),
         "systemic_cascade": float(sum(a.defaulted for a in exposed) >= systemic * len(exposed)),
-        "losses_usd": float(losses.sum()),
+        "losses_usd": total_losses(ev),
         "money_moved_usd": float(tables["flows"]["amount"].sum()),
         "lab_revenue_usd": float(m["lab_revenue_usd"].sum()),
         **_revenues(tables),
