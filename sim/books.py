@@ -71,12 +71,19 @@ class Books:
 
     # --- obligations -----------------------------------------------------------------
     def accrue(
-        self, t: int, debtor: str, creditor: str, usd: float, flow: Flow, instrument: str
+        self,
+        t: int,
+        debtor: str,
+        creditor: str,
+        usd: float,
+        flow: Flow,
+        instrument: str,
+        kind: str,
     ) -> int:
-        """An internal obligation falls due: payable and receivable on the books; returns
-        the cents."""
+        """An internal obligation under ``instrument`` (an id, of type ``kind``) falls due:
+        payable and receivable on the books; returns the cents."""
         cents = self.ledger.post(t, debtor, creditor, usd, flow, instrument)
-        self.obligations.add(Obligation(debtor, creditor, cents, flow, instrument, t))
+        self.obligations.add(Obligation(debtor, creditor, cents, flow, instrument, t, kind))
         return cents
 
     def owe_external(
@@ -91,8 +98,9 @@ class Books:
         """An external cost falls due; it is paid in the settlement (no books outside). A
         facility bill adds what is paid of it to ``facility``'s cost and book value."""
         cents = to_cents(usd)
-        ob = Obligation(debtor, creditor, cents, flow, "", t)
+        ob = Obligation(debtor, creditor, cents, flow, "", t, "external cost")
         if facility is not None:
+            ob.kind = "facility"
             ob.instrument = self.instruments.new_id("facility")
             self._facility_for[ob.instrument] = facility
         self.obligations.add(ob)
@@ -179,7 +187,9 @@ class Books:
             )
             contract.prepaid_cents -= used
         rest = max(0.0, bill - used / CENTS_PER_USD)
-        self.accrue(t, contract.buyer, contract.seller, rest, Flow.COMPUTE_DUE, contract.id)
+        self.accrue(
+            t, contract.buyer, contract.seller, rest, Flow.COMPUTE_DUE, contract.id, contract.kind
+        )
 
     def forfeit_prepayment(self, t: int, contract: CapacityContract) -> int:
         """The seller keeps what is left of ``contract``'s prepayment (term over, or the

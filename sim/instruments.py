@@ -32,6 +32,7 @@ class CapacityContract:
     active: bool = True  # False once terminated by a default
     in_kind: bool = False  # compute credits: paid in the buyer's shares, not cash
     prepaid_cents: int = 0  # prepayment not yet used against bills (integer cents)
+    kind: str = "capacity contract"  # or "compute credit", "lease": the type in tables
 
     @property
     def end(self) -> int:
@@ -82,6 +83,7 @@ class Loan:
     grace_months: int = 0  # interest only for this many months, then equal instalments
     outstanding: float = field(default=-1.0)  # USD not yet fallen due; set from principal
     active: bool = True
+    kind: str = "loan"  # or "vendor loan": the type in tables
 
     def __post_init__(self) -> None:
         if self.outstanding < 0:
@@ -130,6 +132,7 @@ class ChipOrder:
     delivery_step: int
     online_step: int
     delivered_units: float = 0.0
+    kind: str = "chip order"  # the type in tables
 
     @property
     def undelivered(self) -> float:

@@ -37,9 +37,9 @@ def sign_contract(
         mkt.take_or_pay_share,
         signed=t,
     )
-    books.sign(t, contract, lab.prepayment(contract, t))
-    if tag:  # after signing: the prepayment was booked under the untagged id
+    if tag:
         contract.id += f":{tag}"
+    books.sign(t, contract, lab.prepayment(contract, t))
     return contract
 
 

@@ -771,7 +771,8 @@ def bust_outcome(
 # --- cascade ---
 #
 # Cascades (DESIGN §5) from a run's events table: columns ``step``, ``round``, ``event``,
-# ``defaulter``, ``creditor``, ``amount_lost`` (USD) and ``instrument``.
+# ``defaulter``, ``creditor``, ``amount_lost`` (USD), ``instrument`` (an id) and
+# ``instrument_kind`` (its type, a field of the instrument).
 
 LOSS_EVENTS = ("unpaid_obligation", "prepayment_written_off", "stake_written_off")
 """The one definition of losses: events whose ``amount_lost`` is a write-off on a creditor's
@@ -793,17 +794,6 @@ def total_losses(events: pd.DataFrame) -> float:
     return float(loss_events(events)["amount_lost"].sum())
 
 
-def instrument_kind(instrument: str) -> str:
-    """Kind of instrument from an id in the events table (``loan-12`` → ``loan``)."""
-    text = str(instrument)
-    for prefix in ("loan", "contract", "order", "facility", "stake", "spot"):
-        if text.startswith(prefix):
-            return prefix
-    if text.endswith("GPUs"):
-        return "fleet"
-    return text or "other"
-
-
 def cascade_sizes(events: pd.DataFrame) -> pd.DataFrame:
     """One row per month with defaults: how many parties defaulted (size) and in how many
     rounds (depth, counting default waves and insolvency rounds)."""
@@ -822,10 +812,8 @@ def losses_by(events: pd.DataFrame, agent_types: Mapping[str, str]) -> pd.DataFr
     losses["creditor_type"] = [
         "World" if is_boundary(b) else agent_types.get(b, "unknown") for b in losses["creditor"]
     ]
-    losses["instrument_kind"] = [
-        "fleet" if e == "fire_sale" else instrument_kind(i)
-        for e, i in zip(losses["event"], losses["instrument"], strict=True)
-    ]
+    if "instrument_kind" not in losses:
+        losses["instrument_kind"] = "other"
     table = losses.pivot_table(
         index="creditor_type",
         columns="instrument_kind",

@@ -345,7 +345,16 @@ class ComputeMarket(mesa.Model):
         return df
 
     def events_table(self) -> pd.DataFrame:
-        cols = ["step", "round", "event", "defaulter", "creditor", "amount_lost", "instrument"]
+        cols = [
+            "step",
+            "round",
+            "event",
+            "defaulter",
+            "creditor",
+            "amount_lost",
+            "instrument",
+            "instrument_kind",
+        ]
         return pd.DataFrame(self.events, columns=cols)
 
     def exposures_table(self) -> pd.DataFrame:

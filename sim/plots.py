@@ -34,7 +34,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch
 from matplotlib.ticker import MaxNLocator
 
-from sim.metrics import LOSS_EVENTS, instrument_kind
+from sim.metrics import LOSS_EVENTS
 
 STYLE: dict[str, Any] = {
     "figure.figsize": (9.0, 5.0),
@@ -655,14 +655,14 @@ def _split_events(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _loss_table(
     losses: pd.DataFrame, types: Mapping[str, str], stack_by: str, months: int | None
 ) -> pd.DataFrame:
-    bearer = np.where(losses["event"] == "fire_sale", losses["defaulter"], losses["creditor"])
     if stack_by == "instrument":
-        group = [
-            "fleet (fire sale)" if e == "fire_sale" else instrument_kind(i)
-            for e, i in zip(losses["event"], losses["instrument"], strict=True)
-        ]
+        group = (
+            list(losses["instrument_kind"])
+            if "instrument_kind" in losses
+            else ["other"] * len(losses)
+        )
     else:
-        group = [agent_type(b, types) if b else "World" for b in bearer]
+        group = [agent_type(b, types) if b else "World" for b in losses["creditor"]]
     table = (
         losses.assign(group=group)
         .pivot_table(index="step", columns="group", values="amount_lost", aggfunc="sum")

@@ -16,7 +16,7 @@ from sim.config import Scenario
 from sim.metrics import concentration_series, investor_returns, total_losses
 from sim.model import MODEL_REPORTERS, ComputeMarket
 
-MODEL_VERSION = "0.3.0"
+MODEL_VERSION = "0.4.0"
 """Bumped when a change alters results; part of every sweep run id."""
 
 SERIES_FIELDS: tuple[str, ...] = tuple(MODEL_REPORTERS)

@@ -26,8 +26,9 @@ class Obligation:
     creditor: str
     cents: int
     flow: Flow
-    instrument: str = ""
+    instrument: str = ""  # the instrument's id, if any
     step: int = 0
+    kind: str = ""  # the instrument's type ("loan", "capacity contract", …, "external cost")
 
     @property
     def external(self) -> bool:

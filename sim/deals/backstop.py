@@ -26,6 +26,8 @@ class Backstop(Deal):
         bill = min(idle * hours * price, left)
         if bill < 1.0:
             return
-        world.books.accrue(t, vendor.name, cloud.name, bill, Flow.COMPUTE_DUE, deal.name)
+        world.books.accrue(
+            t, vendor.name, cloud.name, bill, Flow.COMPUTE_DUE, deal.name, "backstop"
+        )
         cloud.record_use(bill / (hours * price))
         self.remaining = left - bill

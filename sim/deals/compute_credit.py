@@ -33,6 +33,7 @@ class ComputeCredit(Deal):
             1.0,
             signed=t,
             in_kind=True,
+            kind="compute credit",
         )
         world.books.sign(t, contract)
 

@@ -69,5 +69,6 @@ class LeaseVehicle(Deal):
             deal.months,
             1.0,
             signed=t,
+            kind="lease",
         )
         books.sign(t, contract)

@@ -36,6 +36,7 @@ class VendorFinancing(Deal):
             deal.rate_per_year,
             t,
             deal.months,
+            kind="vendor loan",
         )
         world.books.lend(t, loan, flow=Flow.VENDOR_FINANCING)
         self.remaining -= amount

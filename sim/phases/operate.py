@@ -71,9 +71,8 @@ def run(world: ComputeMarket, t: int) -> None:
         if spot_alloc[k] > 0:
             for c in clouds:
                 gpus = spot_alloc[k] * spot_supply[c.name] / supply
-                books.accrue(
-                    t, lab.name, c.name, gpus * hours * world.spot_price, Flow.COMPUTE_DUE, "spot"
-                )
+                usd = gpus * hours * world.spot_price
+                books.accrue(t, lab.name, c.name, usd, Flow.COMPUTE_DUE, "spot", "spot purchase")
                 c.record_use(gpus)
     month = world.month_state
     month.installed_gpus = sum(installed.values())

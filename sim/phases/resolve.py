@@ -146,7 +146,15 @@ def settle_prepayment(
     if contract.seller == defaulter:
         usd = model.books.write_off_prepayment(t, contract)
         record(
-            model, t, "prepayment_written_off", defaulter, contract.buyer, usd, contract.id, round_
+            model,
+            t,
+            "prepayment_written_off",
+            defaulter,
+            contract.buyer,
+            usd,
+            contract.id,
+            round_,
+            contract.kind,
         )
     else:
         model.books.forfeit_prepayment(t, contract)
@@ -156,7 +164,7 @@ def write_off(model: ComputeMarket, t: int, ob: Obligation, round_: int) -> None
     """The creditor of an unpaid obligation writes it off (a loss on its books)."""
     what = ob.instrument or ob.flow.label
     usd = model.books.write_off(t, ob)
-    record(model, t, "unpaid_obligation", ob.debtor, ob.creditor, usd, what, round_)
+    record(model, t, "unpaid_obligation", ob.debtor, ob.creditor, usd, what, round_, ob.kind)
 
 
 def default_party(model: ComputeMarket, agent: MarketAgent, t: int, round_: int) -> None:
@@ -183,7 +191,17 @@ def default_party(model: ComputeMarket, agent: MarketAgent, t: int, round_: int)
     for contract in books.instruments.contracts_of(agent.name):
         counterparty = contract.seller if contract.buyer == agent.name else contract.buyer
         lost = contract.remaining_value(t + 1, hours)
-        record(model, t, "contract_terminated", agent.name, counterparty, lost, contract.id, round_)
+        record(
+            model,
+            t,
+            "contract_terminated",
+            agent.name,
+            counterparty,
+            lost,
+            contract.id,
+            round_,
+            contract.kind,
+        )
         settle_prepayment(model, t, contract, agent.name, round_)
         contract.active = False
     for order in books.instruments.open_orders(buyer=agent.name):
@@ -191,7 +209,17 @@ def default_party(model: ComputeMarket, agent: MarketAgent, t: int, round_: int)
     for stake in books.instruments.stakes_in(agent.name):  # shareholders are wiped out now
         if stake.mark_usd > 0:
             usd = books.write_off_stake(t, stake)
-            record(model, t, "stake_written_off", agent.name, stake.holder, usd, "stake", round_)
+            record(
+                model,
+                t,
+                "stake_written_off",
+                agent.name,
+                stake.holder,
+                usd,
+                "stake",
+                round_,
+                "equity stake",
+            )
 
 
 def accelerate_loans(model: ComputeMarket, agent: MarketAgent, t: int) -> None:
@@ -199,7 +227,7 @@ def accelerate_loans(model: ComputeMarket, agent: MarketAgent, t: int) -> None:
     for loan in model.books.instruments.loans_of(borrower=agent.name):
         if loan.outstanding > 0:
             model.books.accrue(
-                t, agent.name, loan.lender, loan.outstanding, Flow.PRINCIPAL_DUE, loan.id
+                t, agent.name, loan.lender, loan.outstanding, Flow.PRINCIPAL_DUE, loan.id, loan.kind
             )
         loan.outstanding = 0.0
         loan.active = False
@@ -246,6 +274,7 @@ def fire_sale(model: ComputeMarket, cloud: MarketAgent, t: int, round_: int) -> 
         loss / CENTS_PER_USD,
         f"{gpus:.0f} GPUs",
         round_,
+        "fleet",
     )
 
 
@@ -286,7 +315,7 @@ def attempt_rescues(model: ComputeMarket, t: int) -> None:
         shares = books.instruments.shares_outstanding[name]
         price = share_price(distressed.market_value(), amount, shares)
         books.issue_shares(t, rescuer.name, name, amount, price, instrument="rescue")
-        record(model, t, "rescue", name, rescuer.name, amount, "rescue")
+        record(model, t, "rescue", name, rescuer.name, amount, "rescue", 1, "equity stake")
         books.pay_in_full(t, name)
 
 
@@ -378,9 +407,11 @@ def record(
     amount: float,
     instrument: str,
     round_: int = 1,
+    kind: str = "",
 ) -> None:
     """Append one row to the events table. ``amount`` is the creditor's loss in USD (for a
-    terminated contract: the take-or-pay revenue it will no longer receive)."""
+    terminated contract: the take-or-pay revenue it will no longer receive); ``instrument``
+    is an id and ``kind`` its type ("loan", "capacity contract", "equity stake", …)."""
     model.events.append(
         {
             "step": t,
@@ -390,5 +421,6 @@ def record(
             "creditor": creditor,
             "amount_lost": amount,
             "instrument": instrument,
+            "instrument_kind": kind,
         }
     )

@@ -62,9 +62,11 @@ def debt_service(world: ComputeMarket, t: int) -> None:
         borrower = world.agent(loan.borrower)
         interest = loan.interest_due(t)
         principal = cents_round(loan.principal_due(t))
-        books.accrue(t, borrower.name, loan.lender, interest, Flow.INTEREST_DUE, loan.id)
+        books.accrue(t, borrower.name, loan.lender, interest, Flow.INTEREST_DUE, loan.id, loan.kind)
         if principal > 0:
-            books.accrue(t, borrower.name, loan.lender, principal, Flow.PRINCIPAL_DUE, loan.id)
+            books.accrue(
+                t, borrower.name, loan.lender, principal, Flow.PRINCIPAL_DUE, loan.id, loan.kind
+            )
             loan.outstanding -= principal
         if loan.outstanding <= 0.005:
             loan.outstanding = 0.0
@@ -87,7 +89,7 @@ def deliver_chips(world: ComputeMarket, t: int) -> None:
             order.delivered_units += units
             vendor.record_delivery(units, invoice)
             invoice_cents = books.accrue(
-                t, cloud.name, vendor.name, invoice, Flow.CHIP_INVOICE_DUE, order.id
+                t, cloud.name, vendor.name, invoice, Flow.CHIP_INVOICE_DUE, order.id, order.kind
             )
             books.owe_external(
                 t,
