@@ -218,6 +218,49 @@ class Books:
                 self.forfeit_prepayment(t, contract)
 
     # --- loans, orders, shares -------------------------------------------------------
+    def service_loan(self, t: int, loan: Loan) -> tuple[float, float]:
+        """This month's interest and scheduled principal of ``loan`` fall due; a loan paid
+        down to half a cent closes. Returns (interest, principal) in USD."""
+        interest = loan.interest_due(t)
+        principal = cents_round(loan.principal_due(t))
+        self.accrue(t, loan.borrower, loan.lender, interest, Flow.INTEREST_DUE, loan.id, loan.kind)
+        if principal > 0:
+            self.accrue(
+                t, loan.borrower, loan.lender, principal, Flow.PRINCIPAL_DUE, loan.id, loan.kind
+            )
+            loan.outstanding -= principal
+        if loan.outstanding <= 0.005:
+            loan.outstanding = 0.0
+            loan.active = False
+        return interest, principal
+
+    def accelerate(self, t: int, loan: Loan) -> None:
+        """All that is outstanding of ``loan`` falls due now (default or insolvency)."""
+        if loan.outstanding > 0:
+            self.accrue(
+                t,
+                loan.borrower,
+                loan.lender,
+                loan.outstanding,
+                Flow.PRINCIPAL_DUE,
+                loan.id,
+                loan.kind,
+            )
+        loan.outstanding = 0.0
+        loan.active = False
+
+    def deliver(self, order: ChipOrder, units: float) -> None:
+        """``units`` of ``order`` are delivered (invoiced separately)."""
+        order.delivered_units += units
+
+    def cancel_undelivered(self, order: ChipOrder) -> None:
+        """What is not yet delivered of ``order`` is cancelled (the buyer defaulted)."""
+        order.units = order.delivered_units
+
+    def terminate(self, contract: CapacityContract) -> None:
+        """``contract`` ends early (a party defaulted); nothing more falls due under it."""
+        contract.active = False
+
     def lend(self, t: int, loan: Loan, flow: Flow = Flow.LOAN_ADVANCE) -> Loan:
         """Pay out a new loan (its principal rounded to cents) and record it."""
         loan.principal = loan.outstanding = cents_round(loan.principal)

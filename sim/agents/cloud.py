@@ -132,6 +132,10 @@ class Cloud(MarketAgent):
         return costs.contract_price(m.cfg.market, m.spot_price, m.price_history)
 
     # --- investment ----------------------------------------------------------------------
+    def observe_market_need(self, gpus: float) -> None:
+        """The market's total GPU need this month (what the cloud's forecast extrapolates)."""
+        self.market_need_history.append(gpus)
+
     def forecast_market_need(self, horizon: int) -> float:
         """Trend extrapolation of the market's GPU need ``horizon`` months ahead."""
         hist = self.market_need_history

@@ -50,6 +50,10 @@ class Lab(MarketAgent):
         self.partners: list[str] = []
 
     # --- serving -----------------------------------------------------------------------
+    def observe_demand(self, inference_gpus: float) -> None:
+        """This month's end-user demand for the lab, in inference GPUs at the reference price."""
+        self.inference_gpus_history.append(inference_gpus)
+
     def training_ratio(self, step: int) -> float:
         """Training GPUs per serving GPU at ``step``: falls as serving scales (halving time)."""
         return self.spec.training_compute_ratio * 0.5 ** (step / self.spec.training_halving_months)

@@ -22,4 +22,4 @@ def run(world: ComputeMarket, t: int) -> None:
         share = lab.demand_share / share_total if not lab.defaulted else 0.0
         if lab.name == shock.lab and t >= shock.month:
             share *= 1.0 - shock.revenue_shortfall
-        lab.inference_gpus_history.append(share * world.reference_inference_gpus * level)
+        lab.observe_demand(share * world.reference_inference_gpus * level)

@@ -83,5 +83,5 @@ def run(world: ComputeMarket, t: int) -> None:
     world.deals.on_allocation(world, t)
     total_need = float(need.sum())
     for c in clouds:
-        c.market_need_history.append(total_need)
+        c.observe_market_need(total_need)
     world.price_history.append(world.spot_price)

@@ -28,7 +28,7 @@ import numpy as np
 from sim.agents import Cloud, MarketAgent
 from sim.clearing import clearing_vector, debtrank
 from sim.instruments import CapacityContract
-from sim.ledger import ASSETS, CENTS_PER_USD, Flow, to_cents
+from sim.ledger import ASSETS, CENTS_PER_USD, to_cents
 from sim.mechanisms import share_price
 from sim.settlement import Obligation
 
@@ -203,9 +203,9 @@ def default_party(model: ComputeMarket, agent: MarketAgent, t: int, round_: int)
             contract.kind,
         )
         settle_prepayment(model, t, contract, agent.name, round_)
-        contract.active = False
+        books.terminate(contract)
     for order in books.instruments.open_orders(buyer=agent.name):
-        order.units = order.delivered_units  # undelivered chips are cancelled
+        books.cancel_undelivered(order)
     for stake in books.instruments.stakes_in(agent.name):  # shareholders are wiped out now
         if stake.mark_usd > 0:
             usd = books.write_off_stake(t, stake)
@@ -225,12 +225,7 @@ def default_party(model: ComputeMarket, agent: MarketAgent, t: int, round_: int)
 def accelerate_loans(model: ComputeMarket, agent: MarketAgent, t: int) -> None:
     """All of ``agent``'s outstanding loans fall due now (a default or insolvency event)."""
     for loan in model.books.instruments.loans_of(borrower=agent.name):
-        if loan.outstanding > 0:
-            model.books.accrue(
-                t, agent.name, loan.lender, loan.outstanding, Flow.PRINCIPAL_DUE, loan.id, loan.kind
-            )
-        loan.outstanding = 0.0
-        loan.active = False
+        model.books.accelerate(t, loan)
 
 
 def fire_sale(model: ComputeMarket, cloud: MarketAgent, t: int, round_: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim.agents import Cloud, Vintage
-from sim.books import CONTRACTORS, FOUNDERS, FOUNDRIES, OPERATIONS, OTHER_BUSINESS, cents_round
+from sim.books import CONTRACTORS, FOUNDERS, FOUNDRIES, OPERATIONS, OTHER_BUSINESS
 from sim.ledger import CENTS_PER_USD, Flow
 
 if TYPE_CHECKING:
@@ -60,17 +60,7 @@ def debt_service(world: ComputeMarket, t: int) -> None:
         if not loan.active:
             continue
         borrower = world.agent(loan.borrower)
-        interest = loan.interest_due(t)
-        principal = cents_round(loan.principal_due(t))
-        books.accrue(t, borrower.name, loan.lender, interest, Flow.INTEREST_DUE, loan.id, loan.kind)
-        if principal > 0:
-            books.accrue(
-                t, borrower.name, loan.lender, principal, Flow.PRINCIPAL_DUE, loan.id, loan.kind
-            )
-            loan.outstanding -= principal
-        if loan.outstanding <= 0.005:
-            loan.outstanding = 0.0
-            loan.active = False
+        interest, principal = books.service_loan(t, loan)
         if isinstance(borrower, Cloud):
             borrower.add_costs(interest + principal)
 
@@ -86,7 +76,7 @@ def deliver_chips(world: ComputeMarket, t: int) -> None:
         ):
             cloud = world.cloud(order.buyer)
             invoice = units * order.unit_price_usd
-            order.delivered_units += units
+            books.deliver(order, units)
             vendor.record_delivery(units, invoice)
             invoice_cents = books.accrue(
                 t, cloud.name, vendor.name, invoice, Flow.CHIP_INVOICE_DUE, order.id, order.kind
