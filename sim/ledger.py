@@ -23,9 +23,11 @@ total cash equals the opening cash plus external inflows minus external outflows
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
+import numpy as np
 import pandas as pd
 
 WORLD_PREFIX = "world:"
@@ -191,6 +193,11 @@ def usd_text(cents: int) -> str:
     return f"{sign}${whole:,}.{part:02d}"
 
 
+FLOAT_SLACK = 1e-12
+"""Relative gap between a dollar amount and a cash balance that is float rounding, not a
+shortfall (doubles carry about 16 significant digits)."""
+
+
 class Ledger:
     """The books of every agent plus the flow log (one row per posting)."""
 
@@ -257,6 +264,12 @@ class Ledger:
         overdraws. Zero amounts are accepted and not logged.
         """
         cents = to_cents(amount_usd, f"amount of {flow.label} from {payer} to {payee}")
+        if flow.treatment.payer_credit is C and not is_world(payer):
+            # A dollar amount computed from the payer's own cash (a float of its cents) can
+            # round a few cents above it once balances pass 2**53 cents: it means the cash.
+            cash = self._book(payer)[C]
+            if cash < cents <= cash + cash * FLOAT_SLACK:
+                cents = cash
         return self.post_cents(step, payer, payee, cents, flow, instrument)
 
     def post_cents(
@@ -352,7 +365,7 @@ class Ledger:
         df = pd.DataFrame(
             self._journal, columns=["step", "agent", "debit", "credit", "amount_cents", "memo"]
         )
-        df["amount"] = df.pop("amount_cents") / CENTS_PER_USD
+        df["amount"] = usd_column(df.pop("amount_cents"))
         return df
 
     def moved_cents(self, step: int) -> int:
@@ -366,8 +379,14 @@ class Ledger:
 
 def _postings_frame(rows: list[tuple[int, str, str, int, str, str]]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["step", "payer", "payee", "cents", "kind", "instrument"])
-    df["amount"] = df.pop("cents").astype("int64") / CENTS_PER_USD
+    df["amount"] = usd_column(df.pop("cents"))
     return df[["step", "payer", "payee", "amount", "kind", "instrument"]]
+
+
+def usd_column(cents: Iterable[int]) -> np.ndarray:
+    """Whole cents (Python integers, of any size) as float dollars, each correctly rounded:
+    no int64 column on the way, so amounts above 2**63 cents do not overflow."""
+    return np.array([c / CENTS_PER_USD for c in cents], dtype=float)
 
 
 def _debit(book: dict[Line, int], line: Line | None, cents: int) -> None:

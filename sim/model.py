@@ -21,7 +21,7 @@ import pandas as pd
 from sim import costs, mechanisms
 from sim.agents import ChipVendor, Cloud, Investor, Lab, MarketAgent, Vintage
 from sim.books import FOUNDERS, Books
-from sim.config import Scenario
+from sim.config import ConfigError, Scenario
 from sim.config import _agent_names as _names
 from sim.deals import DealBook
 from sim.demand import Demand
@@ -130,6 +130,7 @@ class ComputeMarket(mesa.Model):
                 opening = max(0.0, opening - agent.spec.initial_debt_usd)
             self.books.receive(0, FOUNDERS, agent.name, opening, Flow.FOUNDING_CAPITAL)
         lenders = [i for i in self.investors if i.spec.loan_appetite > 0] or self.investors
+        self._check_opening_debt(lenders)
         for k, cloud in enumerate(self.clouds):
             self._open_fleet(cloud)
             if cloud.spec.initial_debt_usd > 0:
@@ -144,6 +145,33 @@ class ComputeMarket(mesa.Model):
                     self.cfg.finance.loan_maturity_months,
                 )
         self._open_contracts()
+
+    def _check_opening_debt(self, lenders: list[Investor]) -> None:
+        """Opening debt is lent round-robin by ``lenders``; each must have the cash for what
+        it lends, or the scenario is refused (it was once silently cut to their cash)."""
+        owed: dict[str, list[Cloud]] = {}
+        for k, cloud in enumerate(self.clouds):
+            if cloud.spec.initial_debt_usd > 0:
+                if not lenders:
+                    raise ConfigError(
+                        f"clouds.{cloud.name}.initial_debt_usd is "
+                        f"{cloud.spec.initial_debt_usd:,.0f} but the scenario has no investor "
+                        "to lend it. Add an investor or set the debt to 0."
+                    )
+                owed.setdefault(lenders[k % len(lenders)].name, []).append(cloud)
+        for lender in lenders:
+            clouds = owed.get(lender.name, [])
+            total = sum(c.spec.initial_debt_usd for c in clouds)
+            if total > lender.spec.initial_cash_usd:
+                names = ", ".join(c.name for c in clouds)
+                raise ConfigError(
+                    f"opening debt of {names} (${total:,.0f} in all) is lent by investor "
+                    f"{lender.name}, whose initial_cash_usd is "
+                    f"${lender.spec.initial_cash_usd:,.0f}: raise "
+                    f"investors.{lender.name}.initial_cash_usd to at least ${total:,.0f} or "
+                    f"lower clouds.*.initial_debt_usd (opening loans are lent round-robin by "
+                    f"the investors with a loan appetite)."
+                )
 
     def _open_fleet(self, cloud: Cloud) -> None:
         """Give a cloud its opening GPUs as vintages of the last two years, contributed at

@@ -134,3 +134,15 @@ def test_scaled_world_repeats_agents_and_deals_between_the_copies(baseline) -> N
     assert len(copies) == 3 and len({d.provider for d in copies}) == 3
     assert sum(d.amount_usd for d in copies) == pytest.approx(deal.amount_usd)
     assert baseline.scaled(1) == baseline
+
+
+def test_opening_debt_the_lenders_cannot_fund_is_refused() -> None:
+    """Opening loans were once cut to the lender's cash without a word."""
+    from sim.model import ComputeMarket
+
+    from .conftest import small_world
+
+    world = small_world(**{"clouds.neo.initial_debt_usd": 1e12})
+    with pytest.raises(ConfigError, match=r"investors\.bank\.initial_cash_usd"):
+        ComputeMarket(world, rng=1)
+    ComputeMarket(small_world(), rng=1)  # the small world's $3B is lent in full

@@ -41,7 +41,8 @@ worlds = st.fixed_dictionaries(
         "network.partners_per_lab": st.integers(1, 2),
         "investors.*.equity_appetite": st.floats(0.0, 0.2),
         "investors.*.loan_appetite": st.floats(0.0, 0.2),
-        "investors.*.initial_cash_usd": st.floats(0.0, 1e11),
+        # at least the small world's opening debt (3e9), which a lender must be able to lend
+        "investors.*.initial_cash_usd": st.floats(3e9, 1e11),
         "investors.*.inflow_usd_per_month": st.floats(0.0, 5e9),
     }
 )
