@@ -31,7 +31,7 @@ from scipy.optimize import linprog
 # * cycles of the month's flow graph (``payment_cycles``): which deals carry the round trips;
 # * excess gross (``excess_gross_share``): how much of the gross could be netted away;
 # * Finn's cycling index and each agent's round-trip share (``finn_cycling_index``,
-#   ``round_trip_share``): the share of throughflow that comes back;
+#   ``cycled_throughflow_share``): the share of throughflow that comes back;
 # * provenance (``payment_provenance``): which payments are paid with money the payee had
 #   itself invested in the payer (pro-rata tracing of cash by origin, row by row).
 
@@ -444,7 +444,7 @@ def finn_cycling_index(
     With T_i the throughflow of agent i (USD; see :attr:`FlowNetwork.throughflow`: total
     receipts or total payments, whichever is larger, boundary flows included),
     G_ij = f(j → i)/T_j, N = (I − G)⁻¹ and r_i = (n_ii − 1)/n_ii (see
-    :func:`round_trip_share`), the cycled throughflow is TST_c = Σ_i T_i r_i, USD.
+    :func:`cycled_throughflow_share`), the cycled throughflow is TST_c = Σ_i T_i r_i, USD.
 
     ``denominator="internal"`` (default) divides by the gross paid between agents,
     Σ_ij f(i → j) = Σ_i (receipts of i from other agents): the share of the period's
@@ -463,7 +463,7 @@ def finn_cycling_index(
     return index
 
 
-def round_trip_share(flows: pd.DataFrame) -> pd.Series:
+def cycled_throughflow_share(flows: pd.DataFrame) -> pd.Series:
     """Per agent, the share of its throughflow that comes back to it along payment cycles.
 
     r_i = (n_ii − 1)/n_ii from Finn's matrix N = (I − G)⁻¹ (:func:`finn_cycling_index`):
@@ -477,7 +477,7 @@ def round_trip_share(flows: pd.DataFrame) -> pd.Series:
     _validated(flows, _FLOW_COLUMNS)
     net = flow_network(flows)
     _, r = _finn(net, "internal")
-    return pd.Series(r, index=pd.Index(net.nodes, name="agent"), name="round_trip_share")
+    return pd.Series(r, index=pd.Index(net.nodes, name="agent"), name="cycled_throughflow_share")
 
 
 # circularity · per month and per run
@@ -700,6 +700,60 @@ def provenance_by_pair(
     agg["round_trip_share"] = (agg["round_trip_usd"] / agg["amount_usd"]).fillna(0.0)
     agg = agg.sort_values(["round_trip_usd", *keys], ascending=[False, *[True] * len(keys)])
     return agg.reset_index(drop=True)[columns]
+
+
+# circularity · round-trip revenue (the seeds' question)
+
+SALE_KINDS: tuple[str, ...] = ("compute_payment", "compute_prepayment", "chip_payment")
+"""Cash flows that pay a seller for what it sold: compute (billed or prepaid) and chips."""
+
+IN_KIND_SALE = "compute_credit"
+"""Compute paid for in the buyer's own shares (an accrual: no cash moves)."""
+
+FINANCING_KINDS: tuple[str, ...] = ("interest", "principal", "loan_advance", "vendor_financing")
+"""Flows that lend or repay: a lend-and-repay pair is a *financing* cycle, not circular revenue."""
+
+
+def revenue_provenance(flows: pd.DataFrame, accruals: pd.DataFrame) -> pd.DataFrame:
+    """Revenue received by each seller each month, and its round-trip part.
+
+    Revenue received is the cash a seller is paid for compute and chips (:data:`SALE_KINDS`)
+    plus compute paid for in the buyer's shares (:data:`IN_KIND_SALE`). Its *round-trip*
+    part traces back to money or credits the seller provided itself, directly or through a
+    chain (a vendor's stake in a lab that pays a cloud that buys the vendor's chips):
+
+    - cash is traced with :func:`payment_provenance`, the proportional (pro-rata) tracing
+      rule — every dollar an agent holds is an equal mixture of the origins of its cash, the
+      "proportional sharing principle" of flow tracing (Bialek 1996, *Tracing the flow of
+      electricity*; the same rule as pro-rata tracing of funds); an investment (equity, a
+      loan, vendor financing) makes the investor the origin of the money it put in;
+    - compute paid in the buyer's shares is wholly round trip: the seller gave the compute
+      in exchange for a stake, it is its own credit coming back.
+
+    Financing cycles (lend and repay, interest) are not revenue and do not count here.
+    Returns one row per (step, agent) that sold something: ``step``, ``agent_id``,
+    ``revenue_received_usd``, ``round_trip_usd`` (≤ revenue received), USD.
+    """
+    columns = ["step", "agent_id", "revenue_received_usd", "round_trip_usd"]
+    prov = payment_provenance(flows) if len(flows) else flows.assign(round_trip_usd=0.0)
+    sales = prov[prov["kind"].isin(SALE_KINDS)]
+    cash = sales.groupby(["step", "payee"]).agg(
+        revenue_received_usd=("amount", "sum"), round_trip_usd=("round_trip_usd", "sum")
+    )
+    credits = accruals[accruals["kind"] == IN_KIND_SALE].groupby(["step", "payee"])["amount"].sum()
+    in_kind = pd.DataFrame({"revenue_received_usd": credits, "round_trip_usd": credits})
+    both = pd.concat([cash, in_kind]).groupby(level=[0, 1]).sum()
+    if both.empty:
+        return pd.DataFrame(columns=columns)
+    out = both.reset_index().rename(columns={"payee": "agent_id"})
+    out["round_trip_usd"] = np.minimum(out["round_trip_usd"], out["revenue_received_usd"])
+    return out[columns].sort_values(["step", "agent_id"], ignore_index=True)
+
+
+def round_trip_revenue_share(revenue: pd.DataFrame) -> float:
+    """The headline circularity: round-trip revenue ÷ revenue received, all sellers (0–1)."""
+    total = float(revenue["revenue_received_usd"].sum()) if len(revenue) else 0.0
+    return float(revenue["round_trip_usd"].sum()) / total if total > 0 else 0.0
 
 
 # --- overbuild ---

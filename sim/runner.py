@@ -13,13 +13,23 @@ from pathlib import Path
 import pandas as pd
 
 from sim.config import Scenario
-from sim.metrics import concentration_series, investor_returns, total_losses
+from sim.metrics import (
+    concentration_series,
+    investor_returns,
+    revenue_provenance,
+    round_trip_revenue_share,
+    total_losses,
+)
 from sim.model import MODEL_REPORTERS, ComputeMarket
 
-MODEL_VERSION = "0.4.0"
+MODEL_VERSION = "0.5.0"
 """Bumped when a change alters results; part of every sweep run id."""
 
-SERIES_FIELDS: tuple[str, ...] = tuple(MODEL_REPORTERS)
+ROUND_TRIP_SERIES: tuple[str, ...] = ("revenue_received_usd", "round_trip_revenue_usd")
+"""Columns added to the model and agents tables from the flow log (see
+:func:`sim.metrics.revenue_provenance`): sellers' revenue received, and its round-trip part."""
+
+SERIES_FIELDS: tuple[str, ...] = (*MODEL_REPORTERS, *ROUND_TRIP_SERIES)
 """Columns of the model time-series table besides ``step`` and ``date``."""
 
 SUMMARY_FIELDS: tuple[str, ...] = (
@@ -46,6 +56,12 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "vendor_revenue_usd",
     "reported_revenue_usd",
     "final_lab_valuation_usd",
+    "round_trip_share",
+    "cloud_round_trip_usd",
+    "vendor_round_trip_usd",
+    "organic_cloud_revenue_usd",
+    "organic_vendor_revenue_usd",
+    "organic_revenue_usd",
     "capex_usd",
     "peak_debt_usd",
     "final_sentiment",
@@ -90,7 +106,23 @@ def simulate(
         "debtrank": model.debtrank_table(),
         "exposures": model.exposures_table(),
     }
+    add_round_trip_revenue(tables)
     return RunResult(summarise(model, tables), tables, scenario, seed)
+
+
+def add_round_trip_revenue(tables: dict[str, pd.DataFrame]) -> None:
+    """Add :data:`ROUND_TRIP_SERIES` to the agents table (per seller and month; 0 for
+    parties that sold nothing) and to the model table (all sellers together)."""
+    revenue = revenue_provenance(tables["flows"], tables["accruals"]).rename(
+        columns={"round_trip_usd": "round_trip_revenue_usd"}
+    )
+    agents = tables["agents"].merge(revenue, on=["step", "agent_id"], how="left")
+    agents[list(ROUND_TRIP_SERIES)] = agents[list(ROUND_TRIP_SERIES)].fillna(0.0)
+    tables["agents"] = agents
+    monthly = revenue.groupby("step")[list(ROUND_TRIP_SERIES)].sum()
+    model = tables["model"]
+    for column in ROUND_TRIP_SERIES:
+        model[column] = model["step"].map(monthly[column]).fillna(0.0).astype(float)
 
 
 def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str, float]:
@@ -158,11 +190,23 @@ def _revenues(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
     vendor = float(accr.loc[accr["kind"] == "chip_invoice_due", "amount"].sum())
     agents = tables["agents"]
     last = agents[(agents["step"] == agents["step"].max()) & (agents["agent_type"] == "Lab")]
+    by_role = agents.groupby("agent_type")["round_trip_revenue_usd"].sum()
+    cloud_trip = float(by_role.get("Cloud", 0.0))
+    vendor_trip = float(by_role.get("ChipVendor", 0.0))
+    received = agents[["revenue_received_usd", "round_trip_revenue_usd"]].rename(
+        columns={"round_trip_revenue_usd": "round_trip_usd"}
+    )
     return {
         "cloud_revenue_usd": cloud,
         "vendor_revenue_usd": vendor,
         "reported_revenue_usd": lab + cloud + vendor,
         "final_lab_valuation_usd": float(last["valuation_usd"].sum()),
+        "round_trip_share": round_trip_revenue_share(received),
+        "cloud_round_trip_usd": cloud_trip,
+        "vendor_round_trip_usd": vendor_trip,
+        "organic_cloud_revenue_usd": cloud - cloud_trip,
+        "organic_vendor_revenue_usd": vendor - vendor_trip,
+        "organic_revenue_usd": lab + cloud + vendor - cloud_trip - vendor_trip,
     }
 
 

@@ -15,6 +15,7 @@ from sim.metrics import (
     Cycle,
     boundary_inflows,
     boundary_outflows,
+    cycled_throughflow_share,
     excess_gross_share,
     finn_cycling_index,
     flow_matrix,
@@ -23,9 +24,11 @@ from sim.metrics import (
     payment_cycles,
     payment_provenance,
     provenance_by_pair,
-    round_trip_share,
     run_circularity,
 )
+from sim.runner import simulate
+
+from .conftest import small_world
 
 COLUMNS = ["step", "payer", "payee", "amount", "kind", "instrument"]
 PROPS = settings(
@@ -70,8 +73,8 @@ def test_k1_finn_index_is_28_81() -> None:
     assert finn_cycling_index(flows, denominator="total") == pytest.approx(56 / 207, abs=1e-12)
 
 
-def test_k1_round_trip_share() -> None:
-    share = round_trip_share(log(K1_ROWS))
+def test_k1_cycled_throughflow_share() -> None:
+    share = cycled_throughflow_share(log(K1_ROWS))
     assert share["cloud"] == pytest.approx(8 / 18, abs=1e-12)
     assert share["lab"] == pytest.approx(8 / 18, abs=1e-12)
     assert share["lender"] == 0.0
@@ -152,7 +155,7 @@ def test_chain_is_excess_but_not_circular() -> None:
 def test_closed_ring_cycles_completely() -> None:
     flows = log([("a", "b", 4), ("b", "c", 4), ("c", "a", 4)])
     assert finn_cycling_index(flows) == 1.0
-    assert round_trip_share(flows).tolist() == [1.0, 1.0, 1.0]
+    assert cycled_throughflow_share(flows).tolist() == [1.0, 1.0, 1.0]
     assert excess_gross_share(flows).circular_share == pytest.approx(1.0)
 
 
@@ -317,7 +320,7 @@ def test_acyclic_flows_have_no_circularity(case: tuple[pd.DataFrame, int]) -> No
     assert result.excess == pytest.approx(result.gross - result.min_gross, abs=1e-9)
     assert finn_cycling_index(flows) == 0.0
     assert finn_cycling_index(flows, denominator="total") == 0.0
-    assert (round_trip_share(flows) == 0.0).all()
+    assert (cycled_throughflow_share(flows) == 0.0).all()
     assert (payment_provenance(flows)["provenance_share"] == 0.0).all()
     table = monthly_circularity(flows)
     assert (table[["n_cycles", "circular_share", "finn_index"]] == 0).all().all()
@@ -348,7 +351,7 @@ def test_a_cycle_makes_circularity_positive(
     index = finn_cycling_index(flows)
     assert 0.0 < index < 1.0
     assert 0.0 < finn_cycling_index(flows, denominator="total") <= index
-    share = round_trip_share(flows)
+    share = cycled_throughflow_share(flows)
     assert ((share > 0) & (share < 1)).all()  # every agent is on the closed chain
     # row order does not matter
     shuffled = flows.sample(frac=1.0, random_state=0)
@@ -392,7 +395,7 @@ def test_finn_matches_the_dense_formula_and_bounds(flows: pd.DataFrame) -> None:
     if flow_matrix(flows)[0].sum() > 0:
         dense, r = _dense_finn(flows)
         assert index == pytest.approx(dense, abs=1e-9)
-        np.testing.assert_allclose(round_trip_share(flows).to_numpy(), r, atol=1e-9)
+        np.testing.assert_allclose(cycled_throughflow_share(flows).to_numpy(), r, atol=1e-9)
     result = excess_gross_share(flows)
     assert 0.0 <= result.circular_share <= result.share <= 1.0
     matrix, _ = flow_matrix(flows)
@@ -455,7 +458,7 @@ def test_provenance_shares_are_fractions(flows: pd.DataFrame, opening: dict) -> 
         payment_cycles,
         excess_gross_share,
         finn_cycling_index,
-        round_trip_share,
+        cycled_throughflow_share,
         monthly_circularity,
         run_circularity,
         payment_provenance,
@@ -497,3 +500,66 @@ def test_other_input_errors() -> None:
         finn_cycling_index(log([("a", "b", 1.0)]), denominator="bogus")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="opening_cash"):
         payment_provenance(log([("a", "b", 1.0)]), opening_cash={"a": -1.0})
+
+
+# --- round-trip revenue (issue 18) ----------------------------------------------------
+def test_round_trip_revenue_follows_invested_money_through_a_chain() -> None:
+    """A vendor invests in a lab, the lab pays a cloud, the cloud buys the vendor's chips:
+    the vendor's chip receipts are its own money coming back; compute paid in the lab's
+    shares is wholly the cloud's own credit coming back."""
+    from sim.metrics import revenue_provenance, round_trip_revenue_share
+
+    flows = pd.DataFrame(
+        [
+            (0, "world:founders", "lab", 40.0, "founding_capital", ""),
+            (0, "vendor", "lab", 60.0, "equity_investment", "s"),
+            (1, "lab", "cloud", 100.0, "compute_payment", "c"),  # 60% vendor, 40% world
+            (2, "cloud", "vendor", 50.0, "chip_payment", "o"),
+        ],
+        columns=["step", "payer", "payee", "amount", "kind", "instrument"],
+    )
+    accruals = pd.DataFrame(
+        [(2, "lab", "cloud", 30.0, "compute_credit", "credit-1")],
+        columns=["step", "payer", "payee", "amount", "kind", "instrument"],
+    )
+    rev = revenue_provenance(flows, accruals).set_index(["step", "agent_id"])
+    assert rev.loc[(1, "cloud"), "revenue_received_usd"] == pytest.approx(100.0)
+    assert rev.loc[(1, "cloud"), "round_trip_usd"] == pytest.approx(0.0)  # not its money
+    assert rev.loc[(2, "vendor"), "round_trip_usd"] == pytest.approx(0.6 * 50.0)
+    assert rev.loc[(2, "cloud"), "round_trip_usd"] == pytest.approx(30.0)  # credits
+    assert round_trip_revenue_share(rev.reset_index()) == pytest.approx(60.0 / 180.0)
+
+
+def test_without_deals_no_revenue_is_round_trip_in_any_month(baseline) -> None:
+    """Lend-and-repay cycles are financing, not circular revenue: with the deals removed,
+    every seller's round-trip share is below 1% in every month (seeds 1–3, three years)."""
+    no_deals = baseline.model_copy(update={"deals": ()})
+    for seed in (1, 2, 3):
+        agents = simulate(no_deals, seed, 36).tables["agents"]
+        sold = agents[agents["revenue_received_usd"] > 0]
+        share = sold["round_trip_revenue_usd"] / sold["revenue_received_usd"]
+        assert len(sold) > 0 and share.max() < 0.01
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(scale=st.floats(0.0, 4.0), seed=st.integers(0, 2**31), prepay=st.floats(0.0, 0.5))
+def test_round_trip_revenue_is_a_part_of_revenue_in_random_worlds(
+    scale: float, seed: int, prepay: float
+) -> None:
+    world = small_world(
+        deals=True,
+        **{
+            "run.months": 18,
+            "deals.*.amount_usd": scale * 1e9,
+            "market.prepayment_share": prepay,
+        },
+    )
+    result = simulate(world, seed, audit=True)  # money conserved, books agree
+    agents = result.tables["agents"]
+    assert (agents["round_trip_revenue_usd"] >= 0).all()
+    assert (agents["round_trip_revenue_usd"] <= agents["revenue_received_usd"] + 1e-6).all()
+    assert 0.0 <= result.summary["round_trip_share"] <= 1.0
+    model = result.tables["model"]
+    assert model["round_trip_revenue_usd"].sum() == pytest.approx(
+        agents["round_trip_revenue_usd"].sum()
+    )
