@@ -12,7 +12,8 @@ import pandas as pd
 from sim.config import Scenario, load_scenario, validate_scenario
 from sim.ensemble import derive_seeds, parallel_map
 from sim.gallery import BuildContext, Experiment, GalleryFigure, run_standalone
-from sim.plots import flow_diagram, new_figure, save_figure
+from sim.metrics import payment_provenance
+from sim.plots import flow_diagram, layer_links, money_layers, new_figure, save_figure
 from sim.runner import simulate
 from sim.surgery import deal_surgery, outcomes_task
 
@@ -25,6 +26,7 @@ PARAMS = {
     "months": 60,
     "common shock": "frontier-leader demand −60% from month 30, sentiment −50%",
     "flow diagram month": 24,
+    "money year": 1,
     "surgery deal": "nvidia-openai-stake",
     "surgery runs": 4,
 }
@@ -58,11 +60,16 @@ def build(out: Path, ctx: BuildContext) -> None:
     table = pd.DataFrame(
         [{"deal_scale": f, "seed": s, **r} for (f, s), r in zip(keys, results, strict=True)]
     )
+    for layer in ("cloud", "vendor"):
+        table[f"{layer}_round_trip_share"] = (
+            table[f"{layer}_round_trip_usd"] / table[f"{layer}_revenue_usd"]
+        ).fillna(0.0)
     table.to_csv(out / "by_deal_scale.csv", index=False)
     agg = table.groupby("deal_scale").agg(["median", "min", "max"])
 
-    fig, axes = new_figure(1, 3, size=(15, 4.8))
+    fig, axes = new_figure(2, 2, size=(13, 9))
     x = agg.index.to_numpy()
+    xlabel = "deal money × (1 = the calibrated deals)"
 
     def panel(ax, cols, labels, scale, title, ylabel):
         for col, label in zip(cols, labels, strict=True):
@@ -74,33 +81,40 @@ def build(out: Path, ctx: BuildContext) -> None:
                 alpha=0.2,
                 label=f"{label} (range over seeds)",
             )
-        ax.set(title=title, ylabel=ylabel, xlabel="deal money × (1 = the calibrated deals)")
+        ax.set(title=title, ylabel=ylabel, xlabel=xlabel)
         ax.legend(loc="best", fontsize=7)
 
     panel(
         axes[0, 0],
-        ["reported_revenue_usd", "cloud_revenue_usd", "vendor_revenue_usd"],
-        ["all layers", "clouds", "vendors"],
-        1e-9,
-        "Reported revenue",
-        "USD billion",
+        ["round_trip_share", "cloud_round_trip_share", "vendor_round_trip_share"],
+        ["all sellers (headline)", "clouds", "vendors"],
+        100.0,
+        "Round trip: sellers' own money or credits coming back as revenue",
+        "% of revenue",
     )
     panel(
         axes[0, 1],
+        ["reported_revenue_usd", "organic_revenue_usd"],
+        ["reported, all layers", "organic (reported − round trip)"],
+        1e-9,
+        "Reported against organic revenue",
+        "USD billion over the run",
+    )
+    panel(
+        axes[1, 0],
         ["circular_share", "finn_index"],
-        ["circular share of gross flows", "Finn cycling index"],
+        [
+            "gross flow cycles could cancel (incl. lend-and-repay)",
+            "Finn cycling index (incl. financing cycles)",
+        ],
         1.0,
-        "Circular money",
+        "Cycles in all payments, financing included",
         "share",
     )
-    ax = axes[0, 2]
+    ax = axes[1, 1]
     means = table.groupby("deal_scale")[["defaults", "losses_usd"]].mean()
     ax.plot(x, means["defaults"], marker="o", color="C3", label="defaults (mean over seeds)")
-    ax.set(
-        title="Fragility after the same shock",
-        ylabel="defaults per run",
-        xlabel="deal money × (1 = the calibrated deals)",
-    )
+    ax.set(title="Fragility after the same shock", ylabel="defaults per run", xlabel=xlabel)
     twin = ax.twinx()
     twin.plot(
         x,
@@ -134,6 +148,19 @@ def build(out: Path, ctx: BuildContext) -> None:
             f"{PARAMS['flow diagram month']} (no outside flows)",
         ),
         out / "flows_named.png",
+    )
+
+    year = PARAMS["money year"]
+    provenance = payment_provenance(flows)
+    links = layer_links(provenance[provenance["step"].between(12 * year, 12 * year + 11)], types)
+    links.to_csv(out / "money_by_layer.csv", index=False)
+    save_figure(
+        money_layers(
+            links,
+            title=f"Where one year's money goes (months {12 * year}–{12 * year + 11} of the "
+            "baseline), and what comes back",
+        ),
+        out / "money_by_layer.png",
     )
 
     _, summary = deal_surgery(
@@ -177,15 +204,24 @@ EXPERIMENT = Experiment(
     description="The calibrated deals of CALIBRATION.md (NVIDIA's stakes in OpenAI, Anthropic "
     "and CoreWeave, the CoreWeave backstop, the xAI lease vehicle, Microsoft's credits and "
     "stake, AMD-style vendor financing) scaled from none to four times their size, each "
-    "world hit by the same shock. Circular share: the gross flow that cycles could cancel, "
-    "as a share of gross flows between agents; Finn index: the share of throughflow that "
-    "comes back to where it was.",
+    "world hit by the same shock. Round trip (the headline): the part of a seller's revenue "
+    "that traces back to money or credits it put in itself, through any chain (proportional "
+    "tracing); lend-and-repay cycles are financing, not round trip. The gross-flow measures "
+    "count every cycle, financing included: the gross flow that cycles could cancel, and "
+    "Finn's index, the share of throughflow that comes back to where it was.",
     figures=(
         GalleryFigure(
             "scale_of_deals.png",
-            "More vendor and strategic financing: reported "
-            "revenue (left), circular money (middle) and defaults and losses after "
-            "the same shock (right).",
+            "More vendor and strategic financing: the round-trip share of revenue grows "
+            "with deal money, from zero without deals (top left); reported against organic "
+            "revenue (top right); cycles in all payments, financing included (bottom left); "
+            "defaults and losses after the same shock (bottom right).",
+        ),
+        GalleryFigure(
+            "money_by_layer.png",
+            "One year's money from end users, investors and deal makers through labs and "
+            "clouds to vendors; the red hatched part of a band is the receiving layer's own "
+            "money or credits coming back.",
         ),
         GalleryFigure(
             "flows_named.png",
@@ -200,7 +236,7 @@ EXPERIMENT = Experiment(
     ),
     params=PARAMS,
     build=build,
-    data_files=("by_deal_scale.csv", "surgery_summary.csv"),
+    data_files=("by_deal_scale.csv", "money_by_layer.csv", "surgery_summary.csv"),
 )
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ from matplotlib.axes import Axes
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import FancyArrowPatch, Patch
+from matplotlib.patches import FancyArrowPatch, Patch, PathPatch, Rectangle
+from matplotlib.path import Path as MplPath
 from matplotlib.ticker import MaxNLocator
 
 from sim.metrics import LOSS_EVENTS
@@ -752,3 +753,195 @@ def _default_markers(ax: Axes, marks: pd.DataFrame, types: Mapping[str, str]) ->
     ax.legend(handles=handles, loc="upper left", ncols=2)
     lo, hi = marks["round"].min(), marks["round"].max()
     ax.set_ylim(lo - 0.6, hi + 0.6)
+
+
+# ----------------------------------------------------------------------- money by layer
+MONEY_SOURCES = ("End users", "Investors", "Vendor deal money", "Cloud deal money")
+"""Where the money entering the chain comes from (the left column of :func:`money_layers`)."""
+
+MONEY_LAYERS = ("Lab", "Cloud", "ChipVendor")
+"""The layers the money crosses, left to right."""
+
+_LAYER_NAMES = {"Lab": "Labs", "Cloud": "Clouds", "ChipVendor": "Vendors"}
+
+
+def layer_links(provenance: pd.DataFrame, types: Mapping[str, str]) -> pd.DataFrame:
+    """Money through the chain (rows of :func:`sim.metrics.payment_provenance`, e.g. one
+    year): from end users, investors, and vendors or clouds putting deal money (stakes,
+    vendor financing, backstop purchases) into the layer before them, to labs, clouds and
+    vendors, and between those layers, each link with its round-trip part. Debt service,
+    costs and flows within a layer are left out. Columns ``source``, ``target``,
+    ``amount_usd``, ``round_trip_usd``."""
+    payer_type = provenance["payer"].map(lambda p: agent_type(p, types))
+    payee_type = provenance["payee"].map(lambda p: agent_type(p, types))
+    rank = {t: k for k, t in enumerate(MONEY_LAYERS)}
+    source = payer_type.copy()
+    source[provenance["payer"] == "world:customers"] = "End users"
+    source[payer_type == "Investor"] = "Investors"
+    upstream = payer_type.map(rank).fillna(-1) > payee_type.map(rank).fillna(99)
+    source[upstream & (payer_type == "ChipVendor")] = "Vendor deal money"
+    source[upstream & (payer_type == "Cloud")] = "Cloud deal money"
+    frame = provenance.assign(source=source, target=payee_type)
+    keep = frame["source"].isin((*MONEY_SOURCES, *MONEY_LAYERS)) & frame["target"].isin(
+        MONEY_LAYERS
+    )
+    keep &= frame["source"] != frame["target"]
+    keep &= ~frame["kind"].isin(("interest", "principal"))
+    links = (
+        frame[keep]
+        .groupby(["source", "target"], sort=True)
+        .agg(amount_usd=("amount", "sum"), round_trip_usd=("round_trip_usd", "sum"))
+        .reset_index()
+    )
+    return links[links["amount_usd"] > 0].reset_index(drop=True)
+
+
+def _band(
+    ax: Axes,
+    x0: float,
+    y0: tuple[float, float],
+    x1: float,
+    y1: tuple[float, float],
+    colour: str,
+    alpha: float,
+    hatch: str | None = None,
+) -> None:
+    """A Sankey band from the edge ``x0`` (``y0`` = bottom, top) to the edge ``x1``."""
+    mid = (x0 + x1) / 2
+    verts = [
+        (x0, y0[1]),
+        (mid, y0[1]),
+        (mid, y1[1]),
+        (x1, y1[1]),
+        (x1, y1[0]),
+        (mid, y1[0]),
+        (mid, y0[0]),
+        (x0, y0[0]),
+        (x0, y0[1]),
+    ]
+    codes = [MplPath.MOVETO, *[MplPath.CURVE4] * 3, MplPath.LINETO, *[MplPath.CURVE4] * 3]
+    codes.append(MplPath.CLOSEPOLY)
+    patch = PathPatch(
+        MplPath(verts, codes), facecolor=colour, edgecolor="none", alpha=alpha, hatch=hatch
+    )
+    ax.add_patch(patch)
+
+
+@styled
+def money_layers(links: pd.DataFrame, *, title: str) -> Figure:
+    """Sankey-style diagram of :func:`layer_links`: the sources of money on the left, then
+    labs, clouds and vendors; a band per link, width ∝ USD, coloured by its source; the
+    round-trip part of each band (the receiving layer's own money or credits coming back)
+    drawn red and hatched along its lower edge, with its share in the label."""
+    fig, axes = new_figure(size=(12, 7))
+    ax = axes[0, 0]
+    colour = {
+        "End users": TYPE_COLOURS["World"],
+        "Investors": TYPE_COLOURS["Investor"],
+        "Vendor deal money": TYPE_COLOURS["ChipVendor"],
+        "Cloud deal money": TYPE_COLOURS["Cloud"],
+        **{k: TYPE_COLOURS[k] for k in MONEY_LAYERS},
+    }
+    x_of = {**dict.fromkeys(MONEY_SOURCES, 0.0), "Lab": 1.0, "Cloud": 2.0, "ChipVendor": 3.0}
+    order = {n: k for k, n in enumerate((*MONEY_SOURCES, *MONEY_LAYERS))}
+    present = set(links["source"]) | set(links["target"])
+    nodes = [n for n in order if n in present]
+    inflow = links.groupby("target")["amount_usd"].sum()
+    outflow = links.groupby("source")["amount_usd"].sum()
+    size = {n: max(inflow.get(n, 0.0), outflow.get(n, 0.0)) for n in nodes}
+    gap = 0.04
+    column_total = max(
+        sum(size[n] for n in nodes if x_of[n] == 0.0), max(size.values(), default=1.0), 1.0
+    )
+    scale = 1.0 / column_total
+    top: dict[str, float] = {}
+    y = 1.0 + gap * 3
+    for n in nodes:
+        if x_of[n] == 0.0:
+            top[n] = y
+            y -= size[n] * scale + gap
+        else:
+            top[n] = 1.0 + gap * 3 - (column_total - size[n]) * scale / 2
+    width = 0.06
+    for n in nodes:
+        h = size[n] * scale
+        ax.add_patch(
+            Rectangle((x_of[n] - width / 2, top[n] - h), width, h, color=colour[n], zorder=3)
+        )
+        name = _LAYER_NAMES.get(n, n)
+        if x_of[n] == 0.0:
+            ax.text(
+                x_of[n] - width,
+                top[n] - h / 2,
+                f"{name}\n{money(size[n])}",
+                ha="right",
+                va="center",
+                fontsize=9,
+            )
+        else:
+            ax.text(
+                x_of[n],
+                top[n] + 0.015,
+                f"{name}\n{money(size[n])}",
+                ha="center",
+                va="bottom",
+                fontsize=10,
+                fontweight="bold",
+            )
+    out_at, in_at = dict(top), dict(top)
+    ranked = links.assign(s=links["source"].map(order), t=links["target"].map(order)).sort_values(
+        ["t", "s"]
+    )
+    total = float(links["amount_usd"].sum()) or 1.0
+    for row in ranked.itertuples(index=False):
+        w = row.amount_usd * scale
+        trip = min(row.round_trip_usd, row.amount_usd) * scale
+        x0, x1 = x_of[row.source] + width / 2, x_of[row.target] - width / 2
+        y0 = (out_at[row.source] - w, out_at[row.source])
+        y1 = (in_at[row.target] - w, in_at[row.target])
+        _band(ax, x0, y0, x1, y1, colour[row.source], 0.35)
+        if trip > 0:
+            _band(
+                ax,
+                x0,
+                (y0[0], y0[0] + trip),
+                x1,
+                (y1[0], y1[0] + trip),
+                DEFAULT_COLOUR,
+                0.8,
+                hatch="//",
+            )
+        out_at[row.source] -= w
+        in_at[row.target] -= w
+        if row.amount_usd >= 0.02 * total:
+            label = money(row.amount_usd)
+            if row.round_trip_usd > 0.005 * row.amount_usd:
+                label += f" ({row.round_trip_usd / row.amount_usd:.0%} round trip)"
+            at = 0.5 if x1 - x0 < 1.5 else 0.2  # long bands: label near the source
+            ax.text(
+                x0 + (x1 - x0) * at,
+                (1 - at) * (y0[0] + y0[1]) / 2 + at * (y1[0] + y1[1]) / 2,
+                label,
+                ha="center",
+                va="center",
+                fontsize=8,
+                bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1},
+            )
+    ax.set_xlim(-0.75, 3.25)
+    ax.set_ylim(min(top[n] - size[n] * scale for n in nodes) - 0.12, 1.0 + gap * 3 + 0.12)
+    ax.axis("off")
+    ax.legend(
+        handles=[
+            Patch(
+                facecolor=DEFAULT_COLOUR,
+                alpha=0.8,
+                hatch="//",
+                label="round trip: the receiving layer's own money or credits coming back",
+            ),
+            Patch(facecolor="#cccccc", label="band width ∝ USD, coloured by source"),
+        ],
+        loc="lower center",
+        fontsize=8,
+    )
+    ax.set_title(title)
+    return fig

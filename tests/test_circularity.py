@@ -563,3 +563,25 @@ def test_round_trip_revenue_is_a_part_of_revenue_in_random_worlds(
     assert model["round_trip_revenue_usd"].sum() == pytest.approx(
         agents["round_trip_revenue_usd"].sum()
     )
+
+
+def test_round_trip_share_grows_with_deal_money(baseline) -> None:
+    """The circular gallery's caption: the round-trip share of revenue grows with deal
+    money, from zero without deals (one seed, three years, deals ×0, ×1, ×4)."""
+    shares = []
+    for factor in (0.0, 1.0, 4.0):
+        world = baseline.model_copy(
+            update={
+                "deals": tuple(
+                    d.model_copy(
+                        update={
+                            "amount_usd": d.amount_usd * factor,
+                            "debt_usd": d.debt_usd * factor,
+                        }
+                    )
+                    for d in baseline.deals
+                )
+            }
+        )
+        shares.append(simulate(world, 1, 36).summary["round_trip_share"])
+    assert shares[0] == 0.0 < shares[1] < shares[2]

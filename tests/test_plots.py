@@ -100,3 +100,27 @@ def test_fan_chart_title_counts_seeds() -> None:
     fig = plots.fan_chart(fan_data(), "step", "y", title="Fan", ylabel="y")
     assert "n = 8 seeds" in fig.axes[0].get_title()
     assert fig.axes[0].get_ylabel() == "y" and fig.axes[0].get_legend() is not None
+
+
+def test_money_by_layer_keeps_every_dollar_of_the_chain(tmp_path) -> None:
+    """The Sankey-style figure's links add up to the money that crossed the chain, and
+    round-trip parts never exceed their links."""
+    from sim.metrics import payment_provenance
+    from sim.plots import layer_links, money_layers, save_figure
+    from sim.runner import simulate
+
+    from .conftest import small_world
+
+    result = simulate(small_world(deals=True), 2, 18)
+    agents = result.tables["agents"]
+    types = dict(zip(agents["agent_id"], agents["agent_type"], strict=False))
+    prov = payment_provenance(result.tables["flows"])
+    links = layer_links(prov, types)
+    assert (links["round_trip_usd"] <= links["amount_usd"] + 1e-6).all()
+    chip = prov[prov["kind"] == "chip_payment"]["amount"].sum()
+    cloud_to_vendor = links.query("source == 'Cloud' and target == 'ChipVendor'")["amount_usd"]
+    assert cloud_to_vendor.sum() == pytest.approx(chip)
+    revenue = prov[prov["kind"] == "service_revenue"]["amount"].sum()
+    assert links.query("source == 'End users'")["amount_usd"].sum() == pytest.approx(revenue)
+    png = save_figure(money_layers(links, title="test"), tmp_path / "layers.png")
+    assert png.stat().st_size > 10_000
