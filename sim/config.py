@@ -1232,7 +1232,7 @@ def parameter_table() -> list[dict[str, str]]:
             rows.append(
                 {
                     "parameter": f"{prefix}.{name}",
-                    "default": repr(field.default),
+                    "default": "required" if field.is_required() else repr(field.default),
                     "unit": str(extra.get("unit", "")),
                     "bounds": bounds,
                     "source": str(extra.get("source", "")),

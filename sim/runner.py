@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from sim.config import Scenario
+from sim.config import ConfigError, Scenario
 from sim.metrics import concentration_series, investor_returns
 from sim.model import MODEL_REPORTERS, ComputeMarket
 
@@ -188,6 +190,7 @@ def write_run(result: RunResult, out_dir: str | Path) -> list[Path]:
         )
     config = {
         "seed": result.seed,
+        "months": int(result.summary.get("months", 0)),
         "model_version": MODEL_VERSION,
         "scenario": result.scenario.model_dump(mode="json") if result.scenario else None,
     }
@@ -205,15 +208,122 @@ def write_run(result: RunResult, out_dir: str | Path) -> list[Path]:
     return written
 
 
+FILE_MODE = 0o644
+"""Output files are readable by everyone, writable by their owner (``mkstemp`` makes 0600)."""
+
+FOLDER_MODE = 0o755
+"""Output folders likewise (``mkdtemp`` makes 0700)."""
+
+RUN_MARKER = "run.json"
+"""Written last into a finished run folder: which scenario, seed and months it holds."""
+
+
 def write_atomically(path: Path, write: Callable[[str], object]) -> Path:
     """Call ``write(temporary path)`` in ``path``'s folder, then rename into place, so a
-    crash leaves the whole file or none; returns ``path``."""
+    crash leaves the whole file or none; the file is readable by others (0644). Returns
+    ``path``."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+# --------------------------------------------------------------------------------------
+# Run folders: whole or not at all
+# --------------------------------------------------------------------------------------
+def check_run_folder(out: Path, scenario_name: str, *, force: bool = False) -> None:
+    """Refuse an ``--out`` that cannot take this run, before any work.
+
+    ``out`` may be missing, empty, or hold a finished run of the same scenario (it is then
+    replaced whole). A file, a folder holding a run of another scenario, or a folder holding
+    anything else is refused with :class:`ConfigError` unless ``force`` (which replaces it).
+    """
+    if out.exists() and not out.is_dir():
+        raise ConfigError(
+            f"--out '{out}' is a file, not a folder: give a folder for the run's tables. "
+            "Nothing was run or written."
+        )
+    if not out.is_dir() or force or not any(out.iterdir()):
+        return
+    held = run_folder_scenario(out)
+    if held is None:
+        raise ConfigError(
+            f"--out '{out}' is not a run folder (it holds other files and no {RUN_MARKER}): "
+            "choose another --out, or pass --force to replace the folder and everything in "
+            "it. Nothing was run or written."
+        )
+    if held != scenario_name:
+        raise ConfigError(
+            f"--out '{out}' holds a run of scenario '{held}', not '{scenario_name}': choose "
+            "another --out, or pass --force to replace it. Nothing was run or written."
+        )
+
+
+def run_folder_scenario(folder: Path) -> str | None:
+    """Name of the scenario whose run ``folder`` holds, or None if it holds no run (a folder
+    written before completion markers is recognised by its ``config.json``)."""
+    for name, key in ((RUN_MARKER, "scenario"), ("config.json", "scenario")):
+        try:
+            data = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        value = data.get(key) if isinstance(data, dict) else None
+        if isinstance(value, dict):
+            value = value.get("name")
+        if isinstance(value, str):
+            return value
+    return None
+
+
+@contextmanager
+def run_folder(out: Path, scenario_name: str, *, force: bool = False) -> Iterator[Path]:
+    """A staging folder next to ``out``, moved into place as ``out`` when the block ends.
+
+    Checks ``out`` (:func:`check_run_folder`) and creates the staging folder before the block
+    runs, so an unusable ``--out`` is found before any simulation. On success a completion
+    marker (:data:`RUN_MARKER`) is written last and the staging folder replaces ``out``
+    whole; on any error (or Ctrl-C) the staging folder is deleted and ``out`` is untouched.
+    """
+    check_run_folder(out, scenario_name, force=force)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    except OSError as exc:
+        raise ConfigError(
+            f"--out '{out}' cannot be written ({exc.strerror}): choose a folder you can "
+            "write to. Nothing was run or written."
+        ) from None
+    try:
+        yield staging
+        marker = {"scenario": scenario_name, "complete": True, "model_version": MODEL_VERSION}
+        config = staging / "config.json"
+        if config.is_file():
+            saved = json.loads(config.read_text())
+            marker.update(seed=saved.get("seed"), months=saved.get("months"))
+        marker["files"] = sorted(p.name for p in staging.iterdir())
+        write_atomically(
+            staging / RUN_MARKER, lambda p: Path(p).write_text(json.dumps(marker, indent=2))
+        )
+        os.chmod(staging, FOLDER_MODE)
+        _swap_into_place(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Rename ``staging`` to ``out``; an existing ``out`` is moved aside first, then deleted."""
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    aside = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
+    try:
+        os.rename(out, aside / out.name)
+        os.rename(staging, out)
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
