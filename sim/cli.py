@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run one scenario and write its tables, summary and overview figure",
         description="Run one scenario. Writes model, agents, flows, accruals, journal, kinds, "
-        "events, debtrank and exposures (.parquet), config.json (resolved config and seed), "
+        "lines, events, debtrank and exposures (.parquet), config.json (resolved config and seed), "
         "summary.json, overview.png and, last, run.json (the completion marker) into --out, "
         "and prints a short summary. The folder is written beside --out and renamed into "
         "place when complete: an interrupted run leaves --out as it was. An --out holding a "

@@ -15,10 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 from sim.config import ConfigError, Scenario
+from sim.ledger import ASSETS, EQUITY, LIABILITIES, Flow, Line
 from sim.metrics import concentration_series, investor_returns
 from sim.model import MODEL_REPORTERS, ComputeMarket
 
-MODEL_VERSION = "0.1.0"
+MODEL_VERSION = "0.1.1"
 """Bumped when a change alters results; part of every sweep run id."""
 
 SERIES_FIELDS: tuple[str, ...] = tuple(MODEL_REPORTERS)
@@ -92,11 +93,54 @@ def simulate(
         "agents": model.agent_table(),
         "flows": model.ledger.flows(),
         "accruals": model.ledger.accruals(),
+        "journal": model.ledger.journal_entries(),
+        "kinds": kinds_table(),
+        "lines": lines_table(),
         "events": model.events_table(),
         "debtrank": model.debtrank_table(),
         "exposures": model.exposures_table(),
     }
     return RunResult(summarise(model, tables), tables, scenario, seed)
+
+
+def kinds_table() -> pd.DataFrame:
+    """How every kind of posting in ``flows`` and ``accruals`` hits the books: the line it
+    debits and credits on the payer's side and on the payee's side (empty for a party outside
+    the system), whether it moves cash, and the table its rows are in.
+
+    A debit raises an asset line and lowers a liability or equity line; a credit does the
+    opposite. With this table, ``flows``, ``accruals`` and ``journal`` rebuild every line of
+    every agent's books (``cash_usd`` … ``retained_usd`` in ``agents``); ``lines`` gives the
+    side of each line.
+    """
+    rows = []
+    for flow in Flow:
+        t = flow.treatment
+        rows.append(
+            {
+                "kind": flow.label,
+                "payer_debit": t.payer_debit.value if t.payer_debit else "",
+                "payer_credit": t.payer_credit.value if t.payer_credit else "",
+                "payee_debit": t.payee_debit.value if t.payee_debit else "",
+                "payee_credit": t.payee_credit.value if t.payee_credit else "",
+                "moves_cash": t.moves_cash,
+                "table": "flows" if t.moves_cash else "accruals",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def lines_table() -> pd.DataFrame:
+    """Every balance-sheet line: its side (asset, liability or equity) and its column in the
+    ``agents`` table. A debit raises an asset and lowers a liability or equity line."""
+    side = {
+        **dict.fromkeys(ASSETS, "asset"),
+        **dict.fromkeys(LIABILITIES, "liability"),
+        **dict.fromkeys(EQUITY, "equity"),
+    }
+    return pd.DataFrame(
+        [{"line": line.value, "side": side[line], "column": f"{line.value}_usd"} for line in Line]
+    )
 
 
 def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str, float]:

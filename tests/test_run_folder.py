@@ -179,5 +179,5 @@ def test_readme_surgery_and_audit_examples_write_distinct_folders() -> None:
     outs = [c.split("--out ")[1].split()[0] for c in commands]
     assert len(commands) >= 5 and len(outs) == len(commands)
     assert len(set(outs)) == len(outs), outs
-    for table in ("debtrank", "exposures", "journal", "kinds"):
+    for table in ("debtrank", "exposures", "journal", "kinds", "lines"):
         assert f"`{table}`" in text, table
