@@ -121,7 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except ConfigError as exc:
-        print(f"computesim: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one paragraph, whatever raised it
+        if "Nothing was run" not in message:
+            message = f"{message.rstrip('.')}. Nothing was run or written."
+        print(f"computesim: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         # the reader went away (`computesim params | head`): stop quietly, and point stdout

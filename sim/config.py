@@ -908,9 +908,25 @@ class Scenario(Section):
             )
         self._check_deals()
         self._check_shares()
+        self._check_opening_partners()
         if self.market.price_floor_usd_per_gpu_hour >= self.market.price_cap_usd_per_gpu_hour:
             raise ValueError("market.price_floor_usd_per_gpu_hour must be below the price cap")
         return self
+
+    def _check_opening_partners(self) -> None:
+        """Each lab's opening contracts pick ``network.partners_per_lab`` distinct clouds in
+        proportion to their ``initial_gpus``: when only some clouds have GPUs, there must be
+        enough of them."""
+        clouds = [s for s in self.clouds if s.archetype != "lease_vehicle"]
+        with_gpus = sum(s.count for s in clouds if s.initial_gpus > 0)
+        wanted = min(self.network.partners_per_lab, sum(s.count for s in clouds))
+        if 0 < with_gpus < wanted:
+            raise ValueError(
+                f"network.partners_per_lab ({self.network.partners_per_lab}) is more than the "
+                f"{with_gpus} clouds with clouds[].initial_gpus > 0: each lab's opening "
+                "contracts go to distinct clouds that have GPUs; give more clouds GPUs or "
+                "lower network.partners_per_lab"
+            )
 
     def _check_shares(self) -> None:
         """Demand shares of the labs and order shares of the vendors each sum to 1."""

@@ -148,3 +148,12 @@ def test_nan_override_on_every_cloud_has_no_spurious_tuple_error() -> None:
     msg = _paragraph(err)
     assert "clouds.0.initial_gpus" in msg and "clouds.1.initial_gpus" in msg
     assert "at least 1 item" not in msg, msg
+
+
+def test_too_few_clouds_with_gpus_for_the_opening_partners_is_refused() -> None:
+    # found by the fuzz test: the opening contracts crashed picking 2 partners among 1 cloud
+    with pytest.raises(ConfigError) as err:
+        small_world(**{"clouds.neo.initial_gpus": 0})
+    assert "network.partners_per_lab" in _paragraph(err)
+    assert small_world(**{"clouds.*.initial_gpus": 0, "network.partners_per_lab": 2})
+    assert small_world(**{"clouds.neo.initial_gpus": 0, "network.partners_per_lab": 1})
