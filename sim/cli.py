@@ -189,7 +189,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         runner.write_run(result, staging)
         fig = overview_figure(result.tables["model"], f"{scenario.name}, seed {seed}: overview")
-        save_png(fig, staging / "overview.png")
+        os.chmod(save_png(fig, staging / "overview.png"), runner.FILE_MODE)
     print(format_summary(result.summary, result.tables["model"]))
     tables = ", ".join(result.tables)
     print(

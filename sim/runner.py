@@ -293,6 +293,12 @@ def check_run_folder(out: Path, scenario_name: str, *, force: bool = False) -> N
             f"--out '{out}' is a file, not a folder: give a folder for the run's tables. "
             "Nothing was run or written."
         )
+    here = Path.cwd().resolve()
+    if out.resolve() == here or out.resolve() in here.parents:
+        raise ConfigError(
+            f"--out '{out}' is the current folder or one above it, which a run would replace "
+            "whole: give a folder of its own, e.g. results/<name>. Nothing was run or written."
+        )
     if not out.is_dir() or force or not any(out.iterdir()):
         return
     held = run_folder_scenario(out)

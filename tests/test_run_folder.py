@@ -94,6 +94,20 @@ def test_folder_of_another_scenario_is_refused_unless_force(
     assert json.loads((out / "run.json").read_text())["scenario"] == "other"
 
 
+def test_current_folder_is_never_replaced(
+    tmp_path: Path, small_toml: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("keep")
+    monkeypatch.chdir(work)
+    for out in (".", ".."):
+        args = ["run", str(small_toml), "--out", out, "--months", MONTHS, "--force"]
+        code, err = _run(args, capsys)
+        assert code == 2 and "current folder" in err, err
+    assert (work / "notes.txt").read_text() == "keep"
+
+
 def test_folder_with_foreign_files_is_refused(tmp_path: Path, small_toml: Path, capsys) -> None:
     out = tmp_path / "mine"
     out.mkdir()
