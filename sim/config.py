@@ -918,12 +918,15 @@ class Scenario(Section):
         proportion to their ``initial_gpus``: when only some clouds have GPUs, there must be
         enough of them."""
         clouds = [s for s in self.clouds if s.archetype != "lease_vehicle"]
-        with_gpus = sum(s.count for s in clouds if s.initial_gpus > 0)
+        total = sum(s.initial_gpus * s.count for s in clouds)
+        # a cloud counts if its share of the GPUs is above zero in floating point
+        with_gpus = sum(s.count for s in clouds if total > 0 and s.initial_gpus / total > 0)
         wanted = min(self.network.partners_per_lab, sum(s.count for s in clouds))
         if 0 < with_gpus < wanted:
             raise ValueError(
                 f"network.partners_per_lab ({self.network.partners_per_lab}) is more than the "
-                f"{with_gpus} clouds with clouds[].initial_gpus > 0: each lab's opening "
+                f"{with_gpus} clouds with a share of clouds[].initial_gpus above 0: each lab's "
+                "opening "
                 "contracts go to distinct clouds that have GPUs; give more clouds GPUs or "
                 "lower network.partners_per_lab"
             )

@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
+import sim.overview
 import sim.runner
 from sim.cli import main
 from sim.surgery import deal_surgery
@@ -27,6 +29,18 @@ def small_toml(tmp_path: Path) -> Path:
     path = tmp_path / "small.toml"
     path.write_text((ROOT / "tests" / "fixtures" / "sweeps" / "small.toml").read_text())
     return path
+
+
+@pytest.fixture(autouse=True)
+def _figure_not_rendered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The overview figure is built but not rendered to PNG here (slow; test_cli does it)."""
+
+    def save(fig: object, path: Path) -> Path:
+        plt.close(fig)
+        Path(path).write_bytes(b"")
+        return Path(path)
+
+    monkeypatch.setattr(sim.overview, "save_png", save)
 
 
 def _no_simulation(*args: object, **kwargs: object) -> None:

@@ -155,5 +155,7 @@ def test_too_few_clouds_with_gpus_for_the_opening_partners_is_refused() -> None:
     with pytest.raises(ConfigError) as err:
         small_world(**{"clouds.neo.initial_gpus": 0})
     assert "network.partners_per_lab" in _paragraph(err)
+    with pytest.raises(ConfigError, match="partners_per_lab"):
+        small_world(**{"clouds.neo.initial_gpus": 5e-324})  # a share that rounds to 0
     assert small_world(**{"clouds.*.initial_gpus": 0, "network.partners_per_lab": 2})
     assert small_world(**{"clouds.neo.initial_gpus": 0, "network.partners_per_lab": 1})
