@@ -162,7 +162,14 @@ def test_surgery_months_out_of_range(months: str, capsys) -> None:
     assert code == 2 and "--months must be between 1 and 600" in err, err
 
 
-@pytest.mark.parametrize("command", [["params"], ["params", "--markdown"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["params"],
+        ["params", "--markdown"],
+        ["sweep", str(ROOT / "tests" / "fixtures" / "sweeps" / "grid.toml"), "--dry-run"],
+    ],
+)
 def test_closed_pipe_exits_quietly(command: list[str]) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "sim", *command],
