@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,9 @@ from pathlib import Path
 from sim.config import ConfigError
 
 EXIT_BAD_INPUT = 2
+
+MAX_MONTHS = 600
+"""Longest run `run` and `surgery` accept (the bound of ``run.months``)."""
 
 # Modules that add their own subcommands with `add_subcommands(subparsers)`.
 PLUGINS = ("sim.sweep_cli", "sim.gallery")
@@ -30,9 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="run one scenario and write its tables, summary and overview figure",
-        description="Run one scenario. Writes model.parquet, agents.parquet, flows.parquet, "
-        "accruals.parquet, events.parquet, config.json (resolved config and seed), "
-        "summary.json and overview.png into --out, and prints a short summary.",
+        description="Run one scenario. Writes model, agents, flows, accruals, journal, kinds, "
+        "lines, events, debtrank and exposures (.parquet), config.json (resolved config and seed), "
+        "summary.json, overview.png and, last, run.json (the completion marker) into --out, "
+        "and prints a short summary. The folder is written beside --out and renamed into "
+        "place when complete: an interrupted run leaves --out as it was. An --out holding a "
+        "run of the same scenario is replaced whole; one holding anything else is refused "
+        "unless --force.",
     )
     run.add_argument(
         "scenario", type=Path, help="scenario TOML file, e.g. experiments/baseline.toml"
@@ -42,7 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
     run.add_argument(
-        "--months", type=int, default=None, help="months to run (default: the scenario's)"
+        "--months",
+        type=int,
+        default=None,
+        help=f"months to run, 1 to {MAX_MONTHS} (default: the scenario's)",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out even if it holds a run of another scenario or other files",
     )
     run.add_argument(
         "--audit",
@@ -70,7 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     surgery.add_argument("--runs", type=int, default=5, help="paired runs (default 5)")
     surgery.add_argument("--seed", type=int, default=1, help="base seed (default 1)")
-    surgery.add_argument("--months", type=int, default=None, help="months per run")
+    surgery.add_argument(
+        "--months",
+        type=int,
+        default=None,
+        help=f"months per run, 1 to {MAX_MONTHS} (default: the scenario's)",
+    )
     surgery.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     surgery.add_argument(
         "--out",
@@ -100,44 +121,80 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except ConfigError as exc:
-        print(f"computesim: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one paragraph, whatever raised it
+        if "Nothing was run" not in message:
+            message = f"{message.rstrip('.')}. Nothing was run or written."
+        print(f"computesim: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # the reader went away (`computesim params | head`): stop quietly, and point stdout
+        # at /dev/null so the interpreter's final flush does not raise again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def check_months(months: int | None) -> None:
+    """Refuse a ``--months`` outside 1 … :data:`MAX_MONTHS`."""
+    if months is not None and not 1 <= months <= MAX_MONTHS:
+        raise ConfigError(
+            f"--months must be between 1 and {MAX_MONTHS} (got {months}). Nothing was run or "
+            "written."
+        )
+
+
+def check_out_folder(out: Path) -> None:
+    """Refuse an ``--out`` that is a file or lies below one, before any work."""
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise ConfigError(
+                    f"--out '{out}': '{folder}' is a file, not a folder. Nothing was run or "
+                    "written."
+                )
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ConfigError(
+                    f"--out '{out}': '{folder}' cannot be written. Nothing was run or written."
+                )
+            return
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from sim import runner
     from sim.config import load_scenario
     from sim.overview import overview_figure, save_png
-    from sim.runner import simulate, write_run
 
     scenario = load_scenario(args.scenario)
     if args.seed is not None and args.seed < 0:
         raise ConfigError(
             f"--seed must be an integer >= 0 (got {args.seed}). Nothing was run or written."
         )
-    if args.months is not None and not 1 <= args.months <= 600:
-        raise ConfigError(
-            f"--months must be between 1 and 600 (got {args.months}). Nothing was run or written."
-        )
+    check_months(args.months)
     seed = scenario.run.seed if args.seed is None else args.seed
     months = scenario.run.months if args.months is None else args.months
     out = args.out or Path("results") / scenario.name
-    with tqdm(
-        total=months,
-        desc=f"{scenario.name} seed {seed}",
-        unit="month",
-        disable=args.no_progress,
-        file=sys.stderr,
-    ) as bar:
-        result = simulate(scenario, seed, months, audit=args.audit, on_step=lambda _: bar.update())
-    write_run(result, out)
-    fig = overview_figure(result.tables["model"], f"{scenario.name}, seed {seed}: overview")
-    save_png(fig, out / "overview.png")
+    check_out_folder(out)
+    with runner.run_folder(out, scenario.name, force=args.force) as staging:
+        with tqdm(
+            total=months,
+            desc=f"{scenario.name} seed {seed}",
+            unit="month",
+            disable=args.no_progress,
+            file=sys.stderr,
+        ) as bar:
+            result = runner.simulate(
+                scenario, seed, months, audit=args.audit, on_step=lambda _: bar.update()
+            )
+        runner.write_run(result, staging)
+        fig = overview_figure(result.tables["model"], f"{scenario.name}, seed {seed}: overview")
+        os.chmod(save_png(fig, staging / "overview.png"), runner.FILE_MODE)
     print(format_summary(result.summary, result.tables["model"]))
+    tables = ", ".join(result.tables)
     print(
-        f"wrote {out}/ (model, agents, flows, accruals, events .parquet; config.json; "
-        "summary.json; overview.png)"
+        f"wrote {out}/ ({tables} .parquet; config.json; summary.json; overview.png; "
+        f"{runner.RUN_MARKER})"
     )
     return 0
 
@@ -166,6 +223,7 @@ def format_summary(s: dict[str, float], model) -> str:
 
 def cmd_surgery(args: argparse.Namespace) -> int:
     from sim.config import load_scenario
+    from sim.runner import write_atomically
     from sim.surgery import deal_surgery, operate
 
     scenario = load_scenario(args.scenario)
@@ -173,6 +231,9 @@ def cmd_surgery(args: argparse.Namespace) -> int:
     operate(scenario, args.deal, change)  # validate before any work
     if args.runs < 1 or args.workers < 1:
         raise ConfigError("--runs and --workers must be >= 1. Nothing was run or written.")
+    check_months(args.months)
+    out = args.out or Path("results") / "surgery" / args.deal
+    check_out_folder(out)
     per_run, summary = deal_surgery(
         scenario,
         args.deal,
@@ -182,16 +243,23 @@ def cmd_surgery(args: argparse.Namespace) -> int:
         months=args.months,
         workers=args.workers,
     )
-    out = args.out or Path("results") / "surgery" / args.deal
     out.mkdir(parents=True, exist_ok=True)
-    per_run.to_csv(out / "surgery_runs.csv", index=False)
-    summary.to_csv(out / "surgery_summary.csv", index=False)
-    what = "removed" if change is None else f"changed ({', '.join(args.set)})"
-    print(f"deal {args.deal} {what}; {args.runs} paired runs; effect = with − without")
-    for row in summary.itertuples():
+    for name, frame in (("surgery_runs.csv", per_run), ("surgery_summary.csv", summary)):
+        write_atomically(out / name, lambda p, f=frame: f.to_csv(p, index=False))
+    if change is None:
+        first, second = "with_deal", "without_deal"
+        print(f"deal {args.deal} removed; {args.runs} paired runs; effect = with − without")
+    else:
+        first, second = "changed", "original"
         print(
-            f"  {row.outcome:<26} with {row.with_deal:>14.4g}  without {row.without_deal:>14.4g}"
-            f"  effect {row.effect:>12.4g}  [{row.effect_low:.4g}, {row.effect_high:.4g}]"
+            f"deal {args.deal} changed ({', '.join(args.set)}); {args.runs} paired runs; "
+            "effect = changed − original"
+        )
+    for row in summary.to_dict(orient="records"):
+        print(
+            f"  {row['outcome']:<26} {first.replace('_deal', '')} {row[first]:>14.4g}  "
+            f"{second.replace('_deal', '')} {row[second]:>14.4g}  effect {row['effect']:>12.4g}"
+            f"  [{row['effect_low']:.4g}, {row['effect_high']:.4g}]"
         )
     print(f"wrote {out}/surgery_runs.csv and surgery_summary.csv")
     return 0

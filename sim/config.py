@@ -18,17 +18,27 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 CALIBRATION = "shared/CALIBRATION.md"
 
+SHARE_TOLERANCE = 1e-6
+"""How far the labs' ``demand_share`` and the vendors' ``order_share`` may sum from 1."""
+
 
 class ConfigError(ValueError):
     """A scenario or sweep file that cannot be used; the message says which field and why."""
 
 
 def param(default: Any, unit: str, source: str, doc: str, **bounds: Any) -> Any:
-    """A config field with its unit, its source and its bounds (ge/gt/le/lt)."""
+    """A config field with its unit, its source and its bounds (ge/gt/le/lt).
+
+    Numbers are strict: ``"10e9"`` (a string) or ``true`` is refused where a number is
+    expected; an integer is accepted where a float is expected, a float never where an
+    integer is.
+    """
+    number = isinstance(default, (int, float)) and not isinstance(default, bool)
     return Field(
         default,
         description=f"{doc} [{unit}]",
         json_schema_extra={"unit": unit, "source": source},
+        **({"strict": True} if number else {}),
         **bounds,
     )
 
@@ -897,9 +907,43 @@ class Scenario(Section):
                 + ", ".join(sorted(lab_names))
             )
         self._check_deals()
+        self._check_shares()
+        self._check_opening_partners()
         if self.market.price_floor_usd_per_gpu_hour >= self.market.price_cap_usd_per_gpu_hour:
             raise ValueError("market.price_floor_usd_per_gpu_hour must be below the price cap")
         return self
+
+    def _check_opening_partners(self) -> None:
+        """Each lab's opening contracts pick ``network.partners_per_lab`` distinct clouds in
+        proportion to their ``initial_gpus``: when only some clouds have GPUs, there must be
+        enough of them."""
+        clouds = [s for s in self.clouds if s.archetype != "lease_vehicle"]
+        total = sum(s.initial_gpus * s.count for s in clouds)
+        # a cloud counts if its share of the GPUs is above zero in floating point
+        with_gpus = sum(s.count for s in clouds if total > 0 and s.initial_gpus / total > 0)
+        wanted = min(self.network.partners_per_lab, sum(s.count for s in clouds))
+        if 0 < with_gpus < wanted:
+            raise ValueError(
+                f"network.partners_per_lab ({self.network.partners_per_lab}) is more than the "
+                f"{with_gpus} clouds with a share of clouds[].initial_gpus above 0: each lab's "
+                "opening "
+                "contracts go to distinct clouds that have GPUs; give more clouds GPUs or "
+                "lower network.partners_per_lab"
+            )
+
+    def _check_shares(self) -> None:
+        """Demand shares of the labs and order shares of the vendors each sum to 1."""
+        for group, field in ((self.labs, "demand_share"), (self.chip_vendors, "order_share")):
+            shares = {s.name: getattr(s, field) for s in group}
+            total = sum(shares.values())
+            if abs(total - 1) > SHARE_TOLERANCE:
+                listed = ", ".join(f"{n} {v:g}" for n, v in shares.items())
+                where = "labs" if field == "demand_share" else "chip_vendors"
+                raise ValueError(
+                    f"{where}[].{field} must sum to 1 (within {SHARE_TOLERANCE:g}) over all "
+                    f"{where} (each archetype's share is split evenly over its `count`); they "
+                    f"sum to {total:.10g} ({listed})"
+                )
 
     def _check_deals(self) -> None:
         kinds = {}
@@ -1032,20 +1076,56 @@ def validate_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scen
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file."""
-    path = Path(path)
+    """Read and validate a scenario TOML file (following its ``base`` chain, if any)."""
+    return _load_scenario(Path(path), ())
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file as a dict, or a :class:`ConfigError` saying why it cannot be read
+    (missing, a folder, unreadable, not UTF-8, not TOML)."""
     if not path.is_file():
-        raise ConfigError(f"scenario file '{path}' does not exist (give the path to a .toml file)")
+        exists = "is not a file" if path.exists() else "does not exist"
+        raise ConfigError(
+            f"{what} '{path}' {exists} (give the path to a .toml file). Nothing was run or written."
+        )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"{what} '{path}' cannot be read ({exc.strerror}). Nothing was run or written."
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = raw[exc.start : exc.end]
+        raise ConfigError(
+            f"{what} '{path}' is not UTF-8 text (byte {exc.start} is {bad!r}); TOML files "
+            "must be UTF-8: save it as UTF-8. Nothing was run or written."
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"scenario file '{path}' is not valid TOML: {exc}") from None
+        raise ConfigError(
+            f"{what} '{path}' is not valid TOML: {exc}. Nothing was run or written."
+        ) from None
+
+
+def _load_scenario(path: Path, chain: tuple[Path, ...]) -> Scenario:
+    """Load ``path``; ``chain`` holds the files whose ``base`` led here (to find cycles)."""
+    here = path.resolve()
+    if here in chain:
+        loop = " -> ".join(str(p) for p in (*chain, here))
+        raise ConfigError(
+            f"scenario file '{chain[0]}': its `base` leads back to itself, a cycle ({loop}); "
+            "a `base` must end at a scenario without `base`. Nothing was run or written."
+        )
+    data = read_toml(path, "scenario file")
     if "base" in data:
-        return _derived_scenario(path, data)
+        return _derived_scenario(path, data, (*chain, here))
     return validate_scenario(data, source=str(path))
 
 
-def _derived_scenario(path: Path, data: dict[str, Any]) -> Scenario:
+def _derived_scenario(path: Path, data: dict[str, Any], chain: tuple[Path, ...]) -> Scenario:
     """A scenario written as ``base = "other.toml"`` plus ``[overrides]`` (dotted paths)."""
     unknown = sorted(set(data) - {"name", "base", "overrides"})
     if unknown:
@@ -1053,10 +1133,18 @@ def _derived_scenario(path: Path, data: dict[str, Any]) -> Scenario:
             f"invalid {path}: a scenario with `base` may only have the fields name, base and "
             f"overrides; found {', '.join(unknown)}. Nothing was run or written."
         )
-    base = load_scenario(path.parent / str(data["base"]))
+    if not isinstance(data["base"], str) or not data["base"]:
+        raise ConfigError(
+            f"invalid {path}: `base` must be the path of another scenario file, relative to "
+            f"this one (got {data['base']!r}). Nothing was run or written."
+        )
+    base = _load_scenario(path.parent / data["base"], chain)
     overrides = data.get("overrides", {})
     if not isinstance(overrides, dict):
-        raise ConfigError(f"invalid {path}: `overrides` must be a table of dotted paths")
+        raise ConfigError(
+            f"invalid {path}: `overrides` must be a table of dotted paths. Nothing was run or "
+            "written."
+        )
     if "name" in data:
         overrides = {**overrides, "name": data["name"]}
     try:
@@ -1066,10 +1154,26 @@ def _derived_scenario(path: Path, data: dict[str, Any]) -> Scenario:
 
 
 def format_validation_error(exc: ValidationError, source: str) -> str:
-    """One paragraph naming each bad field, what it got, and what is allowed."""
+    """One paragraph naming each bad field, what it got, and what is allowed.
+
+    A cross-field check (a validator of a whole section or scenario) reports its own message,
+    which names its fields, without dumping the section; a too-short list whose items are
+    themselves invalid reports only the items (pydantic counts only the valid ones).
+    """
+    errors = exc.errors()
+    bad_items = {tuple(e["loc"][:-2]) for e in errors if len(e["loc"]) >= 2}
     parts = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+    for err in errors:
+        loc_key = tuple(err["loc"])
+        if err["type"] == "too_short" and any(
+            b[: len(loc_key)] == loc_key for b in bad_items if len(b) >= len(loc_key)
+        ):
+            continue
+        loc = ".".join(str(x) for x in err["loc"])
+        if err["type"] == "value_error":
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            parts.append(msg if not loc or msg.startswith(loc.split(".")[0]) else f"{loc}: {msg}")
+            continue
         if err["type"] == "extra_forbidden":
             msg = "is not a known field (check the spelling; `computesim params` lists them)"
         elif err["type"] == "missing":
@@ -1081,9 +1185,15 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
             msg = f"is out of range: allowed {allowed}{unit}"
         else:
             msg = err["msg"]
-        got = "" if err["type"] == "missing" else f" (got {err.get('input')!r})"
-        parts.append(f"field `{loc}` {msg}{got}")
+        got = "" if err["type"] == "missing" else f" (got {_short(err.get('input'))})"
+        parts.append(f"field `{loc or '(top level)'}` {msg}{got}")
     return f"invalid {source}: " + "; ".join(parts) + ". Nothing was run or written."
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a whole section is not worth printing)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _bounds_text(field: Any) -> str:
@@ -1141,7 +1251,7 @@ def parameter_table() -> list[dict[str, str]]:
             rows.append(
                 {
                     "parameter": f"{prefix}.{name}",
-                    "default": repr(field.default),
+                    "default": "required" if field.is_required() else repr(field.default),
                     "unit": str(extra.get("unit", "")),
                     "bounds": bounds,
                     "source": str(extra.get("source", "")),

@@ -61,8 +61,12 @@ class ResultsStore:
     def open(self, sweep: Sweep, *, force: bool = False) -> None:
         """Create the folder and write the manifest and plan.
 
-        A folder that holds another sweep (a different name in its manifest) is refused
-        unless ``force``; ``force`` also deletes every earlier result, so all runs are redone.
+        The folder knows its plan. A folder that holds another sweep (a different name in its
+        manifest), or another plan of this sweep (a changed sweep file whose runs are not a
+        superset of the planned ones, or that keeps other outputs), is refused unless
+        ``force``; ``force`` deletes every earlier result, so all runs are redone. A plan
+        that only adds runs (more points or seeds, same outputs) extends the folder: every
+        earlier run is still in the plan, so nothing is mixed.
         """
         if self.manifest_path.is_file() and not force:
             earlier = self.manifest().get("sweep_name")
@@ -72,6 +76,7 @@ class ResultsStore:
                     f"'{sweep.spec.sweep.name}': choose another --out, or pass --force to "
                     "delete them. Nothing was run or written."
                 )
+            self._check_same_plan(sweep)
         if force:
             for folder in (self.runs, self.series, self.failed):
                 shutil.rmtree(folder, ignore_errors=True)
@@ -87,6 +92,10 @@ class ResultsStore:
             "python": platform.python_version(),
             "git_revision": _git_revision(),
             "runs_planned": len({t.run_id for t in sweep.tasks}),
+            "outputs": {
+                "summary": list(sweep.spec.outputs.summary),
+                "series": list(sweep.spec.outputs.series),
+            },
             "method": sweep.spec.parameters.method,
             "morris_levels": sweep.spec.parameters.morris_levels,
             "problem": sweep.problem,
@@ -110,6 +119,34 @@ class ResultsStore:
             ]
         )
         write_atomically(self.root / "plan.parquet", lambda p: plan.to_parquet(p, index=False))
+
+    def _check_same_plan(self, sweep: Sweep) -> None:
+        """Refuse a plan that would mix with the one in this folder (see :meth:`open`)."""
+        manifest = self.manifest()
+        new = {t.run_id for t in sweep.tasks}
+        try:
+            old = set(self.plan()["run_id"])
+        except (OSError, ValueError, KeyError):
+            old = set()
+        outputs = {
+            "summary": list(sweep.spec.outputs.summary),
+            "series": list(sweep.spec.outputs.series),
+        }
+        kept = manifest.get("outputs", outputs)
+        if old <= new and kept == outputs:
+            return
+        why = (
+            f"it keeps other outputs ({kept} there, {outputs} now)"
+            if kept != outputs
+            else f"{len(old - new)} of its {len(old)} planned runs are not in this file's plan "
+            f"of {len(new)} runs (a changed parameter, seed, months or base scenario)"
+        )
+        raise ConfigError(
+            f"--out '{self.root}' holds another plan of sweep '{sweep.spec.sweep.name}' "
+            f"(from an earlier version of the sweep file): {why}. To go on, pass --force to "
+            "delete the earlier results and run this plan, or give another --out (e.g. "
+            f"--out {self.root}-2) to keep both. Nothing was run or written."
+        )
 
     def write_run(self, task: RunTask, result: dict[str, Any]) -> None:
         row = {
@@ -187,17 +224,26 @@ class ResultsStore:
         return self.query("SELECT * FROM runs ORDER BY point, replicate, run_id")
 
     def query(self, sql: str) -> pd.DataFrame:
-        """Run SQL over the finished runs, visible as the table ``runs`` (DuckDB)."""
+        """Run SQL over the finished runs of the plan, visible as the table ``runs``, and
+        their kept time series, ``series`` (DuckDB). A run file outside the folder's plan
+        (left by an older plan) is never seen."""
         import duckdb
 
         con = duckdb.connect()
         try:
-            con.execute(f"CREATE VIEW runs AS {self._runs_source()}")
+            plan = (self.root / "plan.parquet").as_posix()
+            con.execute(
+                f"CREATE VIEW plan_ids AS SELECT DISTINCT run_id FROM read_parquet('{plan}')"
+            )
+            con.execute(
+                f"CREATE VIEW runs AS SELECT * FROM ({self._runs_source()}) "
+                "WHERE run_id IN (SELECT run_id FROM plan_ids)"
+            )
             if any(self.series.glob("*.parquet")):
                 glob = (self.series / "*.parquet").as_posix()
                 con.execute(
                     f"CREATE VIEW series AS SELECT * FROM read_parquet('{glob}', "
-                    "union_by_name=true)"
+                    "union_by_name=true) WHERE run_id IN (SELECT run_id FROM plan_ids)"
                 )
             return con.execute(sql).df()
         finally:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from sim.config import Scenario
+from sim.config import ConfigError, Scenario
+from sim.ledger import ASSETS, EQUITY, LIABILITIES, Flow, Line
 from sim.metrics import (
     concentration_series,
     investor_returns,
@@ -22,7 +25,7 @@ from sim.metrics import (
 )
 from sim.model import MODEL_REPORTERS, ComputeMarket
 
-MODEL_VERSION = "0.5.0"
+MODEL_VERSION = "0.6.0"
 """Bumped when a change alters results; part of every sweep run id."""
 
 ROUND_TRIP_SERIES: tuple[str, ...] = ("revenue_received_usd", "round_trip_revenue_usd")
@@ -102,6 +105,9 @@ def simulate(
         "agents": model.agent_table(),
         "flows": model.books.ledger.flows(),
         "accruals": model.books.ledger.accruals(),
+        "journal": model.books.ledger.journal_entries(),
+        "kinds": kinds_table(),
+        "lines": lines_table(),
         "events": model.events_table(),
         "debtrank": model.debtrank_table(),
         "exposures": model.exposures_table(),
@@ -123,6 +129,46 @@ def add_round_trip_revenue(tables: dict[str, pd.DataFrame]) -> None:
     model = tables["model"]
     for column in ROUND_TRIP_SERIES:
         model[column] = model["step"].map(monthly[column]).fillna(0.0).astype(float)
+
+
+def kinds_table() -> pd.DataFrame:
+    """How every kind of posting in ``flows`` and ``accruals`` hits the books: the line it
+    debits and credits on the payer's side and on the payee's side (empty for a party outside
+    the system), whether it moves cash, and the table its rows are in.
+
+    A debit raises an asset line and lowers a liability or equity line; a credit does the
+    opposite. With this table, ``flows``, ``accruals`` and ``journal`` rebuild every line of
+    every agent's books (``cash_usd`` … ``retained_usd`` in ``agents``); ``lines`` gives the
+    side of each line.
+    """
+    rows = []
+    for flow in Flow:
+        t = flow.treatment
+        rows.append(
+            {
+                "kind": flow.label,
+                "payer_debit": t.payer_debit.value if t.payer_debit else "",
+                "payer_credit": t.payer_credit.value if t.payer_credit else "",
+                "payee_debit": t.payee_debit.value if t.payee_debit else "",
+                "payee_credit": t.payee_credit.value if t.payee_credit else "",
+                "moves_cash": t.moves_cash,
+                "table": "flows" if t.moves_cash else "accruals",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def lines_table() -> pd.DataFrame:
+    """Every balance-sheet line: its side (asset, liability or equity) and its column in the
+    ``agents`` table. A debit raises an asset and lowers a liability or equity line."""
+    side = {
+        **dict.fromkeys(ASSETS, "asset"),
+        **dict.fromkeys(LIABILITIES, "liability"),
+        **dict.fromkeys(EQUITY, "equity"),
+    }
+    return pd.DataFrame(
+        [{"line": line.value, "side": side[line], "column": f"{line.value}_usd"} for line in Line]
+    )
 
 
 def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str, float]:
@@ -227,6 +273,7 @@ def write_run(result: RunResult, out_dir: str | Path) -> list[Path]:
         )
     config = {
         "seed": result.seed,
+        "months": int(result.summary.get("months", 0)),
         "model_version": MODEL_VERSION,
         "scenario": result.scenario.model_dump(mode="json") if result.scenario else None,
     }
@@ -244,15 +291,128 @@ def write_run(result: RunResult, out_dir: str | Path) -> list[Path]:
     return written
 
 
+FILE_MODE = 0o644
+"""Output files are readable by everyone, writable by their owner (``mkstemp`` makes 0600)."""
+
+FOLDER_MODE = 0o755
+"""Output folders likewise (``mkdtemp`` makes 0700)."""
+
+RUN_MARKER = "run.json"
+"""Written last into a finished run folder: which scenario, seed and months it holds."""
+
+
 def write_atomically(path: Path, write: Callable[[str], object]) -> Path:
     """Call ``write(temporary path)`` in ``path``'s folder, then rename into place, so a
-    crash leaves the whole file or none; returns ``path``."""
+    crash leaves the whole file or none; the file is readable by others (0644). Returns
+    ``path``."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+# --------------------------------------------------------------------------------------
+# Run folders: whole or not at all
+# --------------------------------------------------------------------------------------
+def check_run_folder(out: Path, scenario_name: str, *, force: bool = False) -> None:
+    """Refuse an ``--out`` that cannot take this run, before any work.
+
+    ``out`` may be missing, empty, or hold a finished run of the same scenario (it is then
+    replaced whole). A file, a folder holding a run of another scenario, or a folder holding
+    anything else is refused with :class:`ConfigError` unless ``force`` (which replaces it).
+    """
+    if out.exists() and not out.is_dir():
+        raise ConfigError(
+            f"--out '{out}' is a file, not a folder: give a folder for the run's tables. "
+            "Nothing was run or written."
+        )
+    here = Path.cwd().resolve()
+    if out.resolve() == here or out.resolve() in here.parents:
+        raise ConfigError(
+            f"--out '{out}' is the current folder or one above it, which a run would replace "
+            "whole: give a folder of its own, e.g. results/<name>. Nothing was run or written."
+        )
+    if not out.is_dir() or force or not any(out.iterdir()):
+        return
+    held = run_folder_scenario(out)
+    if held is None:
+        raise ConfigError(
+            f"--out '{out}' is not a run folder (it holds other files and no {RUN_MARKER}): "
+            "choose another --out, or pass --force to replace the folder and everything in "
+            "it. Nothing was run or written."
+        )
+    if held != scenario_name:
+        raise ConfigError(
+            f"--out '{out}' holds a run of scenario '{held}', not '{scenario_name}': choose "
+            "another --out, or pass --force to replace it. Nothing was run or written."
+        )
+
+
+def run_folder_scenario(folder: Path) -> str | None:
+    """Name of the scenario whose run ``folder`` holds, or None if it holds no run (a folder
+    written before completion markers is recognised by its ``config.json``)."""
+    for name, key in ((RUN_MARKER, "scenario"), ("config.json", "scenario")):
+        try:
+            data = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        value = data.get(key) if isinstance(data, dict) else None
+        if isinstance(value, dict):
+            value = value.get("name")
+        if isinstance(value, str):
+            return value
+    return None
+
+
+@contextmanager
+def run_folder(out: Path, scenario_name: str, *, force: bool = False) -> Iterator[Path]:
+    """A staging folder next to ``out``, moved into place as ``out`` when the block ends.
+
+    Checks ``out`` (:func:`check_run_folder`) and creates the staging folder before the block
+    runs, so an unusable ``--out`` is found before any simulation. On success a completion
+    marker (:data:`RUN_MARKER`) is written last and the staging folder replaces ``out``
+    whole; on any error (or Ctrl-C) the staging folder is deleted and ``out`` is untouched.
+    """
+    check_run_folder(out, scenario_name, force=force)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    except OSError as exc:
+        raise ConfigError(
+            f"--out '{out}' cannot be written ({exc.strerror}): choose a folder you can "
+            "write to. Nothing was run or written."
+        ) from None
+    try:
+        yield staging
+        marker = {"scenario": scenario_name, "complete": True, "model_version": MODEL_VERSION}
+        config = staging / "config.json"
+        if config.is_file():
+            saved = json.loads(config.read_text())
+            marker.update(seed=saved.get("seed"), months=saved.get("months"))
+        marker["files"] = sorted(p.name for p in staging.iterdir())
+        write_atomically(
+            staging / RUN_MARKER, lambda p: Path(p).write_text(json.dumps(marker, indent=2))
+        )
+        os.chmod(staging, FOLDER_MODE)
+        _swap_into_place(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Rename ``staging`` to ``out``; an existing ``out`` is moved aside first, then deleted."""
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    aside = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
+    try:
+        os.rename(out, aside / out.name)
+        os.rename(staging, out)
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)

@@ -70,8 +70,8 @@ def outcomes_task(args: tuple[Scenario, int, int | None]) -> dict[str, float]:
 
 
 def _paired(args: tuple[Scenario, Scenario, int, int | None]) -> tuple[dict, dict]:
-    with_deal, without, seed, months = args
-    return outcomes(with_deal, seed, months), outcomes(without, seed, months)
+    original, altered, seed, months = args
+    return outcomes(original, seed, months), outcomes(altered, seed, months)
 
 
 def deal_surgery(
@@ -84,24 +84,33 @@ def deal_surgery(
     months: int | None = None,
     workers: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Paired runs with and without the deal (or with it changed).
+    """Paired runs of the scenario as it is and with the deal removed (or changed).
 
-    Returns the per-run table (seed, outcome, with, without, effect = with − without) and a
-    summary per outcome: mean with, mean without, mean effect and its 95% interval.
+    Removing (``change`` None): columns ``with_deal`` (the scenario as it is) and
+    ``without_deal``, effect = with − without, the deal's effect. Changing: columns
+    ``changed`` and ``original`` (the scenario as it is), effect = changed − original, the
+    change's effect. Returns the per-run table (seed, outcome, the two columns, effect) and a
+    summary per outcome: the two means, the mean effect and its 95% interval.
     """
     altered = operate(scenario, deal, change)
     seeds = derive_seeds(base_seed, runs)
     tasks = [(scenario, altered, s, months) for s in seeds]
     pairs = parallel_map(_paired, tasks, workers)
-    rows = [
-        {"seed": s, "outcome": k, "with_deal": a[k], "without_deal": b[k], "effect": a[k] - b[k]}
-        for s, (a, b) in zip(seeds, pairs, strict=True)
-        for k in OUTCOMES
-    ]
+    # (label of the varied side, label of the reference side), and which run is which
+    if change is None:
+        treated, reference, flip = "with_deal", "without_deal", False
+    else:
+        treated, reference, flip = "changed", "original", True
+    rows = []
+    for s, (original, modified) in zip(seeds, pairs, strict=True):
+        a, b = (modified, original) if flip else (original, modified)
+        for k in OUTCOMES:
+            rows.append(
+                {"seed": s, "outcome": k, treated: a[k], reference: b[k], "effect": a[k] - b[k]}
+            )
     per_run = pd.DataFrame(rows)
     summary = per_run.groupby("outcome", sort=False).agg(
-        with_deal=("with_deal", "mean"),
-        without_deal=("without_deal", "mean"),
+        **{treated: (treated, "mean"), reference: (reference, "mean")},
         effect=("effect", "mean"),
         effect_sd=("effect", "std"),
         runs=("effect", "size"),

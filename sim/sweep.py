@@ -16,11 +16,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import multiprocessing
+import os
+import threading
 import time
-import tomllib
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim.config import ConfigError, Scenario, format_validation_error, load_scenario
+from sim.config import ConfigError, Scenario, format_validation_error, load_scenario, read_toml
 from sim.runner import MODEL_VERSION, SERIES_FIELDS, SUMMARY_FIELDS, simulate
 
 if TYPE_CHECKING:
@@ -48,8 +50,8 @@ class Varied(_Section):
     values: tuple[float | int | str | bool, ...] | None = Field(
         None, description="grid: the values to try"
     )
-    min: float | None = Field(None, description="lhs/sobol/morris: lower bound")
-    max: float | None = Field(None, description="lhs/sobol/morris: upper bound")
+    min: float | None = Field(None, strict=True, description="lhs/sobol/morris: lower bound")
+    max: float | None = Field(None, strict=True, description="lhs/sobol/morris: upper bound")
     integer: bool = Field(False, description="round sampled values to integers")
 
 
@@ -57,6 +59,7 @@ class Parameters(_Section):
     method: Method = "grid"
     samples: int = Field(
         8,
+        strict=True,
         ge=1,
         le=100_000,
         description="lhs: points; sobol: N (base "
@@ -64,6 +67,7 @@ class Parameters(_Section):
     )
     morris_levels: int = Field(
         4,
+        strict=True,
         ge=2,
         le=20,
         description="morris: levels of the grid each parameter moves on (SALib default 4, "
@@ -108,9 +112,9 @@ class Outputs(_Section):
 class SweepInfo(_Section):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     scenario: str = Field(min_length=1, description="base scenario, relative to the sweep file")
-    months: int | None = Field(None, ge=1, le=600, description="months per run")
-    seeds_per_point: int = Field(1, ge=1, le=10_000)
-    base_seed: int = Field(1, ge=0, le=2**63 - 1)
+    months: int | None = Field(None, strict=True, ge=1, le=600, description="months per run")
+    seeds_per_point: int = Field(1, strict=True, ge=1, le=10_000)
+    base_seed: int = Field(1, strict=True, ge=0, le=2**63 - 1)
     description: str = ""
 
 
@@ -165,13 +169,8 @@ def load_sweep(path: str | Path) -> Sweep:
     """Read, validate and expand a sweep file; every point's scenario is validated here,
     before any run starts."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"sweep file '{path}' does not exist (give the path to a .toml file)")
+    data = read_toml(path, "sweep file")
     text = path.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"sweep file '{path}' is not valid TOML: {exc}") from None
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
@@ -290,6 +289,54 @@ def default_run_fn(task: RunTask) -> dict[str, Any]:
     if task.series:
         series = result.tables["model"][["step", *task.series]].to_dict(orient="list")
     return {"summary": row, "series": series, "seconds": time.perf_counter() - start}
+
+
+PARENT_POLL_SECONDS = 0.5
+"""How often a sweep worker checks that the sweep process is still alive (seconds)."""
+
+
+def sweep_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes (started by a fork server) that exit when this process
+    dies, however it dies (SIGKILL included): see :func:`exit_with_parent`."""
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+def exit_with_parent(parent_pid: int, poll_seconds: float = PARENT_POLL_SECONDS) -> None:
+    """Worker initializer: end this worker within ``poll_seconds`` of ``parent_pid``'s death.
+
+    The worker's own parent is the fork server, not the sweep process, so neither
+    ``os.getppid()`` nor ``PR_SET_PDEATHSIG`` sees the sweep die; a daemon thread watches
+    the sweep's pid, passed in explicitly, instead.
+    """
+
+    def watch() -> None:
+        while _alive(parent_pid):
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """True while process ``pid`` runs (a zombie, dead but not yet reaped, is not alive)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (not Linux): ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
 
 class InlineExecutor(Executor):

@@ -22,6 +22,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
+from sim.cli import check_out_folder
 from sim.config import ConfigError
 
 ALLOWED_WORKER_DEATHS = 3
@@ -57,7 +58,10 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         "--out", type=Path, default=None, help="results folder (default results/sweeps/<name>)"
     )
     sweep.add_argument(
-        "--force", action="store_true", help="delete earlier results in --out and redo every run"
+        "--force",
+        action="store_true",
+        help="delete earlier results in --out and redo every run (needed when --out holds "
+        "another sweep, or an earlier plan of this one that the sweep file no longer contains)",
     )
     sweep.add_argument(
         "--dry-run", action="store_true", help="validate and print the plan; run nothing"
@@ -123,6 +127,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise ConfigError("--scheduler needs --engine dask. Nothing was run or written.")
     sweep = load_sweep(args.sweep_file)  # validates every point before any work
     out = args.out or Path("results") / "sweeps" / sweep.spec.sweep.name
+    check_out_folder(out)
     store = ResultsStore(out)
     if args.dry_run:
         return _print_plan(sweep, store, args.force)
@@ -183,9 +188,9 @@ def executor_for(engine: str, workers: int, scheduler: str | None = None) -> Ite
         yield InlineExecutor()
         return
     if engine == "process":
-        from sim.ensemble import process_pool
+        from sim.sweep import sweep_pool
 
-        pool = process_pool(workers)
+        pool = sweep_pool(workers)
         try:
             yield pool
         except BaseException:

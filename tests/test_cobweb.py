@@ -46,6 +46,7 @@ def cobweb_world(slope_ratio: float, months: int = 8 * LAG) -> tuple[Scenario, f
         "labs": [
             {
                 "name": "lab",
+                "demand_share": 1.0,
                 "contract_coverage": 0.0,
                 "training_compute_ratio": 0.0,
                 "initial_cash_usd": 1e13,
