@@ -44,23 +44,25 @@ FOUNDER_SHARES = 1e9  # shares held by founders at the start (a unit, not a para
 class ComputeMarket(mesa.Model):
     """The AI compute market, one step per month."""
 
-    def __init__(self, scenario: Scenario, rng: int | None = None, audit: bool = False) -> None:
-        seed = scenario.run.seed if rng is None else rng
+    def __init__(self, config: Scenario, rng: int | None = None, audit: bool = False) -> None:
+        # `config`, not `scenario`: mesa.Model owns `scenario` (its own Scenario class) and
+        # SolaraViz's Reset passes one as `scenario=` to any constructor with that parameter.
+        seed = config.run.seed if rng is None else rng
         super().__init__(rng=seed)
-        self.cfg = scenario
+        self.cfg = config
         self.seed = seed
         self.audit_every_step = audit
         self.ledger = Ledger()
         self.book = InstrumentBook()
         self.obligations = ObligationBook()
         self.month = 0
-        self.start_date = pd.Timestamp(f"{scenario.run.start}-01")
-        self.spot_price = scenario.market.initial_spot_price_usd_per_gpu_hour
+        self.start_date = pd.Timestamp(f"{config.run.start}-01")
+        self.spot_price = config.market.initial_spot_price_usd_per_gpu_hour
         self.reference_price = self.spot_price
         self.price_history: list[float] = []
         self.impairment_total_usd = 0.0
-        self.sentiment = scenario.finance.sentiment_initial
-        self.demand = Demand(scenario.demand, self.rng)
+        self.sentiment = config.finance.sentiment_initial
+        self.demand = Demand(config.demand, self.rng)
         self.events: list[dict[str, object]] = []
         self.debtrank_rows: list[dict[str, object]] = []
         self.exposure_rows: list[dict[str, object]] = []
@@ -71,7 +73,7 @@ class ComputeMarket(mesa.Model):
         self._build_agents()
         from sim.deals import DealBook
 
-        self.deals = DealBook(scenario.deals)
+        self.deals = DealBook(config.deals)
         self.reference_inference_gpus = self._reference_inference_gpus()
         self._open_world()
         self.datacollector = self._make_datacollector()
@@ -298,6 +300,7 @@ class ComputeMarket(mesa.Model):
         if self.audit_every_step:
             self.audit()
         self.month += 1
+        self.running = self.month < self.cfg.run.months  # Play stops after the last month
 
     # 1 -------------------------------------------------------------------------------
     def phase_demand(self, t: int) -> None:
