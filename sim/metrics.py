@@ -702,6 +702,49 @@ def provenance_by_pair(
     return agg.reset_index(drop=True)[columns]
 
 
+REVENUE_KINDS: tuple[str, ...] = (
+    "compute_payment",
+    "compute_prepayment",
+    "chip_payment",
+    "interest",
+)
+"""Payments that are revenue to their payee: compute bought from a cloud (billed or
+prepaid), chips bought from a vendor, interest to a lender."""
+
+
+def round_trip_revenue(
+    flows: pd.DataFrame,
+    revenue_kinds: Iterable[str] = REVENUE_KINDS,
+    investment_kinds: Iterable[str] = INVESTMENT_KINDS,
+) -> pd.DataFrame:
+    """Circularity by party: the share of each party's revenue that is its own invested
+    money coming back (traced by :func:`payment_provenance`).
+
+    Columns: ``party``, ``revenue_usd`` (revenue payments received from other agents, USD),
+    ``round_trip_usd`` (the part paid with money the party had itself invested upstream of
+    the payer), ``round_trip_share`` (their ratio, 0–1). One row per party with revenue,
+    sorted by ``round_trip_share`` descending, then by party.
+    """
+    columns = ["party", "revenue_usd", "round_trip_usd", "round_trip_share"]
+    prov = payment_provenance(flows, investment_kinds)
+    paid = prov[
+        prov["kind"].astype(str).isin(tuple(revenue_kinds))
+        & ~prov["payer"].astype(str).str.startswith(WORLD_PREFIX)
+        & ~prov["payee"].astype(str).str.startswith(WORLD_PREFIX)
+    ]
+    if paid.empty:
+        return pd.DataFrame(columns=columns)
+    agg = (
+        paid.groupby("payee", sort=True)
+        .agg(revenue_usd=("amount", "sum"), round_trip_usd=("round_trip_usd", "sum"))
+        .reset_index()
+        .rename(columns={"payee": "party"})
+    )
+    agg["round_trip_share"] = (agg["round_trip_usd"] / agg["revenue_usd"]).fillna(0.0)
+    agg = agg.sort_values(["round_trip_share", "party"], ascending=[False, True])
+    return agg.reset_index(drop=True)[columns]
+
+
 # --- overbuild ---
 #
 # Overbuild (DESIGN §5) from a run's model table: capacity against demand served at a
