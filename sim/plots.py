@@ -815,7 +815,8 @@ def market_panels(
     axes[0, 1].set(title="Capacity and need", ylabel="million H100-eq GPUs")
     axes[1, 0].set(title="Utilisation of installed capacity", ylabel="% of installed GPUs")
     axes[1, 0].set_ylim(0, 105)
-    ax.set(title="Defaults", ylabel="parties in default")
+    top = max([1.0, *(float(df["defaults_cumulative"].max()) for df, *_ in runs if len(df))])
+    ax.set(title="Defaults", ylabel="parties in default", ylim=(0, 1.1 * top))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     for a in axes.ravel():
         a.legend(loc="best")
