@@ -1166,16 +1166,11 @@ class ParameterInfo:
     low: float | None
     """Lowest allowed value (``None``: unbounded); ``low_open``: the bound itself is not."""
     high: float | None
+    bounds: str = ""
+    """The bounds as ``computesim params`` prints them, e.g. ``>= 0 and <= 1``."""
     low_open: bool = False
     high_open: bool = False
     integer: bool = False
-
-    @property
-    def bounds(self) -> str:
-        """The bounds as ``computesim params`` prints them, e.g. ``>= 0 and <= 1``."""
-        low = f"{'>' if self.low_open else '>='} {self.low}" if self.low is not None else ""
-        high = f"{'<' if self.high_open else '<='} {self.high}" if self.high is not None else ""
-        return " and ".join(x for x in (low, high) if x)
 
 
 _SECTIONS: dict[str, type[BaseModel]] = {
@@ -1224,6 +1219,7 @@ def parameter_info(path: str) -> ParameterInfo:
         default=field.default,
         low=None if low is None else float(low),
         high=None if high is None else float(high),
+        bounds=_bounds_text(field),
         low_open="gt" in b,
         high_open="lt" in b,
         integer=field.annotation is int,

@@ -58,9 +58,10 @@ def server(tmp_path: Path):
     )
     port = free_port()
     log = (tmp_path / "server.log").open("w")
+    command = [sys.executable, "-m", "sim", "dash", str(scenario)]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim", "dash", str(scenario), "--host", "127.0.0.1"]
-        + ["--port", str(port)],
+        command,
         cwd=tmp_path,
         stdout=log,
         stderr=subprocess.STDOUT,
