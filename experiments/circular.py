@@ -12,7 +12,8 @@ import pandas as pd
 from sim.config import Scenario, load_scenario, validate_scenario
 from sim.ensemble import derive_seeds, parallel_map
 from sim.gallery import BuildContext, Experiment, GalleryFigure, run_standalone
-from sim.plots import flow_diagram, new_figure, save_figure
+from sim.metrics import round_trip_revenue
+from sim.plots import flow_diagram, new_figure, round_trip_shares, save_figure
 from sim.runner import simulate
 from sim.surgery import deal_surgery, outcomes_task
 
@@ -135,6 +136,14 @@ def build(out: Path, ctx: BuildContext) -> None:
         ),
         out / "flows_named.png",
     )
+    save_figure(
+        round_trip_shares(
+            round_trip_revenue(flows),
+            types,
+            title=f"Revenue that is the party's own money coming back, {PARAMS['months']} months",
+        ),
+        out / "round_trip_revenue.png",
+    )
 
     _, summary = deal_surgery(
         load_scenario(HERE / "baseline.toml"),
@@ -191,6 +200,12 @@ EXPERIMENT = Experiment(
             "flows_named.png",
             "One month's payments among the named agents only: "
             "compute bills, chip payments, debt service and deal money.",
+        ),
+        GalleryFigure(
+            "round_trip_revenue.png",
+            "Circularity by party (one seed, the calibrated deals, no shock): the share of "
+            "each party's revenue (compute, chips, interest) paid with money it had itself "
+            "invested in or lent to the payer, traced pro rata through every payment.",
         ),
         GalleryFigure(
             "surgery.png",

@@ -853,7 +853,9 @@ def round_trip_shares(
             ax.text(
                 100 * row.round_trip_share + 0.5,
                 y,
-                f"{money(row.round_trip_usd)} of {money(row.revenue_usd)}",
+                # escaped: two dollar signs in one text would start matplotlib mathtext
+                rf"{row.round_trip_share:.0%}: {money(row.round_trip_usd)} of "
+                rf"{money(row.revenue_usd)}".replace("$", r"\$"),
                 va="center",
                 fontsize=7,
             )
