@@ -179,6 +179,22 @@ def scenario_files(experiments: Path = EXPERIMENTS) -> dict[str, Path]:
     return {p.stem: p for p in sorted(experiments.glob("*.toml"))}
 
 
+def world_named(worlds: Mapping[str, Path], name: str, fallback: Scenario) -> Scenario:
+    """The scenario called ``name`` among the files ``worlds`` (``fallback`` if it has
+    that name, or if none has): the world a running model came from, whatever the selector
+    shows now."""
+    if fallback.name == name:
+        return fallback
+    for path in worlds.values():
+        try:
+            scenario = load_scenario(path)
+        except ConfigError:
+            continue
+        if scenario.name == name:
+            return scenario
+    return fallback
+
+
 # --------------------------------------------------------------------------- live tables
 def live_exposures(model: ComputeMarket) -> pd.DataFrame:
     """Who is exposed to whom now, read from the instrument book without changing the
@@ -477,6 +493,10 @@ def Dashboard(
             solara.Text("Hover a slider for its meaning, unit, range and source.")
             ParameterControls(world, values.value, choose_values)
             solara.Button("back to the world's own values", on_click=defaults, text=True)
+    origin = solara.use_memo(
+        lambda: world_named(worlds, model.value.cfg.name, world),
+        [model.value.cfg.name, world_name.value],
+    )
     MonthBanner(model.value)
     with solara.lab.Tabs(lazy=True):
         with solara.lab.Tab("Market"):
@@ -488,7 +508,7 @@ def Dashboard(
         with solara.lab.Tab("Circularity"):
             CircularityPage(model.value)
         with solara.lab.Tab("Compare with the default"):
-            ComparePage(model.value, world)
+            ComparePage(model.value, origin)
 
 
 @solara.component
