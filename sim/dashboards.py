@@ -423,13 +423,16 @@ def Dashboard(
     world_name = solara.use_reactive(start.stem)
     world = solara.use_memo(lambda: load_scenario(worlds[world_name.value]), [world_name.value])
     chosen_seed = solara.use_reactive(first.run.seed if seed is None else int(seed))
-    values = solara.use_reactive(world_values(first))
+    values = solara.use_reactive(solara.use_memo(lambda: world_values(first), []))
     error = solara.use_reactive("")
     initial = solara.use_memo(
         lambda: model if model is not None else ComputeMarket(first, rng=chosen_seed.value), []
     )
     model = solara.use_reactive(initial)  # the given reactive variable, or a new one
-    params = solara.use_reactive({"config": first, "rng": chosen_seed.value})
+    # use_reactive(value) resets the variable whenever `value` changes between renders:
+    # hand it the same (memoised) starting dict every time
+    start_params = solara.use_memo(lambda: {"config": first, "rng": chosen_seed.value}, [])
+    params = solara.use_reactive(start_params)
     play_interval = solara.use_reactive(PLAY_INTERVAL_MS)
     render_interval = solara.use_reactive(1)
     use_threads = solara.use_reactive(False)
@@ -443,24 +446,29 @@ def Dashboard(
 
     def choose_world(name: str) -> None:
         new_world = load_scenario(worlds[name])
+        new_values = world_values(new_world)
         world_name.set(name)
-        values.set(world_values(new_world))
+        values.set(new_values)
         chosen_seed.set(new_world.run.seed)
-        refresh(new_world, values.value, new_world.run.seed)
+        refresh(new_world, new_values, new_world.run.seed)
+
+    # handlers read the reactive state when called, never a value captured at a render
+    def current_world() -> Scenario:
+        return load_scenario(worlds[world_name.value])
 
     def choose_values(new_values: dict[str, float]) -> None:
         values.set(new_values)
-        refresh(world, new_values, chosen_seed.value)
+        refresh(current_world(), new_values, chosen_seed.value)
 
     def choose_seed(new_seed: int | None) -> None:
         if new_seed is None or new_seed < 0:
             error.set("seed must be an integer >= 0")
             return
         chosen_seed.set(int(new_seed))
-        refresh(world, values.value, int(new_seed))
+        refresh(current_world(), values.value, int(new_seed))
 
     def defaults() -> None:
-        choose_values(world_values(world))
+        choose_values(world_values(current_world()))
 
     with solara.AppBar():
         solara.AppBarTitle("computesim: the AI compute market, month by month")

@@ -169,3 +169,18 @@ def test_sim_dashboard_returns_the_page_for_jupyter() -> None:
     assert element.component.name == "AppLayout"
     page = element.kwargs["children"][0]
     assert page.component.f is dashboards.Dashboard.f and page.args == (BASELINE, 4)
+
+
+def test_scenario_selector_and_seed_apply_on_reset(tmp_path: Path) -> None:
+    path = short_world(tmp_path, 6)
+    model = solara.reactive(ComputeMarket(load_scenario(path), rng=1))
+    _, rc = render(dashboards.Dashboard(path, 1, model=model))
+    rc.find(v.Select, label="scenario").widget.v_model = "telecom_bust"
+    seed = rc.find(v.TextField, label="seed").widget
+    seed.v_model = "9"
+    seed.fire_event("focusout", {})  # the seed field takes its value on leaving it
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    bust = load_scenario(ROOT / "experiments" / "telecom_bust.toml")
+    assert model.value.cfg is not None and model.value.cfg == bust
+    assert model.value.seed == 9
+    rc.find(v.Slider, v_model=1.5).assert_single()  # the bust's own leverage on its slider
