@@ -196,6 +196,14 @@ def world_named(worlds: Mapping[str, Path], name: str, fallback: Scenario) -> Sc
 
 
 # --------------------------------------------------------------------------- live tables
+# Everything the dashboard reads from a running model goes through the functions of this
+# section (the run tables as `sim.runner.simulate` builds them, so far; and the instrument
+# book for the exposures now).
+def flow_log(model: ComputeMarket) -> pd.DataFrame:
+    """The flow table so far (every cash payment), as in :func:`sim.runner.simulate`."""
+    return model.ledger.flows()
+
+
 def live_exposures(model: ComputeMarket) -> pd.DataFrame:
     """Who is exposed to whom now, read from the instrument book without changing the
     model: loans outstanding, stake marks, and the take-or-pay backlog a cloud stands to
@@ -312,7 +320,7 @@ def BooksPage(model: ComputeMarket) -> None:
             model.agent_table(), step, title=f"Balance sheets by agent type, end of {when}"
         )
         _show(fig, model, "books")
-        flows = model.ledger.flows()
+        flows = flow_log(model)
         fig = flow_diagram(flows[flows["step"] == step], types, title=f"Payments in {when}")
         _show(fig, model, "flows")
 
@@ -322,7 +330,7 @@ def CircularityPage(model: ComputeMarket) -> None:
     update_counter.get()
     if _waiting(model):
         return
-    table = round_trip_revenue(model.ledger.flows())
+    table = round_trip_revenue(flow_log(model))
     title = (
         f"Revenue that is the party's own money coming back, {model.start_date:%b %Y} – "
         f"{model.start_date + pd.DateOffset(months=model.month - 1):%b %Y}"
