@@ -12,7 +12,14 @@ from sim.config import load_scenario
 from sim.ensemble import derive_seeds, run_ensemble
 from sim.gallery import BuildContext, Experiment, GalleryFigure, run_standalone
 from sim.metrics import loss_events, losses_by
-from sim.plots import cascade_timeline, exposure_network, fan_chart, new_figure, save_figure
+from sim.plots import (
+    cascade_timeline,
+    exposure_network,
+    fan_chart,
+    market_panels,
+    new_figure,
+    save_figure,
+)
 from sim.runner import simulate
 
 HERE = Path(__file__).resolve().parent
@@ -95,6 +102,16 @@ def build(out: Path, ctx: BuildContext) -> None:
             title="Defaults and losses with rescues (same seed)",
         ),
         out / "timeline_with_rescues.png",
+    )
+    save_figure(
+        market_panels(
+            one_rescued.tables["model"],
+            title="The market after the shock, with rescues (solid) and without (dashed), "
+            "same seed",
+            reference=one.tables["model"],
+            reference_label="no rescues",
+        ),
+        out / "market_with_and_without_rescues.png",
     )
 
     fig, axes = new_figure(1, 2, size=(12, 5))
@@ -191,6 +208,11 @@ EXPERIMENT = Experiment(
             "timeline_with_rescues.png",
             "The same seed with rescues: fewer "
             "defaults; the rescuers' equity injections replace creditors' losses.",
+        ),
+        GalleryFigure(
+            "market_with_and_without_rescues.png",
+            "The same seed's market with and without rescues: price against full cost, "
+            "capacity against need, utilisation and defaults (the dashboard's market page).",
         ),
         GalleryFigure(
             "defaults_and_losses.png",

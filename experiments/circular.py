@@ -12,8 +12,15 @@ import pandas as pd
 from sim.config import Scenario, load_scenario, validate_scenario
 from sim.ensemble import derive_seeds, parallel_map
 from sim.gallery import BuildContext, Experiment, GalleryFigure, run_standalone
-from sim.metrics import payment_provenance
-from sim.plots import flow_diagram, layer_links, money_layers, new_figure, save_figure
+from sim.metrics import payment_provenance, round_trip_by_party
+from sim.plots import (
+    flow_diagram,
+    layer_links,
+    money_layers,
+    new_figure,
+    round_trip_shares,
+    save_figure,
+)
 from sim.runner import simulate
 from sim.surgery import deal_surgery, outcomes_task
 
@@ -149,6 +156,14 @@ def build(out: Path, ctx: BuildContext) -> None:
         ),
         out / "flows_named.png",
     )
+    save_figure(
+        round_trip_shares(
+            round_trip_by_party(flows, one.tables["accruals"]),
+            types,
+            title=f"Revenue that is the party's own money coming back, {PARAMS['months']} months",
+        ),
+        out / "round_trip_revenue.png",
+    )
 
     year = PARAMS["money year"]
     provenance = payment_provenance(flows)
@@ -227,6 +242,12 @@ EXPERIMENT = Experiment(
             "flows_named.png",
             "One month's payments among the named agents only: "
             "compute bills, chip payments, debt service and deal money.",
+        ),
+        GalleryFigure(
+            "round_trip_revenue.png",
+            "Round trip by party (one seed, the calibrated deals, no shock): the share of each "
+            "seller's revenue (compute and chips, in cash or in shares) that is its own money "
+            "or credits coming back, traced pro rata through every payment.",
         ),
         GalleryFigure(
             "surgery.png",

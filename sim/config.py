@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -1259,3 +1260,77 @@ def parameter_table() -> list[dict[str, str]]:
                 }
             )
     return rows
+
+
+@dataclass(frozen=True)
+class ParameterInfo:
+    """One scalar parameter as the parameter table gives it, with numeric bounds (for
+    controls that are generated from the table)."""
+
+    path: str
+    """Dotted path as in :meth:`Scenario.with_overrides`, e.g. ``demand.price_elasticity``."""
+    unit: str
+    source: str
+    meaning: str
+    default: Any
+    low: float | None
+    """Lowest allowed value (``None``: unbounded); ``low_open``: the bound itself is not."""
+    high: float | None
+    bounds: str = ""
+    """The bounds as ``computesim params`` prints them, e.g. ``>= 0 and <= 1``."""
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "run": RunConfig,
+    "demand": DemandConfig,
+    "market": MarketConfig,
+    "technology": TechnologyConfig,
+    "cascade": CascadeConfig,
+    "shock": ShockConfig,
+    "finance": FinanceConfig,
+    "network": NetworkConfig,
+    "labs": LabSpec,
+    "clouds": CloudSpec,
+    "chip_vendors": ChipVendorSpec,
+    "investors": InvestorSpec,
+}
+
+
+def parameter_info(path: str) -> ParameterInfo:
+    """Unit, source, meaning, default and bounds of the parameter at ``path``: a section
+    field (``finance.max_loan_to_backlog``) or an agent field (``labs.optimism``; an agent
+    name or ``*`` may stand between, as in ``labs.*.optimism``). Raises :class:`ConfigError`
+    for an unknown path."""
+    keys = path.split(".")
+    model = _SECTIONS.get(keys[0])
+    name = keys[-1]
+    if model is None or len(keys) not in (2, 3) or name not in model.model_fields:
+        raise ConfigError(
+            f"unknown parameter '{path}': give section.field, e.g. demand.price_elasticity "
+            "or labs.optimism (`computesim params` lists them)"
+        )
+    field = model.model_fields[name]
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    b = {
+        n: getattr(m, n)
+        for m in field.metadata
+        for n in ("ge", "gt", "le", "lt")
+        if getattr(m, n, None) is not None
+    }
+    low, high = b.get("ge", b.get("gt")), b.get("le", b.get("lt"))
+    return ParameterInfo(
+        path=path,
+        unit=str(extra.get("unit", "")),
+        source=str(extra.get("source", "")),
+        meaning=(field.description or "").split(" [")[0],
+        default=field.default,
+        low=None if low is None else float(low),
+        high=None if high is None else float(high),
+        bounds=_bounds_text(field),
+        low_open="gt" in b,
+        high_open="lt" in b,
+        integer=field.annotation is int,
+    )

@@ -46,11 +46,14 @@ class ComputeMarket(mesa.Model):
 
     def __init__(
         self,
-        scenario: Scenario,
+        config: Scenario,
         rng: int | None = None,
         audit: bool = False,
         classes: AgentClasses | None = None,
     ) -> None:
+        # `config`, not `scenario`: mesa.Model owns `scenario` (its own Scenario class) and
+        # SolaraViz's Reset passes one as `scenario=` to any constructor with that parameter.
+        scenario = config
         seed = scenario.run.seed if rng is None else rng
         super().__init__(rng=seed)
         self.cfg = scenario
@@ -297,6 +300,7 @@ class ComputeMarket(mesa.Model):
         for phase in MONTH:
             phase.run(self, self.month)
         self.month += 1
+        self.running = self.month < self.cfg.run.months  # Play stops after the last month
 
     def record_month(self) -> None:
         """Append this month's rows to the model and agents tables."""

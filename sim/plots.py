@@ -23,6 +23,7 @@ from typing import Any, Literal
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
@@ -944,4 +945,114 @@ def money_layers(links: pd.DataFrame, *, title: str) -> Figure:
         fontsize=8,
     )
     ax.set_title(title)
+    return fig
+
+
+# -------------------------------------------------------------------------------- one run
+MARKET_SERIES: dict[str, tuple[str, str]] = {
+    "spot_price_usd_per_gpu_hour": ("spot price", "#d62728"),
+    "full_cost_usd_per_gpu_hour": ("full cost of a GPU-hour", "#7f7f7f"),
+    "installed_gpus": ("installed", "#1f77b4"),
+    "need_gpus": ("labs' need at the spot price", "#ff7f0e"),
+    "need_at_full_cost_gpus": ("need at full cost", "#9467bd"),
+    "utilisation": ("utilisation", "#2ca02c"),
+    "defaults_cumulative": ("defaults, cumulative", "#000000"),
+}
+"""Columns of the model table drawn by :func:`market_panels`: legend text and colour."""
+
+
+@styled
+def market_panels(
+    model: pd.DataFrame,
+    *,
+    title: str,
+    reference: pd.DataFrame | None = None,
+    reference_label: str = "default parameters",
+    size: tuple[float, float] = (12.0, 7.5),
+) -> Figure:
+    """The market of one run over time (model table, one row per month, dates on x): spot
+    price against the full cost of a GPU-hour; installed capacity against the labs' need
+    (at the spot price and at full cost); utilisation; defaults. ``reference`` (another
+    model table, e.g. the same seed with default parameters) is overlaid dashed, labelled
+    ``reference_label``. An empty table gives empty, labelled panels."""
+    fig, axes = new_figure(2, 2, size=size, sharex=True)
+    runs = [(model, "-", 1.0, "")]
+    if reference is not None:
+        runs.append((reference, "--", 0.6, f" ({reference_label})"))
+    panels = (
+        (axes[0, 0], ("spot_price_usd_per_gpu_hour", "full_cost_usd_per_gpu_hour"), 1.0),
+        (axes[0, 1], ("installed_gpus", "need_gpus", "need_at_full_cost_gpus"), 1e-6),
+        (axes[1, 0], ("utilisation",), 100.0),
+    )
+    for ax, columns, scale in panels:
+        for df, style, alpha, suffix in runs:
+            for col in columns:
+                label, colour = MARKET_SERIES[col]
+                ax.plot(
+                    df["date"], df[col] * scale, ls=style, color=colour, alpha=alpha,
+                    label=label + suffix,
+                )  # fmt: skip
+    ax = axes[1, 1]
+    for df, style, alpha, suffix in runs:
+        label, colour = MARKET_SERIES["defaults_cumulative"]
+        ax.step(
+            df["date"], df["defaults_cumulative"], where="post", ls=style, color=colour,
+            alpha=alpha, label=label + suffix,
+        )  # fmt: skip
+    new = model[model["new_defaults"] > 0]
+    if len(new):
+        ax.bar(new["date"], new["new_defaults"], width=25, color=DEFAULT_COLOUR, label="new")
+    axes[0, 0].set(title="Compute price and full cost", ylabel="USD per H100-eq GPU-hour")
+    axes[0, 1].set(title="Capacity and need", ylabel="million H100-eq GPUs")
+    axes[1, 0].set(title="Utilisation of installed capacity", ylabel="% of installed GPUs")
+    axes[1, 0].set_ylim(0, 105)
+    top = max([1.0, *(float(df["defaults_cumulative"].max()) for df, *_ in runs if len(df))])
+    ax.set(title="Defaults", ylabel="parties in default", ylim=(0, 1.1 * top))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    for a in axes.ravel():
+        a.legend(loc="best")
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    for a in axes[1]:
+        a.set_xlabel("date")
+        a.xaxis.set_major_locator(locator)
+        a.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    fig.suptitle(title)
+    return fig
+
+
+@styled
+def round_trip_shares(
+    table: pd.DataFrame, types: Mapping[str, str], *, title: str, size=(9.0, 6.0)
+) -> Figure:
+    """Circularity by party: horizontal bars of the share of each party's revenue that is
+    its own invested money coming back (``round_trip_share``, from
+    :func:`sim.metrics.round_trip_by_party`), coloured by agent type, each labelled with the
+    round-trip amount and the revenue (USD)."""
+    fig, axes = new_figure(size=size)
+    ax = axes[0, 0]
+    if table.empty:
+        ax.text(0.5, 0.5, "no revenue between agents yet", ha="center", transform=ax.transAxes)
+    else:
+        rows = table.iloc[::-1]
+        ys = np.arange(len(rows))
+        ax.barh(
+            ys,
+            100 * rows["round_trip_share"],
+            color=[TYPE_COLOURS[agent_type(p, types)] for p in rows["party"]],
+        )
+        for y, row in zip(ys, rows.itertuples(), strict=True):
+            ax.text(
+                100 * row.round_trip_share + 0.5,
+                y,
+                # escaped: two dollar signs in one text would start matplotlib mathtext
+                rf"{row.round_trip_share:.0%}: {money(row.round_trip_usd)} of "
+                rf"{money(row.revenue_usd)}".replace("$", r"\$"),
+                va="center",
+                fontsize=7,
+            )
+        ax.set_yticks(ys, list(rows["party"]))
+        ax.set_xlim(0, 110)
+        ax.legend(handles=_type_handles({agent_type(p, types) for p in rows["party"]}))
+    ax.set(title=title, xlabel="share of revenue that is the party's own money coming back (%)")
+    ax.grid(axis="y", visible=False)
     return fig
