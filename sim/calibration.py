@@ -26,6 +26,7 @@ import math
 import re
 import tomllib
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -35,8 +36,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.config import ConfigError, Scenario, _agent_names
+from sim.results_store import ResultsStore
 from sim.runner import simulate
-from sim.sweep import RunTask, Sweep, SweepSpec, run_id
+from sim.sweep import RunTask, Sweep, SweepReport, SweepSpec, run_id, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TARGETS = ROOT / "experiments" / "calibration" / "targets.toml"
@@ -778,3 +780,42 @@ def format_report(report: pd.DataFrame) -> str:
         f"(model median over {seeds} seeds)"
     )
     return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------
+@dataclass
+class CalibrationOutcome:
+    """What :func:`run_calibration` produced: the report, the per-seed values, the sweep
+    report (runs done, skipped, failed) and the seeds still missing."""
+
+    report: pd.DataFrame
+    values: pd.DataFrame
+    sweep: SweepReport
+    missing_seeds: tuple[int, ...]
+
+
+def run_calibration(
+    calibration: Calibration,
+    store: ResultsStore,
+    executor: Executor,
+    *,
+    force: bool = False,
+    progress: bool = True,
+) -> CalibrationOutcome:
+    """Run the calibration's seeds not yet in ``store`` on ``executor`` (through
+    :func:`sim.sweep.run_sweep`, so parallel and resumable) and build the report from every
+    finished run of this calibration."""
+    done = run_sweep(
+        calibration.sweep,
+        store,
+        executor,
+        run_fn=calibration.run_fn,
+        force=force,
+        progress=progress,
+    )
+    runs = store.results() if store.done_ids() else pd.DataFrame(columns=["run_id", "seed"])
+    values = run_values(calibration, runs)
+    missing = tuple(sorted(set(calibration.seeds) - set(values["seed"].astype(int))))
+    return CalibrationOutcome(
+        calibration_report(calibration.targets, values), values, done, missing
+    )

@@ -1,4 +1,4 @@
-"""The `computesim` command: run | params, plus sweep, status, query, sa and gallery.
+"""The `computesim` command: run | params, plus sweep, status, query, sa, calibrate and gallery.
 
 Bad input gives a one-paragraph error naming the field and what is allowed, exit code 2,
 no traceback, and nothing written.
@@ -17,7 +17,7 @@ from sim.config import ConfigError
 EXIT_BAD_INPUT = 2
 
 # Modules that add their own subcommands with `add_subcommands(subparsers)`.
-PLUGINS = ("sim.sweep_cli", "sim.gallery")
+PLUGINS = ("sim.sweep_cli", "sim.calibration_cli", "sim.gallery")
 
 
 def build_parser() -> argparse.ArgumentParser:
