@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("Baseline", "Overbuild", "Cascades", "Circularity", "Sweeps")
+SECTIONS = ("Baseline", "Calibration", "Overbuild", "Cascades", "Circularity", "Sweeps")
 """Section order on the page; other sections follow alphabetically."""
 
 
