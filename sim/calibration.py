@@ -303,7 +303,7 @@ class Measure:
 
     @property
     def doc(self) -> str:
-        return (self.fn.__doc__ or "").split("\n\n")[0].replace("\n", " ")
+        return " ".join((self.fn.__doc__ or "").split("\n\n")[0].split())
 
 
 MEASURES: dict[str, Measure] = {

@@ -39,7 +39,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         description="Run SCENARIO over --seeds seeds (seeds --seed, --seed+1, ...) through the "
         "sweep engine and compare each calibration target (experiments/calibration/"
         "targets.toml: revenues, burn, valuations, commitments, capex, backlog, debt, vendor "
-        "revenue and margins, compute prices, capacity) with the model's median and 90%% "
+        "revenue and margins, compute prices, capacity) with the model's median and 90% "
         "interval over the seeds. Runs are kept in --out as they finish: interrupting loses "
         "none, and rerunning (even with more seeds) resumes. Exit code 0 whether targets are "
         "in range or not.",
@@ -50,8 +50,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         "scenario",
         type=Path,
         nargs="?",
-        default=DEFAULT_SCENARIO.relative_to(ROOT),
-        help="scenario TOML (default: experiments/baseline.toml)",
+        default=None,
+        help="scenario TOML (default: the project's experiments/baseline.toml)",
     )
     p.add_argument(
         "--seeds",
@@ -105,10 +105,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.csv is not None and args.csv.suffix.lower() != ".csv":
         raise ConfigError(f"--csv must name a .csv file (got '{args.csv}'). Nothing was run.")
     # everything is validated before any run or any file
-    scenario = load_scenario(args.scenario)
+    scenario_path = args.scenario or DEFAULT_SCENARIO
+    scenario = load_scenario(scenario_path)
     targets = load_targets(args.targets)
     calibration = plan_calibration(
-        scenario, targets, args.seeds, base_seed=args.seed, scenario_path=args.scenario
+        scenario, targets, args.seeds, base_seed=args.seed, scenario_path=scenario_path
     )
     out = args.out or Path("results") / "calibration" / scenario.name
     store = ResultsStore(out)
@@ -118,7 +119,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         )
     report = outcome.report
     print(
-        f"calibration of {scenario.name} ({args.scenario}) against {args.targets}: "
+        f"calibration of {scenario.name} ({_shown(scenario_path)}) against "
+        f"{_shown(args.targets)}: "
         f"{len(outcome.values)} seeds, runs of {calibration.sweep.tasks[0].months} months "
         f"from {scenario.run.start}"
     )
@@ -142,3 +144,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print("interrupted: finished runs are kept; rerun the same command to resume")
         return 130
     return 0
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the project when it lies inside it (shorter in messages)."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
