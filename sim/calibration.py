@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 import re
+import time
 import tomllib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -47,6 +48,7 @@ DEFAULT_TARGETS = ROOT / "experiments" / "calibration" / "targets.toml"
 DEFAULT_SCENARIO = ROOT / "experiments" / "baseline.toml"
 
 Tables = dict[str, pd.DataFrame]
+Agents = Sequence[str]
 
 # --------------------------------------------------------------------------------------
 # Units: each maps to a dimension and the factor from the base unit of that dimension.
@@ -120,7 +122,13 @@ def _ledger_sum(
     return float(rows["amount"].sum())
 
 
-def _backlog(tables: Tables, step: int, *, creditors=None, debtors=None) -> float:
+def _backlog(
+    tables: Tables,
+    step: int,
+    *,
+    creditors: Agents | None = None,
+    debtors: Agents | None = None,
+) -> float:
     """Take-or-pay value still to come under contracts at month ``step`` (exposures table;
     NaN if no snapshot was taken that month)."""
     ex = tables["exposures"]
@@ -146,34 +154,34 @@ def _ratio(num: float, den: float) -> float:
 
 # --------------------------------------------------------------------------------------
 # Measures: (tables, agents, of, first, last) -> value in the base unit of the dimension.
-def revenue(tables: Tables, agents, of, first: int, last: int) -> float:
+def revenue(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """Revenue of labs (from end users) or vendors (chips invoiced) over the months, USD."""
     return _agent_sum(tables, agents, "revenue_usd", first, last)
 
 
-def run_rate(tables: Tables, agents, of, first: int, last: int) -> float:
+def run_rate(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """Revenue run-rate: 12 × the month's revenue, USD per year."""
     return 12.0 * _agent_at(tables, agents, "revenue_usd", last)
 
 
-def run_rate_share(tables: Tables, agents, of, first: int, last: int) -> float:
+def run_rate_share(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """The agents' share of the run-rate of the group ``of`` in the month (fraction)."""
     return _ratio(
         _agent_at(tables, agents, "revenue_usd", last), _agent_at(tables, of, "revenue_usd", last)
     )
 
 
-def revenue_share(tables: Tables, agents, of, first: int, last: int) -> float:
+def revenue_share(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """The agents' share of the group ``of``'s revenue over the months (fraction)."""
     return _ratio(revenue(tables, agents, of, first, last), revenue(tables, of, of, first, last))
 
 
-def cloud_revenue(tables: Tables, agents, of, first: int, last: int) -> float:
+def cloud_revenue(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """Compute sold by clouds (billed, or drawn from a prepayment) over the months, USD."""
     return _ledger_sum(tables["accruals"], SOLD, first, last, payee=agents)
 
 
-def buyer_share(tables: Tables, agents, of, first: int, last: int) -> float:
+def buyer_share(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """Share of the clouds' compute revenue billed to the buyers ``of`` (fraction)."""
     accr = tables["accruals"]
     return _ratio(
@@ -182,19 +190,19 @@ def buyer_share(tables: Tables, agents, of, first: int, last: int) -> float:
     )
 
 
-def lab_gross_margin(tables: Tables, agents, of, first: int, last: int) -> float:
+def lab_gross_margin(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """1 − compute billed to the labs ÷ their revenue over the months (fraction)."""
     compute = _ledger_sum(tables["accruals"], SOLD, first, last, payer=agents)
     return 1.0 - _ratio(compute, revenue(tables, agents, of, first, last))
 
 
-def vendor_gross_margin(tables: Tables, agents, of, first: int, last: int) -> float:
+def vendor_gross_margin(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """1 − cost of goods paid ÷ chips invoiced over the months (fraction)."""
     cogs = _ledger_sum(tables["flows"], ("cost_of_goods",), first, last, payer=agents)
     return 1.0 - _ratio(cogs, revenue(tables, agents, of, first, last))
 
 
-def cash_burn(tables: Tables, agents, of, first: int, last: int) -> float:
+def cash_burn(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """Operating cash out minus operating cash in over the months, USD (positive = burn);
     capital raised or repaid (equity, loans, principal, asset sales) is left out."""
     flows = tables["flows"]
@@ -204,29 +212,29 @@ def cash_burn(tables: Tables, agents, of, first: int, last: int) -> float:
     return float(out - cash_in)
 
 
-def net_income(tables: Tables, agents, of, first: int, last: int) -> float:
+def net_income(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """Change in retained earnings over the months, USD (before the first month: zero)."""
     end = _agent_at(tables, agents, "retained_usd", last)
     before = _agent_at(tables, agents, "retained_usd", first - 1) if first > 0 else 0.0
     return end - before
 
 
-def valuation(tables: Tables, agents, of, first: int, last: int) -> float:
+def valuation(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """Equity valuation the market marks the agents at, end of the month, USD."""
     return _agent_at(tables, agents, "valuation_usd", last)
 
 
-def debt(tables: Tables, agents, of, first: int, last: int) -> float:
+def debt(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """Debt outstanding at the end of the month, USD."""
     return _agent_at(tables, agents, "debt_usd", last)
 
 
-def borrowing(tables: Tables, agents, of, first: int, last: int) -> float:
+def borrowing(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """New loans advanced to the agents (by lenders or vendors) over the months, USD."""
     return _ledger_sum(tables["flows"], BORROWING, first, last, payee=agents)
 
 
-def interest_rate(tables: Tables, agents, of, first: int, last: int) -> float:
+def interest_rate(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """Interest accrued ÷ average debt over the months, per year (fraction)."""
     interest = _ledger_sum(tables["accruals"], ("interest_due",), first, last, payer=agents)
     rows = _agent_rows(tables, agents, first, last)
@@ -234,52 +242,52 @@ def interest_rate(tables: Tables, agents, of, first: int, last: int) -> float:
     return _ratio(interest * 12.0 / (last - first + 1), mean_debt)
 
 
-def rate_spread(tables: Tables, agents, of, first: int, last: int) -> float:
+def rate_spread(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """The agents' interest rate minus the reference borrowers' ``of`` (fraction per year)."""
     return interest_rate(tables, agents, of, first, last) - interest_rate(
         tables, of, of, first, last
     )
 
 
-def commitments(tables: Tables, agents, of, first: int, last: int) -> float:
+def commitments(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """Take-or-pay value the labs still owe under their contracts at the month, USD."""
     return _backlog(tables, last, debtors=agents)
 
 
-def backlog(tables: Tables, agents, of, first: int, last: int) -> float:
+def backlog(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """Take-or-pay revenue still to come to the clouds under contracts at the month, USD."""
     return _backlog(tables, last, creditors=agents)
 
 
-def capex(tables: Tables, agents, of, first: int, last: int) -> float:
+def capex(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """Capital spending of the clouds over the months: chips invoiced plus facilities, USD."""
     chips = _ledger_sum(tables["accruals"], ("chip_invoice_due",), first, last, payer=agents)
     facilities = _ledger_sum(tables["flows"], ("facility_capex",), first, last, payer=agents)
     return chips + facilities
 
 
-def units_delivered(tables: Tables, agents, of, first: int, last: int) -> float:
+def units_delivered(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """Accelerators (H100-eq) the vendors delivered over the months."""
     return _agent_sum(tables, agents, "units_delivered", first, last)
 
 
-def gpus_used(tables: Tables, agents, of, first: int, last: int) -> float:
+def gpus_used(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """GPUs (H100-eq) the labs use in the month."""
     return _agent_at(tables, agents, "gpus_used", last)
 
 
-def spot_price(tables: Tables, agents, of, first: int, last: int) -> float:
+def spot_price(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """Spot price of an H100-eq GPU-hour in the month, USD."""
     return _model_at(tables, "spot_price_usd_per_gpu_hour", last)
 
 
-def price_change(tables: Tables, agents, of, first: int, last: int) -> float:
+def price_change(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """Spot price in the last month ÷ spot price in the first (ratio)."""
     column = "spot_price_usd_per_gpu_hour"
     return _ratio(_model_at(tables, column, last), _model_at(tables, column, first))
 
 
-def lead_time(tables: Tables, agents, of, first: int, last: int) -> float:
+def lead_time(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """Average GPUs on order ÷ average GPUs delivered per month over the months (months)."""
     m = tables["model"]
     rows = m[m["step"].between(first, last)]
@@ -568,8 +576,6 @@ def monthly_series(tables: Tables, agents: Sequence[str]) -> dict[str, list[Any]
 
 def calibration_run(task: RunTask, targets: tuple[Target, ...]) -> dict[str, Any]:
     """Run one seed of the calibration (in a worker) and measure every target."""
-    import time
-
     start = time.perf_counter()
     result = simulate(task.scenario, task.seed, task.months)
     values = measure_run(targets, result.tables, task.scenario.run.start)
