@@ -329,3 +329,17 @@ def test_calibrate_bad_input_exits_2_and_writes_nothing(tmp_path: Path, capsys) 
     assert main(["calibrate", "--targets", str(bad), "--out", str(out)]) == 2
     assert "unit 'USD' is unknown" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_snapshot_months_added_for_the_measures_do_not_move_the_run(baseline) -> None:
+    """The calibration asks for contract-backlog snapshots in more months (for backlog and
+    commitments); that only records, it changes no table of the run."""
+    targets = load_targets()
+    task = plan_calibration(baseline, targets, 1).sweep.tasks[0]
+    assert set(cal.snapshot_months(targets, "2025-01")) <= set(
+        task.scenario.cascade.debtrank_months
+    )
+    plain, calibrated = simulate(baseline, 2, 15), simulate(task.scenario, 2, 15)
+    for name in ("model", "agents", "flows", "accruals", "events"):
+        pd.testing.assert_frame_equal(plain.tables[name], calibrated.tables[name])
+    assert len(calibrated.tables["exposures"]) > len(plain.tables["exposures"])
