@@ -1,4 +1,4 @@
-"""The `computesim` command: run | params, plus sweep, status, query, sa and gallery.
+"""The `computesim` command: run | params, plus sweep, status, query, sa, calibrate and gallery.
 
 Bad input gives a one-paragraph error naming the field and what is allowed, exit code 2,
 no traceback, and nothing written.
@@ -21,7 +21,7 @@ MAX_MONTHS = 600
 """Longest run `run` and `surgery` accept (the bound of ``run.months``)."""
 
 # Modules that add their own subcommands with `add_subcommands(subparsers)`.
-PLUGINS = ("sim.sweep_cli", "sim.gallery", "sim.dash_cli")
+PLUGINS = ("sim.sweep_cli", "sim.calibration_cli", "sim.gallery", "sim.dash_cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,7 +32,7 @@ from typing import Any
 from sim.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("Baseline", "Overbuild", "Cascades", "Circularity", "Sweeps")
+SECTIONS = ("Baseline", "Calibration", "Overbuild", "Cascades", "Circularity", "Sweeps")
 """Section order on the page; other sections follow alphabetically."""
 
 

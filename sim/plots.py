@@ -1020,6 +1020,101 @@ def market_panels(
     return fig
 
 
+# -------------------------------------------------------------------------------- calibration
+@styled
+def calibration_marks(
+    ax: Axes,
+    marks: pd.DataFrame,
+    *,
+    colour: str = "black",
+    label: str = "recorded (range)",
+    scale: float = 1.0,
+) -> None:
+    """Draw calibration targets on a fan chart: a point with its acceptable range as an error
+    bar for a month (``start == end``), and a line across the months with the range as a
+    shaded box for a span (e.g. a year's revenue shown as its mean monthly run-rate).
+
+    ``marks`` has columns ``start``, ``end`` (dates), ``value``, ``low``, ``high`` in the
+    axis unit before ``scale``. The legend is redrawn with the fan chart's bands."""
+    labelled = False
+    for m in marks.itertuples():
+        value, low, high = m.value * scale, m.low * scale, m.high * scale
+        tag = None if labelled else label
+        if m.start == m.end:
+            ax.errorbar(
+                [m.start],
+                [value],
+                yerr=[[value - low], [high - value]],
+                fmt="D",
+                color=colour,
+                ecolor=colour,
+                markersize=6,
+                markeredgecolor="white",
+                capsize=4,
+                lw=1.5,
+                zorder=5,
+                label=tag,
+            )
+        else:
+            ax.fill_between(
+                [m.start, m.end], [low, low], [high, high], color=colour, alpha=0.12, lw=0
+            )
+            ax.plot([m.start, m.end], [value, value], color=colour, lw=2.5, ls="--", label=tag)
+        labelled = True
+    _fan_legend(ax)
+
+
+@styled
+def calibration_ratios(report: pd.DataFrame, *, title: str) -> Figure:
+    """Each target's model median ÷ recorded value (log scale) with its 90% interval over
+    seeds, against the acceptable range (grey bar, also ÷ value). Green: median in range.
+
+    ``report`` has columns ``id``, ``value``, ``low``, ``high``, ``median``, ``p05``,
+    ``p95``, ``in_range`` (see :func:`sim.calibration.calibration_report`)."""
+    rows = report.iloc[::-1].reset_index(drop=True)
+    height = max(4.0, 0.24 * len(rows) + 1.6)
+    fig, axes = new_figure(size=(9.0, height))
+    ax = axes[0, 0]
+    ys = np.arange(len(rows))
+
+    def rel(col: str) -> np.ndarray:
+        r = rows[col].to_numpy(dtype=float) / rows["value"].to_numpy(dtype=float)
+        # a model figure of the wrong sign sits at the left edge, with the tiny ones
+        return np.where(np.isnan(r), np.nan, np.clip(np.where(r > 0, r, 1e-3), 1e-3, 1e2))
+
+    lo, hi = rel("low"), rel("high")
+    lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+    ax.barh(ys, hi - lo, left=lo, height=0.6, color="0.85", label="acceptable range")
+    med, p05, p95 = rel("median"), rel("p05"), rel("p95")
+    p05, p95 = np.fmin(p05, p95), np.fmax(p05, p95)
+    ok = rows["in_range"].to_numpy(dtype=bool)
+    for mask, colour, name in ((ok, "#2ca02c", "in range"), (~ok, DEFAULT_COLOUR, "out of range")):
+        ax.errorbar(
+            med[mask],
+            ys[mask],
+            xerr=[med[mask] - p05[mask], p95[mask] - med[mask]],
+            fmt="o",
+            color=colour,
+            capsize=2,
+            markersize=4,
+            lw=1,
+            label=f"model median, {name} (90% of seeds)",
+        )
+    ax.axvline(1.0, color="0.3", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlim(1e-3 / 1.5, 1e2 * 1.5)
+    ax.set_yticks(ys, rows["id"], fontsize=7)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel(
+        "model ÷ recorded value (log scale; 1 = the record; clipped at 10⁻³ and 10², "
+        "wrong sign at 10⁻³)"
+    )
+    count = int(ok.sum())
+    ax.set_title(f"{title}: {count} of {len(rows)} targets in range")
+    ax.legend(loc="lower right")
+    return fig
+
+
 @styled
 def round_trip_shares(
     table: pd.DataFrame, types: Mapping[str, str], *, title: str, size=(9.0, 6.0)
@@ -1055,4 +1150,53 @@ def round_trip_shares(
         ax.legend(handles=_type_handles({agent_type(p, types) for p in rows["party"]}))
     ax.set(title=title, xlabel="share of revenue that is the party's own money coming back (%)")
     ax.grid(axis="y", visible=False)
+    return fig
+
+
+@styled
+def calibration_table(report: pd.DataFrame, *, title: str, fmt: Callable[[float], str]) -> Figure:
+    """The calibration report as a table figure: target, unit, month(s), range, model median,
+    90% interval over seeds, in range (✓ green / ✗ red) and model ÷ record."""
+    header = ["target", "unit", "when", "range", "median", "90% interval", "in", "model÷rec"]
+    cells = [
+        [
+            r.id,
+            r.unit,
+            r.date,
+            f"{fmt(r.low)} – {fmt(r.high)}",
+            fmt(r.median),
+            f"{fmt(r.p05)} – {fmt(r.p95)}",
+            "✓" if r.in_range else "✗",
+            fmt(r.ratio),
+        ]
+        for r in report.itertuples()
+    ]
+    height = 0.22 * (len(cells) + 1) + 0.9
+    fig, axes = new_figure(size=(11.0, height))
+    ax = axes[0, 0]
+    ax.axis("off")
+    table = ax.table(
+        cellText=cells,
+        colLabels=header,
+        loc="upper center",
+        cellLoc="left",
+        colWidths=[0.27, 0.15, 0.14, 0.1, 0.07, 0.12, 0.03, 0.08],
+    )
+    table.auto_set_font_size(False)
+    table.set_fontsize(7.5)
+    table.scale(1.0, 1.15)
+    for (row, col), cell in table.get_celld().items():
+        cell.set_edgecolor("0.85")
+        if row == 0:
+            cell.set_text_props(weight="bold")
+            cell.set_facecolor("0.93")
+        elif col == 6:
+            ok = cells[row - 1][6] == "✓"
+            cell.set_facecolor("#d9f2d9" if ok else "#f8d7d7")
+            cell.get_text().set_ha("center")
+    count = int(report["in_range"].sum())
+    ax.set_title(
+        f"{title}: {count} of {len(report)} targets in range "
+        f"(model median over {int(report['seeds'].max())} seeds)"
+    )
     return fig
