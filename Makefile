@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 	@echo "creating $(VENV) with $(PY312)"
 	$(PY312) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,discover]'
 	@touch $@
 
 setup: $(VENV)/.installed
