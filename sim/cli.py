@@ -17,7 +17,7 @@ from sim.config import ConfigError
 EXIT_BAD_INPUT = 2
 
 # Modules that add their own subcommands with `add_subcommands(subparsers)`.
-PLUGINS = ("sim.sweep_cli", "sim.gallery")
+PLUGINS = ("sim.sweep_cli", "sim.discover_cli", "sim.gallery")
 
 
 def build_parser() -> argparse.ArgumentParser:
