@@ -350,7 +350,7 @@ def discover(
         bar.update()
         if cart:
             bar.set_postfix_str("CART")
-            tree = cart_tree(inputs.rename(columns=short), outcome, mass_min=min_mass)
+            tree = cart_tree(inputs.rename(columns=short), outcome, mass_min=min_mass, seed=seed)
             files.append(out / f"{name}_cart_leaves.csv")
             tree.leaves.to_csv(files[-1], index=False)
             files.append(out / f"{name}_cart_tree.txt")

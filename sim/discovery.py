@@ -361,21 +361,30 @@ class Tree:
     rules: str
 
 
-def cart_tree(inputs: pd.DataFrame, outcome: pd.Series, *, mass_min: float = MASS_MIN) -> Tree:
-    """Fit CART to ``inputs`` × ``outcome``; each leaf holds at least ``mass_min`` of the runs.
+def cart_tree(
+    inputs: pd.DataFrame, outcome: pd.Series, *, mass_min: float = MASS_MIN, seed: int = 1
+) -> Tree:
+    """Fit CART to ``inputs`` × ``outcome``; each leaf holds at least ``mass_min`` of the runs
+    (and at least one run, however few runs there are).
 
     ``leaves`` has one row per leaf: ``leaf``, ``coverage``, ``density``, ``mass`` (shares),
     ``res_dim`` and ``rule`` (the leaf's box as text); sorted by density, then coverage.
-    ``rules`` is the whole tree as text (scikit-learn's ``export_text``).
+    ``rules`` is the whole tree as text (scikit-learn's ``export_text``). ``seed`` fixes
+    scikit-learn's tie-breaking between equally good splits, so the tree is reproducible.
     """
     ema = _ema()
-    from sklearn.tree import export_text
+    from sklearn.tree import DecisionTreeClassifier, export_text
 
     x, y = prepare(inputs, outcome)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = ema["cart"].CART(x, y, mass_min=mass_min)
-        model.build_tree()
+        # EMA's build_tree floors mass_min × runs (0 for few runs, which scikit-learn
+        # refuses) and leaves the tie-breaking unseeded: fit the same tree ourselves. All
+        # inputs are floats, so EMA's design matrix is x itself.
+        leaf = max(1, int(mass_min * len(x)))
+        model.clf = DecisionTreeClassifier(min_samples_leaf=leaf, random_state=seed)
+        model.clf.fit(x.to_numpy(), y)
         boxes, stats = model.boxes, model.stats
     initial = pd.DataFrame({c: [x[c].min(), x[c].max()] for c in x.columns})
     rows = []
