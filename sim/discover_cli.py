@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from sim.config import ConfigError, parameter_table
 from sim.discovery import (
+    CART_DEPTH,
     DEFAULT_MIN_DENSITY,
     MASS_MIN,
     MAX_QUASI_P,
@@ -127,6 +128,13 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         f"restriction; default {MAX_QUASI_P})",
     )
     p.add_argument("--cart", action="store_true", help="also fit and draw a CART tree")
+    p.add_argument(
+        "--cart-depth",
+        type=int,
+        default=CART_DEPTH,
+        metavar="N",
+        help=f"deepest CART split level (1 to 10, default {CART_DEPTH})",
+    )
     p.add_argument("--features", action="store_true", help="also write extra-trees scores")
     p.add_argument("--seed", type=int, default=1, help="seed of the feature-score forest")
     p.add_argument(
@@ -182,6 +190,10 @@ def check_settings(args: argparse.Namespace) -> None:
         ok = lo < value <= hi if closed else lo < value < hi
         if not ok:
             raise ConfigError(f"{flag} must satisfy {allowed} (got {value}). Nothing was written.")
+    if not 1 <= args.cart_depth <= 10:
+        raise ConfigError(
+            f"--cart-depth must be between 1 and 10 (got {args.cart_depth}). Nothing was written."
+        )
 
 
 def recorded_outputs(runs: pd.DataFrame) -> list[str]:
@@ -299,6 +311,7 @@ def discover(
     peel_alpha: float = PEEL_ALPHA,
     max_quasi_p: float | None = MAX_QUASI_P,
     cart: bool = False,
+    cart_depth: int = CART_DEPTH,
     features: bool = False,
     seed: int = 1,
     progress: bool = False,
@@ -350,7 +363,13 @@ def discover(
         bar.update()
         if cart:
             bar.set_postfix_str("CART")
-            tree = cart_tree(inputs.rename(columns=short), outcome, mass_min=min_mass, seed=seed)
+            tree = cart_tree(
+                inputs.rename(columns=short),
+                outcome,
+                mass_min=min_mass,
+                max_depth=cart_depth,
+                seed=seed,
+            )
             files.append(out / f"{name}_cart_leaves.csv")
             tree.leaves.to_csv(files[-1], index=False)
             files.append(out / f"{name}_cart_tree.txt")
@@ -443,6 +462,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
             peel_alpha=args.peel_alpha,
             max_quasi_p=None if args.max_quasi_p >= 1 else args.max_quasi_p,
             cart=args.cart,
+            cart_depth=args.cart_depth,
             features=args.features,
             seed=args.seed,
             progress=not args.no_progress,

@@ -50,6 +50,9 @@ MAX_QUASI_P = 0.05
 """A restriction whose quasi-p value exceeds this is dropped from the chosen box (the 5%
 level of Bryant and Lempert 2010)."""
 
+CART_DEPTH = 3
+"""Default depth of the CART tree: at most 8 leaves, few enough to read as scenarios."""
+
 BOX_COLUMNS = (
     "parameter",
     "low",
@@ -362,10 +365,16 @@ class Tree:
 
 
 def cart_tree(
-    inputs: pd.DataFrame, outcome: pd.Series, *, mass_min: float = MASS_MIN, seed: int = 1
+    inputs: pd.DataFrame,
+    outcome: pd.Series,
+    *,
+    mass_min: float = MASS_MIN,
+    max_depth: int | None = CART_DEPTH,
+    seed: int = 1,
 ) -> Tree:
     """Fit CART to ``inputs`` × ``outcome``; each leaf holds at least ``mass_min`` of the runs
-    (and at least one run, however few runs there are).
+    (and at least one run, however few runs there are), and the tree is at most
+    ``max_depth`` splits deep (None: as deep as ``mass_min`` allows).
 
     ``leaves`` has one row per leaf: ``leaf``, ``coverage``, ``density``, ``mass`` (shares),
     ``res_dim`` and ``rule`` (the leaf's box as text); sorted by density, then coverage.
@@ -383,7 +392,9 @@ def cart_tree(
         # refuses) and leaves the tie-breaking unseeded: fit the same tree ourselves. All
         # inputs are floats, so EMA's design matrix is x itself.
         leaf = max(1, int(mass_min * len(x)))
-        model.clf = DecisionTreeClassifier(min_samples_leaf=leaf, random_state=seed)
+        model.clf = DecisionTreeClassifier(
+            min_samples_leaf=leaf, max_depth=max_depth, random_state=seed
+        )
         model.clf.fit(x.to_numpy(), y)
         boxes, stats = model.boxes, model.stats
     initial = pd.DataFrame({c: [x[c].min(), x[c].max()] for c in x.columns})

@@ -893,7 +893,7 @@ def feature_score_bars(
     ax.set_yticks(ys, [textwrap.fill(names.get(p, p), 40) for p in scores["parameter"]])
     ax.invert_yaxis()
     ax.set(title=title, xlabel="share of the forest's impurity decrease")
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")
     return fig
 
 
@@ -934,4 +934,51 @@ def decision_tree(
         title="majority class",
     )
     ax.set_title(title)
+    return fig
+
+
+@styled
+def box_scatter(
+    runs: pd.DataFrame,
+    x: str,
+    y: str,
+    of_interest: pd.Series,
+    box: pd.DataFrame,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    interest_label: str = "run of interest",
+    ax: Axes | None = None,
+) -> Figure:
+    """The runs on two of the box's inputs, runs of interest in red, the others grey, and the
+    box's limits on those two inputs as a rectangle (a free side reaches the sampled edge).
+    ``box``: rows with ``parameter``, ``low``, ``high`` (see :func:`sim.discovery.box_table`);
+    the other restricted inputs of the box are listed in the legend."""
+    fig, ax = _axes_or_new(ax, size=(7.5, 5.5))
+    hit = of_interest.to_numpy(dtype=bool)
+    ax.scatter(runs.loc[~hit, x], runs.loc[~hit, y], s=18, color="0.65", label="other run")
+    ax.scatter(runs.loc[hit, x], runs.loc[hit, y], s=22, color=DEFAULT_COLOUR, label=interest_label)
+    limits = box.set_index("parameter")
+    x0, x1 = limits.loc[x, ["low", "high"]] if x in limits.index else runs[x].agg(["min", "max"])
+    y0, y1 = limits.loc[y, ["low", "high"]] if y in limits.index else runs[y].agg(["min", "max"])
+    others = [p for p in limits.index if p not in (x, y)]
+    note = (
+        ""
+        if not others
+        else " (and limits on " + ", ".join(p.removeprefix("p:") for p in others) + ")"
+    )
+    ax.add_patch(
+        plt.Rectangle(
+            (x0, y0),
+            x1 - x0,
+            y1 - y0,
+            fill=False,
+            edgecolor=SERIES_COLOURS[0],
+            lw=2,
+            label=textwrap.fill("PRIM box" + note, 45),
+        )
+    )
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend(loc="best")
     return fig

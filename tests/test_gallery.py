@@ -7,12 +7,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import matplotlib.image as mpimg
+import pandas as pd
 import pytest
 
+from sim.discover_cli import outcome_of
+from sim.discovery import box_statistics
 from sim.gallery import build_gallery, discover
 
 from .conftest import ROOT
@@ -160,3 +164,37 @@ def test_page_loads_every_image_in_headless_chromium(real_gallery: Path, tmp_pat
         timeout=120,
     )
     assert shot.is_file() and mpimg.imread(shot).std() > 0.01
+
+
+@pytest.mark.timeout(600)
+def test_discovery_captions_are_true_of_the_built_boxes(real_gallery: Path) -> None:
+    """Each box the "Where it turns systemic" captions describe (coverage, density, which
+    parameters are restricted and where, how many runs are of interest, the top feature
+    scores) is the box the build wrote, and that box's statistics are those of the runs."""
+    exp = {e.name: e for e in discover(ROOT / "experiments")}["discovery"]
+    module = sys.modules["experiment_discovery"]
+    folder = real_gallery.parent / "discovery"
+    runs = pd.read_csv(folder / "discovery_runs.csv")
+    captions = " ".join(f.caption for f in exp.figures)
+    for key, question in (("glut", module.GLUT), ("cascade", module.CASCADE)):
+        claim = module.CLAIMS[key]
+        assert claim.text() in captions
+        box = pd.read_csv(folder / f"{question.output}_boxes.csv")
+        assert round(100 * box["coverage"].iloc[0]) == round(100 * claim.coverage), key
+        assert round(100 * box["density"].iloc[0]) == round(100 * claim.density), key
+        assert set(box["parameter"]) == set(claim.limits), key
+        for row in box.itertuples():
+            low, high = claim.limits[row.parameter]
+            assert (low is not None) == (row.restricted in ("low", "both")), row
+            assert (high is not None) == (row.restricted in ("high", "both")), row
+            if low is not None:
+                assert abs(row.low - low) <= module.LIMIT_TOLERANCE, row
+            if high is not None:
+                assert abs(row.high - high) <= module.LIMIT_TOLERANCE, row
+        of_interest, _ = outcome_of(runs[question.output], question)
+        assert int(of_interest.sum()) == claim.of_interest, key
+        again = box_statistics(runs, of_interest, box)
+        assert again["coverage"] == pytest.approx(box["coverage"].iloc[0]), key
+        assert again["density"] == pytest.approx(box["density"].iloc[0]), key
+    scores = pd.read_csv(folder / "price_fall_from_peak_feature_scores.csv")
+    assert tuple(scores["parameter"].head(2)) == module.TOP_FEATURES["glut"]
