@@ -777,17 +777,30 @@ def peeling_tradeoff(
     levels = np.arange(int(dims.min()), int(dims.max()) + 2) - 0.5
     cmap = plt.get_cmap("viridis", max(len(levels) - 1, 1))
     norm = BoundaryNorm(levels, cmap.N)
-    points = ax.scatter(
-        trajectory["coverage"],
-        trajectory["density"],
-        c=dims,
-        cmap=cmap,
-        norm=norm,
-        s=28,
-        edgecolors="0.3",
-        linewidths=0.4,
-        zorder=3,
+    pruned = (
+        trajectory["stage"].eq("pruned")
+        if "stage" in trajectory
+        else pd.Series(False, index=trajectory.index)
     )
+    points = None
+    for mask, marker, label in (
+        (~pruned, "o", "PRIM's boxes (peeling and pasting)"),
+        (pruned, "s", "a non-significant restriction dropped (kept if dense enough)"),
+    ):
+        if mask.any():
+            points = ax.scatter(
+                trajectory.loc[mask, "coverage"],
+                trajectory.loc[mask, "density"],
+                c=dims[mask],
+                cmap=cmap,
+                norm=norm,
+                marker=marker,
+                s=28 if marker == "o" else 40,
+                edgecolors="0.3",
+                linewidths=0.4,
+                zorder=3,
+                label=label,
+            )
     bar = fig.colorbar(points, ax=ax, ticks=range(int(dims.min()), int(dims.max()) + 1))
     bar.set_label("restricted inputs (count)")
     ax.axhline(
