@@ -191,6 +191,14 @@ def test_discovery_captions_are_true_of_the_built_boxes(real_gallery: Path) -> N
                 assert abs(row.low - low) <= module.LIMIT_TOLERANCE, row
             if high is not None:
                 assert abs(row.high - high) <= module.LIMIT_TOLERANCE, row
+        # the trade-off captions: the box is the widest on the trajectory that is dense enough
+        trajectory = pd.read_csv(folder / f"{question.output}_trajectory.csv")
+        chosen = trajectory.set_index("trajectory_index").loc[box["trajectory_index"].iloc[0]]
+        required = {"glut": module.GLUT_DENSITY, "cascade": module.CASCADE_DENSITY}[key]
+        assert f"density ≥ {required:.0%}" in captions
+        assert chosen["density"] >= required, key
+        dense = trajectory[trajectory["density"] >= required]
+        assert chosen["coverage"] == dense["coverage"].max(), key
         of_interest, _ = outcome_of(runs[question.output], question)
         assert int(of_interest.sum()) == claim.of_interest, key
         again = box_statistics(runs, of_interest, box)
