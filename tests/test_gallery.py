@@ -22,6 +22,9 @@ from sim.gallery import build_gallery, discover
 from .conftest import ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "gallery"
+GALLERY_TIMEOUT = 900
+"""Seconds allowed for building the whole gallery from scratch (fixture included): about 5
+minutes on 2 idle cores, with room for the other test worker competing for them."""
 
 
 class Page(HTMLParser):
@@ -110,14 +113,14 @@ def real_gallery(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return index
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(GALLERY_TIMEOUT)
 def test_real_gallery_page(real_gallery: Path) -> None:
     page = check_page(real_gallery)
     assert page.errors == 0
     assert len(page.figures) >= 15
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(GALLERY_TIMEOUT)
 def test_page_loads_every_image_in_headless_chromium(real_gallery: Path, tmp_path: Path) -> None:
     browser = chromium()
     if browser is None:
@@ -166,7 +169,7 @@ def test_page_loads_every_image_in_headless_chromium(real_gallery: Path, tmp_pat
     assert shot.is_file() and mpimg.imread(shot).std() > 0.01
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(GALLERY_TIMEOUT)
 def test_discovery_captions_are_true_of_the_built_boxes(real_gallery: Path) -> None:
     """Each box the "Where it turns systemic" captions describe (coverage, density, which
     parameters are restricted and where, how many runs are of interest, the top feature
