@@ -394,7 +394,7 @@ def discover(
                 save_figure(
                     feature_score_bars(
                         scores,
-                        title=f"Which parameters tell the runs apart: {description}",
+                        title=f"Feature scores (extra trees): {description}",
                         labels=labels,
                     ),
                     out / f"{name}_feature_scores.png",

@@ -818,7 +818,7 @@ def peeling_tradeoff(
         label=f"chosen box: coverage {pick['coverage']:.0%}, density {pick['density']:.0%}",
     )
     ax.set(
-        title=title,
+        title=textwrap.fill(title, 75),
         xlabel="coverage (share of the runs of interest inside the box)",
         ylabel="density (share of the runs in the box that are of interest)",
         xlim=(-0.02, 1.05),
@@ -883,7 +883,7 @@ def box_limits(
             f"mass {first['mass']:.0%} of the runs"
         )
     ax.set(
-        title=title + stats,
+        title=textwrap.fill(title, 75) + stats,
         xlabel="position within the sampled range (0 = minimum, 1 = maximum)",
     )
     ax.grid(False, axis="y")
@@ -905,7 +905,7 @@ def feature_score_bars(
     ax.axvline(1 / max(len(scores), 1), color="0.4", ls="--", lw=1, label="equal share (no signal)")
     ax.set_yticks(ys, [textwrap.fill(names.get(p, p), 40) for p in scores["parameter"]])
     ax.invert_yaxis()
-    ax.set(title=title, xlabel="share of the forest's impurity decrease")
+    ax.set(title=textwrap.fill(title, 48), xlabel="share of the forest's impurity decrease")
     ax.legend(loc="best")
     return fig
 
@@ -946,7 +946,7 @@ def decision_tree(
         loc="upper right",
         title="majority class",
     )
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, 90))
     return fig
 
 
@@ -992,6 +992,6 @@ def box_scatter(
             label=textwrap.fill("PRIM box" + note, 45),
         )
     )
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.set(title=textwrap.fill(title, 75), xlabel=xlabel, ylabel=ylabel)
     ax.legend(loc="best")
     return fig
