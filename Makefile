@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 	@echo "creating $(VENV) with $(PY312)"
 	$(PY312) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,dash]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,dash,discover]'
 	@touch $@
 
 setup: $(VENV)/.installed
@@ -41,6 +41,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_run.py
 	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/bench_discover.py
 
 clean:
 	rm -rf $(VENV) results

@@ -21,7 +21,13 @@ MAX_MONTHS = 600
 """Longest run `run` and `surgery` accept (the bound of ``run.months``)."""
 
 # Modules that add their own subcommands with `add_subcommands(subparsers)`.
-PLUGINS = ("sim.sweep_cli", "sim.calibration_cli", "sim.gallery", "sim.dash_cli")
+PLUGINS = (
+    "sim.sweep_cli",
+    "sim.calibration_cli",
+    "sim.discover_cli",
+    "sim.gallery",
+    "sim.dash_cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,5 +1,6 @@
 """Figures, in one style: fan charts, heatmaps and phase diagrams, balance sheets, exposure
-networks, cascade timelines and flow diagrams.
+networks, cascade timelines and flow diagrams, and the figures of scenario discovery (PRIM's
+peeling trade-off, a box's limits, feature scores, a CART tree).
 
 Every function takes plain tables (the run tables of DESIGN §7) and returns a matplotlib
 :class:`~matplotlib.figure.Figure` with a title, axis labels with units and a legend or colour
@@ -1153,6 +1154,140 @@ def round_trip_shares(
     return fig
 
 
+# ------------------------------------------------------------------- scenario discovery
+@styled
+def peeling_tradeoff(
+    trajectory: pd.DataFrame,
+    chosen: int,
+    *,
+    min_density: float,
+    title: str,
+    ax: Axes | None = None,
+) -> Figure:
+    """PRIM's peeling trajectory as coverage against density, one point per candidate box,
+    coloured by the number of restricted inputs; the chosen box is ringed and the density
+    it had to reach is a dashed line. ``trajectory``: columns ``coverage``, ``density``,
+    ``res_dim`` (and optionally ``stage``, "pruned" for boxes made by dropping a
+    restriction), indexed by trajectory index."""
+    fig, ax = _axes_or_new(ax, size=(7.5, 5.5))
+    dims = trajectory["res_dim"].astype(int)
+    levels = np.arange(int(dims.min()), int(dims.max()) + 2) - 0.5
+    cmap = plt.get_cmap("viridis", max(len(levels) - 1, 1))
+    norm = BoundaryNorm(levels, cmap.N)
+    pruned = (
+        trajectory["stage"].eq("pruned")
+        if "stage" in trajectory
+        else pd.Series(False, index=trajectory.index)
+    )
+    points = None
+    for mask, marker, label in (
+        (~pruned, "o", "PRIM's boxes (peeling and pasting)"),
+        (pruned, "s", "a non-significant restriction dropped (kept if dense enough)"),
+    ):
+        if mask.any():
+            points = ax.scatter(
+                trajectory.loc[mask, "coverage"],
+                trajectory.loc[mask, "density"],
+                c=dims[mask],
+                cmap=cmap,
+                norm=norm,
+                marker=marker,
+                s=28 if marker == "o" else 40,
+                edgecolors="0.3",
+                linewidths=0.4,
+                zorder=3,
+                label=label,
+            )
+    bar = fig.colorbar(points, ax=ax, ticks=range(int(dims.min()), int(dims.max()) + 1))
+    bar.set_label("restricted inputs (count)")
+    ax.axhline(
+        min_density, color="0.4", ls="--", lw=1, label=f"density required ({min_density:.0%})"
+    )
+    pick = trajectory.loc[chosen]
+    ax.scatter(
+        [pick["coverage"]],
+        [pick["density"]],
+        s=220,
+        facecolors="none",
+        edgecolors=DEFAULT_COLOUR,
+        linewidths=2,
+        zorder=4,
+        label=f"chosen box: coverage {pick['coverage']:.0%}, density {pick['density']:.0%}",
+    )
+    ax.set(
+        title=textwrap.fill(title, 75),
+        xlabel="coverage (share of the runs of interest inside the box)",
+        ylabel="density (share of the runs in the box that are of interest)",
+        xlim=(-0.02, 1.05),
+        ylim=(0, 1.05),
+    )
+    ax.legend(loc="lower left")
+    return fig
+
+
+@styled
+def box_limits(
+    box: pd.DataFrame,
+    ranges: Mapping[str, tuple[float, float]],
+    *,
+    title: str,
+    labels: Mapping[str, str] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """A PRIM box: for each restricted input, the sampled range (grey) and the box's limits
+    within it (coloured), on a common 0–1 scale of each input's range, with the limits in the
+    input's units written at the ends and the quasi-p values in the labels. ``box``: rows
+    with ``parameter``, ``low``, ``high``, ``qp_low``, ``qp_high``, ``coverage``,
+    ``density`` (see :func:`sim.discovery.box_table`); ``ranges``: sampled (min, max) per
+    parameter; ``labels``: display names (with units) per parameter."""
+    n = max(len(box), 1)
+    fig, ax = _axes_or_new(ax, size=(9.0, 2.0 + 0.8 * n))
+    names = labels or {}
+    ticks = []
+    for k, row in enumerate(box.itertuples()):
+        lo0, hi0 = ranges[row.parameter]
+        span = (hi0 - lo0) or 1.0
+        a, b = (row.low - lo0) / span, (row.high - lo0) / span
+        ax.barh(
+            k, 1.0, left=0.0, height=0.5, color="0.88", label="sampled range" if k == 0 else None
+        )
+        ax.barh(
+            k,
+            b - a,
+            left=a,
+            height=0.5,
+            color=SERIES_COLOURS[0],
+            label="box" if k == 0 else None,
+        )
+        if row.low > lo0:
+            ax.text(a, k - 0.3, f"≥ {row.low:.3g}", ha="center", va="bottom", fontsize=8)
+        if row.high < hi0:
+            ax.text(b, k - 0.3, f"≤ {row.high:.3g}", ha="center", va="bottom", fontsize=8)
+        qps = [f"{q:.1g}" for q in (row.qp_low, row.qp_high) if not pd.isna(q)]
+        name = names.get(row.parameter, row.parameter)
+        ticks.append(textwrap.fill(name, 34) + (f"\nquasi-p {', '.join(qps)}" if qps else ""))
+    ax.set_yticks(range(len(ticks)), ticks)
+    ax.invert_yaxis()
+    ax.set_ylim(len(ticks) - 0.4, -0.9)
+    ax.set_xlim(-0.05, 1.05)
+    if box.empty:
+        ax.text(0.5, 0.5, "no restricted input", transform=ax.transAxes, ha="center")
+        stats = ""
+    else:
+        first = box.iloc[0]
+        stats = (
+            f"\nbox: coverage {first['coverage']:.0%}, density {first['density']:.0%}, "
+            f"mass {first['mass']:.0%} of the runs"
+        )
+    ax.set(
+        title=textwrap.fill(title, 75) + stats,
+        xlabel="position within the sampled range (0 = minimum, 1 = maximum)",
+    )
+    ax.grid(False, axis="y")
+    ax.legend(loc="lower right", ncols=2)
+    return fig
+
+
 @styled
 def calibration_table(report: pd.DataFrame, *, title: str, fmt: Callable[[float], str]) -> Figure:
     """The calibration report as a table figure: target, unit, month(s), range, model median,
@@ -1199,4 +1334,110 @@ def calibration_table(report: pd.DataFrame, *, title: str, fmt: Callable[[float]
         f"{title}: {count} of {len(report)} targets in range "
         f"(model median over {int(report['seeds'].max())} seeds)"
     )
+    return fig
+
+
+@styled
+def feature_score_bars(
+    scores: pd.DataFrame, *, title: str, labels: Mapping[str, str] | None = None
+) -> Figure:
+    """Feature scores (``parameter``, ``score``: shares summing to 1) as horizontal bars,
+    highest first, with the equal-share line (1 / number of inputs) for reference."""
+    names = labels or {}
+    fig, axes = new_figure(size=(8.0, 1.5 + 0.45 * len(scores)))
+    ax = axes[0, 0]
+    ys = np.arange(len(scores))
+    ax.barh(ys, scores["score"], color=SERIES_COLOURS[0], label="feature score (extra trees)")
+    ax.axvline(1 / max(len(scores), 1), color="0.4", ls="--", lw=1, label="equal share (no signal)")
+    ax.set_yticks(ys, [textwrap.fill(names.get(p, p), 40) for p in scores["parameter"]])
+    ax.invert_yaxis()
+    ax.set(title=textwrap.fill(title, 48), xlabel="share of the forest's impurity decrease")
+    ax.legend(loc="best")
+    return fig
+
+
+@styled
+def decision_tree(
+    classifier: Any,
+    feature_names: Sequence[str],
+    *,
+    title: str,
+    class_names: Sequence[str] = ("not of interest", "of interest"),
+) -> Figure:
+    """A fitted scikit-learn decision tree (CART), drawn with ``sklearn.tree.plot_tree``:
+    each node shows its split, Gini impurity, runs and runs per class; colour marks the
+    majority class (orange: not of interest, blue: of interest, paler when mixed)."""
+    from sklearn.tree import plot_tree  # optional extra `discover`
+
+    leaves = int(classifier.get_n_leaves())
+    depth = int(classifier.get_depth())
+    fig, axes = new_figure(size=(max(9.0, 2.2 * leaves), max(4.5, 1.6 * (depth + 1))))
+    ax = axes[0, 0]
+    plot_tree(
+        classifier,
+        feature_names=list(feature_names),
+        class_names=list(class_names),
+        filled=True,
+        impurity=True,
+        proportion=False,
+        rounded=True,
+        fontsize=8,
+        ax=ax,
+    )
+    ax.legend(
+        handles=[
+            Patch(color="#e58139", label=class_names[0]),
+            Patch(color="#399de5", label=class_names[1]),
+        ],
+        loc="upper right",
+        title="majority class",
+    )
+    ax.set_title(textwrap.fill(title, 90))
+    return fig
+
+
+@styled
+def box_scatter(
+    runs: pd.DataFrame,
+    x: str,
+    y: str,
+    of_interest: pd.Series,
+    box: pd.DataFrame,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    interest_label: str = "run of interest",
+    ax: Axes | None = None,
+) -> Figure:
+    """The runs on two of the box's inputs, runs of interest in red, the others grey, and the
+    box's limits on those two inputs as a rectangle (a free side reaches the sampled edge).
+    ``box``: rows with ``parameter``, ``low``, ``high`` (see :func:`sim.discovery.box_table`);
+    the other restricted inputs of the box are listed in the legend."""
+    fig, ax = _axes_or_new(ax, size=(7.5, 5.5))
+    hit = of_interest.to_numpy(dtype=bool)
+    ax.scatter(runs.loc[~hit, x], runs.loc[~hit, y], s=18, color="0.65", label="other run")
+    ax.scatter(runs.loc[hit, x], runs.loc[hit, y], s=22, color=DEFAULT_COLOUR, label=interest_label)
+    limits = box.set_index("parameter")
+    x0, x1 = limits.loc[x, ["low", "high"]] if x in limits.index else runs[x].agg(["min", "max"])
+    y0, y1 = limits.loc[y, ["low", "high"]] if y in limits.index else runs[y].agg(["min", "max"])
+    others = [p for p in limits.index if p not in (x, y)]
+    note = (
+        ""
+        if not others
+        else " (and limits on " + ", ".join(p.removeprefix("p:") for p in others) + ")"
+    )
+    ax.add_patch(
+        plt.Rectangle(
+            (x0, y0),
+            x1 - x0,
+            y1 - y0,
+            fill=False,
+            edgecolor=SERIES_COLOURS[0],
+            lw=2,
+            label=textwrap.fill("PRIM box" + note, 45),
+        )
+    )
+    ax.set(title=textwrap.fill(title, 75), xlabel=xlabel, ylabel=ylabel)
+    ax.legend(loc="best")
     return fig

@@ -7,17 +7,24 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import matplotlib.image as mpimg
+import pandas as pd
 import pytest
 
+from sim.discover_cli import outcome_of
+from sim.discovery import box_statistics
 from sim.gallery import build_gallery, discover
 
 from .conftest import ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "gallery"
+GALLERY_TIMEOUT = 900
+"""Seconds allowed for building the whole gallery from scratch (fixture included): about 5
+minutes on 2 idle cores, with room for the other test worker competing for them."""
 
 
 class Page(HTMLParser):
@@ -106,14 +113,14 @@ def real_gallery(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return index
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(GALLERY_TIMEOUT)
 def test_real_gallery_page(real_gallery: Path) -> None:
     page = check_page(real_gallery)
     assert page.errors == 0
     assert len(page.figures) >= 15
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(GALLERY_TIMEOUT)
 def test_page_loads_every_image_in_headless_chromium(real_gallery: Path, tmp_path: Path) -> None:
     browser = chromium()
     if browser is None:
@@ -160,3 +167,45 @@ def test_page_loads_every_image_in_headless_chromium(real_gallery: Path, tmp_pat
         timeout=120,
     )
     assert shot.is_file() and mpimg.imread(shot).std() > 0.01
+
+
+@pytest.mark.timeout(GALLERY_TIMEOUT)
+def test_discovery_captions_are_true_of_the_built_boxes(real_gallery: Path) -> None:
+    """Each box the "Where it turns systemic" captions describe (coverage, density, which
+    parameters are restricted and where, how many runs are of interest, the top feature
+    scores) is the box the build wrote, and that box's statistics are those of the runs."""
+    exp = {e.name: e for e in discover(ROOT / "experiments")}["discovery"]
+    module = sys.modules["experiment_discovery"]
+    folder = real_gallery.parent / "discovery"
+    runs = pd.read_csv(folder / "discovery_runs.csv")
+    captions = " ".join(f.caption for f in exp.figures)
+    for key, question in (("glut", module.GLUT), ("cascade", module.CASCADE)):
+        claim = module.CLAIMS[key]
+        assert claim.text() in captions
+        box = pd.read_csv(folder / f"{question.output}_boxes.csv")
+        assert round(100 * box["coverage"].iloc[0]) == round(100 * claim.coverage), key
+        assert round(100 * box["density"].iloc[0]) == round(100 * claim.density), key
+        assert set(box["parameter"]) == set(claim.limits), key
+        for row in box.itertuples():
+            low, high = claim.limits[row.parameter]
+            assert (low is not None) == (row.restricted in ("low", "both")), row
+            assert (high is not None) == (row.restricted in ("high", "both")), row
+            if low is not None:
+                assert abs(row.low - low) <= module.LIMIT_TOLERANCE, row
+            if high is not None:
+                assert abs(row.high - high) <= module.LIMIT_TOLERANCE, row
+        # the trade-off captions: the box is the widest on the trajectory that is dense enough
+        trajectory = pd.read_csv(folder / f"{question.output}_trajectory.csv")
+        chosen = trajectory.set_index("trajectory_index").loc[box["trajectory_index"].iloc[0]]
+        required = {"glut": module.GLUT_DENSITY, "cascade": module.CASCADE_DENSITY}[key]
+        assert f"density ≥ {required:.0%}" in captions
+        assert chosen["density"] >= required, key
+        dense = trajectory[trajectory["density"] >= required]
+        assert chosen["coverage"] == dense["coverage"].max(), key
+        of_interest, _ = outcome_of(runs[question.output], question)
+        assert int(of_interest.sum()) == claim.of_interest, key
+        again = box_statistics(runs, of_interest, box)
+        assert again["coverage"] == pytest.approx(box["coverage"].iloc[0]), key
+        assert again["density"] == pytest.approx(box["density"].iloc[0]), key
+    scores = pd.read_csv(folder / "price_fall_from_peak_feature_scores.csv")
+    assert tuple(scores["parameter"].head(2)) == module.TOP_FEATURES["glut"]
