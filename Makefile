@@ -9,12 +9,13 @@ PY312 := $(shell for c in python3.12 python3.13 $$(ls -d $$HOME/.pyenv/versions/
             $$c -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo $$c; break; }; done)
 WORKERS ?= 2
 
-.PHONY: setup run test lint bench clean help
+.PHONY: setup run test test-gallery lint bench clean help
 
 help:
 	@echo "make run    - create .venv if needed, then build the gallery (results/gallery/index.html)"
 	@echo "make setup  - create .venv (python3.12) and install the project"
 	@echo "make test   - create .venv if needed, then run the test suite (ruff included)"
+	@echo "make test-gallery - build the whole gallery and check its page and captions (~8 min)"
 	@echo "make bench  - run the benchmarks under benchmarks/"
 	@echo "make clean  - remove .venv and results/"
 
@@ -34,6 +35,10 @@ run: $(VENV)/.installed
 # The README's test command; .ci/run runs the same: make setup, then this pytest line.
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -n $(WORKERS) -q
+
+# The whole gallery from scratch, its page in headless Chromium and its checked captions.
+test-gallery: $(VENV)/.installed
+	$(BIN)/python -m pytest -n $(WORKERS) -q -m gallery --dist loadfile
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check sim tests benchmarks experiments

@@ -113,6 +113,7 @@ def real_gallery(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return index
 
 
+@pytest.mark.gallery
 @pytest.mark.timeout(GALLERY_TIMEOUT)
 def test_real_gallery_page(real_gallery: Path) -> None:
     page = check_page(real_gallery)
@@ -120,6 +121,7 @@ def test_real_gallery_page(real_gallery: Path) -> None:
     assert len(page.figures) >= 15
 
 
+@pytest.mark.gallery
 @pytest.mark.timeout(GALLERY_TIMEOUT)
 def test_page_loads_every_image_in_headless_chromium(real_gallery: Path, tmp_path: Path) -> None:
     browser = chromium()
@@ -169,6 +171,7 @@ def test_page_loads_every_image_in_headless_chromium(real_gallery: Path, tmp_pat
     assert shot.is_file() and mpimg.imread(shot).std() > 0.01
 
 
+@pytest.mark.gallery
 @pytest.mark.timeout(GALLERY_TIMEOUT)
 def test_discovery_captions_are_true_of_the_built_boxes(real_gallery: Path) -> None:
     """Each box the "Where it turns systemic" captions describe (coverage, density, which
