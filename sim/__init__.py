@@ -1,1 +1,33 @@
-"""computesim: an agent-based market simulation of the AI compute ecosystem."""
+"""computesim: an agent-based market simulation of the AI compute ecosystem.
+
+The public Python API (see :mod:`sim.api`): ``scenarios``, ``params``, ``load``, ``run``,
+``ensemble``, ``surgery``, ``sweep`` and ``open_sweep``.
+"""
+
+from sim.api import (
+    Ensemble,
+    Run,
+    SweepResult,
+    ensemble,
+    load,
+    open_sweep,
+    params,
+    run,
+    scenarios,
+    surgery,
+    sweep,
+)
+
+__all__ = [
+    "Ensemble",
+    "Run",
+    "SweepResult",
+    "ensemble",
+    "load",
+    "open_sweep",
+    "params",
+    "run",
+    "scenarios",
+    "surgery",
+    "sweep",
+]

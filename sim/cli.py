@@ -17,7 +17,7 @@ from sim.config import ConfigError
 EXIT_BAD_INPUT = 2
 
 # Modules that add their own subcommands with `add_subcommands(subparsers)`.
-PLUGINS = ("sim.sweep_cli", "sim.gallery")
+PLUGINS = ("sim.sweep_cli", "sim.gallery", "sim.export_cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
         "summary.json and overview.png into --out, and prints a short summary.",
     )
     run.add_argument(
-        "scenario", type=Path, help="scenario TOML file, e.g. experiments/baseline.toml"
+        "scenario",
+        help="a shipped scenario (baseline, telecom_bust) or a scenario TOML file, e.g. "
+        "experiments/baseline.toml",
     )
     run.add_argument(
         "--out", type=Path, default=None, help="output folder (default: results/<scenario name>)"
@@ -105,13 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from sim import api
+    from sim.overview import save_png
+    from sim.runner import write_run
 
-    from sim.config import load_scenario
-    from sim.overview import overview_figure, save_png
-    from sim.runner import simulate, write_run
-
-    scenario = load_scenario(args.scenario)
+    scenario = api.load(args.scenario)
     if args.seed is not None and args.seed < 0:
         raise ConfigError(
             f"--seed must be an integer >= 0 (got {args.seed}). Nothing was run or written."
@@ -123,18 +123,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     seed = scenario.run.seed if args.seed is None else args.seed
     months = scenario.run.months if args.months is None else args.months
     out = args.out or Path("results") / scenario.name
-    with tqdm(
-        total=months,
-        desc=f"{scenario.name} seed {seed}",
-        unit="month",
-        disable=args.no_progress,
-        file=sys.stderr,
-    ) as bar:
-        result = simulate(scenario, seed, months, audit=args.audit, on_step=lambda _: bar.update())
-    write_run(result, out)
-    fig = overview_figure(result.tables["model"], f"{scenario.name}, seed {seed}: overview")
-    save_png(fig, out / "overview.png")
-    print(format_summary(result.summary, result.tables["model"]))
+    run = api.run(
+        scenario, seed=seed, months=months, audit=args.audit, progress=not args.no_progress
+    )
+    write_run(run.result, out)
+    save_png(run.overview(f"{scenario.name}, seed {seed}: overview"), out / "overview.png")
+    print(format_summary(run.result.summary, run.tables["model"]))
     print(
         f"wrote {out}/ (model, agents, flows, accruals, events .parquet; config.json; "
         "summary.json; overview.png)"
