@@ -1,7 +1,8 @@
 """computesim: an agent-based market simulation of the AI compute ecosystem.
 
 The public Python API (see :mod:`sim.api`): ``scenarios``, ``params``, ``load``, ``run``,
-``ensemble``, ``surgery``, ``sweep`` and ``open_sweep``.
+``ensemble``, ``surgery``, ``sweep`` and ``open_sweep``. ``sim.ensemble`` and ``sim.sweep`` are
+these functions; the modules of the same name are reached by ``from sim.sweep import …``.
 """
 
 from sim.api import (
