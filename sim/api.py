@@ -178,8 +178,8 @@ class Run:
         return self.result.tables["exposures"]
 
     def overview(self, title: str | None = None) -> Figure:
-        """The six-panel overview figure of ``computesim run`` (capacity, price,
-        utilisation, money, defaults, sentiment)."""
+        """The overview figure of ``computesim run``: four panels over time (capacity and
+        need, utilisation, compute price, money per month)."""
         return overview_figure(
             self.result.tables["model"], title or f"{self.scenario.name}, seed {self.seed}"
         )
