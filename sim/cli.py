@@ -60,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
         "its fields changed), same seeds, and the difference in revenues, valuations, "
         "defaults, losses and circularity. Writes surgery_runs.csv and surgery_summary.csv.",
     )
-    surgery.add_argument("scenario", type=Path, help="scenario TOML with [[deals]]")
+    surgery.add_argument(
+        "scenario", help="a shipped scenario (e.g. baseline) or a scenario TOML with [[deals]]"
+    )
     surgery.add_argument("--deal", required=True, help="name of the deal to operate on")
     surgery.add_argument(
         "--set",
@@ -159,10 +161,10 @@ def format_summary(s: dict[str, float], model) -> str:
 
 
 def cmd_surgery(args: argparse.Namespace) -> int:
-    from sim.config import load_scenario
+    from sim import api
     from sim.surgery import deal_surgery, operate
 
-    scenario = load_scenario(args.scenario)
+    scenario = api.load(args.scenario)
     change = _parse_settings(args.set) if args.set else None
     operate(scenario, args.deal, change)  # validate before any work
     if args.runs < 1 or args.workers < 1:
