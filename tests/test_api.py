@@ -184,3 +184,18 @@ def test_cli_runs_a_shipped_scenario_by_name(tmp_path) -> None:
     assert main(["run", "baseline", "--months", "2", "--out", str(out), "--no-progress"]) == 0
     assert (out / "model.parquet").is_file()
     assert ROOT.joinpath("sim", "scenarios", "baseline.toml").is_file()
+
+
+def test_gallery_rebuilds_when_a_shipped_scenario_changes(tmp_path, monkeypatch) -> None:
+    from sim import gallery
+
+    scenarios = tmp_path / "sim" / "scenarios"
+    scenarios.mkdir(parents=True)
+    (tmp_path / "experiments").mkdir()
+    shipped = scenarios / "baseline.toml"
+    shipped.write_text('name = "baseline"\n')
+    monkeypatch.setattr(gallery, "ROOT", tmp_path)
+    exp = gallery.Experiment("x", "X", "Baseline", "", (), {}, lambda out, ctx: None)
+    before = gallery.cache_key(exp, tmp_path / "experiments")
+    shipped.write_text('name = "baseline"\n[run]\nmonths = 12\n')
+    assert gallery.cache_key(exp, tmp_path / "experiments") != before
