@@ -9,7 +9,7 @@ PY312 := $(shell for c in python3.12 python3.13 $$(ls -d $$HOME/.pyenv/versions/
             $$c -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo $$c; break; }; done)
 WORKERS ?= 2
 
-.PHONY: setup run test test-gallery lint bench clean help
+.PHONY: setup run test test-gallery lint bench docs clean help
 
 help:
 	@echo "make run    - create .venv if needed, then build the gallery (results/gallery/index.html)"
@@ -17,6 +17,7 @@ help:
 	@echo "make test   - create .venv if needed, then run the test suite (ruff included)"
 	@echo "make test-gallery - build the whole gallery and check its page and captions (~8 min)"
 	@echo "make bench  - run the benchmarks under benchmarks/"
+	@echo "make docs   - build the documentation site offline into site/ (open site/index.html)"
 	@echo "make clean  - remove .venv and results/"
 
 $(VENV)/.installed: pyproject.toml
@@ -48,5 +49,10 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_sweep.py
 	$(BIN)/python benchmarks/bench_discover.py
 
+# The documentation site, built offline and strictly (a broken link or reference fails).
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	@echo "documentation in site/index.html"
+
 clean:
-	rm -rf $(VENV) results
+	rm -rf $(VENV) results site

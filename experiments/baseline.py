@@ -124,7 +124,7 @@ EXPERIMENT = Experiment(
     section="Baseline",
     description="The calibrated default world (experiments/baseline.toml): three frontier labs "
     "and five followers, four hyperscalers, four neoclouds and a lease vehicle, two chip "
-    "vendors, nine investors, and the circular deals of CALIBRATION.md. Demand grows 12% a "
+    "vendors, nine investors, and the circular deals of docs/calibration.md. Demand grows 12% a "
     "month in 2025, slowing toward 3%; no shock.",
     figures=(
         GalleryFigure(

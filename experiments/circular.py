@@ -216,7 +216,7 @@ EXPERIMENT = Experiment(
     name="circular",
     title="How much of the money goes round",
     section="Circularity",
-    description="The calibrated deals of CALIBRATION.md (NVIDIA's stakes in OpenAI, Anthropic "
+    description="The calibrated deals of docs/calibration.md (NVIDIA's stakes in OpenAI, Anthropic "
     "and CoreWeave, the CoreWeave backstop, the xAI lease vehicle, Microsoft's credits and "
     "stake, AMD-style vendor financing) scaled from none to four times their size, each "
     "world hit by the same shock. Round trip (the headline): the part of a seller's revenue "

@@ -1,15 +1,37 @@
-"""computesim: an agent-based market simulation of the AI compute ecosystem."""
+"""computesim: an agent-based market simulation of the AI compute ecosystem.
 
-from __future__ import annotations
+The public Python API (see :mod:`sim.api`): ``scenarios``, ``params``, ``load``, ``run``,
+``ensemble``, ``surgery``, ``sweep``, ``open_sweep`` and ``dashboard``. ``sim.ensemble``
+and ``sim.sweep`` are these functions; the modules of the same name are reached by
+``from sim.sweep import …``.
+"""
 
-from typing import Any
+from sim.api import (
+    Ensemble,
+    Run,
+    SweepResult,
+    dashboard,
+    ensemble,
+    load,
+    open_sweep,
+    params,
+    run,
+    scenarios,
+    surgery,
+    sweep,
+)
 
-
-def __getattr__(name: str) -> Any:
-    """``sim.dashboard(...)``: the interactive dashboard (needs the extra ``dash``), imported
-    only when asked for so that ``import sim`` stays light."""
-    if name == "dashboard":
-        from sim.dashboards import dashboard
-
-        return dashboard
-    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+__all__ = [
+    "Ensemble",
+    "Run",
+    "SweepResult",
+    "dashboard",
+    "ensemble",
+    "load",
+    "open_sweep",
+    "params",
+    "run",
+    "scenarios",
+    "surgery",
+    "sweep",
+]

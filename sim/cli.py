@@ -7,27 +7,33 @@ no traceback, and nothing written.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sim.config import ConfigError
+from sim import (
+    api,
+    calibration_cli,
+    dash_cli,
+    discover_cli,
+    export_cli,
+    gallery,
+    runner,
+    sweep_cli,
+)
+from sim.config import ConfigError, parameter_table
+from sim.overview import save_png
+from sim.surgery import deal_surgery, operate
 
 EXIT_BAD_INPUT = 2
 
 MAX_MONTHS = 600
 """Longest run `run` and `surgery` accept (the bound of ``run.months``)."""
 
-# Modules that add their own subcommands with `add_subcommands(subparsers)`.
-PLUGINS = (
-    "sim.sweep_cli",
-    "sim.calibration_cli",
-    "sim.discover_cli",
-    "sim.gallery",
-    "sim.dash_cli",
-)
+PLUGINS = (sweep_cli, calibration_cli, discover_cli, export_cli, gallery, dash_cli)
+"""Modules that add their own subcommands with ``add_subcommands(subparsers)``. They are
+imported with this module, so a broken one fails loudly instead of hiding its command."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         "unless --force.",
     )
     run.add_argument(
-        "scenario", type=Path, help="scenario TOML file, e.g. experiments/baseline.toml"
+        "scenario",
+        help="a shipped scenario (baseline, telecom_bust) or a scenario TOML file, e.g. "
+        "experiments/baseline.toml",
     )
     run.add_argument(
         "--out", type=Path, default=None, help="output folder (default: results/<scenario name>)"
@@ -80,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
         "its fields changed), same seeds, and the difference in revenues, valuations, "
         "defaults, losses and circularity. Writes surgery_runs.csv and surgery_summary.csv.",
     )
-    surgery.add_argument("scenario", type=Path, help="scenario TOML with [[deals]]")
+    surgery.add_argument(
+        "scenario", help="a shipped scenario (e.g. baseline) or a scenario TOML with [[deals]]"
+    )
     surgery.add_argument("--deal", required=True, help="name of the deal to operate on")
     surgery.add_argument(
         "--set",
@@ -111,13 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     params.add_argument("--markdown", action="store_true", help="print a Markdown table")
     params.set_defaults(handler=cmd_params)
-    for module in PLUGINS:
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue
-        if hasattr(mod, "add_subcommands"):
-            mod.add_subcommands(sub)
+    for plugin in PLUGINS:
+        plugin.add_subcommands(sub)
     return parser
 
 
@@ -149,30 +154,8 @@ def check_months(months: int | None) -> None:
         )
 
 
-def check_out_folder(out: Path) -> None:
-    """Refuse an ``--out`` that is a file or lies below one, before any work."""
-    for folder in (out, *out.parents):
-        if folder.exists():
-            if not folder.is_dir():
-                raise ConfigError(
-                    f"--out '{out}': '{folder}' is a file, not a folder. Nothing was run or "
-                    "written."
-                )
-            if not os.access(folder, os.W_OK | os.X_OK):
-                raise ConfigError(
-                    f"--out '{out}': '{folder}' cannot be written. Nothing was run or written."
-                )
-            return
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from sim import runner
-    from sim.config import load_scenario
-    from sim.overview import overview_figure, save_png
-
-    scenario = load_scenario(args.scenario)
+    scenario = api.load(args.scenario)
     if args.seed is not None and args.seed < 0:
         raise ConfigError(
             f"--seed must be an integer >= 0 (got {args.seed}). Nothing was run or written."
@@ -181,23 +164,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     seed = scenario.run.seed if args.seed is None else args.seed
     months = scenario.run.months if args.months is None else args.months
     out = args.out or Path("results") / scenario.name
-    check_out_folder(out)
+    runner.check_out_folder(out)
     with runner.run_folder(out, scenario.name, force=args.force) as staging:
-        with tqdm(
-            total=months,
-            desc=f"{scenario.name} seed {seed}",
-            unit="month",
-            disable=args.no_progress,
-            file=sys.stderr,
-        ) as bar:
-            result = runner.simulate(
-                scenario, seed, months, audit=args.audit, on_step=lambda _: bar.update()
-            )
-        runner.write_run(result, staging)
-        fig = overview_figure(result.tables["model"], f"{scenario.name}, seed {seed}: overview")
-        os.chmod(save_png(fig, staging / "overview.png"), runner.FILE_MODE)
-    print(format_summary(result.summary, result.tables["model"]))
-    tables = ", ".join(result.tables)
+        run = api.run(
+            scenario, seed=seed, months=months, audit=args.audit, progress=not args.no_progress
+        )
+        runner.write_run(run.result, staging)
+        png = save_png(
+            run.overview(f"{scenario.name}, seed {seed}: overview"), staging / "overview.png"
+        )
+        os.chmod(png, runner.FILE_MODE)
+    print(format_summary(run.result.summary, run.tables["model"]))
+    tables = ", ".join(run.result.tables)
     print(
         f"wrote {out}/ ({tables} .parquet; config.json; summary.json; overview.png; "
         f"{runner.RUN_MARKER})"
@@ -228,18 +206,14 @@ def format_summary(s: dict[str, float], model) -> str:
 
 
 def cmd_surgery(args: argparse.Namespace) -> int:
-    from sim.config import load_scenario
-    from sim.runner import write_atomically
-    from sim.surgery import deal_surgery, operate
-
-    scenario = load_scenario(args.scenario)
+    scenario = api.load(args.scenario)
     change = _parse_settings(args.set) if args.set else None
     operate(scenario, args.deal, change)  # validate before any work
     if args.runs < 1 or args.workers < 1:
         raise ConfigError("--runs and --workers must be >= 1. Nothing was run or written.")
     check_months(args.months)
     out = args.out or Path("results") / "surgery" / args.deal
-    check_out_folder(out)
+    runner.check_out_folder(out)
     per_run, summary = deal_surgery(
         scenario,
         args.deal,
@@ -251,7 +225,7 @@ def cmd_surgery(args: argparse.Namespace) -> int:
     )
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in (("surgery_runs.csv", per_run), ("surgery_summary.csv", summary)):
-        write_atomically(out / name, lambda p, f=frame: f.to_csv(p, index=False))
+        runner.write_atomically(out / name, lambda p, f=frame: f.to_csv(p, index=False))
     if change is None:
         first, second = "with_deal", "without_deal"
         print(f"deal {args.deal} removed; {args.runs} paired runs; effect = with − without")
@@ -285,8 +259,6 @@ def _parse_settings(items: list[str]) -> dict[str, object]:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    from sim.config import parameter_table
-
     rows = parameter_table()
     if args.markdown:
         print("| parameter | default | unit | bounds | source |")

@@ -2,7 +2,7 @@
 
 A scenario is a TOML file read with :mod:`tomllib` and validated into :class:`Scenario`.
 Every field's ``description`` gives its unit and meaning, and its ``source`` names the row of
-``shared/CALIBRATION.md`` it comes from, or says "estimate". Bad input (unknown key, wrong
+``docs/calibration.md`` it comes from, or says "estimate". Bad input (unknown key, wrong
 type, out-of-range value, missing file) raises :class:`ConfigError` with a one-paragraph
 message naming the field and the allowed values, before any work is done.
 """
@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-CALIBRATION = "shared/CALIBRATION.md"
+CALIBRATION = "docs/calibration.md"
 
 SHARE_TOLERANCE = 1e-6
 """How far the labs' ``demand_share`` and the vendors' ``order_share`` may sum from 1."""

@@ -90,6 +90,7 @@ def cache_key(exp: Experiment, experiments_dir: Path) -> str:
     digest = hashlib.sha256()
     sources = [
         *sorted((ROOT / "sim").rglob("*.py")),
+        *sorted((ROOT / "sim" / "scenarios").glob("*.toml")),  # the shipped scenarios
         *sorted(Path(experiments_dir).rglob("*.toml")),
     ]
     script = Path(experiments_dir) / f"{exp.name}.py"

@@ -1,7 +1,7 @@
 """Metrics of a run: pure functions on the flow log and the model tables (DESIGN §5).
 
 Nothing here imports Mesa or the model: every function takes plain tables or arrays, so each
-can be tested alone against the published or hand-computed cases of VALIDATION.md.
+can be tested alone against the published or hand-computed cases of docs/validation.md.
 
 The flow log (``sim.ledger.Ledger.flows``) has one row per payment with the columns
 ``step`` (month), ``payer``, ``payee`` (agent ids), ``amount`` (USD, ≥ 0), ``kind`` and

@@ -416,3 +416,19 @@ def _swap_into_place(staging: Path, out: Path) -> None:
         os.rename(staging, out)
     finally:
         shutil.rmtree(aside, ignore_errors=True)
+
+
+def check_out_folder(out: Path) -> None:
+    """Refuse an ``--out`` that is a file or lies below one, before any work."""
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise ConfigError(
+                    f"--out '{out}': '{folder}' is a file, not a folder. Nothing was run or "
+                    "written."
+                )
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ConfigError(
+                    f"--out '{out}': '{folder}' cannot be written. Nothing was run or written."
+                )
+            return

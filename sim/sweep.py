@@ -176,6 +176,13 @@ def load_sweep(path: str | Path) -> Sweep:
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, f"sweep file {path}")) from None
     base = load_scenario((path.parent / spec.sweep.scenario).resolve())
+    return expand_sweep(spec, base, path, text)
+
+
+def expand_sweep(spec: SweepSpec, base: Scenario, path: Path, text: str) -> Sweep:
+    """The sweep of a validated ``spec`` over the ``base`` scenario: every point's scenario
+    validated and every run's task (id, seed) made. ``path`` and ``text`` are what the
+    manifest records as the sweep's file and its text."""
     if spec.fixed:
         try:
             base = base.with_overrides(spec.fixed)

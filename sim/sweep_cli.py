@@ -22,8 +22,8 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
-from sim.cli import check_out_folder
 from sim.config import ConfigError
+from sim.runner import check_out_folder
 
 ALLOWED_WORKER_DEATHS = 3
 """How often Dask re-runs a task whose worker process died before giving up on it."""

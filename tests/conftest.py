@@ -9,7 +9,7 @@ import pytest
 from sim.config import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-BASELINE = ROOT / "experiments" / "baseline.toml"
+BASELINE = ROOT / "sim" / "scenarios" / "baseline.toml"  # the one copy; experiments/ derives it
 
 
 @pytest.fixture(scope="session")

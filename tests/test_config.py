@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.config import ConfigError, Scenario, load_scenario, parameter_table
+from sim.config import CALIBRATION, ConfigError, Scenario, load_scenario, parameter_table
 
 from .conftest import BASELINE
 
@@ -38,7 +38,7 @@ def test_every_parameter_has_unit_and_source() -> None:
         assert row["unit"], row
         assert row["source"], row
         assert (
-            "CALIBRATION" in row["source"]
+            CALIBRATION in row["source"]
             or "estimate" in row["source"]
             or (
                 "issue" in row["source"]
