@@ -4,22 +4,30 @@ The public Python API (see :mod:`sim.api`): ``scenarios``, ``params``, ``load``,
 ``ensemble``, ``surgery``, ``sweep``, ``open_sweep`` and ``dashboard``. ``sim.ensemble``
 and ``sim.sweep`` are these functions; the modules of the same name are reached by
 ``from sim.sweep import …``.
+
+The names are loaded on first use (PEP 562), so importing one module of the package
+(``import sim.config``) does not import the whole simulation.
 """
 
-from sim.api import (
-    Ensemble,
-    Run,
-    SweepResult,
-    dashboard,
-    ensemble,
-    load,
-    open_sweep,
-    params,
-    run,
-    scenarios,
-    surgery,
-    sweep,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.api import (
+        Ensemble,
+        Run,
+        SweepResult,
+        dashboard,
+        ensemble,
+        load,
+        open_sweep,
+        params,
+        run,
+        scenarios,
+        surgery,
+        sweep,
+    )
 
 __all__ = [
     "Ensemble",
@@ -35,3 +43,18 @@ __all__ = [
     "surgery",
     "sweep",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from sim import api
+
+        # bind every API name at once: importing sim.api loads the modules sim.sweep and
+        # sim.ensemble, whose attributes on the package the functions must replace
+        globals().update({n: getattr(api, n) for n in __all__})
+        return globals()[name]
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim.config import ConfigError, Scenario, _agent_names
+from sim.config import ConfigError, Scenario, agent_names
 from sim.results_store import ResultsStore
 from sim.runner import simulate
 from sim.sweep import RunTask, Sweep, SweepReport, SweepSpec, run_id, run_sweep
@@ -506,16 +506,16 @@ TARGET_FIELDS = (
 )
 
 
-def agent_names(scenario: Scenario) -> list[str]:
+def scenario_agents(scenario: Scenario) -> list[str]:
     """Names of every agent the scenario creates."""
     specs = [*scenario.labs, *scenario.clouds, *scenario.chip_vendors, *scenario.investors]
-    return [name for spec in specs for name in _agent_names(spec.name, spec.count)]
+    return [name for spec in specs for name in agent_names(spec.name, spec.count)]
 
 
 def check_targets(targets: Sequence[Target], scenario: Scenario) -> int:
     """Check the targets against a scenario (agents exist, months are in the run's future)
     and return the months a run needs to measure them all."""
-    names = set(agent_names(scenario))
+    names = set(scenario_agents(scenario))
     start = scenario.run.start
     for t in targets:
         unknown = [a for a in (*t.agents, *t.of) if a not in names]

@@ -26,7 +26,7 @@ from sim.calibration import (
 )
 from sim.config import ConfigError, load_scenario
 from sim.results_store import ResultsStore
-from sim.sweep_cli import _sigterm_as_interrupt, executor_for
+from sim.sweep_cli import executor_for, sigterm_as_interrupt
 
 DEFAULT_SEEDS = 8
 
@@ -113,7 +113,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     )
     out = args.out or Path("results") / "calibration" / scenario.name
     store = ResultsStore(out)
-    with _sigterm_as_interrupt(), executor_for(args.engine, args.workers) as pool:
+    with sigterm_as_interrupt(), executor_for(args.engine, args.workers) as pool:
         outcome = run_calibration(
             calibration, store, pool, force=args.force, progress=not args.no_progress
         )

@@ -901,7 +901,7 @@ class Scenario(Section):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"agent names must be unique; repeated: {', '.join(dupes)}")
-        lab_names = {n for s in self.labs for n in _agent_names(s.name, s.count)}
+        lab_names = {n for s in self.labs for n in agent_names(s.name, s.count)}
         if self.shock.lab and self.shock.lab not in lab_names:
             raise ValueError(
                 f"shock.lab '{self.shock.lab}' is not a lab; allowed: "
@@ -955,13 +955,13 @@ class Scenario(Section):
             (self.investors, "Investor"),
         ):
             for spec in group:
-                for name in _agent_names(spec.name, spec.count):
+                for name in agent_names(spec.name, spec.count):
                     kinds[name] = kind
         vehicles = {
             n
             for s in self.clouds
             if s.archetype == "lease_vehicle"
-            for n in _agent_names(s.name, s.count)
+            for n in agent_names(s.name, s.count)
         }
         allowed = {
             "strategic_equity": ({"Cloud", "ChipVendor", "Investor"}, {"Lab", "Cloud"}),
@@ -1020,8 +1020,8 @@ class Scenario(Section):
         copies: dict[str, list[str]] = {}  # agent name -> its name in each copy of the world
         for group in ("labs", "clouds", "chip_vendors", "investors"):
             for spec in data[group]:
-                old = _agent_names(spec["name"], spec["count"])
-                new = _agent_names(spec["name"], spec["count"] * factor)
+                old = agent_names(spec["name"], spec["count"])
+                new = agent_names(spec["name"], spec["count"] * factor)
                 for j, name in enumerate(old):
                     copies[name] = [new[k * len(old) + j] for k in range(factor)]
                 spec["count"] *= factor
@@ -1042,7 +1042,7 @@ class Scenario(Section):
         return validate_scenario(data, source=f"{self.name} scaled ×{factor}")
 
 
-def _agent_names(base: str, count: int) -> list[str]:
+def agent_names(base: str, count: int) -> list[str]:
     """Names of the agents an archetype creates: ``base``, or ``base-1`` … ``base-n``."""
     return [base] if count == 1 else [f"{base}-{k}" for k in range(1, count + 1)]
 

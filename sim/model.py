@@ -21,8 +21,7 @@ import pandas as pd
 from sim import costs, mechanisms
 from sim.agents import ChipVendor, Cloud, Investor, Lab, MarketAgent, Vintage
 from sim.books import FOUNDERS, Books
-from sim.config import ConfigError, Scenario
-from sim.config import _agent_names as _names
+from sim.config import ConfigError, Scenario, agent_names
 from sim.deals import DealBook
 from sim.demand import Demand
 from sim.instruments import CapacityContract, ChipOrder
@@ -88,19 +87,19 @@ class ComputeMarket(mesa.Model):
         cfg = self.cfg
         total_share = sum(s.demand_share for s in cfg.labs)
         for spec in cfg.labs:
-            for name in _names(spec.name, spec.count):
+            for name in agent_names(spec.name, spec.count):
                 self.books.open_account(name)
                 classes.lab(self, self, name, spec, spec.demand_share / total_share / spec.count)
         for spec in cfg.clouds:
-            for name in _names(spec.name, spec.count):
+            for name in agent_names(spec.name, spec.count):
                 self.books.open_account(name)
                 classes.cloud(self, self, name, spec)
         for spec in cfg.chip_vendors:
-            for name in _names(spec.name, spec.count):
+            for name in agent_names(spec.name, spec.count):
                 self.books.open_account(name)
                 classes.vendor(self, self, name, spec, 1.0 / spec.count)
         for spec in cfg.investors:
-            for name in _names(spec.name, spec.count):
+            for name in agent_names(spec.name, spec.count):
                 self.books.open_account(name)
                 classes.investor(self, self, name, spec)
         everyone = list(self.agents)  # creation order

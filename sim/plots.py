@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -23,7 +24,8 @@ from typing import Any, Literal
 
 import matplotlib
 
-matplotlib.use("Agg")
+if "IPython" not in sys.modules:  # headless PNGs; a notebook keeps its own backend (inline)
+    matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import networkx as nx

@@ -131,7 +131,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     store = ResultsStore(out)
     if args.dry_run:
         return _print_plan(sweep, store, args.force)
-    with _sigterm_as_interrupt(), executor_for(engine, args.workers, args.scheduler) as pool:
+    with sigterm_as_interrupt(), executor_for(engine, args.workers, args.scheduler) as pool:
         report = run_sweep(sweep, store, pool, force=args.force, progress=not args.no_progress)
     status = store.status()
     print(
@@ -166,7 +166,7 @@ def _print_plan(sweep: Any, store: Any, force: bool) -> int:
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
     """Treat SIGTERM like Ctrl-C, so a terminated sweep stops cleanly between writes."""
 
     def handler(signum: int, frame: Any) -> None:
