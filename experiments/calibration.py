@@ -35,7 +35,7 @@ from sim.plots import (
     save_figure,
 )
 from sim.results_store import ResultsStore
-from sim.sweep_cli import executor_for
+from sim.sweep import executor_for
 
 HERE = Path(__file__).resolve().parent
 PARAMS = {

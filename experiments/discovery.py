@@ -9,7 +9,6 @@ change that moves the boxes fails the test instead of leaving a caption untrue.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +16,15 @@ from pathlib import Path
 import pandas as pd
 
 from sim.discover_cli import Discovery, Question, discover, outcome_of, parameter_labels
-from sim.gallery import BuildContext, Experiment, GalleryFigure, run_standalone
+from sim.gallery import (
+    BuildContext,
+    Experiment,
+    GalleryFigure,
+    run_gallery_sweep,
+    run_standalone,
+)
 from sim.plots import box_scatter, save_figure
 from sim.results_store import ResultsStore
-from sim.sweep import load_sweep, run_sweep
-from sim.sweep_cli import executor_for
 
 HERE = Path(__file__).resolve().parent
 SWEEP = HERE / "sweeps" / "discovery.toml"
@@ -120,24 +123,7 @@ the parameter; the captions round to two decimals)."""
 def run_sweep_into(out: Path, ctx: BuildContext) -> ResultsStore:
     """Run the discovery sweep into ``runs/<build key>/discovery`` (resumable within a
     build; a build for changed sources starts afresh and drops the old runs)."""
-    sweep = load_sweep(SWEEP)
-    runs = out / "runs"
-    key = ctx.cache_key[:12] or "standalone"
-    for old in runs.glob("*"):
-        if old.is_dir() and old.name != key:
-            shutil.rmtree(old)
-    store = ResultsStore(runs / key / sweep.spec.sweep.name)
-    with executor_for("process" if ctx.workers > 1 else "serial", ctx.workers) as pool:
-        report = run_sweep(
-            sweep,
-            store,
-            pool,
-            progress=False,
-            on_result=lambda task, ok: ctx.progress(f"discovery: run {task.run_id[:6]} done"),
-        )
-    if report.failed:
-        raise RuntimeError(f"discovery sweep: {report.failed} runs failed (see {store.failed})")
-    return store
+    return run_gallery_sweep(SWEEP, out, ctx, "discovery")
 
 
 def build(out: Path, ctx: BuildContext) -> None:

@@ -4,7 +4,6 @@ runner (one Parquet file per run, resumable) and drawn."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -12,12 +11,16 @@ import numpy as np
 import pandas as pd
 from scipy.stats import beta
 
-from sim.gallery import BuildContext, Experiment, GalleryFigure, run_standalone
+from sim.gallery import (
+    BuildContext,
+    Experiment,
+    GalleryFigure,
+    run_gallery_sweep,
+    run_standalone,
+)
 from sim.plots import heatmap, new_figure, phase_diagram, save_figure
 from sim.results_store import ResultsStore
 from sim.sensitivity import analyse, sensitivity_figure
-from sim.sweep import load_sweep, run_sweep
-from sim.sweep_cli import executor_for
 
 HERE = Path(__file__).resolve().parent
 SWEEPS = {
@@ -41,27 +44,8 @@ PARTNERS = "p:network.partners_per_lab"
 
 
 def run(name: str, out: Path, ctx: BuildContext) -> ResultsStore:
-    """Run one sweep into ``runs/<build key>/<sweep>``: an interrupted build resumes its
-    runs, while a build for changed sources (a new key) starts afresh and drops the old."""
-    sweep = load_sweep(SWEEPS[name])
-    runs = out / "runs"
-    key = ctx.cache_key[:12] or "standalone"
-    for old in runs.glob("*"):
-        if old.is_dir() and old.name != key:
-            shutil.rmtree(old)
-    store = ResultsStore(runs / key / sweep.spec.sweep.name)
-    with executor_for("process" if ctx.workers > 1 else "serial", ctx.workers) as pool:
-        report = run_sweep(
-            sweep,
-            store,
-            pool,
-            progress=False,
-            on_result=lambda task, ok: ctx.progress(f"sweep {name}: run {task.run_id[:6]} done"),
-        )
-    if report.failed:
-        raise RuntimeError(f"sweep {name}: {report.failed} runs failed (see {store.failed})")
-    ctx.progress(f"sweep {name}: {report.done} runs")
-    return store
+    """Run one sweep into ``runs/<build key>/<sweep>`` (see :func:`run_gallery_sweep`)."""
+    return run_gallery_sweep(SWEEPS[name], out, ctx, f"sweep {name}")
 
 
 def build(out: Path, ctx: BuildContext) -> None:

@@ -26,7 +26,8 @@ from sim.calibration import (
 )
 from sim.config import ConfigError, load_scenario
 from sim.results_store import ResultsStore
-from sim.sweep_cli import executor_for, sigterm_as_interrupt
+from sim.sweep import executor_for
+from sim.sweep_cli import sigterm_as_interrupt
 
 DEFAULT_SEEDS = 8
 

@@ -21,6 +21,7 @@ import hashlib
 import html
 import importlib.util
 import json
+import shutil
 import sys
 import time
 import traceback
@@ -30,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from sim.config import ConfigError
+from sim.results_store import ResultsStore
+from sim.sweep import executor_for, load_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("Baseline", "Calibration", "Overbuild", "Cascades", "Circularity", "Sweeps")
@@ -304,6 +307,31 @@ def _cmd_gallery(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def run_gallery_sweep(sweep_file: Path, out: Path, ctx: BuildContext, label: str) -> ResultsStore:
+    """Run a sweep file for an experiment into ``out/runs/<build key>/<sweep name>``: an
+    interrupted build resumes its runs, while a build for changed sources (a new key) starts
+    afresh and drops the old runs. ``label`` names the sweep in progress messages."""
+    sweep = load_sweep(sweep_file)
+    runs = out / "runs"
+    key = ctx.cache_key[:12] or "standalone"
+    for old in runs.glob("*"):
+        if old.is_dir() and old.name != key:
+            shutil.rmtree(old)
+    store = ResultsStore(runs / key / sweep.spec.sweep.name)
+    with executor_for("process" if ctx.workers > 1 else "serial", ctx.workers) as pool:
+        report = run_sweep(
+            sweep,
+            store,
+            pool,
+            progress=False,
+            on_result=lambda task, ok: ctx.progress(f"{label}: run {task.run_id[:6]} done"),
+        )
+    if report.failed:
+        raise RuntimeError(f"{label}: {report.failed} runs failed (see {store.failed})")
+    ctx.progress(f"{label}: {report.done} runs")
+    return store
 
 
 def run_standalone(exp: Experiment, out_dir: Path | None = None, workers: int = 2) -> int:

@@ -18,14 +18,13 @@ import contextlib
 import signal
 import sys
 from collections.abc import Iterator
-from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
 from sim.config import ConfigError
 from sim.runner import check_out_folder
+from sim.sweep import executor_for
 
-ALLOWED_WORKER_DEATHS = 3
 """How often Dask re-runs a task whose worker process died before giving up on it."""
 
 
@@ -177,69 +176,6 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def executor_for(engine: str, workers: int, scheduler: str | None = None) -> Iterator[Executor]:
-    """The executor of ``engine``, shut down (pending runs cancelled) on exit."""
-    if engine == "serial":
-        from sim.sweep import InlineExecutor
-
-        yield InlineExecutor()
-        return
-    if engine == "process":
-        from sim.sweep import sweep_pool
-
-        pool = sweep_pool(workers)
-        try:
-            yield pool
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
-        return
-    with dask_executor(workers, scheduler) as pool:
-        yield pool
-
-
-@contextlib.contextmanager
-def dask_executor(workers: int, scheduler: str | None = None) -> Iterator[Executor]:
-    """A Dask executor: on the cluster at ``scheduler``, else on a new local cluster of
-    ``workers`` single-threaded worker processes (each watched by a nanny that restarts it)."""
-    import dask
-    from distributed import Client, LocalCluster
-
-    with dask.config.set(
-        {
-            "distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS,
-        }
-    ):
-        if scheduler:
-            try:
-                client = Client(scheduler, timeout="20s")
-            except OSError as exc:
-                raise ConfigError(
-                    f"--scheduler '{scheduler}': no Dask scheduler answered ({exc}). Start one "
-                    "with `dask scheduler` and workers with `dask worker ADDRESS`. Nothing "
-                    "was run or written."
-                ) from None
-            cluster = None
-        else:
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=50,
-            )
-            client = Client(cluster)
-        try:
-            # pure=False: every submission is its own task (no result sharing by key)
-            yield client.get_executor(pure=False)
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
 
 
 # --------------------------------------------------------------------------------------

@@ -16,8 +16,7 @@ import pytest
 from sim.cli import main
 from sim.config import ConfigError
 from sim.results_store import ResultsStore
-from sim.sweep import InlineExecutor, load_sweep, run_seed, run_sweep
-from sim.sweep_cli import executor_for
+from sim.sweep import InlineExecutor, executor_for, load_sweep, run_seed, run_sweep
 
 from . import sweep_faults
 from .conftest import ROOT
