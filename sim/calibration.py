@@ -545,6 +545,79 @@ def measure_run(targets: Sequence[Target], tables: Tables, start: str) -> dict[s
 
 
 # --------------------------------------------------------------------------------------
+# Organic against reported revenue (no record to meet: shown beside the targets)
+LAYERS = {"labs": "Lab", "clouds": "Cloud", "vendors": "ChipVendor"}
+"""The layers whose revenue the report splits into organic and round trip, by agent type."""
+
+ORGANIC_YEARS = 2
+"""Calendar years from the start of the run shown in the organic-revenue table."""
+
+
+def layer_revenue(tables: Tables) -> dict[str, float]:
+    """Each layer's reported revenue and its round-trip part in each of the first
+    :data:`ORGANIC_YEARS` years, USD: labs from end users, clouds compute sold (billed or
+    drawn from a prepayment), vendors chips invoiced; round trip as in the run summary
+    (:func:`sim.metrics.revenue_provenance`). Keys ``organic:<layer>:<year>:reported`` and
+    ``organic:<layer>:<year>:round_trip`` (year 0 is the first)."""
+    agents = tables["agents"]
+    out: dict[str, float] = {}
+    for year in range(ORGANIC_YEARS):
+        first, last = 12 * year, 12 * year + 11
+        rows = agents[agents["step"].between(first, last)]
+        for layer, role in LAYERS.items():
+            mine = rows[rows["agent_type"] == role]
+            if layer == "clouds":
+                names = tuple(mine["agent_id"].unique())
+                reported = _ledger_sum(tables["accruals"], SOLD, first, last, payee=names)
+            else:
+                reported = float(mine["revenue_usd"].sum())
+            out[f"organic:{layer}:{year}:reported"] = reported
+            out[f"organic:{layer}:{year}:round_trip"] = float(mine["round_trip_revenue_usd"].sum())
+    return out
+
+
+def organic_report(values: pd.DataFrame, start: str) -> pd.DataFrame:
+    """Median over seeds of each layer's reported, round-trip and organic revenue (reported −
+    round trip) per year, USD billion, and the round-trip share of reported revenue."""
+    rows = []
+    first_year = int(start[:4])
+    for year in range(ORGANIC_YEARS):
+        for layer in LAYERS:
+            key = f"organic:{layer}:{year}"
+            if f"{key}:reported" not in values:
+                continue
+            reported = values[f"{key}:reported"].astype(float)
+            trip = values[f"{key}:round_trip"].astype(float)
+            rows.append(
+                {
+                    "layer": layer,
+                    "year": first_year + year,
+                    "reported_usd_bn": float(reported.median()) / 1e9,
+                    "round_trip_usd_bn": float(trip.median()) / 1e9,
+                    "organic_usd_bn": float((reported - trip).median()) / 1e9,
+                    "round_trip_share": float((trip / reported.where(reported > 0)).median()),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def format_organic(table: pd.DataFrame) -> str:
+    """The organic-revenue table as text."""
+    lines = [
+        "reported against organic revenue (model medians; round trip = the seller's own money "
+        "or credits coming back)",
+        f"{'layer':<8} {'year':<5} {'reported':>10} {'round trip':>11} {'organic':>10} "
+        f"{'share':>7}",
+    ]
+    for r in table.itertuples():
+        lines.append(
+            f"{r.layer:<8} {r.year:<5} {r.reported_usd_bn:>9.1f}B {r.round_trip_usd_bn:>10.2f}B "
+            f"{r.organic_usd_bn:>9.1f}B {r.round_trip_share:>7.1%}"
+        )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
 # Runs through the sweep engine
 SERIES_COLUMNS = {
     "Lab": ("revenue_usd", "valuation_usd", "gpus_used"),
@@ -579,6 +652,7 @@ def calibration_run(task: RunTask, targets: tuple[Target, ...]) -> dict[str, Any
     start = time.perf_counter()
     result = simulate(task.scenario, task.seed, task.months)
     values = measure_run(targets, result.tables, task.scenario.run.start)
+    values.update(layer_revenue(result.tables))
     agents = sorted({a for t in targets for a in (*t.agents, *t.of)})
     return {
         "summary": values,
@@ -677,7 +751,8 @@ def run_values(calibration: Calibration, runs: pd.DataFrame) -> pd.DataFrame:
     """The finished runs of this calibration (one row per seed: ``seed`` and a column per
     target id), from a results store's ``runs`` table."""
     mine = runs[runs["run_id"].isin(calibration.run_ids)]
-    cols = ["seed", *(t.id for t in calibration.targets if t.id in mine.columns)]
+    organic = [c for c in mine.columns if str(c).startswith("organic:")]
+    cols = ["seed", *(t.id for t in calibration.targets if t.id in mine.columns), *organic]
     return mine[cols].sort_values("seed", ignore_index=True)
 
 

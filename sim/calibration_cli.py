@@ -19,8 +19,10 @@ from sim.calibration import (
     MEASURES,
     ROOT,
     UNITS,
+    format_organic,
     format_report,
     load_targets,
+    organic_report,
     plan_calibration,
     run_calibration,
 )
@@ -126,8 +128,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         f"from {scenario.run.start}"
     )
     print(format_report(report))
+    organic = organic_report(outcome.values, scenario.run.start)
+    print(format_organic(organic))
     report.to_csv(out / "report.csv", index=False)
-    written = [str(out / "report.csv")]
+    organic.to_csv(out / "organic.csv", index=False)
+    written = [str(out / "report.csv"), str(out / "organic.csv")]
     if args.csv is not None:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         report.to_csv(args.csv, index=False)

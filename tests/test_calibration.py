@@ -343,3 +343,33 @@ def test_snapshot_months_added_for_the_measures_do_not_move_the_run(baseline) ->
     for name in ("model", "agents", "flows", "accruals", "events"):
         pd.testing.assert_frame_equal(plain.tables[name], calibrated.tables[name])
     assert len(calibrated.tables["exposures"]) > len(plain.tables["exposures"])
+
+
+def test_each_layers_revenue_splits_into_organic_and_round_trip() -> None:
+    """The organic-revenue table beside the targets (issue 18): per layer and year, reported
+    revenue, its round-trip part (never more than reported) and organic = the difference;
+    zero round trip without deals."""
+    from sim.calibration import layer_revenue, organic_report
+    from sim.runner import simulate
+
+    from .conftest import small_world
+
+    with_deals = layer_revenue(simulate(small_world(deals=True), 1, 24).tables)
+    without = layer_revenue(simulate(small_world(), 1, 24).tables)
+    for layer in ("labs", "clouds", "vendors"):
+        for year in (0, 1):
+            key = f"organic:{layer}:{year}"
+            assert 0 <= with_deals[f"{key}:round_trip"] <= with_deals[f"{key}:reported"] + 1e-6
+            assert without[f"{key}:round_trip"] == 0.0
+    assert with_deals["organic:labs:0:round_trip"] == 0.0  # labs sell to end users only
+    assert with_deals["organic:clouds:0:reported"] > 0
+    table = organic_report(pd.DataFrame([with_deals, without]), "2025-01")
+    assert set(table["layer"]) == {"labs", "clouds", "vendors"} and set(table["year"]) == {
+        2025,
+        2026,
+    }
+    assert (table["organic_usd_bn"] >= 0).all()
+    assert (table["organic_usd_bn"] <= table["reported_usd_bn"] + 1e-9).all()
+    clouds = table[(table["layer"] == "clouds") & (table["year"] == 2025)].iloc[0]
+    share = with_deals["organic:clouds:0:round_trip"] / with_deals["organic:clouds:0:reported"]
+    assert clouds["round_trip_share"] == pytest.approx(share / 2)  # median of (share, 0)
