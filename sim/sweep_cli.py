@@ -15,15 +15,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from sim import api
 from sim.config import ConfigError
+from sim.results_store import ResultsStore
 from sim.runner import check_out_folder
-from sim.sweep import executor_for
+from sim.sensitivity import write_analysis
+from sim.sweep import executor_for, load_sweep, run_sweep
 
 """How often Dask re-runs a task whose worker process died before giving up on it."""
 
@@ -116,9 +122,6 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
 
 # --------------------------------------------------------------------------------------
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.results_store import ResultsStore
-    from sim.sweep import load_sweep, run_sweep
-
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1 (got {args.workers}). Nothing was run.")
     engine = "dask" if args.scheduler else args.engine
@@ -180,11 +183,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 # --------------------------------------------------------------------------------------
 def cmd_status(args: argparse.Namespace) -> int:
-    import json
-
-    from sim.results_store import ResultsStore
-
-    store = ResultsStore(args.dir)
+    store = api.open_sweep(args.dir).store
     manifest = store.manifest()
     s = store.status()
     print(
@@ -199,16 +198,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from sim.results_store import ResultsStore
-
-    store = ResultsStore(args.dir)
-    store.manifest()
+    result = api.open_sweep(args.dir)
     if args.compact:
-        print(f"compacted into {store.compact()}", file=sys.stderr)
+        print(f"compacted into {result.store.compact()}", file=sys.stderr)
     try:
-        frame = store.query(args.sql)
+        frame = result.query(args.sql)
     except ConfigError:
         raise
     except Exception as exc:  # DuckDB's own message names the problem
@@ -222,11 +216,6 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_sa(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from sim.results_store import ResultsStore
-    from sim.sensitivity import write_analysis
-
     store = ResultsStore(args.dir)
     csv, png = write_analysis(store, args.output, args.out or args.dir)
     with pd.option_context("display.width", 160, "display.precision", 4):
