@@ -49,6 +49,7 @@ __all__ = [
     "Ensemble",
     "Run",
     "SweepResult",
+    "dashboard",
     "ensemble",
     "load",
     "open_sweep",

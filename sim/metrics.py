@@ -710,9 +710,6 @@ SALE_KINDS: tuple[str, ...] = ("compute_payment", "compute_prepayment", "chip_pa
 IN_KIND_SALE = "compute_credit"
 """Compute paid for in the buyer's own shares (an accrual: no cash moves)."""
 
-FINANCING_KINDS: tuple[str, ...] = ("interest", "principal", "loan_advance", "vendor_financing")
-"""Flows that lend or repay: a lend-and-repay pair is a *financing* cycle, not circular revenue."""
-
 
 def revenue_provenance(flows: pd.DataFrame, accruals: pd.DataFrame) -> pd.DataFrame:
     """Revenue received by each seller each month, and its round-trip part.
@@ -851,10 +848,8 @@ LOSS_EVENTS = ("unpaid_obligation", "prepayment_written_off", "stake_written_off
 """The one definition of losses: events whose ``amount_lost`` is a write-off on a creditor's
 or a shareholder's books (claims not paid, prepayments for compute never delivered, stakes
 in a failed party). A fire sale's loss falls on the defaulter itself and reaches its
-creditors as unpaid claims, so counting it too would count it twice: it is reported apart,
-as value destroyed (:data:`FIRE_SALE_EVENT`)."""
-
-FIRE_SALE_EVENT = "fire_sale"
+creditors as unpaid claims, so counting it too would count it twice: it stays in the events
+table apart, as value destroyed (the ``fire_sale`` event)."""
 
 
 def loss_events(events: pd.DataFrame) -> pd.DataFrame:

@@ -6,7 +6,7 @@ Engines (all behind one :class:`concurrent.futures.Executor` interface):
 * ``serial``: every run in this process (debugging, profiling);
 * ``dask``: a local Dask cluster of ``--workers`` single-threaded worker processes, or, with
   ``--scheduler tcp://host:8786``, an existing Dask cluster (many machines). Dask re-runs a
-  task whose worker died (up to ``ALLOWED_WORKER_DEATHS`` times).
+  task whose worker died (up to ``sim.sweep.ALLOWED_WORKER_DEATHS`` times).
 
 Only this process writes results; a killed sweep resumes when the same command is rerun.
 """
@@ -30,8 +30,6 @@ from sim.results_store import ResultsStore
 from sim.runner import check_out_folder
 from sim.sensitivity import write_analysis
 from sim.sweep import executor_for, load_sweep, run_sweep
-
-"""How often Dask re-runs a task whose worker process died before giving up on it."""
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
