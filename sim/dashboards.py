@@ -38,6 +38,7 @@ from mesa.visualization.utils import update_counter
 from sim.config import ConfigError, ParameterInfo, Scenario, load_scenario, parameter_info
 from sim.metrics import round_trip_by_party
 from sim.model import ComputeMarket
+from sim.phases.resolve import exposure_pairs
 from sim.plots import (
     balance_sheets,
     exposure_network,
@@ -205,24 +206,10 @@ def flow_log(model: ComputeMarket) -> pd.DataFrame:
 
 
 def live_exposures(model: ComputeMarket) -> pd.DataFrame:
-    """Who is exposed to whom now, read from the instrument book without changing the
-    model: loans outstanding, stake marks, and the take-or-pay backlog a cloud stands to
-    lose. Columns ``creditor``, ``debtor``, ``amount`` (USD), as in the exposures table."""
-    rows: list[dict[str, object]] = []
-    book = model.books.instruments
-    for loan in book.loans:
-        if loan.active and loan.outstanding > 0:
-            rows.append(
-                {"creditor": loan.lender, "debtor": loan.borrower, "amount": loan.outstanding}
-            )
-    for (holder, issuer), stake in book.stakes.items():
-        if stake.mark_usd > 0:
-            rows.append({"creditor": holder, "debtor": issuer, "amount": stake.mark_usd})
-    hours = model.cfg.market.hours_per_month
-    for c in book.contracts:
-        backlog = c.remaining_value(model.month, hours)
-        if backlog > 0:
-            rows.append({"creditor": c.seller, "debtor": c.buyer, "amount": backlog})
+    """Who is exposed to whom now (:func:`sim.phases.resolve.exposure_pairs`: loans
+    outstanding, stake marks, and the take-or-pay backlog a cloud stands to lose), one row
+    per pair, as in the run's exposures table; the model is not changed."""
+    _, rows = exposure_pairs(model, model.month)
     return pd.DataFrame(rows, columns=["creditor", "debtor", "amount"])
 
 

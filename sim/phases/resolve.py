@@ -330,19 +330,17 @@ def exposure_usd(model: ComputeMarket, holder: str, counterparty: str) -> float:
     return loans + owed + (stake.mark_usd if stake else 0.0) + backlog
 
 
-def debtrank_snapshot(model: ComputeMarket, t: int) -> list[dict[str, object]]:
-    """DebtRank of each agent's single default (Battiston et al. 2012) at month ``t``.
-
-    Exposures are balance-sheet claims (loans, stake marks); buffers are book equity (at
-    least one dollar); weights are total assets. Also records the exposure network of the
-    month (claims plus the take-or-pay backlog a cloud stands to lose) in
-    ``model.exposure_rows``."""
+def exposure_pairs(model: ComputeMarket, t: int) -> tuple[np.ndarray, list[dict[str, object]]]:
+    """Who stands to lose what if whom fails, at month ``t``, read from the instrument book
+    without changing it: the matrix of balance-sheet claims (loans outstanding and stake
+    marks, ``[holder, issuer]`` in the order of ``model.all_agents``), and one row per pair
+    with a claim or take-or-pay backlog (``step``, ``creditor``, ``debtor``,
+    ``balance_sheet_usd``, ``backlog_usd``, ``amount``; USD)."""
     agents = model.all_agents
     n = len(agents)
     # one pass over the instruments, in book order, then sum() per pair (compensated
     # summation: the same figures as summing each pair's instruments directly)
     book = model.books.instruments
-    ledger = model.books.ledger
     lent_parts: dict[tuple[str, str], list[float]] = {}
     for loan in book.loans:
         if loan.active:
@@ -360,11 +358,12 @@ def debtrank_snapshot(model: ComputeMarket, t: int) -> list[dict[str, object]]:
                 stake = book.stakes.get((holder.name, other.name))
                 loans = lent.get((holder.name, other.name), 0)
                 exposures[i, j] = loans + (stake.mark_usd if stake else 0.0)
+    rows: list[dict[str, object]] = []
     for i, holder in enumerate(agents):
         for j, other in enumerate(agents):
             backlog = backlogs.get((holder.name, other.name), 0)
             if exposures[i, j] > 0 or backlog > 0:
-                model.exposure_rows.append(
+                rows.append(
                     {
                         "step": t,
                         "creditor": holder.name,
@@ -374,6 +373,20 @@ def debtrank_snapshot(model: ComputeMarket, t: int) -> list[dict[str, object]]:
                         "amount": float(exposures[i, j]) + backlog,
                     }
                 )
+    return exposures, rows
+
+
+def debtrank_snapshot(model: ComputeMarket, t: int) -> list[dict[str, object]]:
+    """DebtRank of each agent's single default (Battiston et al. 2012) at month ``t``.
+
+    Exposures are balance-sheet claims (loans, stake marks); buffers are book equity (at
+    least one dollar); weights are total assets. Also records the exposure network of the
+    month (claims plus the take-or-pay backlog a cloud stands to lose, see
+    :func:`exposure_pairs`) in ``model.exposure_rows``."""
+    agents = model.all_agents
+    ledger = model.books.ledger
+    exposures, rows = exposure_pairs(model, t)
+    model.exposure_rows.extend(rows)
     buffers = np.array([max(a.equity, 1.0) for a in agents])
     weights = np.array([sum(ledger.balance(a.name, line) for line in ASSETS) for a in agents])
     weights = np.maximum(weights, 1.0)
