@@ -158,7 +158,10 @@ def build(out: Path, ctx: BuildContext) -> None:
     )
     save_figure(
         round_trip_shares(
-            round_trip_by_party(flows, one.tables["accruals"]),
+            # the run's own round-trip columns, not a second trace of its flows
+            round_trip_by_party(
+                one.tables["agents"].rename(columns={"round_trip_revenue_usd": "round_trip_usd"})
+            ),
             types,
             title=f"Revenue that is the party's own money coming back, {PARAMS['months']} months",
         ),

@@ -36,7 +36,7 @@ from mesa.visualization.solara_viz import ModelController
 from mesa.visualization.utils import update_counter
 
 from sim.config import ConfigError, ParameterInfo, Scenario, load_scenario, parameter_info
-from sim.metrics import round_trip_by_party
+from sim.metrics import revenue_provenance, round_trip_by_party
 from sim.model import ComputeMarket
 from sim.phases.resolve import exposure_pairs
 from sim.plots import (
@@ -318,7 +318,7 @@ def CircularityPage(model: ComputeMarket) -> None:
     if _waiting(model):
         return
     ledger = model.books.ledger
-    table = round_trip_by_party(ledger.flows(), ledger.accruals())
+    table = round_trip_by_party(revenue_provenance(ledger.flows(), ledger.accruals()))
     title = (
         f"Revenue that is the party's own money coming back, {model.start_date:%b %Y} – "
         f"{model.start_date + pd.DateOffset(months=model.month - 1):%b %Y}"

@@ -753,21 +753,23 @@ def round_trip_revenue_share(revenue: pd.DataFrame) -> float:
     return float(revenue["round_trip_usd"].sum()) / total if total > 0 else 0.0
 
 
-def round_trip_by_party(flows: pd.DataFrame, accruals: pd.DataFrame) -> pd.DataFrame:
-    """:func:`revenue_provenance` over the whole log, by party: ``party``, ``revenue_usd``
-    (revenue received), ``round_trip_usd`` and ``round_trip_share`` (their ratio, 0–1); one
-    row per seller, sorted by share descending, then by party."""
+def round_trip_by_party(revenue: pd.DataFrame) -> pd.DataFrame:
+    """Monthly round-trip revenue (columns ``agent_id``, ``revenue_received_usd`` and
+    ``round_trip_usd``, as :func:`revenue_provenance` gives) summed by party: ``party``,
+    ``revenue_usd`` (revenue received), ``round_trip_usd`` and ``round_trip_share`` (their
+    ratio, 0–1); one row per party that sold something, sorted by share descending, then by
+    party."""
     columns = ["party", "revenue_usd", "round_trip_usd", "round_trip_share"]
-    revenue = revenue_provenance(flows, accruals)
-    if revenue.empty:
-        return pd.DataFrame(columns=columns)
     agg = (
         revenue.groupby("agent_id", sort=True)
         .agg(revenue_usd=("revenue_received_usd", "sum"), round_trip_usd=("round_trip_usd", "sum"))
         .reset_index()
         .rename(columns={"agent_id": "party"})
     )
-    agg["round_trip_share"] = (agg["round_trip_usd"] / agg["revenue_usd"]).fillna(0.0)
+    agg = agg[agg["revenue_usd"] > 0]
+    if agg.empty:
+        return pd.DataFrame(columns=columns)
+    agg = agg.assign(round_trip_share=agg["round_trip_usd"] / agg["revenue_usd"])
     agg = agg.sort_values(["round_trip_share", "party"], ascending=[False, True])
     return agg.reset_index(drop=True)[columns]
 
