@@ -9,6 +9,23 @@ import pytest
 from sim.config import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
+SWEEP_FIXTURES = ROOT / "tests" / "fixtures" / "sweeps"
+
+
+def slow_sweep_file(folder: Path) -> Path:
+    """The grid fixture sweep made long enough to kill part way (36 runs of 36 months),
+    written into ``folder``."""
+    slow = folder / "slow.toml"
+    slow.write_text(
+        (SWEEP_FIXTURES / "grid.toml")
+        .read_text()
+        .replace('"small.toml"', f'"{(SWEEP_FIXTURES / "small.toml").as_posix()}"')
+        .replace("months = 18", "months = 36")
+        .replace("seeds_per_point = 2", "seeds_per_point = 6")
+    )
+    return slow
+
+
 BASELINE = ROOT / "sim" / "scenarios" / "baseline.toml"  # the one copy; experiments/ derives it
 
 

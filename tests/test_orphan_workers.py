@@ -15,9 +15,7 @@ import pytest
 
 from sim.results_store import ResultsStore
 
-from .conftest import ROOT
-
-GRID = Path(__file__).parent / "fixtures" / "sweeps" / "grid.toml"
+from .conftest import ROOT, slow_sweep_file
 
 
 def _gone(pid: int) -> bool:
@@ -29,13 +27,7 @@ def _gone(pid: int) -> bool:
 
 @pytest.mark.timeout(240)
 def test_workers_exit_when_the_sweep_process_is_killed(tmp_path: Path) -> None:
-    slow = tmp_path / "slow.toml"  # long enough to kill part way
-    slow.write_text(
-        GRID.read_text()
-        .replace('"small.toml"', f'"{GRID.with_name("small.toml").as_posix()}"')
-        .replace("months = 18", "months = 36")
-        .replace("seeds_per_point = 2", "seeds_per_point = 6")
-    )
+    slow = slow_sweep_file(tmp_path)
     out = tmp_path / "r"
     command = [sys.executable, "-m", "sim", "sweep", str(slow), "--out", str(out)]
     command += ["--workers", "2", "--no-progress"]

@@ -19,7 +19,7 @@ from sim.results_store import ResultsStore
 from sim.sweep import InlineExecutor, executor_for, load_sweep, run_seed, run_sweep
 
 from . import sweep_faults
-from .conftest import ROOT
+from .conftest import ROOT, slow_sweep_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sweeps"
 GRID = FIXTURES / "grid.toml"
@@ -231,13 +231,7 @@ def test_a_worker_killed_under_dask_is_retried_and_the_sweep_completes(
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_a_killed_sweep_restarts_and_finishes_every_run_exactly_once(tmp_path, sig) -> None:
-    slow = tmp_path / "slow.toml"  # 36 runs of 36 months: long enough to kill part way
-    slow.write_text(
-        GRID.read_text()
-        .replace('"small.toml"', f'"{(FIXTURES / "small.toml").as_posix()}"')
-        .replace("months = 18", "months = 36")
-        .replace("seeds_per_point = 2", "seeds_per_point = 6")
-    )
+    slow = slow_sweep_file(tmp_path)
     out = tmp_path / "r"
     command = [
         sys.executable,
