@@ -8,6 +8,7 @@ acceptable ranges drawn on them.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from sim.calibration import (
     run_calibration,
 )
 from sim.config import load_scenario
+from sim.fitting import counts_figure, screen_figure
 from sim.gallery import BuildContext, Experiment, GalleryFigure, run_standalone
 from sim.plots import (
     SERIES_COLOURS,
@@ -35,9 +37,13 @@ from sim.plots import (
     save_figure,
 )
 from sim.results_store import ResultsStore
+from sim.runner import MODEL_VERSION
 from sim.sweep import executor_for
 
 HERE = Path(__file__).resolve().parent
+FIT_RECORD = HERE / "calibration" / "fit-record"
+"""The record of the last fit (`computesim calibrate --fit experiments/calibration/fit.toml`),
+copied here from its --out folder: fit.json, counts.csv, report.csv, screen.csv, fitted.toml."""
 PARAMS = {
     "scenario": "experiments/baseline.toml",
     "targets": "experiments/calibration/targets.toml",
@@ -227,6 +233,30 @@ def build(out: Path, ctx: BuildContext) -> None:
         scale=1e-6,
     )
     save_figure(fig, out / "capacity.png")
+    fit_figures(FIT_RECORD, out)
+
+
+def fit_figures(record: Path, out: Path) -> None:
+    """The out-of-sample check and the identification screen of the recorded fit (no runs:
+    the record is read as committed; its model version is in the titles)."""
+    info = json.loads((record / "fit.json").read_text())
+    counts = pd.read_csv(record / "counts.csv")
+    counts.to_csv(out / "fit_counts.csv", index=False)
+    years = sorted({str(y) for y in pd.read_csv(record / "report.csv").query("fitted_on")["year"]})
+    stale = "" if info["model_version"] == MODEL_VERSION else f", now {MODEL_VERSION}: rerun it"
+    made = f"fit of {info['date'][:10]}, model {info['model_version']}{stale}"
+    save_figure(
+        counts_figure(
+            counts,
+            title=f"Fitted on the {', '.join(years)} targets, checked on all ({made})",
+        ),
+        out / "fit_out_of_sample.png",
+    )
+    screen = pd.read_csv(record / "screen.csv")
+    save_figure(
+        screen_figure(screen, title=f"What the {', '.join(years)} targets pin down ({made})"),
+        out / "fit_screen.png",
+    )
 
 
 def target_marks(targets: Sequence[Target], start: pd.Timestamp, per_month: bool) -> pd.DataFrame:
@@ -302,10 +332,27 @@ EXPERIMENT = Experiment(
             "Installed H100-equivalent GPUs and those the leader uses, with the leader's "
             "recorded compute (GW converted at 1 GW ≈ 1.0 million H100-eq, range 0.6–1.2).",
         ),
+        GalleryFigure(
+            "fit_out_of_sample.png",
+            "Out of sample: the estimated parameters of experiments/calibration/fit.toml "
+            "fitted to the 2025 targets only (simulated method of moments, Optuna's TPE, the "
+            "same seeds for every candidate), then the default and the fitted world over every "
+            "target, 8 seeds: the 2025 targets the fit saw, and the 2026 and 2027 targets it "
+            "did not. Read from the fit's record in experiments/calibration/fit-record (no "
+            "runs); the title gives its date and model version.",
+        ),
+        GalleryFigure(
+            "fit_screen.png",
+            "Identification: a Morris screen of the fit's distance over the fitted parameters, "
+            "each moved over its search range. Blue: parameters the 2025 targets pin down (μ* "
+            "at least 10% of the largest and above its 95% interval); grey: parameters they "
+            "barely move, whose fitted values mean little. Dots: σ, non-linearity and "
+            "interaction.",
+        ),
     ),
     params=PARAMS,
     build=build,
-    data_files=("calibration_report.csv", "calibration_series.parquet"),
+    data_files=("calibration_report.csv", "calibration_series.parquet", "fit_counts.csv"),
 )
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         "revenue and margins, compute prices, capacity) with the model's median and 90% "
         "interval over the seeds. Runs are kept in --out as they finish: interrupting loses "
         "none, and rerunning (even with more seeds) resumes. Exit code 0 whether targets are "
-        "in range or not.\n\nWith --fit FIT.toml: fit the fit file's estimated parameters to its "
+        "in range or not. With --fit FIT.toml: fit the fit file's estimated parameters to its "
         "selected targets by simulated moments (Optuna; common random numbers: the same seeds "
         "for every candidate), then check the default and the fitted world over every target "
         "(the ones the fit did not see reported apart), optionally screen which parameters the "
@@ -67,7 +67,6 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         epilog="examples: computesim calibrate experiments/baseline.toml --seeds 8 --workers 2 "
         "--csv calibration.csv | computesim calibrate --fit experiments/calibration/fit.toml "
         "--trials 30 --seeds 3 --select 2025 --screen 4 --workers 2",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "scenario",

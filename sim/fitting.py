@@ -535,16 +535,41 @@ def sampler_for(fit: Fit, offset: int) -> Any:
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True)
 
 
+FIT_ENTRIES = (
+    STUDY_FILE,
+    FINGERPRINT_FILE,
+    RECORD_FILE,
+    "trials.csv",
+    "report.csv",
+    "counts.csv",
+    "screen.csv",
+    "screen.png",
+    "fitted.toml",
+    "candidates",
+    "check",
+    "screen",
+)
+"""What a fit writes in its folder (and all that ``force`` deletes there)."""
+
+
 def prepare_folder(fit: Fit, out: Path, *, force: bool) -> None:
-    """Make ``out`` the fit's folder: refuse one that holds another fit (unless ``force``,
-    which deletes it), and record the fingerprint of this one."""
+    """Make ``out`` the fit's folder: refuse one that holds another fit or anything else
+    (unless ``force``, which deletes a fit's files there and nothing else), and record the
+    fingerprint of this one."""
     marker = out / FINGERPRINT_FILE
     mine = fit.fingerprint()
-    if out.exists() and any(out.iterdir()) and not force:
+    if force:
+        for name in FIT_ENTRIES:
+            entry = out / name
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
+    elif out.exists() and any(out.iterdir()):
         if not marker.is_file():
             raise ConfigError(
-                f"--out '{out}' exists and does not hold a fit: choose another --out or pass "
-                "--force to delete it. Nothing was run or written."
+                f"--out '{out}' exists and does not hold a fit: choose another --out (or an "
+                "empty folder). Nothing was run or written."
             )
         theirs = json.loads(marker.read_text()).get("fingerprint")
         if theirs != mine:
@@ -555,8 +580,6 @@ def prepare_folder(fit: Fit, out: Path, *, force: bool) -> None:
                 "or written."
             )
         return
-    if force and out.exists():
-        shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     write_atomically(
         marker,
@@ -721,6 +744,7 @@ def fit_record(fit: Fit, outcome: FitOutcome) -> dict[str, Any]:
         "source": fitted_source(fit, now.date()),
         "scenario": _shown(fit.scenario_path),
         "seeds": list(fit.seeds),
+        "check_seeds": fit.spec.fit.check_seeds,
         "sampler": fit.spec.fit.sampler,
         "sampler_seed": fit.spec.fit.sampler_seed,
         "trials_complete": int((outcome.trials["state"] == "COMPLETE").sum()),
@@ -972,3 +996,26 @@ def save_screen(table: pd.DataFrame, out: Path) -> list[Path]:
     table.to_csv(out / "screen.csv", index=False)
     save_figure(screen_figure(table), out / "screen.png")
     return [out / "screen.csv", out / "screen.png"]
+
+
+def counts_figure(counts: pd.DataFrame, *, title: str) -> Any:
+    """Targets in range, the default world against the fitted one, for the targets the fit
+    saw and those it did not (by year), from :func:`sample_counts`."""
+    rows = counts.iloc[::-1].reset_index(drop=True)
+    fig, axes = new_figure(size=(9.0, max(2.8, 0.7 * len(rows) + 1.4)))
+    ax = axes[0, 0]
+    y = np.arange(len(rows))
+    total = rows["count"].to_numpy(dtype=float)
+    for k, (col, colour, label) in enumerate(
+        (("default_in_range", "0.6", "default world"), ("fitted_in_range", "tab:blue", "fitted"))
+    ):
+        share = rows[col].to_numpy(dtype=float) / total
+        ax.barh(y + (0.2 if k == 0 else -0.2), share, height=0.38, color=colour, label=label)
+        for yy, s, n, t in zip(y, share, rows[col], rows["count"], strict=True):
+            ax.text(s + 0.01, yy + (0.2 if k == 0 else -0.2), f"{n} of {t}", va="center", size=8)
+    ax.set_yticks(y, rows["targets"])
+    ax.set_xlim(0, 1.15)
+    ax.set_xlabel("share of the targets whose model median is in the acceptable range")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    return fig

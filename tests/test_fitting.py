@@ -3,6 +3,8 @@ distance, resuming after an interruption, the record and scenario it writes, bad
 
 from __future__ import annotations
 
+import csv
+import importlib.util
 import json
 import math
 from concurrent.futures import Executor, Future
@@ -250,7 +252,7 @@ def test_an_interrupted_fit_resumes_and_mixes_in_no_other_fit(tmp_path: Path) ->
     assert counting.calls == 1 + 2
 
     # a changed fit in the same folder is refused; nothing of it is written
-    other = load_fit(tiny_fit(tmp_path, trials=4, high=1.4))
+    other = load_fit(tiny_fit(tmp_path, trials=2, high=1.4))
     before = sorted(p.name for p in out.iterdir())
     with pytest.raises(ConfigError, match="holds another fit"):
         run_fit(other, out, InlineExecutor(), progress=False)
@@ -258,6 +260,15 @@ def test_an_interrupted_fit_resumes_and_mixes_in_no_other_fit(tmp_path: Path) ->
     # more trials of the same fit only extend it
     more = load_fit(tiny_fit(tmp_path, trials=5))
     assert run_fit(more, out, InlineExecutor(), progress=False).new_trials == 1
+    # --force starts the other fit afresh, deleting the fit's files and nothing else
+    (out / "notes.txt").write_text("mine")
+    fresh = run_fit(other, out, InlineExecutor(), progress=False, force=True)
+    assert fresh.new_trials == 2 and (out / "notes.txt").read_text() == "mine"
+    # a folder that is not a fit's is refused
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x").write_text("x")
+    with pytest.raises(ConfigError, match="does not hold a fit"):
+        run_fit(fit, tmp_path / "elsewhere", InlineExecutor(), progress=False)
 
 
 def test_unit_cube_maps_onto_the_search_scales(tmp_path: Path) -> None:
@@ -365,3 +376,44 @@ def test_the_shipped_fit_file_is_valid() -> None:
     fit = load_fit(ROOT / "experiments" / "calibration" / "fit.toml")
     assert fit.held_out and all(not t.months[1].startswith("2025") for t in fit.held_out)
     assert all(v is not None for v in fit.defaults.values())  # the default is trial 0
+
+
+# ------------------------------------------------------------------------ the committed record
+RECORD = ROOT / "experiments" / "calibration" / "fit-record"
+GALLERY_SCRIPT = ROOT / "experiments" / "calibration.py"
+
+
+def test_the_committed_fit_record_is_what_the_gallery_captions_say(tmp_path: Path) -> None:
+    """The calibration gallery's fit figures read experiments/calibration/fit-record: their
+    captions say it was fitted on the 2025 targets only with TPE and common seeds, checked
+    over 8 seeds on the 2025 targets and the 2026 and 2027 ones it did not see."""
+    spec = importlib.util.spec_from_file_location("calibration_gallery", GALLERY_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    gallery = module.EXPERIMENT
+    record = json.loads((RECORD / "fit.json").read_text())
+    targets = {t.id: t for t in load_targets()}
+    assert record["fitted_on"] and all(
+        targets[i].months[1].startswith("2025") for i in record["fitted_on"]
+    )
+    held_years = {targets[i].months[1][:4] for i in record["held_out"]}
+    assert {"2026", "2027"} <= held_years and "2025" not in held_years
+    assert record["sampler"] == "tpe" and record["check_seeds"] == 8
+    assert record["best"]["distance"] <= record["default"]["distance"]
+    captions = " ".join(f.caption for f in gallery.figures)
+    assert "fitted to the 2025 targets only" in captions and "8 seeds" in captions
+    counts = {r["targets"]: r for r in csv_rows(RECORD / "counts.csv")}
+    assert {"held out, 2026 (out of sample)", "held out, 2027 (out of sample)"} <= set(counts)
+    fitted = load_scenario(RECORD / "fitted.toml")  # the best values, loadable
+    assert fitted.name == "baseline-fitted"
+    screen = csv_rows(RECORD / "screen.csv")
+    assert {r["parameter"] for r in screen} == {p["path"] for p in record["parameters"]}
+    module.fit_figures(RECORD, tmp_path)
+    assert (tmp_path / "fit_out_of_sample.png").stat().st_size > 10_000
+    assert (tmp_path / "fit_screen.png").stat().st_size > 10_000
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
