@@ -11,6 +11,7 @@ from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,6 +21,7 @@ from sim.cli import main
 from sim.config import ConfigError, load_scenario
 from sim.fitting import (
     MAX_GAP,
+    distance,
     evaluate,
     fitted_scenario_text,
     load_fit,
@@ -106,6 +108,19 @@ def test_gap_grows_with_the_distance_from_the_range(low, width, factor) -> None:
     t = target(low, low, low * width)
     assert target_gap(t, low * width * factor) >= target_gap(t, low * width * math.sqrt(factor))
     assert target_gap(t, low / factor) >= target_gap(t, low / math.sqrt(factor))
+
+
+def test_the_distance_is_the_weighted_mean_loss_of_the_gaps() -> None:
+    a, b = target(10, 15, 20).model_copy(update={"id": "a"}), target(10, 15, 20)
+    b = b.model_copy(update={"id": "b"})
+    report = pd.DataFrame({"id": ["a", "b"], "median": [40.0, 15.0]})  # gaps 2 and 0
+
+    def weights(i: str) -> float:
+        return 3.0 if i == "a" else 1.0
+
+    assert distance([a, b], report, lambda i: 1.0) == pytest.approx(4.0 / 2)
+    assert distance([a, b], report, weights) == pytest.approx(3 * 4.0 / 4)
+    assert distance([a, b], report, weights, "cauchy") == pytest.approx(3 * math.log(5) / 4)
 
 
 # ------------------------------------------------------------------------ a tiny fit
