@@ -432,3 +432,27 @@ def test_the_committed_fit_record_is_what_the_gallery_captions_say(tmp_path: Pat
 def csv_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as f:
         return list(csv.DictReader(f))
+
+
+def test_plain_report_takes_a_selector_too(tmp_path: Path, capsys) -> None:
+    tiny_fit(tmp_path)  # writes targets.toml
+    code = main(
+        [
+            "calibrate",
+            str(SMALL),
+            "--targets",
+            str(tmp_path / "targets.toml"),
+            "--select",
+            "..2025-03",
+            "--seeds",
+            "1",
+            "--engine",
+            "serial",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "report"),
+        ]
+    )
+    text = capsys.readouterr().out
+    assert code == 0 and "burn-q1" in text and "price-2025-06" not in text
+    assert "of 1 targets in range" in text
