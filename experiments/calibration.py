@@ -345,8 +345,9 @@ EXPERIMENT = Experiment(
             "fit_screen.png",
             "Identification: a Morris screen of the fit's distance over the fitted parameters, "
             "each moved over its search range. Blue: parameters the 2025 targets pin down (μ* "
-            "at least 10% of the largest and above its 95% interval); grey: parameters they "
-            "barely move, whose fitted values mean little. Dots: σ, non-linearity and "
+            "at least 10% of the largest and above its 95% interval); orange: a large μ* "
+            "still within its 95% interval (more trajectories needed); grey: parameters the "
+            "targets barely move, whose fitted values mean little. Dots: σ, non-linearity and "
             "interaction.",
         ),
     ),

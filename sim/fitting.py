@@ -973,26 +973,50 @@ def identification_screen(
             "mu": res["mu"],
         }
     )
-    top = float(table["mu_star"].max())
-    table["pinned"] = (
-        (table["mu_star"] >= 0.1 * top) & (table["mu_star"] > table["mu_star_conf"])
-        if top > 0
-        else False
-    )
+    table["verdict"] = screen_verdicts(table)
+    table["pinned"] = table["verdict"] == "pinned"
     return table.sort_values("mu_star", ascending=False, ignore_index=True)
+
+
+WEAK_SHARE = 0.1
+"""A parameter whose μ* is below this share of the largest barely moves the distance."""
+
+
+def screen_verdicts(table: pd.DataFrame) -> list[str]:
+    """Per parameter of a Morris table: ``pinned`` (μ* at least :data:`WEAK_SHARE` of the
+    largest and above its 95% half-width: the targets move with it), ``weak`` (μ* below that
+    share: the distance is nearly flat along it, its fitted value means little) or
+    ``unclear`` (a large μ* within its 95% half-width: more trajectories are needed)."""
+    top = float(table["mu_star"].max())
+    out = []
+    for mu, conf in zip(table["mu_star"], table["mu_star_conf"], strict=True):
+        if top <= 0 or mu < WEAK_SHARE * top:
+            out.append("weak")
+        elif mu > conf:
+            out.append("pinned")
+        else:
+            out.append("unclear")
+    return out
+
+
+VERDICT_TEXT = {
+    "pinned": "yes",
+    "weak": "no: the targets barely move the distance",
+    "unclear": "unclear: μ* within its 95% interval (more trajectories)",
+}
 
 
 def format_screen(table: pd.DataFrame) -> str:
     lines = [
         "identification: Morris screen of the distance (mu* = mean |change of the distance| "
         "per move over the search range; pinned = mu* ≥ 10% of the largest and above its 95% "
-        "half-width)",
+        "half-width; weak = below 10% of the largest)",
         f"{'parameter':<44} {'mu*':>9} {'±95%':>9} {'sigma':>9}  pinned",
     ]
     for r in table.itertuples():
         lines.append(
             f"{r.parameter:<44} {r.mu_star:>9.3g} {r.mu_star_conf:>9.3g} {r.sigma:>9.3g}  "
-            f"{'yes' if r.pinned else 'no: the data barely move the distance'}"
+            f"{VERDICT_TEXT[r.verdict]}"
         )
     return "\n".join(lines)
 
@@ -1003,7 +1027,9 @@ def screen_figure(table: pd.DataFrame, *, title: str = "What the data pin down")
     ax = axes[0, 0]
     order = table.iloc[::-1]
     ypos = np.arange(len(order))
-    colours = ["tab:blue" if p else "tab:grey" for p in order["pinned"]]
+    palette = {"pinned": "tab:blue", "unclear": "tab:orange", "weak": "tab:grey"}
+    verdicts = order["verdict"] if "verdict" in order else screen_verdicts(order)
+    colours = [palette[v] for v in verdicts]
     ax.barh(ypos, order["mu_star"], xerr=order["mu_star_conf"], color=colours, alpha=0.8)
     ax.plot(order["sigma"], ypos, "o", color="black", label="σ (non-linearity, interaction)")
     ax.set_yticks(ypos, order["parameter"])

@@ -7,6 +7,7 @@ import csv
 import importlib.util
 import json
 import math
+import tomllib
 from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from sim.fitting import (
     fitted_scenario_text,
     load_fit,
     run_fit,
+    screen_verdicts,
     select_targets,
     target_gap,
     unit_to_params,
@@ -295,6 +297,13 @@ def test_unit_cube_maps_onto_the_search_scales(tmp_path: Path) -> None:
     assert mid["market.price_adjustment_speed"] == pytest.approx(math.sqrt(0.1))  # log
 
 
+def test_screen_verdicts() -> None:
+    table = pd.DataFrame(
+        {"mu_star": [10.0, 5.0, 0.5, 4.0], "mu_star_conf": [2.0, 1.0, 0.1, 6.0]},
+    )
+    assert screen_verdicts(table) == ["pinned", "pinned", "weak", "unclear"]
+
+
 def test_evaluate_uses_the_same_seeds_for_every_candidate(tmp_path: Path) -> None:
     fit = load_fit(tiny_fit(tmp_path, seeds=2))
     a = evaluate(fit, {OPEX: 0.5}, tmp_path / "c", InlineExecutor())
@@ -414,7 +423,8 @@ def test_the_committed_fit_record_is_what_the_gallery_captions_say(tmp_path: Pat
     )
     held_years = {targets[i].months[1][:4] for i in record["held_out"]}
     assert {"2026", "2027"} <= held_years and "2025" not in held_years
-    assert record["sampler"] == "tpe" and record["check_seeds"] == 8
+    assert record["sampler"] == "tpe"
+    assert tomllib.loads(record["fit_toml"])["fit"]["check_seeds"] == 8
     assert record["best"]["distance"] <= record["default"]["distance"]
     captions = " ".join(f.caption for f in gallery.figures)
     assert "fitted to the 2025 targets only" in captions and "8 seeds" in captions
@@ -424,6 +434,7 @@ def test_the_committed_fit_record_is_what_the_gallery_captions_say(tmp_path: Pat
     assert fitted.name == "baseline-fitted"
     screen = csv_rows(RECORD / "screen.csv")
     assert {r["parameter"] for r in screen} == {p["path"] for p in record["parameters"]}
+    assert {r["verdict"] for r in screen} <= {"pinned", "weak", "unclear"}
     module.fit_figures(RECORD, tmp_path)
     assert (tmp_path / "fit_out_of_sample.png").stat().st_size > 10_000
     assert (tmp_path / "fit_screen.png").stat().st_size > 10_000
