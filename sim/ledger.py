@@ -341,15 +341,17 @@ class Ledger:
         payer_book = self._books.get(payer)
         payee_book = self._books.get(payee)
         if (
-            cents > 0
+            cents >= 0
             and payer != payee
             and (payer_book is None) is plan.payer_outside
             and (payee_book is None) is plan.payee_outside
             and (payer_book is not None or payer.startswith(WORLD_PREFIX))
             and (payee_book is not None or payee.startswith(WORLD_PREFIX))
         ):
-            # The common case: both parties where the flow expects them, a positive amount.
+            # The common case: both parties where the flow expects them, an amount >= 0.
             # Anything else takes the checked path below, which raises the precise error.
+            if cents == 0:
+                return 0  # accepted and not logged
             if payer_book is not None:
                 if plan.payer_pays_cash and payer_book[C] < cents:
                     raise InsufficientCash(
