@@ -10,8 +10,10 @@ world) keeping five summary outputs. "bare" steps the model in a loop and builds
 whole summary (what the sweep worker did before it computed only what it keeps). "serial"
 is the sweep runner in this process (the worker's outputs, the results store, its Parquet
 writes); "process" adds the pool (worker start-up, task pickling). Overhead per run =
-(runner wall time − bare wall time) / N, also as a share of the bare run. CPU-bound work on a
-shared machine is noisy: compare figures from one invocation, not across invocations.
+(runner time − bare time) / N, also as a share of the bare run; it is measured in CPU time of
+this process for the in-process engines (bare, simulate, serial: less disturbed by other
+work on a shared machine) and in wall time for the pools. Compare figures from one
+invocation, not across invocations.
 """
 
 from __future__ import annotations
@@ -61,38 +63,51 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         sweep = load_sweep(sweep_file(folder, WORLDS[args.world], n, args.months))
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         for task in sweep.tasks:
             run_model(task.scenario, task.seed, task.months)
-        bare = time.perf_counter() - start
-        start = time.perf_counter()
+        bare, bare_cpu = time.perf_counter() - wall, time.process_time() - cpu
+        cpu = time.process_time()
         for task in sweep.tasks:
             simulate(task.scenario, task.seed, task.months)
-        full = time.perf_counter() - start
+        full_cpu = time.process_time() - cpu
         print(f"{n} runs of {args.months} months, {args.world} world, keeping 5 outputs")
-        print(f"bare model      1 worker   {3600 * n / bare:8.0f} runs/h  ({bare / n:.2f} s/run)")
         print(
-            f"simulate        1 worker   {3600 * n / full:8.0f} runs/h  ({full / n:.2f} s/run, "
-            f"all tables: +{100 * (full - bare) / bare:.0f}% over bare)"
+            f"bare model      1 worker   {3600 * n / bare_cpu:8.0f} runs/h CPU  "
+            f"({bare_cpu / n:.2f} s CPU/run, {bare / n:.2f} s wall)"
+        )
+        print(
+            f"simulate        1 worker   {3600 * n / full_cpu:8.0f} runs/h CPU  "
+            f"({full_cpu / n:.2f} s CPU/run; every table and output: "
+            f"+{100 * (full_cpu - bare_cpu) / bare_cpu:.0f}% over bare)"
         )
         engines = [("serial", 1), ("process", 1), ("process", 2)]
         if args.dask:
             engines.append(("dask", 2))
         for engine, workers in engines:
             store = ResultsStore(folder / f"{engine}-{workers}")
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             with executor_for(engine, workers) as pool:
                 run_sweep(sweep, store, pool, progress=False)
-            wall = time.perf_counter() - start
+            wall, used = time.perf_counter() - start, time.process_time() - cpu
+            plural = "s" if workers > 1 else " "
+            if engine == "serial":
+                per_run = (used - bare_cpu) / n
+                print(
+                    f"serial sweep    1 worker   {3600 * n / used:8.0f} runs/h CPU  "
+                    f"(overhead {1000 * per_run:.0f} ms CPU/run = "
+                    f"{100 * per_run * n / bare_cpu:.1f}% of a bare run)"
+                )
+                continue
             line = (
-                f"{engine + ' sweep':<15} {workers} worker{'s' if workers > 1 else ' '}  "
-                f"{3600 * n / wall:8.0f} runs/h  ({wall:.2f} s incl. start-up"
+                f"{engine + ' sweep':<15} {workers} worker{plural}  {3600 * n / wall:8.0f} runs/h "
+                f"wall ({wall:.2f} s incl. start-up"
             )
             if workers == 1:
                 per_run = (wall - bare) / n
                 line += f"; overhead {1000 * per_run:.0f} ms/run = {100 * per_run * n / bare:.1f}%"
             else:
-                line += f"; {bare / wall:.2f}x the bare 1-worker rate"
+                line += f"; {bare / wall:.2f}x the bare 1-worker wall rate"
             print(line + ")")
         store = ResultsStore(folder / "serial-1")
         print(
