@@ -1,51 +1,129 @@
-"""Wall time of one default run, and of a world with 10× as many agents.
+"""One run's cost, in one report: model time of the default world and of worlds 2×, 5×, 10×
+and 20× its size (as ratios, with the fitted exponent of time in agents), the whole
+`computesim run` command, and the bytes of a run folder.
 
-Usage: python benchmarks/bench_run.py [--repeat N] [--months M]
-Prints one line per world: agents, months, postings, best wall time over the repeats.
+Usage: python benchmarks/bench_run.py [--repeat N] [--months M] [--scale-months M]
+       [--scales 1,2,5,10,20] [--no-command]
+
+Model time is CPU time of this process (time.process_time: less disturbed than wall time by
+other work on a shared machine), best of the repeats; it covers building the world and
+stepping it, and no table. The scaled worlds run --scale-months months (default 36: a 20×
+world for 120 months takes minutes); their ratios are to the default world over the same
+months. "linear" would be ratio = scale; the exponent b fits time ∝ agents^b by least
+squares on the logs.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
-from sim.config import load_scenario
-from sim.model import ComputeMarket
+import numpy as np
 
-BASELINE = Path(__file__).resolve().parent.parent / "experiments" / "baseline.toml"
+from sim.config import load_scenario
+from sim.runner import run_model
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE = ROOT / "experiments" / "baseline.toml"
+COMPUTESIM = Path(sys.executable).with_name("computesim")
 
 
 def time_run(scale: int, months: int, repeat: int) -> tuple[int, int, float]:
+    """(agents, postings, best CPU seconds) of ``repeat`` runs of the baseline × ``scale``."""
     scenario = load_scenario(BASELINE)
     if scale > 1:
         scenario = scenario.scaled(scale)
-    best = float("inf")
+    best = math.inf
     agents = postings = 0
     for _ in range(repeat):
-        start = time.perf_counter()
-        model = ComputeMarket(scenario, rng=1)
-        for _ in range(months):
-            model.step()
-        best = min(best, time.perf_counter() - start)
-        agents, postings = len(model.all_agents), model.books.ledger.n_postings
+        start = time.process_time()
+        model = run_model(scenario, 1, months)
+        best = min(best, time.process_time() - start)
+        agents = len(model.all_agents)
+        postings = model.books.ledger.n_postings + len(model.books.ledger.accruals())
     return agents, postings, best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per world; the best counts")
-    parser.add_argument("--months", type=int, default=120, help="months per run")
-    args = parser.parse_args()
-    for label, scale, repeat in (
-        ("default world", 1, args.repeat),
-        ("10x agents", 10, max(1, args.repeat // 3)),
-    ):
-        agents, postings, seconds = time_run(scale, args.months, repeat)
-        print(
-            f"{label:<14} agents={agents:<5} months={args.months} postings={postings:<8} "
-            f"wall={seconds:.2f} s  ({args.months / seconds:.1f} months/s)"
+def command_seconds(args: list[str], repeat: int) -> float:
+    """Best wall time of ``computesim ARGS`` in a fresh process (imports included)."""
+    best = math.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(
+            [str(COMPUTESIM), *args], check=True, capture_output=True, env={**os.environ}
         )
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per world; the best counts")
+    parser.add_argument("--months", type=int, default=120, help="months of the default run")
+    parser.add_argument("--scale-months", type=int, default=36, help="months of scaled runs")
+    parser.add_argument("--scales", default="1,2,5,10,20", help="world sizes, comma-separated")
+    parser.add_argument("--no-command", action="store_true", help="skip the whole-command part")
+    args = parser.parse_args()
+
+    agents, postings, seconds = time_run(1, args.months, args.repeat)
+    print(
+        f"default world: {agents} agents, {args.months} months, {postings:,} postings: "
+        f"model {seconds:.2f} s CPU ({args.months / seconds:.0f} months/s; goal 0.25 s)"
+    )
+
+    scales = [int(s) for s in args.scales.split(",")]
+    rows = []
+    for scale in scales:
+        repeat = args.repeat if scale <= 2 else 1
+        rows.append((scale, *time_run(scale, args.scale_months, repeat)))
+    base = rows[0][3]
+    print(f"scaling ({args.scale_months} months; time ratio to {scales[0]}x; linear = scale):")
+    for scale, n, posts, sec in rows:
+        print(
+            f"  {scale:>3}x  agents={n:<5} postings={posts:<9,} model {sec:7.2f} s  "
+            f"ratio {sec / base:6.2f}  (per agent {sec / base / (n / rows[0][1]):.2f})"
+        )
+    if len(rows) > 1:
+        x = np.log([r[1] for r in rows])
+        y = np.log([r[3] for r in rows])
+        exponent = float(np.polyfit(x, y, 1)[0])
+        print(f"  fitted exponent: time ~ agents^{exponent:.2f}")
+        if len(rows) > 2:
+            top = float(np.polyfit(x[-2:], y[-2:], 1)[0])
+            print(f"  between the two largest worlds: ^{top:.2f}")
+
+    if args.no_command:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run"
+        common = ["run", "baseline", "--no-progress", "--force", "--out", str(out)]
+        helped = command_seconds(["run", "--help"], args.repeat)
+        bare = command_seconds([*common, "--no-picture"], 1)
+        lean_bytes = folder_bytes(out)
+        whole = command_seconds(common, 1)
+        default_bytes = folder_bytes(out)
+        command_seconds([*common, "--detail"], 1)
+        detail_bytes = folder_bytes(out)
+    print(f"`computesim run --help`: {helped:.2f} s wall")
+    print(
+        f"`computesim run baseline`: {whole:.2f} s wall ({whole / seconds:.1f}x the model's "
+        f"CPU time); with --no-picture {bare:.2f} s"
+    )
+    print(
+        f"run folder: {default_bytes / 1000:,.0f} kB by default (goal 250 kB), "
+        f"{lean_bytes / 1000:,.0f} kB with --no-picture, {detail_bytes / 1000:,.0f} kB with "
+        "--detail"
+    )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,19 @@
-"""Sweep throughput: runs per second with 1 and 2 workers, and the runner's overhead per run.
+"""Sweep throughput: runs per hour on 1 and 2 workers, the runner's overhead per run against
+bare model calls, and the bytes a sweep keeps per run.
 
-Usage: python benchmarks/bench_sweep.py [--runs N] [--months M] [--dask]
+Usage: python benchmarks/bench_sweep.py [--runs N] [--months M] [--world default|small]
+       [--dask]
 
-The sweep is N runs of the small test world (tests/fixtures/sweeps/small.toml) with varied
-demand growth. "direct" calls the model in a loop with no runner; "serial" is the runner in
-this process (its overhead per run = results store, Parquet writes, bookkeeping); "process"
-adds the pool (task pickling, worker start-up). Overhead per run = (runner wall time − direct
-wall time) / N, for the same runs.
+The sweep is N runs (seeds) of one world (default: experiments/baseline.toml, the default
+world) keeping five summary outputs. "bare" steps the model in a loop and builds no table
+(:func:`sim.runner.run_model`): the floor. "simulate" is a full run with every table and the
+whole summary (what the sweep worker did before it computed only what it keeps). "serial"
+is the sweep runner in this process (the worker's outputs, the results store, its Parquet
+writes); "process" adds the pool (worker start-up, task pickling). Overhead per run =
+(runner time − bare time) / N, also as a share of the bare run; it is measured in CPU time of
+this process for the in-process engines (bare, simulate, serial: less disturbed by other
+work on a shared machine) and in wall time for the pools. Compare figures from one
+invocation, not across invocations.
 """
 
 from __future__ import annotations
@@ -17,56 +24,96 @@ import time
 from pathlib import Path
 
 from sim.results_store import ResultsStore
-from sim.runner import simulate
+from sim.runner import run_model, simulate
 from sim.sweep import load_sweep, run_sweep
 from sim.sweep_cli import executor_for
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = ROOT / "tests" / "fixtures" / "sweeps" / "small.toml"
+WORLDS = {
+    "default": ROOT / "experiments" / "baseline.toml",
+    "small": ROOT / "tests" / "fixtures" / "sweeps" / "small.toml",
+}
+KEPT = ("defaults", "mean_utilisation", "losses_usd", "final_spot_price_usd_per_gpu_hour")
 
 
-def sweep_file(folder: Path, runs: int, months: int) -> Path:
+def sweep_file(folder: Path, scenario: Path, runs: int, months: int) -> Path:
     path = folder / "bench.toml"
+    kept = ", ".join(f'"{k}"' for k in (*KEPT, "capex_usd"))
     path.write_text(
-        f'[sweep]\nname = "bench"\nscenario = "{SMALL.as_posix()}"\nmonths = {months}\n'
+        f'[sweep]\nname = "bench"\nscenario = "{scenario.as_posix()}"\nmonths = {months}\n'
         f'seeds_per_point = {runs}\nbase_seed = 3\n[parameters]\nmethod = "grid"\n'
         'vary = [{path = "demand.noise_sd", values = [0.1]}]\n'
-        '[outputs]\nsummary = ["defaults", "mean_utilisation", "losses_usd"]\n'
+        f"[outputs]\nsummary = [{kept}]\n"
     )
     return path
 
 
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=64, help="runs per engine (default 64)")
-    parser.add_argument("--months", type=int, default=60, help="months per run (default 60)")
+    parser.add_argument("--runs", type=int, default=8, help="runs per engine (default 8)")
+    parser.add_argument("--months", type=int, default=120, help="months per run (default 120)")
+    parser.add_argument("--world", choices=sorted(WORLDS), default="default")
     parser.add_argument("--dask", action="store_true", help="also time a local Dask cluster")
     args = parser.parse_args()
+    n = args.runs
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        sweep = load_sweep(sweep_file(folder, args.runs, args.months))
-        start = time.perf_counter()
+        sweep = load_sweep(sweep_file(folder, WORLDS[args.world], n, args.months))
+        wall, cpu = time.perf_counter(), time.process_time()
+        for task in sweep.tasks:
+            run_model(task.scenario, task.seed, task.months)
+        bare, bare_cpu = time.perf_counter() - wall, time.process_time() - cpu
+        cpu = time.process_time()
         for task in sweep.tasks:
             simulate(task.scenario, task.seed, task.months)
-        direct = time.perf_counter() - start
-        print(f"{args.runs} runs of {args.months} months, small world")
-        print(f"direct      1 worker   {args.runs / direct:7.1f} runs/s  ({direct:.2f} s)")
+        full_cpu = time.process_time() - cpu
+        print(f"{n} runs of {args.months} months, {args.world} world, keeping 5 outputs")
+        print(
+            f"bare model      1 worker   {3600 * n / bare_cpu:8.0f} runs/h CPU  "
+            f"({bare_cpu / n:.2f} s CPU/run, {bare / n:.2f} s wall)"
+        )
+        print(
+            f"simulate        1 worker   {3600 * n / full_cpu:8.0f} runs/h CPU  "
+            f"({full_cpu / n:.2f} s CPU/run; every table and output: "
+            f"+{100 * (full_cpu - bare_cpu) / bare_cpu:.0f}% over bare)"
+        )
         engines = [("serial", 1), ("process", 1), ("process", 2)]
         if args.dask:
             engines.append(("dask", 2))
         for engine, workers in engines:
             store = ResultsStore(folder / f"{engine}-{workers}")
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             with executor_for(engine, workers) as pool:
                 run_sweep(sweep, store, pool, progress=False)
-            wall = time.perf_counter() - start
-            overhead = ""
-            if workers == 1:
-                overhead = f"  overhead {1000 * (wall - direct) / args.runs:6.1f} ms/run"
-            print(
-                f"{engine:<8} {workers} worker{'s' if workers > 1 else ' '}  "
-                f"{args.runs / wall:7.1f} runs/s  ({wall:.2f} s, incl. start-up){overhead}"
+            wall, used = time.perf_counter() - start, time.process_time() - cpu
+            plural = "s" if workers > 1 else " "
+            if engine == "serial":
+                per_run = (used - bare_cpu) / n
+                print(
+                    f"serial sweep    1 worker   {3600 * n / used:8.0f} runs/h CPU  "
+                    f"(overhead {1000 * per_run:.0f} ms CPU/run = "
+                    f"{100 * per_run * n / bare_cpu:.1f}% of a bare run)"
+                )
+                continue
+            line = (
+                f"{engine + ' sweep':<15} {workers} worker{plural}  {3600 * n / wall:8.0f} runs/h "
+                f"wall ({wall:.2f} s incl. start-up"
             )
+            if workers == 1:
+                per_run = (wall - bare) / n
+                line += f"; overhead {1000 * per_run:.0f} ms/run = {100 * per_run * n / bare:.1f}%"
+            else:
+                line += f"; {bare / wall:.2f}x the bare 1-worker wall rate"
+            print(line + ")")
+        store = ResultsStore(folder / "serial-1")
+        print(
+            f"bytes per sweep run: {folder_bytes(store.runs) / n:,.0f} (runs/), "
+            f"{folder_bytes(store.root) / n:,.0f} with manifest and plan"
+        )
 
 
 if __name__ == "__main__":

@@ -29,14 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
-from matplotlib.figure import Figure
 from pydantic import ValidationError
 
 from sim.config import ConfigError, Scenario, format_validation_error, load_scenario
 from sim.config import parameter_table as _parameter_table
 from sim.ensemble import derive_seeds, process_pool, run_ensemble
-from sim.overview import overview_figure
-from sim.plots import fan_chart
 from sim.results_store import ResultsStore
 from sim.runner import RunResult, simulate
 from sim.surgery import deal_surgery
@@ -44,6 +41,7 @@ from sim.sweep import InlineExecutor, Sweep, SweepSpec, expand_sweep, load_sweep
 
 if TYPE_CHECKING:
     import xarray
+    from matplotlib.figure import Figure
 
 __all__ = [
     "Ensemble",
@@ -181,6 +179,8 @@ class Run:
     def overview(self, title: str | None = None) -> Figure:
         """The overview figure of ``computesim run``: four panels over time (capacity and
         need, utilisation, compute price, money per month)."""
+        from sim.overview import overview_figure  # plotting: imported only to draw
+
         return overview_figure(
             self.result.tables["model"], title or f"{self.scenario.name}, seed {self.seed}"
         )
@@ -249,6 +249,8 @@ class Ensemble:
         self, column: str = "spot_price_usd_per_gpu_hour", *, ylabel: str | None = None
     ) -> Figure:
         """Median of a model column over the seeds with 50% and 90% bands, by month."""
+        from sim.plots import fan_chart  # plotting: imported only to draw
+
         return fan_chart(
             self.model,
             "date",

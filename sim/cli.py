@@ -23,7 +23,6 @@ from sim import (
     sweep_cli,
 )
 from sim.config import ConfigError, parameter_table
-from sim.overview import save_png
 from sim.surgery import deal_surgery, operate
 
 EXIT_BAD_INPUT = 2
@@ -46,9 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="run one scenario and write its tables, summary and overview figure",
-        description="Run one scenario. Writes model, agents, flows, accruals, journal, kinds, "
-        "lines, events, debtrank and exposures (.parquet), config.json (resolved config and seed), "
-        "summary.json, overview.png and, last, run.json (the completion marker) into --out, "
+        description="Run one scenario. Writes model, agents, kinds, lines, events, debtrank and "
+        "exposures (zstd .parquet; with --detail also flows, accruals and journal, one row per "
+        "posting), config.json (resolved config and seed), summary.json, overview.png (unless "
+        "--no-picture) and, last, run.json (the completion marker) into --out, "
         "and prints a short summary. The folder is written beside --out and renamed into "
         "place when complete: an interrupted run leaves --out as it was. An --out holding a "
         "run of the same scenario is replaced whole; one holding anything else is refused "
@@ -80,6 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="check the books against the instruments after every month (slower)",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--detail",
+        action="store_true",
+        help="also write the posting-level tables flows, accruals and journal (about 1 MB "
+        "for a default run; the summary and the other tables are the same without them)",
+    )
+    run.add_argument(
+        "--no-picture",
+        action="store_true",
+        help="do not draw overview.png (saves the plotting import and about 0.5 s)",
+    )
     run.set_defaults(handler=cmd_run)
     surgery = sub.add_parser(
         "surgery",
@@ -169,16 +180,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         run = api.run(
             scenario, seed=seed, months=months, audit=args.audit, progress=not args.no_progress
         )
-        runner.write_run(run.result, staging)
-        png = save_png(
-            run.overview(f"{scenario.name}, seed {seed}: overview"), staging / "overview.png"
-        )
-        os.chmod(png, runner.FILE_MODE)
+        written = runner.write_run(run.result, staging, detail=args.detail)
+        if not args.no_picture:
+            from sim.overview import save_png  # plotting: imported only to draw
+
+            png = save_png(
+                run.overview(f"{scenario.name}, seed {seed}: overview"), staging / "overview.png"
+            )
+            os.chmod(png, runner.FILE_MODE)
     print(format_summary(run.result.summary, run.tables["model"]))
-    tables = ", ".join(run.result.tables)
+    tables = ", ".join(p.stem for p in written if p.suffix == ".parquet")
+    picture = "" if args.no_picture else " overview.png;"
     print(
-        f"wrote {out}/ ({tables} .parquet; config.json; summary.json; overview.png; "
-        f"{runner.RUN_MARKER})"
+        f"wrote {out}/ ({tables} .parquet; config.json; summary.json;{picture} {runner.RUN_MARKER})"
     )
     return 0
 

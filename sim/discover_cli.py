@@ -42,7 +42,6 @@ from sim.discovery import (
     feature_scores,
     peel,
 )
-from sim.plots import box_limits, decision_tree, feature_score_bars, peeling_tradeoff, save_figure
 from sim.results_store import ResultsStore
 
 PARAMETER_PREFIX = "p:"
@@ -318,6 +317,15 @@ def discover(
 ) -> Discovery:
     """Run scenario discovery on the finished runs of ``store`` and write its files into
     ``out`` (created only once the question is known to be answerable)."""
+    # plotting: imported only when figures are drawn, so the CLI starts without matplotlib
+    from sim.plots import (
+        box_limits,
+        decision_tree,
+        feature_score_bars,
+        peeling_tradeoff,
+        save_figure,
+    )
+
     inputs, outcome, used, skipped, cut = prepared_runs(store, question)
     labels = parameter_labels(used)
     description = question.describe(cut)

@@ -17,12 +17,23 @@ import pandas as pd
 from sim.config import Scenario
 from sim.runner import simulate
 
+WORKER_PRELOAD: tuple[str, ...] = ("sim.runner",)
+"""Modules the fork server imports once, before it forks any worker: each worker then starts
+with the model, pandas and Mesa already loaded (about 1 s of imports saved per worker and
+per pool) instead of importing them itself."""
+
+
+def forkserver_context() -> multiprocessing.context.ForkServerContext:
+    """The fork-server start method, with :data:`WORKER_PRELOAD` preloaded in the server.
+    A fork server is safe in threaded parents (unlike plain fork)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(WORKER_PRELOAD))
+    return context
+
 
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes started by a fork server (safe in threaded parents)."""
-    return ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("forkserver")
-    )
+    return ProcessPoolExecutor(max_workers=workers, mp_context=forkserver_context())
 
 
 def parallel_map[T](fn: Callable[[Any], T], tasks: Iterable[Any], workers: int = 1) -> list[T]:

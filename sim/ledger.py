@@ -96,6 +96,54 @@ class Treatment:
 R, C, P, D = Line.RETAINED, Line.CASH, Line.PAYABLES, Line.DEBT
 
 
+@dataclass(frozen=True, slots=True)
+class _PostingPlan:
+    """A :class:`Treatment` compiled for the posting path: which side is outside, and the
+    signed change of each line it touches (+1 or −1 per cent), so a posting is four
+    additions and no lookups of the line's side."""
+
+    label: str
+    payer_outside: bool
+    payee_outside: bool
+    payer_debit: Line | None
+    payer_debit_sign: int
+    payer_credit: Line | None
+    payer_credit_sign: int
+    payee_debit: Line | None
+    payee_debit_sign: int
+    payee_credit: Line | None
+    payee_credit_sign: int
+    payer_pays_cash: bool  # the payer's cash falls (it must cover the amount)
+    moves_cash: bool
+    external_in: bool  # from outside into a book's cash
+    external_out: bool  # from a book's cash to outside
+
+    @classmethod
+    def of(cls, label: str, t: Treatment) -> _PostingPlan:
+        def sign(line: Line | None, debit: bool) -> int:
+            if line is None:
+                return 0
+            return 1 if (line in ASSETS) == debit else -1
+
+        return cls(
+            label=label,
+            payer_outside=t.payer_debit is None,
+            payee_outside=t.payee_debit is None,
+            payer_debit=t.payer_debit,
+            payer_debit_sign=sign(t.payer_debit, True),
+            payer_credit=t.payer_credit,
+            payer_credit_sign=sign(t.payer_credit, False),
+            payee_debit=t.payee_debit,
+            payee_debit_sign=sign(t.payee_debit, True),
+            payee_credit=t.payee_credit,
+            payee_credit_sign=sign(t.payee_credit, False),
+            payer_pays_cash=t.payer_credit is Line.CASH,
+            moves_cash=t.moves_cash,
+            external_in=t.payer_debit is None and t.payee_debit is Line.CASH,
+            external_out=t.payee_debit is None and t.payer_credit is Line.CASH,
+        )
+
+
 class Flow(Enum):
     """Every kind of posting, with its label in the logs and its accounting treatment.
 
@@ -153,6 +201,7 @@ class Flow(Enum):
     def __init__(self, label: str, treatment: Treatment) -> None:
         self.label = label
         self.treatment = treatment
+        self.plan = _PostingPlan.of(label, treatment)
 
 
 PAYMENT_FOR_ACCRUAL = {
@@ -177,6 +226,8 @@ def is_world(party: str) -> bool:
 
 def to_cents(amount_usd: float, what: str = "amount") -> int:
     """Round a dollar amount to integer cents, refusing NaN, infinities and negatives."""
+    if type(amount_usd) is float and 0.0 <= amount_usd < math.inf:
+        return round(amount_usd * CENTS_PER_USD)  # the common case, checked at once
     if isinstance(amount_usd, bool) or not isinstance(amount_usd, (int, float)):
         raise LedgerError(f"{what} must be a number of US dollars, got {amount_usd!r}")
     if not math.isfinite(amount_usd):
@@ -263,8 +314,11 @@ class Ledger:
         A cash posting whose payer lacks the cash raises :class:`InsufficientCash`: nobody
         overdraws. Zero amounts are accepted and not logged.
         """
-        cents = to_cents(amount_usd, f"amount of {flow.label} from {payer} to {payee}")
-        if flow.treatment.payer_credit is C and not is_world(payer):
+        if type(amount_usd) is float and 0.0 <= amount_usd < math.inf:
+            cents = round(amount_usd * CENTS_PER_USD)
+        else:
+            cents = to_cents(amount_usd, f"amount of {flow.label} from {payer} to {payee}")
+        if flow.plan.payer_pays_cash and not is_world(payer):
             # A dollar amount computed from the payer's own cash (a float of its cents) can
             # round a few cents above it once balances pass 2**53 cents: it means the cash.
             cash = self._book(payer)[C]
@@ -283,6 +337,50 @@ class Ledger:
     ) -> int:
         """:meth:`post` for an amount already in whole cents (no rounding through dollars, so
         amounts of any size stay exact)."""
+        plan = flow.plan
+        payer_book = self._books.get(payer)
+        payee_book = self._books.get(payee)
+        if (
+            cents >= 0
+            and payer != payee
+            and (payer_book is None) is plan.payer_outside
+            and (payee_book is None) is plan.payee_outside
+            and (payer_book is not None or payer.startswith(WORLD_PREFIX))
+            and (payee_book is not None or payee.startswith(WORLD_PREFIX))
+        ):
+            # The common case: both parties where the flow expects them, an amount >= 0.
+            # Anything else takes the checked path below, which raises the precise error.
+            if cents == 0:
+                return 0  # accepted and not logged
+            if payer_book is not None:
+                if plan.payer_pays_cash and payer_book[C] < cents:
+                    raise InsufficientCash(
+                        f"{payer} has {usd_text(payer_book[C])} cash and cannot pay "
+                        f"{usd_text(cents)} of {plan.label} to {payee}"
+                    )
+                payer_book[plan.payer_debit] += plan.payer_debit_sign * cents
+                payer_book[plan.payer_credit] += plan.payer_credit_sign * cents
+            elif plan.external_in:
+                self.external_in_cents += cents
+            if payee_book is not None:
+                payee_book[plan.payee_debit] += plan.payee_debit_sign * cents
+                payee_book[plan.payee_credit] += plan.payee_credit_sign * cents
+            elif plan.external_out:
+                self.external_out_cents += cents
+            row = (step, payer, payee, cents, plan.label, instrument)
+            if plan.moves_cash:
+                self._moved[step] = self._moved.get(step, 0) + cents
+                self._log.append(row)
+            else:
+                self._accruals.append(row)
+            return cents
+        return self._post_checked(step, payer, payee, cents, flow, instrument)
+
+    def _post_checked(
+        self, step: int, payer: str, payee: str, cents: int, flow: Flow, instrument: str
+    ) -> int:
+        """:meth:`post_cents` with every check in order (zero amounts, wrong sides of the
+        boundary, unknown accounts, a party paying itself)."""
         if cents < 0:
             raise LedgerError(f"amount of {flow.label} from {payer} to {payee} must be >= 0")
         t = flow.treatment

@@ -7,10 +7,11 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -25,7 +26,7 @@ from sim.metrics import (
 )
 from sim.model import MODEL_REPORTERS, ComputeMarket
 
-MODEL_VERSION = "0.6.0"
+MODEL_VERSION = "0.11.0"
 """Bumped when a change alters results; part of every sweep run id."""
 
 ROUND_TRIP_SERIES: tuple[str, ...] = ("revenue_received_usd", "round_trip_revenue_usd")
@@ -94,12 +95,7 @@ def simulate(
     on_step: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Run ``scenario`` with ``seed`` for ``months`` (default: the scenario's) and collect."""
-    model = ComputeMarket(scenario, rng=seed, audit=audit)
-    steps = scenario.run.months if months is None else months
-    for _ in range(steps):
-        model.step()
-        if on_step is not None:
-            on_step(model.month)
+    model = run_model(scenario, seed, months, audit=audit, on_step=on_step)
     tables = {
         "model": model.model_table(),
         "agents": model.agent_table(),
@@ -116,19 +112,143 @@ def simulate(
     return RunResult(summarise(model, tables), tables, scenario, seed)
 
 
+def run_model(
+    scenario: Scenario,
+    seed: int,
+    months: int | None = None,
+    *,
+    audit: bool = False,
+    on_step: Callable[[int], None] | None = None,
+) -> ComputeMarket:
+    """Build the world and step it ``months`` months (default: the scenario's); no tables."""
+    model = ComputeMarket(scenario, rng=seed, audit=audit)
+    steps = scenario.run.months if months is None else months
+    for _ in range(steps):
+        model.step()
+        if on_step is not None:
+            on_step(model.month)
+    return model
+
+
+ROUND_TRIP_FIELDS: frozenset[str] = frozenset(
+    {
+        "round_trip_share",
+        "cloud_round_trip_usd",
+        "vendor_round_trip_usd",
+        "organic_cloud_revenue_usd",
+        "organic_vendor_revenue_usd",
+        "organic_revenue_usd",
+    }
+)
+"""Summary outputs that need the round-trip trace of every payment
+(:func:`sim.metrics.revenue_provenance`, the dearest part of collecting a run)."""
+
+
+def simulate_outputs(
+    scenario: Scenario,
+    seed: int,
+    months: int | None,
+    summary: Sequence[str],
+    series: Sequence[str] = (),
+) -> tuple[dict[str, float], dict[str, list[Any]] | None]:
+    """Run one world and compute only the summary outputs and model series asked for: what
+    a sweep worker keeps. The values are exactly those of :func:`simulate` (same code, same
+    tables), but a table no output needs is never built, and the round-trip trace of the
+    payments runs only for :data:`ROUND_TRIP_FIELDS` and the :data:`ROUND_TRIP_SERIES`.
+
+    Returns ``(summary row, series)``; ``series`` is None when no series is asked for, else
+    the columns ``step`` and ``series`` of the model table as lists."""
+    unknown = [k for k in summary if k not in SUMMARY_FIELDS]
+    unknown += [k for k in series if k not in SERIES_FIELDS]
+    if unknown:
+        raise ValueError(f"not an output of a run: {', '.join(unknown)}")
+    model = run_model(scenario, seed, months)
+    round_trip = bool(ROUND_TRIP_FIELDS.intersection(summary)) or any(
+        k in ROUND_TRIP_SERIES for k in series
+    )
+    tables = RunTables(model, round_trip=round_trip)
+    row = summarise(model, tables, fields=summary)
+    kept = None
+    if series:
+        kept = tables["model"][["step", *series]].to_dict(orient="list")
+    return {k: row[k] for k in summary}, kept
+
+
+class RunTables(Mapping[str, pd.DataFrame]):
+    """The tables of a finished run (the keys of :func:`simulate`'s), each built on first
+    use. With ``round_trip``, ``model`` and ``agents`` carry the :data:`ROUND_TRIP_SERIES`
+    columns, as in :func:`simulate`; without, they lack them (and nothing is traced)."""
+
+    def __init__(self, model: ComputeMarket, *, round_trip: bool = True) -> None:
+        ledger = model.books.ledger
+        self._build: dict[str, Callable[[], pd.DataFrame]] = {
+            "model": model.model_table,
+            "agents": model.agent_table,
+            "flows": ledger.flows,
+            "accruals": ledger.accruals,
+            "journal": ledger.journal_entries,
+            "kinds": kinds_table,
+            "lines": lines_table,
+            "events": model.events_table,
+            "debtrank": model.debtrank_table,
+            "exposures": model.exposures_table,
+        }
+        self._built: dict[str, pd.DataFrame] = {}
+        self._round_trip = round_trip
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._built:
+            table = self._build[name]()
+            if self._round_trip and name in ("model", "agents"):
+                revenue = self._revenue()
+                if name == "agents":
+                    table = agents_with_round_trip(table, revenue)
+                else:
+                    model_with_round_trip(table, revenue)
+            self._built[name] = table
+        return self._built[name]
+
+    def _revenue(self) -> pd.DataFrame:
+        if "\x00revenue" not in self._built:
+            self._built["\x00revenue"] = round_trip_revenue(self["flows"], self["accruals"])
+        return self._built["\x00revenue"]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._build)
+
+    def __len__(self) -> int:
+        return len(self._build)
+
+
+def round_trip_revenue(flows: pd.DataFrame, accruals: pd.DataFrame) -> pd.DataFrame:
+    """Revenue received and its round-trip part per (step, seller), named as the
+    :data:`ROUND_TRIP_SERIES` (see :func:`sim.metrics.revenue_provenance`)."""
+    return revenue_provenance(flows, accruals).rename(
+        columns={"round_trip_usd": "round_trip_revenue_usd"}
+    )
+
+
+def agents_with_round_trip(agents: pd.DataFrame, revenue: pd.DataFrame) -> pd.DataFrame:
+    """The agents table with :data:`ROUND_TRIP_SERIES` per seller and month (0 for parties
+    that sold nothing)."""
+    agents = agents.merge(revenue, on=["step", "agent_id"], how="left")
+    agents[list(ROUND_TRIP_SERIES)] = agents[list(ROUND_TRIP_SERIES)].fillna(0.0)
+    return agents
+
+
+def model_with_round_trip(model: pd.DataFrame, revenue: pd.DataFrame) -> None:
+    """Add :data:`ROUND_TRIP_SERIES` to the model table (all sellers together), in place."""
+    monthly = revenue.groupby("step")[list(ROUND_TRIP_SERIES)].sum()
+    for column in ROUND_TRIP_SERIES:
+        model[column] = model["step"].map(monthly[column]).fillna(0.0).astype(float)
+
+
 def add_round_trip_revenue(tables: dict[str, pd.DataFrame]) -> None:
     """Add :data:`ROUND_TRIP_SERIES` to the agents table (per seller and month; 0 for
     parties that sold nothing) and to the model table (all sellers together)."""
-    revenue = revenue_provenance(tables["flows"], tables["accruals"]).rename(
-        columns={"round_trip_usd": "round_trip_revenue_usd"}
-    )
-    agents = tables["agents"].merge(revenue, on=["step", "agent_id"], how="left")
-    agents[list(ROUND_TRIP_SERIES)] = agents[list(ROUND_TRIP_SERIES)].fillna(0.0)
-    tables["agents"] = agents
-    monthly = revenue.groupby("step")[list(ROUND_TRIP_SERIES)].sum()
-    model = tables["model"]
-    for column in ROUND_TRIP_SERIES:
-        model[column] = model["step"].map(monthly[column]).fillna(0.0).astype(float)
+    revenue = round_trip_revenue(tables["flows"], tables["accruals"])
+    tables["agents"] = agents_with_round_trip(tables["agents"], revenue)
+    model_with_round_trip(tables["model"], revenue)
 
 
 def kinds_table() -> pd.DataFrame:
@@ -171,18 +291,26 @@ def lines_table() -> pd.DataFrame:
     )
 
 
-def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str, float]:
-    """Scalars describing a run (money in USD, prices in USD per GPU-hour)."""
+def summarise(
+    model: ComputeMarket,
+    tables: Mapping[str, pd.DataFrame],
+    fields: Collection[str] | None = None,
+) -> dict[str, float]:
+    """Scalars describing a run (money in USD, prices in USD per GPU-hour), in the order of
+    :data:`SUMMARY_FIELDS`; with ``fields``, only the groups of outputs that hold one of
+    them are computed (and only the tables those groups read are touched)."""
+    out: dict[str, float] = {}
+    for group, compute in _SUMMARY_GROUPS:
+        if fields is None or not group.isdisjoint(fields):
+            out.update(compute(model, tables))
+    return {k: out[k] for k in SUMMARY_FIELDS if k in out}
+
+
+def _market(model: ComputeMarket, tables: Mapping[str, pd.DataFrame]) -> dict[str, float]:
+    """Outputs of the model table alone: capacity, utilisation, prices, money, sentiment."""
     m = tables["model"]
-    ev = tables["events"]
-    agents = {a.name: a for a in model.all_agents}
-    defaulted = [a for a in agents.values() if a.defaulted]
     price = m["spot_price_usd_per_gpu_hour"]
     peak_at = int(price.idxmax())
-    exposed = [a for a in agents.values() if a.kind != "Investor"]
-    systemic = model.cfg.cascade.systemic_share
-    default_rows = ev[ev["event"].str.startswith("default")]
-    monthly = default_rows.groupby("step").size()
     return {
         "months": float(len(m)),
         "final_installed_gpus": float(m["installed_gpus"].iloc[-1]),
@@ -193,6 +321,23 @@ def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str
         "max_spot_price_usd_per_gpu_hour": float(price.max()),
         "min_spot_price_usd_per_gpu_hour": float(price.min()),
         "price_fall_from_peak": float(1 - price.iloc[peak_at:].min() / price.iloc[peak_at]),
+        "lab_revenue_usd": float(m["lab_revenue_usd"].sum()),
+        "capex_usd": float(m["capex_usd"].sum()),
+        "peak_debt_usd": float(m["total_debt_usd"].max()),
+        "final_sentiment": float(m["sentiment"].iloc[-1]),
+    }
+
+
+def _defaults(model: ComputeMarket, tables: Mapping[str, pd.DataFrame]) -> dict[str, float]:
+    """Defaults, cascades, rescues and losses (the agents' flags and the events table)."""
+    ev = tables["events"]
+    agents = {a.name: a for a in model.all_agents}
+    defaulted = [a for a in agents.values() if a.defaulted]
+    exposed = [a for a in agents.values() if a.kind != "Investor"]
+    systemic = model.cfg.cascade.systemic_share
+    default_rows = ev[ev["event"].str.startswith("default")]
+    monthly = default_rows.groupby("step").size()
+    return {
         "defaults": float(len(defaulted)),
         "lab_defaults": float(sum(a.kind == "Lab" for a in defaulted)),
         "cloud_defaults": float(sum(a.kind == "Cloud" for a in defaulted)),
@@ -201,34 +346,33 @@ def summarise(model: ComputeMarket, tables: dict[str, pd.DataFrame]) -> dict[str
         "rescues": float((ev["event"] == "rescue").sum()),
         "systemic_cascade": float(sum(a.defaulted for a in exposed) >= systemic * len(exposed)),
         "losses_usd": total_losses(ev),
-        "money_moved_usd": float(tables["flows"]["amount"].sum()),
-        "lab_revenue_usd": float(m["lab_revenue_usd"].sum()),
-        **_revenues(tables),
-        "capex_usd": float(m["capex_usd"].sum()),
-        "peak_debt_usd": float(m["total_debt_usd"].max()),
-        "final_sentiment": float(m["sentiment"].iloc[-1]),
-        **_concentration_and_returns(tables),
     }
 
 
-def _concentration_and_returns(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
-    """Market concentration at the end (HHI, 0–1) and the investors' multiple on invested
-    capital over the run (all investors together; NaN if none invested)."""
+def _money_moved(model: ComputeMarket, tables: Mapping[str, pd.DataFrame]) -> dict[str, float]:
+    return {"money_moved_usd": float(tables["flows"]["amount"].sum())}
+
+
+def _concentration(model: ComputeMarket, tables: Mapping[str, pd.DataFrame]) -> dict[str, float]:
+    """Market concentration at the end (HHI, 0–1)."""
     agents = tables["agents"]
     last = concentration_series(agents[agents["step"] == agents["step"].max()]).iloc[-1]
-    returns = investor_returns(tables["flows"], agents)
+    return {"final_cloud_hhi": float(last["cloud_hhi"]), "final_lab_hhi": float(last["lab_hhi"])}
+
+
+def _returns(model: ComputeMarket, tables: Mapping[str, pd.DataFrame]) -> dict[str, float]:
+    """The investors' multiple on invested capital over the run (all investors together;
+    NaN if none invested)."""
+    returns = investor_returns(tables["flows"], tables["agents"])
     invested = float(returns["invested_usd"].sum()) if len(returns) else 0.0
     value = float((returns["returned_usd"] + returns["held_usd"]).sum()) if len(returns) else 0.0
-    return {
-        "final_cloud_hhi": float(last["cloud_hhi"]),
-        "final_lab_hhi": float(last["lab_hhi"]),
-        "investor_moic": value / invested if invested > 0 else math.nan,
-    }
+    return {"investor_moic": value / invested if invested > 0 else math.nan}
 
 
-def _revenues(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
+def _sales(model: ComputeMarket, tables: Mapping[str, pd.DataFrame]) -> dict[str, float]:
     """Revenue each layer reports over the run (USD): labs from end users; clouds from
-    compute sold (billed, or drawn from a prepayment); vendors from chips sold."""
+    compute sold (billed, or drawn from a prepayment); vendors from chips sold; and the
+    labs' valuation at the end."""
     accr = tables["accruals"]
     lab = float(tables["model"]["lab_revenue_usd"].sum())
     sold = ("compute_due", "prepayment_used", "prepayment_forfeited")
@@ -236,6 +380,21 @@ def _revenues(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
     vendor = float(accr.loc[accr["kind"] == "chip_invoice_due", "amount"].sum())
     agents = tables["agents"]
     last = agents[(agents["step"] == agents["step"].max()) & (agents["agent_type"] == "Lab")]
+    return {
+        "cloud_revenue_usd": cloud,
+        "vendor_revenue_usd": vendor,
+        "reported_revenue_usd": lab + cloud + vendor,
+        "final_lab_valuation_usd": float(last["valuation_usd"].sum()),
+    }
+
+
+def _round_trip(model: ComputeMarket, tables: Mapping[str, pd.DataFrame]) -> dict[str, float]:
+    """The round-trip part of the revenue received (from the agents table's round-trip
+    columns) and the organic rest of the reported revenue, USD."""
+    sales = _sales(model, tables)
+    lab = float(tables["model"]["lab_revenue_usd"].sum())
+    cloud, vendor = sales["cloud_revenue_usd"], sales["vendor_revenue_usd"]
+    agents = tables["agents"]
     by_role = agents.groupby("agent_type")["round_trip_revenue_usd"].sum()
     cloud_trip = float(by_role.get("Cloud", 0.0))
     vendor_trip = float(by_role.get("ChipVendor", 0.0))
@@ -243,10 +402,6 @@ def _revenues(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
         columns={"round_trip_revenue_usd": "round_trip_usd"}
     )
     return {
-        "cloud_revenue_usd": cloud,
-        "vendor_revenue_usd": vendor,
-        "reported_revenue_usd": lab + cloud + vendor,
-        "final_lab_valuation_usd": float(last["valuation_usd"].sum()),
         "round_trip_share": round_trip_revenue_share(received),
         "cloud_round_trip_usd": cloud_trip,
         "vendor_round_trip_usd": vendor_trip,
@@ -256,8 +411,93 @@ def _revenues(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
     }
 
 
-def write_run(result: RunResult, out_dir: str | Path) -> list[Path]:
-    """Write the tables (Parquet), the resolved config with its seed and the summary (JSON).
+_Group = Callable[[ComputeMarket, Mapping[str, pd.DataFrame]], dict[str, float]]
+_SUMMARY_GROUPS: tuple[tuple[frozenset[str], _Group], ...] = (
+    (
+        frozenset(
+            {
+                "months",
+                "final_installed_gpus",
+                "final_need_gpus",
+                "mean_utilisation",
+                "min_utilisation",
+                "final_spot_price_usd_per_gpu_hour",
+                "max_spot_price_usd_per_gpu_hour",
+                "min_spot_price_usd_per_gpu_hour",
+                "price_fall_from_peak",
+                "lab_revenue_usd",
+                "capex_usd",
+                "peak_debt_usd",
+                "final_sentiment",
+            }
+        ),
+        _market,
+    ),
+    (
+        frozenset(
+            {
+                "defaults",
+                "lab_defaults",
+                "cloud_defaults",
+                "largest_monthly_defaults",
+                "cascade_depth",
+                "rescues",
+                "systemic_cascade",
+                "losses_usd",
+            }
+        ),
+        _defaults,
+    ),
+    (frozenset({"money_moved_usd"}), _money_moved),
+    (
+        frozenset(
+            {
+                "cloud_revenue_usd",
+                "vendor_revenue_usd",
+                "reported_revenue_usd",
+                "final_lab_valuation_usd",
+            }
+        ),
+        _sales,
+    ),
+    (ROUND_TRIP_FIELDS, _round_trip),
+    (frozenset({"final_cloud_hhi", "final_lab_hhi"}), _concentration),
+    (frozenset({"investor_moic"}), _returns),
+)
+"""Summary outputs in groups that share their work, each with the function computing it.
+Together they give every field of :data:`SUMMARY_FIELDS` exactly once."""
+
+
+DETAIL_TABLES: tuple[str, ...] = ("flows", "accruals", "journal")
+"""Tables of every posting (about 90,000 rows each in a default run, 80% of a run folder's
+bytes): written only when asked for (``computesim run --detail``). Every other table, the
+summary and the round-trip columns are computed from them in memory either way."""
+
+PARQUET_COMPRESSION = "zstd"
+PARQUET_LEVEL = 9
+"""zstd level of the run folder's Parquet files (smaller than the default snappy by 10–25%
+on these tables; reading is as fast)."""
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> None:
+    """Write one table as zstd Parquet; float columns byte-stream-split (their bytes grouped
+    by position, which zstd compresses about 10% better on balance sheets and prices).
+    The frame read back is identical."""
+    floats = [c for c in df.columns if df[c].dtype.kind == "f"]
+    df.to_parquet(
+        path,
+        index=False,
+        compression=PARQUET_COMPRESSION,
+        compression_level=PARQUET_LEVEL,
+        use_byte_stream_split=floats or False,
+        use_dictionary=[c for c in df.columns if c not in floats],
+    )
+
+
+def write_run(result: RunResult, out_dir: str | Path, *, detail: bool = False) -> list[Path]:
+    """Write the tables (zstd Parquet), the resolved config with its seed and the summary
+    (JSON). The posting-level tables of :data:`DETAIL_TABLES` are written only with
+    ``detail``.
 
     Each file is written to a temporary name and moved into place, so a crash never leaves a
     half-written file behind.
@@ -266,10 +506,10 @@ def write_run(result: RunResult, out_dir: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, df in result.tables.items():
+        if name in DETAIL_TABLES and not detail:
+            continue
         written.append(
-            write_atomically(
-                out / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False)
-            )
+            write_atomically(out / f"{name}.parquet", lambda p, df=df: write_table(df, p))
         )
     config = {
         "seed": result.seed,
@@ -279,7 +519,8 @@ def write_run(result: RunResult, out_dir: str | Path) -> list[Path]:
     }
     written.append(
         write_atomically(
-            out / "config.json", lambda p: Path(p).write_text(json.dumps(config, indent=2) + "\n")
+            out / "config.json",
+            lambda p: Path(p).write_text(json.dumps(config, indent=1) + "\n"),
         )
     )
     written.append(

@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import itertools
 import json
-import multiprocessing
 import os
 import threading
 import time
@@ -32,7 +31,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.config import ConfigError, Scenario, format_validation_error, load_scenario, read_toml
-from sim.runner import MODEL_VERSION, SERIES_FIELDS, SUMMARY_FIELDS, simulate
+from sim.ensemble import forkserver_context
+from sim.runner import MODEL_VERSION, SERIES_FIELDS, SUMMARY_FIELDS, simulate_outputs
 
 if TYPE_CHECKING:
     from sim.results_store import ResultsStore
@@ -289,13 +289,11 @@ def run_id(scenario: Scenario, seed: int, months: int) -> str:
 
 # --------------------------------------------------------------------------------------
 def default_run_fn(task: RunTask) -> dict[str, Any]:
-    """Run one task in a worker; return its summary row and requested series."""
+    """Run one task in a worker; return its summary row and requested series. Only what the
+    sweep keeps is computed (:func:`sim.runner.simulate_outputs`): no table that none of
+    the kept outputs reads is built."""
     start = time.perf_counter()
-    result = simulate(task.scenario, task.seed, task.months)
-    row = {k: result.summary[k] for k in task.summary}
-    series = None
-    if task.series:
-        series = result.tables["model"][["step", *task.series]].to_dict(orient="list")
+    row, series = simulate_outputs(task.scenario, task.seed, task.months, task.summary, task.series)
     return {"summary": row, "series": series, "seconds": time.perf_counter() - start}
 
 
@@ -308,7 +306,7 @@ def sweep_pool(workers: int) -> ProcessPoolExecutor:
     dies, however it dies (SIGKILL included): see :func:`exit_with_parent`."""
     return ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=multiprocessing.get_context("forkserver"),
+        mp_context=forkserver_context(),
         initializer=exit_with_parent,
         initargs=(os.getpid(),),
     )

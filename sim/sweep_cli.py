@@ -28,7 +28,6 @@ from sim import api
 from sim.config import ConfigError
 from sim.results_store import ResultsStore
 from sim.runner import check_out_folder
-from sim.sensitivity import write_analysis
 from sim.sweep import executor_for, load_sweep, run_sweep
 
 
@@ -214,6 +213,8 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_sa(args: argparse.Namespace) -> int:
+    from sim.sensitivity import write_analysis  # SALib and plotting: imported only for `sa`
+
     store = ResultsStore(args.dir)
     csv, png = write_analysis(store, args.output, args.out or args.dir)
     with pd.option_context("display.width", 160, "display.precision", 4):

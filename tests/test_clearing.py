@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 
 from sim.clearing import clearing_vector, debtrank, debtrank_by_node, fixed_point_clearing
 
@@ -155,3 +156,28 @@ def test_clearing_rejects_bad_shares_and_debtrank_bad_input() -> None:
         debtrank(A, [1, 1], [1, 1], 5)
     with pytest.raises(ValueError, match="weights must have one entry per party"):
         debtrank(A, [1, 1], [1], 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(networks(), st.floats(0.3, 1.0))
+def test_debtrank_sparse_equals_dense(net, initial) -> None:
+    """DebtRank on a SciPy sparse exposure matrix gives the dense result, party by party."""
+    A, buffers = net
+    buffers = buffers + 1.0
+    weights = np.arange(1.0, len(buffers) + 1.0)
+    for j in range(len(buffers)):
+        dense = debtrank(A, buffers, weights, j, initial)
+        thin = debtrank(sparse.csr_array(A), buffers, weights, j, initial)
+        assert thin.rounds == dense.rounds
+        np.testing.assert_allclose(thin.distress, dense.distress, rtol=1e-12, atol=1e-12)
+        assert pytest.approx(dense.R, rel=1e-12, abs=1e-12) == thin.R
+
+
+def test_debtrank_sparse_hand_case_and_bad_input() -> None:
+    A = sparse.coo_array(([1, 10, 3, 3, 2], ([0, 1, 1, 2, 2], [1, 0, 2, 0, 1])), shape=(3, 3))
+    result = debtrank(A, [2, 5, 2], [10, 100, 30], 2)
+    np.testing.assert_allclose(result.distress, [0.3, 0.9, 1.0], rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match="buffers must be > 0"):
+        debtrank(A, [0, 5, 2], [1, 1, 1], 0)
+    with pytest.raises(ValueError, match="exposures and weights must be >= 0"):
+        debtrank(sparse.csr_array(-A.toarray()), [2, 5, 2], [1, 1, 1], 0)

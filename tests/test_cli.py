@@ -36,8 +36,10 @@ def test_run_writes_tables_config_summary_and_figure(tmp_path: Path) -> None:
     )
     assert "installed capacity" in proc.stdout and "compute price" in proc.stdout
     assert "defaults" in proc.stdout and "money moved" in proc.stdout
-    for name in ("model", "agents", "flows", "accruals", "events"):
+    for name in ("model", "agents", "events", "debtrank", "exposures"):
         assert (out / f"{name}.parquet").is_file()
+    for name in ("flows", "accruals", "journal"):  # posting-level tables: only with --detail
+        assert not (out / f"{name}.parquet").exists()
     model = pd.read_parquet(out / "model.parquet")
     assert len(model) == 12 and {"utilisation", "spot_price_usd_per_gpu_hour"} <= set(model)
     config = json.loads((out / "config.json").read_text())

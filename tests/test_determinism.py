@@ -45,6 +45,7 @@ def test_parquet_identical_across_processes(tmp_path: Path) -> None:
                 "--months",
                 "24",
                 "--no-progress",
+                "--detail",
             ],
             check=True,
             capture_output=True,
@@ -54,7 +55,7 @@ def test_parquet_identical_across_processes(tmp_path: Path) -> None:
     in_process = tmp_path / "in_process"
     from sim.config import load_scenario
 
-    write_run(simulate(load_scenario(BASELINE), 11, 24), in_process)
+    write_run(simulate(load_scenario(BASELINE), 11, 24), in_process, detail=True)
     for name in TABLES:
         first = pd.read_parquet(outs[0] / f"{name}.parquet")
         pd.testing.assert_frame_equal(first, pd.read_parquet(outs[1] / f"{name}.parquet"))

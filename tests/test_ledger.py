@@ -110,3 +110,47 @@ def test_any_sequence_of_postings_balances(posts: list[tuple[str, str, float, Fl
             ledger.post(1, payer, payee, amount, flow)
     ledger.check()  # balanced books, no negative cash, cash conserved
     assert ledger.total_cash_cents() == 110_000
+
+
+_PARTIES = ("a", "b", "world:x", "nobody")
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_PARTIES),
+            st.sampled_from(_PARTIES),
+            st.integers(min_value=-1, max_value=10**6),
+            st.sampled_from(list(Flow)),
+        ),
+        max_size=40,
+    )
+)
+def test_fast_posting_path_agrees_with_the_checked_one(
+    posts: list[tuple[str, str, int, Flow]],
+) -> None:
+    """The common-case path of post_cents and the fully checked path give the same books,
+    logs and errors (text included) for every flow, amount and pair of parties."""
+    fast, checked = Ledger(), Ledger()
+    for ledger in (fast, checked):
+        for name in ("a", "b"):
+            ledger.open_account(name)
+        ledger.post(0, "world:x", "a", 1e4, Flow.FOUNDING_CAPITAL)
+    for step, (payer, payee, cents, flow) in enumerate(posts):
+        outcomes = []
+        for post in (fast.post_cents, checked._post_checked):
+            try:
+                outcomes.append(post(step, payer, payee, cents, flow, "i"))
+            except LedgerError as exc:
+                outcomes.append((type(exc), str(exc)))
+        assert outcomes[0] == outcomes[1], (payer, payee, cents, flow)
+    assert fast._books == checked._books
+    assert (fast._log, fast._accruals, fast._moved) == (
+        checked._log,
+        checked._accruals,
+        checked._moved,
+    )
+    assert (fast.external_in_cents, fast.external_out_cents) == (
+        checked.external_in_cents,
+        checked.external_out_cents,
+    )
