@@ -1,0 +1,229 @@
+"""Capital markets (issue 14): valuations from expectations, heuristic switching, listed
+shares, endogenous sentiment, investors' hurdles, failing rounds, secondary sales."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sim.agents import Investor, Lab
+from sim.config import DealSpec, InvestorSpec
+from sim.deals.secondary_sale import SecondarySale
+from sim.ledger import Line
+from sim.model import ComputeMarket
+from sim.phases import finance
+from sim.sentiment import SentimentNews, next_sentiment
+from sim.valuation import GrowthBeliefs, dcf_value, listed_value, required_return
+
+from .conftest import small_world
+from .fakes import FakeMarket
+
+DCF = {
+    "long_run_growth": 0.02,
+    "persistence": 0.5,
+    "target_margin": 0.5,
+    "margin_convergence": 0.0,
+    "horizon_years": 1,
+}
+
+
+def test_dcf_matches_a_hand_computed_two_stage_value() -> None:
+    """One year at 10% growth and a 50% margin, then a Gordon terminal value at 2%, all
+    discounted at 10%: FCF₁ = 0.5 × 110 = 55; 55/1.1 + 55 × 1.02 / 0.08 / 1.1 = 687.5."""
+    value = dcf_value(100.0, 0.10, margin_now=0.5, required=0.10, **DCF)
+    assert value == pytest.approx(687.5)
+
+
+@given(
+    growth=st.floats(-0.5, 3.0),
+    sentiment=st.floats(0.1, 2.5),
+    margin=st.floats(-3.0, 0.5),
+)
+def test_value_rises_with_growth_and_sentiment(
+    growth: float, sentiment: float, margin: float
+) -> None:
+    """The multiple is an output: more expected growth or a warmer market values the same
+    revenue higher (for a company that makes money: with burn ahead, more growth can mean
+    more losses first)."""
+    kw = {**DCF, "horizon_years": 10, "target_margin": 0.25, "margin_convergence": 0.6}
+
+    def value(g: float, s: float) -> float:
+        r = required_return(0.10, 0.08, s)
+        return dcf_value(1e9, g, margin_now=margin, required=r, **kw)
+
+    assert value(growth + 0.2, sentiment) >= value(growth, sentiment)
+    assert value(growth, sentiment * 1.2) >= value(growth, sentiment) - 1e-6
+
+
+def test_heavy_burn_and_no_growth_are_worth_less_than_nothing() -> None:
+    value = dcf_value(
+        1e9,
+        -0.2,
+        long_run_growth=0.02,
+        persistence=0.5,
+        margin_now=-3.0,
+        target_margin=0.1,
+        margin_convergence=0.8,
+        required=0.3,
+        horizon_years=10,
+    )
+    assert value < 0
+
+
+def test_backlog_lifts_a_listed_firms_market_cap_by_its_discounted_margin() -> None:
+    kw = {
+        "backlog_margin": 0.3,
+        "backlog_years": 2.0,
+        "long_run_growth": 0.03,
+        "persistence": 0.5,
+        "required": 0.1,
+        "horizon_years": 10,
+        "sentiment": 1.5,
+    }
+    without = listed_value(10e9, 0.1, 0.0, **kw)
+    with_backlog = listed_value(10e9, 0.1, 100e9, **kw)
+    assert with_backlog - without == pytest.approx(1.5 * 100e9 * 0.3 / 1.1**2)
+
+
+def test_beliefs_extrapolate_a_boom_and_fall_back_on_the_anchor_when_it_ends() -> None:
+    """Brock–Hommes switching: steady 10%/month growth makes the trend followers more
+    accurate than the 3% anchor, the market extrapolates; after growth stops, the trend
+    followers' errors make the market expect less than it did at the peak."""
+    beliefs = GrowthBeliefs(anchor=0.03, trend_weight=0.3, intensity=2000.0, memory=0.7)
+    for _ in range(12):
+        beliefs.observe(0.10)
+    assert beliefs.trend_share > 0.9
+    boom = beliefs.expected()
+    assert boom == pytest.approx(0.10, abs=0.01)
+    for _ in range(3):
+        beliefs.observe(0.0)
+    assert beliefs.expected() < 0.5 * boom
+
+
+def test_sentiment_exceeds_one_on_good_news_and_falls_on_a_large_default() -> None:
+    kw = {
+        "anchor_growth": 0.03,
+        "mean_reversion": 0.1,
+        "growth_weight": 0.3,
+        "return_weight": 0.1,
+        "utilisation_weight": 0.05,
+        "reference_utilisation": 0.8,
+        "default_weight": 2.0,
+        "floor": 0.1,
+        "cap": 2.5,
+    }
+    s = 1.0
+    boom = SentimentNews(0.12, 0.05, 0.95, 0.0)
+    for _ in range(12):
+        s = next_sentiment(s, boom, **kw)
+    assert s > 1.2
+    # the leading lab (a third of the sector's value) defaults: one month's fall
+    crash = next_sentiment(s, SentimentNews(0.03, 0.0, 0.8, 1 / 3), **kw)
+    assert crash == pytest.approx(math.exp(0.9 * math.log(s) - 2.0 / 3), rel=1e-9)
+
+
+def make_lab(market: FakeMarket, revenue: float, costs: float) -> Lab:
+    lab = Lab(market.model, market, "lab-a", market.cfg.labs[0], 1.0)
+    lab.record_service(1.0, 1.0, 1.0, revenue)
+    lab.record_costs(costs)
+    return lab
+
+
+def test_investors_join_a_round_only_at_or_below_their_own_value() -> None:
+    """An investor with a low hurdle values the lab above the market's price and joins; one
+    with a high hurdle values it below and declines; nobody buys a lab worth nothing."""
+    market = FakeMarket(growth={"lab-a": 0.08})
+    lab = make_lab(market, revenue=1e9, costs=0.8e9)
+    price = lab.market_value()
+    assert price > 0
+
+    def investor(hurdle: float) -> Investor:
+        spec = InvestorSpec(name="x", hurdle_return_per_year=hurdle)
+        return Investor(market.model, market, f"inv-{hurdle}", spec)
+
+    assert investor(0.05).joins_round(lab, price, 1.0)
+    assert not investor(0.40).joins_round(lab, price, 1.0)
+    burning = make_lab(FakeMarket(growth={"lab-a": -0.05}), revenue=1e8, costs=2e9)
+    assert burning.market_value() == 0.0
+    assert not investor(0.05).joins_round(burning, burning.market_value(), 1.0)
+
+
+def test_funds_gain_new_money_after_good_returns_and_redeem_after_bad() -> None:
+    market = FakeMarket()
+    spec = InvestorSpec(name="vc", hurdle_return_per_year=0.2)
+    fund = Investor(market.model, market, "vc", spec)
+    market.set_cash("vc", 10e9)
+    market.balances[("vc", Line.STAKES)] = 10e9
+    for _ in range(6):
+        fund.observe_return(0.5e9, 10e9)  # 5% a month
+    assert fund.performance_flow_usd() > 0
+    for _ in range(24):
+        fund.observe_return(-0.5e9, 10e9)
+    outflow = fund.performance_flow_usd()
+    assert outflow < 0
+    assert outflow >= -market.cfg.capital.max_redemption_share * 10e9
+
+
+def test_a_round_fails_when_nobody_values_the_lab_at_its_price() -> None:
+    """A lab whose revenue collapsed while its bills stand is worth nothing: its round
+    raises nothing and the failure is an event; the same lab, healthy, raises money."""
+    world = ComputeMarket(small_world(), rng=1)
+    world.step()
+    lab = world.labs[0]
+    cash = lab.cash
+    lab.record_service(1.0, 1.0, 1.0, revenue_usd=1e6)
+    lab.record_costs(5e9)
+    assert finance.equity_round(world, 1, lab, 1e9) == 0.0
+    assert world.events[-1]["event"] == finance.ROUND_FAILED
+    assert lab.cash == cash
+    lab.record_service(1.0, 1.0, 1.0, revenue_usd=1e9)
+    lab.record_costs(0.5e9)
+    raised = finance.equity_round(world, 1, lab, 1e9)
+    assert raised > 0 and lab.cash == pytest.approx(cash + raised)
+
+
+def test_a_round_sells_at_most_the_dilution_cap() -> None:
+    world = ComputeMarket(small_world(), rng=1)
+    world.step()
+    lab = world.labs[0]
+    pre = lab.market_value()
+    d = world.cfg.capital.max_round_dilution
+    raised = finance.equity_round(world, 1, lab, 100 * pre)
+    assert raised <= d / (1 - d) * pre + 1.0
+    assert world.events[-1]["event"] == finance.ROUND_SMALLER
+
+
+def test_a_secondary_sale_moves_marks_but_not_the_companys_cash() -> None:
+    """$4B of existing shares of lab-a bought from its founders at 3× its market value:
+    lab-a's cash and shares outstanding are unchanged, the buyer pays and holds the shares,
+    and every holder's stake is marked to the sale's price that month."""
+    world = ComputeMarket(small_world(deals=True), rng=1)
+    for _ in range(3):
+        world.step()
+    lab, book = world.labs[0], world.books.instruments
+    value = lab.market_value()
+    spec = DealSpec(
+        name="secondary",
+        kind="secondary_sale",
+        provider="vc",
+        receiver="lab-a",
+        month=3,
+        amount_usd=4e9,
+        valuation_usd=3 * value,
+    )
+    cash, shares = lab.cash, book.shares_outstanding["lab-a"]
+    buyer_cash, founders = world.agent("vc").cash, book.founder_shares("lab-a")
+    vendor_before = book.stakes[("vendor", "lab-a")].mark_usd
+    SecondarySale(spec).on_invest(world, 3)
+    world.books.mark_stakes(3, lambda issuer: world.agent(issuer).market_value())
+    world.audit()
+    assert lab.cash == cash and book.shares_outstanding["lab-a"] == shares
+    assert world.agent("vc").cash == pytest.approx(buyer_cash - 4e9)
+    assert book.founder_shares("lab-a") == pytest.approx(founders - 4e9 / (3 * value / shares))
+    assert lab.market_value() == pytest.approx(3 * value)
+    vc = book.stakes[("vc", "lab-a")]
+    assert vc.mark_usd == pytest.approx(book.ownership("vc", "lab-a") * 3 * value, rel=1e-6)
+    assert book.stakes[("vendor", "lab-a")].mark_usd > 2.5 * vendor_before  # marked up too
