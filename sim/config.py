@@ -554,6 +554,15 @@ class CapitalMarketsConfig(Section):
         gt=0,
         le=20,
     )
+    max_listed_growth_per_year: float = param(
+        0.6,
+        "1/year",
+        "estimate (analysts' long-term earnings growth for NVIDIA, Oracle, CoreWeave 2025: "
+        "≈ 30–60%)",
+        "largest annual earnings growth the market projects for a listed cloud or vendor",
+        gt=0,
+        le=20,
+    )
     listed_growth_weight: float = param(
         1.0,
         "share",

@@ -104,7 +104,7 @@ def price(world: ComputeMarket, t: int) -> None:
             continue
         growth = min(
             annualise(cap.listed_growth_weight * market.expected_growth(firm.name)),
-            cap.max_expected_growth_per_year,
+            cap.max_listed_growth_per_year,
         )
         annual = sum(history) * EARNINGS_MONTHS / len(history)
         market.caps[firm.name] = listed_value(
