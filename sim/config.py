@@ -1023,7 +1023,8 @@ class InvestorSpec(Section):
     hurdle_return_per_year: float = param(
         0.10,
         "1/year",
-        "estimate (VC 20–30%, growth equity 10–15%, sovereign and pension 7–10%; the default is `capital.market_required_return`)",
+        "estimate (VC 20–30%, growth equity 10–15%, sovereign and pension 7–10%; "
+        "the default is `capital.market_required_return`)",
         "return the investor requires before the equity risk premium: it joins a round only "
         "if its own valuation of the company at this return is at least the round's price",
         gt=0.03,
