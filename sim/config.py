@@ -640,6 +640,46 @@ class CapitalMarketsConfig(Section):
         ge=0,
         le=1,
     )
+    venture_debt_value_share: float = param(
+        0.1,
+        "share of the market's valuation",
+        "estimate (venture debt sized at 20–35% of the last round, i.e. a few % of value)",
+        "most venture debt a lab may owe: lenders want an equity cushion (0 = none offered)",
+        ge=0,
+        le=1,
+    )
+    venture_debt_rate_per_year: float = param(
+        0.12,
+        "1/year",
+        "estimate (venture debt at prime + 3–6%, 2025)",
+        "interest rate of venture debt before the lender's stress spread",
+        ge=0,
+        le=1,
+    )
+    venture_debt_maturity_months: int = param(
+        36,
+        "months",
+        "estimate (venture loans run 3–4 years)",
+        "maturity of venture debt",
+        ge=1,
+        le=120,
+    )
+    venture_debt_grace_months: int = param(
+        12,
+        "months",
+        "estimate (interest-only period of 6–12 months)",
+        "venture debt pays interest only for this many months, then equal instalments",
+        ge=0,
+        le=119,
+    )
+    venture_debt_seniority: int = param(
+        1,
+        "rank (0 = senior secured)",
+        "estimate (behind senior secured lenders)",
+        "rank of venture debt among a defaulter's creditors",
+        ge=0,
+        le=10,
+    )
     wealth_effects: bool = param(
         True,
         "on/off",

@@ -113,8 +113,14 @@ def lend(
     usd: float,
     rate: float,
     maturity_months: int,
+    *,
+    kind: str = "loan",
+    seniority: int = 0,
+    grace_months: int = 0,
 ) -> Loan:
-    """``lender`` lends ``borrower`` up to ``usd`` (at most its cash) at ``rate`` a year."""
+    """``lender`` lends ``borrower`` up to ``usd`` (at most its cash) at ``rate`` a year;
+    ``kind``, ``seniority`` and ``grace_months`` are the loan's terms (venture debt has its
+    own)."""
     loan = Loan(
         books.instruments.new_id("loan"),
         lender.name,
@@ -123,6 +129,9 @@ def lend(
         rate,
         t,
         maturity_months,
+        seniority=seniority,
+        grace_months=grace_months,
+        kind=kind,
     )
     books.lend(t, loan)
     lender.record_loan(loan.principal)

@@ -227,3 +227,28 @@ def test_a_secondary_sale_moves_marks_but_not_the_companys_cash() -> None:
     vc = book.stakes[("vc", "lab-a")]
     assert vc.mark_usd == pytest.approx(book.ownership("vc", "lab-a") * 3 * value, rel=1e-6)
     assert book.stakes[("vendor", "lab-a")].mark_usd > 2.5 * vendor_before  # marked up too
+
+
+def test_a_lab_whose_round_falls_short_borrows_venture_debt_on_venture_terms() -> None:
+    """The shortfall of a round is borrowed as venture debt, within the equity cushion
+    (``venture_debt_value_share`` of the valuation), with its own rate, interest-only
+    months and seniority; a lab worth nothing gets none."""
+    world = ComputeMarket(small_world(), rng=1)
+    world.step()
+    lab = world.labs[0]
+    cap = world.cfg.capital
+    cash = lab.cash
+    lent = finance.venture_debt(world, 1, lab, 1e12)
+    assert 0 < lent <= cap.venture_debt_value_share * lab.market_value() + 1.0
+    assert lab.cash == pytest.approx(cash + lent)
+    loans = [x for x in world.books.instruments.loans if x.kind == finance.VENTURE_DEBT]
+    assert loans and all(x.borrower == lab.name for x in loans)
+    assert {x.seniority for x in loans} == {cap.venture_debt_seniority}
+    assert all(x.principal_due(1 + cap.venture_debt_grace_months) == 0 for x in loans)
+    assert all(x.rate_per_year >= cap.venture_debt_rate_per_year for x in loans)
+    assert finance.venture_debt(world, 1, lab, 1e12) == pytest.approx(0.0, abs=1.0)  # full
+    world.audit()
+    lab.record_service(1.0, 1.0, 1.0, revenue_usd=1e6)
+    lab.record_costs(5e9)
+    assert lab.market_value() == 0.0
+    assert finance.venture_debt(world, 1, lab, 1e9) == 0.0

@@ -95,6 +95,8 @@ def test_money_is_conserved_and_books_balance_every_month(
     events = result.tables["events"]
     if len(events) and (events["event"] == "equity_round_failed").any():
         CAPITAL_MARKET_SEEN.add("failed round")
+    if (result.tables["accruals"]["kind"] == "venture debt").any():
+        CAPITAL_MARKET_SEEN.add("venture debt")
     listed = agents[agents["agent_type"].isin(["Cloud", "ChipVendor"])]
     if (listed["market_value_usd"] - listed["equity_usd"].clip(lower=0)).abs().max() > 1.0:
         CAPITAL_MARKET_SEEN.add("listed mark")
@@ -113,4 +115,4 @@ def test_a_good_share_of_random_worlds_saw_defaults() -> None:
         "equity_investment",
         "secondary_purchase",
     } == DEAL_KINDS_SEEN
-    assert {"failed round", "listed mark"} == CAPITAL_MARKET_SEEN
+    assert {"failed round", "listed mark", "venture debt"} == CAPITAL_MARKET_SEEN

@@ -165,6 +165,16 @@ class Lab(MarketAgent):
         target = self.arrears_usd + fin.lab_runway_target_months * burn
         return max(0.0, target - self.cash, need_now - self.cash)
 
+    def venture_debt_wanted(self, shortfall_usd: float, venture_debt_usd: float) -> float:
+        """USD of venture debt to borrow when a round left ``shortfall_usd`` unraised: the
+        shortfall, within ``capital.venture_debt_value_share`` of the market's valuation
+        less the venture debt it already owes (venture lenders want an equity cushion;
+        our own estimate of the usual sizing)."""
+        if self.defaulted or shortfall_usd <= 0:
+            return 0.0
+        room = self.market.cfg.capital.venture_debt_value_share * self.market_value()
+        return max(0.0, min(shortfall_usd, room - venture_debt_usd))
+
     def margin_now(self) -> float:
         """This month's free-cash-flow margin, (revenue − cash costs) ÷ revenue, at least
         ``capital.worst_margin``."""

@@ -30,7 +30,9 @@ def run(world: ComputeMarket, t: int) -> None:
     for lab in world.labs:
         amount = lab.equity_wanted()
         if amount > 0:
-            equity_round(world, t, lab, amount, wealth)
+            raised = equity_round(world, t, lab, amount, wealth)
+            if raised < amount - 1.0:
+                venture_debt(world, t, lab, amount - raised)
     for cloud in world.clouds:
         if cloud.defaulted or not cloud.sells_to_market:
             continue
@@ -111,6 +113,49 @@ def equity_round(
     if raised < amount - 1.0:
         record(world, t, ROUND_SMALLER, lab.name, "", amount - raised, "round")
     return raised
+
+
+VENTURE_DEBT = "venture debt"
+"""The kind of a lab's venture loan in the tables."""
+
+
+def venture_debt(world: ComputeMarket, t: int, lab: Lab, shortfall: float) -> float:
+    """A round left ``shortfall`` unraised: the lab borrows venture debt for what it wants
+    (:meth:`Lab.venture_debt_wanted`) from the lenders with the largest loan budgets (the
+    syndicate rule of clouds), on venture terms: ``capital.venture_debt_*`` rate (plus each
+    lender's stress spread), maturity, interest-only months and seniority. Returns the USD
+    lent."""
+    cap, sentiment = world.cfg.capital, world.sentiment
+    owed = sum(
+        loan.outstanding
+        for loan in world.books.instruments.loans
+        if loan.active and loan.borrower == lab.name and loan.kind == VENTURE_DEBT
+    )
+    wanted = lab.venture_debt_wanted(shortfall, owed)
+    lenders = sorted(
+        (i for i in world.investors if i.loan_budget(sentiment) >= 1.0 and not i.defaulted),
+        key=lambda i: (-i.loan_budget(sentiment), i.name),
+    )[: world.cfg.finance.syndicate_size]
+    lent = 0.0
+    for lender in lenders:
+        usd = cents_round(min(wanted - lent, lender.loan_budget(sentiment), lender.cash))
+        if usd < 1.0:
+            continue
+        rate = lender.loan_rate(cap.venture_debt_rate_per_year, sentiment)
+        loan = mechanisms.lend(
+            world.books,
+            t,
+            lender,
+            lab,
+            usd,
+            rate,
+            cap.venture_debt_maturity_months,
+            kind=VENTURE_DEBT,
+            seniority=cap.venture_debt_seniority,
+            grace_months=min(cap.venture_debt_grace_months, cap.venture_debt_maturity_months - 1),
+        )
+        lent += loan.principal
+    return lent
 
 
 def borrow(world: ComputeMarket, t: int, cloud: Cloud, amount: float) -> None:
