@@ -1430,11 +1430,12 @@ def _load_scenario(path: Path, chain: tuple[Path, ...]) -> Scenario:
 
 def _derived_scenario(path: Path, data: dict[str, Any], chain: tuple[Path, ...]) -> Scenario:
     """A scenario written as ``base = "other.toml"`` plus ``[overrides]`` (dotted paths)."""
-    unknown = sorted(set(data) - {"name", "base", "overrides"})
+    unknown = sorted(set(data) - {"name", "base", "overrides", "deals"})
     if unknown:
         raise ConfigError(
-            f"invalid {path}: a scenario with `base` may only have the fields name, base and "
-            f"overrides; found {', '.join(unknown)}. Nothing was run or written."
+            f"invalid {path}: a scenario with `base` may only have the fields name, base, "
+            f"overrides and deals (added to the base's); found {', '.join(unknown)}. Nothing "
+            "was run or written."
         )
     if not isinstance(data["base"], str) or not data["base"]:
         raise ConfigError(
@@ -1450,6 +1451,15 @@ def _derived_scenario(path: Path, data: dict[str, Any], chain: tuple[Path, ...])
         )
     if "name" in data:
         overrides = {**overrides, "name": data["name"]}
+    if "deals" in data:  # [[deals]] of a based file are added to the base's
+        if not isinstance(data["deals"], list):
+            raise ConfigError(
+                f"invalid {path}: `deals` must be an array of tables ([[deals]]). Nothing was "
+                "run or written."
+            )
+        merged = base.model_dump(mode="python")
+        merged["deals"] = [*merged["deals"], *data["deals"]]
+        base = validate_scenario(merged, source=str(path))
     try:
         return base.with_overrides(overrides)
     except ConfigError as exc:

@@ -4,21 +4,23 @@ shares, endogenous sentiment, investors' hurdles, failing rounds, secondary sale
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sim.agents import Investor, Lab
-from sim.config import DealSpec, InvestorSpec
+from sim.config import ConfigError, DealSpec, InvestorSpec, load_scenario
 from sim.deals.secondary_sale import SecondarySale
 from sim.ledger import Line
 from sim.model import ComputeMarket
 from sim.phases import finance
+from sim.runner import simulate
 from sim.sentiment import SentimentNews, next_sentiment
 from sim.valuation import GrowthBeliefs, dcf_value, listed_value, required_return
 
-from .conftest import small_world
+from .conftest import ROOT, small_world
 from .fakes import FakeMarket
 
 DCF = {
@@ -252,3 +254,34 @@ def test_a_lab_whose_round_falls_short_borrows_venture_debt_on_venture_terms() -
     lab.record_costs(5e9)
     assert lab.market_value() == 0.0
     assert finance.venture_debt(world, 1, lab, 1e9) == 0.0
+
+
+def test_the_seeds_secondary_marks_the_leader_at_300b_without_changing_its_cash() -> None:
+    """sim/scenarios/leader_secondary.toml: the baseline plus the seeds' $40B secondary at
+    $300B in March 2025. Paired with the baseline (same seed): the leader's cash is the same
+    every month, its mark in March 2025 is $300B, and the sovereign fund paid $40B."""
+    secondary = load_scenario(ROOT / "sim" / "scenarios" / "leader_secondary.toml")
+    baseline = load_scenario(ROOT / "sim" / "scenarios" / "baseline.toml")
+    assert [d.name for d in secondary.deals] == [
+        *(d.name for d in baseline.deals),
+        "leader-secondary-300b",
+    ]
+    a = simulate(secondary, 1, 3, audit=True).tables
+    b = simulate(baseline, 1, 3).tables
+    lead_a = a["agents"][a["agents"]["agent_id"] == "frontier-leader"].set_index("step")
+    lead_b = b["agents"][b["agents"]["agent_id"] == "frontier-leader"].set_index("step")
+    assert (lead_a["cash_usd"] == lead_b["cash_usd"]).all()
+    assert lead_a.loc[2, "market_value_usd"] == pytest.approx(300e9)
+    assert lead_b.loc[2, "market_value_usd"] != pytest.approx(300e9)
+    paid = a["flows"][a["flows"]["kind"] == "secondary_purchase"]
+    assert paid["amount"].sum() == pytest.approx(40e9)
+    assert set(paid["payer"]) == {"sovereign-fund"}
+
+
+def test_a_based_scenario_refuses_deals_that_are_not_an_array(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        f'base = "{(ROOT / "sim" / "scenarios" / "baseline.toml").as_posix()}"\ndeals = 3\n'
+    )
+    with pytest.raises(ConfigError, match="`deals` must be an array of tables"):
+        load_scenario(bad)
