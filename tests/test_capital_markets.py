@@ -285,3 +285,33 @@ def test_a_based_scenario_refuses_deals_that_are_not_an_array(tmp_path: Path) ->
     )
     with pytest.raises(ConfigError, match="`deals` must be an array of tables"):
         load_scenario(bad)
+
+
+def test_a_holder_reinvests_part_of_its_gain_only_with_wealth_effects_on() -> None:
+    on = FakeMarket()
+    lab = make_lab(on, revenue=1e9, costs=0.5e9)
+    on.set_cash("lab-a", 5e9)
+    share = on.cfg.capital.wealth_reinvestment_share
+    assert lab.wealth_reinvestment(10e9) == pytest.approx(min(share * 10e9, 5e9))
+    assert lab.wealth_reinvestment(-10e9) == 0.0
+    off = FakeMarket(cfg=small_world(**{"capital.wealth_effects": False}))
+    lab_off = make_lab(off, revenue=1e9, costs=0.5e9)
+    off.set_cash("lab-a", 5e9)
+    assert lab_off.wealth_reinvestment(10e9) == 0.0
+
+
+def test_the_wealth_loop_can_be_switched_off_for_deal_surgery() -> None:
+    """In the baseline, holders whose stakes rose (the vendor, the Microsoft-like cloud)
+    buy into labs' rounds; with ``capital.wealth_effects`` off, no party but an investor
+    buys in a round."""
+    baseline = load_scenario(ROOT / "sim" / "scenarios" / "baseline.toml")
+
+    def round_buyers(scenario: object) -> set[str]:
+        flows = simulate(scenario, 1, 48).tables["flows"]
+        rounds = flows[(flows["kind"] == "equity_investment") & (flows["instrument"] == "round")]
+        return set(rounds["payer"])
+
+    investors = {"vc-1", "vc-2", "vc-3", "sovereign-fund", "asset-manager"}
+    with_loop = round_buyers(baseline)
+    assert with_loop - investors  # a strategic holder reinvested its gain
+    assert round_buyers(baseline.with_overrides({"capital.wealth_effects": False})) <= investors
