@@ -257,10 +257,10 @@ def test_a_lab_whose_round_falls_short_borrows_venture_debt_on_venture_terms() -
 
 
 def test_the_seeds_secondary_marks_the_leader_at_300b_without_changing_its_cash() -> None:
-    """sim/scenarios/leader_secondary.toml: the baseline plus the seeds' $40B secondary at
+    """experiments/leader_secondary.toml: the baseline plus the seeds' $40B secondary at
     $300B in March 2025. Paired with the baseline (same seed): the leader's cash is the same
     every month, its mark in March 2025 is $300B, and the sovereign fund paid $40B."""
-    secondary = load_scenario(ROOT / "sim" / "scenarios" / "leader_secondary.toml")
+    secondary = load_scenario(ROOT / "experiments" / "leader_secondary.toml")
     baseline = load_scenario(ROOT / "sim" / "scenarios" / "baseline.toml")
     assert [d.name for d in secondary.deals] == [
         *(d.name for d in baseline.deals),
