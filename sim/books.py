@@ -287,6 +287,19 @@ class Books:
         self.ledger.post(t, buyer, issuer, usd, flow, instrument)
         return self.instruments.issue_shares(issuer, buyer, usd / price_per_share, usd)
 
+    def buy_from_founders(
+        self, t: int, buyer: str, issuer: str, usd: float, price_per_share: float
+    ) -> EquityStake:
+        """A secondary sale: ``buyer`` pays ``usd`` to ``issuer``'s founders and early holders
+        (outside the system) for existing shares at ``price_per_share``; no money reaches the
+        issuer and no new shares are made."""
+        self.ledger.post(t, buyer, FOUNDERS, usd, Flow.SECONDARY_PURCHASE, f"secondary:{issuer}")
+        return self.instruments.transfer_from_founders(issuer, buyer, usd / price_per_share, usd)
+
+    def redeem(self, t: int, fund: str, usd: float) -> float:
+        """``fund`` pays ``usd`` back to its own investors (outside the system)."""
+        return self.ledger.post(t, fund, FOUNDERS, usd, Flow.REDEMPTION) / CENTS_PER_USD
+
     def settle_in_shares(self, t: int, ob: Obligation, price_per_share: float) -> None:
         """Settle a compute obligation with new shares of the debtor (compute credits)."""
         amount = ob.cents / CENTS_PER_USD

@@ -420,6 +420,282 @@ class FinanceConfig(Section):
     )
 
 
+class CapitalMarketsConfig(Section):
+    """Capital markets (issue 14): valuations from expectations (Brock–Hommes switching
+    between a trend-following and a fundamental growth forecast), listed shares for clouds
+    and vendors, endogenous sentiment, finite return-sensitive investors, wealth effects."""
+
+    fundamental_growth_per_month: float = param(
+        0.03,
+        "1/month",
+        f"{CALIBRATION} Suggested defaults: adoption growth ≈ 3%/month",
+        "the fundamentalists' anchor: revenue growth they expect, and the growth against "
+        "which sentiment reads revenue news",
+        ge=-0.1,
+        le=0.3,
+    )
+    trend_extrapolation: float = param(
+        0.3,
+        "× last change of growth",
+        "Brock & Hommes 1998 (trend followers, γ > 0); estimate",
+        "γ of the trend followers' forecast g_{t-1} + γ (g_{t-1} − g_{t-2})",
+        ge=0,
+        le=3,
+    )
+    switching_intensity: float = param(
+        2000.0,
+        "1 / (monthly growth)²",
+        "Brock & Hommes 1998 (intensity of choice β); fitted",
+        "β of the logit that moves the market between the two forecasts by past accuracy",
+        ge=0,
+        le=1e6,
+    )
+    fitness_memory: float = param(
+        0.7,
+        "share per month",
+        "Brock & Hommes 1998 (memory η); estimate",
+        "weight of past accuracy in each forecast's fitness",
+        ge=0,
+        lt=1,
+    )
+    growth_window_months: int = param(
+        6,
+        "months",
+        "estimate",
+        "revenue growth is observed as the average monthly growth over this many months",
+        ge=1,
+        le=24,
+    )
+    max_expected_growth_per_year: float = param(
+        3.0,
+        "1/year",
+        f"{CALIBRATION} lab revenue ×3–4 a year in 2024–25 (estimate of the largest belief)",
+        "largest annual revenue growth anybody projects",
+        gt=0,
+        le=20,
+    )
+    long_run_growth_per_year: float = param(
+        0.03,
+        "1/year",
+        "estimate (nominal GDP-like terminal growth)",
+        "growth after the projection horizon (Gordon terminal value); below every return",
+        ge=0,
+        le=0.08,
+    )
+    growth_persistence_per_year: float = param(
+        0.55,
+        "share per year",
+        "estimate (high growth fades within a few years)",
+        "δ: expected growth approaches the long-run rate as g∞ + (g0 − g∞) δ^k in year k",
+        ge=0,
+        le=0.99,
+    )
+    horizon_years: int = param(
+        10,
+        "years",
+        "estimate (standard DCF horizon)",
+        "years projected before the terminal value",
+        ge=1,
+        le=40,
+    )
+    lab_target_margin: float = param(
+        0.25,
+        "share of revenue",
+        "estimate (mature software free-cash-flow margin)",
+        "free-cash-flow margin a lab is expected to reach",
+        ge=-1,
+        le=1,
+    )
+    margin_convergence_per_year: float = param(
+        0.6,
+        "share per year",
+        "estimate",
+        "how much of the gap between today's margin and the target is left after a year",
+        ge=0,
+        le=1,
+    )
+    worst_margin: float = param(
+        -3.0,
+        "share of revenue",
+        "estimate",
+        "today's margin is read as at least this (a lab burning more is valued at it)",
+        ge=-100,
+        le=0,
+    )
+    market_required_return: float = param(
+        0.10,
+        "1/year",
+        "estimate (venture-backed late stage, before the risk premium)",
+        "the market's required return on a lab or listed firm at which marks are set",
+        gt=0.08,
+        le=1,
+    )
+    equity_risk_premium: float = param(
+        0.08,
+        "1/year at neutral sentiment",
+        "Damodaran implied ERP ≈ 4–6% plus an AI risk premium (estimate)",
+        "premium added to every required return, divided by sentiment (a boom lowers it)",
+        ge=0,
+        le=1,
+    )
+    backlog_margin: float = param(
+        0.3,
+        "share of backlog",
+        f"{CALIBRATION} Oracle/CoreWeave: contract gross margins (estimate)",
+        "margin a listed cloud is expected to earn on its remaining performance obligations",
+        ge=0,
+        le=1,
+    )
+    backlog_years: float = param(
+        2.5,
+        "years",
+        f"{CALIBRATION} CoreWeave contract terms 3–5 years (average remaining, estimate)",
+        "years over which backlog margin is discounted on average",
+        gt=0,
+        le=20,
+    )
+    max_listed_growth_per_year: float = param(
+        0.6,
+        "1/year",
+        "estimate (analysts' long-term earnings growth for NVIDIA, Oracle, CoreWeave 2025: "
+        "≈ 30–60%)",
+        "largest annual earnings growth the market projects for a listed cloud or vendor",
+        gt=0,
+        le=20,
+    )
+    listed_growth_weight: float = param(
+        1.0,
+        "share",
+        "estimate",
+        "weight of the volume growth expectation in a listed firm's earnings growth",
+        ge=0,
+        le=1,
+    )
+    max_round_dilution: float = param(
+        0.35,
+        "share of post-money",
+        "estimate (venture rounds sell 10–25%, rarely more than a third)",
+        "most of a company one equity round sells; a larger need closes the round smaller",
+        gt=0,
+        lt=1,
+    )
+    sentiment_mean_reversion: float = param(
+        0.1,
+        "share per month",
+        "estimate (AR(1) in log sentiment)",
+        "how fast log sentiment returns to 0 (sentiment 1) without news",
+        ge=0,
+        le=1,
+    )
+    sentiment_growth_weight: float = param(
+        0.3,
+        "per unit of monthly growth surprise",
+        "fitted (sentiment > 1.2 in 2025–26; −20% in the telecom bust)",
+        "push on log sentiment of labs' revenue growth above the fundamental anchor",
+        ge=0,
+        le=100,
+    )
+    sentiment_return_weight: float = param(
+        0.1,
+        "per unit of monthly return",
+        "estimate (momentum: De Long et al. 1990 positive feedback traders)",
+        "push on log sentiment of the month's return on the sector's market value",
+        ge=0,
+        le=10,
+    )
+    sentiment_utilisation_weight: float = param(
+        0.05,
+        "per unit of utilisation gap",
+        f"{CALIBRATION} lit networks ≈ 35% used in the telecom bust (estimate)",
+        "push on log sentiment of utilisation above `reference_utilisation`",
+        ge=0,
+        le=10,
+    )
+    reference_utilisation: float = param(
+        0.8, "share", "estimate", "utilisation read as neutral news", ge=0, le=1
+    )
+    sentiment_default_weight: float = param(
+        2.0,
+        "per share of the sector's value",
+        "estimate (defaults weighted by size)",
+        "fall of log sentiment per share of the sector's market value that defaulted",
+        ge=0,
+        le=100,
+    )
+    sentiment_cap: float = param(2.5, "index", "estimate", "highest sentiment", gt=1, le=10)
+    performance_flow_sensitivity: float = param(
+        0.5,
+        "per unit of excess annual return",
+        "Chevalier & Ellison 1997; Berk & Green 2004 (flows chase returns); estimate",
+        "extra annual inflow (or redemption), as a share of a fund's value, per unit of its "
+        "trailing annual return above its hurdle",
+        ge=0,
+        le=10,
+    )
+    max_redemption_share: float = param(
+        0.02,
+        "share of cash per month",
+        "estimate (redemption gates)",
+        "most of its cash a fund pays out in redemptions in a month",
+        ge=0,
+        le=1,
+    )
+    venture_debt_value_share: float = param(
+        0.1,
+        "share of the market's valuation",
+        "estimate (venture debt sized at 20–35% of the last round, i.e. a few % of value)",
+        "most venture debt a lab may owe: lenders want an equity cushion (0 = none offered)",
+        ge=0,
+        le=1,
+    )
+    venture_debt_rate_per_year: float = param(
+        0.12,
+        "1/year",
+        "estimate (venture debt at prime + 3–6%, 2025)",
+        "interest rate of venture debt before the lender's stress spread",
+        ge=0,
+        le=1,
+    )
+    venture_debt_maturity_months: int = param(
+        36,
+        "months",
+        "estimate (venture loans run 3–4 years)",
+        "maturity of venture debt",
+        ge=1,
+        le=120,
+    )
+    venture_debt_grace_months: int = param(
+        12,
+        "months",
+        "estimate (interest-only period of 6–12 months)",
+        "venture debt pays interest only for this many months, then equal instalments",
+        ge=0,
+        le=119,
+    )
+    venture_debt_seniority: int = param(
+        1,
+        "rank (0 = senior secured)",
+        "estimate (behind senior secured lenders)",
+        "rank of venture debt among a defaulter's creditors",
+        ge=0,
+        le=10,
+    )
+    wealth_effects: bool = param(
+        True,
+        "on/off",
+        "issue 14 (the seeds' Oracle loop)",
+        "holders reinvest part of the month's gain on their stakes in labs' next rounds",
+    )
+    wealth_reinvestment_share: float = param(
+        0.2,
+        "share of the gain",
+        "estimate (marginal propensity to invest out of capital gains)",
+        "share of a month's mark-up on its stakes a holder adds to its bids in rounds",
+        ge=0,
+        le=1,
+    )
+
+
 class NetworkConfig(Section):
     partners_per_lab: int = param(
         2,
@@ -784,10 +1060,25 @@ class InvestorSpec(Section):
         ge=0,
         le=10,
     )
+    hurdle_return_per_year: float = param(
+        0.10,
+        "1/year",
+        "estimate (VC 20–30%, growth equity 10–15%, sovereign and pension 7–10%; "
+        "the default is `capital.market_required_return`)",
+        "return the investor requires before the equity risk premium: it joins a round only "
+        "if its own valuation of the company at this return is at least the round's price",
+        gt=0.03,
+        le=1,
+    )
 
 
 DealKind = Literal[
-    "strategic_equity", "vendor_financing", "compute_credit", "backstop", "lease_vehicle"
+    "strategic_equity",
+    "vendor_financing",
+    "compute_credit",
+    "backstop",
+    "lease_vehicle",
+    "secondary_sale",
 ]
 
 
@@ -871,6 +1162,15 @@ class DealSpec(Section):
         ge=0,
         le=1e13,
     )
+    valuation_usd: float = param(
+        0.0,
+        "USD",
+        f"{CALIBRATION} OpenAI secondary: $6.6B at $500B (Oct 2025); the seeds' $40B at $300B",
+        "secondary_sale: the whole company's value at the sale's price per share (0 = the "
+        "market's valuation of the month)",
+        ge=0,
+        le=1e15,
+    )
 
 
 class Scenario(Section):
@@ -882,6 +1182,7 @@ class Scenario(Section):
     market: MarketConfig = MarketConfig()
     technology: TechnologyConfig = TechnologyConfig()
     finance: FinanceConfig = FinanceConfig()
+    capital: CapitalMarketsConfig = CapitalMarketsConfig()
     network: NetworkConfig = NetworkConfig()
     cascade: CascadeConfig = CascadeConfig()
     shock: ShockConfig = ShockConfig()
@@ -969,6 +1270,7 @@ class Scenario(Section):
             "compute_credit": ({"Cloud"}, {"Lab"}),
             "backstop": ({"ChipVendor"}, {"Cloud"}),
             "lease_vehicle": ({"ChipVendor", "Investor", "Cloud"}, {"Lab"}),
+            "secondary_sale": ({"Cloud", "ChipVendor", "Investor"}, {"Lab", "Cloud"}),
         }
         seen = set()
         for deal in self.deals:
@@ -1128,11 +1430,12 @@ def _load_scenario(path: Path, chain: tuple[Path, ...]) -> Scenario:
 
 def _derived_scenario(path: Path, data: dict[str, Any], chain: tuple[Path, ...]) -> Scenario:
     """A scenario written as ``base = "other.toml"`` plus ``[overrides]`` (dotted paths)."""
-    unknown = sorted(set(data) - {"name", "base", "overrides"})
+    unknown = sorted(set(data) - {"name", "base", "overrides", "deals"})
     if unknown:
         raise ConfigError(
-            f"invalid {path}: a scenario with `base` may only have the fields name, base and "
-            f"overrides; found {', '.join(unknown)}. Nothing was run or written."
+            f"invalid {path}: a scenario with `base` may only have the fields name, base, "
+            f"overrides and deals (added to the base's); found {', '.join(unknown)}. Nothing "
+            "was run or written."
         )
     if not isinstance(data["base"], str) or not data["base"]:
         raise ConfigError(
@@ -1148,6 +1451,15 @@ def _derived_scenario(path: Path, data: dict[str, Any], chain: tuple[Path, ...])
         )
     if "name" in data:
         overrides = {**overrides, "name": data["name"]}
+    if "deals" in data:  # [[deals]] of a based file are added to the base's
+        if not isinstance(data["deals"], list):
+            raise ConfigError(
+                f"invalid {path}: `deals` must be an array of tables ([[deals]]). Nothing was "
+                "run or written."
+            )
+        merged = base.model_dump(mode="python")
+        merged["deals"] = [*merged["deals"], *data["deals"]]
+        base = validate_scenario(merged, source=str(path))
     try:
         return base.with_overrides(overrides)
     except ConfigError as exc:

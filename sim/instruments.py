@@ -276,6 +276,25 @@ class InstrumentBook:
         stake.mark_usd += cost_usd
         return stake
 
+    def founder_shares(self, issuer: str) -> float:
+        """Shares of ``issuer`` still held by its founders, employees and early holders
+        (outside the system): those outstanding less those the system's parties hold."""
+        held = sum(s.shares for s in self.stakes.values() if s.issuer == issuer)
+        return self.shares_outstanding.get(issuer, 0.0) - held
+
+    def transfer_from_founders(
+        self, issuer: str, holder: str, shares: float, cost_usd: float
+    ) -> EquityStake:
+        """``holder`` buys ``shares`` of ``issuer`` from its founders (no new shares)."""
+        key = (holder, issuer)
+        stake = self.stakes.get(key)
+        if stake is None:
+            stake = self.stakes[key] = EquityStake(holder, issuer, 0.0, 0.0, 0.0)
+        stake.shares += shares
+        stake.cost_basis_usd += cost_usd
+        stake.mark_usd += cost_usd
+        return stake
+
     def ownership(self, holder: str, issuer: str) -> float:
         """Share of ``issuer`` that ``holder`` owns (0–1)."""
         stake = self.stakes.get((holder, issuer))

@@ -161,6 +161,10 @@ class Flow(Enum):
     COST_OF_GOODS = ("cost_of_goods", Treatment(R, C, None, None))
     FACILITY_CAPEX = ("facility_capex", Treatment(Line.FLEET, C, None, None))
     DEFAULT_COST = ("default_cost", Treatment(R, C, None, None))  # lost in bankruptcy
+    # a fund pays money back to its own investors (performance-chasing outflow)
+    REDEMPTION = ("redemption", Treatment(Line.PAID_IN, C, None, None))
+    # existing shares bought from founders, employees and early holders (outside the system)
+    SECONDARY_PURCHASE = ("secondary_purchase", Treatment(Line.STAKES, C, None, None))
     # --- accruals inside the system: an obligation falls due, no cash moves ---
     COMPUTE_DUE = ("compute_due", Treatment(R, P, Line.RECEIVABLES, R))
     INTEREST_DUE = ("interest_due", Treatment(R, P, Line.RECEIVABLES, R))

@@ -76,15 +76,21 @@ def place_order(
     return books.place_order(order)
 
 
+MIN_PRE_MONEY_SHARE = 0.01
+"""A sale into a company worth (nearly) nothing is priced as if it were worth 1% of the
+money paid, so it buys at most ≈ 99% of the company (a unit of the formula, not a
+parameter: the buyer of a worthless company takes it over)."""
+
+
 def share_price(value_usd: float, amount_usd: float, shares_outstanding: float) -> float:
     """USD per new share when ``amount_usd`` of new equity is sold by a company worth
-    ``value_usd`` (its market value before the sale): the post-money valuation is that value,
-    but at least twice the amount (new money never buys more than half of a company in one
-    sale), and the price is the pre-money valuation (post-money − amount) over the shares
-    outstanding. The one definition for rounds, strategic stakes, compute credits paid in
-    shares and rescues (standard venture pricing; the 50% cap is our own estimate)."""
-    post_money = max(value_usd, 2 * amount_usd)
-    return (post_money - amount_usd) / shares_outstanding
+    ``value_usd`` (its market value before the sale, the pre-money valuation): the
+    pre-money valuation over the shares outstanding, so the buyer owns
+    amount ÷ (value + amount) afterwards (standard venture pricing). The one definition for
+    rounds, strategic stakes, compute credits paid in shares and rescues. How much a round
+    may sell is the round's business (``capital.max_round_dilution``), not the price's."""
+    pre_money = max(value_usd, MIN_PRE_MONEY_SHARE * amount_usd, 1.0)
+    return pre_money / shares_outstanding
 
 
 def buy_new_shares(
@@ -107,8 +113,14 @@ def lend(
     usd: float,
     rate: float,
     maturity_months: int,
+    *,
+    kind: str = "loan",
+    seniority: int = 0,
+    grace_months: int = 0,
 ) -> Loan:
-    """``lender`` lends ``borrower`` up to ``usd`` (at most its cash) at ``rate`` a year."""
+    """``lender`` lends ``borrower`` up to ``usd`` (at most its cash) at ``rate`` a year;
+    ``kind``, ``seniority`` and ``grace_months`` are the loan's terms (venture debt has its
+    own)."""
     loan = Loan(
         books.instruments.new_id("loan"),
         lender.name,
@@ -117,6 +129,9 @@ def lend(
         rate,
         t,
         maturity_months,
+        seniority=seniority,
+        grace_months=grace_months,
+        kind=kind,
     )
     books.lend(t, loan)
     lender.record_loan(loan.principal)

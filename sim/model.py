@@ -27,6 +27,7 @@ from sim.demand import Demand
 from sim.instruments import CapacityContract, ChipOrder
 from sim.ledger import CENTS_PER_USD, Flow, Line, to_cents
 from sim.phases import MONTH, MonthState
+from sim.phases.markets import CapitalMarket
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class ComputeMarket(mesa.Model):
         self.price_history: list[float] = []
         self.impairment_total_usd = 0.0
         self.sentiment = scenario.finance.sentiment_initial
+        self.capital = CapitalMarket(scenario)
         self.demand = Demand(scenario.demand, self.rng)
         self.month_state = MonthState()
         self.events: list[dict[str, object]] = []
@@ -263,6 +265,12 @@ class ComputeMarket(mesa.Model):
 
     def debt_usd(self, borrower: str) -> float:
         return self.books.instruments.debt_usd(borrower)
+
+    def expected_growth(self, name: str) -> float:
+        return self.capital.expected_growth(name)
+
+    def market_cap_usd(self, name: str) -> float | None:
+        return self.capital.caps.get(name)
 
     def open_orders(
         self, *, buyer: str | None = None, vendor: str | None = None

@@ -102,6 +102,16 @@ ALL_DEALS = [
         "amount_usd": 1e9,
         "debt_usd": 2e9,
     },
+    {
+        "name": "secondary",
+        "kind": "secondary_sale",
+        "provider": "vc",
+        "receiver": "lab-a",
+        "month": 3,
+        "months": 2,
+        "amount_usd": 1e9,
+        "valuation_usd": 50e9,
+    },
 ]
 
 

@@ -31,6 +31,8 @@ class FakeMarket:
     backlog: dict[str, float] = field(default_factory=dict)
     debt: dict[str, float] = field(default_factory=dict)
     facility_usd_per_gpu: float = 10_000.0
+    growth: dict[str, float] = field(default_factory=dict)  # expected monthly growth
+    market_caps: dict[str, float] = field(default_factory=dict)
     model: mesa.Model = field(default_factory=lambda: mesa.Model(rng=0))
 
     def balance(self, name: str, line: Line = Line.CASH) -> float:
@@ -65,6 +67,12 @@ class FakeMarket:
 
     def backlog_usd(self, seller: str, step: int) -> float:
         return self.backlog.get(seller, 0.0)
+
+    def expected_growth(self, name: str) -> float:
+        return self.growth.get(name, 0.0)
+
+    def market_cap_usd(self, name: str) -> float | None:
+        return self.market_caps.get(name)
 
     def debt_usd(self, borrower: str) -> float:
         return self.debt.get(borrower, 0.0)

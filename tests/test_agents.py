@@ -199,6 +199,7 @@ def test_agents_read_their_books_through_the_view() -> None:
     lab = make_lab(market)
     market.balances[("lab-a", Line.CASH)] = 7.0
     market.equity["lab-a"] = -3.0
+    lab.record_service(1.0, 1.0, 1.0, revenue_usd=1e8)  # earning, no costs: worth something
     assert lab.cash == 7.0 and lab.equity == -3.0 and lab.market_value() > 0
     lab.record_default(5)
     assert lab.defaulted and lab.market_value() == 0.0

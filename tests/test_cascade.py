@@ -89,6 +89,7 @@ def test_losses_are_grouped_by_the_instruments_own_type() -> None:
     known = {
         "loan",
         "vendor loan",
+        "venture debt",
         "capacity contract",
         "compute credit",
         "lease",

@@ -81,11 +81,12 @@ def test_deal_validation_names_the_field() -> None:
 
 
 def test_one_share_price_for_every_sale_of_new_equity() -> None:
-    """Pre-money over shares outstanding; post-money at least twice the amount raised."""
+    """The market value is the pre-money valuation: price = value ÷ shares outstanding, so
+    the buyer owns amount ÷ (value + amount); a worthless issuer sells at most ≈ 99%."""
     from sim.mechanisms import share_price
 
-    assert share_price(100.0, 20.0, 10.0) == pytest.approx(8.0)  # pre-money 80 over 10 shares
-    # worth less than twice the raise: the new money buys exactly half the company
-    price = share_price(30.0, 20.0, 10.0)
-    assert 20.0 / price == pytest.approx(10.0)
-    assert share_price(0.0, 5.0, 1.0) == pytest.approx(5.0)  # a worthless issuer: still half
+    assert share_price(100.0, 20.0, 10.0) == pytest.approx(10.0)  # pre-money 100 over 10 shares
+    price = share_price(30.0, 20.0, 10.0)  # worth little: the new money buys 20/50 = 40%
+    assert (20.0 / price) / (10.0 + 20.0 / price) == pytest.approx(0.4)
+    price = share_price(0.0, 500.0, 1.0)  # a worthless issuer: the buyer takes ≈ 99%
+    assert (500.0 / price) / (1.0 + 500.0 / price) == pytest.approx(0.99, abs=1e-3)

@@ -21,6 +21,7 @@ from .conftest import small_world
 WORLD_COUNT = 200
 DEFAULT_SHARE_SEEN: list[bool] = []
 DEAL_KINDS_SEEN: set[str] = set()
+CAPITAL_MARKET_SEEN: set[str] = set()  # failed rounds, listed marks (issue 14)
 
 worlds = st.fixed_dictionaries(
     {
@@ -40,6 +41,8 @@ worlds = st.fixed_dictionaries(
         "finance.max_loan_to_backlog": st.floats(0.0, 3.0),
         "network.partners_per_lab": st.integers(1, 2),
         "investors.*.equity_appetite": st.floats(0.0, 0.2),
+        "investors.*.hurdle_return_per_year": st.floats(0.05, 0.3),
+        "capital.wealth_effects": st.booleans(),
         "investors.*.loan_appetite": st.floats(0.0, 0.2),
         # at least the small world's opening debt (3e9), which a lender must be able to lend
         "investors.*.initial_cash_usd": st.floats(3e9, 1e11),
@@ -86,7 +89,17 @@ def test_money_is_conserved_and_books_balance_every_month(
     assert (agents["cash_usd"] >= 0).all()
     DEFAULT_SHARE_SEEN.append(result.summary["defaults"] > 0)
     kinds = set(flows["kind"]) | set(result.tables["accruals"]["kind"])
-    DEAL_KINDS_SEEN.update(kinds & {"vendor_financing", "compute_credit", "equity_investment"})
+    DEAL_KINDS_SEEN.update(
+        kinds & {"vendor_financing", "compute_credit", "equity_investment", "secondary_purchase"}
+    )
+    events = result.tables["events"]
+    if len(events) and (events["event"] == "equity_round_failed").any():
+        CAPITAL_MARKET_SEEN.add("failed round")
+    if (result.tables["accruals"]["kind"] == "venture debt").any():
+        CAPITAL_MARKET_SEEN.add("venture debt")
+    listed = agents[agents["agent_type"].isin(["Cloud", "ChipVendor"])]
+    if (listed["market_value_usd"] - listed["equity_usd"].clip(lower=0)).abs().max() > 1.0:
+        CAPITAL_MARKET_SEEN.add("listed mark")
 
 
 def test_a_good_share_of_random_worlds_saw_defaults() -> None:
@@ -96,4 +109,10 @@ def test_a_good_share_of_random_worlds_saw_defaults() -> None:
     share = sum(DEFAULT_SHARE_SEEN) / len(DEFAULT_SHARE_SEEN)
     print(f"share of random worlds with at least one default: {share:.0%}")
     assert share >= 0.15
-    assert {"vendor_financing", "compute_credit", "equity_investment"} == DEAL_KINDS_SEEN
+    assert {
+        "vendor_financing",
+        "compute_credit",
+        "equity_investment",
+        "secondary_purchase",
+    } == DEAL_KINDS_SEEN
+    assert {"failed round", "listed mark", "venture debt"} == CAPITAL_MARKET_SEEN

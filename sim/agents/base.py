@@ -42,6 +42,7 @@ class MarketAgent(mesa.Agent):
         "paid_in_usd": _line(Line.PAID_IN),
         "retained_usd": _line(Line.RETAINED),
         "equity_usd": lambda a: a.equity,
+        "market_value_usd": lambda a: a.market_value(),
     }
     """Columns of the agents table, each a function of the agent; a subclass extends them."""
 
@@ -66,9 +67,24 @@ class MarketAgent(mesa.Agent):
         return self.market.equity_of(self.name)
 
     def market_value(self) -> float:
-        """What holders mark a stake in this party to, USD: book equity (at least 0), or 0
-        once it has defaulted. A lab overrides this with its round valuation."""
-        return 0.0 if self.defaulted else max(0.0, self.equity)
+        """What holders mark a stake in this party to, USD: its listed market
+        capitalisation (clouds and vendors, :func:`sim.valuation.listed_value`) or, before it
+        is first priced, book equity (at least 0); 0 once it has defaulted. A lab overrides
+        this with its valuation from expectations."""
+        if self.defaulted:
+            return 0.0
+        cap = self.market.market_cap_usd(self.name)
+        return max(0.0, self.equity) if cap is None else cap
+
+    def wealth_reinvestment(self, gain_usd: float) -> float:
+        """USD of this month's mark-up on its stakes, ``gain_usd``, it adds to its bids in
+        labs' next rounds: ``capital.wealth_reinvestment_share`` of a gain, within its cash
+        beyond what it owes, 0 with ``capital.wealth_effects`` off (a marginal propensity to
+        invest out of capital gains; the seeds' Oracle loop; our own estimate)."""
+        cap = self.market.cfg.capital
+        if not cap.wealth_effects or self.defaulted or gain_usd <= 0:
+            return 0.0
+        return max(0.0, min(cap.wealth_reinvestment_share * gain_usd, self.cash - self.arrears_usd))
 
     def will_rescue(self, exposure_usd: float, shortfall_usd: float, owed_usd: float) -> bool:
         """Recapitalise a distressed counterparty whose failure would cost this party

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import mesa
 
 from sim.agents.base import MarketAgent
 from sim.agents.view import MarketView
 from sim.config import InvestorSpec
+from sim.ledger import Line
+from sim.valuation import required_return
+
+if TYPE_CHECKING:
+    from sim.agents.lab import Lab
 
 
 class Investor(MarketAgent):
@@ -23,6 +28,7 @@ class Investor(MarketAgent):
         self.spec = spec
         self.equity_used_usd = 0.0  # put into equity this month
         self.loans_used_usd = 0.0  # lent this month
+        self.annual_return = self.spec.hurdle_return_per_year  # trailing, on its stakes
 
     def _appetite(self, share: float, sentiment: float) -> float:
         return max(0.0, self.cash * share * sentiment**self.spec.sentiment_sensitivity)
@@ -41,6 +47,43 @@ class Investor(MarketAgent):
         spread that widens as sentiment falls (CALIBRATION: CDS 368 → 643 bp in 2025)."""
         spread = self.market.cfg.finance.stress_spread_per_sentiment
         return base_rate + spread * max(0.0, 1.0 - sentiment)
+
+    def required_return(self, sentiment: float) -> float:
+        """Annual return it requires of an equity: its hurdle plus the equity risk premium,
+        which falls as sentiment rises (:func:`sim.valuation.required_return`)."""
+        cap = self.market.cfg.capital
+        return required_return(self.spec.hurdle_return_per_year, cap.equity_risk_premium, sentiment)
+
+    def joins_round(self, lab: Lab, pre_money_usd: float, sentiment: float) -> bool:
+        """Buy into ``lab``'s round priced at ``pre_money_usd``? Only if its own value of the
+        lab's expected cash flows at its required return is at least that price: buying
+        amount A for A ÷ (P + A) of a company worth V + A to it returns at least the hurdle
+        iff V ≥ P (ECONOMICS.md §1: a round succeeds only if its price gives the investor
+        an expected return at least its hurdle)."""
+        if pre_money_usd <= 0 or self.defaulted:
+            return False
+        return lab.intrinsic_value(self.required_return(sentiment)) >= pre_money_usd
+
+    def observe_return(self, gain_usd: float, stakes_before_usd: float) -> None:
+        """This month's mark-to-market gain on its stakes: the trailing annual return is an
+        exponential average of monthly returns (12-month mean life), annualised."""
+        if stakes_before_usd <= 0:
+            return
+        monthly = max(-1.0, min(1.0, gain_usd / stakes_before_usd))
+        self.annual_return += (12.0 * monthly - self.annual_return) / 12.0
+
+    def performance_flow_usd(self) -> float:
+        """New money (> 0) or redemptions (< 0) this month beyond its committed inflow:
+        flows chase returns (Chevalier and Ellison 1997; Berk and Green 2004): the fund's
+        value × sensitivity × (trailing annual return − hurdle) ÷ 12; redemptions at most
+        ``capital.max_redemption_share`` of cash (a gate). Only funds that hold equity."""
+        cap = self.market.cfg.capital
+        stakes = self.market.balance(self.name, Line.STAKES)
+        if stakes <= 0 or self.defaulted:
+            return 0.0
+        excess = self.annual_return - self.spec.hurdle_return_per_year
+        flow = cap.performance_flow_sensitivity * excess * (self.cash + stakes) / 12.0
+        return max(flow, -cap.max_redemption_share * self.cash)
 
     def start_month(self) -> None:
         """Budgets renew each month."""

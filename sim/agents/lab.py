@@ -12,6 +12,7 @@ from sim.agents.base import Column, MarketAgent
 from sim.agents.view import MarketView
 from sim.config import LabSpec
 from sim.instruments import CapacityContract
+from sim.valuation import annualise, dcf_value, required_return
 
 if TYPE_CHECKING:
     from sim.agents.cloud import Cloud
@@ -48,6 +49,7 @@ class Lab(MarketAgent):
         self.revenue_usd = 0.0
         self.costs_usd = 0.0  # cash costs of the month (compute bills + other opex)
         self.partners: list[str] = []
+        self.traded_mark: tuple[int, float] | None = None  # (month, valuation) of a secondary
 
     # --- serving -----------------------------------------------------------------------
     def observe_demand(self, inference_gpus: float) -> None:
@@ -163,11 +165,65 @@ class Lab(MarketAgent):
         target = self.arrears_usd + fin.lab_runway_target_months * burn
         return max(0.0, target - self.cash, need_now - self.cash)
 
+    def venture_debt_wanted(self, shortfall_usd: float, venture_debt_usd: float) -> float:
+        """USD of venture debt to borrow when a round left ``shortfall_usd`` unraised: the
+        shortfall, within ``capital.venture_debt_value_share`` of the market's valuation
+        less the venture debt it already owes (venture lenders want an equity cushion;
+        our own estimate of the usual sizing)."""
+        if self.defaulted or shortfall_usd <= 0:
+            return 0.0
+        room = self.market.cfg.capital.venture_debt_value_share * self.market_value()
+        return max(0.0, min(shortfall_usd, room - venture_debt_usd))
+
+    def margin_now(self) -> float:
+        """This month's free-cash-flow margin, (revenue − cash costs) ÷ revenue, at least
+        ``capital.worst_margin``."""
+        worst = self.market.cfg.capital.worst_margin
+        if self.revenue_usd <= 0:
+            return worst
+        return max(worst, (self.revenue_usd - self.costs_usd) / self.revenue_usd)
+
+    def intrinsic_value(self, required: float) -> float:
+        """Value of the lab's expected free cash flows at the annual return ``required``,
+        USD (may be negative: more burn than growth repays). Revenue is this month's,
+        annualised; growth is the market's Brock–Hommes expectation (``expected_growth``),
+        annualised and capped; the margin moves from today's toward the target (the
+        two-stage DCF of :func:`sim.valuation.dcf_value`, ECONOMICS.md §1)."""
+        cap = self.market.cfg.capital
+        growth = min(
+            annualise(self.market.expected_growth(self.name)), cap.max_expected_growth_per_year
+        )
+        return dcf_value(
+            12.0 * self.revenue_usd,
+            growth,
+            long_run_growth=cap.long_run_growth_per_year,
+            persistence=cap.growth_persistence_per_year,
+            margin_now=self.margin_now(),
+            target_margin=cap.lab_target_margin,
+            margin_convergence=cap.margin_convergence_per_year,
+            required=required,
+            horizon_years=cap.horizon_years,
+        )
+
     def valuation_usd(self, sentiment: float) -> float:
-        """Post-money valuation investors accept: revenue multiple × annual revenue × sentiment."""
-        annual = 12.0 * self.revenue_usd
-        return max(annual * self.market.cfg.finance.revenue_multiple * sentiment, 1.0)
+        """The market's valuation of the lab, USD (≥ 0): its intrinsic value at the market's
+        required return, whose risk premium reads ``sentiment``. The revenue multiple is an
+        output: it expands while the market extrapolates a boom and compresses when growth
+        disappoints, before any default."""
+        cap = self.market.cfg.capital
+        required = required_return(cap.market_required_return, cap.equity_risk_premium, sentiment)
+        return max(0.0, self.intrinsic_value(required))
 
     def market_value(self) -> float:
-        """What holders mark a stake in this lab to, USD (0 once it has defaulted)."""
-        return 0.0 if self.defaulted else self.valuation_usd(self.market.sentiment)
+        """What holders mark a stake in this lab to, USD (0 once it has defaulted): the last
+        secondary sale's valuation in the month it traded, else :meth:`valuation_usd`."""
+        if self.defaulted:
+            return 0.0
+        if self.traded_mark is not None and self.traded_mark[0] == self.market.month:
+            return self.traded_mark[1]
+        return self.valuation_usd(self.market.sentiment)
+
+    def record_trade(self, step: int, valuation_usd: float) -> None:
+        """Existing shares changed hands at ``valuation_usd`` for the whole company in month
+        ``step``: everybody marks to it this month (a secondary sale sets the mark)."""
+        self.traded_mark = (step, valuation_usd)

@@ -29,7 +29,16 @@ class MarketView(Protocol):
 
     @property
     def sentiment(self) -> float:
-        """Investor sentiment, 0–1 (1 = neutral)."""
+        """Investor sentiment (1 = neutral; above 1 in a boom, see :mod:`sim.sentiment`)."""
+        ...
+
+    def expected_growth(self, name: str) -> float:
+        """The market's expected monthly revenue growth of ``name`` (Brock–Hommes beliefs,
+        :class:`sim.valuation.GrowthBeliefs`), 1/month."""
+        ...
+
+    def market_cap_usd(self, name: str) -> float | None:
+        """``name``'s listed market capitalisation this month, USD (None if not listed)."""
         ...
 
     @property

@@ -8,11 +8,25 @@ through the books, so the circularity metrics see exactly the money that goes ro
 from __future__ import annotations
 
 from sim.config import DealSpec
-from sim.deals import backstop, compute_credit, lease_vehicle, strategic_equity, vendor_financing
+from sim.deals import (
+    backstop,
+    compute_credit,
+    lease_vehicle,
+    secondary_sale,
+    strategic_equity,
+    vendor_financing,
+)
 from sim.deals.base import DEAL_KINDS, Deal, DealWorld, register
 from sim.instruments import ChipOrder
 
-_KINDS = (backstop, compute_credit, lease_vehicle, strategic_equity, vendor_financing)  # registered
+_KINDS = (  # registered
+    backstop,
+    compute_credit,
+    lease_vehicle,
+    secondary_sale,
+    strategic_equity,
+    vendor_financing,
+)
 
 
 class DealBook:

@@ -22,8 +22,8 @@ class StrategicEquity(Deal):
             return
         provider, receiver = world.agent(deal.provider), world.agent(deal.receiver)
         amount = min(deal.amount_usd / deal.months, provider.cash)
-        if amount < 1.0:
-            return
+        if amount < 1.0 or receiver.market_value() <= 0:
+            return  # nobody buys new shares of a company the market values at nothing
         mechanisms.buy_new_shares(world.books, t, provider, receiver, amount, deal.name)
         commitment = amount * deal.spend_back_share
         if commitment <= 0:

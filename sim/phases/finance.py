@@ -1,5 +1,7 @@
-"""Phase 5, finance: labs short of runway sell equity; clouds short of cash borrow from a
-syndicate; then whoever can pay, pays."""
+"""Phase 5, finance: funds receive or pay out performance-chasing flows; labs short of
+runway sell equity to the investors who value them at the round's price or above (a round
+can close smaller, or fail); clouds short of cash borrow from a syndicate; then whoever can
+pay, pays."""
 
 from __future__ import annotations
 
@@ -8,18 +10,29 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import market, mechanisms
-from sim.agents import Cloud, Lab
-from sim.books import cents_round
+from sim.agents import Cloud, Lab, MarketAgent
+from sim.books import FOUNDERS, cents_round
+from sim.ledger import Flow
+from sim.phases.resolve import record
 
 if TYPE_CHECKING:
     from sim.model import ComputeMarket
 
+ROUND_FAILED = "equity_round_failed"
+ROUND_SMALLER = "equity_round_closed_smaller"
+"""Events of rounds that raised nothing, or less than the lab wanted (``amount_lost`` is the
+USD not raised: a shortfall of the lab's, not a loss on anybody's books)."""
+
 
 def run(world: ComputeMarket, t: int) -> None:
+    fund_flows(world, t)
+    wealth = wealth_bids(world)
     for lab in world.labs:
         amount = lab.equity_wanted()
         if amount > 0:
-            equity_round(world, t, lab, amount)
+            raised = equity_round(world, t, lab, amount, wealth)
+            if raised < amount - 1.0:
+                venture_debt(world, t, lab, amount - raised)
     for cloud in world.clouds:
         if cloud.defaulted or not cloud.sells_to_market:
             continue
@@ -27,24 +40,122 @@ def run(world: ComputeMarket, t: int) -> None:
     world.books.settle_what_can_be_paid(t)
 
 
-def equity_round(world: ComputeMarket, t: int, lab: Lab, amount: float) -> None:
-    """Sell new shares of ``lab``: investors bid their equity budgets, the round raises at
-    most what they bid, priced at the lab's valuation (:func:`sim.mechanisms.share_price`),
-    allocated pro rata to the bids."""
-    books, sentiment = world.books, world.sentiment
-    investors = [i for i in world.investors if i.equity_budget(sentiment) > 0]
-    budgets = np.array([i.equity_budget(sentiment) for i in investors])
-    if budgets.sum() < 1.0:
-        return
-    raise_usd = min(amount, float(budgets.sum()))
+def fund_flows(world: ComputeMarket, t: int) -> None:
+    """Each investor reads last month's return on its stakes; money flows in (or is
+    redeemed) with the return above its hurdle (:meth:`Investor.performance_flow_usd`)."""
+    capital = world.capital
+    for investor in world.investors:
+        investor.observe_return(
+            capital.mark_gain.get(investor.name, 0.0),
+            capital.stakes_before_mark.get(investor.name, 0.0),
+        )
+        flow = cents_round(investor.performance_flow_usd())
+        if flow >= 0.01:
+            world.books.receive(t, FOUNDERS, investor.name, flow, Flow.FOUNDING_CAPITAL)
+        elif flow <= -0.01:
+            world.books.redeem(t, investor.name, min(-flow, investor.cash))
+
+
+def wealth_bids(world: ComputeMarket) -> dict[str, float]:
+    """USD each holder adds to its bids this month out of last month's mark-up on its
+    stakes (:meth:`MarketAgent.wealth_reinvestment`; none with ``capital.wealth_effects``
+    off)."""
+    gains = world.capital.mark_gain
+    bids = {a.name: a.wealth_reinvestment(gains.get(a.name, 0.0)) for a in world.all_agents}
+    return {name: usd for name, usd in bids.items() if usd >= 1.0}
+
+
+def equity_round(
+    world: ComputeMarket, t: int, lab: Lab, amount: float, wealth: dict[str, float] | None = None
+) -> float:
+    """Sell new shares of ``lab`` at its market value (the pre-money valuation,
+    :func:`sim.mechanisms.share_price`). Investors whose own valuation at their required
+    return is at least that price bid their equity budgets; holders whose stakes rose add
+    what they reinvest (``wealth``, drawn down as it is used). The round raises the least of
+    what the lab wants, what is bid and ``capital.max_round_dilution`` of the post-money
+    company, allocated pro rata to the bids; it closes smaller, or fails, when the bids or
+    the cap fall short (an event either way). Returns the USD raised."""
+    books, sentiment, cap = world.books, world.sentiment, world.cfg.capital
+    wealth = {} if wealth is None else wealth
+    pre_money = lab.market_value()
+    bidders: list[MarketAgent] = []
+    bids: list[float] = []
+    for investor in world.investors:
+        budget = investor.equity_budget(sentiment) + wealth.get(investor.name, 0.0)
+        if budget >= 1.0 and investor.joins_round(lab, pre_money, sentiment):
+            bidders.append(investor)
+            bids.append(min(budget, investor.cash))
+    for name, usd in wealth.items():
+        holder = world.agent(name)
+        if holder.kind != "Investor" and name != lab.name and pre_money > 0:
+            bidders.append(holder)
+            bids.append(usd)
+    total = float(sum(bids))
+    most = cap.max_round_dilution / (1.0 - cap.max_round_dilution) * pre_money
+    raise_usd = min(amount, total, most)
+    if raise_usd < 1.0:
+        record(world, t, ROUND_FAILED, lab.name, "", amount, "round")
+        return 0.0
     shares = books.instruments.shares_outstanding[lab.name]
-    price_per_share = mechanisms.share_price(lab.market_value(), raise_usd, shares)
-    for investor, budget in zip(investors, budgets, strict=True):
-        usd = cents_round(raise_usd * budget / budgets.sum())
+    price_per_share = mechanisms.share_price(pre_money, raise_usd, shares)
+    raised = 0.0
+    for buyer, bid in zip(bidders, np.array(bids), strict=True):
+        usd = cents_round(min(raise_usd * bid / total, buyer.cash))
         if usd < 1.0:
             continue
-        books.issue_shares(t, investor.name, lab.name, usd, price_per_share, instrument="round")
-        investor.record_investment(usd)
+        books.issue_shares(t, buyer.name, lab.name, usd, price_per_share, instrument="round")
+        raised += usd
+        from_wealth = min(usd, wealth.get(buyer.name, 0.0))
+        if from_wealth > 0:
+            wealth[buyer.name] -= from_wealth
+        if buyer.kind == "Investor":
+            buyer.record_investment(usd - from_wealth)  # type: ignore[attr-defined]
+    if raised < amount - 1.0:
+        record(world, t, ROUND_SMALLER, lab.name, "", amount - raised, "round")
+    return raised
+
+
+VENTURE_DEBT = "venture debt"
+"""The kind of a lab's venture loan in the tables."""
+
+
+def venture_debt(world: ComputeMarket, t: int, lab: Lab, shortfall: float) -> float:
+    """A round left ``shortfall`` unraised: the lab borrows venture debt for what it wants
+    (:meth:`Lab.venture_debt_wanted`) from the lenders with the largest loan budgets (the
+    syndicate rule of clouds), on venture terms: ``capital.venture_debt_*`` rate (plus each
+    lender's stress spread), maturity, interest-only months and seniority. Returns the USD
+    lent."""
+    cap, sentiment = world.cfg.capital, world.sentiment
+    owed = sum(
+        loan.outstanding
+        for loan in world.books.instruments.loans
+        if loan.active and loan.borrower == lab.name and loan.kind == VENTURE_DEBT
+    )
+    wanted = lab.venture_debt_wanted(shortfall, owed)
+    lenders = sorted(
+        (i for i in world.investors if i.loan_budget(sentiment) >= 1.0 and not i.defaulted),
+        key=lambda i: (-i.loan_budget(sentiment), i.name),
+    )[: world.cfg.finance.syndicate_size]
+    lent = 0.0
+    for lender in lenders:
+        usd = cents_round(min(wanted - lent, lender.loan_budget(sentiment), lender.cash))
+        if usd < 1.0:
+            continue
+        rate = lender.loan_rate(cap.venture_debt_rate_per_year, sentiment)
+        loan = mechanisms.lend(
+            world.books,
+            t,
+            lender,
+            lab,
+            usd,
+            rate,
+            cap.venture_debt_maturity_months,
+            kind=VENTURE_DEBT,
+            seniority=cap.venture_debt_seniority,
+            grace_months=min(cap.venture_debt_grace_months, cap.venture_debt_maturity_months - 1),
+        )
+        lent += loan.principal
+    return lent
 
 
 def borrow(world: ComputeMarket, t: int, cloud: Cloud, amount: float) -> None:

@@ -1,0 +1,317 @@
+"""Capital markets (issue 14): valuations from expectations, heuristic switching, listed
+shares, endogenous sentiment, investors' hurdles, failing rounds, secondary sales."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sim.agents import Investor, Lab
+from sim.config import ConfigError, DealSpec, InvestorSpec, load_scenario
+from sim.deals.secondary_sale import SecondarySale
+from sim.ledger import Line
+from sim.model import ComputeMarket
+from sim.phases import finance
+from sim.runner import simulate
+from sim.sentiment import SentimentNews, next_sentiment
+from sim.valuation import GrowthBeliefs, dcf_value, listed_value, required_return
+
+from .conftest import ROOT, small_world
+from .fakes import FakeMarket
+
+DCF = {
+    "long_run_growth": 0.02,
+    "persistence": 0.5,
+    "target_margin": 0.5,
+    "margin_convergence": 0.0,
+    "horizon_years": 1,
+}
+
+
+def test_dcf_matches_a_hand_computed_two_stage_value() -> None:
+    """One year at 10% growth and a 50% margin, then a Gordon terminal value at 2%, all
+    discounted at 10%: FCF₁ = 0.5 × 110 = 55; 55/1.1 + 55 × 1.02 / 0.08 / 1.1 = 687.5."""
+    value = dcf_value(100.0, 0.10, margin_now=0.5, required=0.10, **DCF)
+    assert value == pytest.approx(687.5)
+
+
+@given(
+    growth=st.floats(-0.5, 3.0),
+    sentiment=st.floats(0.1, 2.5),
+    margin=st.floats(0.0, 0.5),
+)
+def test_value_rises_with_growth_and_sentiment(
+    growth: float, sentiment: float, margin: float
+) -> None:
+    """The multiple is an output: more expected growth or a warmer market values the same
+    revenue higher (for a company that makes money: with burn ahead, more growth can mean
+    more losses first)."""
+    kw = {**DCF, "horizon_years": 10, "target_margin": 0.25, "margin_convergence": 0.6}
+
+    def value(g: float, s: float) -> float:
+        r = required_return(0.10, 0.08, s)
+        return dcf_value(1e9, g, margin_now=margin, required=r, **kw)
+
+    assert value(growth + 0.2, sentiment) >= value(growth, sentiment)
+    assert value(growth, sentiment * 1.2) >= value(growth, sentiment) - 1e-6
+
+
+def test_heavy_burn_and_no_growth_are_worth_less_than_nothing() -> None:
+    value = dcf_value(
+        1e9,
+        -0.2,
+        long_run_growth=0.02,
+        persistence=0.5,
+        margin_now=-3.0,
+        target_margin=0.1,
+        margin_convergence=0.8,
+        required=0.3,
+        horizon_years=10,
+    )
+    assert value < 0
+
+
+def test_backlog_lifts_a_listed_firms_market_cap_by_its_discounted_margin() -> None:
+    kw = {
+        "backlog_margin": 0.3,
+        "backlog_years": 2.0,
+        "long_run_growth": 0.03,
+        "persistence": 0.5,
+        "required": 0.1,
+        "horizon_years": 10,
+        "sentiment": 1.5,
+    }
+    without = listed_value(10e9, 0.1, 0.0, **kw)
+    with_backlog = listed_value(10e9, 0.1, 100e9, **kw)
+    assert with_backlog - without == pytest.approx(1.5 * 100e9 * 0.3 / 1.1**2)
+
+
+def test_beliefs_extrapolate_a_boom_and_fall_back_on_the_anchor_when_it_ends() -> None:
+    """Brock–Hommes switching: steady 10%/month growth makes the trend followers more
+    accurate than the 3% anchor, the market extrapolates; after growth stops, the trend
+    followers' errors make the market expect less than it did at the peak."""
+    beliefs = GrowthBeliefs(anchor=0.03, trend_weight=0.3, intensity=2000.0, memory=0.7)
+    for _ in range(12):
+        beliefs.observe(0.10)
+    assert beliefs.trend_share > 0.9
+    boom = beliefs.expected()
+    assert boom == pytest.approx(0.10, abs=0.01)
+    for _ in range(3):
+        beliefs.observe(0.0)
+    assert beliefs.expected() < 0.5 * boom
+
+
+def test_sentiment_exceeds_one_on_good_news_and_falls_on_a_large_default() -> None:
+    kw = {
+        "anchor_growth": 0.03,
+        "mean_reversion": 0.1,
+        "growth_weight": 0.3,
+        "return_weight": 0.1,
+        "utilisation_weight": 0.05,
+        "reference_utilisation": 0.8,
+        "default_weight": 2.0,
+        "floor": 0.1,
+        "cap": 2.5,
+    }
+    s = 1.0
+    boom = SentimentNews(0.12, 0.05, 0.95, 0.0)
+    for _ in range(12):
+        s = next_sentiment(s, boom, **kw)
+    assert s > 1.2
+    # the leading lab (a third of the sector's value) defaults: one month's fall
+    crash = next_sentiment(s, SentimentNews(0.03, 0.0, 0.8, 1 / 3), **kw)
+    assert crash == pytest.approx(math.exp(0.9 * math.log(s) - 2.0 / 3), rel=1e-9)
+
+
+def make_lab(market: FakeMarket, revenue: float, costs: float) -> Lab:
+    lab = Lab(market.model, market, "lab-a", market.cfg.labs[0], 1.0)
+    lab.record_service(1.0, 1.0, 1.0, revenue)
+    lab.record_costs(costs)
+    return lab
+
+
+def test_investors_join_a_round_only_at_or_below_their_own_value() -> None:
+    """An investor with a low hurdle values the lab above the market's price and joins; one
+    with a high hurdle values it below and declines; nobody buys a lab worth nothing."""
+    market = FakeMarket(growth={"lab-a": 0.08})
+    lab = make_lab(market, revenue=1e9, costs=0.8e9)
+    price = lab.market_value()
+    assert price > 0
+
+    def investor(hurdle: float) -> Investor:
+        spec = InvestorSpec(name="x", hurdle_return_per_year=hurdle)
+        return Investor(market.model, market, f"inv-{hurdle}", spec)
+
+    assert investor(0.05).joins_round(lab, price, 1.0)
+    assert not investor(0.40).joins_round(lab, price, 1.0)
+    burning = make_lab(FakeMarket(growth={"lab-a": -0.05}), revenue=1e8, costs=2e9)
+    assert burning.market_value() == 0.0
+    assert not investor(0.05).joins_round(burning, burning.market_value(), 1.0)
+
+
+def test_funds_gain_new_money_after_good_returns_and_redeem_after_bad() -> None:
+    market = FakeMarket()
+    spec = InvestorSpec(name="vc", hurdle_return_per_year=0.2)
+    fund = Investor(market.model, market, "vc", spec)
+    market.set_cash("vc", 10e9)
+    market.balances[("vc", Line.STAKES)] = 10e9
+    for _ in range(6):
+        fund.observe_return(0.5e9, 10e9)  # 5% a month
+    assert fund.performance_flow_usd() > 0
+    for _ in range(24):
+        fund.observe_return(-0.5e9, 10e9)
+    outflow = fund.performance_flow_usd()
+    assert outflow < 0
+    assert outflow >= -market.cfg.capital.max_redemption_share * 10e9
+
+
+def test_a_round_fails_when_nobody_values_the_lab_at_its_price() -> None:
+    """A lab whose revenue collapsed while its bills stand is worth nothing: its round
+    raises nothing and the failure is an event; the same lab, healthy, raises money."""
+    world = ComputeMarket(small_world(), rng=1)
+    world.step()
+    lab = world.labs[0]
+    cash = lab.cash
+    lab.record_service(1.0, 1.0, 1.0, revenue_usd=1e6)
+    lab.record_costs(5e9)
+    assert finance.equity_round(world, 1, lab, 1e9) == 0.0
+    assert world.events[-1]["event"] == finance.ROUND_FAILED
+    assert lab.cash == cash
+    lab.record_service(1.0, 1.0, 1.0, revenue_usd=1e9)
+    lab.record_costs(0.5e9)
+    raised = finance.equity_round(world, 1, lab, 1e9)
+    assert raised > 0 and lab.cash == pytest.approx(cash + raised)
+
+
+def test_a_round_sells_at_most_the_dilution_cap() -> None:
+    world = ComputeMarket(small_world(), rng=1)
+    world.step()
+    lab = world.labs[0]
+    pre = lab.market_value()
+    d = world.cfg.capital.max_round_dilution
+    raised = finance.equity_round(world, 1, lab, 100 * pre)
+    assert raised <= d / (1 - d) * pre + 1.0
+    assert world.events[-1]["event"] == finance.ROUND_SMALLER
+
+
+def test_a_secondary_sale_moves_marks_but_not_the_companys_cash() -> None:
+    """$4B of existing shares of lab-a bought from its founders at 3× its market value:
+    lab-a's cash and shares outstanding are unchanged, the buyer pays and holds the shares,
+    and every holder's stake is marked to the sale's price that month."""
+    world = ComputeMarket(small_world(deals=True), rng=1)
+    for _ in range(3):
+        world.step()
+    lab, book = world.labs[0], world.books.instruments
+    value = lab.market_value()
+    spec = DealSpec(
+        name="secondary",
+        kind="secondary_sale",
+        provider="vc",
+        receiver="lab-a",
+        month=3,
+        amount_usd=4e9,
+        valuation_usd=3 * value,
+    )
+    cash, shares = lab.cash, book.shares_outstanding["lab-a"]
+    buyer_cash, founders = world.agent("vc").cash, book.founder_shares("lab-a")
+    vendor_before = book.stakes[("vendor", "lab-a")].mark_usd
+    SecondarySale(spec).on_invest(world, 3)
+    world.books.mark_stakes(3, lambda issuer: world.agent(issuer).market_value())
+    world.audit()
+    assert lab.cash == cash and book.shares_outstanding["lab-a"] == shares
+    assert world.agent("vc").cash == pytest.approx(buyer_cash - 4e9)
+    assert book.founder_shares("lab-a") == pytest.approx(founders - 4e9 / (3 * value / shares))
+    assert lab.market_value() == pytest.approx(3 * value)
+    vc = book.stakes[("vc", "lab-a")]
+    assert vc.mark_usd == pytest.approx(book.ownership("vc", "lab-a") * 3 * value, rel=1e-6)
+    assert book.stakes[("vendor", "lab-a")].mark_usd > 2.5 * vendor_before  # marked up too
+
+
+def test_a_lab_whose_round_falls_short_borrows_venture_debt_on_venture_terms() -> None:
+    """The shortfall of a round is borrowed as venture debt, within the equity cushion
+    (``venture_debt_value_share`` of the valuation), with its own rate, interest-only
+    months and seniority; a lab worth nothing gets none."""
+    world = ComputeMarket(small_world(), rng=1)
+    world.step()
+    lab = world.labs[0]
+    cap = world.cfg.capital
+    cash = lab.cash
+    lent = finance.venture_debt(world, 1, lab, 1e12)
+    assert 0 < lent <= cap.venture_debt_value_share * lab.market_value() + 1.0
+    assert lab.cash == pytest.approx(cash + lent)
+    loans = [x for x in world.books.instruments.loans if x.kind == finance.VENTURE_DEBT]
+    assert loans and all(x.borrower == lab.name for x in loans)
+    assert {x.seniority for x in loans} == {cap.venture_debt_seniority}
+    assert all(x.principal_due(1 + cap.venture_debt_grace_months) == 0 for x in loans)
+    assert all(x.rate_per_year >= cap.venture_debt_rate_per_year for x in loans)
+    assert finance.venture_debt(world, 1, lab, 1e12) == pytest.approx(0.0, abs=1.0)  # full
+    world.audit()
+    lab.record_service(1.0, 1.0, 1.0, revenue_usd=1e6)
+    lab.record_costs(5e9)
+    assert lab.market_value() == 0.0
+    assert finance.venture_debt(world, 1, lab, 1e9) == 0.0
+
+
+def test_the_seeds_secondary_marks_the_leader_at_300b_without_changing_its_cash() -> None:
+    """experiments/leader_secondary.toml: the baseline plus the seeds' $40B secondary at
+    $300B in March 2025. Paired with the baseline (same seed): the leader's cash is the same
+    every month, its mark in March 2025 is $300B, and the sovereign fund paid $40B."""
+    secondary = load_scenario(ROOT / "experiments" / "leader_secondary.toml")
+    baseline = load_scenario(ROOT / "sim" / "scenarios" / "baseline.toml")
+    assert [d.name for d in secondary.deals] == [
+        *(d.name for d in baseline.deals),
+        "leader-secondary-300b",
+    ]
+    a = simulate(secondary, 1, 3, audit=True).tables
+    b = simulate(baseline, 1, 3).tables
+    lead_a = a["agents"][a["agents"]["agent_id"] == "frontier-leader"].set_index("step")
+    lead_b = b["agents"][b["agents"]["agent_id"] == "frontier-leader"].set_index("step")
+    assert (lead_a["cash_usd"] == lead_b["cash_usd"]).all()
+    assert lead_a.loc[2, "market_value_usd"] == pytest.approx(300e9)
+    assert lead_b.loc[2, "market_value_usd"] != pytest.approx(300e9)
+    paid = a["flows"][a["flows"]["kind"] == "secondary_purchase"]
+    assert paid["amount"].sum() == pytest.approx(40e9)
+    assert set(paid["payer"]) == {"sovereign-fund"}
+
+
+def test_a_based_scenario_refuses_deals_that_are_not_an_array(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        f'base = "{(ROOT / "sim" / "scenarios" / "baseline.toml").as_posix()}"\ndeals = 3\n'
+    )
+    with pytest.raises(ConfigError, match="`deals` must be an array of tables"):
+        load_scenario(bad)
+
+
+def test_a_holder_reinvests_part_of_its_gain_only_with_wealth_effects_on() -> None:
+    on = FakeMarket()
+    lab = make_lab(on, revenue=1e9, costs=0.5e9)
+    on.set_cash("lab-a", 5e9)
+    share = on.cfg.capital.wealth_reinvestment_share
+    assert lab.wealth_reinvestment(10e9) == pytest.approx(min(share * 10e9, 5e9))
+    assert lab.wealth_reinvestment(-10e9) == 0.0
+    off = FakeMarket(cfg=small_world(**{"capital.wealth_effects": False}))
+    lab_off = make_lab(off, revenue=1e9, costs=0.5e9)
+    off.set_cash("lab-a", 5e9)
+    assert lab_off.wealth_reinvestment(10e9) == 0.0
+
+
+def test_the_wealth_loop_can_be_switched_off_for_deal_surgery() -> None:
+    """In the baseline, holders whose stakes rose (the vendor, the Microsoft-like cloud)
+    buy into labs' rounds; with ``capital.wealth_effects`` off, no party but an investor
+    buys in a round."""
+    baseline = load_scenario(ROOT / "sim" / "scenarios" / "baseline.toml")
+
+    def round_buyers(scenario: object) -> set[str]:
+        flows = simulate(scenario, 1, 48).tables["flows"]
+        rounds = flows[(flows["kind"] == "equity_investment") & (flows["instrument"] == "round")]
+        return set(rounds["payer"])
+
+    investors = {"vc-1", "vc-2", "vc-3", "sovereign-fund", "asset-manager"}
+    with_loop = round_buyers(baseline)
+    assert with_loop - investors  # a strategic holder reinvested its gain
+    assert round_buyers(baseline.with_overrides({"capital.wealth_effects": False})) <= investors

@@ -1,0 +1,30 @@
+"""The lab-failure experiment's caption is true of what it builds (marked ``gallery``: it
+runs 10 seeds of 72 months; ``pytest -m gallery -k lab_failure``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.gallery import BuildContext, build_one, discover
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.gallery
+def test_lab_failure_caption_is_true(tmp_path: Path) -> None:
+    exp = {e.name: e for e in discover(ROOT / "experiments")}["lab_failure"]
+    module = sys.modules["experiment_lab_failure"]
+    state, _, tb = build_one(exp, tmp_path, ROOT / "experiments", BuildContext(workers=2))
+    assert state == "built", tb
+    outcomes = pd.read_csv(tmp_path / "lab_failure" / "leader_outcomes.csv")
+    caption = exp.figures[0].caption
+    least = module.LEAST_SEEDS_WITH_DEFAULT
+    assert f"at least {least} of the {len(outcomes)} seeds" in caption
+    failed = outcomes[outcomes["leader_default_month"].notna()]
+    assert len(failed) >= least
+    assert (failed["failed_rounds"] > 0).all()  # its rounds failed before it defaulted
+    assert (failed["clouds_unpaid_take_or_pay_usd"] > 0).all()
