@@ -499,6 +499,88 @@ class CascadeConfig(Section):
     )
 
 
+class DistressConfig(Section):
+    """Issue 13: every borrower is tested every month (covenants), lenders decide what a
+    breach leads to, and a defaulter's estate is shared by seniority."""
+
+    covenants: bool = param(
+        True,
+        "switch",
+        "issue 13",
+        "test every borrower's covenants every month (off: only missed payments default)",
+    )
+    dscr_floor: float = param(
+        1.0,
+        "× debt service",
+        "estimate (leveraged-loan and project-finance covenants set 1.0–1.3×; Moody's)",
+        "debt service coverage (operating income ÷ interest and principal due) below this "
+        "is a breach month",
+        ge=0,
+        le=10,
+    )
+    dscr_breach_months: int = param(
+        3,
+        "months",
+        "estimate (covenants are tested on trailing quarters)",
+        "consecutive months below the coverage floor that make a covenant breach",
+        ge=1,
+        le=60,
+    )
+    ltv_ceiling: float = param(
+        1.25,
+        "× borrowing base",
+        "estimate (borrowing-base facilities allow a cure band above the base)",
+        "loans ÷ borrowing base (finance.max_loan_to_backlog × backlog + "
+        "finance.max_loan_to_fleet × fleet at the secondary price) above this is a breach",
+        gt=0,
+        le=100,
+    )
+    continuation_horizon_months: int = param(
+        12,
+        "months",
+        "estimate (a restructuring plan's horizon)",
+        "months of the borrower's operating cash flow a lender counts when it weighs letting "
+        "a borrower in breach continue against calling its loans now",
+        ge=0,
+        le=120,
+    )
+    extension_months: int = param(
+        24,
+        "months",
+        "estimate (amend-and-extend deals push maturities 2–3 years; S&P LCD)",
+        "months a restructuring adds to a loan's remaining maturity",
+        ge=1,
+        le=240,
+    )
+    estate_claim_cap_months: int = param(
+        12,
+        "months of payments",
+        "11 U.S.C. §502(b)(6) (Bankruptcy Reform Act 1978): a lessor's claim is capped at "
+        "the greater of one year's rent and 15% of the remaining term",
+        "a terminated take-or-pay contract's claim on the defaulted buyer is at most the "
+        "greater of this many months of take-or-pay payments and "
+        "`estate_claim_cap_share` of what remains",
+        ge=0,
+        le=240,
+    )
+    estate_claim_cap_share: float = param(
+        0.15,
+        "share of remaining payments",
+        "11 U.S.C. §502(b)(6) (Bankruptcy Reform Act 1978)",
+        "see `estate_claim_cap_months`",
+        ge=0,
+        le=1,
+    )
+    estate_discount_rate_per_year: float = param(
+        0.10,
+        "per year",
+        "estimate (the sellers' cost of capital, as technology.cost_of_capital_per_year)",
+        "rate at which the remaining take-or-pay payments are discounted into a claim",
+        ge=0,
+        le=1,
+    )
+
+
 class ShockConfig(Section):
     lab: str = param(
         "", "agent name", "issue 3", "lab whose revenue falls short ('' = no shock)", max_length=64
@@ -884,6 +966,7 @@ class Scenario(Section):
     finance: FinanceConfig = FinanceConfig()
     network: NetworkConfig = NetworkConfig()
     cascade: CascadeConfig = CascadeConfig()
+    distress: DistressConfig = DistressConfig()
     shock: ShockConfig = ShockConfig()
     labs: tuple[LabSpec, ...] = Field(min_length=1)
     clouds: tuple[CloudSpec, ...] = Field(min_length=1)
@@ -1236,6 +1319,7 @@ def parameter_table() -> list[dict[str, str]]:
         ("market", MarketConfig),
         ("technology", TechnologyConfig),
         ("cascade", CascadeConfig),
+        ("distress", DistressConfig),
         ("shock", ShockConfig),
         ("finance", FinanceConfig),
         ("network", NetworkConfig),
@@ -1289,6 +1373,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "market": MarketConfig,
     "technology": TechnologyConfig,
     "cascade": CascadeConfig,
+    "distress": DistressConfig,
     "shock": ShockConfig,
     "finance": FinanceConfig,
     "network": NetworkConfig,

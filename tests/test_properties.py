@@ -5,6 +5,11 @@ recorded external outflows (relative tolerance 1e-9, from the flow log alone); e
 sheet balances and agrees with the instruments (``ComputeMarket.audit``); no NaN; no negative
 GPU counts. The worlds vary demand regimes, growth, noise, optimism, connectivity, leverage,
 funding and seeds, so that a good share of them see defaults.
+
+The same worlds check issue 13's construction: a default in a clearing round after the first
+has a strictly positive loss (from the events table's loss rows alone) from a party that
+defaulted in an earlier round of the same month; and they exercise covenant tests,
+restructurings, estate claims and calls of loans, each of which is asserted to have happened.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.ledger import is_world
+from sim.metrics import LOSS_EVENTS
 from sim.runner import simulate
 
 from .conftest import small_world
@@ -21,6 +27,35 @@ from .conftest import small_world
 WORLD_COUNT = 200
 DEFAULT_SHARE_SEEN: list[bool] = []
 DEAL_KINDS_SEEN: set[str] = set()
+DISTRESS_SEEN: set[str] = set()
+DISTRESS_EVENTS = {
+    "covenant_accelerate": "a covenant breach made lenders call a loan",
+    "covenant_restructure": "a covenant breach made lenders restructure a loan",
+    "covenant_waive": "a covenant breach was waived",
+    "estate_claim": "a terminated contract's seller claimed on the estate",
+    "debt_for_equity": "a restructuring swapped debt for equity",
+}
+
+
+def later_round_defaults_without_loss(events) -> list[tuple[int, str, int]]:
+    """(month, party, round) of every default in a round ≥ 2 with no loss (``LOSS_EVENTS``
+    rows, amount > 0) from a party that defaulted in an earlier round of the same month."""
+    defaults = events[events["event"].str.startswith("default")]
+    first_round = defaults.groupby(["step", "defaulter"])["round"].min()
+    losses = events[events["event"].isin(LOSS_EVENTS) & (events["amount_lost"] > 0)]
+    bad = []
+    for (step, party), round_ in first_round.items():
+        if round_ < 2:
+            continue
+        mine = losses[(losses["step"] == step) & (losses["creditor"] == party)]
+        earlier = np.array(
+            [first_round.get((step, source), round_) < round_ for source in mine["defaulter"]],
+            dtype=bool,
+        )
+        if not mine.loc[earlier, "amount_lost"].sum() > 0:
+            bad.append((int(step), str(party), int(round_)))
+    return bad
+
 
 worlds = st.fixed_dictionaries(
     {
@@ -84,6 +119,12 @@ def test_money_is_conserved_and_books_balance_every_month(
         numbers = group.select_dtypes("number").dropna(axis=1, how="all")
         assert not numbers.isna().any().any()
     assert (agents["cash_usd"] >= 0).all()
+    events = result.tables["events"]
+    assert later_round_defaults_without_loss(events) == []
+    defaults = events[events["event"].str.startswith("default")]
+    assert (defaults["instrument"] != "").all()  # every default has a recorded cause
+    DISTRESS_SEEN.update(set(events["event"]) & set(DISTRESS_EVENTS))
+    DISTRESS_SEEN.update(set(result.tables["accruals"]["kind"]) & set(DISTRESS_EVENTS))
     DEFAULT_SHARE_SEEN.append(result.summary["defaults"] > 0)
     kinds = set(flows["kind"]) | set(result.tables["accruals"]["kind"])
     DEAL_KINDS_SEEN.update(kinds & {"vendor_financing", "compute_credit", "equity_investment"})
@@ -97,3 +138,5 @@ def test_a_good_share_of_random_worlds_saw_defaults() -> None:
     print(f"share of random worlds with at least one default: {share:.0%}")
     assert share >= 0.15
     assert {"vendor_financing", "compute_credit", "equity_investment"} == DEAL_KINDS_SEEN
+    missing = {k: v for k, v in DISTRESS_EVENTS.items() if k not in DISTRESS_SEEN}
+    assert not missing, f"not exercised: {missing}"
