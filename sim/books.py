@@ -27,6 +27,8 @@ FOUNDRIES = "world:foundries"  # the vendors' suppliers
 FOUNDERS = "world:founders"  # opening capital and new money into funds
 OTHER_BUSINESS = "world:other-business"  # a hyperscaler's non-AI businesses
 ADMINISTRATORS = "world:administrators"  # where default costs go
+SHAREHOLDERS = "world:shareholders"  # shareholders outside the model (founders, the public)
+DEPOSITORS = "world:money-market"  # who pays interest on cash (Treasury bills, banks)
 
 OPERATING_FLOWS = frozenset(
     {
@@ -70,6 +72,8 @@ class Books:
         # this covenant month's operating income and debt service, by party, in cents
         self._income_cents: dict[str, int] = {}
         self._service_cents: dict[str, int] = {}
+        self._retained_mark: dict[str, int] = {}  # retained earnings when profit counts from
+        self._unrealised_cents: dict[str, int] = {}  # stake marks since then
 
     # --- accounts --------------------------------------------------------------------
     def open_account(self, name: str) -> None:
@@ -101,9 +105,71 @@ class Books:
         return self._service_cents.get(name, 0) / CENTS_PER_USD
 
     def start_covenant_month(self) -> None:
-        """Covenants have been tested: income and debt service count from zero again."""
+        """Covenants have been tested: income and debt service count from zero again, and
+        profit (:meth:`profit_usd`) from each party's retained earnings now."""
         self._income_cents.clear()
         self._service_cents.clear()
+        self._retained_mark = {
+            name: self.ledger.balance_cents(name, Line.RETAINED) for name in self.ledger.accounts
+        }
+        self._unrealised_cents.clear()
+
+    def profit_usd(self, name: str) -> float:
+        """``name``'s realised profit since :meth:`start_covenant_month`, USD: the change in
+        its retained earnings less the unrealised gains and losses of marking its stakes
+        (a payout is paid from realised profit)."""
+        mark = self._retained_mark.get(name, 0)
+        retained = self.ledger.balance_cents(name, Line.RETAINED) - mark
+        return (retained - self._unrealised_cents.get(name, 0)) / CENTS_PER_USD
+
+    def prepay(self, t: int, loan: Loan, usd: float) -> float:
+        """The borrower repays ``usd`` of ``loan`` ahead of schedule (a cash sweep); the
+        remaining instalments shrink in proportion. Returns the USD repaid."""
+        cents = min(
+            to_cents(usd), to_cents(loan.outstanding), self.ledger.balance_cents(loan.borrower)
+        )
+        if cents <= 0:
+            return 0.0
+        self.ledger.post_cents(t, loan.borrower, loan.lender, cents, Flow.PRINCIPAL_DUE, loan.id)
+        self.ledger.post_cents(
+            t, loan.borrower, loan.lender, cents, Flow.PRINCIPAL_PAYMENT, loan.id
+        )
+        usd = cents / CENTS_PER_USD
+        share = usd / loan.outstanding
+        loan.outstanding = cents_round(loan.outstanding - usd)
+        loan.principal = cents_round(loan.principal * (1.0 - share))
+        if loan.outstanding <= 0.005:
+            loan.outstanding = 0.0
+            loan.active = False
+        return usd
+
+    def pay_deposit_interest(self, t: int, source: str, rate_per_year: float) -> None:
+        """Every party earns a month's interest at ``rate_per_year`` on its cash, paid from
+        ``source`` outside the system."""
+        if rate_per_year <= 0:
+            return
+        for name in self.ledger.accounts:
+            cents = self.ledger.balance_cents(name) * rate_per_year / 12
+            if cents >= 1:
+                self.ledger.post_cents(t, source, name, int(cents), Flow.DEPOSIT_INTEREST)
+
+    def pay_out(
+        self, t: int, name: str, usd: float, holders: dict[str, float], outside: str
+    ) -> None:
+        """``name`` pays out ``usd`` in cash (a dividend, or a buyback: the same cash)
+        to its shareholders: ``holders`` in the model by their ownership share, the rest
+        to its shareholders outside (``outside``)."""
+        total = min(to_cents(usd), self.ledger.balance_cents(name))
+        if total <= 0:
+            return
+        left = total
+        for holder, share in sorted(holders.items()):
+            cents = min(left, int(total * share))
+            if cents > 0:
+                self.ledger.post_cents(t, name, holder, cents, Flow.DIVIDEND)
+                left -= cents
+        if left > 0:
+            self.ledger.post_cents(t, name, outside, left, Flow.PAYOUT_EXTERNAL)
 
     def contribute_fleet(self, name: str, cents: int) -> None:
         """Founders contribute GPUs at depreciated cost (paid-in capital, no cash)."""
@@ -393,6 +459,9 @@ class Books:
         for stake in self.instruments.stakes.values():
             value = self.instruments.ownership(stake.holder, stake.issuer) * value_of(stake.issuer)
             new_cents, old_cents = to_cents(value), to_cents(stake.mark_usd)
+            self._unrealised_cents[stake.holder] = (
+                self._unrealised_cents.get(stake.holder, 0) + new_cents - old_cents
+            )
             if new_cents > old_cents:
                 self.ledger.journal_cents(
                     t,

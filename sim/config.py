@@ -552,6 +552,25 @@ class DistressConfig(Section):
         ge=1,
         le=240,
     )
+    fire_sale_impact: float = param(
+        2.0,
+        "per share of the market sold",
+        "estimate (Cifuentes, Ferrucci and Shin 2005 exponential inverse demand; selling "
+        "10% of the installed GPUs lowers their secondary price by 18%)",
+        "α of the secondary price of GPUs, exp(−α × GPUs sold by defaulters this month ÷ "
+        "GPUs installed)",
+        ge=0,
+        le=100,
+    )
+    cash_sweep_share: float = param(
+        0.5,
+        "share of excess cash",
+        "estimate (leveraged loans sweep 50% of excess cash flow to prepayment; S&P LCD)",
+        "share of a cloud's cash beyond its buffer (finance.cash_buffer_months of costs) "
+        "that prepays its loans each month, dearest first",
+        ge=0,
+        le=1,
+    )
     estate_claim_cap_months: int = param(
         12,
         "months of payments",
@@ -576,6 +595,53 @@ class DistressConfig(Section):
         "per year",
         "estimate (the sellers' cost of capital, as technology.cost_of_capital_per_year)",
         "rate at which the remaining take-or-pay payments are discounted into a claim",
+        ge=0,
+        le=1,
+    )
+
+
+class CashConfig(Section):
+    """Issue 13: cash behaves like cash — deposits earn a rate, firms pay out a share of
+    their profits (dividends or buybacks; the cash effect is the same)."""
+
+    deposit_rate_per_year: float = param(
+        0.04,
+        "per year",
+        "estimate (US 3-month Treasury bill yield, about 4% in 2025; FRED DTB3)",
+        "interest every party earns on its cash, from outside the system",
+        ge=0,
+        le=0.5,
+    )
+    payout_share_hyperscaler: float = param(
+        0.7,
+        "share of monthly profit",
+        "estimate (Microsoft, Alphabet, Meta, Amazon: dividends and buybacks ÷ net income "
+        "≈ 0.5–0.9 in their 2024 10-K filings)",
+        "share of a hyperscaler's monthly profit paid out to its shareholders",
+        ge=0,
+        le=1,
+    )
+    payout_share_neocloud: float = param(
+        0.0,
+        "share of monthly profit",
+        "estimate (CoreWeave, Nebius pay no dividends; 2025 filings)",
+        "share of a neocloud's or lease vehicle's monthly profit paid out",
+        ge=0,
+        le=1,
+    )
+    payout_share_vendor: float = param(
+        0.5,
+        "share of monthly profit",
+        "estimate (NVIDIA returned $34.5B of $72.9B net income in FY2025, 10-K 2025)",
+        "share of a chip vendor's monthly profit paid out",
+        ge=0,
+        le=1,
+    )
+    payout_share_lab: float = param(
+        0.0,
+        "share of monthly profit",
+        "estimate (loss-making labs pay nothing out)",
+        "share of a lab's monthly profit paid out",
         ge=0,
         le=1,
     )
@@ -967,6 +1033,7 @@ class Scenario(Section):
     network: NetworkConfig = NetworkConfig()
     cascade: CascadeConfig = CascadeConfig()
     distress: DistressConfig = DistressConfig()
+    cash: CashConfig = CashConfig()
     shock: ShockConfig = ShockConfig()
     labs: tuple[LabSpec, ...] = Field(min_length=1)
     clouds: tuple[CloudSpec, ...] = Field(min_length=1)
@@ -1320,6 +1387,7 @@ def parameter_table() -> list[dict[str, str]]:
         ("technology", TechnologyConfig),
         ("cascade", CascadeConfig),
         ("distress", DistressConfig),
+        ("cash", CashConfig),
         ("shock", ShockConfig),
         ("finance", FinanceConfig),
         ("network", NetworkConfig),
@@ -1374,6 +1442,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "technology": TechnologyConfig,
     "cascade": CascadeConfig,
     "distress": DistressConfig,
+    "cash": CashConfig,
     "shock": ShockConfig,
     "finance": FinanceConfig,
     "network": NetworkConfig,

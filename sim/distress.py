@@ -20,6 +20,10 @@ EQUITY = "equity"
 BREACHES = (DSCR, LTV, EQUITY)
 """The covenants tested every month, in the order they are reported."""
 
+FIRE_SALE_MARK = "fire_sale_mark"
+"""Events row: a holder's GPUs marked down by a defaulter's fire sale (not a ledger loss:
+GPUs stay at book value; it moves market-value equity and loan-to-value)."""
+
 
 @dataclass(frozen=True)
 class CovenantTest:

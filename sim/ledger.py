@@ -108,11 +108,13 @@ class Flow(Enum):
     FOUNDING_CAPITAL = ("founding_capital", Treatment(None, None, C, Line.PAID_IN))
     SERVICE_REVENUE = ("service_revenue", Treatment(None, None, C, R))
     OTHER_BUSINESS_INCOME = ("other_business_income", Treatment(None, None, C, R))
+    DEPOSIT_INTEREST = ("deposit_interest", Treatment(None, None, C, R))  # on cash held
     # --- to outside the system (external outflows) ---
     OPERATING_COST = ("operating_cost", Treatment(R, C, None, None))
     COST_OF_GOODS = ("cost_of_goods", Treatment(R, C, None, None))
     FACILITY_CAPEX = ("facility_capex", Treatment(Line.FLEET, C, None, None))
     DEFAULT_COST = ("default_cost", Treatment(R, C, None, None))  # lost in bankruptcy
+    PAYOUT_EXTERNAL = ("payout", Treatment(R, C, None, None))  # to shareholders outside
     # --- accruals inside the system: an obligation falls due, no cash moves ---
     COMPUTE_DUE = ("compute_due", Treatment(R, P, Line.RECEIVABLES, R))
     INTEREST_DUE = ("interest_due", Treatment(R, P, Line.RECEIVABLES, R))
@@ -130,6 +132,7 @@ class Flow(Enum):
     LOAN_ADVANCE = ("loan_advance", Treatment(Line.LOANS, C, C, D))
     VENDOR_FINANCING = ("vendor_financing", Treatment(Line.LOANS, C, C, D))  # a vendor lends
     EQUITY_INVESTMENT = ("equity_investment", Treatment(Line.STAKES, C, C, Line.PAID_IN))
+    DIVIDEND = ("dividend", Treatment(R, C, C, R))  # a payout to a shareholder in the model
     ASSET_SALE = ("asset_sale", Treatment(Line.FLEET, C, C, Line.FLEET))  # payer = buyer
     # a restructuring: the lender (payer) gives up loan principal for new shares of the borrower
     DEBT_FOR_EQUITY = ("debt_for_equity", Treatment(Line.STAKES, Line.LOANS, D, Line.PAID_IN))

@@ -8,11 +8,12 @@ import math
 import mesa
 import pytest
 
-from sim import distress
-from sim.agents import Investor
+from sim import distress, price_impact
+from sim.agents import Cloud, Investor
 from sim.books import OPERATIONS
 from sim.clearing import by_seniority, estate_waterfall
 from sim.distress import CovenantTest
+from sim.instruments import ChipOrder
 from sim.ledger import Flow
 from sim.model import ComputeMarket
 from sim.runner import simulate
@@ -129,7 +130,7 @@ def test_every_default_has_a_cause_and_contagion_names_its_sources() -> None:
 def test_a_negative_equity_borrower_is_tested_the_same_month() -> None:
     """The artefact of issue 13: a cloud with negative equity and no unpaid bill was left
     alone until somebody else defaulted. Now its lenders decide in the month it happens."""
-    model = ComputeMarket(small_world(), rng=1, audit=True)
+    model = ComputeMarket(small_world(**{"distress.cash_sweep_share": 0.0}), rng=1, audit=True)
     for _ in range(3):
         model.step()
     neo = model.agent("neo")
@@ -151,3 +152,78 @@ def test_a_negative_equity_borrower_is_tested_the_same_month() -> None:
     assert all("equity" in str(e["instrument"]) for e in rows if e["event"] in decisions)
     if "covenant_restructure" in decisions:
         assert neo.defaulted or neo.equity >= -0.01
+
+
+# --- cash behaves like cash ---------------------------------------------------------------
+def test_payout_is_a_share_of_realised_profit_within_cash(lender: Investor) -> None:
+    market = lender.market
+    market.set_cash("bank", 100.0)
+    market.equity["bank"] = 50.0
+    assert lender.payout(40.0, 0.5) == pytest.approx(20.0)
+    assert lender.payout(400.0, 0.5) == pytest.approx(100.0)  # never more than its cash
+    assert lender.payout(-10.0, 0.5) == 0.0  # nothing from a loss
+    market.equity["bank"] = -1.0
+    assert lender.payout(40.0, 0.5) == 0.0  # nor with negative equity
+
+
+def test_payouts_deposit_interest_and_the_cash_sweep_in_a_world() -> None:
+    """Money still balances (audit) while the vendor and the hyperscaler pay out, every
+    party earns interest on its cash, and the neocloud prepays loans from excess cash."""
+    result = simulate(small_world(**{"run.months": 18}), 2, audit=True)
+    flows = result.tables["flows"]
+    paid = flows[flows["kind"] == "payout"].groupby("payer")["amount"].sum()
+    assert paid.get("vendor", 0) > 0 and paid.get("hyper", 0) > 0
+    assert paid.get("neo", 0) == 0  # a neocloud pays nothing out (its share is 0)
+    interest = flows[flows["kind"] == "deposit_interest"]
+    assert interest["amount"].sum() > 0
+    principal = flows[(flows["kind"] == "principal") & (flows["payer"] == "neo")]
+    assert principal["amount"].sum() > 0
+
+
+def test_chips_in_the_queue_are_not_borrowed_for(lender: Investor) -> None:
+    """A cloud with enough cash for its arrears and buffer borrows nothing for chips that
+    wait in the vendor's queue: they are drawn on delivery (delayed draw)."""
+    market = FakeMarket()
+    cloud = Cloud(mesa.Model(rng=0), market, "neo", market.cfg.clouds[1])
+    market.set_cash("neo", 10.0)
+    market.backlog["neo"] = 1e12
+    market.orders.append(ChipOrder("o1", "neo", "vendor", 1e4, 25_000.0, 0, 0, 2))
+    assert cloud.borrowing_wanted(1) == 0.0
+
+
+# --- fire sales move the price -------------------------------------------------------------
+def test_fire_sale_marks_an_overlapping_portfolio_by_hand() -> None:
+    """1,000 GPUs are installed. A defaults and sells its 100; B holds 200 and C 300, each
+    worth $100 at the undisturbed price. With α = 2 the price falls to exp(−2 × 0.1) =
+    0.81873 of it: B loses 20,000 × 0.18127 = $3,625.4 and C $5,438.1 in the same month.
+
+    B owes $12,000 against a borrowing base of half its GPUs' value: LTV 12,000 ÷ 10,000
+    = 1.2 before (inside a 1.25 ceiling), 12,000 ÷ 8,187.3 = 1.466 after: A's fire sale
+    alone breaches B's covenant. If C then sells its 300 as well, the price is
+    exp(−2 × 0.4) = 0.44933 of the undisturbed one."""
+    after = price_impact.price_factor(100, 1000, 2.0)
+    assert after == pytest.approx(math.exp(-0.2))
+    marks = price_impact.marks_after_sale({"b": 20_000.0, "c": 30_000.0}, 1.0, after)
+    assert marks == pytest.approx({"b": 3625.3849, "c": 5438.0773}, rel=1e-6)
+    base_before, base_after = 0.5 * 20_000, 0.5 * (20_000 - marks["b"])
+    assert distress.loan_to_value(12_000, base_before) == pytest.approx(1.2)
+    assert distress.loan_to_value(12_000, base_after) == pytest.approx(1.46568, rel=1e-5)
+    breached = distress.breaches(
+        CovenantTest(2.0, 0, distress.loan_to_value(12_000, base_after), 1.0, 1.0), 3, 1.25
+    )
+    assert breached == ("ltv",)
+    assert price_impact.price_factor(400, 1000, 2.0) == pytest.approx(math.exp(-0.8))
+    assert price_impact.price_factor(0, 1000, 2.0) == 1.0
+
+
+def test_a_defaulters_fire_sale_marks_the_other_clouds_in_the_model() -> None:
+    """In a small world where the neocloud defaults and its GPUs are sold while the
+    hyperscaler still holds GPUs (seed 7), the hyperscaler gets a ``fire_sale_mark`` row
+    that month: what its GPUs lost at the secondary price."""
+    overrides = {**SHOCK, "finance.max_loan_to_backlog": 3.0, "distress.fire_sale_impact": 5.0}
+    events = simulate(small_world(**overrides), 7, audit=True).tables["events"]
+    sale = events[events["event"] == "fire_sale"].iloc[0]
+    marks = events[(events["event"] == "fire_sale_mark") & (events["step"] == sale["step"])]
+    assert list(marks["defaulter"]) == [sale["defaulter"]]
+    assert sale["defaulter"] not in set(marks["creditor"])
+    assert (marks["amount_lost"] > 0).all()

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.ledger import is_world
-from sim.metrics import LOSS_EVENTS
+from sim.phases.resolve import CONTAGION_LOSSES
 from sim.runner import simulate
 
 from .conftest import small_world
@@ -34,15 +34,19 @@ DISTRESS_EVENTS = {
     "covenant_waive": "a covenant breach was waived",
     "estate_claim": "a terminated contract's seller claimed on the estate",
     "debt_for_equity": "a restructuring swapped debt for equity",
+    "payout": "a firm paid out profit to shareholders outside the model",
+    "deposit_interest": "cash earned interest",
+    "estate_payment": "an estate paid a claim",
+    "fire_sale_mark": "a fire sale marked down other holders' GPUs",
 }
 
 
 def later_round_defaults_without_loss(events) -> list[tuple[int, str, int]]:
-    """(month, party, round) of every default in a round ≥ 2 with no loss (``LOSS_EVENTS``
+    """(month, party, round) of every default in a round ≥ 2 with no loss (``CONTAGION_LOSSES``
     rows, amount > 0) from a party that defaulted in an earlier round of the same month."""
     defaults = events[events["event"].str.startswith("default")]
     first_round = defaults.groupby(["step", "defaulter"])["round"].min()
-    losses = events[events["event"].isin(LOSS_EVENTS) & (events["amount_lost"] > 0)]
+    losses = events[events["event"].isin(CONTAGION_LOSSES) & (events["amount_lost"] > 0)]
     bad = []
     for (step, party), round_ in first_round.items():
         if round_ < 2:
@@ -125,6 +129,7 @@ def test_money_is_conserved_and_books_balance_every_month(
     assert (defaults["instrument"] != "").all()  # every default has a recorded cause
     DISTRESS_SEEN.update(set(events["event"]) & set(DISTRESS_EVENTS))
     DISTRESS_SEEN.update(set(result.tables["accruals"]["kind"]) & set(DISTRESS_EVENTS))
+    DISTRESS_SEEN.update(set(flows["kind"]) & set(DISTRESS_EVENTS))
     DEFAULT_SHARE_SEEN.append(result.summary["defaults"] > 0)
     kinds = set(flows["kind"]) | set(result.tables["accruals"]["kind"])
     DEAL_KINDS_SEEN.update(kinds & {"vendor_financing", "compute_credit", "equity_investment"})

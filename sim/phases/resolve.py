@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim import distress
-from sim.agents import Cloud, MarketAgent
+from sim import distress, price_impact
+from sim.agents import ChipVendor, Cloud, Lab, MarketAgent
+from sim.books import SHAREHOLDERS
 from sim.clearing import (
     GENERAL_UNSECURED,
     SENIOR_UNSECURED,
@@ -35,7 +36,7 @@ from sim.clearing import (
     debtrank,
     estate_waterfall,
 )
-from sim.distress import CovenantTest
+from sim.distress import FIRE_SALE_MARK, CovenantTest
 from sim.instruments import CapacityContract, Loan
 from sim.ledger import ASSETS, CENTS_PER_USD, Flow, Line, to_cents
 from sim.mechanisms import share_price
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
     from sim.model import ComputeMarket
 
 WORLD = "world:creditors"  # one node for every external creditor in the clearing
+CONTAGION_LOSSES = (*LOSS_EVENTS, FIRE_SALE_MARK)
+"""Rows of the events table that are a loss one party's default caused another: the ledger
+losses (:data:`sim.metrics.LOSS_EVENTS`) and fire-sale marks of GPUs held."""
 
 
 @dataclass
@@ -56,6 +60,7 @@ class DistressMonth:
 
     first_event: int
     called: set[str] = field(default_factory=set)
+    breached: set[str] = field(default_factory=set)
     round_of: dict[str, int] = field(default_factory=dict)
 
 
@@ -105,15 +110,93 @@ def resolve_defaults(model: ComputeMarket, t: int) -> list[str]:
                 test_after_losses(model, t, agent, month, wave_offset + 1)
         if not fresh and not obligations.debtors():
             break
+    pay_out_profits(model, t, month)
+    sweep_cash(model, t)
     model.books.start_covenant_month()
     return new
 
 
+def sweep_cash(model: ComputeMarket, t: int) -> None:
+    """The excess-cash sweep of a leveraged loan: each cloud selling to the market that has
+    not defaulted prepays ``distress.cash_sweep_share`` of its cash beyond its buffer
+    (``finance.cash_buffer_months`` of its monthly costs), on its dearest loans first."""
+    share = model.cfg.distress.cash_sweep_share
+    if share <= 0:
+        return
+    books, months = model.books, model.cfg.finance.cash_buffer_months
+    for cloud in model.clouds:
+        loans = books.instruments.loans_of(borrower=cloud.name)
+        if (
+            cloud.defaulted
+            or not cloud.sells_to_market  # a lease vehicle's cash is its project's
+            or not loans
+            or books.obligations.of(cloud.name)
+        ):
+            continue
+        excess = share * (cloud.cash - months * cloud.costs_usd)
+        for loan in sorted(loans, key=lambda loan: (-loan.rate_per_year, loan.id)):
+            if excess < 1.0:
+                break
+            excess -= books.prepay(t, loan, excess)
+
+
+def payout_share(model: ComputeMarket, agent: MarketAgent) -> float:
+    """The payout ratio of ``agent``'s archetype (``cash.payout_share_*``)."""
+    cash = model.cfg.cash
+    if isinstance(agent, Cloud):
+        return (
+            cash.payout_share_hyperscaler
+            if agent.archetype == "hyperscaler"
+            else cash.payout_share_neocloud
+        )
+    if isinstance(agent, ChipVendor):
+        return cash.payout_share_vendor
+    if isinstance(agent, Lab):
+        return cash.payout_share_lab
+    return 0.0
+
+
+def pay_out_profits(model: ComputeMarket, t: int, month: DistressMonth) -> None:
+    """Firms pay out what they choose (:meth:`MarketAgent.payout`) of the month's profit,
+    to their shareholders in the model by ownership and the rest outside; a borrower in
+    breach of a covenant this month pays nothing out (a restricted-payments covenant)."""
+    books = model.books
+    for agent in model.all_agents:
+        share = payout_share(model, agent)
+        if share <= 0 or agent.name in month.breached or books.obligations.of(agent.name):
+            continue
+        usd = agent.payout(books.profit_usd(agent.name), share)
+        if usd < 0.01:
+            continue
+        holders = {
+            stake.holder: books.instruments.ownership(stake.holder, agent.name)
+            for stake in books.instruments.stakes_in(agent.name)
+        }
+        books.pay_out(t, agent.name, usd, holders, SHAREHOLDERS)
+
+
 # --- covenants -----------------------------------------------------------------------
-def secondary_price_factor(model: ComputeMarket, t: int) -> float:
-    """The secondary price of used GPUs as a share of their book value: the glut (spot ÷
-    full cost, at most 1)."""
+def glut_factor(model: ComputeMarket, t: int) -> float:
+    """Spot ÷ full cost, at most 1: what a used GPU is worth against its cost before any
+    fire sale."""
     return min(1.0, model.spot_price / model.full_cost(t))
+
+
+def impact_factor(model: ComputeMarket, t: int) -> float:
+    """The fire sales' price impact this month (:func:`sim.price_impact.price_factor` of
+    the GPUs defaulters sold against those installed)."""
+    return price_impact.price_factor(
+        model.month_state.fire_sold_gpus,
+        model.month_state.installed_gpus,
+        model.cfg.distress.fire_sale_impact,
+    )
+
+
+def secondary_price_factor(model: ComputeMarket, t: int) -> float:
+    """The secondary price of used GPUs as a share of their book value: the glut times the
+    price impact of this month's fire sales — what every holder's collateral and
+    market-value marks see."""
+    return glut_factor(model, t) * impact_factor(model, t)
 
 
 def fleet_values(model: ComputeMarket, agent: MarketAgent, t: int) -> tuple[float, float]:
@@ -167,6 +250,7 @@ def test_every_borrower(model: ComputeMarket, t: int, month: DistressMonth) -> N
         test, base = covenant_test(model, agent, t)
         breached = distress.breaches(test, cfg.dscr_breach_months, cfg.ltv_ceiling)
         if breached:
+            month.breached.add(agent.name)
             respond_to_breach(model, t, agent, test, base, breached, month, 1)
 
 
@@ -259,14 +343,14 @@ def restructure(
 def losses_from_defaulters(
     model: ComputeMarket, t: int, name: str, month: DistressMonth, before_round: int
 ) -> dict[str, float]:
-    """What ``name`` lost this month (:data:`sim.metrics.LOSS_EVENTS`) from each party that
+    """What ``name`` lost this month (:data:`CONTAGION_LOSSES`) from each party that
     defaulted this month in a round before ``before_round``, USD."""
     out: dict[str, float] = {}
     for row in model.events[month.first_event :]:
         source = str(row["defaulter"])
         if (
             row["creditor"] == name
-            and row["event"] in LOSS_EVENTS
+            and row["event"] in CONTAGION_LOSSES
             and month.round_of.get(source, before_round) < before_round
             and float(row["amount_lost"]) > 0  # type: ignore[arg-type]
         ):
@@ -571,8 +655,15 @@ def fire_sale(model: ComputeMarket, cloud: MarketAgent, t: int, round_: int) -> 
     book = cloud.fleet_book_cents()
     if book <= 0:
         return 0
-    glut = min(1.0, model.spot_price / model.full_cost(t))
-    price = to_cents(book / CENTS_PER_USD * glut * (1.0 - model.cfg.cascade.fire_sale_discount))
+    gpus = sum(v.gpus for v in cloud.fleet)
+    glut = glut_factor(model, t)
+    before = impact_factor(model, t)
+    model.month_state.fire_sold_gpus += gpus  # the sale moves the price it fetches
+    after = impact_factor(model, t)
+    mark_holders(model, t, cloud.name, glut, before, after, round_)
+    price = to_cents(
+        book / CENTS_PER_USD * glut * after * (1.0 - model.cfg.cascade.fire_sale_discount)
+    )
     buyers = sorted(
         (c for c in model.clouds if not c.defaulted and c is not cloud),
         key=lambda c: (-c.cash, c.name),
@@ -592,7 +683,6 @@ def fire_sale(model: ComputeMarket, cloud: MarketAgent, t: int, round_: int) -> 
         v.chip_cost_cents = v.chip_book_cents = chip
         v.facility_cost_cents = v.facility_book_cents = value - chip
         buyer.receive_chips(v)
-    gpus = sum(v.gpus for v in fleet)
     record(
         model,
         t,
@@ -605,6 +695,28 @@ def fire_sale(model: ComputeMarket, cloud: MarketAgent, t: int, round_: int) -> 
         "fleet",
     )
     return price
+
+
+def mark_holders(
+    model: ComputeMarket,
+    t: int,
+    seller: str,
+    glut: float,
+    before: float,
+    after: float,
+    round_: int,
+) -> None:
+    """A fire sale moved the secondary price from ``before`` to ``after`` (× the glut):
+    every other cloud's GPUs are marked down the same month — its collateral and its
+    market-value equity fall (overlapping portfolios, Greenwood, Landier and Thesmar 2015).
+    One ``fire_sale_mark`` row per holder, with the USD it lost at market value."""
+    holdings = {
+        c.name: c.fleet_book_cents() / CENTS_PER_USD * glut
+        for c in model.clouds
+        if c.name != seller and not c.defaulted
+    }
+    for holder, usd in price_impact.marks_after_sale(holdings, before, after).items():
+        record(model, t, FIRE_SALE_MARK, seller, holder, usd, "GPUs", round_, "fleet")
 
 
 def attempt_rescues(model: ComputeMarket, t: int) -> None:
