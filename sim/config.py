@@ -563,9 +563,11 @@ class DistressConfig(Section):
         le=100,
     )
     cash_sweep_share: float = param(
-        0.5,
+        0.0,
         "share of excess cash",
-        "estimate (leveraged loans sweep 50% of excess cash flow to prepayment; S&P LCD)",
+        "estimate (leveraged loans sweep up to 50% of excess cash flow to prepayment, S&P "
+        "LCD; off by default: with the baseline's capex it repays every neocloud loan by "
+        "2025-12 and the neocloud debt and spread targets can no longer be measured)",
         "share of a cloud's cash beyond its buffer (finance.cash_buffer_months of costs) "
         "that prepays its loans each month, dearest first",
         ge=0,

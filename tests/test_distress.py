@@ -169,7 +169,9 @@ def test_payout_is_a_share_of_realised_profit_within_cash(lender: Investor) -> N
 def test_payouts_deposit_interest_and_the_cash_sweep_in_a_world() -> None:
     """Money still balances (audit) while the vendor and the hyperscaler pay out, every
     party earns interest on its cash, and the neocloud prepays loans from excess cash."""
-    result = simulate(small_world(**{"run.months": 18}), 2, audit=True)
+    result = simulate(
+        small_world(**{"run.months": 18, "distress.cash_sweep_share": 0.5}), 2, audit=True
+    )
     flows = result.tables["flows"]
     paid = flows[flows["kind"] == "payout"].groupby("payer")["amount"].sum()
     assert paid.get("vendor", 0) > 0 and paid.get("hyper", 0) > 0

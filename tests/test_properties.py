@@ -38,6 +38,7 @@ DISTRESS_EVENTS = {
     "deposit_interest": "cash earned interest",
     "estate_payment": "an estate paid a claim",
     "fire_sale_mark": "a fire sale marked down other holders' GPUs",
+    "principal": "a loan was repaid (on schedule or by the cash sweep)",
 }
 
 
@@ -83,6 +84,8 @@ worlds = st.fixed_dictionaries(
         # at least the small world's opening debt (3e9), which a lender must be able to lend
         "investors.*.initial_cash_usd": st.floats(3e9, 1e11),
         "investors.*.inflow_usd_per_month": st.floats(0.0, 5e9),
+        "distress.cash_sweep_share": st.floats(0.0, 1.0),
+        "distress.fire_sale_impact": st.floats(0.0, 10.0),
     }
 )
 
