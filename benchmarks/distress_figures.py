@@ -61,7 +61,8 @@ def contagion_check(workers: int, cascade_seeds: int, connectivity_seeds: int) -
     seeds = derive_seeds(cascade.PARAMS["base_seed"], cascade_seeds)
     months = cascade.PARAMS["months"]
     rows = []
-    for label, scenario in (("cascade", base), ("cascade with rescues", rescued)):
+    scenarios = (("cascade", base), ("cascade with rescues", rescued)) if cascade_seeds else ()
+    for label, scenario in scenarios:
         _, tables = run_ensemble(scenario, seeds, months, workers=workers, keep=("events",))
         rows.append((label, *later_round_defaults(tables["events"])))
     sweep_file = ROOT / "experiments" / "sweeps" / "connectivity.toml"
@@ -153,7 +154,8 @@ def main() -> None:
     parser.add_argument("--baseline-seeds", type=int, default=5)
     parser.add_argument("--skip-contagion", action="store_true")
     args = parser.parse_args()
-    baseline_check(args.workers, args.baseline_seeds)
+    if args.baseline_seeds:
+        baseline_check(args.workers, args.baseline_seeds)
     if not args.skip_contagion:
         contagion_check(args.workers, args.cascade_seeds, args.connectivity_seeds)
 
