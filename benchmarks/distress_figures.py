@@ -72,7 +72,7 @@ def contagion_check(workers: int, cascade_seeds: int, connectivity_seeds: int) -
     )
     (vary,) = sweep["parameters"]["vary"]
     seeds = derive_seeds(sweep["sweep"]["base_seed"], connectivity_seeds)
-    for value in vary["values"]:
+    for value in vary["values"] if connectivity_seeds else ():
         _, tables = run_ensemble(
             scenario.with_overrides({vary["path"]: value}),
             seeds,
