@@ -193,21 +193,29 @@ EXPERIMENT = Experiment(
     section="Cascades",
     description="From month 12 the leading lab's end-user demand is 80% below what it "
     "projected and investor sentiment drops by 90%. Its take-or-pay contracts stay; the "
-    "capacity built for it becomes a glut. Obligations are cleared each month "
-    "(Eisenberg–Noe with Rogers–Veraart default costs); insolvency rounds carry the losses "
-    "through lenders; defaulted clouds' GPUs are sold at glut prices. With rescues, a "
-    "partner whose exposure exceeds 2% of its equity recapitalises a distressed "
+    "capacity built for it becomes a glut. Every month every borrower's covenants are "
+    "tested (debt service coverage, loan-to-value on its GPUs at the secondary price, "
+    "equity at book and market value) and its lenders waive, restructure or call its loans, "
+    "whichever recovers most; what is still owed is cleared (Eisenberg–Noe with "
+    "Rogers–Veraart default costs). A defaulter's estate pays its secured lenders first from "
+    "its GPUs, sold at a price its own sale depresses, which marks every other holder's GPUs "
+    "down the same month; sellers of its terminated contracts claim on the estate. A party "
+    "defaults in a later round of a month only through a loss from an earlier-round "
+    "defaulter of that month (every default row carries its cause; events.parquet). With "
+    "rescues, a partner whose exposure exceeds 2% of its equity recapitalises a distressed "
     "counterparty if it can.",
     figures=(
         GalleryFigure(
             "timeline_without_rescues.png",
             "Each default by month and round (top) "
-            "and the month's losses by who bore them (bottom), without rescues.",
+            "and the month's losses by who bore them (bottom), without rescues. Every default "
+            "in a round after the first follows a loss from an earlier-round defaulter of its "
+            "month.",
         ),
         GalleryFigure(
             "timeline_with_rescues.png",
-            "The same seed with rescues: fewer "
-            "defaults; the rescuers' equity injections replace creditors' losses.",
+            "The same seed with rescues: no more "
+            "defaults than without; the rescuers' equity injections replace creditors' losses.",
         ),
         GalleryFigure(
             "market_with_and_without_rescues.png",

@@ -27,6 +27,22 @@ FOUNDRIES = "world:foundries"  # the vendors' suppliers
 FOUNDERS = "world:founders"  # opening capital and new money into funds
 OTHER_BUSINESS = "world:other-business"  # a hyperscaler's non-AI businesses
 ADMINISTRATORS = "world:administrators"  # where default costs go
+SHAREHOLDERS = "world:shareholders"  # shareholders outside the model (founders, the public)
+DEPOSITORS = "world:money-market"  # who pays interest on cash (Treasury bills, banks)
+
+OPERATING_FLOWS = frozenset(
+    {
+        Flow.SERVICE_REVENUE,
+        Flow.OTHER_BUSINESS_INCOME,
+        Flow.COMPUTE_DUE,
+        Flow.CHIP_INVOICE_DUE,
+        Flow.OPERATING_COST,
+        Flow.COST_OF_GOODS,
+    }
+)
+"""Flows that are operating income (to the payee) or cost (to the payer) in a covenant's
+debt service coverage; a chip invoice is the vendor's revenue (the buyer's capex, not a
+cost: only the payee side of it counts), see :meth:`Books.operating_income_usd`."""
 
 FOUNDER_SHARES = 1e9
 """Shares each party's founders hold at the start (a unit, not a parameter)."""
@@ -53,6 +69,11 @@ class Books:
         self.obligations = ObligationBook()
         self.unpaid_external_usd: dict[str, float] = {}  # external costs due, unpaid, USD
         self._facility_for: dict[str, FacilityBill] = {}  # unpaid facility bills → vintage
+        # this covenant month's operating income and debt service, by party, in cents
+        self._income_cents: dict[str, int] = {}
+        self._service_cents: dict[str, int] = {}
+        self._retained_mark: dict[str, int] = {}  # retained earnings when profit counts from
+        self._unrealised_cents: dict[str, int] = {}  # stake marks since then
 
     # --- accounts --------------------------------------------------------------------
     def open_account(self, name: str) -> None:
@@ -63,7 +84,92 @@ class Books:
 
     def receive(self, t: int, source: str, name: str, usd: float, flow: Flow) -> float:
         """Money from outside the system (``world:…``) arrives; returns it in USD."""
-        return self.ledger.post(t, source, name, usd, flow) / CENTS_PER_USD
+        cents = self.ledger.post(t, source, name, usd, flow)
+        if flow in OPERATING_FLOWS:
+            self._earn(name, cents)
+        return cents / CENTS_PER_USD
+
+    # --- the covenant month: operating income and debt service ------------------------
+    def _earn(self, name: str, cents: int) -> None:
+        self._income_cents[name] = self._income_cents.get(name, 0) + cents
+
+    def operating_income_usd(self, name: str) -> float:
+        """``name``'s operating income since :meth:`start_covenant_month`, USD: revenue
+        (end users, compute sold, chips invoiced, other businesses) less operating costs
+        (compute bought, power and staff, cost of goods); capex and finance excluded."""
+        return self._income_cents.get(name, 0) / CENTS_PER_USD
+
+    def debt_service_usd(self, name: str) -> float:
+        """Interest and scheduled principal that fell due on ``name``'s loans since
+        :meth:`start_covenant_month`, USD."""
+        return self._service_cents.get(name, 0) / CENTS_PER_USD
+
+    def start_covenant_month(self) -> None:
+        """Covenants have been tested: income and debt service count from zero again, and
+        profit (:meth:`profit_usd`) from each party's retained earnings now."""
+        self._income_cents.clear()
+        self._service_cents.clear()
+        self._retained_mark = {
+            name: self.ledger.balance_cents(name, Line.RETAINED) for name in self.ledger.accounts
+        }
+        self._unrealised_cents.clear()
+
+    def profit_usd(self, name: str) -> float:
+        """``name``'s realised profit since :meth:`start_covenant_month`, USD: the change in
+        its retained earnings less the unrealised gains and losses of marking its stakes
+        (a payout is paid from realised profit)."""
+        mark = self._retained_mark.get(name, 0)
+        retained = self.ledger.balance_cents(name, Line.RETAINED) - mark
+        return (retained - self._unrealised_cents.get(name, 0)) / CENTS_PER_USD
+
+    def prepay(self, t: int, loan: Loan, usd: float) -> float:
+        """The borrower repays ``usd`` of ``loan`` ahead of schedule (a cash sweep); the
+        remaining instalments shrink in proportion. Returns the USD repaid."""
+        cents = min(
+            to_cents(usd), to_cents(loan.outstanding), self.ledger.balance_cents(loan.borrower)
+        )
+        if cents <= 0:
+            return 0.0
+        self.ledger.post_cents(t, loan.borrower, loan.lender, cents, Flow.PRINCIPAL_DUE, loan.id)
+        self.ledger.post_cents(
+            t, loan.borrower, loan.lender, cents, Flow.PRINCIPAL_PAYMENT, loan.id
+        )
+        usd = cents / CENTS_PER_USD
+        share = usd / loan.outstanding
+        loan.outstanding = cents_round(loan.outstanding - usd)
+        loan.principal = cents_round(loan.principal * (1.0 - share))
+        if loan.outstanding <= 0.005:
+            loan.outstanding = 0.0
+            loan.active = False
+        return usd
+
+    def pay_deposit_interest(self, t: int, source: str, rate_per_year: float) -> None:
+        """Every party earns a month's interest at ``rate_per_year`` on its cash, paid from
+        ``source`` outside the system."""
+        if rate_per_year <= 0:
+            return
+        for name in self.ledger.accounts:
+            cents = self.ledger.balance_cents(name) * rate_per_year / 12
+            if cents >= 1:
+                self.ledger.post_cents(t, source, name, int(cents), Flow.DEPOSIT_INTEREST)
+
+    def pay_out(
+        self, t: int, name: str, usd: float, holders: dict[str, float], outside: str
+    ) -> None:
+        """``name`` pays out ``usd`` in cash (a dividend, or a buyback: the same cash)
+        to its shareholders: ``holders`` in the model by their ownership share, the rest
+        to its shareholders outside (``outside``)."""
+        total = min(to_cents(usd), self.ledger.balance_cents(name))
+        if total <= 0:
+            return
+        left = total
+        for holder, share in sorted(holders.items()):
+            cents = min(left, int(total * share))
+            if cents > 0:
+                self.ledger.post_cents(t, name, holder, cents, Flow.DIVIDEND)
+                left -= cents
+        if left > 0:
+            self.ledger.post_cents(t, name, outside, left, Flow.PAYOUT_EXTERNAL)
 
     def contribute_fleet(self, name: str, cents: int) -> None:
         """Founders contribute GPUs at depreciated cost (paid-in capital, no cash)."""
@@ -84,6 +190,10 @@ class Books:
         payable and receivable on the books; returns the cents."""
         cents = self.ledger.post(t, debtor, creditor, usd, flow, instrument)
         self.obligations.add(Obligation(debtor, creditor, cents, flow, instrument, t, kind))
+        if flow in OPERATING_FLOWS:
+            self._earn(creditor, cents)
+            if flow is not Flow.CHIP_INVOICE_DUE:
+                self._earn(debtor, -cents)
         return cents
 
     def owe_external(
@@ -99,6 +209,8 @@ class Books:
         facility bill adds what is paid of it to ``facility``'s cost and book value."""
         cents = to_cents(usd)
         ob = Obligation(debtor, creditor, cents, flow, "", t, "external cost")
+        if flow in OPERATING_FLOWS:
+            self._earn(debtor, -cents)
         if facility is not None:
             ob.kind = "facility"
             ob.instrument = self.instruments.new_id("facility")
@@ -186,6 +298,8 @@ class Books:
                 t, contract.buyer, contract.seller, used, Flow.PREPAYMENT_USED, contract.id
             )
             contract.prepaid_cents -= used
+            self._earn(contract.seller, used)
+            self._earn(contract.buyer, -used)
         rest = max(0.0, bill - used / CENTS_PER_USD)
         self.accrue(
             t, contract.buyer, contract.seller, rest, Flow.COMPUTE_DUE, contract.id, contract.kind
@@ -223,6 +337,9 @@ class Books:
         down to half a cent closes. Returns (interest, principal) in USD."""
         interest = loan.interest_due(t)
         principal = cents_round(loan.principal_due(t))
+        self._service_cents[loan.borrower] = self._service_cents.get(loan.borrower, 0) + to_cents(
+            cents_round(interest) + principal
+        )
         self.accrue(t, loan.borrower, loan.lender, interest, Flow.INTEREST_DUE, loan.id, loan.kind)
         if principal > 0:
             self.accrue(
@@ -248,6 +365,48 @@ class Books:
             )
         loan.outstanding = 0.0
         loan.active = False
+
+    def extend_loan(self, t: int, loan: Loan, months: int) -> None:
+        """A restructuring (amend and extend): what is outstanding of ``loan`` is
+        re-amortised from month ``t`` over its remaining maturity plus ``months``."""
+        remaining = max(1, loan.start + loan.maturity_months - t)
+        loan.principal = loan.outstanding
+        loan.grace_months = 0
+        loan.start = t
+        loan.maturity_months = remaining + months
+
+    def swap_debt_for_equity(
+        self, t: int, loan: Loan, usd: float, price_per_share: float
+    ) -> EquityStake:
+        """A restructuring (debt-for-equity swap): the lender gives up ``usd`` of ``loan``'s
+        principal for new shares of the borrower at ``price_per_share`` USD; no cash moves.
+        The borrower's debt falls and its paid-in capital rises by the same amount."""
+        cents = min(to_cents(usd), to_cents(loan.outstanding))
+        amount = cents / CENTS_PER_USD
+        self.ledger.post_cents(t, loan.lender, loan.borrower, cents, Flow.DEBT_FOR_EQUITY, loan.id)
+        loan.outstanding = cents_round(loan.outstanding - amount)
+        if loan.outstanding <= 0.005:
+            loan.outstanding = 0.0
+            loan.active = False
+        else:  # the rest keeps its maturity, re-amortised
+            loan.principal = loan.outstanding
+        return self.instruments.issue_shares(
+            loan.borrower, loan.lender, amount / price_per_share, amount
+        )
+
+    def claim_on_estate(self, t: int, contract: CapacityContract, usd: float) -> int:
+        """The buyer of ``contract`` defaulted: its seller has an unsecured claim of ``usd``
+        on the buyer's estate (a payable of the buyer, a receivable of the seller), paid
+        from the estate with its other creditors; returns the cents."""
+        return self.accrue(
+            t,
+            contract.buyer,
+            contract.seller,
+            usd,
+            Flow.ESTATE_CLAIM_DUE,
+            contract.id,
+            "estate claim",
+        )
 
     def deliver(self, order: ChipOrder, units: float) -> None:
         """``units`` of ``order`` are delivered (invoiced separately)."""
@@ -313,6 +472,9 @@ class Books:
         for stake in self.instruments.stakes.values():
             value = self.instruments.ownership(stake.holder, stake.issuer) * value_of(stake.issuer)
             new_cents, old_cents = to_cents(value), to_cents(stake.mark_usd)
+            self._unrealised_cents[stake.holder] = (
+                self._unrealised_cents.get(stake.holder, 0) + new_cents - old_cents
+            )
             if new_cents > old_cents:
                 self.ledger.journal_cents(
                     t,

@@ -6,6 +6,8 @@
 - :func:`fixed_point_clearing`: the same vector by plain iteration from full payment, used to
   check the algorithm.
 - :func:`debtrank`: DebtRank of Battiston et al. (2012), original definition.
+- :func:`by_seniority` and :func:`estate_waterfall`: a defaulter's estate shared by absolute
+  priority (secured creditors from their collateral, then by rank, pro rata within a rank).
 
 Conventions: ``liabilities[i, j]`` is what party i owes party j (USD, ≥ 0, zero diagonal);
 ``outside_assets[i]`` is i's cash and claims on parties outside the network (USD, ≥ 0).
@@ -300,3 +302,51 @@ def debtrank_by_node(exposures: ArrayLike, buffers: ArrayLike, weights: ArrayLik
     """DebtRank of the single default of each party: a ranking of systemic importance."""
     n = np.asarray(exposures).shape[0]
     return np.array([debtrank(exposures, buffers, weights, [j]).R for j in range(n)])
+
+
+def by_seniority(value_usd: float, claims: Sequence[tuple[int, float]]) -> list[float]:
+    """Share ``value_usd`` among ``claims`` (rank, amount) by absolute priority: rank 0
+    first, then 1, …; pro rata to the amounts within a rank. Returns what each claim gets,
+    in the order given (never more than its amount, never more than the value in all)."""
+    paid = [0.0] * len(claims)
+    left = max(0.0, value_usd)
+    for rank in sorted({r for r, _ in claims}):
+        members = [k for k, (r, _) in enumerate(claims) if r == rank]
+        owed = sum(claims[k][1] for k in members)
+        if owed <= 0 or left <= 0:
+            continue
+        share = min(1.0, left / owed)
+        for k in members:
+            paid[k] = claims[k][1] * share
+        left -= owed * share
+    return paid
+
+
+SECURED = 0
+"""Rank of a secured claim (a loan with ``seniority`` 0, against the borrower's GPUs)."""
+SENIOR_UNSECURED = 1
+"""Rank of a senior unsecured claim (a loan with ``seniority`` 1)."""
+GENERAL_UNSECURED = 2
+"""Rank of everything else: trade creditors, estate claims of terminated contracts, external
+costs, and what secured lenders are still owed beyond their collateral."""
+
+
+def estate_waterfall(
+    collateral_usd: float, other_usd: float, claims: Sequence[tuple[int, float]]
+) -> list[float]:
+    """A defaulter's estate shared by absolute priority (the US Bankruptcy Code's order,
+    §§506, 507, 726): secured claims (rank :data:`SECURED`) are paid first from the
+    collateral (``collateral_usd``, what the seized GPUs fetched), pro rata among them; what
+    is left of the collateral joins ``other_usd`` (the rest of the estate), which pays
+    senior unsecured claims (rank 1), then general unsecured claims (rank 2, which include
+    the secured claims' deficiency), then subordinated ones (ranks 3, …), pro rata within a
+    rank. ``claims`` are (rank, amount, USD); returns what each gets, in order."""
+    secured = [(0, amount if rank == SECURED else 0.0) for rank, amount in claims]
+    first = by_seniority(min(collateral_usd, sum(a for _, a in secured)), secured)
+    rest_value = max(0.0, collateral_usd - sum(first)) + max(0.0, other_usd)
+    rest = [
+        (GENERAL_UNSECURED if rank == SECURED else rank, amount - paid)
+        for (rank, amount), paid in zip(claims, first, strict=True)
+    ]
+    second = by_seniority(rest_value, rest)
+    return [a + b for a, b in zip(first, second, strict=True)]

@@ -775,6 +775,156 @@ class CascadeConfig(Section):
     )
 
 
+class DistressConfig(Section):
+    """Issue 13: every borrower is tested every month (covenants), lenders decide what a
+    breach leads to, and a defaulter's estate is shared by seniority."""
+
+    covenants: bool = param(
+        True,
+        "switch",
+        "issue 13",
+        "test every borrower's covenants every month (off: only missed payments default)",
+    )
+    dscr_floor: float = param(
+        1.0,
+        "× debt service",
+        "estimate (leveraged-loan and project-finance covenants set 1.0–1.3×; Moody's)",
+        "debt service coverage (operating income ÷ interest and principal due) below this "
+        "is a breach month",
+        ge=0,
+        le=10,
+    )
+    dscr_breach_months: int = param(
+        3,
+        "months",
+        "estimate (covenants are tested on trailing quarters)",
+        "consecutive months below the coverage floor that make a covenant breach",
+        ge=1,
+        le=60,
+    )
+    ltv_ceiling: float = param(
+        1.25,
+        "× borrowing base",
+        "estimate (borrowing-base facilities allow a cure band above the base)",
+        "loans ÷ borrowing base (finance.max_loan_to_backlog × backlog + "
+        "finance.max_loan_to_fleet × fleet at the secondary price) above this is a breach",
+        gt=0,
+        le=100,
+    )
+    continuation_horizon_months: int = param(
+        12,
+        "months",
+        "estimate (a restructuring plan's horizon)",
+        "months of the borrower's operating cash flow a lender counts when it weighs letting "
+        "a borrower in breach continue against calling its loans now",
+        ge=0,
+        le=120,
+    )
+    extension_months: int = param(
+        24,
+        "months",
+        "estimate (amend-and-extend deals push maturities 2–3 years; S&P LCD)",
+        "months a restructuring adds to a loan's remaining maturity",
+        ge=1,
+        le=240,
+    )
+    fire_sale_impact: float = param(
+        2.0,
+        "per share of the market sold",
+        "estimate (Cifuentes, Ferrucci and Shin 2005 exponential inverse demand; selling "
+        "10% of the installed GPUs lowers their secondary price by 18%)",
+        "α of the secondary price of GPUs, exp(−α × GPUs sold by defaulters this month ÷ "
+        "GPUs installed)",
+        ge=0,
+        le=100,
+    )
+    cash_sweep_share: float = param(
+        0.0,
+        "share of excess cash",
+        "estimate (leveraged loans sweep up to 50% of excess cash flow to prepayment, S&P "
+        "LCD; off by default: with the baseline's capex it repays every neocloud loan by "
+        "2025-12 and the neocloud debt and spread targets can no longer be measured)",
+        "share of a cloud's cash beyond its buffer (finance.cash_buffer_months of costs) "
+        "that prepays its loans each month, dearest first",
+        ge=0,
+        le=1,
+    )
+    estate_claim_cap_months: int = param(
+        12,
+        "months of payments",
+        "11 U.S.C. §502(b)(6) (Bankruptcy Reform Act 1978): a lessor's claim is capped at "
+        "the greater of one year's rent and 15% of the remaining term",
+        "a terminated take-or-pay contract's claim on the defaulted buyer is at most the "
+        "greater of this many months of take-or-pay payments and "
+        "`estate_claim_cap_share` of what remains",
+        ge=0,
+        le=240,
+    )
+    estate_claim_cap_share: float = param(
+        0.15,
+        "share of remaining payments",
+        "11 U.S.C. §502(b)(6) (Bankruptcy Reform Act 1978)",
+        "see `estate_claim_cap_months`",
+        ge=0,
+        le=1,
+    )
+    estate_discount_rate_per_year: float = param(
+        0.10,
+        "per year",
+        "estimate (the sellers' cost of capital, as technology.cost_of_capital_per_year)",
+        "rate at which the remaining take-or-pay payments are discounted into a claim",
+        ge=0,
+        le=1,
+    )
+
+
+class CashConfig(Section):
+    """Issue 13: cash behaves like cash — deposits earn a rate, firms pay out a share of
+    their profits (dividends or buybacks; the cash effect is the same)."""
+
+    deposit_rate_per_year: float = param(
+        0.04,
+        "per year",
+        "estimate (US 3-month Treasury bill yield, about 4% in 2025; FRED DTB3)",
+        "interest every party earns on its cash, from outside the system",
+        ge=0,
+        le=0.5,
+    )
+    payout_share_hyperscaler: float = param(
+        0.7,
+        "share of monthly profit",
+        "estimate (Microsoft, Alphabet, Meta, Amazon: dividends and buybacks ÷ net income "
+        "≈ 0.5–0.9 in their 2024 10-K filings)",
+        "share of a hyperscaler's monthly profit paid out to its shareholders",
+        ge=0,
+        le=1,
+    )
+    payout_share_neocloud: float = param(
+        0.0,
+        "share of monthly profit",
+        "estimate (CoreWeave, Nebius pay no dividends; 2025 filings)",
+        "share of a neocloud's or lease vehicle's monthly profit paid out",
+        ge=0,
+        le=1,
+    )
+    payout_share_vendor: float = param(
+        0.5,
+        "share of monthly profit",
+        "estimate (NVIDIA returned $34.5B of $72.9B net income in FY2025, 10-K 2025)",
+        "share of a chip vendor's monthly profit paid out",
+        ge=0,
+        le=1,
+    )
+    payout_share_lab: float = param(
+        0.0,
+        "share of monthly profit",
+        "estimate (loss-making labs pay nothing out)",
+        "share of a lab's monthly profit paid out",
+        ge=0,
+        le=1,
+    )
+
+
 class ShockConfig(Section):
     lab: str = param(
         "", "agent name", "issue 3", "lab whose revenue falls short ('' = no shock)", max_length=64
@@ -1185,6 +1335,8 @@ class Scenario(Section):
     capital: CapitalMarketsConfig = CapitalMarketsConfig()
     network: NetworkConfig = NetworkConfig()
     cascade: CascadeConfig = CascadeConfig()
+    distress: DistressConfig = DistressConfig()
+    cash: CashConfig = CashConfig()
     shock: ShockConfig = ShockConfig()
     labs: tuple[LabSpec, ...] = Field(min_length=1)
     clouds: tuple[CloudSpec, ...] = Field(min_length=1)
@@ -1548,6 +1700,8 @@ def parameter_table() -> list[dict[str, str]]:
         ("market", MarketConfig),
         ("technology", TechnologyConfig),
         ("cascade", CascadeConfig),
+        ("distress", DistressConfig),
+        ("cash", CashConfig),
         ("shock", ShockConfig),
         ("finance", FinanceConfig),
         ("network", NetworkConfig),
@@ -1601,6 +1755,8 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "market": MarketConfig,
     "technology": TechnologyConfig,
     "cascade": CascadeConfig,
+    "distress": DistressConfig,
+    "cash": CashConfig,
     "shock": ShockConfig,
     "finance": FinanceConfig,
     "network": NetworkConfig,

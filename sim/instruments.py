@@ -66,6 +66,12 @@ class CapacityContract:
         )
 
 
+VENTURE_DEBT = "venture debt"
+"""The kind of a lab's venture loan: growth lending against the lab's equity value, covenant-lite
+(no maintenance covenants on coverage, loan-to-value or equity; it defaults on a missed
+payment), as venture debt usually is (Ibrahim 2010, "Debt as Venture Capital")."""
+
+
 @dataclass
 class Loan:
     """``lender`` lent ``principal`` to ``borrower``; equal monthly principal over the maturity."""

@@ -156,6 +156,7 @@ class Flow(Enum):
     FOUNDING_CAPITAL = ("founding_capital", Treatment(None, None, C, Line.PAID_IN))
     SERVICE_REVENUE = ("service_revenue", Treatment(None, None, C, R))
     OTHER_BUSINESS_INCOME = ("other_business_income", Treatment(None, None, C, R))
+    DEPOSIT_INTEREST = ("deposit_interest", Treatment(None, None, C, R))  # on cash held
     # --- to outside the system (external outflows) ---
     OPERATING_COST = ("operating_cost", Treatment(R, C, None, None))
     COST_OF_GOODS = ("cost_of_goods", Treatment(R, C, None, None))
@@ -165,21 +166,28 @@ class Flow(Enum):
     REDEMPTION = ("redemption", Treatment(Line.PAID_IN, C, None, None))
     # existing shares bought from founders, employees and early holders (outside the system)
     SECONDARY_PURCHASE = ("secondary_purchase", Treatment(Line.STAKES, C, None, None))
+    PAYOUT_EXTERNAL = ("payout", Treatment(R, C, None, None))  # to shareholders outside
     # --- accruals inside the system: an obligation falls due, no cash moves ---
     COMPUTE_DUE = ("compute_due", Treatment(R, P, Line.RECEIVABLES, R))
     INTEREST_DUE = ("interest_due", Treatment(R, P, Line.RECEIVABLES, R))
     PRINCIPAL_DUE = ("principal_due", Treatment(D, P, Line.RECEIVABLES, Line.LOANS))
     CHIP_INVOICE_DUE = ("chip_invoice_due", Treatment(Line.FLEET, P, Line.RECEIVABLES, R))
+    # a defaulted buyer's terminated take-or-pay contract: the seller's claim on its estate
+    ESTATE_CLAIM_DUE = ("estate_claim_due", Treatment(R, P, Line.RECEIVABLES, R))
     # --- cash inside the system: payables settled ---
     COMPUTE_PAYMENT = ("compute_payment", Treatment(P, C, C, Line.RECEIVABLES))
     INTEREST_PAYMENT = ("interest", Treatment(P, C, C, Line.RECEIVABLES))
     PRINCIPAL_PAYMENT = ("principal", Treatment(P, C, C, Line.RECEIVABLES))
     CHIP_PAYMENT = ("chip_payment", Treatment(P, C, C, Line.RECEIVABLES))
+    ESTATE_PAYMENT = ("estate_payment", Treatment(P, C, C, Line.RECEIVABLES))
     # --- cash inside the system: capital ---
     LOAN_ADVANCE = ("loan_advance", Treatment(Line.LOANS, C, C, D))
     VENDOR_FINANCING = ("vendor_financing", Treatment(Line.LOANS, C, C, D))  # a vendor lends
     EQUITY_INVESTMENT = ("equity_investment", Treatment(Line.STAKES, C, C, Line.PAID_IN))
+    DIVIDEND = ("dividend", Treatment(R, C, C, R))  # a payout to a shareholder in the model
     ASSET_SALE = ("asset_sale", Treatment(Line.FLEET, C, C, Line.FLEET))  # payer = buyer
+    # a restructuring: the lender (payer) gives up loan principal for new shares of the borrower
+    DEBT_FOR_EQUITY = ("debt_for_equity", Treatment(Line.STAKES, Line.LOANS, D, Line.PAID_IN))
     # --- contract prepayments: paid in cash at signing, then used against the bills ---
     COMPUTE_PREPAYMENT = (
         "compute_prepayment",
@@ -213,6 +221,7 @@ PAYMENT_FOR_ACCRUAL = {
     Flow.INTEREST_DUE: Flow.INTEREST_PAYMENT,
     Flow.PRINCIPAL_DUE: Flow.PRINCIPAL_PAYMENT,
     Flow.CHIP_INVOICE_DUE: Flow.CHIP_PAYMENT,
+    Flow.ESTATE_CLAIM_DUE: Flow.ESTATE_PAYMENT,
 }
 """The cash payment that settles each kind of accrual."""
 

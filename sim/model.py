@@ -75,6 +75,7 @@ class ComputeMarket(mesa.Model):
         self.exposure_rows: list[dict[str, object]] = []
         self.agent_rows: list[dict[str, object]] = []
         self.solvent_before_default: dict[str, bool] = {}  # set by each clearing round
+        self.covenant_months: dict[str, int] = {}  # months in a row below the coverage floor
         self.defaults_total = 0
         self._build_agents(classes or AgentClasses())
         self.deals = DealBook(scenario.deals)

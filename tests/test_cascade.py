@@ -100,6 +100,7 @@ def test_losses_are_grouped_by_the_instruments_own_type() -> None:
         "facility",
         "equity stake",
         "fleet",
+        "estate claim",
     }
     assert kinds and kinds <= known
     types = dict(zip(events["defaulter"], events["defaulter"], strict=False))

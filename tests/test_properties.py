@@ -5,15 +5,22 @@ recorded external outflows (relative tolerance 1e-9, from the flow log alone); e
 sheet balances and agrees with the instruments (``ComputeMarket.audit``); no NaN; no negative
 GPU counts. The worlds vary demand regimes, growth, noise, optimism, connectivity, leverage,
 funding and seeds, so that a good share of them see defaults.
+
+The same worlds check issue 13's construction: a default in a clearing round after the first
+has a strictly positive loss (from the events table's loss rows alone) from a party that
+defaulted in an earlier round of the same month; and they exercise covenant tests,
+restructurings, estate claims and calls of loans, each of which is asserted to have happened.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.ledger import is_world
+from sim.phases.resolve import CONTAGION_LOSSES
 from sim.runner import simulate
 
 from .conftest import small_world
@@ -22,6 +29,40 @@ WORLD_COUNT = 200
 DEFAULT_SHARE_SEEN: list[bool] = []
 DEAL_KINDS_SEEN: set[str] = set()
 CAPITAL_MARKET_SEEN: set[str] = set()  # failed rounds, listed marks (issue 14)
+DISTRESS_SEEN: set[str] = set()
+DISTRESS_EVENTS = {
+    "covenant_accelerate": "a covenant breach made lenders call a loan",
+    "covenant_restructure": "a covenant breach made lenders restructure a loan",
+    "covenant_waive": "a covenant breach was waived",
+    "estate_claim": "a terminated contract's seller claimed on the estate",
+    "debt_for_equity": "a restructuring swapped debt for equity",
+    "payout": "a firm paid out profit to shareholders outside the model",
+    "deposit_interest": "cash earned interest",
+    "estate_payment": "an estate paid a claim",
+    "fire_sale_mark": "a fire sale marked down other holders' GPUs",
+    "principal": "a loan was repaid (on schedule or by the cash sweep)",
+}
+
+
+def later_round_defaults_without_loss(events) -> list[tuple[int, str, int]]:
+    """(month, party, round) of every default in a round ≥ 2 with no loss (``CONTAGION_LOSSES``
+    rows, amount > 0) from a party that defaulted in an earlier round of the same month."""
+    defaults = events[events["event"].str.startswith("default")]
+    first_round = defaults.groupby(["step", "defaulter"])["round"].min()
+    losses = events[events["event"].isin(CONTAGION_LOSSES) & (events["amount_lost"] > 0)]
+    bad = []
+    for (step, party), round_ in first_round.items():
+        if round_ < 2:
+            continue
+        mine = losses[(losses["step"] == step) & (losses["creditor"] == party)]
+        earlier = np.array(
+            [first_round.get((step, source), round_) < round_ for source in mine["defaulter"]],
+            dtype=bool,
+        )
+        if not mine.loc[earlier, "amount_lost"].sum() > 0:
+            bad.append((int(step), str(party), int(round_)))
+    return bad
+
 
 worlds = st.fixed_dictionaries(
     {
@@ -47,6 +88,8 @@ worlds = st.fixed_dictionaries(
         # at least the small world's opening debt (3e9), which a lender must be able to lend
         "investors.*.initial_cash_usd": st.floats(3e9, 1e11),
         "investors.*.inflow_usd_per_month": st.floats(0.0, 5e9),
+        "distress.cash_sweep_share": st.floats(0.0, 1.0),
+        "distress.fire_sale_impact": st.floats(0.0, 10.0),
     }
 )
 
@@ -87,6 +130,13 @@ def test_money_is_conserved_and_books_balance_every_month(
         numbers = group.select_dtypes("number").dropna(axis=1, how="all")
         assert not numbers.isna().any().any()
     assert (agents["cash_usd"] >= 0).all()
+    events = result.tables["events"]
+    assert later_round_defaults_without_loss(events) == []
+    defaults = events[events["event"].str.startswith("default")]
+    assert (defaults["instrument"] != "").all()  # every default has a recorded cause
+    DISTRESS_SEEN.update(set(events["event"]) & set(DISTRESS_EVENTS))
+    DISTRESS_SEEN.update(set(result.tables["accruals"]["kind"]) & set(DISTRESS_EVENTS))
+    DISTRESS_SEEN.update(set(flows["kind"]) & set(DISTRESS_EVENTS))
     DEFAULT_SHARE_SEEN.append(result.summary["defaults"] > 0)
     kinds = set(flows["kind"]) | set(result.tables["accruals"]["kind"])
     DEAL_KINDS_SEEN.update(
@@ -95,17 +145,26 @@ def test_money_is_conserved_and_books_balance_every_month(
     events = result.tables["events"]
     if len(events) and (events["event"] == "equity_round_failed").any():
         CAPITAL_MARKET_SEEN.add("failed round")
-    if (result.tables["accruals"]["kind"] == "venture debt").any():
-        CAPITAL_MARKET_SEEN.add("venture debt")
+    labs = set(agents.loc[agents["agent_type"] == "Lab", "agent_id"])
+    if ((flows["kind"] == "loan_advance") & flows["payee"].isin(labs)).any():
+        CAPITAL_MARKET_SEEN.add("venture debt")  # only labs' loans are venture debt
     listed = agents[agents["agent_type"].isin(["Cloud", "ChipVendor"])]
     if (listed["market_value_usd"] - listed["equity_usd"].clip(lower=0)).abs().max() > 1.0:
         CAPITAL_MARKET_SEEN.add("listed mark")
 
 
-def test_a_good_share_of_random_worlds_saw_defaults() -> None:
-    """Guard that the property test above exercised the default path (runs after it)."""
-    if len(DEFAULT_SHARE_SEEN) < WORLD_COUNT // 2:  # the property test ran elsewhere (xdist)
-        return
+@pytest.fixture(scope="module", autouse=True)
+def every_mechanism_was_exercised():
+    """After the module's tests, in the process that ran the property test (under xdist the
+    one worker that did): the random worlds must have exercised every mechanism."""
+    yield
+    if len(DEFAULT_SHARE_SEEN) >= WORLD_COUNT // 2:
+        check_random_worlds_exercised_every_mechanism()
+
+
+def check_random_worlds_exercised_every_mechanism() -> None:
+    """Defaults in a good share of worlds, every deal kind, the capital market's failed
+    rounds, listed marks and venture debt, and every distress mechanism."""
     share = sum(DEFAULT_SHARE_SEEN) / len(DEFAULT_SHARE_SEEN)
     print(f"share of random worlds with at least one default: {share:.0%}")
     assert share >= 0.15
@@ -116,3 +175,5 @@ def test_a_good_share_of_random_worlds_saw_defaults() -> None:
         "secondary_purchase",
     } == DEAL_KINDS_SEEN
     assert {"failed round", "listed mark", "venture debt"} == CAPITAL_MARKET_SEEN
+    missing = {k: v for k, v in DISTRESS_EVENTS.items() if k not in DISTRESS_SEEN}
+    assert not missing, f"not exercised: {missing}"

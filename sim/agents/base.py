@@ -101,6 +101,40 @@ class MarketAgent(mesa.Agent):
             and spare * cfg.rescue_max_cash_share >= shortfall_usd
         )
 
+    def respond_to_breach(
+        self,
+        breached: tuple[str, ...],
+        outstanding_usd: float,
+        liquidation_usd: float,
+        continuation_usd: float,
+    ) -> str:
+        """What this lender does about a borrower's covenant breach (``breached``: the
+        covenants, see :mod:`sim.distress`) on its ``outstanding_usd`` of loans: it compares
+        what each option recovers — ``liquidation_usd`` if it calls the loans now (the
+        borrower's estate sold at fire-sale prices, shared by seniority), ``continuation_usd``
+        if the borrower goes on (its going-concern value, shared the same way).
+
+        Returns ``"waive"`` when continuing recovers the whole loan and the breach is one of
+        coverage or loan-to-value only (a borrower with negative equity must be cured, never
+        waived); ``"restructure"`` (extend, or swap debt for equity) when continuing recovers
+        more than calling; ``"accelerate"`` otherwise. The comparison of liquidation and
+        continuation values is the creditor's choice in Gertner and Scharfstein (1991) and
+        Bulow and Shoven (1978); the waiver condition is our own estimate."""
+        if continuation_usd >= outstanding_usd - 0.01 and "equity" not in breached:
+            return "waive"
+        if continuation_usd > liquidation_usd:
+            return "restructure"
+        return "accelerate"
+
+    def payout(self, profit_usd: float, payout_share: float) -> float:
+        """USD to pay out to shareholders this month (dividends or buybacks): the target
+        share ``payout_share`` of a positive month's ``profit_usd`` (Lintner's 1956 target
+        payout ratio, adjusted in full every month), only with positive equity and never
+        more than the cash it holds."""
+        if self.defaulted or self.equity <= 0 or profit_usd <= 0:
+            return 0.0
+        return max(0.0, min(payout_share * profit_usd, self.cash))
+
     def record_default(self, step: int) -> None:
         """This agent has defaulted in month ``step``: it stops trading."""
         self.defaulted = True

@@ -215,16 +215,12 @@ class Cloud(MarketAgent):
         )
 
     def borrowing_wanted(self, step: int) -> float:
-        """USD to borrow now: arrears, chips and facilities due next month and a cash buffer,
-        less cash, up to the borrowing headroom (a liquidity-need rule as in Caiani et al.'s
-        JMAB ``getLoanRequirement``)."""
-        soon = sum(
-            o.undelivered * (o.unit_price_usd + self.market.facility_cost(o.order_step))
-            for o in self.market.open_orders(buyer=self.name)
-            if o.delivery_step <= step + 1
-        )
+        """USD to borrow now: arrears and a cash buffer, less cash, up to the borrowing
+        headroom (a liquidity-need rule as in Caiani et al.'s JMAB ``getLoanRequirement``).
+        Chips on order are not borrowed for while they wait: they are drawn on delivery
+        (issue 13, ``phases.settle.draw_on_delivery``)."""
         buffer = self.market.cfg.finance.cash_buffer_months * self.costs_usd
-        want = self.arrears_usd + soon + buffer - self.cash
+        want = self.arrears_usd + buffer - self.cash
         return min(want, self.borrowing_headroom(step)) if want > 0 else 0.0
 
     def choose_syndicate(

@@ -12,6 +12,7 @@ import numpy as np
 from sim import market, mechanisms
 from sim.agents import Cloud, Lab, MarketAgent
 from sim.books import FOUNDERS, cents_round
+from sim.instruments import VENTURE_DEBT
 from sim.ledger import Flow
 from sim.phases.resolve import record
 
@@ -113,10 +114,6 @@ def equity_round(
     if raised < amount - 1.0:
         record(world, t, ROUND_SMALLER, lab.name, "", amount - raised, "round")
     return raised
-
-
-VENTURE_DEBT = "venture debt"
-"""The kind of a lab's venture loan in the tables."""
 
 
 def venture_debt(world: ComputeMarket, t: int, lab: Lab, shortfall: float) -> float:

@@ -21,6 +21,7 @@ class MonthState:
     orders_placed_gpus: float = 0.0
     impairment_usd: float = 0.0
     new_defaults: float = 0.0  # parties that defaulted this month
+    fire_sold_gpus: float = 0.0  # GPUs sold by defaulters this month (price impact)
 
     @property
     def utilisation(self) -> float:

@@ -21,32 +21,70 @@ counterparty is large recapitalises it, if its own balance sheet allows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.agents import Cloud, MarketAgent
-from sim.clearing import clearing_vector, debtrank
-from sim.instruments import CapacityContract
-from sim.ledger import ASSETS, CENTS_PER_USD, to_cents
+from sim import distress, price_impact
+from sim.agents import ChipVendor, Cloud, Lab, MarketAgent
+from sim.books import SHAREHOLDERS
+from sim.clearing import (
+    GENERAL_UNSECURED,
+    SENIOR_UNSECURED,
+    clearing_vector,
+    debtrank,
+    estate_waterfall,
+)
+from sim.distress import FIRE_SALE_MARK, CovenantTest
+from sim.instruments import VENTURE_DEBT, CapacityContract, Loan
+from sim.ledger import ASSETS, CENTS_PER_USD, Flow, Line, to_cents
 from sim.mechanisms import share_price
+from sim.metrics import LOSS_EVENTS
 from sim.settlement import Obligation
 
 if TYPE_CHECKING:
     from sim.model import ComputeMarket
 
 WORLD = "world:creditors"  # one node for every external creditor in the clearing
+CONTAGION_LOSSES = (*LOSS_EVENTS, FIRE_SALE_MARK)
+"""Rows of the events table that are a loss one party's default caused another: the ledger
+losses (:data:`sim.metrics.LOSS_EVENTS`) and fire-sale marks of GPUs held."""
+
+
+@dataclass
+class DistressMonth:
+    """What the resolution of one month knows as it goes: the borrowers whose loans were
+    called after a covenant breach (``called``), the round in which each party defaulted
+    (``round_of``), and where this month's rows of the events table begin (``first_event``)."""
+
+    first_event: int
+    called: set[str] = field(default_factory=set)
+    breached: set[str] = field(default_factory=set)
+    round_of: dict[str, int] = field(default_factory=dict)
 
 
 def run(model: ComputeMarket, t: int) -> None:
-    """Phase 6, resolve: whoever still owes what it cannot pay defaults."""
+    """Phase 6, resolve: every borrower's covenants are tested; whoever still owes what it
+    cannot pay defaults."""
     new = resolve_defaults(model, t)
     model.month_state.new_defaults = float(len(new))
     model.defaults_total += len(new)
 
 
 def resolve_defaults(model: ComputeMarket, t: int) -> list[str]:
-    """Clear the month's remaining obligations in rounds; return the new defaulters."""
+    """Test every borrower's covenants (lenders decide what a breach leads to), then clear
+    the month's remaining obligations in rounds; return the new defaulters.
+
+    Round 1 is the first wave of the first clearing. A party defaults in a later round only
+    through a loss from an earlier-round defaulter of the same month: a later wave of the
+    clearing (it is paid less by a defaulter) or a call of its loans after its own covenants,
+    tested again after that loss, are breached. Every default row carries its cause, and
+    each contagion default one ``contagion_loss`` row per counterparty whose default cost it
+    money (how much)."""
+    month = DistressMonth(first_event=len(model.events))
+    if model.cfg.distress.covenants:
+        test_every_borrower(model, t, month)
     new: list[str] = []
     wave_offset = 0
     obligations = model.books.obligations
@@ -55,24 +93,329 @@ def resolve_defaults(model: ComputeMarket, t: int) -> list[str]:
             attempt_rescues(model, t)
             if not obligations.debtors():
                 break
-        defaulted, waves = clear_round(model, t, wave_offset)
-        wave_offset += max(waves, 1)
-        fresh = [name for name in defaulted if not model.agent(name).defaulted]
+        defaulted, wave_of, waves = clear_round(model, t, wave_offset)
+        fresh = sorted(
+            (name for name in defaulted if not model.agent(name).defaulted),
+            key=lambda name: (wave_of[name], name),
+        )
+        month.round_of.update({name: wave_of[name] for name in fresh})
         for name in fresh:
-            default_party(model, model.agent(name), t, wave_offset)
+            round_ = wave_of[name]
+            cause = default_cause(model, t, name, round_, month)
+            default_party(model, model.agent(name), t, round_, cause)
+        wave_offset += max(waves, 1)
         new.extend(fresh)
         if model.cfg.cascade.insolvency_defaults:
-            for agent in insolvent_parties(model):
-                accelerate_loans(model, agent, t)
-                record(model, t, "insolvent", agent.name, "", 0.0, "", wave_offset + 1)
+            for agent in contagion_candidates(model, t, month):
+                test_after_losses(model, t, agent, month, wave_offset + 1)
         if not fresh and not obligations.debtors():
             break
+    pay_out_profits(model, t, month)
+    sweep_cash(model, t)
+    model.books.start_covenant_month()
     return new
 
 
-def clear_round(model: ComputeMarket, t: int, wave_offset: int) -> tuple[list[str], int]:
+def sweep_cash(model: ComputeMarket, t: int) -> None:
+    """The excess-cash sweep of a leveraged loan: each cloud selling to the market that has
+    not defaulted prepays ``distress.cash_sweep_share`` of its cash beyond its buffer
+    (``finance.cash_buffer_months`` of its monthly costs), on its dearest loans first."""
+    share = model.cfg.distress.cash_sweep_share
+    if share <= 0:
+        return
+    books, months = model.books, model.cfg.finance.cash_buffer_months
+    for cloud in model.clouds:
+        loans = books.instruments.loans_of(borrower=cloud.name)
+        if (
+            cloud.defaulted
+            or not cloud.sells_to_market  # a lease vehicle's cash is its project's
+            or not loans
+            or books.obligations.of(cloud.name)
+        ):
+            continue
+        excess = share * (cloud.cash - months * cloud.costs_usd)
+        for loan in sorted(loans, key=lambda loan: (-loan.rate_per_year, loan.id)):
+            if excess < 1.0:
+                break
+            excess -= books.prepay(t, loan, excess)
+
+
+def payout_share(model: ComputeMarket, agent: MarketAgent) -> float:
+    """The payout ratio of ``agent``'s archetype (``cash.payout_share_*``)."""
+    cash = model.cfg.cash
+    if isinstance(agent, Cloud):
+        return (
+            cash.payout_share_hyperscaler
+            if agent.archetype == "hyperscaler"
+            else cash.payout_share_neocloud
+        )
+    if isinstance(agent, ChipVendor):
+        return cash.payout_share_vendor
+    if isinstance(agent, Lab):
+        return cash.payout_share_lab
+    return 0.0
+
+
+def pay_out_profits(model: ComputeMarket, t: int, month: DistressMonth) -> None:
+    """Firms pay out what they choose (:meth:`MarketAgent.payout`) of the month's profit,
+    to their shareholders in the model by ownership and the rest outside; a borrower in
+    breach of a covenant this month pays nothing out (a restricted-payments covenant)."""
+    books = model.books
+    for agent in model.all_agents:
+        share = payout_share(model, agent)
+        if share <= 0 or agent.name in month.breached or books.obligations.of(agent.name):
+            continue
+        usd = agent.payout(books.profit_usd(agent.name), share)
+        if usd < 0.01:
+            continue
+        holders = {
+            stake.holder: books.instruments.ownership(stake.holder, agent.name)
+            for stake in books.instruments.stakes_in(agent.name)
+        }
+        books.pay_out(t, agent.name, usd, holders, SHAREHOLDERS)
+
+
+# --- covenants -----------------------------------------------------------------------
+def glut_factor(model: ComputeMarket, t: int) -> float:
+    """Spot ÷ full cost, at most 1: what a used GPU is worth against its cost before any
+    fire sale."""
+    return min(1.0, model.spot_price / model.full_cost(t))
+
+
+def impact_factor(model: ComputeMarket, t: int) -> float:
+    """The fire sales' price impact this month (:func:`sim.price_impact.price_factor` of
+    the GPUs defaulters sold against those installed)."""
+    return price_impact.price_factor(
+        model.month_state.fire_sold_gpus,
+        model.month_state.installed_gpus,
+        model.cfg.distress.fire_sale_impact,
+    )
+
+
+def secondary_price_factor(model: ComputeMarket, t: int) -> float:
+    """The secondary price of used GPUs as a share of their book value: the glut times the
+    price impact of this month's fire sales — what every holder's collateral and
+    market-value marks see."""
+    return glut_factor(model, t) * impact_factor(model, t)
+
+
+def fleet_values(model: ComputeMarket, agent: MarketAgent, t: int) -> tuple[float, float]:
+    """``agent``'s GPU fleet at book value and at the secondary price, USD."""
+    book = model.books.ledger.balance(agent.name, Line.FLEET)
+    return book, book * secondary_price_factor(model, t)
+
+
+def covenant_test(model: ComputeMarket, agent: MarketAgent, t: int) -> tuple[CovenantTest, float]:
+    """``agent``'s covenant figures this month, and its borrowing base (USD): the share of
+    its backlog and of its fleet at the secondary price that lenders lend against."""
+    books, fin = model.books, model.cfg.finance
+    debt = sum(loan.outstanding for loan in covenanted_loans(model, agent))
+    book_fleet, market_fleet = fleet_values(model, agent, t)
+    backlog = books.instruments.backlog_usd(agent.name, t, model.cfg.market.hours_per_month)
+    base = fin.max_loan_to_backlog * backlog + fin.max_loan_to_fleet * market_fleet
+    dscr = distress.coverage(
+        books.operating_income_usd(agent.name), books.debt_service_usd(agent.name)
+    )
+    low = model.covenant_months.get(agent.name, 0)
+    equity = agent.equity
+    return (
+        CovenantTest(
+            dscr=dscr,
+            low_dscr_months=low,
+            ltv=distress.loan_to_value(debt, base),
+            book_equity_usd=equity,
+            market_equity_usd=equity + market_fleet - book_fleet,
+        ),
+        base,
+    )
+
+
+def covenanted_loans(model: ComputeMarket, agent: MarketAgent) -> list[Loan]:
+    """``agent``'s loans that carry maintenance covenants: all but covenant-lite venture debt
+    (:data:`~sim.instruments.VENTURE_DEBT`, which defaults only on a missed payment)."""
+    loans = model.books.instruments.loans_of(borrower=agent.name)
+    return [loan for loan in loans if loan.kind != VENTURE_DEBT]
+
+
+def borrowers(model: ComputeMarket) -> list[MarketAgent]:
+    """Parties with covenanted loans outstanding that have not defaulted, in creation order."""
+    return [a for a in model.all_agents if not a.defaulted and covenanted_loans(model, a)]
+
+
+def test_every_borrower(model: ComputeMarket, t: int, month: DistressMonth) -> None:
+    """Every month, every borrower: coverage, loan-to-value and equity (at book and market
+    value) are tested; a breach goes to the lenders (:func:`respond_to_breach`)."""
+    cfg = model.cfg.distress
+    for agent in borrowers(model):
+        dscr = distress.coverage(
+            model.books.operating_income_usd(agent.name),
+            model.books.debt_service_usd(agent.name),
+        )
+        low = model.covenant_months.get(agent.name, 0) + 1 if dscr < cfg.dscr_floor else 0
+        model.covenant_months[agent.name] = low
+        test, base = covenant_test(model, agent, t)
+        breached = distress.breaches(test, cfg.dscr_breach_months, cfg.ltv_ceiling)
+        if breached:
+            month.breached.add(agent.name)
+            respond_to_breach(model, t, agent, test, base, breached, month, 1)
+
+
+def respond_to_breach(
+    model: ComputeMarket,
+    t: int,
+    agent: MarketAgent,
+    test: CovenantTest,
+    base: float,
+    breached: tuple[str, ...],
+    month: DistressMonth,
+    round_: int,
+    event: str = "covenant",
+) -> None:
+    """Each lender of ``agent`` decides (:meth:`MarketAgent.respond_to_breach`) from what it
+    would recover by calling its loans now and by letting ``agent`` continue, both shared
+    among all its lenders by seniority; the decision is booked and recorded."""
+    books, cfg = model.books, model.cfg
+    loans = books.instruments.loans_of(borrower=agent.name)
+    debt = sum(loan.outstanding for loan in loans)
+    if debt <= 0:
+        return
+    cash = max(0.0, agent.cash - books.obligations.owed_cents(agent.name) / CENTS_PER_USD)
+    _, market_fleet = fleet_values(model, agent, t)
+    liquidation = distress.liquidation_value(cash, market_fleet, cfg.cascade.fire_sale_discount)
+    continuation = distress.continuation_value(
+        cash,
+        market_fleet,
+        books.operating_income_usd(agent.name),
+        cfg.distress.continuation_horizon_months,
+    )
+    claims = [(loan.seniority, loan.outstanding) for loan in loans]
+    on_liquidation = distress.by_seniority(liquidation, claims)
+    on_continuation = distress.by_seniority(continuation, claims)
+    swap_total = distress.restructure_swap_usd(
+        test.book_equity_usd, test.market_equity_usd, debt, base, cfg.distress.ltv_ceiling
+    )
+    # one price for the month's swap, whichever lenders take part (a restructuring is one deal)
+    price = share_price(
+        agent.market_value(), swap_total, books.instruments.shares_outstanding[agent.name]
+    )
+    what = "+".join(breached)
+    for lender_name in sorted({loan.lender for loan in loans}):
+        mine = [k for k, loan in enumerate(loans) if loan.lender == lender_name]
+        outstanding = sum(loans[k].outstanding for k in mine)
+        lender = model.agent(lender_name)
+        decision = lender.respond_to_breach(
+            breached,
+            outstanding,
+            sum(on_liquidation[k] for k in mine),
+            sum(on_continuation[k] for k in mine),
+        )
+        amount = outstanding
+        if decision == "accelerate":
+            for k in mine:
+                books.accelerate(t, loans[k])
+            month.called.add(agent.name)
+        elif decision == "restructure":
+            amount = restructure(
+                model, t, [loans[k] for k in mine], swap_total * outstanding / debt, price
+            )
+            model.covenant_months[agent.name] = 0
+        else:
+            model.covenant_months[agent.name] = 0
+        record(
+            model, t, f"{event}_{decision}", agent.name, lender_name, amount, what, round_, "loan"
+        )
+
+
+def restructure(
+    model: ComputeMarket, t: int, loans: list[Loan], swap_usd: float, price: float
+) -> float:
+    """A lender restructures its ``loans``: it swaps ``swap_usd`` of them for new shares of
+    the borrower at ``price`` USD a share (:func:`sim.mechanisms.share_price` of the whole
+    swap), and extends what is left by ``distress.extension_months``. Returns the USD
+    swapped (each part rounded up to the cent, so that equity is not left a cent short)."""
+    books = model.books
+    swapped = 0.0
+    total = sum(loan.outstanding for loan in loans)
+    for loan in loans:
+        part = swap_usd * loan.outstanding / total + 0.01 if total > 0 and swap_usd > 0 else 0.0
+        if part >= 0.02:
+            books.swap_debt_for_equity(t, loan, part, price)
+            swapped += part
+        if loan.active:
+            books.extend_loan(t, loan, model.cfg.distress.extension_months)
+    return swapped
+
+
+def losses_from_defaulters(
+    model: ComputeMarket, t: int, name: str, month: DistressMonth, before_round: int
+) -> dict[str, float]:
+    """What ``name`` lost this month (:data:`CONTAGION_LOSSES`) from each party that
+    defaulted this month in a round before ``before_round``, USD."""
+    out: dict[str, float] = {}
+    for row in model.events[month.first_event :]:
+        source = str(row["defaulter"])
+        if (
+            row["creditor"] == name
+            and row["event"] in CONTAGION_LOSSES
+            and month.round_of.get(source, before_round) < before_round
+            and float(row["amount_lost"]) > 0  # type: ignore[arg-type]
+        ):
+            out[source] = out.get(source, 0.0) + float(row["amount_lost"])  # type: ignore[arg-type]
+    return out
+
+
+def default_cause(
+    model: ComputeMarket, t: int, name: str, round_: int, month: DistressMonth
+) -> str:
+    """Why ``name`` defaults in ``round_``: ``covenant`` (its loans were called after a
+    breach), ``insolvency`` (found with negative equity in clearing), ``missed_payment``
+    (in round 1), or ``contagion`` (a later round); a contagion default records one
+    ``contagion_loss`` row per earlier-round defaulter of the month whose default cost it
+    money. A later-round default without such a loss cannot happen (the clearing's later
+    waves are paid less by earlier defaulters; loans are called in later rounds only after
+    such a loss), and would raise."""
+    if round_ <= 1:
+        if name in month.called:
+            return "covenant"
+        return "missed_payment" if model.solvent_before_default.get(name, True) else "insolvency"
+    sources = losses_from_defaulters(model, t, name, month, round_)
+    if not sources:
+        raise AssertionError(
+            f"{name} defaults in round {round_} of month {t} without a loss from an "
+            "earlier-round defaulter"
+        )
+    for source, usd in sorted(sources.items()):
+        record(model, t, "contagion_loss", source, name, usd, "contagion", round_)
+    return "contagion"
+
+
+def contagion_candidates(model: ComputeMarket, t: int, month: DistressMonth) -> list[MarketAgent]:
+    """Borrowers that have not defaulted and lost money this month to its defaulters."""
+    return [a for a in borrowers(model) if losses_from_defaulters(model, t, a.name, month, 10**9)]
+
+
+def test_after_losses(
+    model: ComputeMarket, t: int, agent: MarketAgent, month: DistressMonth, round_: int
+) -> None:
+    """A borrower that lost money to this month's defaulters is tested again: if its
+    equity (book or market) or loan-to-value covenant is now breached, its lenders decide;
+    loans called now are ``insolvent`` rows, cleared in the next round."""
+    cfg = model.cfg.distress
+    test, base = covenant_test(model, agent, t)
+    breached = tuple(
+        b for b in distress.breaches(test, 10**9, cfg.ltv_ceiling) if b != distress.DSCR
+    )
+    if breached:
+        respond_to_breach(model, t, agent, test, base, breached, month, round_, "insolvent")
+
+
+# --- clearing ------------------------------------------------------------------------
+def clear_round(
+    model: ComputeMarket, t: int, wave_offset: int
+) -> tuple[list[str], dict[str, int], int]:
     """Clear what is open now; pay, charge default costs, write off. Returns the parties
-    that did not pay in full and the number of default waves."""
+    that did not pay in full, the round of each (its wave, after ``wave_offset``), and the
+    number of default waves."""
     cfg = model.cfg.cascade
     books = model.books
     obligations = books.obligations
@@ -113,7 +456,7 @@ def clear_round(model: ComputeMarket, t: int, wave_offset: int) -> tuple[list[st
                 write_off(model, t, ob, wave_of.get(d, wave_offset + 1))
         books.forget_external_arrears(d)
     model.solvent_before_default = solvent_before
-    return defaulted, len(result.waves)
+    return defaulted, wave_of, len(result.waves)
 
 
 def _execute(model: ComputeMarket, t: int, plan: list[tuple[Obligation, int]]) -> None:
@@ -167,26 +510,26 @@ def write_off(model: ComputeMarket, t: int, ob: Obligation, round_: int) -> None
     record(model, t, "unpaid_obligation", ob.debtor, ob.creditor, usd, what, round_, ob.kind)
 
 
-def default_party(model: ComputeMarket, agent: MarketAgent, t: int, round_: int) -> None:
-    """``agent`` defaults: insolvency or illiquidity recorded; GPUs sold to repay lenders;
-    loans written off; contracts end; its shareholders' stakes are written down."""
+def default_party(
+    model: ComputeMarket,
+    agent: MarketAgent,
+    t: int,
+    round_: int,
+    cause: str = "missed_payment",
+) -> None:
+    """``agent`` defaults: insolvency or illiquidity recorded with its ``cause`` (in the
+    row's ``instrument``); GPUs sold to repay lenders; loans written off; contracts end;
+    its shareholders' stakes are written down."""
     agent.record_default(t)
     solvent = model.solvent_before_default.get(agent.name, agent.equity >= 0)
     kind = "default_illiquid" if solvent else "default_insolvent"
-    record(model, t, kind, agent.name, "", 0.0, "", round_)
-    if isinstance(agent, Cloud):
-        fire_sale(model, agent, t, round_)
-    accelerate_loans(model, agent, t)
+    record(model, t, kind, agent.name, "", 0.0, cause, round_)
     books = model.books
-    if books.obligations.of(agent.name):  # lenders share its cash pro rata, then write off
-        owed = books.obligations.owed_cents(agent.name)
-        cash = books.ledger.balance_cents(agent.name)
-        obligations = books.obligations.close(agent.name)
-        for ob in obligations:
-            books.pay(t, ob, min(ob.cents, cash * ob.cents // owed))
-        for ob in obligations:
-            if ob.cents > 0:
-                write_off(model, t, ob, round_)
+    collateral = fire_sale(model, agent, t, round_) if isinstance(agent, Cloud) else 0
+    loans = {loan.id: loan for loan in books.instruments.loans_of(borrower=agent.name)}
+    accelerate_loans(model, agent, t)
+    file_estate_claims(model, t, agent)
+    share_estate(model, t, agent, collateral, loans, round_)
     hours = model.cfg.market.hours_per_month
     for contract in books.instruments.contracts_of(agent.name):
         counterparty = contract.seller if contract.buyer == agent.name else contract.buyer
@@ -222,30 +565,117 @@ def default_party(model: ComputeMarket, agent: MarketAgent, t: int, round_: int)
             )
 
 
+def file_estate_claims(model: ComputeMarket, t: int, agent: MarketAgent) -> None:
+    """Each seller of a take-or-pay contract ``agent`` bought (paid in cash) claims on its
+    estate: the remaining take-or-pay payments, discounted and capped
+    (:func:`sim.distress.estate_claim_usd`), less the prepayment the seller keeps."""
+    cfg, books = model.cfg.distress, model.books
+    hours = model.cfg.market.hours_per_month
+    for contract in books.instruments.contracts_of(agent.name):
+        if contract.buyer != agent.name or contract.in_kind:
+            continue
+        monthly = (
+            contract.take_or_pay_share * contract.gpus * hours * contract.price_usd_per_gpu_hour
+        )
+        months = max(0, contract.end - max(t + 1, contract.start))
+        claim = (
+            distress.estate_claim_usd(
+                monthly,
+                months,
+                cfg.estate_discount_rate_per_year,
+                cfg.estate_claim_cap_months,
+                cfg.estate_claim_cap_share,
+            )
+            - contract.prepaid_cents / CENTS_PER_USD
+        )
+        if claim >= 0.01:
+            books.claim_on_estate(t, contract, claim)
+
+
+def claim_rank(ob: Obligation, loans: dict[str, Loan]) -> int:
+    """Where an obligation ranks in a defaulter's estate: a loan by its ``seniority`` (0
+    secured, 1 senior unsecured, 2 and below after the general unsecured creditors), any
+    other claim as general unsecured (:data:`sim.clearing.GENERAL_UNSECURED`)."""
+    loan = loans.get(ob.instrument)
+    if loan is None:
+        return GENERAL_UNSECURED
+    return loan.seniority if loan.seniority <= SENIOR_UNSECURED else loan.seniority + 1
+
+
+def share_estate(
+    model: ComputeMarket,
+    t: int,
+    agent: MarketAgent,
+    collateral_cents: int,
+    loans: dict[str, Loan],
+    round_: int,
+) -> None:
+    """What ``agent`` owes after its default is paid from its estate (its cash, of which
+    ``collateral_cents`` came from its seized GPUs) by seniority
+    (:func:`sim.clearing.estate_waterfall`); the rest is written off. Estate claims of
+    terminated contracts are recorded as ``estate_claim`` rows (the claim, and what it
+    recovered, as ``amount_lost`` = the unpaid part)."""
+    books = model.books
+    obligations = books.obligations.close(agent.name)
+    if not obligations:
+        return
+    cash = books.ledger.balance_cents(agent.name)
+    collateral = min(collateral_cents, cash)
+    paid = estate_waterfall(
+        collateral, cash - collateral, [(claim_rank(ob, loans), ob.cents) for ob in obligations]
+    )
+    for ob, cents in zip(obligations, paid, strict=True):
+        books.pay(t, ob, min(ob.cents, int(cents), books.ledger.balance_cents(agent.name)))
+    for ob in obligations:
+        if ob.flow is Flow.ESTATE_CLAIM_DUE:
+            usd = books.write_off(t, ob) if ob.cents > 0 else 0.0
+            record(
+                model,
+                t,
+                "estate_claim",
+                agent.name,
+                ob.creditor,
+                usd,
+                ob.instrument,
+                round_,
+                "estate claim",
+            )
+        elif ob.cents > 0:
+            write_off(model, t, ob, round_)
+
+
 def accelerate_loans(model: ComputeMarket, agent: MarketAgent, t: int) -> None:
     """All of ``agent``'s outstanding loans fall due now (a default or insolvency event)."""
     for loan in model.books.instruments.loans_of(borrower=agent.name):
         model.books.accelerate(t, loan)
 
 
-def fire_sale(model: ComputeMarket, cloud: MarketAgent, t: int, round_: int) -> None:
+def fire_sale(model: ComputeMarket, cloud: MarketAgent, t: int, round_: int) -> int:
     """Lenders seize the GPUs and offer them to the cloud with the most cash, at book value ×
     (spot ÷ full cost, at most 1) × (1 − fire-sale discount). Proceeds stay with the
-    defaulter for its creditors. With no buyer able to pay, the GPUs stay in service under
-    administration, selling on the spot market."""
+    defaulter for its creditors, secured lenders first; returns them in cents. With no
+    buyer able to pay, the GPUs stay in service under administration, selling on the spot
+    market."""
     assert isinstance(cloud, Cloud)
     books = model.books
     book = cloud.fleet_book_cents()
     if book <= 0:
-        return
-    glut = min(1.0, model.spot_price / model.full_cost(t))
-    price = to_cents(book / CENTS_PER_USD * glut * (1.0 - model.cfg.cascade.fire_sale_discount))
+        return 0
+    gpus = sum(v.gpus for v in cloud.fleet)
+    glut = glut_factor(model, t)
+    before = impact_factor(model, t)
+    model.month_state.fire_sold_gpus += gpus  # the sale moves the price it fetches
+    after = impact_factor(model, t)
+    mark_holders(model, t, cloud.name, glut, before, after, round_)
+    price = to_cents(
+        book / CENTS_PER_USD * glut * after * (1.0 - model.cfg.cascade.fire_sale_discount)
+    )
     buyers = sorted(
         (c for c in model.clouds if not c.defaulted and c is not cloud),
         key=lambda c: (-c.cash, c.name),
     )
     if not buyers or price <= 0 or not buyers[0].bid_for_fleet(price / CENTS_PER_USD):
-        return
+        return 0
     buyer = buyers[0]
     loss = book - price
     books.write_down_fleet(t, cloud.name, loss, "fire-sale loss")
@@ -259,7 +689,6 @@ def fire_sale(model: ComputeMarket, cloud: MarketAgent, t: int, round_: int) -> 
         v.chip_cost_cents = v.chip_book_cents = chip
         v.facility_cost_cents = v.facility_book_cents = value - chip
         buyer.receive_chips(v)
-    gpus = sum(v.gpus for v in fleet)
     record(
         model,
         t,
@@ -271,15 +700,29 @@ def fire_sale(model: ComputeMarket, cloud: MarketAgent, t: int, round_: int) -> 
         round_,
         "fleet",
     )
+    return price
 
 
-def insolvent_parties(model: ComputeMarket) -> list[MarketAgent]:
-    """Non-defaulted borrowers whose book equity is negative."""
-    return [
-        a
-        for a in model.all_agents
-        if not a.defaulted and a.equity < 0 and model.books.instruments.loans_of(borrower=a.name)
-    ]
+def mark_holders(
+    model: ComputeMarket,
+    t: int,
+    seller: str,
+    glut: float,
+    before: float,
+    after: float,
+    round_: int,
+) -> None:
+    """A fire sale moved the secondary price from ``before`` to ``after`` (× the glut):
+    every other cloud's GPUs are marked down the same month — its collateral and its
+    market-value equity fall (overlapping portfolios, Greenwood, Landier and Thesmar 2015).
+    One ``fire_sale_mark`` row per holder, with the USD it lost at market value."""
+    holdings = {
+        c.name: c.fleet_book_cents() / CENTS_PER_USD * glut
+        for c in model.clouds
+        if c.name != seller and not c.defaulted
+    }
+    for holder, usd in price_impact.marks_after_sale(holdings, before, after).items():
+        record(model, t, FIRE_SALE_MARK, seller, holder, usd, "GPUs", round_, "fleet")
 
 
 def attempt_rescues(model: ComputeMarket, t: int) -> None:

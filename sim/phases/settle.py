@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from sim import market, mechanisms
 from sim.agents import Cloud, Vintage
-from sim.books import CONTRACTORS, FOUNDERS, FOUNDRIES, OPERATIONS, OTHER_BUSINESS
+from sim.books import CONTRACTORS, DEPOSITORS, FOUNDERS, FOUNDRIES, OPERATIONS, OTHER_BUSINESS
 from sim.ledger import CENTS_PER_USD, Flow
 
 if TYPE_CHECKING:
@@ -17,6 +20,7 @@ def run(world: ComputeMarket, t: int) -> None:
     """Debt service, chip deliveries and operating costs fall due; books depreciate; pay."""
     books, cfg = world.books, world.cfg
     hours = cfg.market.hours_per_month
+    books.pay_deposit_interest(t, DEPOSITORS, cfg.cash.deposit_rate_per_year)
     for cloud in world.clouds:
         if cloud.spec.other_business_income_usd_per_month > 0:
             books.receive(
@@ -42,7 +46,9 @@ def run(world: ComputeMarket, t: int) -> None:
                 Flow.OPERATING_COST,
             )
     debt_service(world, t)
-    deliver_chips(world, t)
+    delivered = deliver_chips(world, t)
+    for cloud in delivered:
+        draw_on_delivery(world, t, cloud)
     for cloud in world.clouds:
         books.write_down_fleet(t, cloud.name, cloud.depreciate(t), "depreciation")
     if cfg.technology.impairment:
@@ -65,16 +71,18 @@ def debt_service(world: ComputeMarket, t: int) -> None:
             borrower.add_costs(interest + principal)
 
 
-def deliver_chips(world: ComputeMarket, t: int) -> None:
+def deliver_chips(world: ComputeMarket, t: int) -> list[Cloud]:
     """Vendors deliver due orders within their ceilings; invoices and facility bills fall
-    due; the GPUs join the buyer's fleet."""
+    due; the GPUs join the buyer's fleet. Returns the clouds that received chips."""
     books, month = world.books, world.month_state
+    received: dict[str, Cloud] = {}
     for vendor in world.vendors:
         vendor.start_month()
         for order, units in vendor.schedule_deliveries(
             t, books.instruments.open_orders(vendor=vendor.name)
         ):
             cloud = world.cloud(order.buyer)
+            received[cloud.name] = cloud
             invoice = units * order.unit_price_usd
             books.deliver(order, units)
             vendor.record_delivery(units, invoice)
@@ -99,6 +107,34 @@ def deliver_chips(world: ComputeMarket, t: int) -> None:
             )
             month.chip_deliveries_gpus += units
             month.capex_usd += invoice + facility
+    return list(received.values())
+
+
+def draw_on_delivery(world: ComputeMarket, t: int, cloud: Cloud) -> None:
+    """A delayed-draw capex facility: when chips arrive, the cloud borrows what its cash
+    does not cover of what it now owes (the invoices and facility bills among it), within
+    its borrowing headroom, from the syndicate it chooses at the rates its lenders quote —
+    capex is borrowed on delivery, not while the order waits in the vendor's queue
+    (the delayed-draw term loans of data-centre finance; Moody's 2024)."""
+    if cloud.defaulted or not cloud.sells_to_market:
+        return
+    books = world.books
+    short = books.obligations.owed_cents(cloud.name) / CENTS_PER_USD - cloud.cash
+    amount = min(short, cloud.borrowing_headroom(t))
+    if amount < 1.0:
+        return
+    sentiment = world.sentiment
+    syndicate = cloud.choose_syndicate(world.investors, sentiment)
+    budgets = np.array([offer for _, offer in syndicate])
+    if budgets.sum() < 1.0:
+        return
+    take = market.pro_rata(budgets * (amount / budgets.sum()), float(budgets.sum()))
+    maturity = world.cfg.finance.loan_maturity_months
+    for (lender, _), usd in zip(syndicate, take, strict=True):
+        usd = float(min(usd, lender.loan_budget(sentiment)))
+        if usd >= 1.0:
+            rate = lender.loan_rate(cloud.spec.interest_rate_per_year, sentiment)
+            mechanisms.lend(books, t, lender, cloud, usd, rate, maturity)
 
 
 def impair(world: ComputeMarket, t: int) -> None:

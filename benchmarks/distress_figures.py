@@ -1,0 +1,164 @@
+"""The "Must show" figures of issue 13 (distress), printed.
+
+Usage: python benchmarks/distress_figures.py [--workers N] [--cascade-seeds N]
+                                            [--connectivity-seeds N] [--baseline-seeds N]
+
+1. Over the cascade experiment (its scenarios, with and without rescues, its seeds and
+   months) and the connectivity sweep (its fixed shock, every partners-per-lab value, seeds
+   derived from its base seed): every default in a clearing round ≥ 2 has strictly positive
+   losses (loss rows of the events table) from parties that defaulted in an earlier round
+   of the same month. Prints the count of such defaults and of exceptions (must be 0).
+2. Baseline, seeds 1–5 (120 months): the longest run of consecutive months in which a
+   borrower (debt > 0) that has not defaulted has negative book equity (must be ≤ 6); the
+   share of months in which a neocloud's cash ÷ debt is below 0.3 (must be ≥ 90%); each
+   hyperscaler's cash at the end against its starting cash plus retained profits after
+   payouts (within a factor of 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.config import load_scenario
+from sim.ensemble import derive_seeds, run_ensemble
+from sim.phases.resolve import CONTAGION_LOSSES
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "experiments"))
+
+import cascade  # noqa: E402  (experiments/cascade.py: its scenarios and seeds)
+
+
+def later_round_defaults(events: pd.DataFrame) -> tuple[int, list[tuple]]:
+    """Defaults in round ≥ 2, and those without a loss from an earlier-round defaulter of
+    the same month (seed, month, party, round)."""
+    count, bad = 0, []
+    for seed, ev in events.groupby("seed"):
+        defaults = ev[ev["event"].str.startswith("default")]
+        first = defaults.groupby(["step", "defaulter"])["round"].min()
+        losses = ev[ev["event"].isin(CONTAGION_LOSSES) & (ev["amount_lost"] > 0)]
+        for (step, party), round_ in first.items():
+            if round_ < 2:
+                continue
+            count += 1
+            mine = losses[(losses["step"] == step) & (losses["creditor"] == party)]
+            earlier = np.array(
+                [first.get((step, s), round_) < round_ for s in mine["defaulter"]], dtype=bool
+            )
+            if not mine.loc[earlier, "amount_lost"].sum() > 0:
+                bad.append((seed, int(step), party, int(round_)))
+    return count, bad
+
+
+def contagion_check(workers: int, cascade_seeds: int, connectivity_seeds: int) -> None:
+    base, rescued = cascade.scenarios()
+    seeds = derive_seeds(cascade.PARAMS["base_seed"], cascade_seeds)
+    months = cascade.PARAMS["months"]
+    rows = []
+    scenarios = (("cascade", base), ("cascade with rescues", rescued)) if cascade_seeds else ()
+    for label, scenario in scenarios:
+        _, tables = run_ensemble(scenario, seeds, months, workers=workers, keep=("events",))
+        rows.append((label, *later_round_defaults(tables["events"])))
+    sweep_file = ROOT / "experiments" / "sweeps" / "connectivity.toml"
+    sweep = tomllib.loads(sweep_file.read_text())
+    scenario = load_scenario(sweep_file.parent / sweep["sweep"]["scenario"]).with_overrides(
+        sweep["fixed"]
+    )
+    (vary,) = sweep["parameters"]["vary"]
+    seeds = derive_seeds(sweep["sweep"]["base_seed"], connectivity_seeds)
+    for value in vary["values"] if connectivity_seeds else ():
+        _, tables = run_ensemble(
+            scenario.with_overrides({vary["path"]: value}),
+            seeds,
+            sweep["sweep"]["months"],
+            workers=workers,
+            keep=("events",),
+        )
+        rows.append(
+            (f"connectivity {vary['path']}={value}", *later_round_defaults(tables["events"]))
+        )
+    print("defaults in clearing round >= 2, and those without a loss from an earlier round:")
+    total = exceptions = 0
+    for label, count, bad in rows:
+        total, exceptions = total + count, exceptions + len(bad)
+        print(f"  {label:45s} {count:5d} later-round defaults, {len(bad)} exceptions {bad[:3]}")
+    print(f"  all: {total} later-round defaults, {exceptions} exceptions")
+
+
+def longest_run(flags: pd.Series) -> int:
+    best = run = 0
+    for flag in flags:
+        run = run + 1 if flag else 0
+        best = max(best, run)
+    return best
+
+
+def baseline_check(workers: int, n_seeds: int) -> None:
+    scenario = load_scenario(ROOT / "experiments" / "baseline.toml")
+    _, tables = run_ensemble(
+        scenario, list(range(1, n_seeds + 1)), workers=workers, keep=("agents", "flows")
+    )
+    agents = tables["agents"]
+    live = agents[~agents["defaulted"].astype(bool)]
+    borrowers = live.assign(negative=(live["equity_usd"] < 0) & (live["debt_usd"] > 0)).sort_values(
+        ["seed", "agent_id", "step"]
+    )
+    streaks = borrowers.groupby(["seed", "agent_id"])["negative"].apply(longest_run)
+    worst = streaks.sort_values(ascending=False).head(3)
+    print(f"baseline seeds 1-{n_seeds}, {int(agents['step'].max()) + 1} months:")
+    print(
+        f"  longest run of negative equity of a borrower that has not defaulted: "
+        f"{int(streaks.max())} months (worst: {dict(worst)})"
+    )
+    neo = live[(live["archetype"] == "neocloud") & (live["debt_usd"] > 0)]
+    ratio = neo["cash_usd"] / neo["debt_usd"]
+    print(
+        f"  neocloud months with cash / debt < 0.3: {(ratio < 0.3).mean():.1%} of "
+        f"{len(ratio)} (median ratio {ratio.median():.3f}, 90th percentile "
+        f"{ratio.quantile(0.9):.3f})"
+    )
+    hyper = agents[agents["archetype"] == "hyperscaler"].sort_values("step")
+    flows = tables["flows"]
+    print(
+        "  hyperscalers: cash at the end ÷ (starting cash + retained profits after payouts, "
+        "stake marks excluded)"
+    )
+    for (seed, name), rows in hyper.groupby(["seed", "agent_id"]):
+        start, end = rows.iloc[0], rows.iloc[-1]
+        # retained profits without the unrealised gains of marking stakes (not cash)
+        retained = (end["retained_usd"] - start["retained_usd"]) - (
+            end["stakes_usd"] - start["stakes_usd"]
+        )
+        expected = start["cash_usd"] + retained
+        paid = flows[(flows["seed"] == seed) & (flows["payer"] == name)]
+        payouts = paid[paid["kind"].isin(["payout", "dividend"])]["amount"].sum()
+        print(
+            f"    seed {seed} {name:18s} start ${start['cash_usd'] / 1e9:7.1f}B  end "
+            f"${end['cash_usd'] / 1e9:7.1f}B  start+retained ${expected / 1e9:7.1f}B  ratio "
+            f"{end['cash_usd'] / expected if expected > 0 else float('nan'):.2f}  paid out "
+            f"${payouts / 1e9:7.1f}B"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--cascade-seeds", type=int, default=cascade.PARAMS["seeds"])
+    parser.add_argument("--connectivity-seeds", type=int, default=12)
+    parser.add_argument("--baseline-seeds", type=int, default=5)
+    parser.add_argument("--skip-contagion", action="store_true")
+    args = parser.parse_args()
+    if args.baseline_seeds:
+        baseline_check(args.workers, args.baseline_seeds)
+    if not args.skip_contagion:
+        contagion_check(args.workers, args.cascade_seeds, args.connectivity_seeds)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Distress economics (pure functions of numbers): covenant tests, what a lender recovers by
+calling a loan or by letting the borrower continue, a defaulter's estate shared by
+seniority, and the claim a terminated take-or-pay contract leaves its seller.
+
+Money is in US dollars; months are model steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sim.clearing import by_seniority
+
+__all__ = ["by_seniority"]  # re-exported: lenders weigh their options by the same waterfall
+
+DSCR = "dscr"
+LTV = "ltv"
+EQUITY = "equity"
+BREACHES = (DSCR, LTV, EQUITY)
+"""The covenants tested every month, in the order they are reported."""
+
+FIRE_SALE_MARK = "fire_sale_mark"
+"""Events row: a holder's GPUs marked down by a defaulter's fire sale (not a ledger loss:
+GPUs stay at book value; it moves market-value equity and loan-to-value)."""
+
+
+@dataclass(frozen=True)
+class CovenantTest:
+    """One borrower's covenant figures in one month.
+
+    ``dscr``: operating income ÷ debt service due this month (``inf`` when nothing is due);
+    ``low_dscr_months``: consecutive months, this one included, with ``dscr`` below the
+    floor; ``ltv``: loans outstanding ÷ borrowing base (``inf`` with debt and no base);
+    ``book_equity_usd`` and ``market_equity_usd``: equity at book value and with the GPU
+    fleet marked to the secondary price.
+    """
+
+    dscr: float
+    low_dscr_months: int
+    ltv: float
+    book_equity_usd: float
+    market_equity_usd: float
+
+
+def breaches(test: CovenantTest, dscr_breach_months: int, ltv_ceiling: float) -> tuple[str, ...]:
+    """The covenants ``test`` breaches: coverage below its floor for ``dscr_breach_months``
+    months in a row, loan-to-value above ``ltv_ceiling``, equity below zero at book or at
+    market value (maintenance covenants of a leveraged loan; Chava and Roberts 2008)."""
+    out = []
+    if test.low_dscr_months >= dscr_breach_months:
+        out.append(DSCR)
+    if test.ltv > ltv_ceiling:
+        out.append(LTV)
+    if min(test.book_equity_usd, test.market_equity_usd) < 0:
+        out.append(EQUITY)
+    return tuple(out)
+
+
+def coverage(operating_income_usd: float, debt_service_usd: float) -> float:
+    """Debt service coverage ratio: operating income ÷ debt service (``inf`` if none due)."""
+    if debt_service_usd <= 0:
+        return math.inf
+    return operating_income_usd / debt_service_usd
+
+
+def loan_to_value(debt_usd: float, base_usd: float) -> float:
+    """Loans ÷ borrowing base (0 without debt, ``inf`` with debt and no base)."""
+    if debt_usd <= 0:
+        return 0.0
+    return debt_usd / base_usd if base_usd > 0 else math.inf
+
+
+def liquidation_value(cash_usd: float, fleet_market_usd: float, fire_sale_discount: float) -> float:
+    """What the borrower's creditors share if its loans are called now: its cash and its
+    fleet sold at the secondary price less the fire-sale discount (Shleifer and Vishny
+    1992: the natural buyers are distressed too)."""
+    return max(0.0, cash_usd + fleet_market_usd * (1.0 - fire_sale_discount))
+
+
+def continuation_value(
+    cash_usd: float, fleet_market_usd: float, operating_income_usd: float, horizon_months: int
+) -> float:
+    """What the borrower's creditors can expect if it continues: its cash and fleet at the
+    secondary price, plus (or, when it burns cash, minus) ``horizon_months`` of its
+    operating income (our own estimate of a going-concern value)."""
+    return max(0.0, cash_usd + fleet_market_usd + horizon_months * operating_income_usd)
+
+
+def restructure_swap_usd(
+    book_equity_usd: float,
+    market_equity_usd: float,
+    debt_usd: float,
+    base_usd: float,
+    ltv_ceiling: float,
+) -> float:
+    """Debt to swap for equity so that equity is at least zero at book and at market value
+    and loan-to-value is back at its ceiling (0: a maturity extension suffices)."""
+    deficit = max(0.0, -book_equity_usd, -market_equity_usd)
+    excess = max(0.0, debt_usd - ltv_ceiling * base_usd)
+    return min(debt_usd, max(deficit, excess))
+
+
+def estate_claim_usd(
+    monthly_payment_usd: float,
+    months_left: int,
+    discount_rate_per_year: float,
+    cap_months: int,
+    cap_share: float,
+) -> float:
+    """The unsecured claim a terminated take-or-pay contract leaves its seller on the
+    defaulted buyer: the remaining payments discounted at ``discount_rate_per_year``,
+    capped at the greater of ``cap_months`` payments and ``cap_share`` of what remains
+    (the lessor cap of US Bankruptcy Code §502(b)(6))."""
+    if monthly_payment_usd <= 0 or months_left <= 0:
+        return 0.0
+    r = (1.0 + discount_rate_per_year) ** (1.0 / 12.0) - 1.0
+    if r > 0:
+        present = monthly_payment_usd * (1.0 - (1.0 + r) ** (-months_left)) / r
+    else:
+        present = monthly_payment_usd * months_left
+    cap = max(
+        min(cap_months, months_left) * monthly_payment_usd,
+        cap_share * months_left * monthly_payment_usd,
+    )
+    return min(present, cap)

@@ -1,0 +1,231 @@
+"""Issue 13, distress: covenants tested every month, lenders' decisions, causes of default,
+contagion attribution, estates shared by seniority."""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import pytest
+
+from sim import distress, price_impact
+from sim.agents import Cloud, Investor
+from sim.books import OPERATIONS
+from sim.clearing import by_seniority, estate_waterfall
+from sim.distress import CovenantTest
+from sim.instruments import ChipOrder
+from sim.ledger import Flow
+from sim.model import ComputeMarket
+from sim.runner import simulate
+
+from .conftest import small_world
+from .fakes import FakeMarket
+from .test_cascade import SHOCK
+
+
+# --- seniority: a hand-computed estate --------------------------------------------------
+def test_estate_waterfall_hand_computed() -> None:
+    """A defaulter's GPUs fetch $60 and it has $40 of other cash. It owes a secured lender
+    $100, a senior unsecured lender $30, and two trade creditors $50 each.
+
+    The secured lender takes the whole $60 of collateral; its $40 deficiency joins the
+    general unsecured claims. The $40 of cash pays the senior unsecured lender its $30; the
+    last $10 is shared by the $140 of general unsecured claims: 10 × 40/140 = 2.857 to the
+    secured lender's deficiency and 10 × 50/140 = 3.571 to each trade creditor."""
+    paid = estate_waterfall(60.0, 40.0, [(0, 100.0), (1, 30.0), (2, 50.0), (2, 50.0)])
+    assert paid == pytest.approx([60 + 10 * 40 / 140, 30.0, 10 * 50 / 140, 10 * 50 / 140])
+    assert sum(paid) == pytest.approx(100.0)  # the whole estate, no more
+
+
+def test_collateral_beyond_the_secured_claims_goes_to_the_rest() -> None:
+    """$150 of collateral against a $100 secured claim: $50 is left for the $80 of
+    unsecured claims (62.5% each); the subordinated claim (rank 3) gets nothing."""
+    paid = estate_waterfall(150.0, 0.0, [(0, 100.0), (2, 40.0), (2, 40.0), (3, 10.0)])
+    assert paid == pytest.approx([100.0, 25.0, 25.0, 0.0])
+
+
+def test_absolute_priority_pays_ranks_in_order_and_pro_rata_within() -> None:
+    assert by_seniority(50.0, [(1, 40.0), (0, 30.0), (1, 20.0)]) == pytest.approx(
+        [40 * 20 / 60, 30.0, 20 * 20 / 60]
+    )
+    assert by_seniority(0.0, [(0, 10.0)]) == [0.0]
+    assert by_seniority(1e3, [(0, 10.0), (5, 1.0)]) == pytest.approx([10.0, 1.0])
+
+
+def test_estate_claim_of_a_terminated_contract() -> None:
+    """$10 a month for 36 more months, undiscounted, is $360 of payments; the claim is capped
+    at the greater of 12 months ($120) and 15% of what remains ($54): $120. With 6 months
+    left at 10% a year the discounted payments (below one year's) are the claim."""
+    assert distress.estate_claim_usd(10.0, 36, 0.0, 12, 0.15) == pytest.approx(120.0)
+    r = 1.1 ** (1 / 12) - 1
+    assert distress.estate_claim_usd(10.0, 6, 0.10, 12, 0.15) == pytest.approx(
+        10 * (1 - (1 + r) ** -6) / r
+    )
+    assert distress.estate_claim_usd(10.0, 0, 0.10, 12, 0.15) == 0.0
+    assert distress.estate_claim_usd(10.0, 100, 0.0, 12, 0.15) == pytest.approx(150.0)
+
+
+# --- covenants -------------------------------------------------------------------------
+def test_breaches_each_covenant() -> None:
+    ok = CovenantTest(2.0, 0, 0.5, 10.0, 5.0)
+    assert distress.breaches(ok, 3, 1.25) == ()
+    assert distress.breaches(CovenantTest(0.5, 3, 0.5, 10.0, 5.0), 3, 1.25) == ("dscr",)
+    assert distress.breaches(CovenantTest(0.5, 2, 0.5, 10.0, 5.0), 3, 1.25) == ()
+    assert distress.breaches(CovenantTest(2.0, 0, 1.3, 10.0, 5.0), 3, 1.25) == ("ltv",)
+    # equity at market value, not only at book value
+    assert distress.breaches(CovenantTest(2.0, 0, 0.5, 10.0, -1.0), 3, 1.25) == ("equity",)
+    assert distress.breaches(CovenantTest(2.0, 0, 0.5, -1.0, 1.0), 3, 1.25) == ("equity",)
+    assert distress.coverage(5.0, 0.0) == math.inf
+    assert distress.loan_to_value(10.0, 0.0) == math.inf
+    assert distress.loan_to_value(0.0, 0.0) == 0.0
+
+
+def test_recoveries_compare_calling_with_continuing() -> None:
+    # $10 cash and $100 of GPUs: sold at a 50% discount, $60; continuing while burning $2 a
+    # month for 12 months, $86; earning $1 a month, $122
+    assert distress.liquidation_value(10.0, 100.0, 0.5) == pytest.approx(60.0)
+    assert distress.continuation_value(10.0, 100.0, -2.0, 12) == pytest.approx(86.0)
+    assert distress.continuation_value(10.0, 100.0, 1.0, 12) == pytest.approx(122.0)
+    assert distress.continuation_value(0.0, 10.0, -5.0, 12) == 0.0
+    # swap enough debt to bring equity to zero at market value and LTV back to its ceiling
+    assert distress.restructure_swap_usd(5.0, -20.0, 100.0, 80.0, 1.0) == pytest.approx(20.0)
+    assert distress.restructure_swap_usd(5.0, 5.0, 100.0, 50.0, 1.25) == pytest.approx(37.5)
+    assert distress.restructure_swap_usd(5.0, 5.0, 100.0, 90.0, 1.25) == 0.0
+
+
+@pytest.fixture
+def lender() -> Investor:
+    market = FakeMarket()
+    spec = market.cfg.investors[0]
+    return Investor(mesa.Model(rng=0), market, "bank", spec)
+
+
+def test_lender_waives_restructures_or_calls_by_what_each_recovers(lender: Investor) -> None:
+    # continuing repays the whole loan: a coverage breach is waived ...
+    assert lender.respond_to_breach(("dscr",), 100.0, 40.0, 100.0) == "waive"
+    # ... but negative equity is never waived: restructured when continuing recovers more
+    assert lender.respond_to_breach(("equity",), 100.0, 40.0, 120.0) == "restructure"
+    assert lender.respond_to_breach(("ltv",), 100.0, 40.0, 70.0) == "restructure"
+    # calling recovers more than continuing (the borrower burns cash faster than the
+    # fire-sale discount costs): accelerate
+    assert lender.respond_to_breach(("dscr", "equity"), 100.0, 60.0, 50.0) == "accelerate"
+
+
+# --- in the model ----------------------------------------------------------------------
+def test_every_default_has_a_cause_and_contagion_names_its_sources() -> None:
+    result = simulate(small_world(**SHOCK, **{"finance.max_loan_to_backlog": 3.0}), 3)
+    events = result.tables["events"]
+    defaults = events[events["event"].str.startswith("default")]
+    assert len(defaults) > 0
+    assert set(defaults["instrument"]) <= {"missed_payment", "covenant", "insolvency", "contagion"}
+    for _, row in defaults[defaults["instrument"] == "contagion"].iterrows():
+        sources = events[
+            (events["event"] == "contagion_loss")
+            & (events["step"] == row["step"])
+            & (events["creditor"] == row["defaulter"])
+        ]
+        assert sources["amount_lost"].gt(0).all() and len(sources) > 0
+
+
+def test_a_negative_equity_borrower_is_tested_the_same_month() -> None:
+    """The artefact of issue 13: a cloud with negative equity and no unpaid bill was left
+    alone until somebody else defaulted. Now its lenders decide in the month it happens."""
+    model = ComputeMarket(small_world(**{"distress.cash_sweep_share": 0.0}), rng=1, audit=True)
+    for _ in range(3):
+        model.step()
+    neo = model.agent("neo")
+    assert model.books.instruments.loans_of(borrower="neo")
+    # a loss that leaves it with negative equity and no unpaid bill: it pays out its cash
+    # as a cost and its GPUs are written down to nothing (vintage by vintage)
+    books, t = model.books, model.month
+    books.owe_external(t, "neo", OPERATIONS, neo.cash, Flow.OPERATING_COST)
+    books.pay_in_full(t, "neo")
+    for vintage in neo.fleet:
+        books.write_down_fleet(t, "neo", vintage.book_cents, "test impairment")
+        vintage.chip_book_cents = vintage.facility_book_cents = 0
+    assert neo.equity < 0
+    first = len(model.events)
+    model.step()
+    rows = [e for e in model.events[first:] if e["defaulter"] == "neo"]
+    decisions = {e["event"] for e in rows if str(e["event"]).startswith("covenant_")}
+    assert decisions & {"covenant_restructure", "covenant_accelerate"}
+    assert all("equity" in str(e["instrument"]) for e in rows if e["event"] in decisions)
+    if "covenant_restructure" in decisions:
+        assert neo.defaulted or neo.equity >= -0.01
+
+
+# --- cash behaves like cash ---------------------------------------------------------------
+def test_payout_is_a_share_of_realised_profit_within_cash(lender: Investor) -> None:
+    market = lender.market
+    market.set_cash("bank", 100.0)
+    market.equity["bank"] = 50.0
+    assert lender.payout(40.0, 0.5) == pytest.approx(20.0)
+    assert lender.payout(400.0, 0.5) == pytest.approx(100.0)  # never more than its cash
+    assert lender.payout(-10.0, 0.5) == 0.0  # nothing from a loss
+    market.equity["bank"] = -1.0
+    assert lender.payout(40.0, 0.5) == 0.0  # nor with negative equity
+
+
+def test_payouts_deposit_interest_and_the_cash_sweep_in_a_world() -> None:
+    """Money still balances (audit) while the vendor and the hyperscaler pay out, every
+    party earns interest on its cash, and the neocloud prepays loans from excess cash."""
+    result = simulate(
+        small_world(**{"run.months": 18, "distress.cash_sweep_share": 0.5}), 2, audit=True
+    )
+    flows = result.tables["flows"]
+    paid = flows[flows["kind"] == "payout"].groupby("payer")["amount"].sum()
+    assert paid.get("vendor", 0) > 0 and paid.get("hyper", 0) > 0
+    assert paid.get("neo", 0) == 0  # a neocloud pays nothing out (its share is 0)
+    interest = flows[flows["kind"] == "deposit_interest"]
+    assert interest["amount"].sum() > 0
+    principal = flows[(flows["kind"] == "principal") & (flows["payer"] == "neo")]
+    assert principal["amount"].sum() > 0
+
+
+def test_chips_in_the_queue_are_not_borrowed_for(lender: Investor) -> None:
+    """A cloud with enough cash for its arrears and buffer borrows nothing for chips that
+    wait in the vendor's queue: they are drawn on delivery (delayed draw)."""
+    market = FakeMarket()
+    cloud = Cloud(mesa.Model(rng=0), market, "neo", market.cfg.clouds[1])
+    market.set_cash("neo", 10.0)
+    market.backlog["neo"] = 1e12
+    market.orders.append(ChipOrder("o1", "neo", "vendor", 1e4, 25_000.0, 0, 0, 2))
+    assert cloud.borrowing_wanted(1) == 0.0
+
+
+# --- fire sales move the price -------------------------------------------------------------
+def test_fire_sale_marks_an_overlapping_portfolio_by_hand() -> None:
+    """1,000 GPUs are installed. A defaults and sells its 100; B holds 200 and C 300, each
+    worth $100 at the undisturbed price. With α = 2 the price falls to exp(−2 × 0.1) =
+    0.81873 of it: B loses 20,000 × 0.18127 = $3,625.4 and C $5,438.1 in the same month.
+
+    B owes $12,000 against a borrowing base of half its GPUs' value: LTV 12,000 ÷ 10,000
+    = 1.2 before (inside a 1.25 ceiling), 12,000 ÷ 8,187.3 = 1.466 after: A's fire sale
+    alone breaches B's covenant. If C then sells its 300 as well, the price is
+    exp(−2 × 0.4) = 0.44933 of the undisturbed one."""
+    after = price_impact.price_factor(100, 1000, 2.0)
+    assert after == pytest.approx(math.exp(-0.2))
+    marks = price_impact.marks_after_sale({"b": 20_000.0, "c": 30_000.0}, 1.0, after)
+    assert marks == pytest.approx({"b": 3625.3849, "c": 5438.0773}, rel=1e-6)
+    base_before, base_after = 0.5 * 20_000, 0.5 * (20_000 - marks["b"])
+    assert distress.loan_to_value(12_000, base_before) == pytest.approx(1.2)
+    assert distress.loan_to_value(12_000, base_after) == pytest.approx(1.46568, rel=1e-5)
+    breached = distress.breaches(
+        CovenantTest(2.0, 0, distress.loan_to_value(12_000, base_after), 1.0, 1.0), 3, 1.25
+    )
+    assert breached == ("ltv",)
+    assert price_impact.price_factor(400, 1000, 2.0) == pytest.approx(math.exp(-0.8))
+    assert price_impact.price_factor(0, 1000, 2.0) == 1.0
+
+
+def test_a_defaulters_fire_sale_marks_the_other_clouds_in_the_model() -> None:
+    """In a small world where the neocloud defaults and its GPUs are sold while the
+    hyperscaler still holds GPUs (seed 7), the hyperscaler gets a ``fire_sale_mark`` row
+    that month: what its GPUs lost at the secondary price."""
+    overrides = {**SHOCK, "finance.max_loan_to_backlog": 3.0, "distress.fire_sale_impact": 5.0}
+    events = simulate(small_world(**overrides), 7, audit=True).tables["events"]
+    sale = events[events["event"] == "fire_sale"].iloc[0]
+    marks = events[(events["event"] == "fire_sale_mark") & (events["step"] == sale["step"])]
+    assert list(marks["defaulter"]) == [sale["defaulter"]]
+    assert sale["defaulter"] not in set(marks["creditor"])
+    assert (marks["amount_lost"] > 0).all()
