@@ -499,6 +499,23 @@ class CascadeConfig(Section):
     )
 
 
+class InvestmentConfig(Section):
+    """How clouds decide to build (issue 16): the expected-return rule, the glut stop,
+    competitive pre-emption, order cancellation, and the pipeline the run opens with."""
+
+    opening_pipeline_share_of_fleet: float = param(
+        1.25,
+        "share of opening GPUs",
+        f"{CALIBRATION} OpenAI compute 0.6 GW (2024) → 1.9 GW (2025); lead times 6–12 months "
+        "(estimate)",
+        "chip orders the clouds placed before the run opens, as a share of their opening "
+        "fleets; delivered evenly over the first delivery-lag months within the vendors' "
+        "output, split over vendors by order share (0 = the run opens with no orders)",
+        ge=0,
+        le=10,
+    )
+
+
 class ShockConfig(Section):
     lab: str = param(
         "", "agent name", "issue 3", "lab whose revenue falls short ('' = no shock)", max_length=64
@@ -740,6 +757,73 @@ class ChipVendorSpec(Section):
     max_ceiling_decline_per_month: float = param(
         0.02, "1/month", "estimate", "fastest monthly fall of the production ceiling", ge=0, le=1
     )
+    normal_lead_months: float = param(
+        6.0,
+        "months",
+        f"{CALIBRATION} Lead times 6–12 months; suggested chip delivery lag 6",
+        "order queue, in months of output, at which the vendor neither raises nor cuts its "
+        "price and aims its capacity",
+        gt=0,
+        le=60,
+    )
+    queue_price_sensitivity: float = param(
+        0.02,
+        "share per month of queue",
+        f"{CALIBRATION} fitted: gross margins 71–75% (NVIDIA) and 50–58% (AMD) with a full "
+        "order book (ECONOMICS.md §4: price rises with the backlog relative to output)",
+        "price premium over the cost-and-margin path per month of queue above the normal lead "
+        "time (0 = the list price follows the path)",
+        ge=0,
+        le=2,
+    )
+    idle_price_sensitivity: float = param(
+        0.5,
+        "share per share of idle capacity",
+        "estimate (ECONOMICS.md §4: price falls with idle capacity)",
+        "price discount per share of the production ceiling left idle last month",
+        ge=0,
+        le=5,
+    )
+    max_price_premium: float = param(
+        0.5,
+        "share",
+        "estimate (2023–24 street prices of H100 ≈ 1.25–1.5× list)",
+        "highest premium over the cost-and-margin path",
+        ge=0,
+        le=5,
+    )
+    price_adjustment_per_month: float = param(
+        0.3,
+        "share per month",
+        "estimate",
+        "share of the gap to the target premium closed each month (partial adjustment)",
+        gt=0,
+        le=1,
+    )
+    capacity_lag_months: int = param(
+        6,
+        "months",
+        f"{CALIBRATION} CoWoS packaging expansions take ≈ 2 quarters (TrendForce; estimate)",
+        "months from a decision to expand (or idle) production capacity to its effect",
+        ge=0,
+        le=36,
+    )
+    max_lead_months: float = param(
+        10.0,
+        "months",
+        f"{CALIBRATION} Lead times 6–12 months for new generations",
+        "longest order book the vendor accepts, in months of today's output: orders beyond it "
+        "are refused this month (allocation at booking; 0 = accept every order)",
+        ge=0,
+        le=120,
+    )
+    allocation_rule: Literal["fifo", "pro_rata"] = param(
+        "fifo",
+        "choice",
+        "issue 16; ECONOMICS.md §4 (allocation of scarce output by a stated rule)",
+        "how scarce output is shared among due orders: fifo (oldest due first) or pro_rata "
+        "(every due order gets the same share of what it is owed)",
+    )
     initial_cash_usd: float = param(20e9, "USD", "estimate", "cash at the start", ge=0, le=1e13)
 
 
@@ -885,6 +969,7 @@ class Scenario(Section):
     network: NetworkConfig = NetworkConfig()
     cascade: CascadeConfig = CascadeConfig()
     shock: ShockConfig = ShockConfig()
+    investment: InvestmentConfig = InvestmentConfig()
     labs: tuple[LabSpec, ...] = Field(min_length=1)
     clouds: tuple[CloudSpec, ...] = Field(min_length=1)
     chip_vendors: tuple[ChipVendorSpec, ...] = Field(min_length=1)

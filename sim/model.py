@@ -26,7 +26,7 @@ from sim.deals import DealBook
 from sim.demand import Demand
 from sim.instruments import CapacityContract, ChipOrder
 from sim.ledger import CENTS_PER_USD, Flow, Line, to_cents
-from sim.phases import MONTH, MonthState
+from sim.phases import MONTH, MonthState, invest
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,7 @@ class ComputeMarket(mesa.Model):
                     self.cfg.finance.loan_maturity_months,
                 )
         self._open_contracts()
+        invest.open_pipeline(self)
 
     def _check_opening_debt(self, lenders: list[Investor]) -> None:
         """Opening debt is lent round-robin by ``lenders``; each must have the cash for what

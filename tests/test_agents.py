@@ -157,7 +157,7 @@ def test_cloud_depreciates_straight_line_and_bids_only_with_cash() -> None:
 # --- ChipVendor ------------------------------------------------------------------------
 def test_vendor_output_grows_no_faster_than_its_ceiling_allows() -> None:
     market = FakeMarket()
-    spec = market.cfg.chip_vendors[0]
+    spec = market.cfg.chip_vendors[0].model_copy(update={"capacity_lag_months": 0})
     vendor = ChipVendor(market.model, market, "vendor", spec, 1.0)
     before = vendor.ceiling
     vendor.plan_output(1e12)
@@ -176,6 +176,71 @@ def test_vendor_delivers_due_orders_first_come_first_served() -> None:
     future = ChipOrder("c", "neo", "vendor", 100, 1.0, 3, 9, 10)
     plan = vendor.schedule_deliveries(4, [late, future, early])
     assert [(o.id, u) for o, u in plan] == [("a", 100), ("b", 50)]
+
+
+def test_vendor_capacity_changes_take_effect_after_the_capacity_lag() -> None:
+    market = FakeMarket()
+    spec = market.cfg.chip_vendors[0].model_copy(
+        update={"capacity_lag_months": 3, "ceiling_growth_per_month": 0.05}
+    )
+    vendor = ChipVendor(market.model, market, "vendor", spec, 1.0)
+    start = vendor.ceiling
+    grown = []
+    for _ in range(4):
+        vendor.plan_output(0.0)  # a collapse of orders: decide to idle capacity
+        grown.append(vendor.ceiling)
+    # the three expansions already under way still arrive, each 5% of the opening ceiling
+    assert grown[:3] == pytest.approx([start * (1 + 0.05 * k) for k in (1, 2, 3)])
+    assert grown[3] < grown[2]  # the first cut arrives three months after it was decided
+
+
+def test_vendor_price_rises_with_its_queue_and_falls_with_idle_capacity() -> None:
+    market = FakeMarket()
+    spec = market.cfg.chip_vendors[0].model_copy(
+        update={
+            "queue_price_sensitivity": 0.1,
+            "idle_price_sensitivity": 0.5,
+            "normal_lead_months": 6.0,
+            "max_price_premium": 0.5,
+            "price_adjustment_per_month": 1.0,
+        }
+    )
+    vendor = ChipVendor(market.model, market, "vendor", spec, 1.0)
+    vendor.ceiling = 100.0
+    vendor.delivered_units = 100.0  # ran at full output
+    market.orders = [ChipOrder("a", "neo", "vendor", 900, 1.0, 0, 6, 12)]  # 9 months queued
+    vendor.set_price()
+    assert vendor.premium == pytest.approx(0.1 * (9 - 6))
+    assert vendor.unit_price(0) == pytest.approx(spec.unit_price_usd * 1.3)
+    market.orders = []
+    vendor.delivered_units = 40.0  # 60% idle, no queue
+    vendor.set_price()
+    expected = max(-0.5 * spec.gross_margin, 0.1 * (0 - 6) - 0.5 * 0.6)
+    assert vendor.premium == pytest.approx(expected)
+    assert vendor.unit_price(0) < vendor.path_price(0)
+
+
+def test_vendor_books_orders_only_up_to_its_longest_lead_time_pro_rata() -> None:
+    market = FakeMarket()
+    spec = market.cfg.chip_vendors[0].model_copy(update={"max_lead_months": 10.0})
+    vendor = ChipVendor(market.model, market, "vendor", spec, 1.0)
+    vendor.ceiling = 100.0
+    market.orders = [ChipOrder("a", "neo", "vendor", 700, 1.0, 0, 6, 12)]
+    booked = vendor.accept_orders({"hyper": 450.0, "neo": 150.0})  # room for 300
+    assert booked == pytest.approx({"hyper": 225.0, "neo": 75.0})
+    assert vendor.accept_orders({"hyper": 100.0}) == pytest.approx({"hyper": 100.0})
+
+
+def test_vendor_shares_scarce_output_pro_rata_when_told() -> None:
+    market = FakeMarket()
+    spec = market.cfg.chip_vendors[0].model_copy(update={"allocation_rule": "pro_rata"})
+    vendor = ChipVendor(market.model, market, "vendor", spec, 1.0)
+    vendor.ceiling = 150.0
+    late = ChipOrder("b", "hyper", "vendor", 200, 1.0, 2, 4, 10)
+    early = ChipOrder("a", "neo", "vendor", 100, 1.0, 1, 4, 10)
+    future = ChipOrder("c", "neo", "vendor", 100, 1.0, 3, 9, 10)
+    plan = vendor.schedule_deliveries(4, [late, future, early])
+    assert {o.id: u for o, u in plan} == pytest.approx({"a": 50.0, "b": 100.0})
 
 
 # --- Investor --------------------------------------------------------------------------

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim import mechanisms
+from sim import costs, mechanisms
+from sim.instruments import ChipOrder
 
 if TYPE_CHECKING:
+    from sim.agents import ChipVendor
     from sim.model import ComputeMarket
 
 
@@ -39,15 +41,77 @@ def run(world: ComputeMarket, t: int) -> None:
     unit_cost = sum(v.unit_price(t) * v.spec.order_share for v in vendors) / share_total
     unit_cost += world.facility_cost(t)
     ordered = dict.fromkeys((v.name for v in vendors), 0.0)
+    wanted: dict[str, dict[str, float]] = {v.name: {} for v in vendors}
     for cloud in active_clouds:
         share = cloud.installed_gpus(t) / capacity
         gpus = cloud.gpus_to_order(t, horizon, share, unit_cost)
         if gpus < 1.0:
             continue
-        for vendor in vendors:
-            units = cloud.split_order(gpus, vendors)[vendor.name]
-            ordered[vendor.name] += units
-            mechanisms.place_order(books, cfg, t, cloud, vendor, units)
-        month.orders_placed_gpus += gpus
+        for vendor_name, units in cloud.split_order(gpus, vendors).items():
+            wanted[vendor_name][cloud.name] = units
+    refused: dict[str, float] = {}
+    for vendor in vendors:
+        for buyer, units in vendor.accept_orders(wanted[vendor.name]).items():
+            refused[buyer] = refused.get(buyer, 0.0) + wanted[vendor.name][buyer] - units
+            book_order(world, t, buyer, vendor, units, ordered)
+    # what a vendor on allocation refused goes to the vendors with room left (second sourcing)
+    for vendor in vendors:
+        asked = {b: u for b, u in refused.items() if u >= 1.0}
+        for buyer, units in vendor.accept_orders(asked).items():
+            refused[buyer] -= units
+            book_order(world, t, buyer, vendor, units, ordered)
     for vendor in vendors:
         vendor.plan_production(t, ordered[vendor.name])
+
+
+def book_order(
+    world: ComputeMarket,
+    t: int,
+    buyer: str,
+    vendor: ChipVendor,
+    units: float,
+    ordered: dict[str, float],
+) -> None:
+    """Book ``units`` GPUs ordered by ``buyer`` from ``vendor`` (nothing below one GPU)."""
+    if units < 1.0:
+        return
+    ordered[vendor.name] += units
+    mechanisms.place_order(world.books, world.cfg, t, world.cloud(buyer), vendor, units)
+    world.month_state.orders_placed_gpus += units
+
+
+def open_pipeline(world: ComputeMarket) -> None:
+    """Orders placed before the run opens: ``investment.opening_pipeline_share_of_fleet`` of
+    each cloud's opening fleet, ordered in the months before month 0 so that it falls due
+    evenly over the first ``delivery_lag_months`` (within the vendors' output) and comes online
+    a build lag after it was ordered; split over vendors by their order shares (the pipeline
+    the 2024 boom left; without it no new capacity comes online in the first year). A cloud's
+    share is capped by what it could fund at the opening (:meth:`Cloud.funding_capacity`)."""
+    books, cfg = world.books, world.cfg
+    tech = cfg.technology
+    share = cfg.investment.opening_pipeline_share_of_fleet
+    clouds = [c for c in world.clouds if c.sells_to_market and c.spec.initial_gpus > 0]
+    vendors = world.vendors
+    if share <= 0 or not clouds or not vendors:
+        return
+    months = max(1, tech.delivery_lag_months)
+    shares = sum(v.spec.order_share for v in vendors)
+    unit_cost = costs.chip_price(cfg, -months) + world.facility_cost(-months)
+    fundable = {c.name: max(0.0, c.funding_capacity(0)) / unit_cost for c in clouds}
+    for d in range(months):
+        ordered = d - months
+        for vendor in vendors:
+            for cloud in clouds:
+                gpus = min(share * cloud.spec.initial_gpus, fundable[cloud.name])
+                units = gpus / months * vendor.spec.order_share / shares
+                order = ChipOrder(
+                    books.instruments.new_id("order"),
+                    cloud.name,
+                    vendor.name,
+                    units,
+                    vendor.path_price(ordered),
+                    ordered,
+                    d,
+                    ordered + tech.build_lag_months,
+                )
+                books.place_order(order)
