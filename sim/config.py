@@ -504,13 +504,65 @@ class InvestmentConfig(Section):
     competitive pre-emption, order cancellation, and the pipeline the run opens with."""
 
     opening_pipeline_share_of_fleet: float = param(
-        1.25,
+        2.0,
         "share of opening GPUs",
         f"{CALIBRATION} OpenAI compute 0.6 GW (2024) → 1.9 GW (2025); lead times 6–12 months "
         "(estimate)",
         "chip orders the clouds placed before the run opens, as a share of their opening "
         "fleets; delivered evenly over the first delivery-lag months within the vendors' "
         "output, split over vendors by order share (0 = the run opens with no orders)",
+        ge=0,
+        le=10,
+    )
+    opening_pipeline_months: int = param(
+        9,
+        "months",
+        f"{CALIBRATION} Lead times 6–12 months (midpoint)",
+        "months over which the opening pipeline falls due, evenly",
+        ge=1,
+        le=36,
+    )
+    expected_utilisation: float = param(
+        0.85,
+        "share",
+        f"{CALIBRATION} CoreWeave: 96% of revenue contracted; utilisation 85–95% (estimate)",
+        "expected_return: share of a new GPU's hours the cloud expects to sell over its life",
+        gt=0,
+        le=1,
+    )
+    q_sensitivity: float = param(
+        2.0,
+        "per unit of q",
+        "estimate (Tobin's q investment I/K = a + b(q − 1), ECONOMICS.md §4)",
+        "expected_return: b in the share of the uncontracted gap built, 1 + b(q − 1) between "
+        "0 and 1, with q the present value of a new GPU's margins over its cost",
+        ge=0,
+        le=100,
+    )
+    glut_price_ratio: float = param(
+        0.8,
+        "× full cost",
+        "issue 16 (Must show: no order after 6 months of spot < 0.8 × full cost)",
+        "a cloud orders only for its contracts once the spot price has been below this "
+        "multiple of the full cost of a new GPU-hour for `glut_months` months running",
+        ge=0,
+        le=10,
+    )
+    glut_months: int = param(
+        6,
+        "months",
+        "issue 16 (Must show)",
+        "months of spot below `glut_price_ratio` × full cost that stop uncontracted orders",
+        ge=1,
+        le=120,
+    )
+    preemption_weight: float = param(
+        0.0,
+        "share",
+        "estimate (Spence 1977; Dixit 1980: capacity commitment as strategy)",
+        "competitive pre-emption: share of the capacity rivals have on order that a cloud "
+        "matches in proportion to its market share, s/(1 − s) × rivals' orders, on top of its "
+        "own forecast (0 = no pre-emption)",
         ge=0,
         le=10,
     )
@@ -669,12 +721,15 @@ class CloudSpec(Section):
         ge=1,
         le=60,
     )
-    investment_rule: Literal["stock_adjustment", "price_driven"] = param(
-        "stock_adjustment",
+    investment_rule: Literal["expected_return", "stock_adjustment", "price_driven"] = param(
+        "expected_return",
         "choice",
-        "DESIGN §4 step 4; Ezekiel 1938 for price_driven",
-        "stock_adjustment: forecast + backlog; price_driven: capacity offered L months on "
-        "= base + slope × today's price (the cobweb supply curve)",
+        "issue 16 (expected_return: ECONOMICS.md §4); DESIGN §4 step 4; Ezekiel 1938 for "
+        "price_driven",
+        "expected_return: backlog + the forecast need at a cost-covering price, scaled by "
+        "Tobin's q of a new GPU; stock_adjustment: backlog + the trend of need at today's "
+        "price; price_driven: capacity offered L months on = base + slope × today's price "
+        "(the cobweb supply curve)",
     )
     price_driven_base_gpus: float = param(
         0.0,

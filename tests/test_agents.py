@@ -106,6 +106,100 @@ def test_cloud_stock_adjustment_discounts_the_supply_line_by_its_weight() -> Non
     assert cloud.order_gpus(0, 500.0, 18) == 0.0
 
 
+def flat_tech_market(**overrides: object) -> FakeMarket:
+    """No technology gains, a 12-month life, no discounting: hand-computable present values."""
+    cfg = small_world().with_overrides(
+        {
+            "technology.compute_per_dollar_growth_per_year": 1.0,
+            "technology.chip_life_months": 12,
+            "technology.cost_of_capital_per_year": 0.0,
+            "technology.operating_cost_usd_per_gpu_hour": 0.3,
+            "investment.expected_utilisation": 1.0,
+            "clouds.*.interest_rate_per_year": 0.0,
+            **overrides,
+        }
+    )
+    return FakeMarket(cfg=cfg)
+
+
+def test_tobin_q_is_the_present_value_of_a_gpus_margins_over_its_cost() -> None:
+    market = flat_tech_market()
+    market.spot_price, market.price_history = 2.0, [2.0] * 12
+    cloud = make_cloud(market)
+    hours = market.cfg.market.hours_per_month
+    pv = 12 * (2.0 - 0.3) * hours  # twelve months of margin, undiscounted
+    assert cloud.tobin_q(0, pv) == pytest.approx(1.0)
+    assert cloud.tobin_q(0, pv / 2) == pytest.approx(2.0)
+    # with a 12% cost of capital a year the same GPU is worth less than it costs
+    dear = make_cloud(market, interest_rate_per_year=0.12)
+    months = np.arange(1, 13)
+    discounted = np.sum((2.0 - 0.3) * hours * 1.12 ** (-months / 12))
+    assert dear.tobin_q(0, pv) == pytest.approx(discounted / pv)
+
+
+def test_expected_return_builds_nothing_speculative_when_q_is_low() -> None:
+    market = flat_tech_market()
+    market.spot_price, market.price_history = 2.0, [2.0] * 12
+    cloud = make_cloud(market, reserve_margin=0.0)
+    cloud.need_at_cover_history = [1000.0] * 7
+    market.contracts.append(CapacityContract("c", "lab-a", "hyper", 100, 2.0, 0, 60, 1.0))
+    pv = 12 * (2.0 - 0.3) * market.cfg.market.hours_per_month
+    b = market.cfg.investment.q_sensitivity
+    # q = 1: all of its share (half) of the 900 uncontracted GPUs, plus its contracts
+    assert cloud.desired_by_expected_return(0, 6, 0.5, pv) == pytest.approx(100 + 450)
+    # q = 0.8: 1 + b(q − 1) of the speculative part
+    assert cloud.desired_by_expected_return(0, 6, 0.5, pv / 0.8) == pytest.approx(
+        100 + (1 + b * (0.8 - 1)) * 450
+    )
+    # q far below 1: only the contracts
+    assert cloud.desired_by_expected_return(0, 6, 0.5, pv * 10) == pytest.approx(100)
+
+
+def test_expected_return_does_not_read_a_falling_price_as_growth() -> None:
+    market = flat_tech_market()
+    sober = make_cloud(market, "sober", investment_rule="expected_return")
+    naive = make_cloud(market, "naive", investment_rule="stock_adjustment")
+    for k in range(7):  # the price halves; need rises with elasticity −1, nothing else
+        market.month, market.spot_price = k, 4.0 * 0.5 ** (k / 6)
+        for cloud in (sober, naive):
+            cloud.observe_market_need(1000.0 * 4.0 / market.spot_price)
+    assert sober.forecast_market_need(12) == pytest.approx(sober.need_at_cover_history[-1])
+    assert naive.forecast_market_need(12) == pytest.approx(2000.0 * 4.0)  # doubles twice more
+
+
+def test_cloud_orders_only_for_its_contracts_after_six_months_below_cost() -> None:
+    from sim import costs
+
+    market = flat_tech_market()
+    cover = [costs.full_cost(market.cfg, k) for k in range(7)]
+    cloud = make_cloud(market, reserve_margin=0.0, initial_gpus=0.0)
+    cloud.need_at_cover_history = [1e6] * 7  # a huge forecast need
+    market.set_cash("hyper", 1e15)
+    market.contracts.append(CapacityContract("c", "lab-a", "hyper", 100, 2.0, 0, 60, 1.0))
+    market.price_history = [0.79 * c for c in cover[:6]]
+    market.month, market.spot_price = 5, market.price_history[-1]
+    assert cloud.in_glut(5)
+    assert cloud.gpus_to_order(5, 6, 0.5, 1000.0) == pytest.approx(100.0)
+    market.price_history[0] = 0.81 * cover[0]  # only five months below: not yet a glut
+    assert not cloud.in_glut(5)
+    for rule in ("stock_adjustment", "expected_return"):
+        market.price_history[0] = 0.5 * cover[0]
+        cloud = make_cloud(market, reserve_margin=0.0, investment_rule=rule)
+        cloud.need_at_cover_history = cloud.market_need_history = [1e6] * 7
+        assert cloud.gpus_to_order(5, 6, 0.5, 1000.0) == pytest.approx(100.0)
+
+
+def test_preemption_matches_rivals_pipelines_in_proportion_to_market_share() -> None:
+    market = flat_tech_market(**{"investment.preemption_weight": 1.5})
+    cloud = make_cloud(market)
+    market.orders += [
+        ChipOrder("r", "rival", "v", 300, 1.0, 0, 6, 12),
+        ChipOrder("o", "hyper", "v", 1000, 1.0, 0, 6, 12),  # its own order does not count
+    ]
+    assert cloud.preemptive_gpus(0.25) == pytest.approx(1.5 * 0.25 / 0.75 * 300)
+    assert make_cloud(flat_tech_market()).preemptive_gpus(0.25) == 0.0
+
+
 def test_cloud_orders_no_more_than_it_can_fund() -> None:
     market = FakeMarket()
     cloud = make_cloud(market, reserve_margin=0.0, other_business_income_usd_per_month=0.0)

@@ -50,8 +50,10 @@ def run(world: ComputeMarket, t: int) -> None:
         for vendor_name, units in cloud.split_order(gpus, vendors).items():
             wanted[vendor_name][cloud.name] = units
     refused: dict[str, float] = {}
+    vendor_booked: dict[str, dict[str, float]] = {}
     for vendor in vendors:
-        for buyer, units in vendor.accept_orders(wanted[vendor.name]).items():
+        vendor_booked[vendor.name] = vendor.accept_orders(wanted[vendor.name])
+        for buyer, units in vendor_booked[vendor.name].items():
             refused[buyer] = refused.get(buyer, 0.0) + wanted[vendor.name][buyer] - units
             book_order(world, t, buyer, vendor, units, ordered)
     # what a vendor on allocation refused goes to the vendors with room left (second sourcing)
@@ -61,7 +63,16 @@ def run(world: ComputeMarket, t: int) -> None:
             refused[buyer] -= units
             book_order(world, t, buyer, vendor, units, ordered)
     for vendor in vendors:
-        vendor.plan_production(t, ordered[vendor.name])
+        # the vendor plans for the orders it was asked for, including what it turned away
+        asked = ordered[vendor.name] + sum(
+            max(0.0, u - b)
+            for u, b in zip(
+                wanted[vendor.name].values(),
+                vendor_booked[vendor.name].values(),
+                strict=True,
+            )
+        )
+        vendor.plan_production(t, asked)
 
 
 def book_order(
@@ -82,10 +93,11 @@ def book_order(
 
 def open_pipeline(world: ComputeMarket) -> None:
     """Orders placed before the run opens: ``investment.opening_pipeline_share_of_fleet`` of
-    each cloud's opening fleet, ordered in the months before month 0 so that it falls due
-    evenly over the first ``delivery_lag_months`` (within the vendors' output) and comes online
-    a build lag after it was ordered; split over vendors by their order shares (the pipeline
-    the 2024 boom left; without it no new capacity comes online in the first year). A cloud's
+    each cloud's opening fleet, ordered before month 0 and falling due evenly over the first
+    ``opening_pipeline_months`` (within the vendors' output; an order is due a delivery lag
+    after it was placed, or later), online the build lag less the delivery lag after
+    delivery; split over vendors by their order shares (the pipeline the 2024 boom left;
+    without it no new capacity comes online in the first year). A cloud's
     share is capped by what it could fund at the opening (:meth:`Cloud.funding_capacity`)."""
     books, cfg = world.books, world.cfg
     tech = cfg.technology
@@ -94,12 +106,13 @@ def open_pipeline(world: ComputeMarket) -> None:
     vendors = world.vendors
     if share <= 0 or not clouds or not vendors:
         return
-    months = max(1, tech.delivery_lag_months)
+    months = cfg.investment.opening_pipeline_months
+    lag = tech.delivery_lag_months
     shares = sum(v.spec.order_share for v in vendors)
-    unit_cost = costs.chip_price(cfg, -months) + world.facility_cost(-months)
+    unit_cost = costs.chip_price(cfg, -lag) + world.facility_cost(-lag)
     fundable = {c.name: max(0.0, c.funding_capacity(0)) / unit_cost for c in clouds}
     for d in range(months):
-        ordered = d - months
+        ordered = min(d - lag, -1)
         for vendor in vendors:
             for cloud in clouds:
                 gpus = min(share * cloud.spec.initial_gpus, fundable[cloud.name])
@@ -112,6 +125,6 @@ def open_pipeline(world: ComputeMarket) -> None:
                     vendor.path_price(ordered),
                     ordered,
                     d,
-                    ordered + tech.build_lag_months,
+                    d + tech.build_lag_months - lag,
                 )
                 books.place_order(order)
