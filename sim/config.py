@@ -556,6 +556,21 @@ class InvestmentConfig(Section):
         ge=1,
         le=120,
     )
+    cancellation: bool = param(
+        True,
+        "switch",
+        "issue 16 (Must contain 3: orders can be cancelled)",
+        "clouds may cancel chips on order in a glut (false: every order, once placed, is built)",
+    )
+    cancellation_fee_share: float = param(
+        0.2,
+        "share of the cancelled value",
+        "estimate (hardware purchase orders: cancellation or restocking fees of 10–25%; "
+        "NVIDIA's own supply orders are largely non-cancellable, 10-K FY25)",
+        "fee a cloud pays its vendor on the list value of chips it cancels",
+        ge=0,
+        le=1,
+    )
     preemption_weight: float = param(
         0.0,
         "share",

@@ -417,6 +417,7 @@ MODEL_REPORTERS = {
     "capex_usd": _month("capex_usd"),
     "chip_deliveries_gpus": _month("chip_deliveries_gpus"),
     "orders_placed_gpus": _month("orders_placed_gpus"),
+    "orders_cancelled_gpus": _month("orders_cancelled_gpus"),
     "contracts_signed_gpus": _month("contracts_signed_gpus"),
     "new_defaults": _month("new_defaults"),
     "defaults_cumulative": lambda m: m.defaults_total,

@@ -189,6 +189,46 @@ def test_cloud_orders_only_for_its_contracts_after_six_months_below_cost() -> No
         assert cloud.gpus_to_order(5, 6, 0.5, 1000.0) == pytest.approx(100.0)
 
 
+def test_cloud_cancels_its_excess_pipeline_in_a_glut_when_a_gpu_is_worth_less_than_the_fee() -> (
+    None
+):
+    from sim import costs
+
+    market = flat_tech_market()
+    cover = [costs.full_cost(market.cfg, k) for k in range(6)]
+    market.price_history = [0.5 * c for c in cover]  # six months at half the full cost
+    market.month, market.spot_price = 5, market.price_history[-1]
+    cloud = make_cloud(market, reserve_margin=0.0, initial_gpus=0.0)
+    online(cloud, 100)
+    market.contracts.append(CapacityContract("c", "lab-a", "hyper", 150, 2.0, 0, 60, 1.0))
+    market.orders.append(ChipOrder("o", "hyper", "v", 300, 30_000, 4, 10, 16))
+    # contracts need 150: it keeps 100 installed and 50 of the 300 on order
+    assert cloud.gpus_to_cancel(5, 5, 40_000.0) == pytest.approx(250.0)
+    # worth its cost (q high at a tiny unit cost): it keeps the GPUs and pays no fee
+    assert cloud.gpus_to_cancel(5, 5, 1.0) == 0.0
+    market.price_history[0] = cover[0]  # not a glut: nothing is cancelled
+    assert cloud.gpus_to_cancel(5, 5, 40_000.0) == 0.0
+
+
+def test_cancelling_an_order_cuts_it_and_bills_the_fee() -> None:
+    from sim.books import Books
+    from sim.ledger import Flow
+    from sim.mechanisms import cancel_orders
+
+    cfg = small_world().with_overrides({"investment.cancellation_fee_share": 0.2})
+    books = Books()
+    for name in ("hyper", "v"):
+        books.open_account(name)
+    old = books.place_order(ChipOrder("old", "hyper", "v", 100, 1_000.0, 0, 6, 12))
+    new = books.place_order(ChipOrder("new", "hyper", "v", 100, 2_000.0, 3, 9, 15))
+    cloud = make_cloud(FakeMarket(cfg=cfg))
+    assert cancel_orders(books, cfg, 4, cloud, 150) == pytest.approx(150)
+    assert (new.undelivered, old.undelivered) == pytest.approx((0.0, 50.0))  # newest first
+    fee = 0.2 * (100 * 2_000.0 + 50 * 1_000.0)
+    assert books.obligations.owed_cents("hyper") == round(fee * 100)
+    assert {ob.flow for ob in books.obligations.of("hyper")} == {Flow.CANCELLATION_FEE_DUE}
+
+
 def test_preemption_matches_rivals_pipelines_in_proportion_to_market_share() -> None:
     market = flat_tech_market(**{"investment.preemption_weight": 1.5})
     cloud = make_cloud(market)

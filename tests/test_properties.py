@@ -21,6 +21,7 @@ from .conftest import small_world
 WORLD_COUNT = 200
 DEFAULT_SHARE_SEEN: list[bool] = []
 DEAL_KINDS_SEEN: set[str] = set()
+SUPPLY_SEEN: set[str] = set()  # issue 16's mechanisms that the random worlds exercised
 
 worlds = st.fixed_dictionaries(
     {
@@ -44,6 +45,12 @@ worlds = st.fixed_dictionaries(
         # at least the small world's opening debt (3e9), which a lender must be able to lend
         "investors.*.initial_cash_usd": st.floats(3e9, 1e11),
         "investors.*.inflow_usd_per_month": st.floats(0.0, 5e9),
+        "clouds.*.investment_rule": st.sampled_from(["expected_return", "stock_adjustment"]),
+        "investment.preemption_weight": st.floats(0.0, 3.0),
+        "investment.cancellation_fee_share": st.floats(0.0, 1.0),
+        "investment.opening_pipeline_share_of_fleet": st.floats(0.0, 3.0),
+        "chip_vendors.*.max_lead_months": st.floats(0.0, 24.0),
+        "chip_vendors.*.allocation_rule": st.sampled_from(["fifo", "pro_rata"]),
     }
 )
 
@@ -87,6 +94,15 @@ def test_money_is_conserved_and_books_balance_every_month(
     DEFAULT_SHARE_SEEN.append(result.summary["defaults"] > 0)
     kinds = set(flows["kind"]) | set(result.tables["accruals"]["kind"])
     DEAL_KINDS_SEEN.update(kinds & {"vendor_financing", "compute_credit", "equity_investment"})
+    if "cancellation_fee_due" in kinds:
+        SUPPLY_SEEN.add("cancellation")
+    vendors = agents[agents["agent_type"] == "ChipVendor"]
+    if (vendors["price_premium"] > 0).any():
+        SUPPLY_SEEN.add("premium")
+    if (vendors["price_premium"] < 0).any():
+        SUPPLY_SEEN.add("discount")
+    if (agents[agents["agent_type"] == "Cloud"]["in_glut"] == True).any():  # noqa: E712
+        SUPPLY_SEEN.add("glut stop")
 
 
 def test_a_good_share_of_random_worlds_saw_defaults() -> None:
@@ -97,3 +113,4 @@ def test_a_good_share_of_random_worlds_saw_defaults() -> None:
     print(f"share of random worlds with at least one default: {share:.0%}")
     assert share >= 0.15
     assert {"vendor_financing", "compute_credit", "equity_investment"} == DEAL_KINDS_SEEN
+    assert {"cancellation", "premium", "discount", "glut stop"} == SUPPLY_SEEN

@@ -57,6 +57,7 @@ class Cloud(MarketAgent):
         "gpus_installed": lambda a: a.installed_gpus(a.market.month),
         "gpus_used": lambda a: a.used_gpus,
         "gpus_contracted": lambda a: a.market.contracted_gpus(seller=a.name, step=a.market.month),
+        "in_glut": lambda a: a.in_glut(a.market.month),
     }
 
     def __init__(self, model: mesa.Model, market: MarketView, name: str, spec: CloudSpec) -> None:
@@ -271,6 +272,28 @@ class Cloud(MarketAgent):
             self.order_gpus(step, desired, horizon),
             max(0.0, self.funding_capacity(step)) / unit_cost,
         )
+
+    def gpus_to_cancel(self, step: int, horizon: int, unit_cost: float) -> float:
+        """GPUs on order to cancel this month: in a glut (:meth:`in_glut`), what the supply
+        line holds beyond what its contracts need, if a GPU taken is worth less than the fee
+        saved by cancelling it — Tobin's q below 1 − fee share × chip share of the cost
+        (the same expected-return test as ordering, ECONOMICS.md §4; the fee is
+        ``investment.cancellation_fee_share``)."""
+        inv = self.market.cfg.investment
+        if not inv.cancellation or self.spec.investment_rule == "price_driven":
+            return 0.0
+        if not self.in_glut(step):
+            return 0.0
+        facility = self.market.facility_cost(step)
+        chip_share = max(0.0, unit_cost - facility) / unit_cost if unit_cost > 0 else 1.0
+        if self.tobin_q(step, unit_cost) >= 1.0 - inv.cancellation_fee_share * chip_share:
+            return 0.0
+        contracted_then = self.market.contracted_gpus(seller=self.name, step=step + horizon)
+        desired = contracted_then * (1.0 + self.spec.reserve_margin)
+        kept = self.installed_gpus(step) - self.retiring_gpus(step, horizon)
+        on_order = sum(o.undelivered for o in self.market.open_orders(buyer=self.name))
+        excess = kept + on_order - desired
+        return min(on_order, max(0.0, excess))
 
     def split_order(self, gpus: float, vendors: Sequence[ChipVendor]) -> dict[str, float]:
         """GPUs to order from each vendor: by the vendors' configured order shares."""

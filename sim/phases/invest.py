@@ -40,6 +40,10 @@ def run(world: ComputeMarket, t: int) -> None:
     share_total = sum(v.spec.order_share for v in vendors)
     unit_cost = sum(v.unit_price(t) * v.spec.order_share for v in vendors) / share_total
     unit_cost += world.facility_cost(t)
+    for cloud in active_clouds:
+        cancel = cloud.gpus_to_cancel(t, horizon, unit_cost)
+        if cancel >= 1.0:
+            month.orders_cancelled_gpus += mechanisms.cancel_orders(books, cfg, t, cloud, cancel)
     ordered = dict.fromkeys((v.name for v in vendors), 0.0)
     wanted: dict[str, dict[str, float]] = {v.name: {} for v in vendors}
     for cloud in active_clouds:
