@@ -25,12 +25,8 @@ from sim.model import ComputeMarket
 from sim.runner import simulate
 
 BASELINE = "experiments/baseline.toml"
-ENDOGENOUS_GLUT = {
-    "investment.preemption_weight": 3.0,
-    "chip_vendors.*.max_lead_months": 0.0,
-    "chip_vendors.*.ceiling_growth_per_month": 0.10,
-}
-"""Boom demand, no bust; clouds match rivals' pipelines and vendors book every order."""
+ENDOGENOUS_GLUT = "experiments/endogenous_glut.toml"
+"""Boom demand, no bust; clouds match rivals' pipelines, vendors book every order."""
 
 
 def longest_run(flags: np.ndarray) -> int:
@@ -93,16 +89,17 @@ def glut_stop(seeds: int) -> None:
 
 
 def endogenous_glut(seeds: int) -> None:
-    scenario = load_scenario(BASELINE).with_overrides(ENDOGENOUS_GLUT)
-    hits = 0
-    print("endogenous glut (boom, no bust, pre-emption 3)   longest run of spot < full cost")
-    for seed in range(1, seeds + 1):
-        m = simulate(scenario, seed).tables["model"]
-        below = (m["spot_price_usd_per_gpu_hour"] < m["full_cost_usd_per_gpu_hour"]).to_numpy()
-        run = longest_run(below)
-        hits += run >= 6
-        print(f"  seed {seed:<22} {run:>5} months")
-    print(f"  runs with >= 6 months below full cost: {hits} of {seeds}")
+    glut = load_scenario(ENDOGENOUS_GLUT)
+    print("endogenous glut (boom, no bust)    longest run of spot < full cost, months")
+    for weight in (0.0, glut.investment.preemption_weight):
+        scenario = glut.with_overrides({"investment.preemption_weight": weight})
+        runs = []
+        for seed in range(1, seeds + 1):
+            m = simulate(scenario, seed).tables["model"]
+            price, cost = m["spot_price_usd_per_gpu_hour"], m["full_cost_usd_per_gpu_hour"]
+            runs.append(longest_run((price < cost).to_numpy()))
+        hits = sum(r >= 6 for r in runs)
+        print(f"  pre-emption {weight:<4} runs {runs}: {hits} of {seeds} with >= 6 months")
 
 
 def named_network(seeds: int) -> None:
