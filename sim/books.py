@@ -416,6 +416,21 @@ class Books:
         """What is not yet delivered of ``order`` is cancelled (the buyer defaulted)."""
         order.units = order.delivered_units
 
+    def cancel_order(self, t: int, order: ChipOrder, units: float, fee_usd: float) -> None:
+        """The buyer cancels ``units`` of what is undelivered of ``order`` and owes the vendor
+        ``fee_usd`` for it (a cancellation fee, paid in the settlement)."""
+        order.units -= min(units, order.undelivered)
+        if fee_usd > 0:
+            self.accrue(
+                t,
+                order.buyer,
+                order.vendor,
+                fee_usd,
+                Flow.CANCELLATION_FEE_DUE,
+                order.id,
+                order.kind,
+            )
+
     def terminate(self, contract: CapacityContract) -> None:
         """``contract`` ends early (a party defaulted); nothing more falls due under it."""
         contract.active = False

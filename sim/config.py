@@ -925,6 +925,90 @@ class CashConfig(Section):
     )
 
 
+class InvestmentConfig(Section):
+    """How clouds decide to build (issue 16): the expected-return rule, the glut stop,
+    competitive pre-emption, order cancellation, and the pipeline the run opens with."""
+
+    opening_pipeline_share_of_fleet: float = param(
+        2.0,
+        "share of opening GPUs",
+        f"{CALIBRATION} OpenAI compute 0.6 GW (2024) → 1.9 GW (2025); lead times 6–12 months "
+        "(estimate)",
+        "chip orders the clouds placed before the run opens, as a share of their opening "
+        "fleets; delivered evenly over the first delivery-lag months within the vendors' "
+        "output, split over vendors by order share (0 = the run opens with no orders)",
+        ge=0,
+        le=10,
+    )
+    opening_pipeline_months: int = param(
+        9,
+        "months",
+        f"{CALIBRATION} Lead times 6–12 months (midpoint)",
+        "months over which the opening pipeline falls due, evenly",
+        ge=1,
+        le=36,
+    )
+    expected_utilisation: float = param(
+        0.85,
+        "share",
+        f"{CALIBRATION} CoreWeave: 96% of revenue contracted; utilisation 85–95% (estimate)",
+        "expected_return: share of a new GPU's hours the cloud expects to sell over its life",
+        gt=0,
+        le=1,
+    )
+    q_sensitivity: float = param(
+        2.0,
+        "per unit of q",
+        "estimate (Tobin's q investment I/K = a + b(q − 1), ECONOMICS.md §4)",
+        "expected_return: b in the share of the uncontracted gap built, 1 + b(q − 1) between "
+        "0 and 1, with q the present value of a new GPU's margins over its cost",
+        ge=0,
+        le=100,
+    )
+    glut_price_ratio: float = param(
+        0.8,
+        "× full cost",
+        "issue 16 (Must show: no order after 6 months of spot < 0.8 × full cost)",
+        "a cloud orders only for its contracts once the spot price has been below this "
+        "multiple of the full cost of a new GPU-hour for `glut_months` months running",
+        ge=0,
+        le=10,
+    )
+    glut_months: int = param(
+        6,
+        "months",
+        "issue 16 (Must show)",
+        "months of spot below `glut_price_ratio` × full cost that stop uncontracted orders",
+        ge=1,
+        le=120,
+    )
+    cancellation: bool = param(
+        True,
+        "switch",
+        "issue 16 (Must contain 3: orders can be cancelled)",
+        "clouds may cancel chips on order in a glut (false: every order, once placed, is built)",
+    )
+    cancellation_fee_share: float = param(
+        0.2,
+        "share of the cancelled value",
+        "estimate (hardware purchase orders: cancellation or restocking fees of 10–25%; "
+        "NVIDIA's own supply orders are largely non-cancellable, 10-K FY25)",
+        "fee a cloud pays its vendor on the list value of chips it cancels",
+        ge=0,
+        le=1,
+    )
+    preemption_weight: float = param(
+        0.0,
+        "share",
+        "estimate (Spence 1977; Dixit 1980: capacity commitment as strategy)",
+        "competitive pre-emption: share of the capacity rivals have on order that a cloud "
+        "matches in proportion to its market share, s/(1 − s) × rivals' orders, on top of its "
+        "own forecast (0 = no pre-emption)",
+        ge=0,
+        le=10,
+    )
+
+
 class ShockConfig(Section):
     lab: str = param(
         "", "agent name", "issue 3", "lab whose revenue falls short ('' = no shock)", max_length=64
@@ -1078,12 +1162,15 @@ class CloudSpec(Section):
         ge=1,
         le=60,
     )
-    investment_rule: Literal["stock_adjustment", "price_driven"] = param(
-        "stock_adjustment",
+    investment_rule: Literal["expected_return", "stock_adjustment", "price_driven"] = param(
+        "expected_return",
         "choice",
-        "DESIGN §4 step 4; Ezekiel 1938 for price_driven",
-        "stock_adjustment: forecast + backlog; price_driven: capacity offered L months on "
-        "= base + slope × today's price (the cobweb supply curve)",
+        "issue 16 (expected_return: ECONOMICS.md §4); DESIGN §4 step 4; Ezekiel 1938 for "
+        "price_driven",
+        "expected_return: backlog + the forecast need at a cost-covering price, scaled by "
+        "Tobin's q of a new GPU; stock_adjustment: backlog + the trend of need at today's "
+        "price; price_driven: capacity offered L months on = base + slope × today's price "
+        "(the cobweb supply curve)",
     )
     price_driven_base_gpus: float = param(
         0.0,
@@ -1165,6 +1252,73 @@ class ChipVendorSpec(Section):
     )
     max_ceiling_decline_per_month: float = param(
         0.02, "1/month", "estimate", "fastest monthly fall of the production ceiling", ge=0, le=1
+    )
+    normal_lead_months: float = param(
+        6.0,
+        "months",
+        f"{CALIBRATION} Lead times 6–12 months; suggested chip delivery lag 6",
+        "order queue, in months of output, at which the vendor neither raises nor cuts its "
+        "price and aims its capacity",
+        gt=0,
+        le=60,
+    )
+    queue_price_sensitivity: float = param(
+        0.02,
+        "share per month of queue",
+        f"{CALIBRATION} fitted: gross margins 71–75% (NVIDIA) and 50–58% (AMD) with a full "
+        "order book (ECONOMICS.md §4: price rises with the backlog relative to output)",
+        "price premium over the cost-and-margin path per month of queue above the normal lead "
+        "time (0 = the list price follows the path)",
+        ge=0,
+        le=2,
+    )
+    idle_price_sensitivity: float = param(
+        0.5,
+        "share per share of idle capacity",
+        "estimate (ECONOMICS.md §4: price falls with idle capacity)",
+        "price discount per share of the production ceiling left idle last month",
+        ge=0,
+        le=5,
+    )
+    max_price_premium: float = param(
+        0.5,
+        "share",
+        "estimate (2023–24 street prices of H100 ≈ 1.25–1.5× list)",
+        "highest premium over the cost-and-margin path",
+        ge=0,
+        le=5,
+    )
+    price_adjustment_per_month: float = param(
+        0.3,
+        "share per month",
+        "estimate",
+        "share of the gap to the target premium closed each month (partial adjustment)",
+        gt=0,
+        le=1,
+    )
+    capacity_lag_months: int = param(
+        6,
+        "months",
+        f"{CALIBRATION} CoWoS packaging expansions take ≈ 2 quarters (TrendForce; estimate)",
+        "months from a decision to expand (or idle) production capacity to its effect",
+        ge=0,
+        le=36,
+    )
+    max_lead_months: float = param(
+        10.0,
+        "months",
+        f"{CALIBRATION} Lead times 6–12 months for new generations",
+        "longest order book the vendor accepts, in months of today's output: orders beyond it "
+        "are refused this month (allocation at booking; 0 = accept every order)",
+        ge=0,
+        le=120,
+    )
+    allocation_rule: Literal["fifo", "pro_rata"] = param(
+        "fifo",
+        "choice",
+        "issue 16; ECONOMICS.md §4 (allocation of scarce output by a stated rule)",
+        "how scarce output is shared among due orders: fifo (oldest due first) or pro_rata "
+        "(every due order gets the same share of what it is owed)",
     )
     initial_cash_usd: float = param(20e9, "USD", "estimate", "cash at the start", ge=0, le=1e13)
 
@@ -1338,6 +1492,7 @@ class Scenario(Section):
     distress: DistressConfig = DistressConfig()
     cash: CashConfig = CashConfig()
     shock: ShockConfig = ShockConfig()
+    investment: InvestmentConfig = InvestmentConfig()
     labs: tuple[LabSpec, ...] = Field(min_length=1)
     clouds: tuple[CloudSpec, ...] = Field(min_length=1)
     chip_vendors: tuple[ChipVendorSpec, ...] = Field(min_length=1)

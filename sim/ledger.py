@@ -174,12 +174,15 @@ class Flow(Enum):
     CHIP_INVOICE_DUE = ("chip_invoice_due", Treatment(Line.FLEET, P, Line.RECEIVABLES, R))
     # a defaulted buyer's terminated take-or-pay contract: the seller's claim on its estate
     ESTATE_CLAIM_DUE = ("estate_claim_due", Treatment(R, P, Line.RECEIVABLES, R))
+    # a buyer cancels chips on order: the vendor earns the fee, the buyer loses it
+    CANCELLATION_FEE_DUE = ("cancellation_fee_due", Treatment(R, P, Line.RECEIVABLES, R))
     # --- cash inside the system: payables settled ---
     COMPUTE_PAYMENT = ("compute_payment", Treatment(P, C, C, Line.RECEIVABLES))
     INTEREST_PAYMENT = ("interest", Treatment(P, C, C, Line.RECEIVABLES))
     PRINCIPAL_PAYMENT = ("principal", Treatment(P, C, C, Line.RECEIVABLES))
     CHIP_PAYMENT = ("chip_payment", Treatment(P, C, C, Line.RECEIVABLES))
     ESTATE_PAYMENT = ("estate_payment", Treatment(P, C, C, Line.RECEIVABLES))
+    CANCELLATION_FEE_PAYMENT = ("cancellation_fee_payment", Treatment(P, C, C, Line.RECEIVABLES))
     # --- cash inside the system: capital ---
     LOAN_ADVANCE = ("loan_advance", Treatment(Line.LOANS, C, C, D))
     VENDOR_FINANCING = ("vendor_financing", Treatment(Line.LOANS, C, C, D))  # a vendor lends
@@ -222,6 +225,7 @@ PAYMENT_FOR_ACCRUAL = {
     Flow.PRINCIPAL_DUE: Flow.PRINCIPAL_PAYMENT,
     Flow.CHIP_INVOICE_DUE: Flow.CHIP_PAYMENT,
     Flow.ESTATE_CLAIM_DUE: Flow.ESTATE_PAYMENT,
+    Flow.CANCELLATION_FEE_DUE: Flow.CANCELLATION_FEE_PAYMENT,
 }
 """The cash payment that settles each kind of accrual."""
 

@@ -76,6 +76,25 @@ def place_order(
     return books.place_order(order)
 
 
+def cancel_orders(books: Books, cfg: Scenario, t: int, cloud: Cloud, units: float) -> float:
+    """``cloud`` cancels ``units`` GPUs on order, the most recent orders first, paying each
+    vendor ``investment.cancellation_fee_share`` of the list value cancelled. Returns the
+    units cancelled (at most what is undelivered)."""
+    share = cfg.investment.cancellation_fee_share
+    left = units
+    for order in sorted(
+        books.instruments.open_orders(buyer=cloud.name), key=lambda o: (-o.order_step, o.id)
+    ):
+        if left <= 0:
+            break
+        cut = min(left, order.undelivered)
+        if cut <= 0:
+            continue
+        books.cancel_order(t, order, cut, cut * order.unit_price_usd * share)
+        left -= cut
+    return units - left
+
+
 MIN_PRE_MONEY_SHARE = 0.01
 """A sale into a company worth (nearly) nothing is priced as if it were worth 1% of the
 money paid, so it buys at most ≈ 99% of the company (a unit of the formula, not a

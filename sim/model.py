@@ -26,7 +26,7 @@ from sim.deals import DealBook
 from sim.demand import Demand
 from sim.instruments import CapacityContract, ChipOrder
 from sim.ledger import CENTS_PER_USD, Flow, Line, to_cents
-from sim.phases import MONTH, MonthState
+from sim.phases import MONTH, MonthState, invest
 from sim.phases.markets import CapitalMarket
 
 
@@ -150,6 +150,7 @@ class ComputeMarket(mesa.Model):
                     self.cfg.finance.loan_maturity_months,
                 )
         self._open_contracts()
+        invest.open_pipeline(self)
 
     def _check_opening_debt(self, lenders: list[Investor]) -> None:
         """Opening debt is lent round-robin by ``lenders``; each must have the cash for what
@@ -425,6 +426,7 @@ MODEL_REPORTERS = {
     "capex_usd": _month("capex_usd"),
     "chip_deliveries_gpus": _month("chip_deliveries_gpus"),
     "orders_placed_gpus": _month("orders_placed_gpus"),
+    "orders_cancelled_gpus": _month("orders_cancelled_gpus"),
     "contracts_signed_gpus": _month("contracts_signed_gpus"),
     "new_defaults": _month("new_defaults"),
     "defaults_cumulative": lambda m: m.defaults_total,

@@ -106,6 +106,140 @@ def test_cloud_stock_adjustment_discounts_the_supply_line_by_its_weight() -> Non
     assert cloud.order_gpus(0, 500.0, 18) == 0.0
 
 
+def flat_tech_market(**overrides: object) -> FakeMarket:
+    """No technology gains, a 12-month life, no discounting: hand-computable present values."""
+    cfg = small_world().with_overrides(
+        {
+            "technology.compute_per_dollar_growth_per_year": 1.0,
+            "technology.chip_life_months": 12,
+            "technology.cost_of_capital_per_year": 0.0,
+            "technology.operating_cost_usd_per_gpu_hour": 0.3,
+            "investment.expected_utilisation": 1.0,
+            "clouds.*.interest_rate_per_year": 0.0,
+            **overrides,
+        }
+    )
+    return FakeMarket(cfg=cfg)
+
+
+def test_tobin_q_is_the_present_value_of_a_gpus_margins_over_its_cost() -> None:
+    market = flat_tech_market()
+    market.spot_price, market.price_history = 2.0, [2.0] * 12
+    cloud = make_cloud(market)
+    hours = market.cfg.market.hours_per_month
+    pv = 12 * (2.0 - 0.3) * hours  # twelve months of margin, undiscounted
+    assert cloud.tobin_q(0, pv) == pytest.approx(1.0)
+    assert cloud.tobin_q(0, pv / 2) == pytest.approx(2.0)
+    # with a 12% cost of capital a year the same GPU is worth less than it costs
+    dear = make_cloud(market, interest_rate_per_year=0.12)
+    months = np.arange(1, 13)
+    discounted = np.sum((2.0 - 0.3) * hours * 1.12 ** (-months / 12))
+    assert dear.tobin_q(0, pv) == pytest.approx(discounted / pv)
+
+
+def test_expected_return_builds_nothing_speculative_when_q_is_low() -> None:
+    market = flat_tech_market()
+    market.spot_price, market.price_history = 2.0, [2.0] * 12
+    cloud = make_cloud(market, reserve_margin=0.0)
+    cloud.need_at_cover_history = [1000.0] * 7
+    market.contracts.append(CapacityContract("c", "lab-a", "hyper", 100, 2.0, 0, 60, 1.0))
+    pv = 12 * (2.0 - 0.3) * market.cfg.market.hours_per_month
+    b = market.cfg.investment.q_sensitivity
+    # q = 1: all of its share (half) of the 900 uncontracted GPUs, plus its contracts
+    assert cloud.desired_by_expected_return(0, 6, 0.5, pv) == pytest.approx(100 + 450)
+    # q = 0.8: 1 + b(q − 1) of the speculative part
+    assert cloud.desired_by_expected_return(0, 6, 0.5, pv / 0.8) == pytest.approx(
+        100 + (1 + b * (0.8 - 1)) * 450
+    )
+    # q far below 1: only the contracts
+    assert cloud.desired_by_expected_return(0, 6, 0.5, pv * 10) == pytest.approx(100)
+
+
+def test_expected_return_does_not_read_a_falling_price_as_growth() -> None:
+    market = flat_tech_market()
+    sober = make_cloud(market, "sober", investment_rule="expected_return")
+    naive = make_cloud(market, "naive", investment_rule="stock_adjustment")
+    for k in range(7):  # the price halves; need rises with elasticity −1, nothing else
+        market.month, market.spot_price = k, 4.0 * 0.5 ** (k / 6)
+        for cloud in (sober, naive):
+            cloud.observe_market_need(1000.0 * 4.0 / market.spot_price)
+    assert sober.forecast_market_need(12) == pytest.approx(sober.need_at_cover_history[-1])
+    assert naive.forecast_market_need(12) == pytest.approx(2000.0 * 4.0)  # doubles twice more
+
+
+def test_cloud_orders_only_for_its_contracts_after_six_months_below_cost() -> None:
+    from sim import costs
+
+    market = flat_tech_market()
+    cover = [costs.full_cost(market.cfg, k) for k in range(7)]
+    cloud = make_cloud(market, reserve_margin=0.0, initial_gpus=0.0)
+    cloud.need_at_cover_history = [1e6] * 7  # a huge forecast need
+    market.set_cash("hyper", 1e15)
+    market.contracts.append(CapacityContract("c", "lab-a", "hyper", 100, 2.0, 0, 60, 1.0))
+    market.price_history = [0.79 * c for c in cover[:6]]
+    market.month, market.spot_price = 5, market.price_history[-1]
+    assert cloud.in_glut(5)
+    assert cloud.gpus_to_order(5, 6, 0.5, 1000.0) == pytest.approx(100.0)
+    market.price_history[0] = 0.81 * cover[0]  # only five months below: not yet a glut
+    assert not cloud.in_glut(5)
+    for rule in ("stock_adjustment", "expected_return"):
+        market.price_history[0] = 0.5 * cover[0]
+        cloud = make_cloud(market, reserve_margin=0.0, investment_rule=rule)
+        cloud.need_at_cover_history = cloud.market_need_history = [1e6] * 7
+        assert cloud.gpus_to_order(5, 6, 0.5, 1000.0) == pytest.approx(100.0)
+
+
+def test_cloud_cancels_its_excess_pipeline_in_a_glut_when_a_gpu_is_worth_less_than_the_fee() -> (
+    None
+):
+    from sim import costs
+
+    market = flat_tech_market()
+    cover = [costs.full_cost(market.cfg, k) for k in range(6)]
+    market.price_history = [0.5 * c for c in cover]  # six months at half the full cost
+    market.month, market.spot_price = 5, market.price_history[-1]
+    cloud = make_cloud(market, reserve_margin=0.0, initial_gpus=0.0)
+    online(cloud, 100)
+    market.contracts.append(CapacityContract("c", "lab-a", "hyper", 150, 2.0, 0, 60, 1.0))
+    market.orders.append(ChipOrder("o", "hyper", "v", 300, 30_000, 4, 10, 16))
+    # contracts need 150: it keeps 100 installed and 50 of the 300 on order
+    assert cloud.gpus_to_cancel(5, 5, 40_000.0) == pytest.approx(250.0)
+    # worth its cost (q high at a tiny unit cost): it keeps the GPUs and pays no fee
+    assert cloud.gpus_to_cancel(5, 5, 1.0) == 0.0
+    market.price_history[0] = cover[0]  # not a glut: nothing is cancelled
+    assert cloud.gpus_to_cancel(5, 5, 40_000.0) == 0.0
+
+
+def test_cancelling_an_order_cuts_it_and_bills_the_fee() -> None:
+    from sim.books import Books
+    from sim.ledger import Flow
+    from sim.mechanisms import cancel_orders
+
+    cfg = small_world().with_overrides({"investment.cancellation_fee_share": 0.2})
+    books = Books()
+    for name in ("hyper", "v"):
+        books.open_account(name)
+    old = books.place_order(ChipOrder("old", "hyper", "v", 100, 1_000.0, 0, 6, 12))
+    new = books.place_order(ChipOrder("new", "hyper", "v", 100, 2_000.0, 3, 9, 15))
+    cloud = make_cloud(FakeMarket(cfg=cfg))
+    assert cancel_orders(books, cfg, 4, cloud, 150) == pytest.approx(150)
+    assert (new.undelivered, old.undelivered) == pytest.approx((0.0, 50.0))  # newest first
+    fee = 0.2 * (100 * 2_000.0 + 50 * 1_000.0)
+    assert books.obligations.owed_cents("hyper") == round(fee * 100)
+    assert {ob.flow for ob in books.obligations.of("hyper")} == {Flow.CANCELLATION_FEE_DUE}
+
+
+def test_preemption_matches_rivals_pipelines_in_proportion_to_market_share() -> None:
+    market = flat_tech_market(**{"investment.preemption_weight": 1.5})
+    cloud = make_cloud(market)
+    market.orders += [
+        ChipOrder("r", "rival", "v", 300, 1.0, 0, 6, 12),
+        ChipOrder("o", "hyper", "v", 1000, 1.0, 0, 6, 12),  # its own order does not count
+    ]
+    assert cloud.preemptive_gpus(0.25) == pytest.approx(1.5 * 0.25 / 0.75 * 300)
+    assert make_cloud(flat_tech_market()).preemptive_gpus(0.25) == 0.0
+
+
 def test_cloud_orders_no_more_than_it_can_fund() -> None:
     market = FakeMarket()
     cloud = make_cloud(market, reserve_margin=0.0, other_business_income_usd_per_month=0.0)
@@ -157,7 +291,7 @@ def test_cloud_depreciates_straight_line_and_bids_only_with_cash() -> None:
 # --- ChipVendor ------------------------------------------------------------------------
 def test_vendor_output_grows_no_faster_than_its_ceiling_allows() -> None:
     market = FakeMarket()
-    spec = market.cfg.chip_vendors[0]
+    spec = market.cfg.chip_vendors[0].model_copy(update={"capacity_lag_months": 0})
     vendor = ChipVendor(market.model, market, "vendor", spec, 1.0)
     before = vendor.ceiling
     vendor.plan_output(1e12)
@@ -176,6 +310,71 @@ def test_vendor_delivers_due_orders_first_come_first_served() -> None:
     future = ChipOrder("c", "neo", "vendor", 100, 1.0, 3, 9, 10)
     plan = vendor.schedule_deliveries(4, [late, future, early])
     assert [(o.id, u) for o, u in plan] == [("a", 100), ("b", 50)]
+
+
+def test_vendor_capacity_changes_take_effect_after_the_capacity_lag() -> None:
+    market = FakeMarket()
+    spec = market.cfg.chip_vendors[0].model_copy(
+        update={"capacity_lag_months": 3, "ceiling_growth_per_month": 0.05}
+    )
+    vendor = ChipVendor(market.model, market, "vendor", spec, 1.0)
+    start = vendor.ceiling
+    grown = []
+    for _ in range(4):
+        vendor.plan_output(0.0)  # a collapse of orders: decide to idle capacity
+        grown.append(vendor.ceiling)
+    # the three expansions already under way still arrive, each 5% of the opening ceiling
+    assert grown[:3] == pytest.approx([start * (1 + 0.05 * k) for k in (1, 2, 3)])
+    assert grown[3] < grown[2]  # the first cut arrives three months after it was decided
+
+
+def test_vendor_price_rises_with_its_queue_and_falls_with_idle_capacity() -> None:
+    market = FakeMarket()
+    spec = market.cfg.chip_vendors[0].model_copy(
+        update={
+            "queue_price_sensitivity": 0.1,
+            "idle_price_sensitivity": 0.5,
+            "normal_lead_months": 6.0,
+            "max_price_premium": 0.5,
+            "price_adjustment_per_month": 1.0,
+        }
+    )
+    vendor = ChipVendor(market.model, market, "vendor", spec, 1.0)
+    vendor.ceiling = 100.0
+    vendor.delivered_units = 100.0  # ran at full output
+    market.orders = [ChipOrder("a", "neo", "vendor", 900, 1.0, 0, 6, 12)]  # 9 months queued
+    vendor.set_price()
+    assert vendor.premium == pytest.approx(0.1 * (9 - 6))
+    assert vendor.unit_price(0) == pytest.approx(spec.unit_price_usd * 1.3)
+    market.orders = []
+    vendor.delivered_units = 40.0  # 60% idle, no queue
+    vendor.set_price()
+    expected = max(-0.5 * spec.gross_margin, 0.1 * (0 - 6) - 0.5 * 0.6)
+    assert vendor.premium == pytest.approx(expected)
+    assert vendor.unit_price(0) < vendor.path_price(0)
+
+
+def test_vendor_books_orders_only_up_to_its_longest_lead_time_pro_rata() -> None:
+    market = FakeMarket()
+    spec = market.cfg.chip_vendors[0].model_copy(update={"max_lead_months": 10.0})
+    vendor = ChipVendor(market.model, market, "vendor", spec, 1.0)
+    vendor.ceiling = 100.0
+    market.orders = [ChipOrder("a", "neo", "vendor", 700, 1.0, 0, 6, 12)]
+    booked = vendor.accept_orders({"hyper": 450.0, "neo": 150.0})  # room for 300
+    assert booked == pytest.approx({"hyper": 225.0, "neo": 75.0})
+    assert vendor.accept_orders({"hyper": 100.0}) == pytest.approx({"hyper": 100.0})
+
+
+def test_vendor_shares_scarce_output_pro_rata_when_told() -> None:
+    market = FakeMarket()
+    spec = market.cfg.chip_vendors[0].model_copy(update={"allocation_rule": "pro_rata"})
+    vendor = ChipVendor(market.model, market, "vendor", spec, 1.0)
+    vendor.ceiling = 150.0
+    late = ChipOrder("b", "hyper", "vendor", 200, 1.0, 2, 4, 10)
+    early = ChipOrder("a", "neo", "vendor", 100, 1.0, 1, 4, 10)
+    future = ChipOrder("c", "neo", "vendor", 100, 1.0, 3, 9, 10)
+    plan = vendor.schedule_deliveries(4, [late, future, early])
+    assert {o.id: u for o, u in plan} == pytest.approx({"a": 50.0, "b": 100.0})
 
 
 # --- Investor --------------------------------------------------------------------------

@@ -33,6 +33,27 @@ def test_telecom_bust_price_fall_and_utilisation_within_bands(bust_runs) -> None
     assert 0.25 <= troughs[len(troughs) // 2] <= 0.45, troughs
 
 
+def _longest_below_cost(scenario, seed: int) -> int:
+    model = simulate(scenario, seed).tables["model"]
+    below = model["spot_price_usd_per_gpu_hour"] < model["full_cost_usd_per_gpu_hour"]
+    best = run = 0
+    for flag in below:
+        run = run + 1 if flag else 0
+        best = max(best, run)
+    return best
+
+
+def test_preemption_makes_a_glut_while_demand_still_grows() -> None:
+    """Issue 16: boom demand, no bust; with strong pre-emption spot stays below full cost for
+    six months or more; the same world without pre-emption does not."""
+    glut = load_scenario(ROOT / "experiments" / "endogenous_glut.toml")
+    assert glut.demand.regime == "boom"
+    calm = glut.with_overrides({"investment.preemption_weight": 0.0})
+    for seed in (1,):  # seeds 1-6 all do: benchmarks/issue16_must_show.py
+        assert _longest_below_cost(glut, seed) >= 6
+        assert _longest_below_cost(calm, seed) < 6
+
+
 def test_no_bust_no_glut(baseline) -> None:
     run = simulate(baseline, 1, months=60)
     series = overbuild_series(run.tables["model"])

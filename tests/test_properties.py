@@ -64,6 +64,8 @@ def later_round_defaults_without_loss(events) -> list[tuple[int, str, int]]:
     return bad
 
 
+SUPPLY_SEEN: set[str] = set()  # issue 16's mechanisms that the random worlds exercised
+
 worlds = st.fixed_dictionaries(
     {
         "run.months": st.integers(6, 30),
@@ -90,6 +92,12 @@ worlds = st.fixed_dictionaries(
         "investors.*.inflow_usd_per_month": st.floats(0.0, 5e9),
         "distress.cash_sweep_share": st.floats(0.0, 1.0),
         "distress.fire_sale_impact": st.floats(0.0, 10.0),
+        "clouds.*.investment_rule": st.sampled_from(["expected_return", "stock_adjustment"]),
+        "investment.preemption_weight": st.floats(0.0, 3.0),
+        "investment.cancellation_fee_share": st.floats(0.0, 1.0),
+        "investment.opening_pipeline_share_of_fleet": st.floats(0.0, 3.0),
+        "chip_vendors.*.max_lead_months": st.floats(0.0, 24.0),
+        "chip_vendors.*.allocation_rule": st.sampled_from(["fifo", "pro_rata"]),
     }
 )
 
@@ -151,6 +159,15 @@ def test_money_is_conserved_and_books_balance_every_month(
     listed = agents[agents["agent_type"].isin(["Cloud", "ChipVendor"])]
     if (listed["market_value_usd"] - listed["equity_usd"].clip(lower=0)).abs().max() > 1.0:
         CAPITAL_MARKET_SEEN.add("listed mark")
+    if "cancellation_fee_due" in kinds:
+        SUPPLY_SEEN.add("cancellation")
+    vendors = agents[agents["agent_type"] == "ChipVendor"]
+    if (vendors["price_premium"] > 0).any():
+        SUPPLY_SEEN.add("premium")
+    if (vendors["price_premium"] < 0).any():
+        SUPPLY_SEEN.add("discount")
+    if (agents[agents["agent_type"] == "Cloud"]["in_glut"] == True).any():  # noqa: E712
+        SUPPLY_SEEN.add("glut stop")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -177,3 +194,4 @@ def check_random_worlds_exercised_every_mechanism() -> None:
     assert {"failed round", "listed mark", "venture debt"} == CAPITAL_MARKET_SEEN
     missing = {k: v for k, v in DISTRESS_EVENTS.items() if k not in DISTRESS_SEEN}
     assert not missing, f"not exercised: {missing}"
+    assert {"cancellation", "premium", "discount", "glut stop"} == SUPPLY_SEEN

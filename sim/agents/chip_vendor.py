@@ -1,7 +1,9 @@
-"""Chip vendors: deliver ordered accelerators within a production ceiling that grows."""
+"""Chip vendors: price from their order queue and idle capacity, allocate scarce output by a
+stated rule, and expand production capacity with a lag."""
 
 from __future__ import annotations
 
+from collections import deque
 from typing import ClassVar
 
 import mesa
@@ -13,13 +15,17 @@ from sim.instruments import ChipOrder
 
 
 class ChipVendor(MarketAgent):
-    """Sells H100-equivalent units at a price that falls with technology."""
+    """Sells H100-equivalent units. Its list price follows a cost-and-margin path that falls
+    with technology, marked up when its order queue is long and down when its capacity
+    idles; its capacity moves toward its order intake with a lag."""
 
     kind: ClassVar[str] = "ChipVendor"
     columns: ClassVar[dict[str, Column]] = {
         **MarketAgent.columns,
         "units_delivered": lambda a: a.delivered_units,
         "revenue_usd": lambda a: a.revenue_usd,
+        "price_premium": lambda a: a.premium,
+        "queue_months": lambda a: a.queue_months(),
     }
 
     def __init__(
@@ -37,51 +43,115 @@ class ChipVendor(MarketAgent):
         self.orders_history: list[float] = []  # units ordered from it each month
         self.delivered_units = 0.0
         self.revenue_usd = 0.0
+        self.premium = 0.0  # list price over the cost-and-margin path, − 1
+        # capacity changes decided but not yet in effect (units/month each); the first are the
+        # calibrated expansion already under way when the run opens
+        self.capacity_pipeline: deque[float] = deque(
+            [spec.ceiling_growth_per_month * self.initial_ceiling] * spec.capacity_lag_months
+        )
 
     def production_ceiling(self, step: int) -> float:
         """Most units the vendor can deliver in month ``step`` (set by :meth:`plan_output`)."""
         return self.ceiling
 
     def plan_output(self, order_rate: float) -> None:
-        """Move the ceiling toward the recent order rate (units/month), with a lag: growth is
-        capped by how fast packaging capacity can expand, decline by how fast it is idled."""
+        """Decide a change of capacity toward ``order_rate`` (units/month), which takes effect
+        ``capacity_lag_months`` later; the change decided that long ago takes effect now.
+        Growth is capped by how fast packaging capacity can expand (relative to today's
+        ceiling), decline by how fast it is idled (a capital-good firm expanding with a lag,
+        as in Dosi et al.'s K+S)."""
         spec = self.spec
         gap = (order_rate - self.ceiling) / spec.capacity_adjustment_months
-        step = min(
+        change = min(
             max(gap, -spec.max_ceiling_decline_per_month * self.ceiling),
             spec.ceiling_growth_per_month * self.ceiling,
         )
-        self.ceiling = max(self.ceiling + step, self.initial_ceiling * 0.1)
+        self.capacity_pipeline.append(change)
+        self.ceiling = max(
+            self.ceiling + self.capacity_pipeline.popleft(), self.initial_ceiling * 0.1
+        )
+
+    def queue_months(self) -> float:
+        """Undelivered orders in months of today's output (the queue a new order joins)."""
+        queue = sum(o.undelivered for o in self.market.open_orders(vendor=self.name))
+        return queue / self.ceiling if self.ceiling > 0 else 0.0
 
     def plan_production(self, step: int, ordered_units: float) -> None:
         """After this month's orders (``ordered_units``): aim output at the 3-month average
-        order rate plus overdue orders worked off over ``capacity_adjustment_months`` (a
-        partial-adjustment production rule, as in Dosi et al.'s K+S capital-good firms)."""
+        order rate plus the queue beyond ``normal_lead_months`` of output worked off over
+        ``capacity_adjustment_months`` (a partial-adjustment production rule, as in Dosi et
+        al.'s K+S capital-good firms), then set next month's price (:meth:`set_price`)."""
         self.orders_history.append(ordered_units)
         recent = self.orders_history[-3:]
-        overdue = sum(
-            o.undelivered
-            for o in self.market.open_orders(vendor=self.name)
-            if o.delivery_step <= step + 1
-        )
-        self.plan_output(sum(recent) / len(recent) + overdue / self.spec.capacity_adjustment_months)
+        excess = max(0.0, self.queue_months() - self.spec.normal_lead_months) * self.ceiling
+        self.plan_output(sum(recent) / len(recent) + excess / self.spec.capacity_adjustment_months)
+        self.set_price()
+
+    def accept_orders(self, wanted: dict[str, float]) -> dict[str, float]:
+        """Units of each buyer's order (``wanted``, by buyer) the vendor books this month: all
+        while its queue stays within ``max_lead_months`` of output, else the room left shared
+        in proportion to what each asked (allocation of scarce output pro rata at booking,
+        as chip makers put customers "on allocation"; the limit is the calibrated lead time)."""
+        limit = self.spec.max_lead_months
+        total = sum(wanted.values())
+        if limit <= 0 or total <= 0:
+            return dict(wanted)
+        queue = sum(o.undelivered for o in self.market.open_orders(vendor=self.name))
+        room = max(0.0, limit * self.ceiling - queue)
+        share = min(1.0, room / total)
+        return {buyer: units * share for buyer, units in wanted.items()}
+
+    def target_premium(self) -> float:
+        """Premium over the cost-and-margin path the vendor aims at: up with the queue beyond
+        the normal lead time, down with the share of capacity idle last month; between
+        − half the gross margin and ``max_price_premium``. A backlog-and-inventory pricing rule
+        as in ECONOMICS.md §4 (Dosi et al.'s K+S firms mark up on cost and adjust the markup
+        with the state of their order book); the sensitivities are our own estimates."""
+        spec = self.spec
+        queue_term = spec.queue_price_sensitivity * (self.queue_months() - spec.normal_lead_months)
+        idle = max(0.0, 1.0 - self.delivered_units / self.ceiling) if self.ceiling > 0 else 0.0
+        target = queue_term - spec.idle_price_sensitivity * idle
+        return min(spec.max_price_premium, max(-0.5 * spec.gross_margin, target))
+
+    def set_price(self) -> None:
+        """Move the premium a share ``price_adjustment_per_month`` of the way to its target."""
+        speed = self.spec.price_adjustment_per_month
+        self.premium += speed * (self.target_premium() - self.premium)
 
     def unit_price(self, step: int) -> float:
-        """List price of one H100-equivalent unit ordered in month ``step``, USD."""
+        """List price of one H100-equivalent unit ordered in month ``step``, USD: the
+        cost-and-margin path (:meth:`path_price`) times one plus the current premium."""
+        return self.path_price(step) * (1.0 + self.premium)
+
+    def path_price(self, step: int) -> float:
+        """The cost-and-margin path: the opening price falling with compute per dollar, USD."""
         improvement = self.market.cfg.technology.compute_per_dollar_growth_per_year
         return self.spec.unit_price_usd / improvement ** (step / 12.0)
+
+    def cost_of_goods(self, units: float, order_step: int) -> float:
+        """What ``units`` ordered in month ``order_step`` cost the vendor to make, USD: the
+        cost-and-margin path's cost share; a premium or discount moves the margin, not it."""
+        return units * self.path_price(order_step) * (1.0 - self.spec.gross_margin)
 
     def schedule_deliveries(
         self, step: int, orders: list[ChipOrder]
     ) -> list[tuple[ChipOrder, float]]:
-        """Units to deliver this month: due orders first come, first served, up to the ceiling."""
+        """Units to deliver this month, up to the ceiling, among the orders that are due:
+        oldest first (``fifo``) or the same share of each (``pro_rata``, allocation by
+        entitlement as in capacity rationing of scarce output)."""
         room = self.production_ceiling(step)
+        due = sorted(
+            (o for o in orders if o.delivery_step <= step and o.undelivered > 0),
+            key=lambda o: (o.delivery_step, o.order_step, o.id),
+        )
+        if self.spec.allocation_rule == "pro_rata":
+            owed = sum(o.undelivered for o in due)
+            share = min(1.0, room / owed) if owed > 0 else 0.0
+            return [(o, o.undelivered * share) for o in due if share > 0]
         plan: list[tuple[ChipOrder, float]] = []
-        for order in sorted(orders, key=lambda o: (o.delivery_step, o.order_step, o.id)):
+        for order in due:
             if room <= 1e-9:
                 break
-            if order.delivery_step > step:
-                continue
             units = min(order.undelivered, room)
             plan.append((order, units))
             room -= units

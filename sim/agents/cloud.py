@@ -47,7 +47,9 @@ class Vintage:
 
 class Cloud(MarketAgent):
     """A seller of GPU capacity. Orders chips when contracted plus forecast demand exceed
-    what it has and has on order (a stock-adjustment rule with a supply-line weight)."""
+    what it has and has on order (a stock-adjustment rule with a supply-line weight), the
+    forecast taken at a price that covers cost and scaled by the expected return of a new GPU
+    (``expected_return``), or at today's price (``stock_adjustment``)."""
 
     kind: ClassVar[str] = "Cloud"
     columns: ClassVar[dict[str, Column]] = {
@@ -55,6 +57,7 @@ class Cloud(MarketAgent):
         "gpus_installed": lambda a: a.installed_gpus(a.market.month),
         "gpus_used": lambda a: a.used_gpus,
         "gpus_contracted": lambda a: a.market.contracted_gpus(seller=a.name, step=a.market.month),
+        "in_glut": lambda a: a.in_glut(a.market.month),
     }
 
     def __init__(self, model: mesa.Model, market: MarketView, name: str, spec: CloudSpec) -> None:
@@ -64,6 +67,7 @@ class Cloud(MarketAgent):
         self.used_gpus = 0.0
         self.costs_usd = 0.0
         self.market_need_history: list[float] = []  # total need seen in the market, GPUs
+        self.need_at_cover_history: list[float] = []  # the same at the full-cost price, GPUs
         self.offer_plan: dict[int, float] = {}  # price_driven: GPUs to offer in a month
 
     @property
@@ -133,12 +137,26 @@ class Cloud(MarketAgent):
 
     # --- investment ----------------------------------------------------------------------
     def observe_market_need(self, gpus: float) -> None:
-        """The market's total GPU need this month (what the cloud's forecast extrapolates)."""
+        """The market's total GPU need this month at this month's spot price (what the
+        cloud's forecast extrapolates), and what it would be at a price that just covers the
+        full cost of a new GPU-hour (moved along the demand curve of constant elasticity)."""
         self.market_need_history.append(gpus)
+        m = self.market
+        spot = m.spot_price
+        cover = costs.full_cost(m.cfg, m.month)
+        elasticity = m.cfg.demand.price_elasticity
+        at_cover = gpus * (cover / spot) ** elasticity if spot > 0 and cover > 0 else gpus
+        self.need_at_cover_history.append(at_cover)
 
     def forecast_market_need(self, horizon: int) -> float:
-        """Trend extrapolation of the market's GPU need ``horizon`` months ahead."""
-        hist = self.market_need_history
+        """Trend extrapolation of the market's GPU need ``horizon`` months ahead: at a price
+        that covers cost under ``expected_return`` (a fall in price is not read as growth),
+        at today's price otherwise."""
+        hist = (
+            self.need_at_cover_history
+            if self.spec.investment_rule == "expected_return"
+            else self.market_need_history
+        )
         if not hist:
             return 0.0
         window = min(self.spec.forecast_window_months, len(hist) - 1)
@@ -162,21 +180,120 @@ class Cloud(MarketAgent):
         supply_line = self.pipeline_gpus(step)
         return max(0.0, desired - kept - self.spec.supply_line_weight * supply_line)
 
+    def expected_price(self) -> float:
+        """The spot price the cloud expects, USD/GPU-hour: a blend in logs of today's price
+        and its 12-month average (adaptive expectations, Nerlove 1958, with the market's
+        ``contract_expectation_weight``)."""
+        m = self.market
+        recent = list(m.price_history[-12:]) or [m.spot_price]
+        w = m.cfg.market.contract_expectation_weight
+        return m.spot_price ** (1 - w) * (sum(recent) / len(recent)) ** w
+
+    def tobin_q(self, step: int, unit_cost: float) -> float:
+        """Tobin's q of a new GPU bought at ``unit_cost`` USD (chip and facility): the
+        present value of its expected cash margin over its service life, over its cost.
+
+        ECONOMICS.md §4: ``Σ_k (p̂_k u − c_op) h / (1 + r)^k``, with p̂ the expected price
+        falling with compute per dollar (new chips undercut old ones), u the expected
+        utilisation, c_op the cash operating cost, h hours a month, r the cloud's own cost of
+        capital (its borrowing rate, at least the world's cost of capital)."""
+        cfg = self.market.cfg
+        tech, inv = cfg.technology, cfg.investment
+        months = np.arange(1, tech.chip_life_months + 1)
+        rate = max(self.spec.interest_rate_per_year, tech.cost_of_capital_per_year)
+        discount = (1 + rate) ** (-months / 12)
+        price = self.expected_price() * tech.compute_per_dollar_growth_per_year ** (-months / 12)
+        margin = (price * inv.expected_utilisation - tech.operating_cost_usd_per_gpu_hour) * (
+            cfg.market.hours_per_month
+        )
+        return float(np.sum(margin * discount)) / unit_cost if unit_cost > 0 else 0.0
+
+    def in_glut(self, step: int) -> bool:
+        """Has the spot price been below ``glut_price_ratio`` × the full cost of a new
+        GPU-hour in each of the last ``glut_months`` months? Then the cloud builds only for
+        its contracts (Dosi et al.'s K+S: expansion investment follows expected demand, and a
+        price below cost for that long is no demand to build for; the threshold is issue 16's)."""
+        inv = self.market.cfg.investment
+        history = self.market.price_history
+        if len(history) < inv.glut_months:
+            return False
+        first = len(history) - inv.glut_months
+        return all(
+            history[k] < inv.glut_price_ratio * costs.full_cost(self.market.cfg, k)
+            for k in range(first, len(history))
+        )
+
+    def rivals_on_order(self) -> float:
+        """GPUs other clouds have on order (their announced pipelines)."""
+        return sum(o.undelivered for o in self.market.open_orders() if o.buyer != self.name)
+
+    def preemptive_gpus(self, market_share: float) -> float:
+        """Capacity built to keep pace with rivals' announced pipelines: ``preemption_weight``
+        × s/(1 − s) × rivals' orders, s the cloud's market share (Spence 1977, Dixit 1980:
+        capacity committed ahead of demand to pre-empt rivals — a share-of-the-boom rule)."""
+        weight = self.market.cfg.investment.preemption_weight
+        if weight <= 0 or market_share >= 1:
+            return 0.0
+        return weight * market_share / (1 - market_share) * self.rivals_on_order()
+
+    def desired_by_expected_return(
+        self, step: int, horizon: int, market_share: float, unit_cost: float
+    ) -> float:
+        """GPUs wanted online at ``step + horizon`` under ``expected_return``: the contracted
+        backlog, plus the share ``1 + b(q − 1)`` (between 0 and 1) of the cloud's share of the
+        forecast uncontracted need at a cost-covering price and of its pre-emptive capacity,
+        plus the reserve margin (Tobin's q investment, ECONOMICS.md §4)."""
+        contracted_then = self.market.contracted_gpus(seller=self.name, step=step + horizon)
+        market_contracted = self.market.contracted_gpus(step=step + horizon)
+        uncontracted = max(0.0, self.forecast_market_need(horizon) - market_contracted)
+        q = self.tobin_q(step, unit_cost)
+        built = min(1.0, max(0.0, 1.0 + self.market.cfg.investment.q_sensitivity * (q - 1.0)))
+        speculative = built * (market_share * uncontracted + self.preemptive_gpus(market_share))
+        return (contracted_then + speculative) * (1.0 + self.spec.reserve_margin)
+
     def gpus_to_order(
         self, step: int, horizon: int, market_share: float, unit_cost: float
     ) -> float:
-        """GPUs to order this month: the investment rule's wish (Sterman's 1989 anchoring
-        and adjustment with a supply line, or the price-driven cobweb), capped by what the
-        cloud can fund at ``unit_cost`` USD per GPU (chip plus facility)."""
-        if self.spec.investment_rule == "price_driven":
+        """GPUs to order this month: the investment rule's wish (expected return, Sterman's
+        1989 anchoring and adjustment with a supply line, or the price-driven cobweb), capped
+        by what the cloud can fund at ``unit_cost`` USD per GPU (chip plus facility). After a
+        glut (:meth:`in_glut`) the first two order only what their contracts need."""
+        rule = self.spec.investment_rule
+        contracted_then = self.market.contracted_gpus(seller=self.name, step=step + horizon)
+        if rule == "price_driven":
             desired = self.plan_offer(step, horizon, self.market.spot_price)
+        elif self.in_glut(step):
+            desired = contracted_then * (1.0 + self.spec.reserve_margin)
+        elif rule == "expected_return":
+            desired = self.desired_by_expected_return(step, horizon, market_share, unit_cost)
         else:
-            contracted_then = self.market.contracted_gpus(seller=self.name, step=step + horizon)
             desired = self.desired_capacity(step, horizon, contracted_then, market_share)
         return min(
             self.order_gpus(step, desired, horizon),
             max(0.0, self.funding_capacity(step)) / unit_cost,
         )
+
+    def gpus_to_cancel(self, step: int, horizon: int, unit_cost: float) -> float:
+        """GPUs on order to cancel this month: in a glut (:meth:`in_glut`), what the supply
+        line holds beyond what its contracts need, if a GPU taken is worth less than the fee
+        saved by cancelling it — Tobin's q below 1 − fee share × chip share of the cost
+        (the same expected-return test as ordering, ECONOMICS.md §4; the fee is
+        ``investment.cancellation_fee_share``)."""
+        inv = self.market.cfg.investment
+        if not inv.cancellation or self.spec.investment_rule == "price_driven":
+            return 0.0
+        if not self.in_glut(step):
+            return 0.0
+        facility = self.market.facility_cost(step)
+        chip_share = max(0.0, unit_cost - facility) / unit_cost if unit_cost > 0 else 1.0
+        if self.tobin_q(step, unit_cost) >= 1.0 - inv.cancellation_fee_share * chip_share:
+            return 0.0
+        contracted_then = self.market.contracted_gpus(seller=self.name, step=step + horizon)
+        desired = contracted_then * (1.0 + self.spec.reserve_margin)
+        kept = self.installed_gpus(step) - self.retiring_gpus(step, horizon)
+        on_order = sum(o.undelivered for o in self.market.open_orders(buyer=self.name))
+        excess = kept + on_order - desired
+        return min(on_order, max(0.0, excess))
 
     def split_order(self, gpus: float, vendors: Sequence[ChipVendor]) -> dict[str, float]:
         """GPUs to order from each vendor: by the vendors' configured order shares."""

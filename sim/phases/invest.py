@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim import mechanisms
+from sim import costs, mechanisms
+from sim.instruments import ChipOrder
 
 if TYPE_CHECKING:
+    from sim.agents import ChipVendor
     from sim.model import ComputeMarket
 
 
@@ -38,16 +40,95 @@ def run(world: ComputeMarket, t: int) -> None:
     share_total = sum(v.spec.order_share for v in vendors)
     unit_cost = sum(v.unit_price(t) * v.spec.order_share for v in vendors) / share_total
     unit_cost += world.facility_cost(t)
+    for cloud in active_clouds:
+        cancel = cloud.gpus_to_cancel(t, horizon, unit_cost)
+        if cancel >= 1.0:
+            month.orders_cancelled_gpus += mechanisms.cancel_orders(books, cfg, t, cloud, cancel)
     ordered = dict.fromkeys((v.name for v in vendors), 0.0)
+    wanted: dict[str, dict[str, float]] = {v.name: {} for v in vendors}
     for cloud in active_clouds:
         share = cloud.installed_gpus(t) / capacity
         gpus = cloud.gpus_to_order(t, horizon, share, unit_cost)
         if gpus < 1.0:
             continue
-        for vendor in vendors:
-            units = cloud.split_order(gpus, vendors)[vendor.name]
-            ordered[vendor.name] += units
-            mechanisms.place_order(books, cfg, t, cloud, vendor, units)
-        month.orders_placed_gpus += gpus
+        for vendor_name, units in cloud.split_order(gpus, vendors).items():
+            wanted[vendor_name][cloud.name] = units
+    refused: dict[str, float] = {}
+    vendor_booked: dict[str, dict[str, float]] = {}
     for vendor in vendors:
-        vendor.plan_production(t, ordered[vendor.name])
+        vendor_booked[vendor.name] = vendor.accept_orders(wanted[vendor.name])
+        for buyer, units in vendor_booked[vendor.name].items():
+            refused[buyer] = refused.get(buyer, 0.0) + wanted[vendor.name][buyer] - units
+            book_order(world, t, buyer, vendor, units, ordered)
+    # what a vendor on allocation refused goes to the vendors with room left (second sourcing)
+    for vendor in vendors:
+        asked = {b: u for b, u in refused.items() if u >= 1.0}
+        for buyer, units in vendor.accept_orders(asked).items():
+            refused[buyer] -= units
+            book_order(world, t, buyer, vendor, units, ordered)
+    for vendor in vendors:
+        # the vendor plans for the orders it was asked for, including what it turned away
+        asked = ordered[vendor.name] + sum(
+            max(0.0, u - b)
+            for u, b in zip(
+                wanted[vendor.name].values(),
+                vendor_booked[vendor.name].values(),
+                strict=True,
+            )
+        )
+        vendor.plan_production(t, asked)
+
+
+def book_order(
+    world: ComputeMarket,
+    t: int,
+    buyer: str,
+    vendor: ChipVendor,
+    units: float,
+    ordered: dict[str, float],
+) -> None:
+    """Book ``units`` GPUs ordered by ``buyer`` from ``vendor`` (nothing below one GPU)."""
+    if units < 1.0:
+        return
+    ordered[vendor.name] += units
+    mechanisms.place_order(world.books, world.cfg, t, world.cloud(buyer), vendor, units)
+    world.month_state.orders_placed_gpus += units
+
+
+def open_pipeline(world: ComputeMarket) -> None:
+    """Orders placed before the run opens: ``investment.opening_pipeline_share_of_fleet`` of
+    each cloud's opening fleet, ordered before month 0 and falling due evenly over the first
+    ``opening_pipeline_months`` (within the vendors' output; an order is due a delivery lag
+    after it was placed, or later), online the build lag less the delivery lag after
+    delivery; split over vendors by their order shares (the pipeline the 2024 boom left;
+    without it no new capacity comes online in the first year). A cloud's
+    share is capped by what it could fund at the opening (:meth:`Cloud.funding_capacity`)."""
+    books, cfg = world.books, world.cfg
+    tech = cfg.technology
+    share = cfg.investment.opening_pipeline_share_of_fleet
+    clouds = [c for c in world.clouds if c.sells_to_market and c.spec.initial_gpus > 0]
+    vendors = world.vendors
+    if share <= 0 or not clouds or not vendors:
+        return
+    months = cfg.investment.opening_pipeline_months
+    lag = tech.delivery_lag_months
+    shares = sum(v.spec.order_share for v in vendors)
+    unit_cost = costs.chip_price(cfg, -lag) + world.facility_cost(-lag)
+    fundable = {c.name: max(0.0, c.funding_capacity(0)) / unit_cost for c in clouds}
+    for d in range(months):
+        ordered = min(d - lag, -1)
+        for vendor in vendors:
+            for cloud in clouds:
+                gpus = min(share * cloud.spec.initial_gpus, fundable[cloud.name])
+                units = gpus / months * vendor.spec.order_share / shares
+                order = ChipOrder(
+                    books.instruments.new_id("order"),
+                    cloud.name,
+                    vendor.name,
+                    units,
+                    vendor.path_price(ordered),
+                    ordered,
+                    d,
+                    d + tech.build_lag_months - lag,
+                )
+                books.place_order(order)

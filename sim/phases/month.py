@@ -19,6 +19,7 @@ class MonthState:
     chip_deliveries_gpus: float = 0.0
     contracts_signed_gpus: float = 0.0
     orders_placed_gpus: float = 0.0
+    orders_cancelled_gpus: float = 0.0
     impairment_usd: float = 0.0
     new_defaults: float = 0.0  # parties that defaulted this month
     fire_sold_gpus: float = 0.0  # GPUs sold by defaulters this month (price impact)

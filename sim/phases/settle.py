@@ -93,7 +93,7 @@ def deliver_chips(world: ComputeMarket, t: int) -> list[Cloud]:
                 t,
                 vendor.name,
                 FOUNDRIES,
-                invoice * (1 - vendor.spec.gross_margin),
+                vendor.cost_of_goods(units, order.order_step),
                 Flow.COST_OF_GOODS,
             )
             world.deals.on_delivery(world, t, order, invoice)

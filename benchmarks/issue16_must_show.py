@@ -1,0 +1,134 @@
+"""Print every "Must show" figure of issue 16 (investment and supply).
+
+    .venv/bin/python benchmarks/issue16_must_show.py [--seeds 5] [--glut-seeds 10]
+
+Baseline, seeds 1..N: the share of months with an effective order-to-delivery lag (GPUs on order
+÷ GPUs delivered that month, Little's law) of at most 12 months, in 2025-26 and over the whole
+run; the leading vendor's revenue in NVIDIA's fiscal 2026 (Feb 2025 - Jan 2026) against its
+calibrated data-centre revenue ($193.7B ± 30%); the spot price in October 2025 ($1.70-3.00).
+The glut stop: in every month after six months of spot below 0.8 × full cost, the GPUs ordered
+by the clouds in a glut beyond what their contracts needed. The endogenous glut: boom demand, no
+bust, strong pre-emption: runs where spot stays below full cost for six months or more.
+The named network: hyperscaler-a's share of neocloud-leader's compute revenue in 2025 and
+hyperscaler-bbb's backlog at the end of 2025.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+
+from sim.config import load_scenario
+from sim.model import ComputeMarket
+from sim.runner import simulate
+
+BASELINE = "experiments/baseline.toml"
+ENDOGENOUS_GLUT = "experiments/endogenous_glut.toml"
+"""Boom demand, no bust; clouds match rivals' pipelines, vendors book every order."""
+
+
+def longest_run(flags: np.ndarray) -> int:
+    best = run = 0
+    for flag in flags:
+        run = run + 1 if flag else 0
+        best = max(best, run)
+    return best
+
+
+def baseline_figures(seeds: int) -> None:
+    scenario = load_scenario(BASELINE)
+    print("baseline                      lag<=12 2025-26  lag<=12 all  vendor FY26 $B  Oct-25 $/h")
+    for seed in range(1, seeds + 1):
+        tables = simulate(scenario, seed).tables
+        m = tables["model"]
+        lag = m["gpus_on_order"] / m["chip_deliveries_gpus"].replace(0.0, np.nan)
+        ok = (lag <= 12).to_numpy()  # no delivery at all counts as a miss
+        a = tables["agents"]
+        vendor = a[(a["agent_id"] == "vendor-leader") & a["step"].between(1, 12)]
+        price = float(m.loc[m["step"] == 9, "spot_price_usd_per_gpu_hour"].iloc[0])
+        print(
+            f"  seed {seed:<22} {ok[:24].mean():>14.0%} {ok.mean():>12.0%} "
+            f"{vendor['revenue_usd'].sum() / 1e9:>15.1f} {price:>11.2f}"
+        )
+    print("  (calibrated: vendor FY26 $193.7B, ±30% = 135.6-251.8; Oct-2025 price 1.70-3.00)")
+
+
+def glut_stop(seeds: int) -> None:
+    """Step the telecom bust (a world with gluts) and check each cloud's orders in its glut
+    months against what its contracts needed."""
+    scenario = load_scenario("experiments/telecom_bust.toml")
+    print("glut stop (telecom bust)      glut cloud-months  ordered in glut  beyond contracts")
+    for seed in range(1, seeds + 1):
+        model = ComputeMarket(scenario, rng=seed)
+        months = beyond = ordered = 0.0
+        horizon = scenario.technology.build_lag_months
+        for _ in range(scenario.run.months):
+            t = model.month
+            before = {c.name: c.pipeline_gpus(t) for c in model.clouds}
+            model.step()
+            for c in model.clouds:
+                if c.defaulted or not c.in_glut(t):
+                    continue
+                months += 1
+                new = sum(
+                    o.units
+                    for o in model.books.instruments.orders
+                    if o.buyer == c.name and o.order_step == t
+                )
+                need = (
+                    model.contracted_gpus(seller=c.name, step=t + horizon)
+                    * (1 + c.spec.reserve_margin)
+                    - (c.installed_gpus(t) - c.retiring_gpus(t, horizon))
+                    - before[c.name]
+                )
+                ordered += new
+                beyond += max(0.0, new - max(0.0, need))
+        print(f"  seed {seed:<22} {months:>17.0f} {ordered:>16,.0f} {beyond:>17,.0f}")
+
+
+def endogenous_glut(seeds: int) -> None:
+    glut = load_scenario(ENDOGENOUS_GLUT)
+    print("endogenous glut (boom, no bust)    longest run of spot < full cost, months")
+    for weight in (0.0, glut.investment.preemption_weight):
+        scenario = glut.with_overrides({"investment.preemption_weight": weight})
+        runs = []
+        for seed in range(1, seeds + 1):
+            m = simulate(scenario, seed).tables["model"]
+            price, cost = m["spot_price_usd_per_gpu_hour"], m["full_cost_usd_per_gpu_hour"]
+            runs.append(longest_run((price < cost).to_numpy()))
+        hits = sum(r >= 6 for r in runs)
+        print(f"  pre-emption {weight:<4} runs {runs}: {hits} of {seeds} with >= 6 months")
+
+
+def named_network(seeds: int) -> None:
+    scenario = load_scenario(BASELINE)
+    print("named network                 hyperscaler-a share of neocloud-leader 2025  bbb backlog")
+    for seed in range(1, seeds + 1):
+        tables = simulate(scenario, seed, 12).tables
+        acc = tables["accruals"]
+        sales = acc[(acc["payee"] == "neocloud-leader") & (acc["kind"] == "compute_due")]
+        total = float(sales["amount"].sum())
+        share = float(sales.loc[sales["payer"] == "hyperscaler-a", "amount"].sum()) / total
+        model = ComputeMarket(scenario, rng=seed)
+        for _ in range(12):
+            model.step()
+        backlog = model.backlog_usd("hyperscaler-bbb", 11)
+        print(f"  seed {seed:<22} {share:>44.0%} {backlog / 1e9:>10.1f}B")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--glut-seeds", type=int, default=10)
+    args = parser.parse_args()
+    pd.set_option("display.width", 200)
+    baseline_figures(args.seeds)
+    glut_stop(args.seeds)
+    endogenous_glut(args.glut_seeds)
+    named_network(args.seeds)
+
+
+if __name__ == "__main__":
+    main()
