@@ -116,8 +116,11 @@ def capability_step(
 
 
 def capability_spread(capabilities: ArrayLike) -> float:
-    """``(q_max − q_min) / q_max`` over the labs in business (0 when they are level)."""
+    """``(q_max − q_min) / q_max`` over the labs in business (0 when they are level); 1 for
+    a lone lab, which has no rival to converge on (a monopolist keeps its margin)."""
     q = np.asarray(capabilities, dtype=float)
-    if q.size < 2 or q.max() <= 0:
+    if q.size < 2:
+        return 1.0
+    if q.max() <= 0:
         return 0.0
     return float((q.max() - q.min()) / q.max())

@@ -65,7 +65,7 @@ def test_capability_diminishing_returns_and_spillover() -> None:
     assert capability_step(0.6, 1.0, 0.0, 0.01, 0.5, 100.0, 0.25) == pytest.approx(0.7)
     assert capability_step(1.0, 1.0, 0.0, 0.01, 0.5, 100.0, 0.25) == pytest.approx(1.0)
     assert capability_spread([1.0, 0.7, 0.9]) == pytest.approx(0.3)
-    assert capability_spread([1.0]) == 0.0
+    assert capability_spread([1.0]) == 1.0  # no rival: no convergence
 
 
 def test_marginal_cost_and_generic_clearing() -> None:
