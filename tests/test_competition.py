@@ -5,8 +5,10 @@ market, the pure functions against hand-computed numbers."""
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -144,3 +146,41 @@ def test_resale_offer_pays_the_friction_and_stops_when_off() -> None:
     friction = on.cfg.competition.resale_friction
     assert make_lab(on).resale_offer(1000.0) == pytest.approx(1000.0 * (1 - friction))
     assert make_lab(off).resale_offer(1000.0) == 0.0
+
+
+# --- gallery captions (pytest -m gallery -k competition) ----------------------------------
+@pytest.mark.gallery
+def test_competition_captions_are_true(tmp_path) -> None:
+    """The price-war caption: converged labs' margin below 25% by month 24, baseline ≈ 45%."""
+    from sim.gallery import BuildContext
+
+    from .conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import competition
+
+    competition.build(tmp_path, BuildContext(workers=2))
+    wars = pd.read_csv(tmp_path / "price_war.csv")
+    median = wars.groupby(["world", "step"])["margin"].median()
+    assert median[("capabilities converge", 0)] == pytest.approx(0.45, abs=0.02)
+    assert median[("capabilities converge", 24)] < 0.25
+    assert median[("baseline", 24)] > 0.40
+    assert (tmp_path / "overbuild_gains.png").exists()
+
+
+@pytest.mark.gallery
+def test_overbuild_on_purpose_caption_is_true(tmp_path) -> None:
+    """Overbuild on purpose with resale: spot in years 3–5 below the baseline's; the lab
+    still ends with lower retained earnings than in the baseline."""
+    from sim.gallery import BuildContext
+
+    from .conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import overbuild
+
+    overbuild.build(tmp_path, BuildContext(workers=2))
+    table = pd.read_csv(tmp_path / "overbuild_on_purpose.csv").set_index("variant")
+    purpose, base = table.loc["overbuild on purpose"], table.loc["baseline"]
+    assert purpose["spot price years 3-5"] < base["spot price years 3-5"]
+    assert purpose["lab retained earnings"] < base["lab retained earnings"]
