@@ -1034,6 +1034,166 @@ class ShockConfig(Section):
     )
 
 
+class CompetitionConfig(Section):
+    """Labs compete: capability, service prices as markups, demand shared by choice with
+    switching costs, and the resale of idle contracted capacity (issue 15)."""
+
+    capability_gain: float = param(
+        0.006,
+        "share per month",
+        "estimate",
+        "κ in q_{t+1} = q_t (1 + κ (T_t / T_ref)^θ) + λ (q_max − q_t): growth of capability "
+        "in a month of training at the reference compute",
+        ge=0,
+        le=1,
+    )
+    capability_returns: float = param(
+        0.3,
+        "exponent",
+        "estimate (diminishing returns to training compute, θ < 1)",
+        "θ: elasticity of capability gains to training compute",
+        ge=0,
+        le=1,
+    )
+    reference_training_gpus: float = param(
+        100_000.0,
+        "H100-eq GPUs",
+        "estimate",
+        "T_ref: training compute at which a lab's capability grows κ a month",
+        gt=0,
+        le=1e9,
+    )
+    spillover_per_month: float = param(
+        0.03,
+        "share of the gap per month",
+        "estimate (diffusion of methods, distillation, open weights)",
+        "λ: share of its gap to the leading capability a lab closes each month by spill-over "
+        "(1 = full convergence)",
+        ge=0,
+        le=1,
+    )
+    reference_spread: float = param(
+        0.2,
+        "share of the leading capability",
+        "estimate (near the baseline's steady spread; its opening spread is 0.3)",
+        "capability spread (q_max − q_min) / q_max at which labs hold their calibrated margin; "
+        "below it the target margin falls toward the floor",
+        gt=0,
+        le=1,
+    )
+    margin_floor: float = param(
+        0.10,
+        "share",
+        "estimate (commodity inference pricing)",
+        "gross margin of a lab with no capability edge (full convergence)",
+        ge=0,
+        lt=1,
+    )
+    margin_cap: float = param(
+        0.80,
+        "share",
+        "estimate",
+        "highest gross margin a lab sets",
+        gt=0,
+        lt=1,
+    )
+    margin_adjustment: float = param(
+        0.10,
+        "share of the gap per month",
+        "estimate",
+        "how far a lab moves its margin toward its capability-based target each month",
+        ge=0,
+        le=1,
+    )
+    margin_share_response: float = param(
+        0.5,
+        "margin per unit of share growth",
+        "Dosi, Fagiolo and Roventini 2010 (K+S): markups adapt to market-share changes (υ)",
+        "rise of the margin per unit of relative growth of the lab's market share",
+        ge=0,
+        le=10,
+    )
+    margin_idle_response: float = param(
+        0.03,
+        "margin per unit of idle share",
+        "estimate",
+        "fall of the margin per month per unit share of the lab's contracted capacity left idle",
+        ge=0,
+        le=10,
+    )
+    capability_weight: float = param(
+        3.0,
+        "utility per log capability",
+        "estimate",
+        "a in the logit s_i ∝ exp(a ln q_i − b ln p_i + c L_i)",
+        ge=0,
+        le=50,
+    )
+    price_weight: float = param(
+        2.0,
+        "utility per log price",
+        "estimate",
+        "b in the logit s_i ∝ exp(a ln q_i − b ln p_i + c L_i)",
+        ge=0,
+        le=50,
+    )
+    capability_demand_elasticity: float = param(
+        0.3,
+        "dimensionless",
+        "estimate",
+        "η: end-user demand rises as (share-weighted capability ÷ opening)^η",
+        ge=0,
+        le=3,
+    )
+    enterprise_share: float = param(
+        0.4,
+        "share of demand",
+        "estimate (enterprise and API ≈ 30–40% of the leader's revenue, 2025)",
+        "share of end-user demand in the enterprise segment (the rest is consumer)",
+        ge=0,
+        le=1,
+    )
+    consumer_switching_per_month: float = param(
+        0.10,
+        "share per month",
+        "estimate",
+        "share of a lab's consumer customers who reconsider their lab each month",
+        ge=0,
+        le=1,
+    )
+    enterprise_switching_per_month: float = param(
+        0.03,
+        "share per month",
+        "estimate (enterprise integration is sticky)",
+        "share of a lab's enterprise customers who reconsider their lab each month",
+        ge=0,
+        le=1,
+    )
+    training_absorption: float = param(
+        1.5,
+        "× planned training compute",
+        "estimate",
+        "most compute a lab puts into training, as a multiple of its planned training "
+        "compute; contracted capacity beyond serving and this is idle",
+        ge=1,
+        le=20,
+    )
+    resale: bool = param(
+        True,
+        "switch",
+        "issue 15",
+        "holders of idle contracted capacity resell it on the spot market",
+    )
+    resale_friction: float = param(
+        0.2,
+        "share",
+        "estimate (fragmented blocks, notice periods, transfer costs)",
+        "share of idle contracted capacity that cannot be resold on the spot market",
+        ge=0,
+        le=1,
+    )
+
+
 # --------------------------------------------------------------------------------------
 # Agent archetypes
 # --------------------------------------------------------------------------------------
@@ -1113,6 +1273,14 @@ class LabSpec(Section):
         "window over which a lab measures its own growth",
         ge=1,
         le=60,
+    )
+    capability: float = param(
+        1.0,
+        "index (leading lab at the start = 1)",
+        "estimate",
+        "the lab's model capability at the start",
+        gt=0,
+        le=100,
     )
 
 
@@ -1493,6 +1661,7 @@ class Scenario(Section):
     cash: CashConfig = CashConfig()
     shock: ShockConfig = ShockConfig()
     investment: InvestmentConfig = InvestmentConfig()
+    competition: CompetitionConfig = CompetitionConfig()
     labs: tuple[LabSpec, ...] = Field(min_length=1)
     clouds: tuple[CloudSpec, ...] = Field(min_length=1)
     chip_vendors: tuple[ChipVendorSpec, ...] = Field(min_length=1)
@@ -1860,6 +2029,7 @@ def parameter_table() -> list[dict[str, str]]:
         ("shock", ShockConfig),
         ("finance", FinanceConfig),
         ("network", NetworkConfig),
+        ("competition", CompetitionConfig),
         ("labs[]", LabSpec),
         ("clouds[]", CloudSpec),
         ("chip_vendors[]", ChipVendorSpec),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from sim.config import DemandConfig
 
@@ -58,3 +59,68 @@ class Demand:
         eps = self.rng.normal(0.0, self.cfg.noise_sd) if self.cfg.noise_sd > 0 else 0.0
         self.shock = self.cfg.noise_persistence * self.shock + eps
         return self.level
+
+
+# --------------------------------------------------------------------------------------
+# Choice among labs (issue 15)
+# --------------------------------------------------------------------------------------
+def logit_shares(utilities: ArrayLike) -> NDArray[np.float64]:
+    """Multinomial-logit choice probabilities ``exp(u_i) / Σ_j exp(u_j)`` (McFadden 1974),
+    computed stably; an empty input gives an empty output."""
+    u = np.asarray(utilities, dtype=float)
+    if u.size == 0:
+        return u.copy()
+    e = np.exp(u - u.max())
+    return e / e.sum()
+
+
+def switch_customers(
+    bases: ArrayLike, choice: ArrayLike, reconsider: ArrayLike
+) -> NDArray[np.float64]:
+    """One month of customers switching between labs; returns the new customer bases.
+
+    A share ``reconsider[i]`` of lab i's customers looks at the market this month (the
+    switching probability of Caiani et al. 2016's JMAB consumers; lock-in and switching costs
+    lower it) and chooses a lab with the probabilities ``choice`` (a logit); the rest stay.
+    The replicator of Dosi, Fagiolo and Roventini (2010) is the limit of small steps.
+    Customers are conserved: the bases sum to what they summed to before, so a lab that
+    loses customers loses them to its rivals.
+    """
+    f = np.asarray(bases, dtype=float)
+    s = np.asarray(choice, dtype=float)
+    r = np.asarray(reconsider, dtype=float)
+    leaving = f * r
+    return f - leaving + s * leaving.sum()
+
+
+def capability_step(
+    capability: float,
+    leading: float,
+    training_gpus: float,
+    gain: float,
+    returns: float,
+    reference_gpus: float,
+    spillover: float,
+) -> float:
+    """Next month's capability ``q (1 + κ (T / T_ref)^θ) + λ (q_max − q)``.
+
+    Capability grows with training compute T with diminishing returns (θ < 1) and spills
+    over to followers, which close a share λ of their gap to the leading capability each
+    month (ECONOMICS.md §3). We take the growth *rate*, not the increment, as the power of
+    compute (the scaling-law reading: each multiple of compute buys a similar step in log
+    capability), so that capability gaps are relative and the spread q_max/q_min has a
+    steady state; the coefficients are our own estimates.
+    """
+    rate = gain * (training_gpus / reference_gpus) ** returns if training_gpus > 0 else 0.0
+    return capability * (1.0 + rate) + spillover * max(leading - capability, 0.0)
+
+
+def capability_spread(capabilities: ArrayLike) -> float:
+    """``(q_max − q_min) / q_max`` over the labs in business (0 when they are level); 1 for
+    a lone lab, which has no rival to converge on (a monopolist keeps its margin)."""
+    q = np.asarray(capabilities, dtype=float)
+    if q.size < 2:
+        return 1.0
+    if q.max() <= 0:
+        return 0.0
+    return float((q.max() - q.min()) / q.max())

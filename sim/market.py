@@ -9,6 +9,7 @@ operating cost: below it, clouds idle GPUs) and a cap (beyond it, demand is rati
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -71,3 +72,35 @@ def pro_rata(requests: ArrayLike, available: float) -> NDArray[np.float64]:
     if total <= available or total <= 0:
         return req.copy()
     return req * (available / total)
+
+
+def clearing_price_of(
+    excess_demand: Callable[[float], float], floor: float, cap: float, iterations: int = 80
+) -> float:
+    """The price in [floor, cap] at which ``excess_demand(price)`` (GPUs wanted on spot minus
+    GPUs offered, non-increasing in price) is zero: the floor in a glut, the cap in a
+    shortage, otherwise found by bisection on log-price."""
+    if excess_demand(floor) <= 0:
+        return floor
+    if excess_demand(cap) >= 0:
+        return cap
+    lo, hi = math.log(floor), math.log(cap)
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        if excess_demand(math.exp(mid)) > 0:
+            lo = mid
+        else:
+            hi = mid
+    return math.exp(0.5 * (lo + hi))
+
+
+def marginal_cost(
+    contract_price: float, contracted_gpus: float, need_gpus: float, spot_price: float
+) -> float:
+    """USD per GPU-hour of serving one more GPU-hour for a buyer holding ``contracted_gpus``
+    at ``contract_price`` and needing ``need_gpus``: the contract price while its contracts
+    cover its need, the spot price once it buys at the margin on spot (or holds no
+    contracts)."""
+    if contracted_gpus <= 0 or need_gpus > contracted_gpus:
+        return spot_price
+    return contract_price

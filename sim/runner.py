@@ -26,7 +26,7 @@ from sim.metrics import (
 )
 from sim.model import MODEL_REPORTERS, ComputeMarket
 
-MODEL_VERSION = "0.15.0"
+MODEL_VERSION = "0.16.0"
 """Bumped when a change alters results; part of every sweep run id."""
 
 ROUND_TRIP_SERIES: tuple[str, ...] = ("revenue_received_usd", "round_trip_revenue_usd")
@@ -376,9 +376,11 @@ def _sales(model: ComputeMarket, tables: Mapping[str, pd.DataFrame]) -> dict[str
     accr = tables["accruals"]
     lab = float(tables["model"]["lab_revenue_usd"].sum())
     sold = ("compute_due", "prepayment_used", "prepayment_forfeited")
-    cloud = float(accr.loc[accr["kind"].isin(sold), "amount"].sum())
-    vendor = float(accr.loc[accr["kind"] == "chip_invoice_due", "amount"].sum())
     agents = tables["agents"]
+    clouds = agents.loc[agents["agent_type"] == "Cloud", "agent_id"].unique()
+    # compute sold by clouds; a lab's resale of idle contracted capacity is not cloud revenue
+    cloud = float(accr.loc[accr["kind"].isin(sold) & accr["payee"].isin(clouds), "amount"].sum())
+    vendor = float(accr.loc[accr["kind"] == "chip_invoice_due", "amount"].sum())
     last = agents[(agents["step"] == agents["step"].max()) & (agents["agent_type"] == "Lab")]
     return {
         "cloud_revenue_usd": cloud,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
@@ -11,7 +12,9 @@ import numpy as np
 from sim.agents.base import Column, MarketAgent
 from sim.agents.view import MarketView
 from sim.config import LabSpec
+from sim.demand import capability_step
 from sim.instruments import CapacityContract
+from sim.market import marginal_cost
 from sim.valuation import annualise, dcf_value, required_return
 
 if TYPE_CHECKING:
@@ -28,7 +31,13 @@ class Lab(MarketAgent):
         "gpus_used": lambda a: a.used_gpus,
         "revenue_usd": lambda a: a.revenue_usd,
         "need_gpus": lambda a: a.need_gpus,
+        "capability": lambda a: a.capability,
+        "gross_margin": lambda a: a.margin,
+        "service_price_usd_per_gpu_hour": lambda a: a.price,
+        "market_share": lambda a: a.share,
+        "resold_gpus": lambda a: a.resold_gpus,
     }
+    segments: ClassVar[tuple[str, ...]] = ("consumer", "enterprise")
 
     def __init__(
         self,
@@ -50,6 +59,21 @@ class Lab(MarketAgent):
         self.costs_usd = 0.0  # cash costs of the month (compute bills + other opex)
         self.partners: list[str] = []
         self.traded_mark: tuple[int, float] | None = None  # (month, valuation) of a secondary
+        # --- competition (issue 15) ---
+        comp = market.cfg.competition
+        self.capability = spec.capability  # model capability, index (leader at start = 1)
+        self.margin = spec.gross_margin  # gross margin the lab prices at, share of its price
+        self.price = 0.0  # service price posted this month, USD per GPU-hour served
+        # its service price at the opening compute price, USD per GPU-hour served
+        self.reference_price = market.spot_price / (1.0 - spec.gross_margin)
+        self.customers = dict.fromkeys(self.segments, demand_share)  # share of each segment
+        self.lock_in = dict.fromkeys(self.segments, 0.0)  # switching cost, log-odds of staying
+        # alternative-specific constant: the logit reproduces the opening shares (Berry 1994)
+        self.brand = math.log(demand_share) - comp.capability_weight * math.log(spec.capability)
+        self.share_history: list[float] = [demand_share]
+        self.idle_share = 0.0  # share of its contracted capacity left idle last month
+        self.training_gpus = 0.0  # GPUs that trained models last month
+        self.resold_gpus = 0.0  # idle contracted GPUs resold on the spot market this month
 
     # --- serving -----------------------------------------------------------------------
     def observe_demand(self, inference_gpus: float) -> None:
@@ -64,9 +88,121 @@ class Lab(MarketAgent):
         """Total GPUs wanted for ``inference_gpus`` of serving."""
         return inference_gpus * (1.0 + self.training_ratio(step))
 
-    def service_price(self, compute_price: float) -> float:
-        """Price of AI services per GPU-hour served: compute cost marked up to the gross margin."""
-        return compute_price / (1.0 - self.spec.gross_margin)
+    def service_price(self, compute_cost: float) -> float:
+        """Price of AI services per GPU-hour served: its marginal compute cost marked up to its
+        current gross margin (price = cost / (1 − margin))."""
+        return compute_cost / (1.0 - self.margin)
+
+    @property
+    def share(self) -> float:
+        """The lab's share of end-user demand: its customer shares weighted by segment."""
+        w = self.market.cfg.competition.enterprise_share
+        return (1.0 - w) * self.customers["consumer"] + w * self.customers["enterprise"]
+
+    # --- competition (issue 15) ------------------------------------------------------------
+    def contract_price(self, step: int) -> float:
+        """Capacity-weighted price of the lab's contracts in force at ``step`` (0 if none),
+        USD per GPU-hour."""
+        contracts = [c for c in self.market.contracts_of(self.name, step) if c.buyer == self.name]
+        held = sum(c.gpus for c in contracts)
+        return sum(c.gpus * c.price_usd_per_gpu_hour for c in contracts) / held if held else 0.0
+
+    def marginal_cost(
+        self, spot_price: float, contracted_gpus: float, need_gpus: float, step: int
+    ) -> float:
+        """USD per GPU-hour of serving one more user: its own marginal cost, not the spot
+        price alone. While its term contracts (``contracted_gpus``) cover its need
+        (``need_gpus``) the next GPU-hour comes from them, at their capacity-weighted price;
+        once it buys on spot at the margin, or holds no contracts, it is the spot price
+        (:func:`sim.market.marginal_cost`)."""
+        return marginal_cost(self.contract_price(step), contracted_gpus, need_gpus, spot_price)
+
+    def set_margin(self, capability_spread: float) -> float:
+        """The gross margin for this month (a decision), as a share of the service price.
+
+        Three forces, in margin terms: (1) partial adjustment toward a target that falls from
+        the calibrated margin to ``margin_floor`` as rivals' capabilities converge (the spread
+        (q_max − q_min)/q_max below ``reference_spread``: differentiation is what sustains a
+        markup, the Bertrand logic of a price war); (2) the K+S rule of Dosi, Fagiolo and
+        Roventini (2010): the markup rises with the growth of its market share,
+        ``υ (f_t−1 − f_t−2) / f_t−2``; (3) idle contracted capacity pushes the margin down
+        (our own estimate: unused take-or-pay capacity is cheap to fill). Bounded by
+        ``margin_floor`` and ``margin_cap``.
+        """
+        comp = self.market.cfg.competition
+        differentiation = min(1.0, capability_spread / comp.reference_spread)
+        target = comp.margin_floor + (self.spec.gross_margin - comp.margin_floor) * differentiation
+        hist = self.share_history
+        growth = (hist[-1] - hist[-2]) / hist[-2] if len(hist) >= 2 and hist[-2] > 0 else 0.0
+        margin = (
+            self.margin
+            + comp.margin_adjustment * (target - self.margin)
+            + comp.margin_share_response * growth * self.margin
+            - comp.margin_idle_response * self.idle_share
+        )
+        self.margin = min(max(margin, comp.margin_floor), comp.margin_cap)
+        return self.margin
+
+    def utility(self, price: float) -> float:
+        """What a customer choosing a lab sees: ``brand + a ln q − b ln(p / p_ref)``, the
+        logit utility of ECONOMICS.md §3 (capability q, price p relative to the lab's price at
+        the opening compute price)."""
+        comp = self.market.cfg.competition
+        rel = price / self.reference_price if self.reference_price > 0 else 1.0
+        return (
+            self.brand
+            + comp.capability_weight * math.log(self.capability)
+            - comp.price_weight * math.log(rel)
+        )
+
+    def reconsider_rate(self, segment: str) -> float:
+        """Share of its customers in ``segment`` who reconsider their lab this month: the
+        segment's switching rate, lowered by the lab's lock-in ``exp(−L)`` (switching costs
+        raised by enterprise integration or a joint venture; Caiani et al. 2016's switching
+        probability, our own estimate of its size)."""
+        comp = self.market.cfg.competition
+        base = (
+            comp.enterprise_switching_per_month
+            if segment == "enterprise"
+            else comp.consumer_switching_per_month
+        )
+        return base * math.exp(-self.lock_in[segment])
+
+    def lose_customers(self, share: float) -> dict[str, float]:
+        """A shock: ``share`` of its customers in every segment leave at once, and its brand
+        falls by as much (they do not come back by themselves); returns who left, by segment."""
+        left = {s: self.customers[s] * share for s in self.segments}
+        for s in self.segments:
+            self.customers[s] -= left[s]
+        self.brand += math.log(max(1.0 - share, 1e-9))
+        return left
+
+    def training_absorbed(self, planned_training_gpus: float) -> float:
+        """Most GPUs the lab will put into training this month: its planned training compute
+        × ``training_absorption`` (labs train on the compute they hold; our own estimate)."""
+        return planned_training_gpus * self.market.cfg.competition.training_absorption
+
+    def resale_offer(self, idle_gpus: float) -> float:
+        """GPUs of idle contracted capacity the lab offers on the spot market: all it can move,
+        ``1 − resale_friction`` of it, when resale is on."""
+        comp = self.market.cfg.competition
+        return idle_gpus * (1.0 - comp.resale_friction) if comp.resale else 0.0
+
+    def train(self, training_gpus: float, leading_capability: float) -> float:
+        """Advance capability by a month of training on ``training_gpus`` (see
+        :func:`sim.demand.capability_step`); returns the new capability."""
+        comp = self.market.cfg.competition
+        self.training_gpus = training_gpus
+        self.capability = capability_step(
+            self.capability,
+            leading_capability,
+            training_gpus,
+            comp.capability_gain,
+            comp.capability_returns,
+            comp.reference_training_gpus,
+            comp.spillover_per_month,
+        )
+        return self.capability
 
     def record_service(
         self, need_gpus: float, inference_need_gpus: float, used_gpus: float, revenue_usd: float

@@ -1,25 +1,88 @@
-"""Phase 1, demand: end-user demand is drawn; each active lab's inference need follows."""
+"""Phase 1, demand: labs post their service prices, end users choose labs, and the month's
+demand is drawn.
+
+Each lab sets its margin over its own marginal cost (``Lab.set_margin``, ``Lab.marginal_cost``);
+customers in the consumer and enterprise segments who reconsider this month choose a lab by a
+logit on capability and price (``sim.demand.logit_shares``, ``switch_customers``), so a lab that
+loses customers loses them to its rivals. Total demand follows the regime path and rises with
+the share-weighted capability of the labs (``competition.capability_demand_elasticity``).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sim.demand import capability_spread, logit_shares, switch_customers
+
 if TYPE_CHECKING:
+    from sim.agents import Lab
     from sim.model import ComputeMarket
 
 
+def post_prices(world: ComputeMarket, t: int, active: list[Lab]) -> None:
+    """Each active lab decides its margin (from the second month) and posts its price over
+    its own marginal cost at last month's spot price."""
+    spread = capability_spread([lab.capability for lab in active])
+    for lab in active:
+        contracted = world.books.instruments.contracted_gpus(buyer=lab.name, step=t)
+        need = (
+            lab.need_gpus
+            if t > 0
+            else lab.need_at(lab.demand_share * world.reference_inference_gpus, 0)
+        )
+        if t > 0:
+            lab.set_margin(spread)
+        lab.price = lab.service_price(lab.marginal_cost(world.spot_price, contracted, need, t))
+
+
+def choose_labs(world: ComputeMarket, t: int, active: list[Lab]) -> None:
+    """Customers who reconsider choose among the active labs by logit; a defaulted lab's
+    customers all leave; the shocked lab loses ``shock.revenue_shortfall`` of its customers
+    to its rivals in the shock month."""
+    choice = dict(
+        zip(
+            (lab.name for lab in active),
+            logit_shares([lab.utility(lab.price) for lab in active]),
+            strict=True,
+        )
+    )
+    shock = world.cfg.shock
+    if shock.lab and t == shock.month and shock.revenue_shortfall > 0:
+        shocked = next(lab for lab in world.labs if lab.name == shock.lab)
+        rivals = [lab for lab in active if lab is not shocked]
+        if not shocked.defaulted and rivals:
+            left = shocked.lose_customers(shock.revenue_shortfall)
+            total = sum(choice[lab.name] for lab in rivals) or 1.0
+            for lab in rivals:
+                for segment, share in left.items():
+                    lab.customers[segment] += share * choice[lab.name] / total
+    if t == 0:
+        return
+    for segment in world.labs[0].segments:
+        bases = [lab.customers[segment] for lab in world.labs]
+        reconsider = [1.0 if lab.defaulted else lab.reconsider_rate(segment) for lab in world.labs]
+        probs = [choice.get(lab.name, 0.0) for lab in world.labs]
+        for lab, base in zip(world.labs, switch_customers(bases, probs, reconsider), strict=True):
+            lab.customers[segment] = float(base)
+
+
 def run(world: ComputeMarket, t: int) -> None:
-    """Draw end-user demand and give each active lab its share, in GPUs at the reference
-    price (a shocked lab loses ``shock.revenue_shortfall`` of its share: the lost demand goes
-    nowhere)."""
+    """Post prices, let customers choose, draw end-user demand and give each active lab its
+    demand, in inference GPUs at its reference price."""
     level = world.demand.level if t == 0 else world.demand.advance(t)
-    active = [lab for lab in world.labs if not lab.defaulted]
-    share_total = sum(lab.demand_share for lab in active) or 1.0
     shock = world.cfg.shock
     if shock.lab and t == shock.month:
         world.sentiment *= 1.0 - shock.sentiment_drop
+    active = [lab for lab in world.labs if not lab.defaulted]
+    if active:
+        post_prices(world, t, active)
+        choose_labs(world, t, active)
+    opening = sum(lab.demand_share * lab.spec.capability for lab in world.labs)
+    held = sum(lab.share for lab in active)
+    capability = sum(lab.share * lab.capability for lab in active) / held if held > 0 else 0.0
+    eta = world.cfg.competition.capability_demand_elasticity
+    volume = world.reference_inference_gpus * level * (capability / opening) ** eta
     for lab in world.labs:
-        share = lab.demand_share / share_total if not lab.defaulted else 0.0
-        if lab.name == shock.lab and t >= shock.month:
-            share *= 1.0 - shock.revenue_shortfall
-        lab.observe_demand(share * world.reference_inference_gpus * level)
+        share = 0.0 if lab.defaulted else lab.share
+        lab.share_history.append(share)
+        lab.observe_demand(share * volume)

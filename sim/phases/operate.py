@@ -1,11 +1,14 @@
 """Phase 2, operate: contracts are served first, the spot market clears the rest; labs serve
-end users and earn revenue; compute bills accrue (take-or-pay owed even when unused)."""
+end users at the prices they posted and earn revenue; idle contracted capacity is resold on
+the spot market by its holder; compute bills accrue (take-or-pay owed even when unused);
+labs train on the compute they hold and their capabilities move."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sim import market
 from sim.books import CUSTOMERS
@@ -14,9 +17,12 @@ from sim.ledger import Flow
 if TYPE_CHECKING:
     from sim.model import ComputeMarket
 
+Vector = NDArray[np.float64]
+
 
 def run(world: ComputeMarket, t: int) -> None:
-    """Allocate capacity (contracts first, then spot), serve users, accrue compute bills."""
+    """Allocate capacity (contracts first, then spot with resold capacity), serve users,
+    accrue compute bills, train."""
     mcfg = world.cfg.market
     hours = mcfg.hours_per_month
     books = world.books
@@ -31,17 +37,48 @@ def run(world: ComputeMarket, t: int) -> None:
     available = np.array(
         [sum(c.gpus * availability[c.seller] for c in lab_contracts[lab.name]) for lab in labs]
     )
-    need_ref = np.array([lab.need_at(lab.inference_gpus_history[-1], t) for lab in labs])
-    supply = sum(spot_supply.values())
+    inference_ref = np.array([lab.inference_gpus_history[-1] for lab in labs])
+    need_ref = np.array([lab.need_at(x, t) for lab, x in zip(labs, inference_ref, strict=True)])
+    absorb_ref = inference_ref + np.array(
+        [
+            lab.training_absorbed(n - x)
+            for lab, n, x in zip(labs, need_ref, inference_ref, strict=True)
+        ]
+    )
+    contract_price = np.array([lab.contract_price(t) for lab in labs])
+    keep = np.array([1.0 - lab.margin for lab in labs])
+    reference = np.array([lab.reference_price for lab in labs])
+    elasticity = world.cfg.demand.price_elasticity
+    # a lab whose contracts cover its need even at its contract-price service price
+    # serves the marginal user from them; otherwise it buys the margin on spot
+    priced = np.where(contract_price > 0, contract_price, world.spot_price)
+    at_contract = need_ref * (priced / keep / reference) ** elasticity
+    long = (available > 0) & (contract_price > 0) & (at_contract <= available)
+
+    def prices_at(spot: float) -> Vector:
+        """Each lab's service price when the spot price is ``spot``: its posted margin over
+        its marginal cost (see ``Lab.marginal_cost``)."""
+        return np.where(long, contract_price, spot) / keep
+
+    def response_at(spot: float) -> Vector:
+        """Multiplier on each lab's demand at its reference price (constant elasticity)."""
+        return (prices_at(spot) / reference) ** elasticity
+
+    def offers_at(response: Vector) -> Vector:
+        """Idle contracted GPUs each lab offers on spot when demand is ``response`` × ref."""
+        idle = np.maximum(available - absorb_ref * response, 0.0)
+        return np.array([lab.resale_offer(float(g)) for lab, g in zip(labs, idle, strict=True)])
+
+    cloud_supply = sum(spot_supply.values())
+
+    def excess_at(spot: float) -> float:
+        response = response_at(spot)
+        wanted = float(np.maximum(need_ref * response - available, 0.0).sum())
+        return wanted - cloud_supply - float(offers_at(response).sum())
+
     if t > 0:
-        target = market.clearing_price(
-            need_ref,
-            available,
-            supply,
-            world.reference_price,
-            world.cfg.demand.price_elasticity,
-            mcfg.price_floor_usd_per_gpu_hour,
-            mcfg.price_cap_usd_per_gpu_hour,
+        target = market.clearing_price_of(
+            excess_at, mcfg.price_floor_usd_per_gpu_hour, mcfg.price_cap_usd_per_gpu_hour
         )
         world.spot_price = market.adjust_price(
             world.spot_price,
@@ -50,19 +87,33 @@ def run(world: ComputeMarket, t: int) -> None:
             mcfg.price_floor_usd_per_gpu_hour,
             mcfg.price_cap_usd_per_gpu_hour,
         )
-    response = (world.spot_price / world.reference_price) ** world.cfg.demand.price_elasticity
+    spot = world.spot_price
+    response = response_at(spot)
+    prices = prices_at(spot)
     need = need_ref * response
     from_contracts = np.minimum(need, available)
-    spot_alloc = market.pro_rata(np.maximum(need - available, 0.0), supply)
+    extra_training = np.minimum(
+        np.maximum(available - need, 0.0), np.maximum(absorb_ref * response - need, 0.0)
+    )
+    idle = available - from_contracts - extra_training
+    offered = offers_at(response)
+    supply = cloud_supply + float(offered.sum())
+    spot_wanted = np.maximum(need - available, 0.0)
+    spot_alloc = market.pro_rata(spot_wanted, supply)
+    resold = offered * (float(spot_alloc.sum()) / supply if supply > 0 else 0.0)
     for c in clouds:
         c.start_month()
     for k, lab in enumerate(labs):
-        inference_need = lab.inference_gpus_history[-1] * response
-        used = float(from_contracts[k] + spot_alloc[k])
-        revenue = min(inference_need, used) * hours * lab.service_price(world.spot_price)
+        inference_need = inference_ref[k] * response[k]
+        used = float(from_contracts[k] + extra_training[k] + spot_alloc[k])
+        revenue = min(inference_need, used) * hours * float(prices[k])
         lab.record_service(float(need[k]), inference_need, used, revenue)
+        lab.price = float(prices[k])
+        lab.resold_gpus = float(resold[k])
+        lab.idle_share = float(idle[k] / available[k]) if available[k] > 0 else 0.0
         books.receive(t, CUSTOMERS, lab.name, lab.revenue_usd, Flow.SERVICE_REVENUE)
-        share_used = from_contracts[k] / available[k] if available[k] > 0 else 0.0
+        on_contract = from_contracts[k] + extra_training[k] + resold[k]
+        share_used = on_contract / available[k] if available[k] > 0 else 0.0
         for contract in lab_contracts[lab.name]:
             avail = contract.gpus * availability[contract.seller]
             bill = contract.amount_due(avail * share_used, avail, hours)
@@ -71,17 +122,35 @@ def run(world: ComputeMarket, t: int) -> None:
         if spot_alloc[k] > 0:
             for c in clouds:
                 gpus = spot_alloc[k] * spot_supply[c.name] / supply
-                usd = gpus * hours * world.spot_price
+                usd = gpus * hours * spot
                 books.accrue(t, lab.name, c.name, usd, Flow.COMPUTE_DUE, "spot", "spot purchase")
                 c.record_use(gpus)
+            for j, seller in enumerate(labs):
+                if offered[j] > 0:
+                    usd = spot_alloc[k] * offered[j] / supply * hours * spot
+                    books.accrue(
+                        t, lab.name, seller.name, usd, Flow.COMPUTE_DUE, "resale", "resale"
+                    )
+    train(world)
     month = world.month_state
     month.installed_gpus = sum(installed.values())
     month.need_gpus = float(need.sum())
     month.used_gpus = sum(c.used_gpus for c in clouds)
     month.spot_supply_gpus = supply
-    month.spot_demand_gpus = float(np.maximum(need - available, 0.0).sum())
+    month.spot_demand_gpus = float(spot_wanted.sum())
     world.deals.on_allocation(world, t)
     total_need = float(need.sum())
     for c in clouds:
         c.observe_market_need(total_need)
     world.price_history.append(world.spot_price)
+
+
+def train(world: ComputeMarket) -> None:
+    """Labs in business train on the compute they used beyond serving; capabilities move
+    (each lab's spill-over reads the leading capability before anyone's month of training)."""
+    active = [lab for lab in world.labs if not lab.defaulted]
+    if not active:
+        return
+    leading = max(lab.capability for lab in active)
+    for lab in active:
+        lab.train(max(lab.used_gpus - lab.served_gpus, 0.0), leading)

@@ -1,0 +1,166 @@
+"""Prints every "Must show" figure of issue 15 (labs compete), measured on the baseline.
+
+Usage: python experiments/competition_checks.py [--seeds N]
+
+1. circular deals ×0 against ×4: total lab revenue over 60 months;
+2. price war: the labs' share-weighted gross margin over 24 months with full capability
+   convergence and idle capacity;
+3. the cascade experiment's shock: the share of the leader's lost revenue that rivals gain;
+4. overbuild on purpose with resale on: mean spot price in years 3–5 and the leader's
+   60-month result (retained earnings) against the baseline.
+Not a gallery experiment (no ``EXPERIMENT``); ``experiments/competition.py`` draws the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from sim.config import Scenario, load_scenario, validate_scenario
+from sim.ensemble import derive_seeds
+from sim.runner import simulate
+
+HERE = Path(__file__).resolve().parent
+LEADER = "frontier-leader"
+CASCADE_SHOCK = {
+    "shock.lab": LEADER,
+    "shock.month": 12,
+    "shock.revenue_shortfall": 0.8,
+    "shock.sentiment_drop": 0.9,
+}
+OVERBUILD = {f"labs.{LEADER}.optimism": 3.0, f"labs.{LEADER}.contract_coverage": 1.6}
+PRICE_WAR = {
+    "competition.spillover_per_month": 1.0,  # full convergence: followers level at once
+    "labs.*.contract_coverage": 1.3,  # idle contracted capacity
+}
+
+
+def scaled_deals(scenario: Scenario, factor: float) -> Scenario:
+    """Every deal's money (and vehicle debt) × ``factor`` (as experiments/circular.py)."""
+    data = scenario.model_dump(mode="python")
+    for deal in data["deals"]:
+        deal["amount_usd"] *= factor
+        deal["debt_usd"] *= factor
+    return validate_scenario(data, source=f"{scenario.name} with deals ×{factor}")
+
+
+def lab_rows(agents: pd.DataFrame) -> pd.DataFrame:
+    return agents[agents["agent_type"] == "Lab"]
+
+
+def circular(base: Scenario, seeds: list[int]) -> pd.DataFrame:
+    rows = []
+    for seed in seeds:
+        row = {"seed": seed}
+        for factor in (0.0, 4.0):
+            run = simulate(scaled_deals(base, factor), seed, months=60)
+            row[f"x{factor:g}"] = run.summary["lab_revenue_usd"]
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["change"] = table["x4"] / table["x0"] - 1.0
+    return table
+
+
+def weighted_margin(agents: pd.DataFrame) -> pd.Series:
+    """Labs' revenue-weighted gross margin (the margin they price at), by month."""
+    labs = lab_rows(agents)
+    if "gross_margin" not in labs:
+        return pd.Series(dtype=float)
+    w = labs["revenue_usd"]
+    return (labs["gross_margin"] * w).groupby(labs["step"]).sum() / w.groupby(labs["step"]).sum()
+
+
+def price_war(base: Scenario, seeds: list[int]) -> pd.DataFrame:
+    rows = []
+    for seed in seeds:
+        for label, scenario in (("baseline", base), ("price war", base.with_overrides(PRICE_WAR))):
+            m = weighted_margin(simulate(scenario, seed, months=25).tables["agents"])
+            rows.append(
+                {"seed": seed, "world": label, "month 0": m.iloc[0], "month 24": m.iloc[24]}
+            )
+    return pd.DataFrame(rows)
+
+
+def cascade(base: Scenario, seeds: list[int], months: int = 72) -> pd.DataFrame:
+    rows = []
+    start = CASCADE_SHOCK["shock.month"]
+    for seed in seeds:
+        rev = {}
+        for label, scenario in (("calm", base), ("shock", base.with_overrides(CASCADE_SHOCK))):
+            labs = lab_rows(simulate(scenario, seed, months=months).tables["agents"])
+            after = labs[labs["step"] >= start]
+            rev[label] = after.groupby("agent_id")["revenue_usd"].sum()
+        lost = rev["calm"][LEADER] - rev["shock"][LEADER]
+        gained = (rev["shock"].drop(LEADER) - rev["calm"].drop(LEADER)).sum()
+        rows.append({"seed": seed, "leader lost": lost, "rivals gained": gained})
+    table = pd.DataFrame(rows)
+    table["share to rivals"] = table["rivals gained"] / table["leader lost"]
+    return table
+
+
+def overbuild(base: Scenario, seeds: list[int], months: int = 60) -> pd.DataFrame:
+    rows = []
+    for seed in seeds:
+        for label, scenario in (("baseline", base), ("overbuild", base.with_overrides(OVERBUILD))):
+            run = simulate(scenario, seed, months=months)
+            model, agents = run.tables["model"], run.tables["agents"]
+            lead = agents[(agents["agent_id"] == LEADER) & (agents["step"] == months - 1)]
+            spot = model.loc[model["step"] >= 24, "spot_price_usd_per_gpu_hour"].mean()
+            rows.append(
+                {
+                    "seed": seed,
+                    "world": label,
+                    "spot years 3-5": spot,
+                    "leader retained": float(lead["retained_usd"].iloc[0]),
+                    "leader revenue": float(
+                        agents.loc[agents["agent_id"] == LEADER, "revenue_usd"].sum()
+                    ),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument(
+        "--only", default="1234", help="which checks to run, e.g. 14 (default: all)"
+    )
+    args = parser.parse_args()
+    base = load_scenario(HERE / "baseline.toml")
+    seeds = derive_seeds(2027, args.seeds)
+    pd.set_option("display.width", 140)
+    if "1" in args.only:
+        print("1. circular deals ×0 against ×4: lab revenue over 60 months, USD")
+        table = circular(base, seeds)
+        print(table.to_string(index=False))
+        print(f"   mean change ×4 vs ×0: {table['change'].mean():+.2%} (must be ≥ 1% in size)\n")
+    if "2" in args.only:
+        print("2. price war: labs' revenue-weighted pricing margin (< 25% by month 24)")
+        war = price_war(base, seeds)
+        print(war.groupby("world")[["month 0", "month 24"]].mean().to_string(), "\n")
+    if "3" in args.only:
+        print("3. cascade shock: rivals' share of the leader's lost revenue (must be ≥ 0.5)")
+        cas = cascade(base, seeds)
+        print(cas.to_string(index=False))
+        print(f"   mean share to rivals: {cas['share to rivals'].mean():.2f}\n")
+    if "4" not in args.only:
+        return 0
+    print("4. overbuild on purpose (resale on): spot years 3–5, leader's retained earnings")
+    ob = overbuild(base, seeds)
+    means = ob.groupby("world")[["spot years 3-5", "leader retained", "leader revenue"]].mean()
+    print(means.to_string())
+    gap = means.loc["overbuild", "leader retained"] - means.loc["baseline", "leader retained"]
+    spot = means.loc["overbuild", "spot years 3-5"] / means.loc["baseline", "spot years 3-5"] - 1
+    print(
+        f"   spot years 3–5 vs baseline: {spot:+.1%}; "
+        f"leader retained vs baseline: {gap / 1e9:+.2f}B"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Labs compete (issue 15): capability, prices as markup decisions, demand shared by choice
+with switching costs, resale of idle contracted capacity. Rules tested alone against the fake
+market, the pure functions against hand-computed numbers."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.agents import Lab
+from sim.demand import capability_spread, capability_step, logit_shares, switch_customers
+from sim.instruments import CapacityContract
+from sim.market import clearing_price_of, marginal_cost
+
+from .conftest import small_world
+from .fakes import FakeMarket
+
+
+def make_lab(market: FakeMarket, name: str = "lab-a", share: float = 1.0, **spec: object) -> Lab:
+    lab_spec = market.cfg.labs[0].model_copy(update=spec)
+    return Lab(market.model, market, name, lab_spec, demand_share=share)
+
+
+# --- pure functions ---------------------------------------------------------------------
+def test_logit_shares_hand_computed() -> None:
+    s = logit_shares([0.0, math.log(3.0)])
+    assert s == pytest.approx([0.25, 0.75])
+    assert logit_shares([1000.0, 1000.0]) == pytest.approx([0.5, 0.5])  # stable
+
+
+@given(
+    st.lists(st.floats(0.0, 1.0), min_size=2, max_size=6),
+    st.lists(st.floats(0.0, 1.0), min_size=6, max_size=6),
+    st.lists(st.floats(-5, 5), min_size=6, max_size=6),
+)
+@settings(max_examples=60, deadline=None)
+def test_switching_conserves_customers_and_losers_lose_to_rivals(bases, rates, utils) -> None:
+    n = len(bases)
+    f = np.array(bases)
+    choice = logit_shares(utils[:n])
+    new = switch_customers(f, choice, rates[:n])
+    assert new.sum() == pytest.approx(f.sum())
+    assert (new >= -1e-12).all()
+
+
+def test_switching_hand_computed() -> None:
+    # lab 0 holds 80%, 10% of its customers reconsider; lab 1 holds 20%, none reconsider.
+    # Of the 8% who look, half choose lab 1: lab 0 ends with 76%, lab 1 with 24%.
+    new = switch_customers([0.8, 0.2], [0.5, 0.5], [0.1, 0.0])
+    assert new == pytest.approx([0.76, 0.24])
+
+
+def test_capability_diminishing_returns_and_spillover() -> None:
+    base = dict(gain=0.01, returns=0.5, reference_gpus=100.0, spillover=0.0)
+    one = capability_step(1.0, 1.0, 100.0, **base) - 1.0
+    four = capability_step(1.0, 1.0, 400.0, **base) - 1.0
+    assert one == pytest.approx(0.01)
+    assert four == pytest.approx(0.02)  # 4× the compute, 2× the growth (θ = 0.5)
+    assert capability_step(2.0, 2.0, 100.0, **base) == pytest.approx(2.02)  # a rate
+    # a follower closes λ of its gap without training; the leader gains nothing from it
+    assert capability_step(0.6, 1.0, 0.0, 0.01, 0.5, 100.0, 0.25) == pytest.approx(0.7)
+    assert capability_step(1.0, 1.0, 0.0, 0.01, 0.5, 100.0, 0.25) == pytest.approx(1.0)
+    assert capability_spread([1.0, 0.7, 0.9]) == pytest.approx(0.3)
+    assert capability_spread([1.0]) == 1.0  # no rival: no convergence
+
+
+def test_marginal_cost_and_generic_clearing() -> None:
+    assert marginal_cost(2.0, 60.0, 100.0, 3.0) == 3.0  # short: the margin is bought on spot
+    assert marginal_cost(2.0, 0.0, 100.0, 3.0) == 3.0
+    assert marginal_cost(2.0, 200.0, 100.0, 3.0) == 2.0  # long: its contracts serve it
+    price = clearing_price_of(lambda p: 100.0 / p - 40.0, 0.3, 12.0)
+    assert price == pytest.approx(2.5, rel=1e-6)
+    assert clearing_price_of(lambda p: -1.0, 0.3, 12.0) == 0.3
+    assert clearing_price_of(lambda p: 1.0, 0.3, 12.0) == 12.0
+
+
+# --- the lab's rules against a fake market ----------------------------------------------
+def contract(gpus: float, price: float, buyer: str = "lab-a") -> CapacityContract:
+    return CapacityContract("c1", buyer, "hyper", gpus, price, 0, 24, 0.9)
+
+
+def test_marginal_cost_is_its_own_contracts_or_spot() -> None:
+    market = FakeMarket(contracts=[contract(600.0, 2.0), contract(400.0, 3.0, buyer="lab-b")])
+    lab = make_lab(market)
+    assert lab.contract_price(0) == 2.0  # only its own contracts count
+    assert lab.marginal_cost(3.0, 600.0, 500.0, 0) == 2.0
+    assert lab.marginal_cost(3.0, 600.0, 1000.0, 0) == 3.0
+    assert lab.service_price(2.0) == pytest.approx(2.0 / (1 - lab.margin))
+
+
+def test_margin_falls_toward_the_floor_as_capabilities_converge() -> None:
+    market = FakeMarket()
+    comp = market.cfg.competition
+    wide, level = make_lab(market, gross_margin=0.45), make_lab(market, gross_margin=0.45)
+    for _ in range(24):
+        wide.set_margin(comp.reference_spread)
+        level.set_margin(0.0)
+    assert wide.margin == pytest.approx(0.45)
+    assert level.margin < 0.25
+    assert level.margin >= comp.margin_floor
+
+
+def test_margin_rises_with_share_growth_and_falls_with_idle_capacity() -> None:
+    market = FakeMarket()
+    spread = market.cfg.competition.reference_spread
+    steady, gaining, idle = (make_lab(market, gross_margin=0.45) for _ in range(3))
+    gaining.share_history = [0.5, 0.6]
+    idle.idle_share = 0.5
+    for lab in (steady, gaining, idle):
+        lab.set_margin(spread)
+    assert gaining.margin > steady.margin > idle.margin
+
+
+def test_customers_prefer_capability_and_low_prices() -> None:
+    market = FakeMarket()
+    a, b = make_lab(market, "lab-a", 0.5), make_lab(market, "lab-b", 0.5)
+    assert a.utility(a.reference_price) == pytest.approx(b.utility(b.reference_price))
+    b.capability = 1.2
+    assert b.utility(b.reference_price) > a.utility(a.reference_price)
+    assert a.utility(0.5 * a.reference_price) > a.utility(a.reference_price)
+
+
+def test_lock_in_lowers_switching_and_a_shock_moves_customers_out() -> None:
+    market = FakeMarket()
+    lab = make_lab(market, share=0.75)
+    free = lab.reconsider_rate("enterprise")
+    lab.lock_in["enterprise"] = 1.0
+    assert lab.reconsider_rate("enterprise") == pytest.approx(free / math.e)
+    assert lab.reconsider_rate("consumer") > lab.reconsider_rate("enterprise")
+    brand = lab.brand
+    left = lab.lose_customers(0.8)
+    assert sum(left.values()) == pytest.approx(2 * 0.75 * 0.8)
+    assert lab.share == pytest.approx(0.75 * 0.2)
+    assert lab.brand == pytest.approx(brand + math.log(0.2))
+
+
+def test_resale_offer_pays_the_friction_and_stops_when_off() -> None:
+    on = FakeMarket()
+    off = FakeMarket(cfg=small_world(**{"competition.resale": False}))
+    friction = on.cfg.competition.resale_friction
+    assert make_lab(on).resale_offer(1000.0) == pytest.approx(1000.0 * (1 - friction))
+    assert make_lab(off).resale_offer(1000.0) == 0.0
+
+
+# --- gallery captions (pytest -m gallery -k competition) ----------------------------------
+@pytest.mark.gallery
+def test_competition_captions_are_true(tmp_path) -> None:
+    """The price-war caption: converged labs' margin below 25% by month 24, baseline ≈ 45%."""
+    from sim.gallery import BuildContext
+
+    from .conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import competition
+
+    competition.build(tmp_path, BuildContext(workers=2))
+    wars = pd.read_csv(tmp_path / "price_war.csv")
+    median = wars.groupby(["world", "step"])["margin"].median()
+    assert median[("capabilities converge", 0)] == pytest.approx(0.45, abs=0.02)
+    assert median[("capabilities converge", 24)] < 0.25
+    assert median[("baseline", 24)] > 0.40
+    assert (tmp_path / "overbuild_gains.png").exists()
+
+
+@pytest.mark.gallery
+def test_overbuild_on_purpose_caption_is_true(tmp_path) -> None:
+    """Overbuild on purpose with resale: spot in years 3–5 below the baseline's; the lab
+    still ends with lower retained earnings than in the baseline."""
+    from sim.gallery import BuildContext
+
+    from .conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import overbuild
+
+    overbuild.build(tmp_path, BuildContext(workers=2))
+    table = pd.read_csv(tmp_path / "overbuild_on_purpose.csv").set_index("variant")
+    purpose, base = table.loc["overbuild on purpose"], table.loc["baseline"]
+    assert purpose["spot price years 3-5"] < base["spot price years 3-5"]
+    assert purpose["lab retained earnings"] < base["lab retained earnings"]
