@@ -11,6 +11,8 @@ The names are loaded on first use (PEP 562), so importing one module of the pack
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -43,6 +45,22 @@ __all__ = [
     "surgery",
     "sweep",
 ]
+
+
+class _Package(types.ModuleType):
+    """The package ``sim``, whose API functions ``sweep`` and ``ensemble`` keep their names
+    when the submodules of the same names are imported: the import system binds a submodule
+    on its package (``sim.sweep = <module>``), which would otherwise hide the function from
+    :func:`__getattr__` in whichever process imported ``sim.sweep`` first. The submodules stay
+    in ``sys.modules`` (``from sim.sweep import …``)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in __all__ and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

@@ -98,6 +98,7 @@ def test_built_wheel_runs_the_default_world_outside_the_checkout(tmp_path: Path)
         names = set(archive.namelist())
     assert {
         "sim/scenarios/baseline.toml",
+        "sim/scenarios/endogenous_glut.toml",
         "sim/scenarios/telecom_bust.toml",
         "sim/py.typed",
     } <= names
@@ -133,4 +134,10 @@ def test_built_wheel_runs_the_default_world_outside_the_checkout(tmp_path: Path)
         [str(python), "-c", script], cwd=outside, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["['baseline',", "'telecom_bust']", "3", "3"]
+    assert proc.stdout.split() == [
+        "['baseline',",
+        "'endogenous_glut',",
+        "'telecom_bust']",
+        "3",
+        "3",
+    ]

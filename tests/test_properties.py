@@ -179,7 +179,7 @@ def test_money_is_conserved_and_books_balance_every_month(
         SUPPLY_SEEN.add("premium")
     if (vendors["price_premium"] < 0).any():
         SUPPLY_SEEN.add("discount")
-    if (agents[agents["agent_type"] == "Cloud"]["in_glut"] == True).any():  # noqa: E712
+    if (agents[agents["agent_type"] == "Cloud"]["in_glut"] == 1.0).any():
         SUPPLY_SEEN.add("glut stop")
 
 

@@ -57,7 +57,8 @@ class Cloud(MarketAgent):
         "gpus_installed": lambda a: a.installed_gpus(a.market.month),
         "gpus_used": lambda a: a.used_gpus,
         "gpus_contracted": lambda a: a.market.contracted_gpus(seller=a.name, step=a.market.month),
-        "in_glut": lambda a: a.in_glut(a.market.month),
+        # 1.0 in a glut month, else 0.0 (a number: other agents' rows are NaN, as in Parquet)
+        "in_glut": lambda a: float(a.in_glut(a.market.month)),
     }
 
     def __init__(self, model: mesa.Model, market: MarketView, name: str, spec: CloudSpec) -> None:
