@@ -273,14 +273,7 @@ class InstrumentBook:
     def issue_shares(self, issuer: str, holder: str, shares: float, cost_usd: float) -> EquityStake:
         """Record new shares of ``issuer`` bought by ``holder`` (cash moves in the ledger)."""
         self.shares_outstanding[issuer] += shares
-        key = (holder, issuer)
-        stake = self.stakes.get(key)
-        if stake is None:
-            stake = self.stakes[key] = EquityStake(holder, issuer, 0.0, 0.0, 0.0)
-        stake.shares += shares
-        stake.cost_basis_usd += cost_usd
-        stake.mark_usd += cost_usd
-        return stake
+        return self._add_to_stake(holder, issuer, shares, cost_usd)
 
     def founder_shares(self, issuer: str) -> float:
         """Shares of ``issuer`` still held by its founders, employees and early holders
@@ -292,6 +285,13 @@ class InstrumentBook:
         self, issuer: str, holder: str, shares: float, cost_usd: float
     ) -> EquityStake:
         """``holder`` buys ``shares`` of ``issuer`` from its founders (no new shares)."""
+        return self._add_to_stake(holder, issuer, shares, cost_usd)
+
+    def _add_to_stake(
+        self, holder: str, issuer: str, shares: float, cost_usd: float
+    ) -> EquityStake:
+        """``holder``'s stake in ``issuer`` gains ``shares`` bought for ``cost_usd``, marked
+        at cost."""
         key = (holder, issuer)
         stake = self.stakes.get(key)
         if stake is None:
