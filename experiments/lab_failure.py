@@ -137,11 +137,11 @@ EXPERIMENT = Experiment(
     name="lab_failure",
     title="The leading lab fails to pay",
     section="Cascades",
-    description="The cascade experiment's shock (from month 12 the leading lab's end-user "
-    "demand is 80% below its projection, sentiment drops 90%), rescues off, on a capital "
-    "market that prices from expectations: investors value the lab from its projected cash "
-    "flows at their hurdle returns; a lab whose burn outruns its expected growth is worth "
-    "nothing to them, its rounds fail, and it cannot pay its take-or-pay bills.",
+    description="The cascade experiment's shock (in month 12 the leading lab loses 80% of its "
+    "customers to its rivals and sentiment drops 90%), rescues off, on a capital market that "
+    "prices from expectations: investors value the lab from its projected cash flows at their "
+    "hurdle returns, and a lab whose burn outruns its expected growth cannot raise. The question "
+    "is whether the leader then fails to pay its take-or-pay bills.",
     figures=(
         GalleryFigure(
             "leader_failure.png",
