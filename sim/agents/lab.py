@@ -341,6 +341,13 @@ class Lab(MarketAgent):
             horizon_years=cap.horizon_years,
         )
 
+    def infrastructure_share(self) -> float:
+        """Fraction of the lab's compute (0–1) that runs on capacity it owns rather than
+        rents. A pure renter is 0. This is the seam between two rules: the lab that becomes
+        a cloud (issue 15) sets it from the capacity it owns; the valuation's business-model
+        term (issue 14) reads it, valuing an infrastructure-owning lab more like a utility."""
+        return 0.0
+
     def valuation_usd(self, sentiment: float) -> float:
         """The market's valuation of the lab, USD (≥ 0): its intrinsic value at the market's
         required return, whose risk premium reads ``sentiment``. The revenue multiple is an
