@@ -7,35 +7,41 @@ no traceback, and nothing written.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sim import (
-    api,
-    calibration_cli,
-    dash_cli,
-    discover_cli,
-    export_cli,
-    gallery,
-    runner,
-    sweep_cli,
-)
-from sim.config import ConfigError, parameter_table
-from sim.surgery import deal_surgery, operate
+from sim.config import ConfigError
 
 EXIT_BAD_INPUT = 2
 
 MAX_MONTHS = 600
 """Longest run `run` and `surgery` accept (the bound of ``run.months``)."""
 
-PLUGINS = (sweep_cli, calibration_cli, discover_cli, export_cli, gallery, dash_cli)
-"""Modules that add their own subcommands with ``add_subcommands(subparsers)``. They are
-imported with this module, so a broken one fails loudly instead of hiding its command."""
+RUN_COMMANDS = "sim.run_cli"
+"""The module whose functions do `run`, `surgery` and `params` (their parsers are here)."""
+
+PLUGINS: dict[str, tuple[str, ...]] = {
+    "sim.sweep_cli": ("sweep", "status", "query", "sa"),
+    "sim.calibration_cli": ("calibrate",),
+    "sim.discover_cli": ("discover",),
+    "sim.export_cli": ("export",),
+    "sim.gallery": ("gallery",),
+    "sim.dash_cli": ("dash",),
+}
+"""Modules that add their own subcommands with ``add_subcommands(subparsers)``, and the
+commands each adds. A plugin is imported only when one of its commands is asked for, or for
+the command list (``computesim --help``, or a command nobody knows), so the help of one
+command does not wait for every module's imports. A test checks that each plugin adds exactly
+the commands listed here."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `computesim` parser. With ``command`` a plugin's command, only that plugin is
+    imported; with ``command`` one of run, surgery or params, none is; otherwise all are, so
+    the command list is complete."""
     parser = argparse.ArgumentParser(
         prog="computesim",
         description="Agent-based market simulation of the AI compute ecosystem: labs, clouds, "
@@ -91,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not draw overview.png (saves the plotting import and about 0.5 s)",
     )
-    run.set_defaults(handler=cmd_run)
+    run.set_defaults(handler=f"{RUN_COMMANDS}:cmd_run")
     surgery = sub.add_parser(
         "surgery",
         help="rerun a scenario with one deal removed or changed (common random numbers)",
@@ -126,22 +132,47 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="folder for the CSV files (default results/surgery/<deal>)",
     )
-    surgery.set_defaults(handler=cmd_surgery)
+    surgery.set_defaults(handler=f"{RUN_COMMANDS}:cmd_surgery")
     params = sub.add_parser(
         "params", help="list every parameter with unit, default, bounds and source"
     )
     params.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    params.set_defaults(handler=cmd_params)
-    for plugin in PLUGINS:
-        plugin.add_subcommands(sub)
+    params.set_defaults(handler=f"{RUN_COMMANDS}:cmd_params")
+    for module in plugins_for(command):
+        importlib.import_module(module).add_subcommands(sub)
     return parser
 
 
+def plugins_for(command: str | None) -> list[str]:
+    """The plugin modules to import for ``command`` (see :data:`PLUGINS`)."""
+    if command in ("run", "surgery", "params"):
+        return []
+    owner = [module for module, commands in PLUGINS.items() if command in commands]
+    return owner or list(PLUGINS)
+
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """The subcommand in ``argv``: its first word that is not an option (every option of the
+    top-level parser is a flag, so the first such word is the command), else None."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def handler_of(args: argparse.Namespace) -> Callable[[argparse.Namespace], int | None]:
+    """The function that does the parsed command: a plugin's own function, or the
+    ``"module:function"`` name of one in :data:`RUN_COMMANDS`, imported now."""
+    handler = args.handler
+    if isinstance(handler, str):
+        module, _, name = handler.partition(":")
+        handler = getattr(importlib.import_module(module), name)
+    return handler
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(command_named(words))
+    args = parser.parse_args(words)
     try:
-        return int(args.handler(args) or 0)
+        return int(handler_of(args)(args) or 0)
     except ConfigError as exc:
         message = " ".join(str(exc).split())  # one paragraph, whatever raised it
         if "Nothing was run" not in message:
@@ -154,137 +185,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-
-
-def check_months(months: int | None) -> None:
-    """Refuse a ``--months`` outside 1 … :data:`MAX_MONTHS`."""
-    if months is not None and not 1 <= months <= MAX_MONTHS:
-        raise ConfigError(
-            f"--months must be between 1 and {MAX_MONTHS} (got {months}). Nothing was run or "
-            "written."
-        )
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    scenario = api.load(args.scenario)
-    if args.seed is not None and args.seed < 0:
-        raise ConfigError(
-            f"--seed must be an integer >= 0 (got {args.seed}). Nothing was run or written."
-        )
-    check_months(args.months)
-    seed = scenario.run.seed if args.seed is None else args.seed
-    months = scenario.run.months if args.months is None else args.months
-    out = args.out or Path("results") / scenario.name
-    runner.check_out_folder(out)
-    with runner.run_folder(out, scenario.name, force=args.force) as staging:
-        run = api.run(
-            scenario, seed=seed, months=months, audit=args.audit, progress=not args.no_progress
-        )
-        written = runner.write_run(run.result, staging, detail=args.detail)
-        if not args.no_picture:
-            from sim.overview import save_png  # plotting: imported only to draw
-
-            png = save_png(
-                run.overview(f"{scenario.name}, seed {seed}: overview"), staging / "overview.png"
-            )
-            os.chmod(png, runner.FILE_MODE)
-    print(format_summary(run.result.summary, run.tables["model"]))
-    tables = ", ".join(p.stem for p in written if p.suffix == ".parquet")
-    picture = "" if args.no_picture else " overview.png;"
-    print(
-        f"wrote {out}/ ({tables} .parquet; config.json; summary.json;{picture} {runner.RUN_MARKER})"
-    )
-    return 0
-
-
-def format_summary(s: dict[str, float], model) -> str:
-    first, last = model.iloc[0], model.iloc[-1]
-    return "\n".join(
-        [
-            f"months run            {int(s['months'])} "
-            f"({first['date']:%Y-%m} to {last['date']:%Y-%m})",
-            f"installed capacity    {first['installed_gpus'] / 1e6:,.2f}M -> "
-            f"{last['installed_gpus'] / 1e6:,.2f}M H100-eq GPUs",
-            f"utilisation           mean {100 * s['mean_utilisation']:.0f}%, "
-            f"min {100 * s['min_utilisation']:.0f}%",
-            f"compute price         {first['spot_price_usd_per_gpu_hour']:.2f} -> "
-            f"{s['final_spot_price_usd_per_gpu_hour']:.2f} USD/GPU-hour "
-            f"(peak {s['max_spot_price_usd_per_gpu_hour']:.2f})",
-            f"defaults              {int(s['defaults'])} (labs {int(s['lab_defaults'])}, "
-            f"clouds {int(s['cloud_defaults'])}); losses ${s['losses_usd'] / 1e9:,.1f}B",
-            f"money moved           ${s['money_moved_usd'] / 1e9:,.0f}B in "
-            f"{int(s['months'])} months; lab revenue ${s['lab_revenue_usd'] / 1e9:,.0f}B; "
-            f"capex ${s['capex_usd'] / 1e9:,.0f}B",
-        ]
-    )
-
-
-def cmd_surgery(args: argparse.Namespace) -> int:
-    scenario = api.load(args.scenario)
-    change = _parse_settings(args.set) if args.set else None
-    operate(scenario, args.deal, change)  # validate before any work
-    if args.runs < 1 or args.workers < 1:
-        raise ConfigError("--runs and --workers must be >= 1. Nothing was run or written.")
-    check_months(args.months)
-    out = args.out or Path("results") / "surgery" / args.deal
-    runner.check_out_folder(out)
-    per_run, summary = deal_surgery(
-        scenario,
-        args.deal,
-        change,
-        runs=args.runs,
-        base_seed=args.seed,
-        months=args.months,
-        workers=args.workers,
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    for name, frame in (("surgery_runs.csv", per_run), ("surgery_summary.csv", summary)):
-        runner.write_atomically(out / name, lambda p, f=frame: f.to_csv(p, index=False))
-    if change is None:
-        first, second = "with_deal", "without_deal"
-        print(f"deal {args.deal} removed; {args.runs} paired runs; effect = with − without")
-    else:
-        first, second = "changed", "original"
-        print(
-            f"deal {args.deal} changed ({', '.join(args.set)}); {args.runs} paired runs; "
-            "effect = changed − original"
-        )
-    for row in summary.to_dict(orient="records"):
-        print(
-            f"  {row['outcome']:<26} {first.replace('_deal', '')} {row[first]:>14.4g}  "
-            f"{second.replace('_deal', '')} {row[second]:>14.4g}  effect {row['effect']:>12.4g}"
-            f"  [{row['effect_low']:.4g}, {row['effect_high']:.4g}]"
-        )
-    print(f"wrote {out}/surgery_runs.csv and surgery_summary.csv")
-    return 0
-
-
-def _parse_settings(items: list[str]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for item in items:
-        field, sep, raw = item.partition("=")
-        if not sep or not field:
-            raise ConfigError(f"--set takes FIELD=VALUE, got '{item}'. Nothing was run or written.")
-        try:
-            out[field] = float(raw)
-        except ValueError:
-            out[field] = raw
-    return out
-
-
-def cmd_params(args: argparse.Namespace) -> int:
-    rows = parameter_table()
-    if args.markdown:
-        print("| parameter | default | unit | bounds | source |")
-        print("|---|---|---|---|---|")
-        for r in rows:
-            cells = [f"`{r['parameter']}`", r["default"], r["unit"], r["bounds"], r["source"]]
-            print("| " + " | ".join(cells) + " |")
-    else:
-        for r in rows:
-            head = f"{r['parameter']:<52} {r['default']:>14} {r['unit']:<24}"
-            print(f"{head} {r['bounds']:<18} {r['source']}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import json
 import subprocess
 import sys
@@ -9,6 +11,8 @@ from pathlib import Path
 
 import matplotlib.image as mpimg
 import pandas as pd
+
+from sim import cli
 
 from .conftest import BASELINE
 
@@ -53,3 +57,43 @@ def test_help_lists_commands() -> None:
         [sys.executable, "-m", "sim", "--help"], capture_output=True, text=True, check=True
     )
     assert "run" in proc.stdout and "params" in proc.stdout
+
+
+def test_each_plugin_adds_exactly_the_commands_listed_for_it() -> None:
+    """`computesim` imports a plugin only for its own commands, so the table of who adds
+    which command must be right: a command missing from it would be unreachable."""
+    for module, commands in cli.PLUGINS.items():
+        parser = argparse.ArgumentParser()
+        sub = parser.add_subparsers()
+        importlib.import_module(module).add_subcommands(sub)
+        assert tuple(sub.choices) == commands, module
+
+
+def test_run_help_does_not_import_the_simulation() -> None:
+    """`computesim run --help` answers from the parser alone: neither Mesa nor the runner
+    nor any plugin is imported (issue 20: fast start)."""
+    probe = (
+        "import sys\n"
+        "from sim.cli import main\n"
+        "try:\n"
+        "    main(['run', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = [m for m in ('mesa', 'pandas', 'matplotlib', 'sim.runner', 'sim.sweep_cli')\n"
+        "         if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert "--no-picture" in proc.stdout
+    assert "HEAVY []" in proc.stdout, proc.stdout[-300:]
+
+
+def test_an_unknown_command_lists_every_command_and_exits_2() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim", "frobnicate"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2
+    for command in ("run", "surgery", "params", "sweep", "calibrate", "gallery", "dash"):
+        assert command in proc.stderr
