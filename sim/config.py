@@ -595,6 +595,16 @@ class CapitalMarketsConfig(Section):
         ge=0,
         le=100,
     )
+    sentiment_surprise_weight: float = param(
+        10.0,
+        "per unit of monthly growth surprise",
+        "fitted (telecom bust: sentiment −20% within 6 months of the bust, before any "
+        "default; Bernard & Thomas 1989 for prices reacting to earnings surprises)",
+        "push on log sentiment of labs' revenue growth above what the market expected "
+        "(its Brock–Hommes forecast)",
+        ge=0,
+        le=100,
+    )
     sentiment_return_weight: float = param(
         0.1,
         "per unit of monthly return",

@@ -127,6 +127,46 @@ def test_sentiment_exceeds_one_on_good_news_and_falls_on_a_large_default() -> No
     assert crash == pytest.approx(math.exp(0.9 * math.log(s) - 2.0 / 3), rel=1e-9)
 
 
+def test_a_growth_surprise_moves_sentiment_by_its_weight() -> None:
+    """Growth that falls short of what the market expected is bad news even while it is
+    above the anchor: a boom of 8%/month expected, 3% realised (= the anchor, so the level
+    term is 0), neutral utilisation, no return: log s' = 0.9 log s + 10 × (0.03 − 0.08)."""
+    kw = {
+        "anchor_growth": 0.03,
+        "mean_reversion": 0.1,
+        "growth_weight": 0.3,
+        "return_weight": 0.1,
+        "utilisation_weight": 0.05,
+        "reference_utilisation": 0.8,
+        "default_weight": 2.0,
+        "floor": 0.1,
+        "cap": 2.5,
+        "surprise_weight": 10.0,
+    }
+    news = SentimentNews(0.03, 0.0, 0.8, 0.0, growth_surprise=0.03 - 0.08)
+    assert next_sentiment(1.3, news, **kw) == pytest.approx(
+        math.exp(0.9 * math.log(1.3) - 0.5), rel=1e-12
+    )
+    as_expected = SentimentNews(0.03, 0.0, 0.8, 0.0, growth_surprise=0.0)
+    assert next_sentiment(1.3, as_expected, **kw) == pytest.approx(1.3**0.9, rel=1e-12)
+
+
+def test_sentiment_falls_a_fifth_within_six_months_of_the_telecom_bust_before_any_default() -> None:
+    """Must show (issue 14): when demand stops growing (month 30), sentiment falls by at least
+    20% within 6 months, before the first default: the growth the market extrapolated does
+    not come (growth surprises), utilisation and returns fall."""
+    bust = load_scenario(ROOT / "sim" / "scenarios" / "telecom_bust.toml")
+    month = bust.demand.bust_month
+    result = simulate(bust, 14, month + 7)
+    sentiment = result.tables["model"].set_index("step")["sentiment"]
+    events = result.tables["events"]
+    defaults = events.loc[events["event"].str.startswith("default"), "step"]
+    last = min(month + 6, int(defaults.min()) - 1 if len(defaults) else month + 6)
+    assert last >= month + 3, "the bust's first default came too early to read sentiment"
+    low = sentiment.loc[month:last].min()
+    assert low <= 0.8 * sentiment.loc[month - 1]
+
+
 def make_lab(market: FakeMarket, revenue: float, costs: float) -> Lab:
     lab = Lab(market.model, market, "lab-a", market.cfg.labs[0], 1.0)
     lab.record_service(1.0, 1.0, 1.0, revenue)
