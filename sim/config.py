@@ -571,6 +571,25 @@ class CapitalMarketsConfig(Section):
         ge=0,
         le=1,
     )
+    utility_return_discount: float = param(
+        0.04,
+        "1/year",
+        "Damodaran, cost of equity by industry (US, Jan 2025): utilities ≈ 6–7%, software and "
+        "semiconductors ≈ 10–11% (the gap, estimate)",
+        "how much less return the market requires of a lab's owned-infrastructure business "
+        "than of its growth business (business-model multiples)",
+        ge=0,
+        le=0.5,
+    )
+    utility_max_growth_per_year: float = param(
+        0.15,
+        "1/year",
+        "estimate (data-centre REITs and utilities: analysts' growth ≈ 5–15% a year)",
+        "largest annual revenue growth the market projects for the infrastructure-owning "
+        "part of a lab",
+        ge=0,
+        le=20,
+    )
     max_round_dilution: float = param(
         0.35,
         "share of post-money",

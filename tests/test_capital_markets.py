@@ -174,6 +174,55 @@ def make_lab(market: FakeMarket, revenue: float, costs: float) -> Lab:
     return lab
 
 
+class OwningLab(Lab):
+    """A fake lab that runs ``owned`` of its compute on capacity it owns (the seam of issue
+    15's lab that becomes a cloud)."""
+
+    owned = 0.0
+
+    def infrastructure_share(self) -> float:
+        return self.owned
+
+
+def owning_lab(market: FakeMarket, owned: float) -> OwningLab:
+    lab = OwningLab(market.model, market, "lab-a", market.cfg.labs[0], 1.0)
+    lab.owned = owned
+    lab.record_service(1.0, 1.0, 1.0, 1e9)
+    lab.record_costs(0.6e9)
+    return lab
+
+
+def test_a_lab_that_owns_its_infrastructure_is_valued_more_like_a_utility() -> None:
+    """Business-model multiples: the value blends the growth DCF and the utility DCF (growth
+    capped at 15%/year, required return 4 points lower) by the infrastructure share, and the
+    utility part is at least the owned fleet's book value."""
+    market = FakeMarket(growth={"lab-a": 0.08})  # 8%/month: 152%/year expected
+    cap = market.cfg.capital
+    renter, owner, half = (owning_lab(market, s) for s in (0.0, 1.0, 0.5))
+    required = 0.18
+    kw = {
+        "long_run_growth": cap.long_run_growth_per_year,
+        "persistence": cap.growth_persistence_per_year,
+        "margin_now": 0.4,
+        "target_margin": cap.lab_target_margin,
+        "margin_convergence": cap.margin_convergence_per_year,
+        "horizon_years": cap.horizon_years,
+    }
+    growth_dcf = dcf_value(12e9, 1.08**12 - 1, required=required, **kw)
+    utility_dcf = dcf_value(12e9, 0.15, required=required - 0.04, **kw)
+    assert renter.intrinsic_value(required) == pytest.approx(growth_dcf, rel=1e-12)
+    assert owner.intrinsic_value(required) == pytest.approx(utility_dcf, rel=1e-12)
+    assert half.intrinsic_value(required) == pytest.approx(
+        0.5 * growth_dcf + 0.5 * utility_dcf, rel=1e-12
+    )
+    # a fast grower loses the growth premium; its multiple is a utility's
+    assert owner.intrinsic_value(required) < renter.intrinsic_value(required)
+    # asset backing: a fleet worth more than the cash flows sets the utility part's floor
+    market.balances[("lab-a", Line.FLEET)] = 1e12
+    assert owner.intrinsic_value(required) == pytest.approx(1e12)
+    assert renter.intrinsic_value(required) == pytest.approx(growth_dcf, rel=1e-12)
+
+
 def test_investors_join_a_round_only_at_or_below_their_own_value() -> None:
     """An investor with a low hurdle values the lab above the market's price and joins; one
     with a high hurdle values it below and declines; nobody buys a lab worth nothing."""
