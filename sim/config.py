@@ -709,6 +709,61 @@ class CapitalMarketsConfig(Section):
         ge=0,
         le=10,
     )
+    convertible_notes: bool = param(
+        True,
+        "on/off",
+        "issue 14 (labs raise bridge financing when a round falls short)",
+        "a lab whose round falls short sells convertible notes before it borrows venture debt",
+    )
+    note_discount: float = param(
+        0.2,
+        "share of the round's price",
+        "estimate (convertible notes and SAFEs: discounts of 15–25%; Coyle & Green 2014)",
+        "a note converts at the next round's price per share less this share",
+        ge=0,
+        lt=1,
+    )
+    note_cap_multiple: float = param(
+        1.0,
+        "× the valuation at issue",
+        "estimate (the cap is usually set near the last round's valuation)",
+        "valuation cap of a note, as a multiple of the lab's market value when it is sold "
+        "(0 = no cap)",
+        ge=0,
+        le=100,
+    )
+    note_rate_per_year: float = param(
+        0.08,
+        "1/year",
+        "estimate (convertible notes accrue 2–8% a year, paid in kind)",
+        "interest a note accrues into its principal",
+        ge=0,
+        le=1,
+    )
+    note_maturity_months: int = param(
+        24,
+        "months",
+        "estimate (notes mature in 18–24 months)",
+        "a note not converted by then falls due in one payment",
+        ge=1,
+        le=120,
+    )
+    note_seniority: int = param(
+        2,
+        "rank (0 = senior secured)",
+        "estimate (notes rank behind secured and senior lenders, ahead of equity)",
+        "rank of a convertible note among a defaulter's creditors",
+        ge=0,
+        le=10,
+    )
+    note_value_share: float = param(
+        0.1,
+        "share of the market's valuation",
+        "estimate (bridge notes are a fraction of a round)",
+        "most convertible notes a lab may have outstanding, as a share of its valuation",
+        ge=0,
+        le=1,
+    )
     wealth_effects: bool = param(
         True,
         "on/off",

@@ -10,14 +10,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sim import mechanisms
 from sim.agents import Investor, Lab
+from sim.clearing import GENERAL_UNSECURED
 from sim.config import ConfigError, DealSpec, InvestorSpec, load_scenario
 from sim.deals.secondary_sale import SecondarySale
-from sim.ledger import Line
+from sim.instruments import ConvertibleNote
+from sim.ledger import Flow, Line
 from sim.model import ComputeMarket
-from sim.phases import finance
+from sim.phases import finance, resolve
 from sim.runner import simulate
 from sim.sentiment import SentimentNews, next_sentiment
+from sim.settlement import Obligation
 from sim.valuation import GrowthBeliefs, dcf_value, listed_value, required_return
 
 from .conftest import ROOT, small_world
@@ -343,6 +347,73 @@ def test_a_lab_whose_round_falls_short_borrows_venture_debt_on_venture_terms() -
     lab.record_costs(5e9)
     assert lab.market_value() == 0.0
     assert finance.venture_debt(world, 1, lab, 1e9) == 0.0
+
+
+def test_a_convertible_note_accrues_in_kind_and_converts_at_the_discount_or_the_cap() -> None:
+    """Hand-computed terms: $100M at 12%/year accrues $1M in its first month, nothing in cash;
+    no principal before maturity, all of it at maturity; in a round at $10/share it converts
+    at $8 (a 20% discount) unless the cap ($500M over 100M shares before the round = $5) is
+    lower."""
+    note = ConvertibleNote(
+        "note-1",
+        "fund",
+        "lab",
+        100e6,
+        0.12,
+        0,
+        24,
+        seniority=2,
+        discount=0.2,
+        valuation_cap_usd=500e6,
+    )
+    assert note.interest_due(1) == 0.0
+    assert note.interest_accrued(1) == pytest.approx(1e6)
+    assert note.principal_due(23) == 0.0 and note.principal_due(24) == note.outstanding
+    assert note.conversion_price(10.0, 100e6) == pytest.approx(5.0)  # the cap binds
+    assert note.conversion_price(10.0, 10e6) == pytest.approx(8.0)  # the discount binds
+    uncapped = ConvertibleNote("note-2", "fund", "lab", 1.0, 0.0, 0, 24, discount=0.25)
+    assert uncapped.conversion_price(10.0, 100e6) == pytest.approx(7.5)
+
+
+def test_a_short_round_is_bridged_by_notes_that_convert_at_the_next_round() -> None:
+    """A round that fell short: the lab sells convertible notes to investors who value it at
+    the discounted price, within ``note_value_share`` of its valuation; the notes accrue
+    interest in kind, carry no covenants, rank after senior lenders in an estate, and convert
+    into shares at the next priced round at the discount, with no cash moving. The books
+    balance against the instruments throughout (audit)."""
+    world = ComputeMarket(small_world(), rng=1)
+    world.step()
+    lab = world.labs[0]
+    cap = world.cfg.capital
+    cash = lab.cash
+    sold = finance.convertible_notes(world, 1, lab, 1e12)
+    notes = finance.notes_of(world, lab)
+    assert notes and 0 < sold <= cap.note_value_share * lab.market_value() + 1.0
+    assert lab.cash == pytest.approx(cash + sold)
+    assert {n.seniority for n in notes} == {cap.note_seniority}
+    assert resolve.covenanted_loans(world, lab) == []
+    loans = {n.id: n for n in notes}
+    ob = Obligation(lab.name, notes[0].lender, 100, Flow.PRINCIPAL_DUE, notes[0].id)
+    assert resolve.claim_rank(ob, loans) > GENERAL_UNSECURED  # behind lenders and suppliers
+    owed = sum(n.outstanding for n in notes)
+    finance.accrue_notes(world, 2)
+    assert sum(n.outstanding for n in notes) == pytest.approx(
+        owed * (1 + cap.note_rate_per_year / 12), rel=1e-6
+    )
+    world.audit()
+    owed = sum(n.outstanding for n in notes)
+    holders = {n.lender: world.books.instruments.ownership(n.lender, lab.name) for n in notes}
+    cash = lab.cash
+    shares_before = world.books.instruments.shares_outstanding[lab.name]
+    raised = finance.equity_round(world, 2, lab, 1e9)
+    assert raised > 0 and lab.cash == pytest.approx(cash + raised)  # conversion moves no cash
+    assert finance.notes_of(world, lab) == []
+    new_shares = world.books.instruments.shares_outstanding[lab.name] - shares_before
+    price = mechanisms.share_price(lab.market_value(), raised, shares_before)
+    converted = owed / (price * (1 - cap.note_discount))
+    assert new_shares == pytest.approx(raised / price + converted, rel=1e-6)
+    assert all(world.books.instruments.ownership(h, lab.name) > holders[h] for h in holders)
+    world.audit()
 
 
 def test_the_seeds_secondary_marks_the_leader_at_300b_without_changing_its_cash() -> None:

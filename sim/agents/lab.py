@@ -312,6 +312,17 @@ class Lab(MarketAgent):
         room = self.market.cfg.capital.venture_debt_value_share * self.market_value()
         return max(0.0, min(shortfall_usd, room - venture_debt_usd))
 
+    def convertible_note_wanted(self, shortfall_usd: float, notes_usd: float) -> float:
+        """USD of convertible notes to sell when a round left ``shortfall_usd`` unraised: a
+        bridge to the next round, the shortfall within ``capital.note_value_share`` of the
+        market's valuation less the notes it has outstanding (``notes_usd``); none with
+        ``capital.convertible_notes`` off (our own estimate of the usual sizing)."""
+        cap = self.market.cfg.capital
+        if self.defaulted or shortfall_usd <= 0 or not cap.convertible_notes:
+            return 0.0
+        room = cap.note_value_share * self.market_value()
+        return max(0.0, min(shortfall_usd, room - notes_usd))
+
     def margin_now(self) -> float:
         """This month's free-cash-flow margin, (revenue − cash costs) ÷ revenue, at least
         ``capital.worst_margin``."""
