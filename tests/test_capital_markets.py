@@ -17,6 +17,7 @@ from sim.config import ConfigError, DealSpec, InvestorSpec, load_scenario
 from sim.deals.secondary_sale import SecondarySale
 from sim.instruments import ConvertibleNote
 from sim.ledger import Flow, Line
+from sim.metrics import loss_events
 from sim.model import ComputeMarket
 from sim.phases import finance, resolve
 from sim.runner import simulate
@@ -475,3 +476,30 @@ def test_the_wealth_loop_can_be_switched_off_for_deal_surgery() -> None:
     with_loop = round_buyers(baseline)
     assert with_loop - investors  # a strategic holder reinvested its gain
     assert round_buyers(baseline.with_overrides({"capital.wealth_effects": False})) <= investors
+
+
+def test_a_shocked_lab_nobody_will_fund_fails_and_its_bills_land_on_clouds_and_lenders() -> None:
+    """Must contain 7, scale-free: in a world where a lab's bills outrun its cash (the small
+    world), the cascade shock (80% of its customers gone, sentiment −90%, rescues off) makes
+    its valuation collapse; investors decline its rounds by their own hurdle (none is switched
+    off), and it defaults: what it owed is lost by the clouds that sold it compute."""
+    scenario = small_world(
+        **{
+            "shock.lab": "lab-a",
+            "shock.month": 6,
+            "shock.revenue_shortfall": 0.8,
+            "shock.sentiment_drop": 0.9,
+            "cascade.rescue": False,
+        }
+    )
+    assert any(i.equity_appetite > 0 for i in scenario.investors)  # the vc buys equity
+    result = simulate(scenario, 1, 24, audit=True)
+    events = result.tables["events"]
+    mine = events[events["defaulter"] == "lab-a"]
+    defaults = mine[mine["event"].str.startswith("default")]
+    assert len(defaults) == 1
+    month = int(defaults["step"].iloc[0])
+    failed = mine[(mine["event"] == finance.ROUND_FAILED) & (mine["step"].between(6, month))]
+    assert len(failed) >= 3  # rounds refused month after month before it fails
+    losses = loss_events(mine)
+    assert losses.loc[losses["creditor"].isin({"hyper", "neo"}), "amount_lost"].sum() > 0
