@@ -137,7 +137,10 @@ def move_sentiment(world: ComputeMarket) -> None:
     sector = market.beliefs_of(LAB_SECTOR)
     surprise = 0.0
     if growth is not None:
-        if sector.before is not None:  # a surprise needs a forecast made from data
+        # a surprise needs a forecast made from data: growth measured over a full window,
+        # forecast from at least two such measurements
+        full = len(market.lab_revenue) > cap.growth_window_months + 2
+        if full and sector.before is not None:
             surprise = growth - sector.expected()
         sector.observe(growth)
     before = sum(market.values.get(f.name, 0.0) for f in firms)
