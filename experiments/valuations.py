@@ -75,10 +75,40 @@ def runs(workers: int = 1) -> dict[str, pd.DataFrame]:
     for world in ("boom", "bust"):
         scenario = load_scenario(ROOT / PARAMS[world])
         _, tables = run_ensemble(
-            scenario, seeds, PARAMS["months"], workers=workers, keep=("agents", "model")
+            scenario, seeds, PARAMS["months"], workers=workers, keep=("agents", "model", "events")
         )
         out.append({k: v.assign(world=world) for k, v in tables.items()})
-    return {k: pd.concat([o[k] for o in out]) for k in ("agents", "model")}
+    return {k: pd.concat([o[k] for o in out]) for k in ("agents", "model", "events")}
+
+
+def calibration_table(agents: pd.DataFrame) -> pd.DataFrame:
+    """The model's median (baseline, over the seeds) at each calibration point, against the
+    data: one row per point."""
+    boom = agents[agents["world"] == "boom"]
+    rows = []
+    for firm, points in POINTS.items():
+        for date, usd, source in points:
+            at = boom[(boom["agent_id"] == firm) & (boom["step"] == month_of(date))]
+            model = float(at["market_value_usd"].median())
+            rows.append(
+                {
+                    "firm": firm,
+                    "date": date,
+                    "data_usd": usd,
+                    "model_usd": model,
+                    "model_to_data": model / usd,
+                    "source": source,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def first_defaults(events: pd.DataFrame, seeds: list[int]) -> pd.DataFrame:
+    """The month of the first default in each world and seed (NaN: none)."""
+    defaults = events[events["event"].str.startswith("default")]
+    first = defaults.groupby(["world", "seed"])["step"].min()
+    index = pd.MultiIndex.from_product([["boom", "bust"], seeds], names=["world", "seed"])
+    return first.reindex(index).rename("first_default").reset_index()
 
 
 def build(out: Path, ctx: BuildContext) -> None:
@@ -112,6 +142,9 @@ def build(out: Path, ctx: BuildContext) -> None:
         ax.axvline(BUST_MONTH, color="black", ls=":", lw=1)
         ax.set_xlabel("month from Jan 2025 (dotted: the bust; stars: 2025–26 data)")
     save_figure(fig, out / "valuations.png")
+    calibration_table(agents).to_csv(out / "calibration_points.csv", index=False)
+    seeds = derive_seeds(PARAMS["base_seed"], PARAMS["seeds"])
+    first_defaults(tables["events"], seeds).to_csv(out / "first_defaults.csv", index=False)
     model = tables["model"]
     fig, axes = new_figure(1, 1, size=(8, 4.5))
     for world, colour, label in (
@@ -188,17 +221,23 @@ EXPERIMENT = Experiment(
             "Valuation of the leading lab and market capitalisations of the Oracle-like cloud "
             "and the leading vendor, median and bands over seeds, boom (blue) against bust "
             "(red), log scale; stars mark the 2025–26 data points (rounds, secondary, press "
-            "reports of market caps).",
+            "reports of market caps). The leading lab's median valuation is near the March "
+            "2025 round but below the October 2025 secondary and the March 2026 round; the "
+            "cloud's and the vendor's caps are a fifth or less of the press figures, since the "
+            "model prices only their AI-compute business, not the rest of Oracle's or NVIDIA's "
+            "earnings.",
         ),
         GalleryFigure(
             "sentiment.png",
-            "Sentiment is endogenous and exceeds 1 in the 2025–26 boom; in the bust it falls "
-            "below the boom's path after demand stops growing (dotted line).",
+            "Sentiment is endogenous: its median exceeds 1.2 in the 2025–26 boom; in the bust "
+            "it falls by at least a fifth within six months of demand ceasing to grow (dotted "
+            "line), before the first default of any seed (the growth the market extrapolated "
+            "does not come), and stays below the boom's path.",
         ),
     ),
     params=PARAMS,
     build=build,
-    data_files=("valuations.csv", "sentiment.csv"),
+    data_files=("valuations.csv", "sentiment.csv", "calibration_points.csv", "first_defaults.csv"),
 )
 
 if __name__ == "__main__":

@@ -16,7 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from sim.instruments import CapacityContract, ChipOrder, EquityStake, InstrumentBook, Loan
+from sim.instruments import (
+    CapacityContract,
+    ChipOrder,
+    ConvertibleNote,
+    EquityStake,
+    InstrumentBook,
+    Loan,
+)
 from sim.ledger import CENTS_PER_USD, Flow, Ledger, Line, to_cents
 from sim.settlement import Obligation, ObligationBook
 
@@ -375,15 +382,39 @@ class Books:
         loan.start = t
         loan.maturity_months = remaining + months
 
+    def capitalise_interest(self, t: int, note: ConvertibleNote) -> float:
+        """The month's interest on ``note`` is paid in kind: the borrower owes it as more
+        principal (its debt and the lender's loan rise; no cash moves). Returns the USD."""
+        cents = to_cents(cents_round(note.interest_accrued(t)))
+        if cents <= 0:
+            return 0.0
+        self.ledger.post_cents(
+            t, note.borrower, note.lender, cents, Flow.INTEREST_CAPITALISED, note.id
+        )
+        note.outstanding = cents_round(note.outstanding + cents / CENTS_PER_USD)
+        return cents / CENTS_PER_USD
+
+    def convert_note(self, t: int, note: ConvertibleNote, price_per_share: float) -> EquityStake:
+        """``note`` converts: all it has outstanding becomes new shares of the borrower at
+        ``price_per_share`` USD (:meth:`swap_debt_for_equity`, booked as a conversion)."""
+        return self.swap_debt_for_equity(
+            t, note, note.outstanding, price_per_share, Flow.NOTE_CONVERSION
+        )
+
     def swap_debt_for_equity(
-        self, t: int, loan: Loan, usd: float, price_per_share: float
+        self,
+        t: int,
+        loan: Loan,
+        usd: float,
+        price_per_share: float,
+        flow: Flow = Flow.DEBT_FOR_EQUITY,
     ) -> EquityStake:
         """A restructuring (debt-for-equity swap): the lender gives up ``usd`` of ``loan``'s
         principal for new shares of the borrower at ``price_per_share`` USD; no cash moves.
         The borrower's debt falls and its paid-in capital rises by the same amount."""
         cents = min(to_cents(usd), to_cents(loan.outstanding))
         amount = cents / CENTS_PER_USD
-        self.ledger.post_cents(t, loan.lender, loan.borrower, cents, Flow.DEBT_FOR_EQUITY, loan.id)
+        self.ledger.post_cents(t, loan.lender, loan.borrower, cents, flow, loan.id)
         loan.outstanding = cents_round(loan.outstanding - amount)
         if loan.outstanding <= 0.005:
             loan.outstanding = 0.0

@@ -571,6 +571,25 @@ class CapitalMarketsConfig(Section):
         ge=0,
         le=1,
     )
+    utility_return_discount: float = param(
+        0.04,
+        "1/year",
+        "Damodaran, cost of equity by industry (US, Jan 2025): utilities ≈ 6–7%, software and "
+        "semiconductors ≈ 10–11% (the gap, estimate)",
+        "how much less return the market requires of a lab's owned-infrastructure business "
+        "than of its growth business (business-model multiples)",
+        ge=0,
+        le=0.5,
+    )
+    utility_max_growth_per_year: float = param(
+        0.15,
+        "1/year",
+        "estimate (data-centre REITs and utilities: analysts' growth ≈ 5–15% a year)",
+        "largest annual revenue growth the market projects for the infrastructure-owning "
+        "part of a lab",
+        ge=0,
+        le=20,
+    )
     max_round_dilution: float = param(
         0.35,
         "share of post-money",
@@ -592,6 +611,16 @@ class CapitalMarketsConfig(Section):
         "per unit of monthly growth surprise",
         "fitted (sentiment > 1.2 in 2025–26; −20% in the telecom bust)",
         "push on log sentiment of labs' revenue growth above the fundamental anchor",
+        ge=0,
+        le=100,
+    )
+    sentiment_surprise_weight: float = param(
+        10.0,
+        "per unit of monthly growth surprise",
+        "fitted (telecom bust: sentiment −20% within 6 months of the bust, before any "
+        "default; Bernard & Thomas 1989 for prices reacting to earnings surprises)",
+        "push on log sentiment of labs' revenue growth above what the market expected "
+        "(its Brock–Hommes forecast)",
         ge=0,
         le=100,
     )
@@ -679,6 +708,61 @@ class CapitalMarketsConfig(Section):
         "rank of venture debt among a defaulter's creditors",
         ge=0,
         le=10,
+    )
+    convertible_notes: bool = param(
+        True,
+        "on/off",
+        "issue 14 (labs raise bridge financing when a round falls short)",
+        "a lab whose round falls short sells convertible notes before it borrows venture debt",
+    )
+    note_discount: float = param(
+        0.2,
+        "share of the round's price",
+        "estimate (convertible notes and SAFEs: discounts of 15–25%; Coyle & Green 2014)",
+        "a note converts at the next round's price per share less this share",
+        ge=0,
+        lt=1,
+    )
+    note_cap_multiple: float = param(
+        1.0,
+        "× the valuation at issue",
+        "estimate (the cap is usually set near the last round's valuation)",
+        "valuation cap of a note, as a multiple of the lab's market value when it is sold "
+        "(0 = no cap)",
+        ge=0,
+        le=100,
+    )
+    note_rate_per_year: float = param(
+        0.08,
+        "1/year",
+        "estimate (convertible notes accrue 2–8% a year, paid in kind)",
+        "interest a note accrues into its principal",
+        ge=0,
+        le=1,
+    )
+    note_maturity_months: int = param(
+        24,
+        "months",
+        "estimate (notes mature in 18–24 months)",
+        "a note not converted by then falls due in one payment",
+        ge=1,
+        le=120,
+    )
+    note_seniority: int = param(
+        2,
+        "rank (0 = senior secured)",
+        "estimate (notes rank behind secured and senior lenders, ahead of equity)",
+        "rank of a convertible note among a defaulter's creditors",
+        ge=0,
+        le=10,
+    )
+    note_value_share: float = param(
+        0.1,
+        "share of the market's valuation",
+        "estimate (bridge notes are a fraction of a round)",
+        "most convertible notes a lab may have outstanding, as a share of its valuation",
+        ge=0,
+        le=1,
     )
     wealth_effects: bool = param(
         True,

@@ -110,6 +110,50 @@ class Loan:
         return min(self.outstanding, self.principal / (self.maturity_months - self.grace_months))
 
 
+CONVERTIBLE_NOTE = "convertible note"
+"""The kind of a lab's convertible note (:class:`ConvertibleNote`)."""
+
+
+@dataclass
+class ConvertibleNote(Loan):
+    """A convertible note: ``lender`` lent ``principal`` to a lab whose round fell short.
+
+    Interest accrues into the principal (paid in kind, nothing in cash before maturity); at the
+    lab's next priced round the whole ``outstanding`` converts into new shares at the round's
+    price less ``discount``, or at ``valuation_cap_usd`` ÷ the shares outstanding before the
+    round if that is lower; a note still outstanding at maturity falls due in one bullet. It
+    carries no maintenance covenants, ranks by ``seniority`` in an estate (senior to equity,
+    junior to secured debt), and its id starts with ``note``. The standard terms of
+    seed and bridge financing (Coyle and Green 2014, "Contractual innovation in venture capital";
+    the YC SAFE's discount and cap)."""
+
+    discount: float = 0.0  # share off the next round's price per share
+    valuation_cap_usd: float = 0.0  # highest pre-money valuation it converts at (0 = no cap)
+    kind: str = CONVERTIBLE_NOTE
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.grace_months = max(self.maturity_months - 1, 0)  # a bullet at maturity
+
+    def interest_due(self, step: int) -> float:
+        """None in cash: the interest accrues into the principal (:meth:`interest_accrued`)."""
+        return 0.0
+
+    def interest_accrued(self, step: int) -> float:
+        """Interest of the month added to the principal (paid in kind), USD."""
+        if not self.active or step <= self.start:
+            return 0.0
+        return self.outstanding * self.rate_per_year / 12.0
+
+    def conversion_price(self, round_price_per_share: float, shares_before_round: float) -> float:
+        """USD per share the note converts at in a round priced at ``round_price_per_share``:
+        the round's price less the discount, at most the cap's price per share."""
+        price = round_price_per_share * (1.0 - self.discount)
+        if self.valuation_cap_usd > 0 and shares_before_round > 0:
+            price = min(price, self.valuation_cap_usd / shares_before_round)
+        return price
+
+
 @dataclass
 class EquityStake:
     """``holder`` owns ``shares`` of ``issuer``; marked to the issuer's latest valuation."""

@@ -191,6 +191,11 @@ class Flow(Enum):
     ASSET_SALE = ("asset_sale", Treatment(Line.FLEET, C, C, Line.FLEET))  # payer = buyer
     # a restructuring: the lender (payer) gives up loan principal for new shares of the borrower
     DEBT_FOR_EQUITY = ("debt_for_equity", Treatment(Line.STAKES, Line.LOANS, D, Line.PAID_IN))
+    # a convertible note converts at a priced round: the lender (payer) gives up the note for
+    # new shares of the borrower
+    NOTE_CONVERSION = ("note_conversion", Treatment(Line.STAKES, Line.LOANS, D, Line.PAID_IN))
+    # a convertible note's interest paid in kind: the borrower (payer) owes it as more debt
+    INTEREST_CAPITALISED = ("interest_capitalised", Treatment(R, D, Line.LOANS, R))
     # --- contract prepayments: paid in cash at signing, then used against the bills ---
     COMPUTE_PREPAYMENT = (
         "compute_prepayment",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sim.agents import ChipVendor, Cloud, Investor, Lab, MarketAgent
 from sim.books import Books, cents_round
 from sim.config import Scenario
-from sim.instruments import CapacityContract, ChipOrder, Loan
+from sim.instruments import CapacityContract, ChipOrder, ConvertibleNote, Loan
 
 
 def sign_contract(
@@ -155,3 +155,36 @@ def lend(
     books.lend(t, loan)
     lender.record_loan(loan.principal)
     return loan
+
+
+def sell_note(
+    books: Books,
+    t: int,
+    lender: Investor,
+    lab: Lab,
+    usd: float,
+    *,
+    rate: float,
+    maturity_months: int,
+    discount: float,
+    valuation_cap_usd: float,
+    seniority: int,
+) -> ConvertibleNote:
+    """``lender`` buys a convertible note of ``lab`` for up to ``usd`` (at most its cash) on
+    the given terms (:class:`~sim.instruments.ConvertibleNote`); it comes out of the lender's
+    equity budget."""
+    note = ConvertibleNote(
+        books.instruments.new_id("note"),
+        lender.name,
+        lab.name,
+        min(usd, lender.cash),
+        rate,
+        t,
+        maturity_months,
+        seniority=seniority,
+        discount=discount,
+        valuation_cap_usd=valuation_cap_usd,
+    )
+    books.lend(t, note)
+    lender.record_investment(note.principal)
+    return note

@@ -3,10 +3,15 @@
 Log sentiment follows an AR(1) pulled back to 0 (sentiment 1, neutral) at the rate κ and
 pushed each month by four kinds of news:
 
-    log s' = (1 − κ) log s + a_g (g − g_f) + a_r R + a_u (u − u*) − a_d D
+    log s' = (1 − κ) log s + a_g (g − g_f) + a_e (g − E[g]) + a_r R + a_u (u − u*) − a_d D
 
-with g the labs' realised monthly revenue growth against the fundamental anchor g_f (growth
-surprises), R the month's return on the sector's market value (momentum, the positive-feedback
+with g the labs' realised monthly revenue growth, read twice: against the fundamental anchor
+g_f (growth above the long-run norm is good news in itself) and against E[g], what the market
+expected for this month (its Brock–Hommes forecast, :class:`sim.valuation.GrowthBeliefs`): the
+growth surprise. A boom that goes on as extrapolated surprises nobody; growth that stops
+when the market extrapolated it disappoints by the whole extrapolated rate at once (the
+earnings-surprise reaction of prices, Bernard and Thomas 1989; its size here is our own
+estimate). R the month's return on the sector's market value (momentum, the positive-feedback
 traders of De Long, Shleifer, Summers and Waldmann 1990), u the market's utilisation against a
 neutral level u*, and D the share of the sector's market value that defaulted this month
 (defaults weighted by size, so the leading lab weighs more than a small neocloud). It is
@@ -28,6 +33,7 @@ class SentimentNews:
     sector_return: float  # the month's return on the sector's market value
     utilisation: float  # used ÷ installed GPUs
     defaulted_value_share: float  # share of the sector's market value that defaulted
+    growth_surprise: float = 0.0  # realised − expected monthly revenue growth, 1/month
 
 
 def next_sentiment(
@@ -43,10 +49,12 @@ def next_sentiment(
     default_weight: float,
     floor: float,
     cap: float,
+    surprise_weight: float = 0.0,
 ) -> float:
     """Next month's sentiment from this month's and its news (see the module docstring)."""
     push = (
         growth_weight * (news.revenue_growth - anchor_growth)
+        + surprise_weight * news.growth_surprise
         + return_weight * max(min(news.sector_return, 1.0), -1.0)
         + utilisation_weight * (news.utilisation - reference_utilisation)
         - default_weight * news.defaulted_value_share

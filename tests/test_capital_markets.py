@@ -10,14 +10,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sim import mechanisms
 from sim.agents import Investor, Lab
+from sim.clearing import GENERAL_UNSECURED
 from sim.config import ConfigError, DealSpec, InvestorSpec, load_scenario
 from sim.deals.secondary_sale import SecondarySale
-from sim.ledger import Line
+from sim.instruments import ConvertibleNote
+from sim.ledger import Flow, Line
+from sim.metrics import loss_events
 from sim.model import ComputeMarket
-from sim.phases import finance
+from sim.phases import finance, resolve
 from sim.runner import simulate
 from sim.sentiment import SentimentNews, next_sentiment
+from sim.settlement import Obligation
 from sim.valuation import GrowthBeliefs, dcf_value, listed_value, required_return
 
 from .conftest import ROOT, small_world
@@ -127,11 +132,100 @@ def test_sentiment_exceeds_one_on_good_news_and_falls_on_a_large_default() -> No
     assert crash == pytest.approx(math.exp(0.9 * math.log(s) - 2.0 / 3), rel=1e-9)
 
 
+def test_a_growth_surprise_moves_sentiment_by_its_weight() -> None:
+    """Growth that falls short of what the market expected is bad news even while it is
+    above the anchor: a boom of 8%/month expected, 3% realised (= the anchor, so the level
+    term is 0), neutral utilisation, no return: log s' = 0.9 log s + 10 × (0.03 − 0.08)."""
+    kw = {
+        "anchor_growth": 0.03,
+        "mean_reversion": 0.1,
+        "growth_weight": 0.3,
+        "return_weight": 0.1,
+        "utilisation_weight": 0.05,
+        "reference_utilisation": 0.8,
+        "default_weight": 2.0,
+        "floor": 0.1,
+        "cap": 2.5,
+        "surprise_weight": 10.0,
+    }
+    news = SentimentNews(0.03, 0.0, 0.8, 0.0, growth_surprise=0.03 - 0.08)
+    assert next_sentiment(1.3, news, **kw) == pytest.approx(
+        math.exp(0.9 * math.log(1.3) - 0.5), rel=1e-12
+    )
+    as_expected = SentimentNews(0.03, 0.0, 0.8, 0.0, growth_surprise=0.0)
+    assert next_sentiment(1.3, as_expected, **kw) == pytest.approx(1.3**0.9, rel=1e-12)
+
+
+def test_sentiment_falls_a_fifth_within_six_months_of_the_telecom_bust_before_any_default() -> None:
+    """Must show (issue 14): when demand stops growing (month 30), sentiment falls by at least
+    20% within 6 months, before the first default: the growth the market extrapolated does
+    not come (growth surprises), utilisation and returns fall."""
+    bust = load_scenario(ROOT / "sim" / "scenarios" / "telecom_bust.toml")
+    month = bust.demand.bust_month
+    result = simulate(bust, 14, month + 7)
+    sentiment = result.tables["model"].set_index("step")["sentiment"]
+    events = result.tables["events"]
+    defaults = events.loc[events["event"].str.startswith("default"), "step"]
+    last = min(month + 6, int(defaults.min()) - 1 if len(defaults) else month + 6)
+    assert last >= month + 3, "the bust's first default came too early to read sentiment"
+    low = sentiment.loc[month:last].min()
+    assert low <= 0.8 * sentiment.loc[month - 1]
+
+
 def make_lab(market: FakeMarket, revenue: float, costs: float) -> Lab:
     lab = Lab(market.model, market, "lab-a", market.cfg.labs[0], 1.0)
     lab.record_service(1.0, 1.0, 1.0, revenue)
     lab.record_costs(costs)
     return lab
+
+
+class OwningLab(Lab):
+    """A fake lab that runs ``owned`` of its compute on capacity it owns (the seam of issue
+    15's lab that becomes a cloud)."""
+
+    owned = 0.0
+
+    def infrastructure_share(self) -> float:
+        return self.owned
+
+
+def owning_lab(market: FakeMarket, owned: float) -> OwningLab:
+    lab = OwningLab(market.model, market, "lab-a", market.cfg.labs[0], 1.0)
+    lab.owned = owned
+    lab.record_service(1.0, 1.0, 1.0, 1e9)
+    lab.record_costs(0.6e9)
+    return lab
+
+
+def test_a_lab_that_owns_its_infrastructure_is_valued_more_like_a_utility() -> None:
+    """Business-model multiples: the value blends the growth DCF and the utility DCF (growth
+    capped at 15%/year, required return 4 points lower) by the infrastructure share, and the
+    utility part is at least the owned fleet's book value."""
+    market = FakeMarket(growth={"lab-a": 0.08})  # 8%/month: 152%/year expected
+    cap = market.cfg.capital
+    renter, owner, half = (owning_lab(market, s) for s in (0.0, 1.0, 0.5))
+    required = 0.18
+    kw = {
+        "long_run_growth": cap.long_run_growth_per_year,
+        "persistence": cap.growth_persistence_per_year,
+        "margin_now": 0.4,
+        "target_margin": cap.lab_target_margin,
+        "margin_convergence": cap.margin_convergence_per_year,
+        "horizon_years": cap.horizon_years,
+    }
+    growth_dcf = dcf_value(12e9, 1.08**12 - 1, required=required, **kw)
+    utility_dcf = dcf_value(12e9, 0.15, required=required - 0.04, **kw)
+    assert renter.intrinsic_value(required) == pytest.approx(growth_dcf, rel=1e-12)
+    assert owner.intrinsic_value(required) == pytest.approx(utility_dcf, rel=1e-12)
+    assert half.intrinsic_value(required) == pytest.approx(
+        0.5 * growth_dcf + 0.5 * utility_dcf, rel=1e-12
+    )
+    # a fast grower loses the growth premium; its multiple is a utility's
+    assert owner.intrinsic_value(required) < renter.intrinsic_value(required)
+    # asset backing: a fleet worth more than the cash flows sets the utility part's floor
+    market.balances[("lab-a", Line.FLEET)] = 1e12
+    assert owner.intrinsic_value(required) == pytest.approx(1e12)
+    assert renter.intrinsic_value(required) == pytest.approx(growth_dcf, rel=1e-12)
 
 
 def test_investors_join_a_round_only_at_or_below_their_own_value() -> None:
@@ -256,6 +350,73 @@ def test_a_lab_whose_round_falls_short_borrows_venture_debt_on_venture_terms() -
     assert finance.venture_debt(world, 1, lab, 1e9) == 0.0
 
 
+def test_a_convertible_note_accrues_in_kind_and_converts_at_the_discount_or_the_cap() -> None:
+    """Hand-computed terms: $100M at 12%/year accrues $1M in its first month, nothing in cash;
+    no principal before maturity, all of it at maturity; in a round at $10/share it converts
+    at $8 (a 20% discount) unless the cap ($500M over 100M shares before the round = $5) is
+    lower."""
+    note = ConvertibleNote(
+        "note-1",
+        "fund",
+        "lab",
+        100e6,
+        0.12,
+        0,
+        24,
+        seniority=2,
+        discount=0.2,
+        valuation_cap_usd=500e6,
+    )
+    assert note.interest_due(1) == 0.0
+    assert note.interest_accrued(1) == pytest.approx(1e6)
+    assert note.principal_due(23) == 0.0 and note.principal_due(24) == note.outstanding
+    assert note.conversion_price(10.0, 100e6) == pytest.approx(5.0)  # the cap binds
+    assert note.conversion_price(10.0, 10e6) == pytest.approx(8.0)  # the discount binds
+    uncapped = ConvertibleNote("note-2", "fund", "lab", 1.0, 0.0, 0, 24, discount=0.25)
+    assert uncapped.conversion_price(10.0, 100e6) == pytest.approx(7.5)
+
+
+def test_a_short_round_is_bridged_by_notes_that_convert_at_the_next_round() -> None:
+    """A round that fell short: the lab sells convertible notes to investors who value it at
+    the discounted price, within ``note_value_share`` of its valuation; the notes accrue
+    interest in kind, carry no covenants, rank after senior lenders in an estate, and convert
+    into shares at the next priced round at the discount, with no cash moving. The books
+    balance against the instruments throughout (audit)."""
+    world = ComputeMarket(small_world(), rng=1)
+    world.step()
+    lab = world.labs[0]
+    cap = world.cfg.capital
+    cash = lab.cash
+    sold = finance.convertible_notes(world, 1, lab, 1e12)
+    notes = finance.notes_of(world, lab)
+    assert notes and 0 < sold <= cap.note_value_share * lab.market_value() + 1.0
+    assert lab.cash == pytest.approx(cash + sold)
+    assert {n.seniority for n in notes} == {cap.note_seniority}
+    assert resolve.covenanted_loans(world, lab) == []
+    loans = {n.id: n for n in notes}
+    ob = Obligation(lab.name, notes[0].lender, 100, Flow.PRINCIPAL_DUE, notes[0].id)
+    assert resolve.claim_rank(ob, loans) > GENERAL_UNSECURED  # behind lenders and suppliers
+    owed = sum(n.outstanding for n in notes)
+    finance.accrue_notes(world, 2)
+    assert sum(n.outstanding for n in notes) == pytest.approx(
+        owed * (1 + cap.note_rate_per_year / 12), rel=1e-6
+    )
+    world.audit()
+    owed = sum(n.outstanding for n in notes)
+    holders = {n.lender: world.books.instruments.ownership(n.lender, lab.name) for n in notes}
+    cash = lab.cash
+    shares_before = world.books.instruments.shares_outstanding[lab.name]
+    raised = finance.equity_round(world, 2, lab, 1e9)
+    assert raised > 0 and lab.cash == pytest.approx(cash + raised)  # conversion moves no cash
+    assert finance.notes_of(world, lab) == []
+    new_shares = world.books.instruments.shares_outstanding[lab.name] - shares_before
+    price = mechanisms.share_price(lab.market_value(), raised, shares_before)
+    converted = owed / (price * (1 - cap.note_discount))
+    assert new_shares == pytest.approx(raised / price + converted, rel=1e-6)
+    assert all(world.books.instruments.ownership(h, lab.name) > holders[h] for h in holders)
+    world.audit()
+
+
 def test_the_seeds_secondary_marks_the_leader_at_300b_without_changing_its_cash() -> None:
     """experiments/leader_secondary.toml: the baseline plus the seeds' $40B secondary at
     $300B in March 2025. Paired with the baseline (same seed): the leader's cash is the same
@@ -315,3 +476,30 @@ def test_the_wealth_loop_can_be_switched_off_for_deal_surgery() -> None:
     with_loop = round_buyers(baseline)
     assert with_loop - investors  # a strategic holder reinvested its gain
     assert round_buyers(baseline.with_overrides({"capital.wealth_effects": False})) <= investors
+
+
+def test_a_shocked_lab_nobody_will_fund_fails_and_its_bills_land_on_clouds_and_lenders() -> None:
+    """Must contain 7, scale-free: in a world where a lab's bills outrun its cash (the small
+    world), the cascade shock (80% of its customers gone, sentiment −90%, rescues off) makes
+    its valuation collapse; investors decline its rounds by their own hurdle (none is switched
+    off), and it defaults: what it owed is lost by the clouds that sold it compute."""
+    scenario = small_world(
+        **{
+            "shock.lab": "lab-a",
+            "shock.month": 6,
+            "shock.revenue_shortfall": 0.8,
+            "shock.sentiment_drop": 0.9,
+            "cascade.rescue": False,
+        }
+    )
+    assert any(i.equity_appetite > 0 for i in scenario.investors)  # the vc buys equity
+    result = simulate(scenario, 1, 24, audit=True)
+    events = result.tables["events"]
+    mine = events[events["defaulter"] == "lab-a"]
+    defaults = mine[mine["event"].str.startswith("default")]
+    assert len(defaults) == 1
+    month = int(defaults["step"].iloc[0])
+    failed = mine[(mine["event"] == finance.ROUND_FAILED) & (mine["step"].between(6, month))]
+    assert len(failed) >= 3  # rounds refused month after month before it fails
+    losses = loss_events(mine)
+    assert losses.loc[losses["creditor"].isin({"hyper", "neo"}), "amount_lost"].sum() > 0

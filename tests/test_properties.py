@@ -28,7 +28,7 @@ from .conftest import small_world
 WORLD_COUNT = 200
 DEFAULT_SHARE_SEEN: list[bool] = []
 DEAL_KINDS_SEEN: set[str] = set()
-CAPITAL_MARKET_SEEN: set[str] = set()  # failed rounds, listed marks (issue 14)
+CAPITAL_MARKET_SEEN: set[str] = set()  # failed rounds, listed marks, notes (issue 14)
 DISTRESS_SEEN: set[str] = set()
 DISTRESS_EVENTS = {
     "covenant_accelerate": "a covenant breach made lenders call a loan",
@@ -167,8 +167,11 @@ def test_money_is_conserved_and_books_balance_every_month(
     if len(events) and (events["event"] == "equity_round_failed").any():
         CAPITAL_MARKET_SEEN.add("failed round")
     labs = set(agents.loc[agents["agent_type"] == "Lab", "agent_id"])
-    if ((flows["kind"] == "loan_advance") & flows["payee"].isin(labs)).any():
-        CAPITAL_MARKET_SEEN.add("venture debt")  # only labs' loans are venture debt
+    to_labs = (flows["kind"] == "loan_advance") & flows["payee"].isin(labs)
+    if (to_labs & flows["instrument"].str.startswith("loan")).any():
+        CAPITAL_MARKET_SEEN.add("venture debt")  # labs' loans are venture debt or notes
+    if "note_conversion" in kinds and "interest_capitalised" in kinds:
+        CAPITAL_MARKET_SEEN.add("convertible note")  # sold, accrued in kind, converted
     listed = agents[agents["agent_type"].isin(["Cloud", "ChipVendor"])]
     if (listed["market_value_usd"] - listed["equity_usd"].clip(lower=0)).abs().max() > 1.0:
         CAPITAL_MARKET_SEEN.add("listed mark")
@@ -194,12 +197,15 @@ def every_mechanism_was_exercised():
 
 def check_random_worlds_exercised_every_mechanism() -> None:
     """Defaults in a good share of worlds, every deal kind, the capital market's failed
-    rounds, listed marks and venture debt, and every distress mechanism."""
+    rounds, listed marks, venture debt and convertible notes (sold, accrued in kind and
+    converted at a later round), and every distress mechanism."""
     share = sum(DEFAULT_SHARE_SEEN) / len(DEFAULT_SHARE_SEEN)
     print(f"share of random worlds with at least one default: {share:.0%}")
     assert share >= 0.15
     assert EXERCISED == DEAL_KINDS_SEEN
-    assert {"failed round", "listed mark", "venture debt"} == CAPITAL_MARKET_SEEN
+    assert {"failed round", "listed mark", "venture debt", "convertible note"} == (
+        CAPITAL_MARKET_SEEN
+    )
     missing = {k: v for k, v in DISTRESS_EVENTS.items() if k not in DISTRESS_SEEN}
     assert not missing, f"not exercised: {missing}"
     assert {"cancellation", "premium", "discount", "glut stop"} == SUPPLY_SEEN

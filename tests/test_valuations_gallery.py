@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +25,21 @@ def test_valuations_captions_are_true(tmp_path: Path) -> None:
     assert {"boom", "bust"} == set(marks["world"])
     sentiment = pd.read_csv(folder / "sentiment.csv")
     median = sentiment.groupby(["world", "step"])["sentiment"].median().unstack(0)
-    assert median.loc[:23, "boom"].max() > 1.0  # "exceeds 1 in the 2025–26 boom"
+    captions = " ".join(f.caption for f in exp.figures)
+    assert "exceeds 1.2 in the 2025–26 boom" in captions
+    assert median.loc[:23, "boom"].max() > 1.2
+    bust = sys.modules["experiment_valuations"].BUST_MONTH
+    # "falls by at least a fifth within six months of demand ceasing to grow"
+    fell = median.loc[bust : bust + 6, "bust"] <= 0.8 * median.loc[bust - 1, "bust"]
+    assert fell.any()
+    # "before the first default of any seed"
+    first = pd.read_csv(folder / "first_defaults.csv")
+    assert first.loc[first["world"] == "bust", "first_default"].min() > fell.idxmax()
     after = median.loc[exp.params["months"] // 2 + 1 :]
-    assert (after["bust"] < after["boom"]).all()  # "falls below the boom's path"
+    assert (after["bust"] < after["boom"]).all()  # "stays below the boom's path"
+    points = pd.read_csv(folder / "calibration_points.csv").set_index(["firm", "date"])
+    ratio = points["model_to_data"]
+    assert 0.5 <= ratio["frontier-leader", "2025-03"] <= 2.0  # "near the March 2025 round"
+    assert ratio["frontier-leader", "2025-10"] < 1 and ratio["frontier-leader", "2026-03"] < 1
+    listed = ratio[ratio.index.get_level_values("firm") != "frontier-leader"]
+    assert (listed <= 0.2).all()  # "a fifth or less of the press figures"

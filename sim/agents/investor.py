@@ -64,6 +64,17 @@ class Investor(MarketAgent):
             return False
         return lab.intrinsic_value(self.required_return(sentiment)) >= pre_money_usd
 
+    def buys_note(self, lab: Lab, pre_money_usd: float, sentiment: float) -> bool:
+        """Buy a convertible note of ``lab``, whose round at ``pre_money_usd`` fell short?
+        Only if its own value of the lab at its required return is at least the price the
+        note converts at, the pre-money less ``capital.note_discount`` (the hurdle test of
+        :meth:`joins_round` at the discounted price: the discount pays for bridging a round
+        it would not join at full price)."""
+        if pre_money_usd <= 0 or self.defaulted:
+            return False
+        price = (1.0 - self.market.cfg.capital.note_discount) * pre_money_usd
+        return lab.intrinsic_value(self.required_return(sentiment)) >= price
+
     def observe_return(self, gain_usd: float, stakes_before_usd: float) -> None:
         """This month's mark-to-market gain on its stakes: the trailing annual return is an
         exponential average of monthly returns (12-month mean life), annualised."""

@@ -14,6 +14,7 @@ from sim.agents.view import MarketView
 from sim.config import LabSpec
 from sim.demand import capability_step
 from sim.instruments import CapacityContract
+from sim.ledger import Line
 from sim.market import marginal_cost
 from sim.valuation import annualise, dcf_value, required_return
 
@@ -311,6 +312,17 @@ class Lab(MarketAgent):
         room = self.market.cfg.capital.venture_debt_value_share * self.market_value()
         return max(0.0, min(shortfall_usd, room - venture_debt_usd))
 
+    def convertible_note_wanted(self, shortfall_usd: float, notes_usd: float) -> float:
+        """USD of convertible notes to sell when a round left ``shortfall_usd`` unraised: a
+        bridge to the next round, the shortfall within ``capital.note_value_share`` of the
+        market's valuation less the notes it has outstanding (``notes_usd``); none with
+        ``capital.convertible_notes`` off (our own estimate of the usual sizing)."""
+        cap = self.market.cfg.capital
+        if self.defaulted or shortfall_usd <= 0 or not cap.convertible_notes:
+            return 0.0
+        room = cap.note_value_share * self.market_value()
+        return max(0.0, min(shortfall_usd, room - notes_usd))
+
     def margin_now(self) -> float:
         """This month's free-cash-flow margin, (revenue − cash costs) ÷ revenue, at least
         ``capital.worst_margin``."""
@@ -321,10 +333,22 @@ class Lab(MarketAgent):
 
     def intrinsic_value(self, required: float) -> float:
         """Value of the lab's expected free cash flows at the annual return ``required``,
-        USD (may be negative: more burn than growth repays). Revenue is this month's,
-        annualised; growth is the market's Brock–Hommes expectation (``expected_growth``),
-        annualised and capped; the margin moves from today's toward the target (the
-        two-stage DCF of :func:`sim.valuation.dcf_value`, ECONOMICS.md §1)."""
+        USD (may be negative: more burn than growth repays), by business model: the growth
+        value (:meth:`growth_value`) and the utility-like value (:meth:`utility_value`)
+        weighted by the share of its compute that runs on capacity it owns
+        (:meth:`infrastructure_share`): a pure renter is valued as a growth company, a lab
+        that owns its infrastructure more like a utility (issue 14, Must contain 2)."""
+        share = min(max(self.infrastructure_share(), 0.0), 1.0)
+        growth = self.growth_value(required)
+        if share <= 0.0:
+            return growth
+        return (1.0 - share) * growth + share * self.utility_value(required)
+
+    def growth_value(self, required: float) -> float:
+        """The growth company's value, USD: revenue is this month's, annualised; growth is
+        the market's Brock–Hommes expectation (``expected_growth``), annualised and capped;
+        the margin moves from today's toward the target (the two-stage DCF of
+        :func:`sim.valuation.dcf_value`, ECONOMICS.md §1)."""
         cap = self.market.cfg.capital
         growth = min(
             annualise(self.market.expected_growth(self.name)), cap.max_expected_growth_per_year
@@ -340,6 +364,30 @@ class Lab(MarketAgent):
             required=required,
             horizon_years=cap.horizon_years,
         )
+
+    def utility_value(self, required: float) -> float:
+        """The value of the same revenue priced like infrastructure (a utility, a data-centre
+        REIT), USD: the same DCF with growth capped at ``capital.utility_max_growth_per_year``,
+        discounted at ``required`` less ``capital.utility_return_discount`` (owned, contracted
+        capacity is less risky than a model franchise: Damodaran's sector costs of capital),
+        and backed by its assets: at least the book value of the fleet it owns (an owner can
+        sell the GPUs; a renter has nothing to sell)."""
+        cap = self.market.cfg.capital
+        growth = min(
+            annualise(self.market.expected_growth(self.name)), cap.utility_max_growth_per_year
+        )
+        cash_flows = dcf_value(
+            12.0 * self.revenue_usd,
+            growth,
+            long_run_growth=cap.long_run_growth_per_year,
+            persistence=cap.growth_persistence_per_year,
+            margin_now=self.margin_now(),
+            target_margin=cap.lab_target_margin,
+            margin_convergence=cap.margin_convergence_per_year,
+            required=required - cap.utility_return_discount,
+            horizon_years=cap.horizon_years,
+        )
+        return max(cash_flows, self.market.balance(self.name, Line.FLEET))
 
     def infrastructure_share(self) -> float:
         """Fraction of the lab's compute (0–1) that runs on capacity it owns rather than

@@ -1,7 +1,8 @@
-"""Phase 5, finance: funds receive or pay out performance-chasing flows; labs short of
-runway sell equity to the investors who value them at the round's price or above (a round
-can close smaller, or fail); clouds short of cash borrow from a syndicate; then whoever can
-pay, pays."""
+"""Phase 5, finance: funds receive or pay out performance-chasing flows; convertible notes
+accrue interest; labs short of runway sell equity to the investors who value them at the
+round's price or above (a round can close smaller, or fail; its notes convert), then
+convertible notes, then venture debt for what is still short; clouds short of cash borrow
+from a syndicate; then whoever can pay, pays."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 from sim import market, mechanisms
 from sim.agents import Cloud, Lab, MarketAgent
 from sim.books import FOUNDERS, cents_round
-from sim.instruments import VENTURE_DEBT
+from sim.instruments import VENTURE_DEBT, ConvertibleNote
 from sim.ledger import Flow
 from sim.phases.resolve import record
 
@@ -27,11 +28,14 @@ USD not raised: a shortfall of the lab's, not a loss on anybody's books)."""
 
 def run(world: ComputeMarket, t: int) -> None:
     fund_flows(world, t)
+    accrue_notes(world, t)
     wealth = wealth_bids(world)
     for lab in world.labs:
         amount = lab.equity_wanted()
         if amount > 0:
             raised = equity_round(world, t, lab, amount, wealth)
+            if raised < amount - 1.0:
+                raised += convertible_notes(world, t, lab, amount - raised)
             if raised < amount - 1.0:
                 venture_debt(world, t, lab, amount - raised)
     for cloud in world.clouds:
@@ -111,9 +115,71 @@ def equity_round(
             wealth[buyer.name] -= from_wealth
         if buyer.kind == "Investor":
             buyer.record_investment(usd - from_wealth)  # type: ignore[attr-defined]
+    convert_notes(world, t, lab, price_per_share, shares)
     if raised < amount - 1.0:
         record(world, t, ROUND_SMALLER, lab.name, "", amount - raised, "round")
     return raised
+
+
+def notes_of(world: ComputeMarket, lab: Lab) -> list[ConvertibleNote]:
+    """``lab``'s convertible notes still outstanding."""
+    return [
+        loan
+        for loan in world.books.instruments.loans_of(borrower=lab.name)
+        if isinstance(loan, ConvertibleNote)
+    ]
+
+
+def accrue_notes(world: ComputeMarket, t: int) -> None:
+    """Every outstanding convertible note accrues the month's interest into its principal."""
+    for note in [loan for loan in world.books.instruments.loans if loan.active]:
+        if isinstance(note, ConvertibleNote):
+            world.books.capitalise_interest(t, note)
+
+
+def convertible_notes(world: ComputeMarket, t: int, lab: Lab, shortfall: float) -> float:
+    """A round left ``shortfall`` unraised: the lab sells convertible notes for what it wants
+    (:meth:`Lab.convertible_note_wanted`) to the investors who would buy its shares at the
+    note's discounted price (:meth:`Investor.buys_note`), each up to what is left of its
+    equity budget, on the ``capital.note_*`` terms (the valuation cap a multiple of today's
+    valuation). Returns the USD raised."""
+    cap, sentiment = world.cfg.capital, world.sentiment
+    owed = sum(note.outstanding for note in notes_of(world, lab))
+    wanted = lab.convertible_note_wanted(shortfall, owed)
+    if wanted < 1.0:
+        return 0.0
+    pre_money = lab.market_value()
+    sold = 0.0
+    for investor in world.investors:
+        usd = cents_round(min(wanted - sold, investor.equity_budget(sentiment), investor.cash))
+        if usd < 1.0 or not investor.buys_note(lab, pre_money, sentiment):
+            continue
+        note = mechanisms.sell_note(
+            world.books,
+            t,
+            investor,
+            lab,
+            usd,
+            rate=cap.note_rate_per_year,
+            maturity_months=cap.note_maturity_months,
+            discount=cap.note_discount,
+            valuation_cap_usd=cap.note_cap_multiple * pre_money,
+            seniority=cap.note_seniority,
+        )
+        sold += note.principal
+    return sold
+
+
+def convert_notes(
+    world: ComputeMarket, t: int, lab: Lab, price_per_share: float, shares_before: float
+) -> None:
+    """A priced round closed at ``price_per_share``: every outstanding note of ``lab``
+    converts into new shares at its conversion price (the round's price less the discount,
+    or the cap ÷ the ``shares_before`` the round, whichever is lower)."""
+    for note in notes_of(world, lab):
+        price = note.conversion_price(price_per_share, shares_before)
+        if price > 0:
+            world.books.convert_note(t, note, price)
 
 
 def venture_debt(world: ComputeMarket, t: int, lab: Lab, shortfall: float) -> float:

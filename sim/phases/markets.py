@@ -22,6 +22,9 @@ from sim.valuation import GrowthBeliefs, annualise, listed_value, required_retur
 if TYPE_CHECKING:
     from sim.model import ComputeMarket
 
+LAB_SECTOR = "all labs"
+"""Key of the market's growth beliefs about the labs' total revenue (their Brock–Hommes
+forecast is what sentiment's growth surprise is measured against)."""
 EARNINGS_MONTHS = 12
 """Listed firms' earnings are read as the sum of the last 12 months (trailing twelve months)."""
 
@@ -131,6 +134,15 @@ def move_sentiment(world: ComputeMarket) -> None:
     revenue = sum(lab.revenue_usd for lab in world.labs if not lab.defaulted)
     market.lab_revenue.append(revenue)
     growth = window_growth(market.lab_revenue, cap.growth_window_months)
+    sector = market.beliefs_of(LAB_SECTOR)
+    surprise = 0.0
+    if growth is not None:
+        # a surprise needs a forecast made from data: growth measured over a full window,
+        # forecast from at least two such measurements
+        full = len(market.lab_revenue) > cap.growth_window_months + 2
+        if full and sector.before is not None:
+            surprise = growth - sector.expected()
+        sector.observe(growth)
     before = sum(market.values.get(f.name, 0.0) for f in firms)
     defaulted = sum(
         market.values.get(f.name, 0.0) for f in firms if f.defaulted and market.values.get(f.name)
@@ -142,6 +154,7 @@ def move_sentiment(world: ComputeMarket) -> None:
         sector_return=(now / before - 1.0) if before > 0 and market.values else 0.0,
         utilisation=world.month_state.utilisation,
         defaulted_value_share=defaulted / before if before > 0 else 0.0,
+        growth_surprise=surprise,
     )
     world.sentiment = next_sentiment(
         world.sentiment,
@@ -155,6 +168,7 @@ def move_sentiment(world: ComputeMarket) -> None:
         default_weight=cap.sentiment_default_weight,
         floor=fin.sentiment_floor,
         cap=cap.sentiment_cap,
+        surprise_weight=cap.sentiment_surprise_weight,
     )
     market.values = {name: v for name, v in values.items() if v > 0}
 

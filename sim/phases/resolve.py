@@ -37,7 +37,7 @@ from sim.clearing import (
     estate_waterfall,
 )
 from sim.distress import FIRE_SALE_MARK, CovenantTest
-from sim.instruments import VENTURE_DEBT, CapacityContract, Loan
+from sim.instruments import CONVERTIBLE_NOTE, VENTURE_DEBT, CapacityContract, Loan
 from sim.ledger import ASSETS, CENTS_PER_USD, Flow, Line, to_cents
 from sim.mechanisms import share_price
 from sim.metrics import LOSS_EVENTS
@@ -232,9 +232,10 @@ def covenant_test(model: ComputeMarket, agent: MarketAgent, t: int) -> tuple[Cov
 
 def covenanted_loans(model: ComputeMarket, agent: MarketAgent) -> list[Loan]:
     """``agent``'s loans that carry maintenance covenants: all but covenant-lite venture debt
-    (:data:`~sim.instruments.VENTURE_DEBT`, which defaults only on a missed payment)."""
+    (:data:`~sim.instruments.VENTURE_DEBT`, which defaults only on a missed payment) and
+    convertible notes (:data:`~sim.instruments.CONVERTIBLE_NOTE`)."""
     loans = model.books.instruments.loans_of(borrower=agent.name)
-    return [loan for loan in loans if loan.kind != VENTURE_DEBT]
+    return [loan for loan in loans if loan.kind not in (VENTURE_DEBT, CONVERTIBLE_NOTE)]
 
 
 def borrowers(model: ComputeMarket) -> list[MarketAgent]:
