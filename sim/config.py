@@ -1137,6 +1137,18 @@ class CompetitionConfig(Section):
         ge=0,
         le=50,
     )
+    service_price_elasticity: float = param(
+        -1.3,
+        "dimensionless",
+        f"{CALIBRATION} Suggested defaults: demand price elasticity, range −0.5 to −1.5; the "
+        "elastic end (Jevons): token volume ≈ 12.7× a year while the price at constant "
+        "capability falls ≈ 10× (a16z Nov 2024, Epoch AI Mar 2025, OpenRouter) — estimate",
+        "ε: end users' demand for AI services responds to the lab's service price as "
+        "(p / p_ref)^ε; at −1 spending on AI does not depend on its price, below −1 cheaper "
+        "services (cheaper compute, lower margins) raise what the market spends",
+        ge=-3,
+        le=0,
+    )
     capability_demand_elasticity: float = param(
         0.3,
         "dimensionless",
