@@ -1563,6 +1563,7 @@ DealKind = Literal[
     "backstop",
     "lease_vehicle",
     "secondary_sale",
+    "lab_cloud",
 ]
 
 
@@ -1759,6 +1760,7 @@ class Scenario(Section):
             "backstop": ({"ChipVendor"}, {"Cloud"}),
             "lease_vehicle": ({"ChipVendor", "Investor", "Cloud"}, {"Lab"}),
             "secondary_sale": ({"Cloud", "ChipVendor", "Investor"}, {"Lab", "Cloud"}),
+            "lab_cloud": ({"Lab"}, {"Cloud"}),
         }
         seen = set()
         for deal in self.deals:
@@ -1918,12 +1920,12 @@ def _load_scenario(path: Path, chain: tuple[Path, ...]) -> Scenario:
 
 def _derived_scenario(path: Path, data: dict[str, Any], chain: tuple[Path, ...]) -> Scenario:
     """A scenario written as ``base = "other.toml"`` plus ``[overrides]`` (dotted paths)."""
-    unknown = sorted(set(data) - {"name", "base", "overrides", "deals"})
+    unknown = sorted(set(data) - {"name", "base", "overrides", "deals", "clouds"})
     if unknown:
         raise ConfigError(
             f"invalid {path}: a scenario with `base` may only have the fields name, base, "
-            f"overrides and deals (added to the base's); found {', '.join(unknown)}. Nothing "
-            "was run or written."
+            f"overrides, deals and clouds (added to the base's); found {', '.join(unknown)}. "
+            "Nothing was run or written."
         )
     if not isinstance(data["base"], str) or not data["base"]:
         raise ConfigError(
@@ -1939,14 +1941,17 @@ def _derived_scenario(path: Path, data: dict[str, Any], chain: tuple[Path, ...])
         )
     if "name" in data:
         overrides = {**overrides, "name": data["name"]}
-    if "deals" in data:  # [[deals]] of a based file are added to the base's
-        if not isinstance(data["deals"], list):
+    added = [key for key in ("clouds", "deals") if key in data]
+    for key in added:  # [[clouds]] and [[deals]] of a based file are added to the base's
+        if not isinstance(data[key], list):
             raise ConfigError(
-                f"invalid {path}: `deals` must be an array of tables ([[deals]]). Nothing was "
-                "run or written."
+                f"invalid {path}: `{key}` must be an array of tables ([[{key}]]). Nothing "
+                "was run or written."
             )
+    if added:
         merged = base.model_dump(mode="python")
-        merged["deals"] = [*merged["deals"], *data["deals"]]
+        for key in added:
+            merged[key] = [*merged[key], *data[key]]
         base = validate_scenario(merged, source=str(path))
     try:
         return base.with_overrides(overrides)

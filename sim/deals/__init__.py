@@ -11,6 +11,7 @@ from sim.config import DealSpec
 from sim.deals import (
     backstop,
     compute_credit,
+    lab_cloud,
     lease_vehicle,
     secondary_sale,
     strategic_equity,
@@ -22,6 +23,7 @@ from sim.instruments import ChipOrder
 _KINDS = (  # registered
     backstop,
     compute_credit,
+    lab_cloud,
     lease_vehicle,
     secondary_sale,
     strategic_equity,
