@@ -1149,6 +1149,33 @@ class CompetitionConfig(Section):
         ge=-3,
         le=0,
     )
+    jv_lock_in: float = param(
+        1.0,
+        "log-odds of staying",
+        "estimate (integration into portfolio companies' systems; ECONOMICS.md §3 lock-in L)",
+        "rise of a lab's enterprise lock-in while it has an enterprise joint venture: its "
+        "enterprise customers reconsider exp(−L) as often",
+        ge=0,
+        le=10,
+    )
+    jv_yield_per_month: float = param(
+        0.02,
+        "share of deployed capital per month",
+        "estimate (≈ 24% a year of revenue on capital put into deployments)",
+        "revenue a joint venture earns from portfolio companies each month per USD it has "
+        "spent deploying the lab's models",
+        ge=0,
+        le=1,
+    )
+    jv_margin: float = param(
+        0.3,
+        "share of the JV's revenue",
+        "estimate (IT-services gross margins ≈ 25–35%)",
+        "share of a joint venture's revenue it keeps as profit; the rest buys the lab's "
+        "services that run the deployments",
+        ge=0,
+        le=1,
+    )
     capability_demand_elasticity: float = param(
         0.3,
         "dimensionless",
@@ -1564,6 +1591,7 @@ DealKind = Literal[
     "lease_vehicle",
     "secondary_sale",
     "lab_cloud",
+    "enterprise_jv",
 ]
 
 
@@ -1647,6 +1675,21 @@ class DealSpec(Section):
         ge=0,
         le=1e13,
     )
+    partners: tuple[str, ...] = param(
+        (),
+        "agent names",
+        "scenario",
+        "enterprise_jv: co-investors beside the provider (the lead partner); each puts in an "
+        "equal part of the partners' capital",
+    )
+    receiver_share: float = param(
+        0.0,
+        "share of amount",
+        "scenario",
+        "enterprise_jv: share of the vehicle's capital the lab puts in",
+        ge=0,
+        lt=1,
+    )
     valuation_usd: float = param(
         0.0,
         "USD",
@@ -1703,6 +1746,22 @@ class Scenario(Section):
         if self.market.price_floor_usd_per_gpu_hour >= self.market.price_cap_usd_per_gpu_hour:
             raise ValueError("market.price_floor_usd_per_gpu_hour must be below the price cap")
         return self
+
+    def _check_joint_venture(self, deal: DealSpec, kinds: dict[str, str]) -> None:
+        """An enterprise JV's vehicle is an investor other than its partners (a scenario
+        gives it no equity or loan appetite and no inflow, so it invests in nothing else);
+        its partners are investors."""
+        if kinds.get(deal.vehicle) != "Investor" or deal.vehicle in (
+            deal.provider,
+            *deal.partners,
+        ):
+            raise ValueError(
+                f"deals.{deal.name}.vehicle '{deal.vehicle}' must name an Investor agent that "
+                "is not one of the JV's partners"
+            )
+        for who in deal.partners:
+            if kinds.get(who) != "Investor":
+                raise ValueError(f"deals.{deal.name}.partners '{who}' must name an Investor agent")
 
     def _check_opening_partners(self) -> None:
         """Each lab's opening contracts pick ``network.partners_per_lab`` distinct clouds in
@@ -1761,6 +1820,7 @@ class Scenario(Section):
             "lease_vehicle": ({"ChipVendor", "Investor", "Cloud"}, {"Lab"}),
             "secondary_sale": ({"Cloud", "ChipVendor", "Investor"}, {"Lab", "Cloud"}),
             "lab_cloud": ({"Lab"}, {"Cloud"}),
+            "enterprise_jv": ({"Investor"}, {"Lab"}),
         }
         seen = set()
         for deal in self.deals:
@@ -1777,6 +1837,8 @@ class Scenario(Section):
                         f"deals.{deal.name}.{role} '{who}' must name a "
                         f"{' or '.join(sorted(ok))} agent for a {deal.kind} deal"
                     )
+            if deal.kind == "enterprise_jv":
+                self._check_joint_venture(deal, kinds)
             if deal.kind == "lease_vehicle" and deal.vehicle not in vehicles:
                 raise ValueError(
                     f"deals.{deal.name}.vehicle '{deal.vehicle}' must name a cloud of archetype "
@@ -1920,12 +1982,12 @@ def _load_scenario(path: Path, chain: tuple[Path, ...]) -> Scenario:
 
 def _derived_scenario(path: Path, data: dict[str, Any], chain: tuple[Path, ...]) -> Scenario:
     """A scenario written as ``base = "other.toml"`` plus ``[overrides]`` (dotted paths)."""
-    unknown = sorted(set(data) - {"name", "base", "overrides", "deals", "clouds"})
+    unknown = sorted(set(data) - {"name", "base", "overrides", "deals", "clouds", "investors"})
     if unknown:
         raise ConfigError(
             f"invalid {path}: a scenario with `base` may only have the fields name, base, "
-            f"overrides, deals and clouds (added to the base's); found {', '.join(unknown)}. "
-            "Nothing was run or written."
+            "overrides, and clouds, investors and deals (added to the base's); found "
+            f"{', '.join(unknown)}. Nothing was run or written."
         )
     if not isinstance(data["base"], str) or not data["base"]:
         raise ConfigError(
@@ -1941,8 +2003,8 @@ def _derived_scenario(path: Path, data: dict[str, Any], chain: tuple[Path, ...])
         )
     if "name" in data:
         overrides = {**overrides, "name": data["name"]}
-    added = [key for key in ("clouds", "deals") if key in data]
-    for key in added:  # [[clouds]] and [[deals]] of a based file are added to the base's
+    added = [key for key in ("clouds", "investors", "deals") if key in data]
+    for key in added:  # [[clouds]], [[investors]], [[deals]] of a based file add to the base's
         if not isinstance(data[key], list):
             raise ConfigError(
                 f"invalid {path}: `{key}` must be an array of tables ([[{key}]]). Nothing "

@@ -373,6 +373,19 @@ class Lab(MarketAgent):
         Stargate-style lab (our own estimate: own capacity is used before rented)."""
         return max(0.0, min(gap_gpus, free_gpus))
 
+    # --- enterprise joint ventures (issue 15) ----------------------------------------------
+    def joint_venture_contribution(self, asked_usd: float) -> float:
+        """USD the lab puts into an enterprise joint venture's capital when asked for
+        ``asked_usd``: the amount, within its cash beyond its buffer (as for capacity it
+        owns; our own estimate)."""
+        return self.infrastructure_investment(asked_usd)
+
+    def integrate(self, segment: str, lock_in: float) -> None:
+        """A joint venture embeds the lab's models in ``segment``'s customers: its lock-in
+        there rises by ``lock_in`` (log-odds of staying; ECONOMICS.md §3's L, switching costs
+        raised by enterprise integration)."""
+        self.lock_in[segment] += lock_in
+
     def valuation_usd(self, sentiment: float) -> float:
         """The market's valuation of the lab, USD (≥ 0): its intrinsic value at the market's
         required return, whose risk premium reads ``sentiment``. The revenue multiple is an
