@@ -7,7 +7,11 @@ Usage: python experiments/competition_checks.py [--seeds N]
    convergence and idle capacity;
 3. the cascade experiment's shock: the share of the leader's lost revenue that rivals gain;
 4. overbuild on purpose with resale on: mean spot price in years 3–5 and the leader's
-   60-month result (retained earnings) against the baseline.
+   60-month result (retained earnings) against the baseline;
+5. a lab that becomes a cloud (Stargate) against the pure renter through a boom and a bust:
+   defaults, the leader's share of compute on its own capacity, its equity at month 60;
+6. the seeds' two enterprise joint ventures: services the vehicles bought from the labs,
+   profit paid to their owners, and the labs' enterprise customers against the baseline.
 Not a gallery experiment (no ``EXPERIMENT``); ``experiments/competition.py`` draws the figures.
 """
 
@@ -123,11 +127,63 @@ def overbuild(base: Scenario, seeds: list[int], months: int = 60) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+STARGATE_BUST = {
+    "demand.regime": "bust",
+    "demand.bust_month": 30,
+    "demand.bust_decline_per_month": 0.03,
+}
+
+
+def stargate(base: Scenario, seeds: list[int], months: int = 60) -> pd.DataFrame:
+    owner = load_scenario(HERE.parent / "sim" / "scenarios" / "stargate.toml")
+    rows = []
+    for seed in seeds:
+        for label, scenario in (("pure renter", base), ("Stargate lab", owner)):
+            agents = simulate(scenario.with_overrides(STARGATE_BUST), seed, months).tables["agents"]
+            lead = agents[agents["agent_id"] == LEADER].set_index("step")
+            rows.append(
+                {
+                    "seed": seed,
+                    "world": label,
+                    "defaulted": bool(lead["defaulted"].max()),
+                    "owned share at 60": float(lead["infrastructure_share"].iloc[-1]),
+                    "equity at 60": float(lead["equity_usd"].iloc[-1]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def joint_ventures(base: Scenario, seeds: list[int], months: int = 60) -> pd.DataFrame:
+    jv = load_scenario(HERE.parent / "sim" / "scenarios" / "enterprise_jv.toml")
+    rows = []
+    for seed in seeds:
+        shares = {}
+        for label, scenario in (("baseline", base), ("JVs", jv)):
+            run = simulate(scenario, seed, months)
+            labs = lab_rows(run.tables["agents"])
+            shares[label] = labs[labs["step"] == months - 1].set_index("agent_id")["market_share"]
+            flows = run.tables["flows"]
+        vehicles = flows["payer"].str.startswith("jv-vehicle")
+        bought = flows[vehicles & (flows["kind"] == "compute_payment")]
+        paid = flows[vehicles & (flows["kind"] == "dividend")]
+        rows.append(
+            {
+                "seed": seed,
+                "services bought": bought["amount"].sum(),
+                "profit paid": paid["amount"].sum(),
+                "leader share change": shares["JVs"][LEADER] - shares["baseline"][LEADER],
+                "challenger share change": shares["JVs"]["frontier-challenger"]
+                - shares["baseline"]["frontier-challenger"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument(
-        "--only", default="1234", help="which checks to run, e.g. 14 (default: all)"
+        "--only", default="123456", help="which checks to run, e.g. 14 (default: all)"
     )
     args = parser.parse_args()
     base = load_scenario(HERE / "baseline.toml")
@@ -147,6 +203,19 @@ def main() -> int:
         cas = cascade(base, seeds)
         print(cas.to_string(index=False))
         print(f"   mean share to rivals: {cas['share to rivals'].mean():.2f}\n")
+    if "5" in args.only:
+        print("5. Stargate lab against the pure renter through a boom and a bust (from month 30)")
+        sg = stargate(base, seeds)
+        print(
+            sg.groupby("world")[["defaulted", "owned share at 60", "equity at 60"]]
+            .agg({"defaulted": "sum", "owned share at 60": "median", "equity at 60": "median"})
+            .to_string(),
+            "\n",
+        )
+    if "6" in args.only:
+        print("6. the seeds' two enterprise JVs against the baseline (60 months)")
+        jvs = joint_ventures(base, seeds)
+        print(jvs.to_string(index=False), "\n")
     if "4" not in args.only:
         return 0
     print("4. overbuild on purpose (resale on): spot years 3–5, leader's retained earnings")

@@ -5,7 +5,7 @@ which the :mod:`sim` package exports::
 
     import sim
 
-    sim.scenarios()                          # ['baseline', 'telecom_bust']
+    sim.scenarios()                          # ['baseline', 'stargate', ...]
     world = sim.load("baseline", overrides={"demand.regime": "plateau"})
     run = sim.run(world, seed=7, months=24)  # run.model: one row per month, indexed by date
     fan = sim.ensemble("baseline", seeds=8, months=24, workers=2)

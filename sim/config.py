@@ -1221,6 +1221,45 @@ class CompetitionConfig(Section):
         ge=0,
         le=50,
     )
+    service_price_elasticity: float = param(
+        -1.3,
+        "dimensionless",
+        f"{CALIBRATION} Suggested defaults: demand price elasticity, range −0.5 to −1.5; the "
+        "elastic end (Jevons): token volume ≈ 12.7× a year while the price at constant "
+        "capability falls ≈ 10× (a16z Nov 2024, Epoch AI Mar 2025, OpenRouter) — estimate",
+        "ε: end users' demand for AI services responds to the lab's service price as "
+        "(p / p_ref)^ε; at −1 spending on AI does not depend on its price, below −1 cheaper "
+        "services (cheaper compute, lower margins) raise what the market spends",
+        ge=-3,
+        le=0,
+    )
+    jv_lock_in: float = param(
+        1.0,
+        "log-odds of staying",
+        "estimate (integration into portfolio companies' systems; ECONOMICS.md §3 lock-in L)",
+        "rise of a lab's enterprise lock-in while it has an enterprise joint venture: its "
+        "enterprise customers reconsider exp(−L) as often",
+        ge=0,
+        le=10,
+    )
+    jv_yield_per_month: float = param(
+        0.02,
+        "share of deployed capital per month",
+        "estimate (≈ 24% a year of revenue on capital put into deployments)",
+        "revenue a joint venture earns from portfolio companies each month per USD it has "
+        "spent deploying the lab's models",
+        ge=0,
+        le=1,
+    )
+    jv_margin: float = param(
+        0.3,
+        "share of the JV's revenue",
+        "estimate (IT-services gross margins ≈ 25–35%)",
+        "share of a joint venture's revenue it keeps as profit; the rest buys the lab's "
+        "services that run the deployments",
+        ge=0,
+        le=1,
+    )
     capability_demand_elasticity: float = param(
         0.3,
         "dimensionless",
@@ -1635,6 +1674,8 @@ DealKind = Literal[
     "backstop",
     "lease_vehicle",
     "secondary_sale",
+    "lab_cloud",
+    "enterprise_jv",
 ]
 
 
@@ -1718,6 +1759,21 @@ class DealSpec(Section):
         ge=0,
         le=1e13,
     )
+    partners: tuple[str, ...] = param(
+        (),
+        "agent names",
+        "scenario",
+        "enterprise_jv: co-investors beside the provider (the lead partner); each puts in an "
+        "equal part of the partners' capital",
+    )
+    receiver_share: float = param(
+        0.0,
+        "share of amount",
+        "scenario",
+        "enterprise_jv: share of the vehicle's capital the lab puts in",
+        ge=0,
+        lt=1,
+    )
     valuation_usd: float = param(
         0.0,
         "USD",
@@ -1775,6 +1831,22 @@ class Scenario(Section):
             raise ValueError("market.price_floor_usd_per_gpu_hour must be below the price cap")
         return self
 
+    def _check_joint_venture(self, deal: DealSpec, kinds: dict[str, str]) -> None:
+        """An enterprise JV's vehicle is an investor other than its partners (a scenario
+        gives it no equity or loan appetite and no inflow, so it invests in nothing else);
+        its partners are investors."""
+        if kinds.get(deal.vehicle) != "Investor" or deal.vehicle in (
+            deal.provider,
+            *deal.partners,
+        ):
+            raise ValueError(
+                f"deals.{deal.name}.vehicle '{deal.vehicle}' must name an Investor agent that "
+                "is not one of the JV's partners"
+            )
+        for who in deal.partners:
+            if kinds.get(who) != "Investor":
+                raise ValueError(f"deals.{deal.name}.partners '{who}' must name an Investor agent")
+
     def _check_opening_partners(self) -> None:
         """Each lab's opening contracts pick ``network.partners_per_lab`` distinct clouds in
         proportion to their ``initial_gpus``: when only some clouds have GPUs, there must be
@@ -1831,6 +1903,8 @@ class Scenario(Section):
             "backstop": ({"ChipVendor"}, {"Cloud"}),
             "lease_vehicle": ({"ChipVendor", "Investor", "Cloud"}, {"Lab"}),
             "secondary_sale": ({"Cloud", "ChipVendor", "Investor"}, {"Lab", "Cloud"}),
+            "lab_cloud": ({"Lab"}, {"Cloud"}),
+            "enterprise_jv": ({"Investor"}, {"Lab"}),
         }
         seen = set()
         for deal in self.deals:
@@ -1847,6 +1921,8 @@ class Scenario(Section):
                         f"deals.{deal.name}.{role} '{who}' must name a "
                         f"{' or '.join(sorted(ok))} agent for a {deal.kind} deal"
                     )
+            if deal.kind == "enterprise_jv":
+                self._check_joint_venture(deal, kinds)
             if deal.kind == "lease_vehicle" and deal.vehicle not in vehicles:
                 raise ValueError(
                     f"deals.{deal.name}.vehicle '{deal.vehicle}' must name a cloud of archetype "
@@ -1990,12 +2066,12 @@ def _load_scenario(path: Path, chain: tuple[Path, ...]) -> Scenario:
 
 def _derived_scenario(path: Path, data: dict[str, Any], chain: tuple[Path, ...]) -> Scenario:
     """A scenario written as ``base = "other.toml"`` plus ``[overrides]`` (dotted paths)."""
-    unknown = sorted(set(data) - {"name", "base", "overrides", "deals"})
+    unknown = sorted(set(data) - {"name", "base", "overrides", "deals", "clouds", "investors"})
     if unknown:
         raise ConfigError(
             f"invalid {path}: a scenario with `base` may only have the fields name, base, "
-            f"overrides and deals (added to the base's); found {', '.join(unknown)}. Nothing "
-            "was run or written."
+            "overrides, and clouds, investors and deals (added to the base's); found "
+            f"{', '.join(unknown)}. Nothing was run or written."
         )
     if not isinstance(data["base"], str) or not data["base"]:
         raise ConfigError(
@@ -2011,14 +2087,17 @@ def _derived_scenario(path: Path, data: dict[str, Any], chain: tuple[Path, ...])
         )
     if "name" in data:
         overrides = {**overrides, "name": data["name"]}
-    if "deals" in data:  # [[deals]] of a based file are added to the base's
-        if not isinstance(data["deals"], list):
+    added = [key for key in ("clouds", "investors", "deals") if key in data]
+    for key in added:  # [[clouds]], [[investors]], [[deals]] of a based file add to the base's
+        if not isinstance(data[key], list):
             raise ConfigError(
-                f"invalid {path}: `deals` must be an array of tables ([[deals]]). Nothing was "
-                "run or written."
+                f"invalid {path}: `{key}` must be an array of tables ([[{key}]]). Nothing "
+                "was run or written."
             )
+    if added:
         merged = base.model_dump(mode="python")
-        merged["deals"] = [*merged["deals"], *data["deals"]]
+        for key in added:
+            merged[key] = [*merged[key], *data[key]]
         base = validate_scenario(merged, source=str(path))
     try:
         return base.with_overrides(overrides)

@@ -112,6 +112,28 @@ ALL_DEALS = [
         "amount_usd": 1e9,
         "valuation_usd": 50e9,
     },
+    {
+        "name": "lab-builds",
+        "kind": "lab_cloud",
+        "provider": "lab-a",
+        "receiver": "lab-cloud",
+        "month": 1,
+        "months": 6,
+        "amount_usd": 1e9,
+        "debt_usd": 2e9,
+    },
+    {
+        "name": "jv",
+        "kind": "enterprise_jv",
+        "provider": "vc",
+        "partners": ["bank"],
+        "receiver": "lab-b",
+        "vehicle": "jv-vehicle",
+        "month": 2,
+        "months": 6,
+        "amount_usd": 1e9,
+        "receiver_share": 0.1,
+    },
 ]
 
 
@@ -154,6 +176,19 @@ def small_world(deals: bool = False, **overrides: object) -> Scenario:
                 "archetype": "lease_vehicle",
                 "initial_gpus": 0,
                 "initial_cash_usd": 0,
+            }
+        )
+        data["clouds"].append(  # the capacity lab-a owns (issue 15)
+            {"name": "lab-cloud", "archetype": "neocloud", "initial_gpus": 0, "initial_cash_usd": 0}
+        )
+        data["investors"].append(  # an enterprise joint venture's vehicle (issue 15)
+            {
+                "name": "jv-vehicle",
+                "archetype": "asset_manager",
+                "initial_cash_usd": 0,
+                "inflow_usd_per_month": 0,
+                "equity_appetite": 0,
+                "loan_appetite": 0,
             }
         )
         data["deals"] = ALL_DEALS

@@ -86,7 +86,8 @@ def test_load_applies_overrides_and_names_bad_input() -> None:
     world = sim.load("baseline", overrides={"demand.regime": "plateau", "labs.*.optimism": 1.4})
     assert world.demand.regime == "plateau"
     assert {lab.optimism for lab in world.labs} == {1.4}
-    with pytest.raises(ConfigError, match="baseline, endogenous_glut, telecom_bust"):
+    shipped = "baseline, endogenous_glut, enterprise_jv, stargate, telecom_bust"
+    with pytest.raises(ConfigError, match=shipped):
         sim.load("no-such-world")
     with pytest.raises(ConfigError, match="growth_long_run_per_month"):
         sim.load("baseline", overrides={"demand.growth_long_run_per_month": 9.0})

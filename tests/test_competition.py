@@ -151,7 +151,8 @@ def test_resale_offer_pays_the_friction_and_stops_when_off() -> None:
 # --- gallery captions (pytest -m gallery -k competition) ----------------------------------
 @pytest.mark.gallery
 def test_competition_captions_are_true(tmp_path) -> None:
-    """The price-war caption: converged labs' margin below 25% by month 24, baseline ≈ 45%."""
+    """The price-war caption: converged labs' margin below 25% by month 24, baseline ≈ 45%;
+    the Stargate caption: who defaults through the bust, the owned share, the equity."""
     from sim.gallery import BuildContext
 
     from .conftest import ROOT
@@ -166,6 +167,14 @@ def test_competition_captions_are_true(tmp_path) -> None:
     assert median[("capabilities converge", 24)] < 0.25
     assert median[("baseline", 24)] > 0.40
     assert (tmp_path / "overbuild_gains.png").exists()
+    # the Stargate caption: the renter defaults in 4 of 6 seeds, the Stargate lab in none,
+    # with about 40% of its compute on its own capacity and ≈ $18B of equity at the end
+    sg = pd.read_csv(tmp_path / "stargate.csv")
+    defaults = sg.groupby(["world", "seed"])["defaulted"].max().groupby("world").sum()
+    assert defaults["pure renter"] == 4 and defaults["Stargate lab"] == 0
+    end = sg[sg["step"] == sg["step"].max()].groupby("world")
+    assert end["infrastructure_share"].median()["Stargate lab"] == pytest.approx(0.4, abs=0.05)
+    assert end["equity_usd"].median()["Stargate lab"] == pytest.approx(18e9, rel=0.1)
 
 
 @pytest.mark.gallery
@@ -184,3 +193,39 @@ def test_overbuild_on_purpose_caption_is_true(tmp_path) -> None:
     purpose, base = table.loc["overbuild on purpose"], table.loc["baseline"]
     assert purpose["spot price years 3-5"] < base["spot price years 3-5"]
     assert purpose["lab retained earnings"] < base["lab retained earnings"]
+
+
+# --- the market's willingness to pay (issue 15: revenue responds to prices) -------------
+def month_one_lab_revenue(elasticity: float, margin_cap: float) -> float:
+    """Labs' revenue in month 1 of the small world with the spot price held (adjustment speed
+    ≈ 0) and margins frozen at ``min(calibrated, margin_cap)``."""
+    from sim.runner import simulate
+
+    world = small_world(
+        **{
+            "run.months": 2,
+            "market.price_adjustment_speed": 1e-9,
+            "demand.noise_sd": 0.0,
+            "competition.service_price_elasticity": elasticity,
+            "competition.margin_cap": margin_cap,
+            "competition.margin_adjustment": 0.0,
+            "competition.margin_share_response": 0.0,
+            "competition.margin_idle_response": 0.0,
+        }
+    )
+    agents = simulate(world, 1, months=2).tables["agents"]
+    labs = agents[(agents["agent_type"] == "Lab") & (agents["step"] == 1)]
+    return float(labs["revenue_usd"].sum())
+
+
+def test_spending_on_ai_responds_to_its_price_unless_elasticity_is_minus_one() -> None:
+    """A lab that prices at 30% instead of 45% margin charges 0.55/0.70 of the price: at
+    ε = −1 users buy 0.70/0.55 more and spend the same; at ε = −1.5 they spend
+    (0.55/0.70)^(1+ε) = 1.128× as much (hand-computed). This is the channel through which
+    circular money (more capacity, cheaper services) moves what the market spends."""
+    calibrated = small_world().labs[0].gross_margin
+    assert calibrated == pytest.approx(0.45)
+    unit = month_one_lab_revenue(-1.0, 0.30) / month_one_lab_revenue(-1.0, 0.80)
+    assert unit == pytest.approx(1.0, rel=1e-6)
+    elastic = month_one_lab_revenue(-1.5, 0.30) / month_one_lab_revenue(-1.5, 0.80)
+    assert elastic == pytest.approx((0.55 / 0.70) ** -0.5, rel=1e-6)

@@ -99,6 +99,8 @@ def test_built_wheel_runs_the_default_world_outside_the_checkout(tmp_path: Path)
     assert {
         "sim/scenarios/baseline.toml",
         "sim/scenarios/endogenous_glut.toml",
+        "sim/scenarios/enterprise_jv.toml",
+        "sim/scenarios/stargate.toml",
         "sim/scenarios/telecom_bust.toml",
         "sim/py.typed",
     } <= names
@@ -137,6 +139,8 @@ def test_built_wheel_runs_the_default_world_outside_the_checkout(tmp_path: Path)
     assert proc.stdout.split() == [
         "['baseline',",
         "'endogenous_glut',",
+        "'enterprise_jv',",
+        "'stargate',",
         "'telecom_bust']",
         "3",
         "3",

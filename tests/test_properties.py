@@ -65,6 +65,7 @@ def later_round_defaults_without_loss(events) -> list[tuple[int, str, int]]:
 
 
 SUPPLY_SEEN: set[str] = set()  # issue 16's mechanisms that the random worlds exercised
+COMPETITION_SEEN: set[str] = set()  # issue 15's: joint ventures, lab-owned capacity, resale
 
 EXERCISED = {
     "vendor_financing",
@@ -184,6 +185,13 @@ def test_money_is_conserved_and_books_balance_every_month(
         SUPPLY_SEEN.add("discount")
     if (agents[agents["agent_type"] == "Cloud"]["in_glut"] == 1.0).any():
         SUPPLY_SEEN.add("glut stop")
+    jv = flows[flows["payer"] == "jv-vehicle"]
+    if (jv["kind"] == "compute_payment").any() and (jv["kind"] == "dividend").any():
+        COMPETITION_SEEN.add("joint venture")  # it bought the lab's services, paid profit
+    if ((accruals["payee"] == "lab-cloud") & (accruals["payer"] == "lab-a")).any():
+        COMPETITION_SEEN.add("lab-owned capacity")  # the lab used capacity it owns
+    if "resale" in kinds:
+        COMPETITION_SEEN.add("resale")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -198,7 +206,8 @@ def every_mechanism_was_exercised():
 def check_random_worlds_exercised_every_mechanism() -> None:
     """Defaults in a good share of worlds, every deal kind, the capital market's failed
     rounds, listed marks, venture debt and convertible notes (sold, accrued in kind and
-    converted at a later round), and every distress mechanism."""
+    converted at a later round), every distress mechanism, and issue 15's joint ventures,
+    lab-owned capacity and resale."""
     share = sum(DEFAULT_SHARE_SEEN) / len(DEFAULT_SHARE_SEEN)
     print(f"share of random worlds with at least one default: {share:.0%}")
     assert share >= 0.15
@@ -209,3 +218,4 @@ def check_random_worlds_exercised_every_mechanism() -> None:
     missing = {k: v for k, v in DISTRESS_EVENTS.items() if k not in DISTRESS_SEEN}
     assert not missing, f"not exercised: {missing}"
     assert {"cancellation", "premium", "discount", "glut stop"} == SUPPLY_SEEN
+    assert {"joint venture", "lab-owned capacity", "resale"} == COMPETITION_SEEN

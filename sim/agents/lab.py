@@ -37,6 +37,7 @@ class Lab(MarketAgent):
         "service_price_usd_per_gpu_hour": lambda a: a.price,
         "market_share": lambda a: a.share,
         "resold_gpus": lambda a: a.resold_gpus,
+        "infrastructure_share": lambda a: a.infrastructure_share(),
     }
     segments: ClassVar[tuple[str, ...]] = ("consumer", "enterprise")
 
@@ -75,6 +76,7 @@ class Lab(MarketAgent):
         self.idle_share = 0.0  # share of its contracted capacity left idle last month
         self.training_gpus = 0.0  # GPUs that trained models last month
         self.resold_gpus = 0.0  # idle contracted GPUs resold on the spot market this month
+        self.owned_clouds: set[str] = set()  # clouds whose capacity the lab owns (Stargate)
 
     # --- serving -----------------------------------------------------------------------
     def observe_demand(self, inference_gpus: float) -> None:
@@ -394,7 +396,43 @@ class Lab(MarketAgent):
         rents. A pure renter is 0. This is the seam between two rules: the lab that becomes
         a cloud (issue 15) sets it from the capacity it owns; the valuation's business-model
         term (issue 14) reads it, valuing an infrastructure-owning lab more like a utility."""
-        return 0.0
+        if not self.owned_clouds:
+            return 0.0
+        step = self.market.month
+        mine = [c for c in self.market.contracts_of(self.name, step) if c.buyer == self.name]
+        held = sum(c.gpus for c in mine)
+        owned = sum(c.gpus for c in mine if c.seller in self.owned_clouds)
+        return owned / held if held > 0 else 0.0
+
+    # --- a lab that becomes a cloud (issue 15, Stargate) -----------------------------------
+    def infrastructure_investment(self, tranche_usd: float) -> float:
+        """USD of equity the lab puts into capacity it owns this month: the planned tranche,
+        within its cash beyond ``finance.cash_buffer_months`` of its costs (a lab does not
+        starve its operations to build; our own estimate of the rule)."""
+        if self.defaulted or tranche_usd <= 0:
+            return 0.0
+        buffer = self.market.cfg.finance.cash_buffer_months * self.costs_usd
+        return max(0.0, min(tranche_usd, self.cash - buffer))
+
+    def own_capacity_wanted(self, gap_gpus: float, free_gpus: float) -> float:
+        """GPUs of its new contracts the lab takes from capacity it owns: all it can, its own
+        needs first (``gap_gpus``, the contracts it wants), up to what its own clouds have not
+        committed (``free_gpus``); the rest it rents. The vertical-integration rule of a
+        Stargate-style lab (our own estimate: own capacity is used before rented)."""
+        return max(0.0, min(gap_gpus, free_gpus))
+
+    # --- enterprise joint ventures (issue 15) ----------------------------------------------
+    def joint_venture_contribution(self, asked_usd: float) -> float:
+        """USD the lab puts into an enterprise joint venture's capital when asked for
+        ``asked_usd``: the amount, within its cash beyond its buffer (as for capacity it
+        owns; our own estimate)."""
+        return self.infrastructure_investment(asked_usd)
+
+    def integrate(self, segment: str, lock_in: float) -> None:
+        """A joint venture embeds the lab's models in ``segment``'s customers: its lock-in
+        there rises by ``lock_in`` (log-odds of staying; ECONOMICS.md §3's L, switching costs
+        raised by enterprise integration)."""
+        self.lock_in[segment] += lock_in
 
     def valuation_usd(self, sentiment: float) -> float:
         """The market's valuation of the lab, USD (≥ 0): its intrinsic value at the market's

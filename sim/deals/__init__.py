@@ -11,6 +11,8 @@ from sim.config import DealSpec
 from sim.deals import (
     backstop,
     compute_credit,
+    enterprise_jv,
+    lab_cloud,
     lease_vehicle,
     secondary_sale,
     strategic_equity,
@@ -22,6 +24,8 @@ from sim.instruments import ChipOrder
 _KINDS = (  # registered
     backstop,
     compute_credit,
+    enterprise_jv,
+    lab_cloud,
     lease_vehicle,
     secondary_sale,
     strategic_equity,

@@ -48,7 +48,7 @@ def run(world: ComputeMarket, t: int) -> None:
     contract_price = np.array([lab.contract_price(t) for lab in labs])
     keep = np.array([1.0 - lab.margin for lab in labs])
     reference = np.array([lab.reference_price for lab in labs])
-    elasticity = world.cfg.demand.price_elasticity
+    elasticity = world.cfg.competition.service_price_elasticity  # end users' response
     # a lab whose contracts cover its need even at its contract-price service price
     # serves the marginal user from them; otherwise it buys the margin on spot
     priced = np.where(contract_price > 0, contract_price, world.spot_price)
