@@ -1007,6 +1007,53 @@ class InvestmentConfig(Section):
         ge=0,
         le=10,
     )
+    buyer_default_probability_per_year: float = param(
+        0.05,
+        "per year",
+        "estimate (Moody's single-B issuers' one-year default rate ≈ 3–6%, long-run average; "
+        "an unrated lab burning cash is about there)",
+        "a cloud's expected default rate of the buyer of a capacity commitment, in the cost "
+        "of the exposure it weighs before signing (Cloud.accepts_commitment)",
+        ge=0,
+        le=1,
+    )
+    risk_free_rate_per_year: float = param(
+        0.043,
+        "per year",
+        "estimate (US 5-year Treasury yield ≈ 4–4.5% in 2025)",
+        "the rate a cloud buyer's borrowing rate is read against: its default probability "
+        "is the spread over this ÷ loss given default (the credit triangle)",
+        ge=0,
+        le=1,
+    )
+    exposure_loss_given_default: float = param(
+        0.6,
+        "share of the exposure",
+        "estimate (Global Crossing: $12.4B debt sold for $250M; GPUs resold at the secondary "
+        "price recover part of it)",
+        "share of the capital a cloud sinks for a buyer's commitment that it loses if the "
+        "buyer defaults",
+        ge=0,
+        le=1,
+    )
+    exposure_limit_to_funding: float = param(
+        1.5,
+        "× funding capacity",
+        "estimate (a large-exposure limit, as Basel's 25% of capital for banks; a cloud's own "
+        "is its funding: cash, credit headroom with the new backlog, other income)",
+        "a cloud signs a capacity commitment only if the capital it must sink for it is at "
+        "most this multiple of what it can fund, the new contract's backlog counted",
+        ge=0,
+        le=100,
+    )
+    overflow_buying: bool = param(
+        True,
+        "switch",
+        "issue 16 (Must contain 5: a hyperscaler buys overflow from a neocloud; CALIBRATION: "
+        "Microsoft 62–67% of CoreWeave's revenue)",
+        "a hyperscaler whose orders the vendors refused (allocation) or it could not fund "
+        "contracts the shortfall from a neocloud with room (buy or build)",
+    )
 
 
 class ShockConfig(Section):
@@ -1210,6 +1257,14 @@ class LabSpec(Section):
         le=1,
     )
     initial_cash_usd: float = param(2e9, "USD", "estimate", "cash at the start", ge=0, le=1e13)
+    partners: tuple[str, ...] = param(
+        (),
+        "cloud names",
+        "scenario (issue 16, Must contain 7: the named network)",
+        "the lab's named partner clouds (its opening contracts and where it contracts more); "
+        "empty = `network.partners_per_lab` drawn at random in proportion to installed GPUs",
+        max_length=16,
+    )
     optimism: float = param(
         1.0,
         "× observed growth",
@@ -1551,6 +1606,7 @@ DealKind = Literal[
     "backstop",
     "lease_vehicle",
     "secondary_sale",
+    "capacity_commitment",
 ]
 
 
@@ -1643,6 +1699,15 @@ class DealSpec(Section):
         ge=0,
         le=1e15,
     )
+    start_month: int = param(
+        -1,
+        "months from start",
+        "scenario",
+        "capacity_commitment: first month of delivery (-1 = the signing month plus "
+        "market.contract_lead_months)",
+        ge=-1,
+        le=600,
+    )
 
 
 class Scenario(Section):
@@ -1687,9 +1752,26 @@ class Scenario(Section):
         self._check_deals()
         self._check_shares()
         self._check_opening_partners()
+        self._check_named_partners()
         if self.market.price_floor_usd_per_gpu_hour >= self.market.price_cap_usd_per_gpu_hour:
             raise ValueError("market.price_floor_usd_per_gpu_hour must be below the price cap")
         return self
+
+    def _check_named_partners(self) -> None:
+        """A lab's named partners are distinct clouds that sell to the market."""
+        sellers = {
+            n
+            for s in self.clouds
+            if s.archetype != "lease_vehicle"
+            for n in agent_names(s.name, s.count)
+        }
+        for lab in self.labs:
+            unknown = [p for p in lab.partners if p not in sellers]
+            if unknown or len(set(lab.partners)) < len(lab.partners):
+                raise ValueError(
+                    f"labs.{lab.name}.partners {list(lab.partners)} must name distinct clouds "
+                    f"that sell to the market; allowed: {', '.join(sorted(sellers))}"
+                )
 
     def _check_opening_partners(self) -> None:
         """Each lab's opening contracts pick ``network.partners_per_lab`` distinct clouds in
@@ -1747,6 +1829,7 @@ class Scenario(Section):
             "backstop": ({"ChipVendor"}, {"Cloud"}),
             "lease_vehicle": ({"ChipVendor", "Investor", "Cloud"}, {"Lab"}),
             "secondary_sale": ({"Cloud", "ChipVendor", "Investor"}, {"Lab", "Cloud"}),
+            "capacity_commitment": ({"Cloud"}, {"Lab", "Cloud"}),
         }
         seen = set()
         for deal in self.deals:
@@ -1763,6 +1846,10 @@ class Scenario(Section):
                         f"deals.{deal.name}.{role} '{who}' must name a "
                         f"{' or '.join(sorted(ok))} agent for a {deal.kind} deal"
                     )
+            if deal.kind == "capacity_commitment" and deal.provider == deal.receiver:
+                raise ValueError(
+                    f"deals.{deal.name}.receiver '{deal.receiver}' must differ from the provider"
+                )
             if deal.kind == "lease_vehicle" and deal.vehicle not in vehicles:
                 raise ValueError(
                     f"deals.{deal.name}.vehicle '{deal.vehicle}' must name a cloud of archetype "

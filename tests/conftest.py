@@ -103,6 +103,26 @@ ALL_DEALS = [
         "debt_usd": 2e9,
     },
     {
+        "name": "named-lab",
+        "kind": "capacity_commitment",
+        "provider": "hyper",
+        "receiver": "lab-b",
+        "month": 1,
+        "start_month": 6,
+        "months": 24,
+        "amount_usd": 1e9,
+    },
+    {
+        "name": "cloud-overflow",  # cloud to cloud: the rich cloud accepts most sizes
+        "kind": "capacity_commitment",
+        "provider": "hyper",
+        "receiver": "neo",
+        "month": 0,
+        "start_month": 0,
+        "months": 24,
+        "amount_usd": 1e9,
+    },
+    {
         "name": "secondary",
         "kind": "secondary_sale",
         "provider": "vc",

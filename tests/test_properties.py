@@ -181,6 +181,13 @@ def test_money_is_conserved_and_books_balance_every_month(
         SUPPLY_SEEN.add("discount")
     if (agents[agents["agent_type"] == "Cloud"]["in_glut"] == 1.0).any():
         SUPPLY_SEEN.add("glut stop")
+    contract_bills = accruals[accruals["kind"] == "compute_due"]["instrument"].astype(str)
+    if contract_bills.str.endswith(":named-lab").any():
+        SUPPLY_SEEN.add("named contract")
+    if contract_bills.str.endswith(":cloud-overflow").any():
+        SUPPLY_SEEN.add("cloud-to-cloud contract")
+    if contract_bills.str.endswith(":overflow").any():
+        SUPPLY_SEEN.add("buy or build")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -202,4 +209,12 @@ def check_random_worlds_exercised_every_mechanism() -> None:
     assert {"failed round", "listed mark", "venture debt"} == CAPITAL_MARKET_SEEN
     missing = {k: v for k, v in DISTRESS_EVENTS.items() if k not in DISTRESS_SEEN}
     assert not missing, f"not exercised: {missing}"
-    assert {"cancellation", "premium", "discount", "glut stop"} == SUPPLY_SEEN
+    assert {
+        "cancellation",
+        "premium",
+        "discount",
+        "glut stop",
+        "named contract",
+        "cloud-to-cloud contract",
+        "buy or build",
+    } == SUPPLY_SEEN

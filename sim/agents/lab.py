@@ -224,8 +224,14 @@ class Lab(MarketAgent):
     def choose_partners(
         self, clouds: Sequence[Cloud], weights: np.ndarray, k: int, rng: np.random.Generator
     ) -> list[str]:
-        """Pick ``k`` partner clouds at random, with probability proportional to
-        ``weights`` (their installed capacity); our own estimate of how labs pick clouds."""
+        """The lab's partner clouds: those named in its spec (the named network of the default
+        world, CALIBRATION "OpenAI commitments"), else ``k`` picked at random with
+        probability proportional to ``weights`` (their installed capacity); our own estimate
+        of how labs pick clouds."""
+        named = [c.name for c in clouds if c.name in self.spec.partners]
+        if named:
+            self.partners = named
+            return self.partners
         p = weights / weights.sum() if weights.sum() > 0 else None
         picks = rng.choice(len(clouds), size=k, replace=False, p=p)
         self.partners = [clouds[i].name for i in sorted(picks)]

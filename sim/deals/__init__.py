@@ -10,6 +10,7 @@ from __future__ import annotations
 from sim.config import DealSpec
 from sim.deals import (
     backstop,
+    capacity_commitment,
     compute_credit,
     lease_vehicle,
     secondary_sale,
@@ -21,6 +22,7 @@ from sim.instruments import ChipOrder
 
 _KINDS = (  # registered
     backstop,
+    capacity_commitment,
     compute_credit,
     lease_vehicle,
     secondary_sale,
