@@ -85,9 +85,10 @@ def buy_overflow(
     world: ComputeMarket, t: int, clouds: list[Cloud], refused: dict[str, float]
 ) -> None:
     """Buy or build: a cloud whose orders the vendors refused this month
-    (:meth:`Cloud.overflow_wanted`) contracts that capacity from the neoclouds, up to what
-    each has installed or coming and not yet contracted, the one with the most such capacity
-    first; each decides whether to accept (:meth:`Cloud.accepts_commitment`). The contract
+    (:meth:`Cloud.overflow_wanted`) contracts that capacity from the neoclouds, spread over
+    them in proportion to what each has installed or coming and not yet contracted, and no
+    more than that (multi-sourcing); each decides whether to accept
+    (:meth:`Cloud.accepts_commitment`). The contract
     runs the standard term from the contract lead."""
     mkt = world.cfg.market
     horizon = world.cfg.technology.build_lag_months
@@ -103,17 +104,20 @@ def buy_overflow(
             - world.contracted_gpus(seller=s.name, step=start)
             for s in sellers
         }
-        for seller in sorted(sellers, key=lambda s: (-spare[s.name], s.name)):
-            # a neocloud sells what it has or has coming, not what it cannot build either
-            units = min(gpus, spare[seller.name])
+        room = sum(max(0.0, g) for g in spare.values())
+        if room < 1.0:
+            continue
+        for seller in sellers:
+            # spread over the neoclouds by the room each has (multi-sourcing); a neocloud
+            # sells what it has or has coming, not what it cannot build either
+            units = min(gpus * max(0.0, spare[seller.name]) / room, max(0.0, spare[seller.name]))
             if units < 1.0:
-                break
+                continue
             contract = capacity_commitment.commit(
                 world, t, cloud, seller, units, start, mkt.contract_term_months, "overflow"
             )
             if contract is not None:
                 world.month_state.contracts_signed_gpus += units
-                gpus -= units
 
 
 def book_order(
