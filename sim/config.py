@@ -1607,6 +1607,7 @@ DealKind = Literal[
     "lease_vehicle",
     "secondary_sale",
     "capacity_commitment",
+    "warrant",
 ]
 
 
@@ -1707,6 +1708,23 @@ class DealSpec(Section):
         "market.contract_lead_months)",
         ge=-1,
         le=600,
+    )
+    warrant_share: float = param(
+        0.099,
+        "share of the issuer's shares",
+        f"{CALIBRATION} AMD → OpenAI: 160M shares of ≈ 1.62B outstanding",
+        "warrant: new shares the holder may buy, as a share of the issuer's shares "
+        "outstanding at grant",
+        ge=0,
+        le=1,
+    )
+    exercise_price_usd: float = param(
+        1.6e6,
+        "USD",
+        f"{CALIBRATION} AMD → OpenAI: 160M shares at $0.01",
+        "warrant: what exercising all its shares costs the holder",
+        ge=0,
+        le=1e13,
     )
 
 
@@ -1830,6 +1848,7 @@ class Scenario(Section):
             "lease_vehicle": ({"ChipVendor", "Investor", "Cloud"}, {"Lab"}),
             "secondary_sale": ({"Cloud", "ChipVendor", "Investor"}, {"Lab", "Cloud"}),
             "capacity_commitment": ({"Cloud"}, {"Lab", "Cloud"}),
+            "warrant": ({"ChipVendor"}, {"Lab"}),
         }
         seen = set()
         for deal in self.deals:
@@ -1890,6 +1909,8 @@ class Scenario(Section):
                 for j, name in enumerate(old):
                     copies[name] = [new[k * len(old) + j] for k in range(factor)]
                 spec["count"] *= factor
+        for spec in data["labs"]:  # a named partner stands for all its copies
+            spec["partners"] = tuple(c for p in spec["partners"] for c in copies.get(p, [p]))
         if factor > 1:
             # every deal is repeated in each copy, between the copies of its parties, at
             # 1/factor of its size (agents of a scaled archetype share its demand and money)

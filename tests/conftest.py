@@ -113,14 +113,24 @@ ALL_DEALS = [
         "amount_usd": 1e9,
     },
     {
-        "name": "cloud-overflow",  # cloud to cloud: the rich cloud accepts most sizes
+        "name": "cloud-overflow",  # cloud to cloud: the hyperscaler buys from the neocloud
         "kind": "capacity_commitment",
-        "provider": "hyper",
-        "receiver": "neo",
-        "month": 0,
-        "start_month": 0,
-        "months": 24,
+        "provider": "neo",
+        "receiver": "hyper",
+        "month": 6,
+        "months": 36,
         "amount_usd": 1e9,
+    },
+    {
+        "name": "vendor-warrant",
+        "kind": "warrant",
+        "provider": "vendor",
+        "receiver": "lab-a",
+        "month": 1,
+        "months": 4,
+        "amount_usd": 1e9,
+        "warrant_share": 0.1,
+        "exercise_price_usd": 1e3,
     },
     {
         "name": "secondary",

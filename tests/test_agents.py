@@ -460,3 +460,14 @@ def test_a_hyperscaler_buys_what_it_cannot_build_less_what_it_already_buys() -> 
     assert hyper.overflow_wanted(0, 6, 5000.0) == pytest.approx(3000.0)
     off = FakeMarket(cfg=small_world(**{"investment.overflow_buying": False}))
     assert make_cloud(off, "hyper", archetype="hyperscaler").overflow_wanted(0, 6, 5e3) == 0.0
+
+
+def test_a_lab_exercises_a_vested_warrant_in_the_money_if_cash_covers_the_strike() -> None:
+    market = FakeMarket()
+    lab = make_lab(market)
+    market.set_cash(lab.name, 1e6)
+    assert lab.exercises_warrant(1000.0, 50.0, 0.01) == 1000.0
+    assert lab.exercises_warrant(1000.0, 0.005, 0.01) == 0.0  # out of the money
+    assert lab.exercises_warrant(0.0, 50.0, 0.01) == 0.0
+    market.set_cash(lab.name, 5.0)  # the strike, $10, is more than its cash
+    assert lab.exercises_warrant(1000.0, 50.0, 0.01) == 0.0

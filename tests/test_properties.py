@@ -188,6 +188,8 @@ def test_money_is_conserved_and_books_balance_every_month(
         SUPPLY_SEEN.add("cloud-to-cloud contract")
     if contract_bills.str.endswith(":overflow").any():
         SUPPLY_SEEN.add("buy or build")
+    if flows["instrument"].astype(str).str.startswith("warrant:").any():
+        SUPPLY_SEEN.add("warrant exercised")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -217,4 +219,5 @@ def check_random_worlds_exercised_every_mechanism() -> None:
         "named contract",
         "cloud-to-cloud contract",
         "buy or build",
+        "warrant exercised",
     } == SUPPLY_SEEN

@@ -16,6 +16,7 @@ from sim.deals import (
     secondary_sale,
     strategic_equity,
     vendor_financing,
+    warrant,
 )
 from sim.deals.base import DEAL_KINDS, Deal, DealWorld, register
 from sim.instruments import ChipOrder
@@ -28,6 +29,7 @@ _KINDS = (  # registered
     secondary_sale,
     strategic_equity,
     vendor_financing,
+    warrant,
 )
 
 
