@@ -1,10 +1,10 @@
 """Warrants that vest with the holder's purchases (CALIBRATION "AMD → OpenAI": a warrant for
 160M AMD shares at $0.01, vesting as OpenAI buys 6 GW, ≈ $90B).
 
-Over ``months`` from ``month`` the holder (a lab) buys ``amount_usd`` of the issuer's (a
-vendor's) chips through its partner cloud: each month the lab commits that month's share as
-a take-or-pay contract with the cloud, and the cloud orders the matching chips from the
-vendor. The warrant — the right to buy ``warrant_share`` of the vendor's shares outstanding
+Over ``months`` from ``month`` the holder (a lab) buys up to ``amount_usd`` of the issuer's
+(a vendor's) chips through its partner cloud: each month the lab commits that month's share,
+as far as the vendor books it (:meth:`ChipVendor.accept_orders`), as a take-or-pay contract
+with the cloud, and the cloud orders the matching chips from the vendor. The warrant — the right to buy ``warrant_share`` of the vendor's shares outstanding
 at grant for ``exercise_price_usd`` in all — vests in proportion to the chips delivered on
 those orders. Vested shares are exercised when the holder chooses
 (:meth:`Lab.exercises_warrant`): it pays the strike in cash and receives new shares
@@ -88,11 +88,14 @@ class WarrantDeal(Deal):
         cloud = first_active_partner(world, lab)
         if cloud is None:
             return
-        purchase = deal.amount_usd / deal.months
+        # this month's purchase, as far as the vendor books it (its allocation rule)
+        wanted = deal.amount_usd / deal.months / vendor.unit_price(t)
+        units = vendor.accept_orders({cloud.name: wanted})[cloud.name]
+        if units < 1.0:
+            return
+        purchase = units * vendor.unit_price(t)
         mechanisms.commit_capacity(books, world.cfg, t, lab, cloud, purchase, deal.name)
-        order = mechanisms.place_order(
-            books, world.cfg, t, cloud, vendor, purchase / vendor.unit_price(t)
-        )
+        order = mechanisms.place_order(books, world.cfg, t, cloud, vendor, units)
         self.tied_orders.add(order.id)
 
     def on_delivery(self, world: DealWorld, t: int, order: ChipOrder, invoice_usd: float) -> None:
