@@ -4,9 +4,9 @@
 Over ``months`` from ``month`` the holder (a lab) buys up to ``amount_usd`` of the issuer's
 (a vendor's) chips through its partner cloud: each month the lab commits that month's share,
 as far as the vendor books it (:meth:`ChipVendor.accept_orders`), as a take-or-pay contract
-with the cloud, and the cloud orders the matching chips from the vendor. The warrant — the right to buy ``warrant_share`` of the vendor's shares outstanding
-at grant for ``exercise_price_usd`` in all — vests in proportion to the chips delivered on
-those orders. Vested shares are exercised when the holder chooses
+with the cloud, and the cloud orders the matching chips from the vendor. The warrant — the
+right to buy ``warrant_share`` of the vendor's shares outstanding at grant for
+``exercise_price_usd`` in all — vests in proportion to the chips delivered on those orders. Vested shares are exercised when the holder chooses
 (:meth:`Lab.exercises_warrant`): it pays the strike in cash and receives new shares
 (:meth:`Books.issue_shares`), which the capital market then marks like any stake. Until
 exercise the warrant is marked at its intrinsic value, the vested shares × (the issuer's
