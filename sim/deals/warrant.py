@@ -6,12 +6,13 @@ Over ``months`` from ``month`` the holder (a lab) buys up to ``amount_usd`` of t
 as far as the vendor books it (:meth:`ChipVendor.accept_orders`), as a take-or-pay contract
 with the cloud, and the cloud orders the matching chips from the vendor. The warrant — the
 right to buy ``warrant_share`` of the vendor's shares outstanding at grant for
-``exercise_price_usd`` in all — vests in proportion to the chips delivered on those orders. Vested shares are exercised when the holder chooses
-(:meth:`Lab.exercises_warrant`): it pays the strike in cash and receives new shares
-(:meth:`Books.issue_shares`), which the capital market then marks like any stake. Until
-exercise the warrant is marked at its intrinsic value, the vested shares × (the issuer's
-share price − the strike) (not Black–Scholes: at a strike of $0.01 against a share price in
-the hundreds the time value is nil)."""
+``exercise_price_usd`` in all — vests in proportion to the chips delivered on those orders.
+Vested shares are exercised when the holder chooses (:meth:`Lab.exercises_warrant`): it
+pays the strike in cash and receives new shares (:meth:`Books.issue_shares`), which the
+capital market then marks like any stake. Until exercise the warrant is marked at its
+intrinsic value, the vested shares × (the issuer's share price − the strike) (not
+Black–Scholes: at a strike of $0.01 against a share price in the hundreds the time value
+is nil)."""
 
 from __future__ import annotations
 
