@@ -20,6 +20,7 @@ def test_baseline_loads_with_named_archetypes(baseline: Scenario) -> None:
     assert {s.archetype for s in baseline.clouds} == {"hyperscaler", "neocloud", "lease_vehicle"}
     assert {d.kind for d in baseline.deals} == {
         "capacity_commitment",
+        "warrant",
         "strategic_equity",
         "compute_credit",
         "backstop",

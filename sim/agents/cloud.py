@@ -262,13 +262,19 @@ class Cloud(MarketAgent):
         """GPUs to order this month: the investment rule's wish (expected return, Sterman's
         1989 anchoring and adjustment with a supply line, or the price-driven cobweb), capped
         by what the cloud can fund at ``unit_cost`` USD per GPU (chip plus facility). After a
-        glut (:meth:`in_glut`) the first two order only what their contracts need."""
+        glut (:meth:`in_glut`) the first two order only what their contracts need beyond
+        what is installed, bought and on order (the whole supply line)."""
         rule = self.spec.investment_rule
         contracted_then = self.market.contracted_gpus(seller=self.name, step=step + horizon)
         if rule == "price_driven":
             desired = self.plan_offer(step, horizon, self.market.spot_price)
         elif self.in_glut(step):
+            # in a glut only the contracts count, net of everything on order (the whole
+            # supply line: neglecting part of it would re-order what a cancellation removed)
             desired = contracted_then * (1.0 + self.spec.reserve_margin)
+            kept = self.installed_gpus(step) - self.retiring_gpus(step, horizon)
+            wanted = desired - kept - self.bought_gpus(step + horizon) - self.pipeline_gpus(step)
+            return min(max(0.0, wanted), max(0.0, self.funding_capacity(step)) / unit_cost)
         elif rule == "expected_return":
             desired = self.desired_by_expected_return(step, horizon, market_share, unit_cost)
         else:

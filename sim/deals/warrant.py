@@ -2,10 +2,10 @@
 160M AMD shares at $0.01, vesting as OpenAI buys 6 GW, ≈ $90B).
 
 Over ``months`` from ``month`` the holder (a lab) buys up to ``amount_usd`` of the issuer's
-(a vendor's) chips through its partner cloud: each month the lab commits that month's share,
-as far as the vendor books it (:meth:`ChipVendor.accept_orders`), as a take-or-pay contract
-with the cloud, and the cloud orders the matching chips from the vendor. The warrant — the
-right to buy ``warrant_share`` of the vendor's shares outstanding at grant for
+(a vendor's) chips through its partner cloud: each month the cloud orders that month's share
+from the vendor, as far as the vendor books it (:meth:`ChipVendor.accept_orders`), and the
+lab contracts the capacity of those chips from the cloud (take-or-pay, standard term). The
+warrant — the right to buy ``warrant_share`` of the vendor's shares outstanding at grant for
 ``exercise_price_usd`` in all — vests in proportion to the chips delivered on those orders.
 Vested shares are exercised when the holder chooses (:meth:`Lab.exercises_warrant`): it
 pays the strike in cash and receives new shares (:meth:`Books.issue_shares`), which the
@@ -94,8 +94,12 @@ class WarrantDeal(Deal):
         units = vendor.accept_orders({cloud.name: wanted})[cloud.name]
         if units < 1.0:
             return
-        purchase = units * vendor.unit_price(t)
-        mechanisms.commit_capacity(books, world.cfg, t, lab, cloud, purchase, deal.name)
+        mkt = world.cfg.market
+        price = max(cloud.quote_contract_price(), mkt.price_floor_usd_per_gpu_hour)
+        start = t + mkt.contract_lead_months
+        mechanisms.sign_contract(
+            books, world.cfg, t, lab, cloud.name, units, price, start, deal.name
+        )
         order = mechanisms.place_order(books, world.cfg, t, cloud, vendor, units)
         self.tied_orders.add(order.id)
 
