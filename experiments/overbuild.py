@@ -342,10 +342,12 @@ EXPERIMENT = Experiment(
         ),
         GalleryFigure(
             "endogenous_glut.png",
-            "The glut that competition makes: boom demand and no bust, vendors book every "
-            "order. When clouds match rivals' announced pipelines (pre-emption weight 3), the "
-            "spot price falls below the full cost of a new GPU-hour for 6 months or more in "
-            "at least half of the 10 seeds; without pre-emption in fewer.",
+            "A glut with no bust: boom demand, vendors book every order. The spot price "
+            "falls below the full cost of a new GPU-hour for 6 months or more in at least "
+            "half of the 10 seeds when clouds match rivals' announced pipelines (pre-emption "
+            "weight 3), and also without pre-emption: the named contracts of the default "
+            "world (the Oracle- and Azure-like commitments) alone make the clouds build "
+            "ahead of demand.",
         ),
         GalleryFigure(
             "returns_and_concentration.png",

@@ -92,8 +92,8 @@ def test_overbuild_series_definitions() -> None:
 
 @pytest.mark.gallery
 def test_endogenous_glut_caption_is_true(tmp_path) -> None:
-    """Boom, no bust: with strong pre-emption spot stays below full cost for >= 6 months in at
-    least half of the 10 seeds; without pre-emption in fewer."""
+    """Boom, no bust: spot stays below full cost for >= 6 months in at least half of the 10
+    seeds with strong pre-emption, and also without it (the named contracts build ahead)."""
     sys.path.insert(0, str(ROOT / "experiments"))
     import overbuild
 
@@ -102,5 +102,5 @@ def test_endogenous_glut_caption_is_true(tmp_path) -> None:
     seeds = overbuild.PARAMS["endogenous glut: seeds"]
     strong = table["preemption_weight"].max()
     assert hits[strong] >= seeds / 2
-    assert hits[0.0] < hits[strong]
+    assert hits[0.0] >= seeds / 2
     assert (tmp_path / "endogenous_glut.png").exists()
