@@ -7,7 +7,8 @@ Baseline, seeds 1..N: the share of months with an effective order-to-delivery la
 run; the leading vendor's revenue in NVIDIA's fiscal 2026 (Feb 2025 - Jan 2026) against its
 calibrated data-centre revenue ($193.7B ± 30%); the spot price in October 2025 ($1.70-3.00).
 The glut stop: in every month after six months of spot below 0.8 × full cost, the GPUs ordered
-by the clouds in a glut beyond what their contracts needed. The endogenous glut: boom demand, no
+by the clouds in a glut beyond what their contracts needed (net of what is installed and on
+order) and beyond the contracts signed that month. The endogenous glut: boom demand, no
 bust, strong pre-emption: runs where spot stays below full cost for six months or more.
 The named network: hyperscaler-a's share of neocloud-leader's compute revenue in 2025 and
 hyperscaler-bbb's backlog at the end of 2025.
@@ -83,8 +84,15 @@ def glut_stop(seeds: int) -> None:
                     - (c.installed_gpus(t) - c.retiring_gpus(t, horizon))
                     - before[c.name]
                 )
+                # orders tied to contracts signed this month are covered by them (a
+                # purchase commitment's matching chips, a warrant's purchases)
+                signed = sum(
+                    k.gpus
+                    for k in model.books.instruments.contracts
+                    if k.seller == c.name and k.signed == t
+                )
                 ordered += new
-                beyond += max(0.0, new - max(0.0, need))
+                beyond += max(0.0, new - max(0.0, need) - signed)
         print(f"  seed {seed:<22} {months:>17.0f} {ordered:>16,.0f} {beyond:>17,.0f}")
 
 

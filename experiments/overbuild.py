@@ -26,6 +26,9 @@ PARAMS = {
     "overbuild on purpose: contract coverage": 1.6,
     "overbuild on purpose: seeds": 10,
     "overbuild on purpose: months": 60,
+    "endogenous glut: scenario": "experiments/endogenous_glut.toml (boom, no bust)",
+    "endogenous glut: seeds": 10,
+    "endogenous glut: months": 120,
 }
 
 
@@ -220,6 +223,60 @@ def build(out: Path, ctx: BuildContext) -> None:
     )
     save_figure(fig, out / "overbuild_on_purpose.png")
     table.to_csv(out / "overbuild_on_purpose.csv")
+    endogenous_glut(out, ctx)
+
+
+def longest_run(flags: np.ndarray) -> int:
+    """Longest run of consecutive true values."""
+    best = run = 0
+    for flag in flags:
+        run = run + 1 if flag else 0
+        best = max(best, run)
+    return best
+
+
+def endogenous_glut(out: Path, ctx: BuildContext) -> pd.DataFrame:
+    """Boom demand and no bust: the same seeds without and with strong pre-emption (clouds
+    match rivals' announced pipelines). Writes the spot price over full cost for both and,
+    per seed, the longest run of months with spot below full cost."""
+    glut = load_scenario(HERE / "endogenous_glut.toml")
+    seeds = derive_seeds(PARAMS["base_seed"] + 2, PARAMS["endogenous glut: seeds"])
+    months = PARAMS["endogenous glut: months"]
+    strong = glut.investment.preemption_weight
+    fig, axes = new_figure()
+    rows = []
+    for weight, colour in ((0.0, "#1f77b4"), (strong, "#d62728")):
+        world = glut.with_overrides({"investment.preemption_weight": weight})
+        _, tables = run_ensemble(world, seeds, months, workers=ctx.workers, keep=("model",))
+        model = tables["model"]
+        model = model.assign(
+            ratio=model["spot_price_usd_per_gpu_hour"] / model["full_cost_usd_per_gpu_hour"]
+        )
+        fan_chart(
+            model,
+            "date",
+            "ratio",
+            title="Boom demand, no bust: spot price over the full cost of a new GPU-hour",
+            ylabel="spot ÷ full cost",
+            ax=axes[0, 0],
+            colour=colour,
+            label=f"pre-emption weight {weight:g}",
+        )
+        for seed, g in model.groupby("seed"):
+            below = (g["spot_price_usd_per_gpu_hour"] < g["full_cost_usd_per_gpu_hour"]).to_numpy()
+            rows.append(
+                {
+                    "preemption_weight": weight,
+                    "seed": seed,
+                    "longest_months_below_full_cost": longest_run(below),
+                }
+            )
+    axes[0, 0].axhline(1.0, color="black", ls="--", lw=1, label="full cost")
+    axes[0, 0].legend(loc="upper right")
+    save_figure(fig, out / "endogenous_glut.png")
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "endogenous_glut.csv", index=False)
+    return table
 
 
 def draw_returns(runs: pd.DataFrame, path: Path) -> None:
@@ -254,7 +311,8 @@ EXPERIMENT = Experiment(
     "of what they have on order and borrow 1.5× their backlog. Nothing is scripted after the "
     "bust: the glut, the price crash and the write-downs come from the agents' decisions "
     "with the delivery and build lags. Second part: the leading lab commits to far more "
-    "capacity than it needs (the 'overbuild on purpose' theory).",
+    "capacity than it needs (the 'overbuild on purpose' theory). Third part: the glut "
+    "with no bust at all, from competitive pre-emption (experiments/endogenous_glut.toml).",
     figures=(
         GalleryFigure(
             "capacity_demand.png",
@@ -283,6 +341,15 @@ EXPERIMENT = Experiment(
             "overbuilding on purpose does not pay the lab.",
         ),
         GalleryFigure(
+            "endogenous_glut.png",
+            "A glut with no bust: boom demand, vendors book every order. The spot price "
+            "falls below the full cost of a new GPU-hour for 6 months or more in at least "
+            "half of the 10 seeds when clouds match rivals' announced pipelines (pre-emption "
+            "weight 3), and also without pre-emption: the named contracts of the default "
+            "world (the Oracle- and Azure-like commitments) alone make the clouds build "
+            "ahead of demand.",
+        ),
+        GalleryFigure(
             "returns_and_concentration.png",
             "Who made money, to the end of 2031: with the same seeds, investors get about "
             "2× their money back (held claims at their marks) without the bust and about 1× "
@@ -297,6 +364,7 @@ EXPERIMENT = Experiment(
         "bust_summary.csv",
         "overbuild_on_purpose.csv",
         "returns_and_concentration.csv",
+        "endogenous_glut.csv",
     ),
 )
 

@@ -1091,6 +1091,53 @@ class InvestmentConfig(Section):
         ge=0,
         le=10,
     )
+    buyer_default_probability_per_year: float = param(
+        0.05,
+        "per year",
+        "estimate (Moody's single-B issuers' one-year default rate ≈ 3–6%, long-run average; "
+        "an unrated lab burning cash is about there)",
+        "a cloud's expected default rate of the buyer of a capacity commitment, in the cost "
+        "of the exposure it weighs before signing (Cloud.accepts_commitment)",
+        ge=0,
+        le=1,
+    )
+    risk_free_rate_per_year: float = param(
+        0.043,
+        "per year",
+        "estimate (US 5-year Treasury yield ≈ 4–4.5% in 2025)",
+        "the rate a cloud buyer's borrowing rate is read against: its default probability "
+        "is the spread over this ÷ loss given default (the credit triangle)",
+        ge=0,
+        le=1,
+    )
+    exposure_loss_given_default: float = param(
+        0.6,
+        "share of the exposure",
+        "estimate (Global Crossing: $12.4B debt sold for $250M; GPUs resold at the secondary "
+        "price recover part of it)",
+        "share of the capital a cloud sinks for a buyer's commitment that it loses if the "
+        "buyer defaults",
+        ge=0,
+        le=1,
+    )
+    exposure_limit_to_funding: float = param(
+        1.5,
+        "× funding capacity",
+        "estimate (a large-exposure limit, as Basel's 25% of capital for banks; a cloud's own "
+        "is its funding: cash, credit headroom with the new backlog, other income)",
+        "a cloud signs a capacity commitment only if the capital it must sink for it is at "
+        "most this multiple of what it can fund, the new contract's backlog counted",
+        ge=0,
+        le=100,
+    )
+    overflow_buying: bool = param(
+        True,
+        "switch",
+        "issue 16 (Must contain 5: a hyperscaler buys overflow from a neocloud; CALIBRATION: "
+        "Microsoft 62–67% of CoreWeave's revenue)",
+        "a hyperscaler whose orders the vendors refused (allocation) or it could not fund "
+        "contracts the shortfall from a neocloud with room (buy or build)",
+    )
 
 
 class ShockConfig(Section):
@@ -1333,6 +1380,14 @@ class LabSpec(Section):
         le=1,
     )
     initial_cash_usd: float = param(2e9, "USD", "estimate", "cash at the start", ge=0, le=1e13)
+    partners: tuple[str, ...] = param(
+        (),
+        "cloud names",
+        "scenario (issue 16, Must contain 7: the named network)",
+        "the lab's named partner clouds (its opening contracts and where it contracts more); "
+        "empty = `network.partners_per_lab` drawn at random in proportion to installed GPUs",
+        max_length=16,
+    )
     optimism: float = param(
         1.0,
         "× observed growth",
@@ -1676,6 +1731,8 @@ DealKind = Literal[
     "secondary_sale",
     "lab_cloud",
     "enterprise_jv",
+    "capacity_commitment",
+    "warrant",
 ]
 
 
@@ -1783,6 +1840,32 @@ class DealSpec(Section):
         ge=0,
         le=1e15,
     )
+    start_month: int = param(
+        -1,
+        "months from start",
+        "scenario",
+        "capacity_commitment: first month of delivery (-1 = the signing month plus "
+        "market.contract_lead_months)",
+        ge=-1,
+        le=600,
+    )
+    warrant_share: float = param(
+        0.099,
+        "share of the issuer's shares",
+        f"{CALIBRATION} AMD → OpenAI: 160M shares of ≈ 1.62B outstanding",
+        "warrant: new shares the holder may buy, as a share of the issuer's shares "
+        "outstanding at grant",
+        ge=0,
+        le=1,
+    )
+    exercise_price_usd: float = param(
+        1.6e6,
+        "USD",
+        f"{CALIBRATION} AMD → OpenAI: 160M shares at $0.01",
+        "warrant: what exercising all its shares costs the holder",
+        ge=0,
+        le=1e13,
+    )
 
 
 class Scenario(Section):
@@ -1827,6 +1910,7 @@ class Scenario(Section):
         self._check_deals()
         self._check_shares()
         self._check_opening_partners()
+        self._check_named_partners()
         if self.market.price_floor_usd_per_gpu_hour >= self.market.price_cap_usd_per_gpu_hour:
             raise ValueError("market.price_floor_usd_per_gpu_hour must be below the price cap")
         return self
@@ -1846,6 +1930,22 @@ class Scenario(Section):
         for who in deal.partners:
             if kinds.get(who) != "Investor":
                 raise ValueError(f"deals.{deal.name}.partners '{who}' must name an Investor agent")
+
+    def _check_named_partners(self) -> None:
+        """A lab's named partners are distinct clouds that sell to the market."""
+        sellers = {
+            n
+            for s in self.clouds
+            if s.archetype != "lease_vehicle"
+            for n in agent_names(s.name, s.count)
+        }
+        for lab in self.labs:
+            unknown = [p for p in lab.partners if p not in sellers]
+            if unknown or len(set(lab.partners)) < len(lab.partners):
+                raise ValueError(
+                    f"labs.{lab.name}.partners {list(lab.partners)} must name distinct clouds "
+                    f"that sell to the market; allowed: {', '.join(sorted(sellers))}"
+                )
 
     def _check_opening_partners(self) -> None:
         """Each lab's opening contracts pick ``network.partners_per_lab`` distinct clouds in
@@ -1905,6 +2005,8 @@ class Scenario(Section):
             "secondary_sale": ({"Cloud", "ChipVendor", "Investor"}, {"Lab", "Cloud"}),
             "lab_cloud": ({"Lab"}, {"Cloud"}),
             "enterprise_jv": ({"Investor"}, {"Lab"}),
+            "capacity_commitment": ({"Cloud"}, {"Lab", "Cloud"}),
+            "warrant": ({"ChipVendor"}, {"Lab"}),
         }
         seen = set()
         for deal in self.deals:
@@ -1923,6 +2025,10 @@ class Scenario(Section):
                     )
             if deal.kind == "enterprise_jv":
                 self._check_joint_venture(deal, kinds)
+            if deal.kind == "capacity_commitment" and deal.provider == deal.receiver:
+                raise ValueError(
+                    f"deals.{deal.name}.receiver '{deal.receiver}' must differ from the provider"
+                )
             if deal.kind == "lease_vehicle" and deal.vehicle not in vehicles:
                 raise ValueError(
                     f"deals.{deal.name}.vehicle '{deal.vehicle}' must name a cloud of archetype "
@@ -1963,6 +2069,8 @@ class Scenario(Section):
                 for j, name in enumerate(old):
                     copies[name] = [new[k * len(old) + j] for k in range(factor)]
                 spec["count"] *= factor
+        for spec in data["labs"]:  # a named partner stands for all its copies
+            spec["partners"] = tuple(c for p in spec["partners"] for c in copies.get(p, [p]))
         if factor > 1:
             # every deal is repeated in each copy, between the copies of its parties, at
             # 1/factor of its size (agents of a scaled archetype share its demand and money)

@@ -402,3 +402,72 @@ def test_agents_read_their_books_through_the_view() -> None:
     assert lab.cash == 7.0 and lab.equity == -3.0 and lab.market_value() > 0
     lab.record_default(5)
     assert lab.defaulted and lab.market_value() == 0.0
+
+
+# --- commitments and buy-or-build (issue 16) -------------------------------------------------
+def test_commitment_value_is_the_discounted_take_or_pay_margin_less_the_capital_used() -> None:
+    market = flat_tech_market(**{"market.take_or_pay_share": 1.0})
+    cloud = make_cloud(market)
+    hours = market.cfg.market.hours_per_month
+    # 100 GPUs at $2/h for 6 of their 12 months of life, $0.3/h to run, $10k each
+    profit, exposure = cloud.commitment_value(100, 2.0, 0, 6, 0, 10_000.0)
+    assert exposure == pytest.approx(1e6)
+    assert profit == pytest.approx(100 * 6 * (2.0 - 0.3) * hours - 1e6 * 6 / 12)
+
+
+def test_cloud_signs_a_commitment_only_if_profit_beats_the_expected_loss_within_its_limit() -> None:
+    market = flat_tech_market(**{"market.take_or_pay_share": 1.0})
+    cloud = make_cloud(market, other_business_income_usd_per_month=0.0)
+    market.set_cash("hyper", 1e9)
+    hours = market.cfg.market.hours_per_month
+    inv = market.cfg.investment
+    gpus, price, term, unit = 1000.0, 2.0, 12, 10_000.0
+    value = gpus * price * hours * term
+    profit, exposure = cloud.commitment_value(gpus, price, 0, term, 0, unit)
+    assert profit > 0
+    # the break-even default probability: profit = PD × LGD × exposure
+    breakeven = profit / (inv.exposure_loss_given_default * exposure)
+    assert cloud.accepts_commitment(0.9 * breakeven, value, gpus, price, 0, term, 0, unit)
+    assert not cloud.accepts_commitment(1.1 * breakeven, value, gpus, price, 0, term, 0, unit)
+    # a profitable deal from a safe buyer is still refused beyond the risk limit
+    tight = flat_tech_market(
+        **{"market.take_or_pay_share": 1.0, "investment.exposure_limit_to_funding": 0.0}
+    )
+    tight.set_cash("hyper", 1e9)
+    assert not make_cloud(tight).accepts_commitment(0.0, value, gpus, price, 0, term, 0, unit)
+
+
+def test_a_clouds_default_probability_is_read_from_its_spread_a_labs_is_the_parameter() -> None:
+    market = FakeMarket()
+    inv = market.cfg.investment
+    seller = make_cloud(market, "neo")
+    buyer = make_cloud(market, "hyper", interest_rate_per_year=inv.risk_free_rate_per_year + 0.012)
+    assert seller.buyer_default_probability(buyer) == pytest.approx(
+        0.012 / inv.exposure_loss_given_default
+    )
+    lab = make_lab(market)
+    assert seller.buyer_default_probability(lab) == inv.buyer_default_probability_per_year
+
+
+def test_a_hyperscaler_buys_what_it_cannot_build_less_what_it_already_buys() -> None:
+    market = FakeMarket()
+    hyper = make_cloud(market, "hyper", archetype="hyperscaler")
+    neo = make_cloud(market, "neo", archetype="neocloud")
+    assert hyper.overflow_wanted(0, 6, 5000.0) == pytest.approx(5000.0)
+    assert neo.overflow_wanted(0, 6, 5000.0) == 0.0  # a neocloud builds or goes without
+    # 2,000 GPUs already bought for months 3..: they cover part of the shortfall at the horizon
+    market.contracts.append(CapacityContract("o", "hyper", "neo", 2000, 2.0, 3, 24, 1.0))
+    assert hyper.overflow_wanted(0, 6, 5000.0) == pytest.approx(3000.0)
+    off = FakeMarket(cfg=small_world(**{"investment.overflow_buying": False}))
+    assert make_cloud(off, "hyper", archetype="hyperscaler").overflow_wanted(0, 6, 5e3) == 0.0
+
+
+def test_a_lab_exercises_a_vested_warrant_in_the_money_if_cash_covers_the_strike() -> None:
+    market = FakeMarket()
+    lab = make_lab(market)
+    market.set_cash(lab.name, 1e6)
+    assert lab.exercises_warrant(1000.0, 50.0, 0.01) == 1000.0
+    assert lab.exercises_warrant(1000.0, 0.005, 0.01) == 0.0  # out of the money
+    assert lab.exercises_warrant(0.0, 50.0, 0.01) == 0.0
+    market.set_cash(lab.name, 5.0)  # the strike, $10, is more than its cash
+    assert lab.exercises_warrant(1000.0, 50.0, 0.01) == 0.0

@@ -19,6 +19,8 @@ def test_baseline_loads_with_named_archetypes(baseline: Scenario) -> None:
     assert sum(s.count for s in baseline.labs) >= 5
     assert {s.archetype for s in baseline.clouds} == {"hyperscaler", "neocloud", "lease_vehicle"}
     assert {d.kind for d in baseline.deals} == {
+        "capacity_commitment",
+        "warrant",
         "strategic_equity",
         "compute_credit",
         "backstop",
@@ -146,3 +148,14 @@ def test_opening_debt_the_lenders_cannot_fund_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"investors\.bank\.initial_cash_usd"):
         ComputeMarket(world, rng=1)
     ComputeMarket(small_world(), rng=1)  # the small world's $3B is lent in full
+
+
+def test_a_capacity_commitment_names_a_cloud_provider_and_another_party() -> None:
+    from .conftest import small_world
+
+    deal = {"name": "c", "kind": "capacity_commitment", "provider": "lab-a", "receiver": "neo"}
+    with pytest.raises(ValueError, match="provider 'lab-a' must name a Cloud"):
+        Scenario.model_validate({**small_world().model_dump(), "deals": [deal]})
+    same = {**deal, "provider": "neo"}
+    with pytest.raises(ValueError, match="must differ from the provider"):
+        Scenario.model_validate({**small_world().model_dump(), "deals": [same]})

@@ -90,3 +90,42 @@ def test_one_share_price_for_every_sale_of_new_equity() -> None:
     assert (20.0 / price) / (10.0 + 20.0 / price) == pytest.approx(0.4)
     price = share_price(0.0, 500.0, 1.0)  # a worthless issuer: the buyer takes ≈ 99%
     assert (500.0 / price) / (1.0 + 500.0 / price) == pytest.approx(0.99, abs=1e-3)
+
+
+def test_named_commitments_bind_a_lab_and_a_cloud_buying_from_a_cloud(run) -> None:
+    accr = run.tables["accruals"]
+    bills = accr[accr["kind"] == "compute_due"]
+    lab = bills[bills["instrument"].str.endswith(":named-lab")]
+    assert set(lab["payer"]) == {"lab-b"} and set(lab["payee"]) == {"hyper"}
+    assert lab["step"].min() >= 6  # from its start month
+    cloud = bills[bills["instrument"].str.endswith(":cloud-overflow")]
+    assert set(cloud["payer"]) == {"hyper"} and set(cloud["payee"]) == {"neo"}
+
+
+def test_a_warrant_vests_with_purchases_and_is_exercised_for_new_shares(run) -> None:
+    flows = run.tables["flows"]
+    exercised = flows[flows["instrument"] == "warrant:vendor-warrant"]
+    assert len(exercised) > 0
+    assert set(exercised["payer"]) == {"lab-a"} and set(exercised["payee"]) == {"vendor"}
+    assert set(exercised["kind"]) == {"equity_investment"}
+    # the strike is tiny: the whole warrant costs $1,000, paid only for the vested shares
+    assert 0 < exercised["amount"].sum() <= 1e3 + 0.01
+    # the chips that vest it were ordered by the lab's partner from the vendor
+    accr = run.tables["accruals"]
+    commitment = accr[accr["instrument"].str.endswith(":vendor-warrant")]
+    assert set(commitment["payer"]) == {"lab-a"}
+
+
+def test_warrant_vesting_and_intrinsic_value() -> None:
+    from sim.deals.warrant import Warrant
+
+    w = Warrant("vendor", "lab", shares=1000.0, exercise_price_usd=10.0, purchases_to_vest_usd=1e9)
+    assert w.strike_per_share == pytest.approx(0.01)
+    w.purchased_usd = 2.5e8
+    assert w.vested_share() == pytest.approx(0.25)
+    assert w.exercisable_shares() == pytest.approx(250.0)
+    assert w.intrinsic_value(5.0) == pytest.approx(250 * (5.0 - 0.01))
+    assert w.intrinsic_value(0.001) == 0.0  # out of the money: worth nothing exercised
+    w.exercised_shares = 250.0
+    w.purchased_usd = 2e9  # fully vested, never more than the warrant's shares
+    assert w.exercisable_shares() == pytest.approx(750.0)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 import pytest
 
 from sim.config import load_scenario
+from sim.gallery import BuildContext
 from sim.metrics import bust_outcome, overbuild_series
 from sim.runner import simulate
 
@@ -85,3 +88,19 @@ def test_overbuild_series_definitions() -> None:
     assert s["on_order_to_installed"].tolist() == [0.5, 0.0]
     with pytest.raises(ValueError, match="bust_month must be between"):
         bust_outcome(model, 5)
+
+
+@pytest.mark.gallery
+def test_endogenous_glut_caption_is_true(tmp_path) -> None:
+    """Boom, no bust: spot stays below full cost for >= 6 months in at least half of the 10
+    seeds with strong pre-emption, and also without it (the named contracts build ahead)."""
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import overbuild
+
+    table = overbuild.endogenous_glut(tmp_path, BuildContext(workers=2))
+    hits = (table["longest_months_below_full_cost"] >= 6).groupby(table["preemption_weight"]).sum()
+    seeds = overbuild.PARAMS["endogenous glut: seeds"]
+    strong = table["preemption_weight"].max()
+    assert hits[strong] >= seeds / 2
+    assert hits[0.0] >= seeds / 2
+    assert (tmp_path / "endogenous_glut.png").exists()

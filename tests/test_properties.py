@@ -192,6 +192,15 @@ def test_money_is_conserved_and_books_balance_every_month(
         COMPETITION_SEEN.add("lab-owned capacity")  # the lab used capacity it owns
     if "resale" in kinds:
         COMPETITION_SEEN.add("resale")
+    contract_bills = accruals[accruals["kind"] == "compute_due"]["instrument"].astype(str)
+    if contract_bills.str.endswith(":named-lab").any():
+        SUPPLY_SEEN.add("named contract")
+    if contract_bills.str.endswith(":cloud-overflow").any():
+        SUPPLY_SEEN.add("cloud-to-cloud contract")
+    if contract_bills.str.endswith(":overflow").any():
+        SUPPLY_SEEN.add("buy or build")
+    if flows["instrument"].astype(str).str.startswith("warrant:").any():
+        SUPPLY_SEEN.add("warrant exercised")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -217,5 +226,14 @@ def check_random_worlds_exercised_every_mechanism() -> None:
     )
     missing = {k: v for k, v in DISTRESS_EVENTS.items() if k not in DISTRESS_SEEN}
     assert not missing, f"not exercised: {missing}"
-    assert {"cancellation", "premium", "discount", "glut stop"} == SUPPLY_SEEN
+    assert {
+        "cancellation",
+        "premium",
+        "discount",
+        "glut stop",
+        "named contract",
+        "cloud-to-cloud contract",
+        "buy or build",
+        "warrant exercised",
+    } == SUPPLY_SEEN
     assert {"joint venture", "lab-owned capacity", "resale"} == COMPETITION_SEEN

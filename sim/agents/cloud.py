@@ -177,7 +177,11 @@ class Cloud(MarketAgent):
 
     def order_gpus(self, step: int, desired: float, horizon: int) -> float:
         """Stock adjustment: desired − (installed − retiring) − weight × supply line, ≥ 0."""
-        kept = self.installed_gpus(step) - self.retiring_gpus(step, horizon)
+        kept = (
+            self.installed_gpus(step)
+            - self.retiring_gpus(step, horizon)
+            + self.bought_gpus(step + horizon)
+        )
         supply_line = self.pipeline_gpus(step)
         return max(0.0, desired - kept - self.spec.supply_line_weight * supply_line)
 
@@ -258,13 +262,19 @@ class Cloud(MarketAgent):
         """GPUs to order this month: the investment rule's wish (expected return, Sterman's
         1989 anchoring and adjustment with a supply line, or the price-driven cobweb), capped
         by what the cloud can fund at ``unit_cost`` USD per GPU (chip plus facility). After a
-        glut (:meth:`in_glut`) the first two order only what their contracts need."""
+        glut (:meth:`in_glut`) the first two order only what their contracts need beyond
+        what is installed, bought and on order (the whole supply line)."""
         rule = self.spec.investment_rule
         contracted_then = self.market.contracted_gpus(seller=self.name, step=step + horizon)
         if rule == "price_driven":
             desired = self.plan_offer(step, horizon, self.market.spot_price)
         elif self.in_glut(step):
+            # in a glut only the contracts count, net of everything on order (the whole
+            # supply line: neglecting part of it would re-order what a cancellation removed)
             desired = contracted_then * (1.0 + self.spec.reserve_margin)
+            kept = self.installed_gpus(step) - self.retiring_gpus(step, horizon)
+            wanted = desired - kept - self.bought_gpus(step + horizon) - self.pipeline_gpus(step)
+            return min(max(0.0, wanted), max(0.0, self.funding_capacity(step)) / unit_cost)
         elif rule == "expected_return":
             desired = self.desired_by_expected_return(step, horizon, market_share, unit_cost)
         else:
@@ -295,6 +305,87 @@ class Cloud(MarketAgent):
         on_order = sum(o.undelivered for o in self.market.open_orders(buyer=self.name))
         excess = kept + on_order - desired
         return min(on_order, max(0.0, excess))
+
+    def bought_gpus(self, step: int) -> float:
+        """GPUs the cloud has bought from other clouds under contracts in force at ``step``."""
+        return self.market.contracted_gpus(buyer=self.name, step=step)
+
+    def overflow_wanted(self, step: int, horizon: int, shortfall_gpus: float) -> float:
+        """Buy or build: GPUs of capacity to contract from another cloud now, when this
+        month's orders fell ``shortfall_gpus`` short of what the cloud wanted (vendors put it
+        on allocation, or it could not fund them) — capacity it cannot build within the build
+        lag ``horizon``, less what it already buys for then. Only a hyperscaler buys overflow
+        (Williamson 1975's make-or-buy: buy when building is slower than the need; the
+        Microsoft–CoreWeave contracts, CALIBRATION: 62–67% of CoreWeave's revenue)."""
+        if (
+            self.defaulted
+            or self.spec.archetype != "hyperscaler"
+            or not self.market.cfg.investment.overflow_buying
+        ):
+            return 0.0
+        bought_then = self.bought_gpus(step + horizon)
+        bought_now = self.bought_gpus(step)
+        return max(0.0, shortfall_gpus - max(0.0, bought_then - bought_now))
+
+    def commitment_value(
+        self, gpus: float, price: float, start: int, term_months: int, step: int, unit_cost: float
+    ) -> tuple[float, float]:
+        """(expected profit, exposure) of a capacity commitment for ``gpus`` at ``price``
+        USD/GPU-hour over ``term_months`` from ``start``, USD at ``step``: the present value
+        of the take-or-pay revenue less the cash operating cost and the capital for the GPUs
+        (``unit_cost`` each, the part of their life the term uses), discounted at the cloud's
+        cost of capital; the exposure is the capital sunk for the buyer."""
+        cfg = self.market.cfg
+        tech, mkt = cfg.technology, cfg.market
+        months = np.arange(max(start, step), start + term_months) - step
+        rate = max(self.spec.interest_rate_per_year, tech.cost_of_capital_per_year)
+        discount = (1 + rate) ** (-months / 12)
+        billed = mkt.take_or_pay_share * price - tech.operating_cost_usd_per_gpu_hour
+        margin = float(np.sum(gpus * billed * mkt.hours_per_month * discount))
+        exposure = gpus * unit_cost
+        used = min(1.0, len(months) / tech.chip_life_months)
+        return margin - exposure * used, exposure
+
+    def buyer_default_probability(self, buyer: MarketAgent) -> float:
+        """The yearly default probability this cloud expects of a commitment's buyer: for a
+        cloud, its borrowing spread over the risk-free rate ÷ the loss given default (the
+        credit triangle, Hull's "spread ≈ PD × LGD"); for a lab, which borrows at no quoted
+        rate, ``investment.buyer_default_probability_per_year``."""
+        inv = self.market.cfg.investment
+        if isinstance(buyer, Cloud):
+            spread = max(0.0, buyer.spec.interest_rate_per_year - inv.risk_free_rate_per_year)
+            return min(1.0, spread / max(inv.exposure_loss_given_default, 1e-9))
+        return inv.buyer_default_probability_per_year
+
+    def accepts_commitment(
+        self,
+        buyer_default_per_year: float,
+        buyer_value_usd: float,
+        gpus: float,
+        price: float,
+        start: int,
+        term_months: int,
+        step: int,
+        unit_cost: float,
+    ) -> bool:
+        """Sign a capacity commitment with a buyer (a lab or a cloud)? Only if the expected
+        profit on the tied sales exceeds the cost of the exposure: the capital sunk for the
+        buyer × its default probability over the term × the loss given default, and only if
+        that capital is within the cloud's risk limit (``exposure_limit_to_funding`` × its
+        funding capacity, the new contract's borrowing base counted). Counterparty exposure
+        priced as expected loss (Merton 1974's credit risk, in its actuarial form); the limit
+        is a large-exposure rule. ``buyer_default_per_year`` is the buyer's yearly default
+        probability (:meth:`buyer_default_probability`), ``buyer_value_usd`` the contract's
+        take-or-pay value."""
+        if self.defaulted or gpus <= 0:
+            return False
+        cfg = self.market.cfg
+        inv = cfg.investment
+        profit, exposure = self.commitment_value(gpus, price, start, term_months, step, unit_cost)
+        default = 1.0 - (1.0 - buyer_default_per_year) ** (term_months / 12)
+        cost = default * inv.exposure_loss_given_default * exposure
+        funding = self.funding_capacity(step) + cfg.finance.max_loan_to_backlog * buyer_value_usd
+        return profit > cost and exposure <= inv.exposure_limit_to_funding * max(0.0, funding)
 
     def split_order(self, gpus: float, vendors: Sequence[ChipVendor]) -> dict[str, float]:
         """GPUs to order from each vendor: by the vendors' configured order shares."""
@@ -402,7 +493,7 @@ class Cloud(MarketAgent):
         months = np.arange(1, life + 1)
         discount = (1 + tech.cost_of_capital_per_year) ** (-months / 12)
         installed = self.installed_gpus(step)
-        contracts = self.market.contracts_of(self.name, step)
+        contracts = [c for c in self.market.contracts_of(self.name, step) if c.seller == self.name]
         held = sum(c.gpus for c in contracts)
         c_price = sum(c.gpus * c.price_usd_per_gpu_hour for c in contracts) / held if held else 0.0
         share = min(1.0, held / installed) if installed > 0 else 0.0

@@ -227,8 +227,14 @@ class Lab(MarketAgent):
     def choose_partners(
         self, clouds: Sequence[Cloud], weights: np.ndarray, k: int, rng: np.random.Generator
     ) -> list[str]:
-        """Pick ``k`` partner clouds at random, with probability proportional to
-        ``weights`` (their installed capacity); our own estimate of how labs pick clouds."""
+        """The lab's partner clouds: those named in its spec (the named network of the default
+        world, CALIBRATION "OpenAI commitments"), else ``k`` picked at random with
+        probability proportional to ``weights`` (their installed capacity); our own estimate
+        of how labs pick clouds."""
+        named = [c.name for c in clouds if c.name in self.spec.partners]
+        if named:
+            self.partners = named
+            return self.partners
         p = weights / weights.sum() if weights.sum() > 0 else None
         picks = rng.choice(len(clouds), size=k, replace=False, p=p)
         self.partners = [clouds[i].name for i in sorted(picks)]
@@ -286,6 +292,21 @@ class Lab(MarketAgent):
         return gap if gap > self.spec.min_contract_share * max(projected, 1.0) else 0.0
 
     # --- finance -----------------------------------------------------------------------
+    def exercises_warrant(
+        self, exercisable_shares: float, share_price: float, strike_per_share: float
+    ) -> float:
+        """Shares of a vested warrant to exercise now: all of them when the issuer's share
+        price is above the strike and the lab can pay the strike out of cash beyond its
+        buffer, else none. (Merton 1973: an American call on a share that pays no dividend
+        is worth more alive than exercised — but at a strike near zero the time value is
+        nil, and exercising turns the option into shares the lab can sell or pledge; our own
+        estimate of the holder's choice.)"""
+        cost = exercisable_shares * strike_per_share
+        buffer = self.market.cfg.finance.cash_buffer_months * self.costs_usd
+        if exercisable_shares <= 0 or share_price <= strike_per_share:
+            return 0.0
+        return exercisable_shares if self.cash - buffer >= cost else 0.0
+
     def monthly_burn(self) -> float:
         """Cash the lab loses in a month at the current pace (≥ 0), USD."""
         return max(0.0, self.costs_usd - self.revenue_usd)

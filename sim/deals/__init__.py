@@ -10,6 +10,7 @@ from __future__ import annotations
 from sim.config import DealSpec
 from sim.deals import (
     backstop,
+    capacity_commitment,
     compute_credit,
     enterprise_jv,
     lab_cloud,
@@ -17,12 +18,14 @@ from sim.deals import (
     secondary_sale,
     strategic_equity,
     vendor_financing,
+    warrant,
 )
 from sim.deals.base import DEAL_KINDS, Deal, DealWorld, register
 from sim.instruments import ChipOrder
 
 _KINDS = (  # registered
     backstop,
+    capacity_commitment,
     compute_credit,
     enterprise_jv,
     lab_cloud,
@@ -30,6 +33,7 @@ _KINDS = (  # registered
     secondary_sale,
     strategic_equity,
     vendor_financing,
+    warrant,
 )
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim import costs, mechanisms
+from sim.deals import capacity_commitment
 from sim.instruments import ChipOrder
 
 if TYPE_CHECKING:
-    from sim.agents import ChipVendor
+    from sim.agents import ChipVendor, Cloud
     from sim.model import ComputeMarket
 
 
@@ -66,6 +67,7 @@ def run(world: ComputeMarket, t: int) -> None:
         for buyer, units in vendor.accept_orders(asked).items():
             refused[buyer] -= units
             book_order(world, t, buyer, vendor, units, ordered)
+    buy_overflow(world, t, active_clouds, refused)
     for vendor in vendors:
         # the vendor plans for the orders it was asked for, including what it turned away
         asked = ordered[vendor.name] + sum(
@@ -77,6 +79,45 @@ def run(world: ComputeMarket, t: int) -> None:
             )
         )
         vendor.plan_production(t, asked)
+
+
+def buy_overflow(
+    world: ComputeMarket, t: int, clouds: list[Cloud], refused: dict[str, float]
+) -> None:
+    """Buy or build: a cloud whose orders the vendors refused this month
+    (:meth:`Cloud.overflow_wanted`) contracts that capacity from the neoclouds, spread over
+    them in proportion to what each has installed or coming and not yet contracted, and no
+    more than that (multi-sourcing); each decides whether to accept
+    (:meth:`Cloud.accepts_commitment`). The contract
+    runs the standard term from the contract lead."""
+    mkt = world.cfg.market
+    horizon = world.cfg.technology.build_lag_months
+    start = t + mkt.contract_lead_months
+    sellers = [c for c in clouds if c.spec.archetype == "neocloud"]
+    for cloud in clouds:
+        gpus = cloud.overflow_wanted(t, horizon, refused.get(cloud.name, 0.0))
+        if gpus < 1.0 or not sellers:
+            continue
+        spare = {
+            s.name: s.installed_gpus(t)
+            + s.pipeline_gpus(t)
+            - world.contracted_gpus(seller=s.name, step=start)
+            for s in sellers
+        }
+        room = sum(max(0.0, g) for g in spare.values())
+        if room < 1.0:
+            continue
+        for seller in sellers:
+            # spread over the neoclouds by the room each has (multi-sourcing); a neocloud
+            # sells what it has or has coming, not what it cannot build either
+            units = min(gpus * max(0.0, spare[seller.name]) / room, max(0.0, spare[seller.name]))
+            if units < 1.0:
+                continue
+            contract = capacity_commitment.commit(
+                world, t, cloud, seller, units, start, mkt.contract_term_months, "overflow"
+            )
+            if contract is not None:
+                world.month_state.contracts_signed_gpus += units
 
 
 def book_order(

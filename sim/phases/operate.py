@@ -15,6 +15,7 @@ from sim.books import CUSTOMERS
 from sim.ledger import Flow
 
 if TYPE_CHECKING:
+    from sim.instruments import CapacityContract
     from sim.model import ComputeMarket
 
 Vector = NDArray[np.float64]
@@ -32,6 +33,18 @@ def run(world: ComputeMarket, t: int) -> None:
     availability = {
         n: (min(1.0, installed[n] / reserved[n]) if reserved[n] > 0 else 0.0) for n in installed
     }
+    # capacity a cloud bought from another cloud (overflow) is part of what it offers, as
+    # far as the seller can provide it
+    bought = {
+        c.name: [k for k in books.instruments.contracts_of(c.name, t) if k.buyer == c.name]
+        for c in clouds
+    }
+    own_installed = sum(installed.values())
+    for c in clouds:
+        if bought[c.name]:
+            installed[c.name] += sum(k.gpus * availability[k.seller] for k in bought[c.name])
+            if reserved[c.name] > 0:
+                availability[c.name] = min(1.0, installed[c.name] / reserved[c.name])
     spot_supply = {n: max(0.0, installed[n] - reserved[n]) for n in installed}
     lab_contracts = {lab.name: books.instruments.contracts_of(lab.name, t) for lab in labs}
     available = np.array(
@@ -131,9 +144,10 @@ def run(world: ComputeMarket, t: int) -> None:
                     books.accrue(
                         t, lab.name, seller.name, usd, Flow.COMPUTE_DUE, "resale", "resale"
                     )
+    bill_bought_capacity(world, t, bought, availability)
     train(world)
     month = world.month_state
-    month.installed_gpus = sum(installed.values())
+    month.installed_gpus = own_installed
     month.need_gpus = float(need.sum())
     month.used_gpus = sum(c.used_gpus for c in clouds)
     month.spot_supply_gpus = supply
@@ -143,6 +157,29 @@ def run(world: ComputeMarket, t: int) -> None:
     for c in clouds:
         c.observe_market_need(total_need)
     world.price_history.append(world.spot_price)
+
+
+def bill_bought_capacity(
+    world: ComputeMarket,
+    t: int,
+    bought: dict[str, list[CapacityContract]],
+    availability: dict[str, float],
+) -> None:
+    """Bill the contracts clouds hold as buyers: the buyer used its bought capacity in the
+    same share as its own (it sells them as one fleet), at least the take-or-pay share."""
+    hours = world.cfg.market.hours_per_month
+    for buyer in world.clouds:
+        contracts = bought[buyer.name]
+        if not contracts:
+            continue
+        offered = buyer.offered_gpus(t) + sum(k.gpus * availability[k.seller] for k in contracts)
+        share_used = min(1.0, buyer.used_gpus / offered) if offered > 0 else 0.0
+        for contract in contracts:
+            avail = contract.gpus * availability[contract.seller]
+            world.books.bill_contract(
+                t, contract, contract.amount_due(avail * share_used, avail, hours)
+            )
+            world.cloud(contract.seller).record_use(avail * share_used)
 
 
 def train(world: ComputeMarket) -> None:
