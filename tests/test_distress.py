@@ -234,3 +234,85 @@ def test_a_defaulters_fire_sale_marks_the_other_clouds_in_the_model() -> None:
     assert list(marks["defaulter"]) == [sale["defaulter"]]
     assert sale["defaulter"] not in set(marks["creditor"])
     assert (marks["amount_lost"] > 0).all()
+
+
+# --- the borrower repays early from cash it does not need ------------------------------------
+def test_a_cash_rich_borrower_repays_its_dear_debt_and_keeps_its_buffer() -> None:
+    """Pecking order: cash beyond the buffer (3 months of costs) repays debt dearer than
+    deposits; all of it when the cash beyond an operating buffer covers the whole debt."""
+    market = FakeMarket(cfg=small_world(**{"finance.cash_buffer_months": 3.0}))
+    cloud = Cloud(mesa.Model(rng=0), market, "neo", market.cfg.clouds[1])
+    cloud.costs_usd = 10.0  # of which 4 debt service
+    market.set_cash("neo", 100.0)
+    market.debt["neo"] = 500.0
+    # partial: (100 - 3 × 10) × share
+    assert cloud.prepayment_wanted(0.12, 0.04, 1.0, 4.0) == pytest.approx(70.0)
+    assert cloud.prepayment_wanted(0.12, 0.04, 0.5, 4.0) == pytest.approx(35.0)
+    # debt cheaper than deposits: nothing
+    assert cloud.prepayment_wanted(0.03, 0.04, 1.0, 4.0) == 0.0
+    # cash beyond 3 months of operating costs (100 - 3 × 6 = 82) covers the debt: all of it
+    market.debt["neo"] = 80.0
+    assert cloud.prepayment_wanted(0.12, 0.04, 1.0, 4.0) == pytest.approx(80.0)
+    market.arrears["neo"] = 5.0  # what it owes now comes first
+    assert cloud.prepayment_wanted(0.12, 0.04, 1.0, 4.0) == pytest.approx(65.0)
+
+
+def test_neoclouds_repay_from_excess_cash_in_a_world() -> None:
+    """In a small world the neocloud repays loans early (principal beyond the schedule)
+    and money still balances (audit)."""
+    on = simulate(small_world(**{"run.months": 18}), 2, audit=True).tables["flows"]
+    off = simulate(
+        small_world(**{"run.months": 18, "cash.prepayment_share_neocloud": 0.0}), 2, audit=True
+    ).tables["flows"]
+
+    def principal(flows):  # type: ignore[no-untyped-def]
+        return flows[(flows["kind"] == "principal") & (flows["payer"] == "neo")]["amount"].sum()
+
+    assert principal(on) > principal(off)
+
+
+# --- credit priced by the borrower -----------------------------------------------------------
+def test_spread_rises_with_leverage_and_concentration(lender: Investor) -> None:
+    cfg = lender.market.cfg.distress
+    base = lender.loan_rate(0.10, 1.0)
+    assert base == pytest.approx(0.10)
+    # below the leverage-free level only concentration is priced
+    low = lender.loan_rate(0.10, 1.0, leverage=cfg.leverage_spread_free, concentration=0.0)
+    assert low == pytest.approx(0.10)
+    lev = lender.loan_rate(0.10, 1.0, leverage=cfg.leverage_spread_free + 0.5)
+    assert lev == pytest.approx(0.10 + 0.5 * cfg.leverage_spread)
+    one_customer = lender.loan_rate(0.10, 1.0, leverage=0.0, concentration=1.0)
+    four_equal = lender.loan_rate(0.10, 1.0, leverage=0.0, concentration=0.25)
+    assert one_customer - 0.10 == pytest.approx(cfg.concentration_spread)
+    assert 0.10 < four_equal < one_customer
+    assert distress.herfindahl([1.0, 1.0, 1.0, 1.0]) == pytest.approx(0.25)
+    assert distress.herfindahl([3.0]) == 1.0 and distress.herfindahl([]) == 0.0
+
+
+def test_backlog_from_a_cash_burning_buyer_counts_for_less() -> None:
+    # a buyer that makes money: all of it
+    assert distress.backlog_weight(0.0, 0.0, 48, 0.5) == 1.0
+    # 12 months of runway on a 48-month contract: 0.5 + 0.5 × 12/48
+    assert distress.backlog_weight(120.0, 10.0, 48, 0.5) == pytest.approx(0.625)
+    # runway beyond the contract: all of it
+    assert distress.backlog_weight(1000.0, 10.0, 48, 0.5) == 1.0
+    # no cash: the floor
+    assert distress.backlog_weight(0.0, 10.0, 48, 0.5) == 0.5
+
+
+def test_borrowing_base_counts_backlog_by_buyer_quality_in_a_world() -> None:
+    """The neocloud's collateral backlog is below its backlog when its buyer (a lab) burns
+    cash, and equals it when the floor is 1."""
+    model = ComputeMarket(small_world(), rng=1)
+    for _ in range(8):
+        model.step()
+    t = model.month
+    backlog = model.backlog_usd("neo", t)
+    assert backlog > 0
+    lab = model.labs[0]
+    assert lab.monthly_burn() > 0, "the lab must burn cash for this test"
+    assert model.collateral_backlog_usd("neo", t) < backlog
+    full = ComputeMarket(small_world(**{"distress.backlog_weight_floor": 1.0}), rng=1)
+    for _ in range(8):
+        full.step()
+    assert full.collateral_backlog_usd("neo", t) == pytest.approx(full.backlog_usd("neo", t))

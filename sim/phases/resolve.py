@@ -41,6 +41,7 @@ from sim.instruments import VENTURE_DEBT, CapacityContract, Loan
 from sim.ledger import ASSETS, CENTS_PER_USD, Flow, Line, to_cents
 from sim.mechanisms import share_price
 from sim.metrics import LOSS_EVENTS
+from sim.phases import credit
 from sim.settlement import Obligation
 
 if TYPE_CHECKING:
@@ -111,9 +112,36 @@ def resolve_defaults(model: ComputeMarket, t: int) -> list[str]:
         if not fresh and not obligations.debtors():
             break
     pay_out_profits(model, t, month)
+    prepay_from_cash(model, t)
     sweep_cash(model, t)
     model.books.start_covenant_month()
     return new
+
+
+def prepay_from_cash(model: ComputeMarket, t: int) -> None:
+    """Each cloud selling to the market decides how much of its loans to repay early out of
+    cash it does not need (:meth:`Cloud.prepayment_wanted`), dearest loans first; one with
+    bills still open this month repays nothing."""
+    books, cash = model.books, model.cfg.cash
+    for cloud in model.clouds:
+        loans = books.instruments.loans_of(borrower=cloud.name)
+        if cloud.defaulted or not cloud.sells_to_market or not loans:
+            continue
+        if books.obligations.of(cloud.name):
+            continue
+        loans = sorted(loans, key=lambda loan: (-loan.rate_per_year, loan.id))
+        left = cloud.prepayment_wanted(
+            loans[0].rate_per_year,
+            cash.deposit_rate_per_year,
+            cash.prepayment_share_hyperscaler
+            if cloud.archetype == "hyperscaler"
+            else cash.prepayment_share_neocloud,
+            books.debt_service_usd(cloud.name),
+        )
+        for loan in loans:
+            if left < 1.0:
+                break
+            left -= books.prepay(t, loan, left)
 
 
 def sweep_cash(model: ComputeMarket, t: int) -> None:
@@ -211,7 +239,7 @@ def covenant_test(model: ComputeMarket, agent: MarketAgent, t: int) -> tuple[Cov
     books, fin = model.books, model.cfg.finance
     debt = sum(loan.outstanding for loan in covenanted_loans(model, agent))
     book_fleet, market_fleet = fleet_values(model, agent, t)
-    backlog = books.instruments.backlog_usd(agent.name, t, model.cfg.market.hours_per_month)
+    backlog = credit.collateral_backlog_usd(model, agent.name, t)
     base = fin.max_loan_to_backlog * backlog + fin.max_loan_to_fleet * market_fleet
     dscr = distress.coverage(
         books.operating_income_usd(agent.name), books.debt_service_usd(agent.name)
