@@ -6,12 +6,20 @@ from __future__ import annotations
 import math
 
 import mesa
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim import distress, price_impact
 from sim.agents import Cloud, Investor
 from sim.books import OPERATIONS
-from sim.clearing import by_seniority, estate_waterfall
+from sim.clearing import (
+    by_seniority,
+    clearing_vector,
+    estate_waterfall,
+    priority_clearing_vector,
+)
 from sim.distress import CovenantTest
 from sim.instruments import ChipOrder
 from sim.ledger import Flow
@@ -316,3 +324,59 @@ def test_borrowing_base_counts_backlog_by_buyer_quality_in_a_world() -> None:
     for _ in range(8):
         full.step()
     assert full.collateral_backlog_usd("neo", t) == pytest.approx(full.backlog_usd("neo", t))
+
+
+# --- seniority in the month's clearing ----------------------------------------------------------
+def test_priority_clearing_hand_computed() -> None:
+    """A (cash 80) owes its secured lender S 60, its senior unsecured lender U 30 and a trade
+    creditor T 40; T (cash 10) owes W 30. By seniority A pays S 60, U 20, T 0 (Eisenberg–Noe
+    pro rata would pay T 80 × 40/130 = 24.6, enough for T to pay W in full); T then pays its
+    10 and defaults in the second wave — because of A, by 30 - 10 = 20 short."""
+    A, S, U, T, W = range(5)
+    L = np.zeros((3, 5, 5))
+    L[0, A, S], L[1, A, U], L[2, A, T], L[2, T, W] = 60.0, 30.0, 40.0, 30.0
+    cash = np.array([80.0, 0.0, 0.0, 10.0, 0.0])
+    result = priority_clearing_vector(L, cash)
+    assert result.payment_matrix[A, S] == pytest.approx(60.0)
+    assert result.payment_matrix[A, U] == pytest.approx(20.0)
+    assert result.payment_matrix[A, T] == pytest.approx(0.0)
+    assert result.payments[T] == pytest.approx(10.0)
+    assert result.waves == [[A], [T]]
+    # pro rata (one rank): T is paid 24.6 and pays W in full
+    flat = clearing_vector(L.sum(axis=0), cash)
+    assert flat.payment_matrix[A, T] == pytest.approx(80 * 40 / 130)
+    assert not flat.defaulted[T]
+    # default costs (Rogers–Veraart): A keeps alpha = 0.5 of its cash for its creditors
+    costly = priority_clearing_vector(L, cash, alpha=0.5)
+    assert costly.payment_matrix[A, S] == pytest.approx(40.0)
+    assert costly.payment_matrix[A, U] == pytest.approx(0.0)
+
+
+AMOUNT = st.floats(min_value=0, max_value=100, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(min_value=2, max_value=6).flatmap(
+        lambda n: st.tuples(
+            st.lists(
+                st.floats(min_value=0, max_value=100, allow_nan=False),
+                min_size=n * n,
+                max_size=n * n,
+            ),
+            st.lists(
+                st.floats(min_value=0, max_value=100, allow_nan=False), min_size=n, max_size=n
+            ),
+        )
+    ),
+    st.floats(min_value=0.2, max_value=1.0),
+)
+def test_one_rank_priority_clearing_is_eisenberg_noe(network, alpha) -> None:  # type: ignore[no-untyped-def]
+    flat, cash = network
+    n = len(cash)
+    L = np.array(flat).reshape(n, n)
+    np.fill_diagonal(L, 0.0)
+    ours = priority_clearing_vector(L[None, :, :], np.array(cash), alpha=alpha, beta=alpha)
+    theirs = clearing_vector(L, np.array(cash), alpha=alpha, beta=alpha)
+    assert np.allclose(ours.payments, theirs.payments, rtol=1e-7, atol=1e-6)
+    assert (ours.defaulted == theirs.defaulted).all()

@@ -1,10 +1,12 @@
 """The resolve phase: clearing the month's obligations network and the cascade of defaults.
 
 Everyone who could pay all it owed has already paid (``settle_what_can_be_paid``). What is
-left forms the obligations network: L[i, j] is what i still owes j this month (take-or-pay
-bills, interest, principal, chip invoices, and, as one node "world", external costs). It is
-cleared with :func:`sim.clearing.clearing_vector` (Eisenberg–Noe with Rogers–Veraart default
-costs): the payments are made, the default costs are paid away, and each defaulter's
+left forms the obligations network: L[k, i, j] is what i still owes j this month in seniority
+rank k (secured loans, senior unsecured loans, then take-or-pay bills, chip invoices and, as
+one node "world", external costs). It is cleared with
+:func:`sim.clearing.priority_clearing_vector` (Eisenberg–Noe with seniorities and
+Rogers–Veraart default costs): a defaulter's cash pays its secured lenders first, then its
+senior unsecured ones, then the rest; the default costs are paid away, and each defaulter's
 creditors write off the rest.
 
 A defaulter's loans are accelerated and its lenders recover from its cash and from the sale
@@ -32,9 +34,10 @@ from sim.books import SHAREHOLDERS
 from sim.clearing import (
     GENERAL_UNSECURED,
     SENIOR_UNSECURED,
-    clearing_vector,
+    by_seniority,
     debtrank,
     estate_waterfall,
+    priority_clearing_vector,
 )
 from sim.distress import FIRE_SALE_MARK, CovenantTest
 from sim.instruments import VENTURE_DEBT, CapacityContract, Loan
@@ -138,10 +141,13 @@ def prepay_from_cash(model: ComputeMarket, t: int) -> None:
             else cash.prepayment_share_neocloud,
             books.debt_service_usd(cloud.name),
         )
+        repaid = 0.0
         for loan in loans:
-            if left < 1.0:
+            if left - repaid < 1.0:
                 break
-            left -= books.prepay(t, loan, left)
+            repaid += books.prepay(t, loan, left - repaid)
+        if repaid > 0:
+            record(model, t, "prepayment", cloud.name, "", repaid, "cash", 1, "loan")
 
 
 def sweep_cash(model: ComputeMarket, t: int) -> None:
@@ -456,23 +462,47 @@ def clear_round(
     )
     nodes = [*parties, WORLD]
     index = {p: k for k, p in enumerate(nodes)}
-    liabilities = np.zeros((len(nodes), len(nodes)))
+    loans = {loan.id: loan for d in debtors for loan in books.instruments.loans_of(borrower=d)}
+    ranks = max(
+        [GENERAL_UNSECURED, *(claim_rank(ob, loans) for d in debtors for ob in obligations.of(d))]
+    )
+    liabilities = np.zeros((ranks + 1, len(nodes), len(nodes)))
     for d in debtors:
         for ob in obligations.of(d):
-            liabilities[index[d], index[WORLD if ob.external else ob.creditor]] += ob.usd
+            creditor = index[WORLD if ob.external else ob.creditor]
+            liabilities[claim_rank(ob, loans), index[d], creditor] += ob.usd
     cash = np.array([books.ledger.cash(p) for p in parties] + [0.0])
     solvent_before = {d: model.agent(d).equity >= 0 for d in debtors}
-    result = clearing_vector(liabilities, cash, alpha=cfg.alpha, beta=cfg.beta)
+    result = priority_clearing_vector(liabilities, cash, alpha=cfg.alpha, beta=cfg.beta)
     wave_of = {nodes[i]: wave_offset + k + 1 for k, wave in enumerate(result.waves) for i in wave}
-    # Pay each obligation its share of the debtor's clearing payment.
-    owed = liabilities.sum(axis=1)
-    ratio = np.divide(result.payments, owed, out=np.ones_like(owed), where=owed > 0)
+    # Pay each obligation its share of the debtor's clearing payment: rank by rank
+    # (secured loans first, then senior unsecured, then the rest), pro rata within a rank.
     plan: list[tuple[Obligation, int]] = []
     for d in debtors:
-        share = min(1.0, float(ratio[index[d]]))
-        plan.extend(
-            (ob, ob.cents if share >= 1.0 else int(ob.cents * share)) for ob in obligations.of(d)
+        i = index[d]
+        by_rank = liabilities[:, i, :].sum(axis=1)
+        paid_by_rank = by_seniority(
+            float(result.payments[i]), [(k, float(v)) for k, v in enumerate(by_rank)]
         )
+        for ob in obligations.of(d):
+            k = claim_rank(ob, loans)
+            share = min(1.0, paid_by_rank[k] / by_rank[k]) if by_rank[k] > 0 else 1.0
+            plan.append((ob, ob.cents if share >= 1.0 else int(ob.cents * share)))
+        owed_total = float(by_rank.sum())
+        if result.defaulted[i] and owed_total > 0:
+            pro_rata = float(result.payments[i]) * by_rank / owed_total
+            moved = float(np.maximum(0.0, np.array(paid_by_rank) - pro_rata).sum())
+            if moved >= 0.01:  # what seniority gave senior creditors beyond a pro rata share
+                record(
+                    model,
+                    t,
+                    "paid_by_seniority",
+                    d,
+                    "",
+                    moved,
+                    "clearing",
+                    wave_of.get(d, wave_offset + 1),
+                )
     _execute(model, t, plan)
     defaulted = [nodes[i] for i in np.flatnonzero(result.defaulted) if nodes[i] != WORLD]
     for name in defaulted:  # default costs: what a defaulter keeps beyond its payment is lost
