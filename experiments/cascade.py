@@ -29,7 +29,7 @@ PARAMS = {
     "shock.month": 12,
     "shock.revenue_shortfall": 0.8,
     "shock.sentiment_drop": 0.9,
-    "rescue exposure share (with rescues)": 0.02,
+    "rescue budget share (with rescues)": 0.1,
     "seeds": 10,
     "base_seed": 2026,
     "months": 72,
@@ -45,7 +45,7 @@ def scenarios():
     rescued = base.with_overrides(
         {
             "cascade.rescue": True,
-            "cascade.rescue_exposure_share": PARAMS["rescue exposure share (with rescues)"],
+            "cascade.rescue_budget_share": PARAMS["rescue budget share (with rescues)"],
         }
     )
     return base, rescued

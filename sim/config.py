@@ -748,13 +748,22 @@ class CascadeConfig(Section):
         "issue 3: too interconnected to fail (off by default)",
         "partners with a large exposure recapitalise a distressed counterparty",
     )
-    rescue_exposure_share: float = param(
+    rescue_budget_share: float = param(
         0.10,
         "× rescuer equity",
         "estimate",
-        "a partner rescues when its exposure is at least this share of its own equity",
+        "most a party puts into rescues over the whole run, as a share of its equity",
         ge=0,
-        le=100,
+        le=10,
+    )
+    rescue_sales_margin: float = param(
+        0.3,
+        "share of lost revenue",
+        "estimate (a cloud's or vendor's margin on the sales a customer's default ends)",
+        "share of the take-or-pay backlog and undelivered chip orders of a failing customer "
+        "that a seller counts as a loss a rescue avoids",
+        ge=0,
+        le=1,
     )
     rescue_max_cash_share: float = param(
         0.5,

@@ -380,3 +380,45 @@ def test_one_rank_priority_clearing_is_eisenberg_noe(network, alpha) -> None:  #
     theirs = clearing_vector(L, np.array(cash), alpha=alpha, beta=alpha)
     assert np.allclose(ours.payments, theirs.payments, rtol=1e-7, atol=1e-6)
     assert (ours.defaulted == theirs.defaulted).all()
+
+
+# --- rescues are decisions -----------------------------------------------------------------
+def test_a_partner_rescues_only_when_it_costs_less_than_the_default(lender: Investor) -> None:
+    market = lender.market
+    market.set_cash("bank", 1000.0)
+    market.equity["bank"] = 500.0
+    # injection 100 against an avoided loss of 150: yes; of 80: no
+    assert lender.joins_rescue(100.0, 150.0, 0.0, 1e9)
+    assert not lender.joins_rescue(100.0, 80.0, 0.0, 1e9)
+    # a lender whose own instalment is all the shortfall would only be repaid its own money
+    assert not lender.joins_rescue(100.0, 1e6, 100.0, 1e9)
+    # ... what comes straight back is not at risk: 100 - 60 = 40 < 50 avoided
+    assert lender.joins_rescue(100.0, 50.0, 60.0, 1e9)
+    # within its budget across months and its spare cash (half of 1000 by default)
+    assert not lender.joins_rescue(100.0, 150.0, 0.0, 99.0)
+    assert not lender.joins_rescue(600.0, 1e6, 0.0, 1e9)
+    market.equity["bank"] = -1.0  # an insolvent party rescues nobody
+    assert not lender.joins_rescue(100.0, 150.0, 0.0, 1e9)
+
+
+def test_the_rescue_budget_is_spent_across_months(lender: Investor) -> None:
+    lender.market.equity["bank"] = 1000.0
+    budget = lender.rescue_budget_usd()
+    assert budget == pytest.approx(lender.market.cfg.cascade.rescue_budget_share * 1000.0)
+    lender.rescued_usd = budget / 2
+    assert lender.rescue_budget_usd() == pytest.approx(budget / 2)
+
+
+def test_rescues_in_a_world_cost_less_than_the_losses_they_avoid() -> None:
+    """Every rescue in a shocked small world is by a partner with something to lose, and no
+    rescuer is only the distressed party's lender repaid with its own money."""
+    result = simulate(
+        small_world(**SHOCK, **{"cascade.rescue": True, "cascade.rescue_budget_share": 1.0}),
+        3,
+        audit=True,
+    )
+    events = result.tables["events"]
+    rescues = events[events["event"] == "rescue"]
+    assert len(rescues) > 0
+    assert (rescues["amount_lost"] > 0).all()
+    assert (rescues["creditor"] != rescues["defaulter"]).all()

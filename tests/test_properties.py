@@ -43,6 +43,7 @@ DISTRESS_EVENTS = {
     "principal": "a loan was repaid (on schedule or by the cash sweep)",
     "prepayment": "a borrower repaid debt early from cash it did not need",
     "paid_by_seniority": "a defaulter's cash went to senior creditors before junior ones",
+    "rescue": "a partner (or a consortium) rescued a distressed counterparty",
 }
 
 
@@ -107,6 +108,8 @@ worlds = st.fixed_dictionaries(
         "cash.prepayment_share_neocloud": st.floats(0.0, 1.0),
         "distress.backlog_weight_floor": st.floats(0.0, 1.0),
         "distress.leverage_spread": st.floats(0.0, 0.3),
+        "cascade.rescue": st.booleans(),
+        "cascade.rescue_budget_share": st.floats(0.0, 2.0),
         "clouds.*.investment_rule": st.sampled_from(["expected_return", "stock_adjustment"]),
         "investment.preemption_weight": st.floats(0.0, 3.0),
         "investment.cancellation_fee_share": st.floats(0.0, 1.0),

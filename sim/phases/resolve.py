@@ -783,35 +783,93 @@ def mark_holders(
         record(model, t, FIRE_SALE_MARK, seller, holder, usd, "GPUs", round_, "fleet")
 
 
+def loss_given_default(model: ComputeMarket, agent: MarketAgent, t: int) -> float:
+    """The share of what ``agent`` owes its creditors would lose if it defaulted now: 1 −
+    its liquidation value (cash and fleet at the fire-sale price) ÷ its liabilities (loans
+    and what it owes now), between 0 and 1."""
+    books = model.books
+    owed = books.obligations.owed_cents(agent.name) / CENTS_PER_USD
+    liabilities = books.instruments.debt_usd(agent.name) + owed
+    if liabilities <= 0:
+        return 0.0
+    _, market_fleet = fleet_values(model, agent, t)
+    value = distress.liquidation_value(
+        agent.cash, market_fleet, model.cfg.cascade.fire_sale_discount
+    )
+    return min(1.0, max(0.0, 1.0 - value / liabilities))
+
+
+def rescue_stakes(
+    model: ComputeMarket, t: int, partner: MarketAgent, name: str, lgd: float
+) -> tuple[float, float]:
+    """What ``partner`` avoids if ``name`` is rescued (its claims × ``lgd`` plus the margin
+    on the backlog and chip orders it would lose, USD), and what of the rescue money would
+    come straight back to it now (``name``'s obligations to it this month, USD)."""
+    hours = model.cfg.market.hours_per_month
+    book = model.books.instruments
+    due = sum(o.usd for o in model.books.obligations.of(name) if o.creditor == partner.name)
+    loans = sum(loan.outstanding for loan in book.loans_of(borrower=name, lender=partner.name))
+    stake = book.stakes.get((partner.name, name))
+    claims = loans + due + (stake.mark_usd if stake else 0.0)
+    sales = sum(
+        c.remaining_value(t + 1, hours)
+        for c in book.contracts_between(seller=partner.name, buyer=name)
+    ) + sum(
+        o.undelivered * o.unit_price_usd
+        for o in book.open_orders(buyer=name)
+        if o.vendor == partner.name
+    )
+    avoided = max(0.0, claims - due) * lgd + model.cfg.cascade.rescue_sales_margin * sales
+    return avoided, due
+
+
 def attempt_rescues(model: ComputeMarket, t: int) -> None:
-    """'Too interconnected to fail': for each party about to default, the partner with the
-    largest exposure to it that is willing (:meth:`MarketAgent.will_rescue`) buys new
-    equity for the shortfall."""
+    """For each party about to default, its partners decide (:meth:`MarketAgent.joins_rescue`)
+    whether to buy new equity for its shortfall: the partner that avoids the largest loss
+    alone, if it will; otherwise a consortium of every partner that avoids a loss, each
+    paying in proportion to the loss it avoids, if all of them will (Rogers and Veraart
+    2013). One ``rescue`` row per rescuer."""
     books = model.books
     for name in books.obligations.debtors():
         distressed = model.agent(name)
-        shortfall = books.obligations.owed_cents(name) - books.ledger.balance_cents(name)
-        if shortfall <= 0 or distressed.defaulted:
+        shortfall = (
+            books.obligations.owed_cents(name) - books.ledger.balance_cents(name)
+        ) / CENTS_PER_USD
+        if shortfall <= 0.01 or distressed.defaulted:
             continue
-        best = None
-        for partner in model.all_agents:
-            if partner is distressed or partner.defaulted or partner.equity <= 0:
-                continue
-            exposure = exposure_usd(model, partner.name, name)
-            owed = books.obligations.owed_cents(partner.name) / CENTS_PER_USD
-            if partner.will_rescue(exposure, shortfall / CENTS_PER_USD, owed) and (
-                best is None or exposure > best[0]
+        lgd = loss_given_default(model, distressed, t)
+        stakes = [
+            (partner, *rescue_stakes(model, t, partner, name, lgd))
+            for partner in model.all_agents
+            if partner is not distressed and not partner.defaulted
+        ]
+        stakes = [s for s in stakes if s[1] > 0]
+        if not stakes:
+            continue
+        stakes.sort(key=lambda s: (-s[1], s[0].name))
+        rescuers: list[tuple[MarketAgent, float]] = []
+        for partner, avoided, due in stakes:
+            if partner.joins_rescue(shortfall, avoided, due, partner.rescue_budget_usd()):
+                rescuers = [(partner, shortfall)]
+                break
+        if not rescuers and len(stakes) > 1:
+            total = sum(avoided for _, avoided, _ in stakes)
+            shares = [(p, shortfall * avoided / total, avoided, due) for p, avoided, due in stakes]
+            if all(
+                p.joins_rescue(part, avoided, due, p.rescue_budget_usd())
+                for p, part, avoided, due in shares
             ):
-                best = (exposure, partner)
-        if best is None:
+                rescuers = [(p, part) for p, part, _, _ in shares]
+        if not rescuers:
             continue
-        rescuer = best[1]
-        amount = shortfall / CENTS_PER_USD
-
-        shares = books.instruments.shares_outstanding[name]
-        price = share_price(distressed.market_value(), amount, shares)
-        books.issue_shares(t, rescuer.name, name, amount, price, instrument="rescue")
-        record(model, t, "rescue", name, rescuer.name, amount, "rescue", 1, "equity stake")
+        price = share_price(
+            distressed.market_value(), shortfall, books.instruments.shares_outstanding[name]
+        )
+        for rescuer, amount in rescuers:
+            books.issue_shares(t, rescuer.name, name, amount, price, instrument="rescue")
+            rescuer.rescued_usd += amount
+            what = "rescue" if len(rescuers) == 1 else "rescue consortium"
+            record(model, t, "rescue", name, rescuer.name, amount, what, 1, "equity stake")
         books.pay_in_full(t, name)
 
 
