@@ -29,7 +29,7 @@ PARAMS = {
     "shock.month": 12,
     "shock.revenue_shortfall": 0.8,
     "shock.sentiment_drop": 0.9,
-    "rescue exposure share (with rescues)": 0.02,
+    "rescue budget share (with rescues)": 0.1,
     "seeds": 10,
     "base_seed": 2026,
     "months": 72,
@@ -45,7 +45,7 @@ def scenarios():
     rescued = base.with_overrides(
         {
             "cascade.rescue": True,
-            "cascade.rescue_exposure_share": PARAMS["rescue exposure share (with rescues)"],
+            "cascade.rescue_budget_share": PARAMS["rescue budget share (with rescues)"],
         }
     )
     return base, rescued
@@ -194,16 +194,23 @@ EXPERIMENT = Experiment(
     description="From month 12 the leading lab's end-user demand is 80% below what it "
     "projected and investor sentiment drops by 90%. Its take-or-pay contracts stay; the "
     "capacity built for it becomes a glut. Every month every borrower's covenants are "
-    "tested (debt service coverage, loan-to-value on its GPUs at the secondary price, "
-    "equity at book and market value) and its lenders waive, restructure or call its loans, "
-    "whichever recovers most; what is still owed is cleared (Eisenberg–Noe with "
-    "Rogers–Veraart default costs). A defaulter's estate pays its secured lenders first from "
-    "its GPUs, sold at a price its own sale depresses, which marks every other holder's GPUs "
-    "down the same month; sellers of its terminated contracts claim on the estate. A party "
-    "defaults in a later round of a month only through a loss from an earlier-round "
-    "defaulter of that month (every default row carries its cause; events.parquet). With "
-    "rescues, a partner whose exposure exceeds 2% of its equity recapitalises a distressed "
-    "counterparty if it can.",
+    "tested (debt service coverage, loan-to-value on its GPUs at the secondary price and on "
+    "its backlog weighted by its buyers' runway, equity at book and market value) and its "
+    "lenders waive, restructure or call its loans, whichever recovers most; lenders price "
+    "each loan by the borrower's leverage and customer concentration, and a neocloud repays "
+    "its dear debt from cash it does not need. What is still owed is cleared by seniority "
+    "(Eisenberg–Noe with priority ranks and Rogers–Veraart default costs): a defaulter's "
+    "cash pays its secured lenders first, then senior unsecured, then trade and take-or-pay "
+    "creditors. Its estate pays its secured lenders first from its GPUs, sold at a price its "
+    "own sale depresses, which marks every other holder's GPUs down the same month; sellers "
+    "of its terminated contracts claim on the estate. A party defaults in a later round of "
+    "a month only through a loss from an earlier-round defaulter of that month (every "
+    "default row carries its cause; events.parquet). With rescues, a partner — or a "
+    "consortium of partners, each paying in proportion to the loss it avoids — buys new "
+    "equity in a distressed counterparty only when what it puts at risk is less than the "
+    "loss the default would cost it (its claims × loss given default plus the margin on "
+    "the sales it would lose), within a budget of 10% of its equity over the run; a lender "
+    "is never rescuing its own borrower just to be repaid with its own money.",
     figures=(
         GalleryFigure(
             "timeline_without_rescues.png",
@@ -214,8 +221,8 @@ EXPERIMENT = Experiment(
         ),
         GalleryFigure(
             "timeline_with_rescues.png",
-            "The same seed with rescues: no more "
-            "defaults than without; the rescuers' equity injections replace creditors' losses.",
+            "The same seed with rescues: no more defaults than without; every rescue is an "
+            "equity injection by a partner other than the distressed party.",
         ),
         GalleryFigure(
             "market_with_and_without_rescues.png",

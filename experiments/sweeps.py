@@ -119,6 +119,40 @@ def draw_phase(runs: pd.DataFrame, out: Path) -> None:
     )
 
 
+def phase_claims(runs: pd.DataFrame) -> dict[str, bool]:
+    """The claims of the phase figures' captions, checked against the runs they draw
+    (tests/test_cascade_gallery.py): which corner of the grid is worst, and whether losses
+    rise with leverage."""
+    cells = runs.groupby([GROWTH, LEVERAGE])[["systemic_cascade", "defaults", "losses_usd"]]
+    mean = cells.mean()
+    slow_levered = mean.loc[(runs[GROWTH].min(), runs[LEVERAGE].max())]
+    fast_safe = mean.loc[(runs[GROWTH].max(), runs[LEVERAGE].min())]
+    by_leverage = runs.groupby(LEVERAGE)["losses_usd"].mean()
+    return {
+        "defaults are most frequent at slow growth and high leverage": bool(
+            slow_levered["defaults"] >= mean["defaults"].max() - 1e-9
+            or slow_levered["defaults"] > fast_safe["defaults"]
+        ),
+        "losses grow with leverage (lowest against highest)": bool(
+            by_leverage.iloc[-1] > by_leverage.iloc[0]
+        ),
+        "the fastest growth with the least leverage has no systemic cascade": bool(
+            fast_safe["systemic_cascade"] == 0
+        ),
+    }
+
+
+def connectivity_claims(runs: pd.DataFrame) -> dict[str, bool]:
+    """The claims of the connectivity caption, checked against the runs it draws."""
+    g = runs.groupby(PARTNERS)
+    return {
+        "no run turns systemic at any connectivity": bool(runs["systemic_cascade"].sum() == 0),
+        "defaults stay isolated: at most 1 a run on average at every connectivity": bool(
+            g["defaults"].mean().max() <= 1.0
+        ),
+    }
+
+
 def clopper_pearson(k: np.ndarray, n: np.ndarray, level: float = 0.9) -> tuple:
     """Exact binomial interval of a probability from k successes in n trials."""
     a = (1 - level) / 2

@@ -832,13 +832,22 @@ class CascadeConfig(Section):
         "issue 3: too interconnected to fail (off by default)",
         "partners with a large exposure recapitalise a distressed counterparty",
     )
-    rescue_exposure_share: float = param(
+    rescue_budget_share: float = param(
         0.10,
         "× rescuer equity",
         "estimate",
-        "a partner rescues when its exposure is at least this share of its own equity",
+        "most a party puts into rescues over the whole run, as a share of its equity",
         ge=0,
-        le=100,
+        le=10,
+    )
+    rescue_sales_margin: float = param(
+        0.3,
+        "share of lost revenue",
+        "estimate (a cloud's or vendor's margin on the sales a customer's default ends)",
+        "share of the take-or-pay backlog and undelivered chip orders of a failing customer "
+        "that a seller counts as a loss a rescue avoids",
+        ge=0,
+        le=1,
     )
     rescue_max_cash_share: float = param(
         0.5,
@@ -960,6 +969,43 @@ class DistressConfig(Section):
         ge=0,
         le=1,
     )
+    leverage_spread: float = param(
+        0.08,
+        "per year per unit of debt ÷ assets",
+        "estimate (spreads rise with leverage: Merton 1974; Collin-Dufresne, Goldstein and "
+        "Martin 2001)",
+        "credit spread a lender adds per unit of the borrower's book leverage above "
+        "distress.leverage_spread_free",
+        ge=0,
+        le=1,
+    )
+    leverage_spread_free: float = param(
+        0.3,
+        "debt ÷ assets",
+        "estimate (investment-grade book leverage)",
+        "book leverage below which a borrower pays no leverage spread",
+        ge=0,
+        le=1,
+    )
+    concentration_spread: float = param(
+        0.02,
+        "per year at one customer",
+        "estimate (Campello and Gao 2017: customer concentration raises loan spreads)",
+        "credit spread a lender adds times the Herfindahl concentration of the borrower's "
+        "take-or-pay backlog by buyer",
+        ge=0,
+        le=1,
+    )
+    backlog_weight_floor: float = param(
+        0.5,
+        "share of backlog",
+        "estimate",
+        "share of a cash-burning buyer's take-or-pay backlog a lender counts as collateral "
+        "however short the buyer's runway (the rest counts in proportion to the share of the "
+        "contract its cash covers)",
+        ge=0,
+        le=1,
+    )
 
 
 class CashConfig(Section):
@@ -996,6 +1042,26 @@ class CashConfig(Section):
         "share of monthly profit",
         "estimate (NVIDIA returned $34.5B of $72.9B net income in FY2025, 10-K 2025)",
         "share of a chip vendor's monthly profit paid out",
+        ge=0,
+        le=1,
+    )
+    prepayment_share_neocloud: float = param(
+        1.0,
+        "share of excess cash",
+        "estimate (pecking order, Myers and Majluf 1984: a borrower repays debt dearer than "
+        "its deposits from cash it does not need; GPU-backed term loans are prepayable)",
+        "share of a neocloud's cash beyond its buffer (finance.cash_buffer_months of its "
+        "monthly costs) that it uses each month to repay its dearest loans early, when they "
+        "cost more than cash earns (0 = cash piles up beside the debt)",
+        ge=0,
+        le=1,
+    )
+    prepayment_share_hyperscaler: float = param(
+        0.0,
+        "share of excess cash",
+        "estimate (investment-grade bonds carry make-whole calls: hyperscalers hold cash "
+        "beside their bonds rather than retire them early, as Meta, Oracle and Alphabet do)",
+        "the same for a hyperscaler",
         ge=0,
         le=1,
     )

@@ -124,3 +124,45 @@ def estate_claim_usd(
         cap_share * months_left * monthly_payment_usd,
     )
     return min(present, cap)
+
+
+def backlog_weight(
+    buyer_cash_usd: float, buyer_burn_usd_per_month: float, months_left: int, floor: float
+) -> float:
+    """How much of a take-or-pay backlog a lender counts as collateral, by its buyer: all of
+    it from a buyer that does not burn cash; from one that does, ``floor`` plus the rest in
+    proportion to the share of the contract's ``months_left`` its cash covers at its burn
+    rate (a buyer with a year's runway on a four-year contract: floor + ¼ of the rest).
+    The collateral value of receivables depends on the obligor's credit (Basel III's
+    eligible-receivables haircuts); the rule is our own estimate."""
+    if buyer_burn_usd_per_month <= 0 or months_left <= 0:
+        return 1.0
+    runway = max(0.0, buyer_cash_usd) / buyer_burn_usd_per_month
+    return floor + (1.0 - floor) * min(1.0, runway / months_left)
+
+
+def herfindahl(amounts: list[float]) -> float:
+    """Concentration of ``amounts`` (e.g. a seller's backlog by buyer): the sum of squared
+    shares, 1 for one customer, 1/n for n equal ones, 0 with nothing."""
+    total = sum(a for a in amounts if a > 0)
+    if total <= 0:
+        return 0.0
+    return sum((a / total) ** 2 for a in amounts if a > 0)
+
+
+def credit_spread(
+    leverage: float,
+    concentration: float,
+    leverage_free: float,
+    per_leverage: float,
+    per_concentration: float,
+) -> float:
+    """The borrower's own credit spread, per year: ``per_leverage`` per unit of book
+    leverage (debt ÷ assets) above ``leverage_free``, plus ``per_concentration`` times the
+    Herfindahl concentration of its customers. Spreads rise with leverage in Merton's (1974)
+    model and in the regressions of Collin-Dufresne, Goldstein and Martin (2001); lenders
+    charge borrowers with concentrated customers more (Campello and Gao 2017). A stated
+    linear rule, sizes our own estimate."""
+    return per_leverage * max(0.0, leverage - leverage_free) + per_concentration * max(
+        0.0, concentration
+    )

@@ -26,7 +26,7 @@ from sim.deals import DealBook
 from sim.demand import Demand
 from sim.instruments import CapacityContract, ChipOrder
 from sim.ledger import CENTS_PER_USD, Flow, Line, to_cents
-from sim.phases import MONTH, MonthState, invest
+from sim.phases import MONTH, MonthState, credit, invest
 from sim.phases.markets import CapitalMarket
 
 
@@ -267,6 +267,9 @@ class ComputeMarket(mesa.Model):
 
     def debt_usd(self, borrower: str) -> float:
         return self.books.instruments.debt_usd(borrower)
+
+    def collateral_backlog_usd(self, seller: str, step: int) -> float:
+        return credit.collateral_backlog_usd(self, seller, step)
 
     def expected_growth(self, name: str) -> float:
         return self.capital.expected_growth(name)

@@ -29,6 +29,7 @@ class FakeMarket:
     contracts: list[CapacityContract] = field(default_factory=list)
     orders: list[ChipOrder] = field(default_factory=list)
     backlog: dict[str, float] = field(default_factory=dict)
+    collateral_backlog: dict[str, float] = field(default_factory=dict)
     debt: dict[str, float] = field(default_factory=dict)
     facility_usd_per_gpu: float = 10_000.0
     growth: dict[str, float] = field(default_factory=dict)  # expected monthly growth
@@ -73,6 +74,9 @@ class FakeMarket:
 
     def market_cap_usd(self, name: str) -> float | None:
         return self.market_caps.get(name)
+
+    def collateral_backlog_usd(self, seller: str, step: int) -> float:
+        return self.collateral_backlog.get(seller, self.backlog.get(seller, 0.0))
 
     def debt_usd(self, borrower: str) -> float:
         return self.debt.get(borrower, 0.0)

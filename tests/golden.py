@@ -78,7 +78,6 @@ def _cascade_with_rescues() -> Scenario:
             "shock.revenue_shortfall": 0.8,
             "shock.sentiment_drop": 0.9,
             "cascade.rescue": True,
-            "cascade.rescue_exposure_share": 0.02,
             "cascade.debtrank_months": (24,),
         }
     )

@@ -63,7 +63,7 @@ def test_debtrank_snapshots_rank_every_agent(shocked) -> None:
 def test_rescue_prevents_the_default_when_a_partner_can_afford_it() -> None:
     base = simulate(small_world(**SHOCK), 3)
     rescued = simulate(
-        small_world(**SHOCK, **{"cascade.rescue": True, "cascade.rescue_exposure_share": 0.0}),
+        small_world(**SHOCK, **{"cascade.rescue": True, "cascade.rescue_budget_share": 1.0}),
         3,
         audit=True,
     )

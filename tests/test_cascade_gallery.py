@@ -54,3 +54,14 @@ def test_rescues_never_add_defaults_in_the_seed_shown(cascade_build: Path) -> No
     seed = derive_seeds(PARAMS["base_seed"], PARAMS["seeds"])[0]  # the seed the timelines show
     by = summary[summary["seed"] == seed].set_index("rescues_enabled")["defaults"]
     assert by[True] <= by[False]
+
+
+@pytest.mark.gallery
+def test_every_rescue_is_an_injection_by_another_party(cascade_build: Path) -> None:
+    """Caption of timeline_with_rescues.png: every rescue row is a positive equity
+    injection by a party other than the one rescued, and none appears without rescues."""
+    events = pd.read_parquet(cascade_build / "events.parquet")
+    rescues = events[events["event"] == "rescue"]
+    assert not rescues["rescues_enabled"].eq(False).any()
+    assert (rescues["amount_lost"] > 0).all()
+    assert (rescues["creditor"] != rescues["defaulter"]).all()

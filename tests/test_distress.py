@@ -6,12 +6,20 @@ from __future__ import annotations
 import math
 
 import mesa
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim import distress, price_impact
 from sim.agents import Cloud, Investor
 from sim.books import OPERATIONS
-from sim.clearing import by_seniority, estate_waterfall
+from sim.clearing import (
+    by_seniority,
+    clearing_vector,
+    estate_waterfall,
+    priority_clearing_vector,
+)
 from sim.distress import CovenantTest
 from sim.instruments import ChipOrder
 from sim.ledger import Flow
@@ -234,3 +242,183 @@ def test_a_defaulters_fire_sale_marks_the_other_clouds_in_the_model() -> None:
     assert list(marks["defaulter"]) == [sale["defaulter"]]
     assert sale["defaulter"] not in set(marks["creditor"])
     assert (marks["amount_lost"] > 0).all()
+
+
+# --- the borrower repays early from cash it does not need ------------------------------------
+def test_a_cash_rich_borrower_repays_its_dear_debt_and_keeps_its_buffer() -> None:
+    """Pecking order: cash beyond the buffer (3 months of costs) repays debt dearer than
+    deposits; all of it when the cash beyond an operating buffer covers the whole debt."""
+    market = FakeMarket(cfg=small_world(**{"finance.cash_buffer_months": 3.0}))
+    cloud = Cloud(mesa.Model(rng=0), market, "neo", market.cfg.clouds[1])
+    cloud.costs_usd = 10.0  # of which 4 debt service
+    market.set_cash("neo", 100.0)
+    market.debt["neo"] = 500.0
+    # partial: (100 - 3 × 10) × share
+    assert cloud.prepayment_wanted(0.12, 0.04, 1.0, 4.0) == pytest.approx(70.0)
+    assert cloud.prepayment_wanted(0.12, 0.04, 0.5, 4.0) == pytest.approx(35.0)
+    # debt cheaper than deposits: nothing
+    assert cloud.prepayment_wanted(0.03, 0.04, 1.0, 4.0) == 0.0
+    # cash beyond 3 months of operating costs (100 - 3 × 6 = 82) covers the debt: all of it
+    market.debt["neo"] = 80.0
+    assert cloud.prepayment_wanted(0.12, 0.04, 1.0, 4.0) == pytest.approx(80.0)
+    market.arrears["neo"] = 5.0  # what it owes now comes first
+    assert cloud.prepayment_wanted(0.12, 0.04, 1.0, 4.0) == pytest.approx(65.0)
+
+
+def test_neoclouds_repay_from_excess_cash_in_a_world() -> None:
+    """In a small world the neocloud repays loans early (principal beyond the schedule)
+    and money still balances (audit)."""
+    on = simulate(small_world(**{"run.months": 18}), 2, audit=True).tables["flows"]
+    off = simulate(
+        small_world(**{"run.months": 18, "cash.prepayment_share_neocloud": 0.0}), 2, audit=True
+    ).tables["flows"]
+
+    def principal(flows):  # type: ignore[no-untyped-def]
+        return flows[(flows["kind"] == "principal") & (flows["payer"] == "neo")]["amount"].sum()
+
+    assert principal(on) > principal(off)
+
+
+# --- credit priced by the borrower -----------------------------------------------------------
+def test_spread_rises_with_leverage_and_concentration(lender: Investor) -> None:
+    cfg = lender.market.cfg.distress
+    base = lender.loan_rate(0.10, 1.0)
+    assert base == pytest.approx(0.10)
+    # below the leverage-free level only concentration is priced
+    low = lender.loan_rate(0.10, 1.0, leverage=cfg.leverage_spread_free, concentration=0.0)
+    assert low == pytest.approx(0.10)
+    lev = lender.loan_rate(0.10, 1.0, leverage=cfg.leverage_spread_free + 0.5)
+    assert lev == pytest.approx(0.10 + 0.5 * cfg.leverage_spread)
+    one_customer = lender.loan_rate(0.10, 1.0, leverage=0.0, concentration=1.0)
+    four_equal = lender.loan_rate(0.10, 1.0, leverage=0.0, concentration=0.25)
+    assert one_customer - 0.10 == pytest.approx(cfg.concentration_spread)
+    assert 0.10 < four_equal < one_customer
+    assert distress.herfindahl([1.0, 1.0, 1.0, 1.0]) == pytest.approx(0.25)
+    assert distress.herfindahl([3.0]) == 1.0 and distress.herfindahl([]) == 0.0
+
+
+def test_backlog_from_a_cash_burning_buyer_counts_for_less() -> None:
+    # a buyer that makes money: all of it
+    assert distress.backlog_weight(0.0, 0.0, 48, 0.5) == 1.0
+    # 12 months of runway on a 48-month contract: 0.5 + 0.5 × 12/48
+    assert distress.backlog_weight(120.0, 10.0, 48, 0.5) == pytest.approx(0.625)
+    # runway beyond the contract: all of it
+    assert distress.backlog_weight(1000.0, 10.0, 48, 0.5) == 1.0
+    # no cash: the floor
+    assert distress.backlog_weight(0.0, 10.0, 48, 0.5) == 0.5
+
+
+def test_borrowing_base_counts_backlog_by_buyer_quality_in_a_world() -> None:
+    """The neocloud's collateral backlog is below its backlog when its buyer (a lab) burns
+    cash, and equals it when the floor is 1."""
+    model = ComputeMarket(small_world(), rng=1)
+    for _ in range(8):
+        model.step()
+    t = model.month
+    backlog = model.backlog_usd("neo", t)
+    assert backlog > 0
+    lab = model.labs[0]
+    assert lab.monthly_burn() > 0, "the lab must burn cash for this test"
+    assert model.collateral_backlog_usd("neo", t) < backlog
+    full = ComputeMarket(small_world(**{"distress.backlog_weight_floor": 1.0}), rng=1)
+    for _ in range(8):
+        full.step()
+    assert full.collateral_backlog_usd("neo", t) == pytest.approx(full.backlog_usd("neo", t))
+
+
+# --- seniority in the month's clearing ----------------------------------------------------------
+def test_priority_clearing_hand_computed() -> None:
+    """A (cash 80) owes its secured lender S 60, its senior unsecured lender U 30 and a trade
+    creditor T 40; T (cash 10) owes W 30. By seniority A pays S 60, U 20, T 0 (Eisenberg–Noe
+    pro rata would pay T 80 × 40/130 = 24.6, enough for T to pay W in full); T then pays its
+    10 and defaults in the second wave — because of A, by 30 - 10 = 20 short."""
+    A, S, U, T, W = range(5)
+    L = np.zeros((3, 5, 5))
+    L[0, A, S], L[1, A, U], L[2, A, T], L[2, T, W] = 60.0, 30.0, 40.0, 30.0
+    cash = np.array([80.0, 0.0, 0.0, 10.0, 0.0])
+    result = priority_clearing_vector(L, cash)
+    assert result.payment_matrix[A, S] == pytest.approx(60.0)
+    assert result.payment_matrix[A, U] == pytest.approx(20.0)
+    assert result.payment_matrix[A, T] == pytest.approx(0.0)
+    assert result.payments[T] == pytest.approx(10.0)
+    assert result.waves == [[A], [T]]
+    # pro rata (one rank): T is paid 24.6 and pays W in full
+    flat = clearing_vector(L.sum(axis=0), cash)
+    assert flat.payment_matrix[A, T] == pytest.approx(80 * 40 / 130)
+    assert not flat.defaulted[T]
+    # default costs (Rogers–Veraart): A keeps alpha = 0.5 of its cash for its creditors
+    costly = priority_clearing_vector(L, cash, alpha=0.5)
+    assert costly.payment_matrix[A, S] == pytest.approx(40.0)
+    assert costly.payment_matrix[A, U] == pytest.approx(0.0)
+
+
+AMOUNT = st.floats(min_value=0, max_value=100, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(min_value=2, max_value=6).flatmap(
+        lambda n: st.tuples(
+            st.lists(
+                st.floats(min_value=0, max_value=100, allow_nan=False),
+                min_size=n * n,
+                max_size=n * n,
+            ),
+            st.lists(
+                st.floats(min_value=0, max_value=100, allow_nan=False), min_size=n, max_size=n
+            ),
+        )
+    ),
+    st.floats(min_value=0.2, max_value=1.0),
+)
+def test_one_rank_priority_clearing_is_eisenberg_noe(network, alpha) -> None:  # type: ignore[no-untyped-def]
+    flat, cash = network
+    n = len(cash)
+    L = np.array(flat).reshape(n, n)
+    np.fill_diagonal(L, 0.0)
+    ours = priority_clearing_vector(L[None, :, :], np.array(cash), alpha=alpha, beta=alpha)
+    theirs = clearing_vector(L, np.array(cash), alpha=alpha, beta=alpha)
+    assert np.allclose(ours.payments, theirs.payments, rtol=1e-7, atol=1e-6)
+    assert (ours.defaulted == theirs.defaulted).all()
+
+
+# --- rescues are decisions -----------------------------------------------------------------
+def test_a_partner_rescues_only_when_it_costs_less_than_the_default(lender: Investor) -> None:
+    market = lender.market
+    market.set_cash("bank", 1000.0)
+    market.equity["bank"] = 500.0
+    # injection 100 against an avoided loss of 150: yes; of 80: no
+    assert lender.joins_rescue(100.0, 150.0, 0.0, 1e9)
+    assert not lender.joins_rescue(100.0, 80.0, 0.0, 1e9)
+    # a lender whose own instalment is all the shortfall would only be repaid its own money
+    assert not lender.joins_rescue(100.0, 1e6, 100.0, 1e9)
+    # ... what comes straight back is not at risk: 100 - 60 = 40 < 50 avoided
+    assert lender.joins_rescue(100.0, 50.0, 60.0, 1e9)
+    # within its budget across months and its spare cash (half of 1000 by default)
+    assert not lender.joins_rescue(100.0, 150.0, 0.0, 99.0)
+    assert not lender.joins_rescue(600.0, 1e6, 0.0, 1e9)
+    market.equity["bank"] = -1.0  # an insolvent party rescues nobody
+    assert not lender.joins_rescue(100.0, 150.0, 0.0, 1e9)
+
+
+def test_the_rescue_budget_is_spent_across_months(lender: Investor) -> None:
+    lender.market.equity["bank"] = 1000.0
+    budget = lender.rescue_budget_usd()
+    assert budget == pytest.approx(lender.market.cfg.cascade.rescue_budget_share * 1000.0)
+    lender.rescued_usd = budget / 2
+    assert lender.rescue_budget_usd() == pytest.approx(budget / 2)
+
+
+def test_rescues_in_a_world_cost_less_than_the_losses_they_avoid() -> None:
+    """Every rescue in a shocked small world is by a partner with something to lose, and no
+    rescuer is only the distressed party's lender repaid with its own money."""
+    result = simulate(
+        small_world(**SHOCK, **{"cascade.rescue": True, "cascade.rescue_budget_share": 1.0}),
+        3,
+        audit=True,
+    )
+    events = result.tables["events"]
+    rescues = events[events["event"] == "rescue"]
+    assert len(rescues) > 0
+    assert (rescues["amount_lost"] > 0).all()
+    assert (rescues["creditor"] != rescues["defaulter"]).all()

@@ -41,6 +41,9 @@ DISTRESS_EVENTS = {
     "estate_payment": "an estate paid a claim",
     "fire_sale_mark": "a fire sale marked down other holders' GPUs",
     "principal": "a loan was repaid (on schedule or by the cash sweep)",
+    "prepayment": "a borrower repaid debt early from cash it did not need",
+    "paid_by_seniority": "a defaulter's cash went to senior creditors before junior ones",
+    "rescue": "a partner (or a consortium) rescued a distressed counterparty",
 }
 
 
@@ -103,6 +106,11 @@ worlds = st.fixed_dictionaries(
         "investors.*.inflow_usd_per_month": st.floats(0.0, 5e9),
         "distress.cash_sweep_share": st.floats(0.0, 1.0),
         "distress.fire_sale_impact": st.floats(0.0, 10.0),
+        "cash.prepayment_share_neocloud": st.floats(0.0, 1.0),
+        "distress.backlog_weight_floor": st.floats(0.0, 1.0),
+        "distress.leverage_spread": st.floats(0.0, 0.3),
+        "cascade.rescue": st.booleans(),
+        "cascade.rescue_budget_share": st.floats(0.0, 2.0),
         "clouds.*.investment_rule": st.sampled_from(["expected_return", "stock_adjustment"]),
         "investment.preemption_weight": st.floats(0.0, 3.0),
         "investment.cancellation_fee_share": st.floats(0.0, 1.0),

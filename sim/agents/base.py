@@ -52,6 +52,7 @@ class MarketAgent(mesa.Agent):
         self.name = name
         self.archetype = archetype
         self.defaulted = False
+        self.rescued_usd = 0.0  # new equity put into distressed counterparties so far, USD
 
     @property
     def cash(self) -> float:
@@ -86,20 +87,41 @@ class MarketAgent(mesa.Agent):
             return 0.0
         return max(0.0, min(cap.wealth_reinvestment_share * gain_usd, self.cash - self.arrears_usd))
 
-    def will_rescue(self, exposure_usd: float, shortfall_usd: float, owed_usd: float) -> bool:
-        """Recapitalise a distressed counterparty whose failure would cost this party
-        ``exposure_usd``, by buying new equity for its ``shortfall_usd``? Yes if the exposure
-        is at least ``rescue_exposure_share`` of this party's equity and it can spare the
-        cash (``owed_usd`` is what it owes itself) — "too interconnected to fail", our own
-        estimate of a private bail-in."""
+    def joins_rescue(
+        self,
+        injection_usd: float,
+        avoided_loss_usd: float,
+        repaid_to_self_usd: float,
+        budget_usd: float,
+    ) -> bool:
+        """Put ``injection_usd`` of new equity into a distressed counterparty (alone or as
+        its share of a consortium)? Only if what it really puts at risk — the injection less
+        ``repaid_to_self_usd``, the part that comes straight back to it as the payment of
+        what the counterparty owes it now — is positive (a lender never "rescues" its own
+        borrower only to be repaid with the same money), smaller than the loss the rescue
+        avoids (``avoided_loss_usd``: its exposure × loss given default, plus the margin on
+        the sales it would lose, less the part repaid to it anyway), and within what it
+        can spare: ``cascade.rescue_max_cash_share`` of its free cash and the
+        ``budget_usd`` left of its rescue budget across months. A rescue is worth it to a
+        solvent creditor exactly when it costs less than the default it avoids (Rogers and
+        Veraart 2013, who show when solvent banks gain from a rescue consortium)."""
         cfg = self.market.cfg.cascade
         if self.defaulted or self.equity <= 0:
             return False
-        spare = self.cash - owed_usd
+        at_risk = injection_usd - repaid_to_self_usd
+        spare = (self.cash - self.arrears_usd) * cfg.rescue_max_cash_share
         return (
-            exposure_usd >= cfg.rescue_exposure_share * self.equity
-            and spare * cfg.rescue_max_cash_share >= shortfall_usd
+            at_risk > 0.01
+            and at_risk < avoided_loss_usd
+            and injection_usd <= spare
+            and injection_usd <= budget_usd
         )
+
+    def rescue_budget_usd(self) -> float:
+        """What this party may still put into rescues: ``cascade.rescue_budget_share`` of
+        its equity, less what it has put in over earlier months (our own estimate)."""
+        cfg = self.market.cfg.cascade
+        return max(0.0, cfg.rescue_budget_share * max(0.0, self.equity) - self.rescued_usd)
 
     def respond_to_breach(
         self,

@@ -396,7 +396,7 @@ class Cloud(MarketAgent):
     def borrowing_headroom(self, step: int) -> float:
         """USD more that lenders would lend: a share of backlog and of fleet value, less debt."""
         fin = self.market.cfg.finance
-        limit = fin.max_loan_to_backlog * self.market.backlog_usd(
+        limit = fin.max_loan_to_backlog * self.market.collateral_backlog_usd(
             self.name, step
         ) + fin.max_loan_to_fleet * self.market.balance(self.name, Line.FLEET)
         return max(0.0, limit - self.market.debt_usd(self.name))
@@ -431,6 +431,28 @@ class Cloud(MarketAgent):
         buffer = self.market.cfg.finance.cash_buffer_months * self.costs_usd
         want = self.arrears_usd + buffer - self.cash
         return min(want, self.borrowing_headroom(step)) if want > 0 else 0.0
+
+    def prepayment_wanted(
+        self, dearest_rate: float, deposit_rate: float, share: float, debt_service_usd: float
+    ) -> float:
+        """USD of its loans to repay early out of cash this month, when its dearest loan
+        costs more (``dearest_rate``, per year) than cash earns (``deposit_rate``): all of
+        its debt if the cash beyond a buffer of its operating costs covers it (once repaid,
+        no debt service needs a buffer; ``debt_service_usd`` is this month's), otherwise
+        ``share`` of the cash beyond its buffer (``finance.cash_buffer_months`` of its
+        monthly costs, the buffer :meth:`borrowing_wanted` borrows up to). Holding cash
+        while owing dearer debt loses money every month; firms fund themselves from
+        retained earnings before debt (the pecking order of Myers and Majluf 1984). Chips
+        still in the queue need no cash now: they are drawn on delivery
+        (``phases.settle.draw_on_delivery``)."""
+        if self.defaulted or dearest_rate <= deposit_rate or share <= 0:
+            return 0.0
+        months = self.market.cfg.finance.cash_buffer_months
+        spare = self.cash - self.arrears_usd
+        debt = self.market.debt_usd(self.name)
+        if spare - months * max(0.0, self.costs_usd - debt_service_usd) >= debt:
+            return debt
+        return max(0.0, share * (spare - months * self.costs_usd))
 
     def choose_syndicate(
         self, lenders: Sequence[Investor], sentiment: float

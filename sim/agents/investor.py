@@ -9,6 +9,7 @@ import mesa
 from sim.agents.base import MarketAgent
 from sim.agents.view import MarketView
 from sim.config import InvestorSpec
+from sim.distress import credit_spread
 from sim.ledger import Line
 from sim.valuation import required_return
 
@@ -42,11 +43,27 @@ class Investor(MarketAgent):
         """USD it is still willing to lend this month."""
         return max(0.0, self._appetite(self.spec.loan_appetite, sentiment) - self.loans_used_usd)
 
-    def loan_rate(self, base_rate: float, sentiment: float) -> float:
+    def loan_rate(
+        self,
+        base_rate: float,
+        sentiment: float,
+        leverage: float = 0.0,
+        concentration: float = 0.0,
+    ) -> float:
         """Annual rate asked of a borrower whose base rate is ``base_rate``: plus a stress
-        spread that widens as sentiment falls (CALIBRATION: CDS 368 → 643 bp in 2025)."""
-        spread = self.market.cfg.finance.stress_spread_per_sentiment
-        return base_rate + spread * max(0.0, 1.0 - sentiment)
+        spread that widens as sentiment falls (CALIBRATION: CDS 368 → 643 bp in 2025), plus
+        the borrower's own spread for its book ``leverage`` (debt ÷ assets) and the
+        Herfindahl ``concentration`` of its customers (:func:`sim.distress.credit_spread`:
+        Merton 1974, Collin-Dufresne et al. 2001, Campello and Gao 2017)."""
+        fin, cfg = self.market.cfg.finance, self.market.cfg.distress
+        own = credit_spread(
+            leverage,
+            concentration,
+            cfg.leverage_spread_free,
+            cfg.leverage_spread,
+            cfg.concentration_spread,
+        )
+        return base_rate + fin.stress_spread_per_sentiment * max(0.0, 1.0 - sentiment) + own
 
     def required_return(self, sentiment: float) -> float:
         """Annual return it requires of an equity: its hurdle plus the equity risk premium,

@@ -77,6 +77,11 @@ class MarketView(Protocol):
         """Take-or-pay revenue still to come to ``seller``, USD."""
         ...
 
+    def collateral_backlog_usd(self, seller: str, step: int) -> float:
+        """``seller``'s backlog as lenders count it for collateral: each contract's remaining
+        take-or-pay value weighted by its buyer's ability to pay, USD."""
+        ...
+
     def debt_usd(self, borrower: str) -> float:
         """Loans outstanding of ``borrower``, USD."""
         ...

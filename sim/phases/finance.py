@@ -15,6 +15,7 @@ from sim.agents import Cloud, Lab, MarketAgent
 from sim.books import FOUNDERS, cents_round
 from sim.instruments import VENTURE_DEBT, ConvertibleNote
 from sim.ledger import Flow
+from sim.phases import credit
 from sim.phases.resolve import record
 
 if TYPE_CHECKING:
@@ -233,6 +234,6 @@ def borrow(world: ComputeMarket, t: int, cloud: Cloud, amount: float) -> None:
     maturity = world.cfg.finance.loan_maturity_months
     for (lender, _), usd in zip(syndicate, take, strict=True):
         if usd >= 1.0:
-            rate = lender.loan_rate(cloud.spec.interest_rate_per_year, sentiment)
+            rate = credit.quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
             usd = float(min(usd, lender.loan_budget(sentiment)))
             mechanisms.lend(world.books, t, lender, cloud, usd, rate, maturity)

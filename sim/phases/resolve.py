@@ -1,10 +1,12 @@
 """The resolve phase: clearing the month's obligations network and the cascade of defaults.
 
 Everyone who could pay all it owed has already paid (``settle_what_can_be_paid``). What is
-left forms the obligations network: L[i, j] is what i still owes j this month (take-or-pay
-bills, interest, principal, chip invoices, and, as one node "world", external costs). It is
-cleared with :func:`sim.clearing.clearing_vector` (Eisenberg–Noe with Rogers–Veraart default
-costs): the payments are made, the default costs are paid away, and each defaulter's
+left forms the obligations network: L[k, i, j] is what i still owes j this month in seniority
+rank k (secured loans, senior unsecured loans, then take-or-pay bills, chip invoices and, as
+one node "world", external costs). It is cleared with
+:func:`sim.clearing.priority_clearing_vector` (Eisenberg–Noe with seniorities and
+Rogers–Veraart default costs): a defaulter's cash pays its secured lenders first, then its
+senior unsecured ones, then the rest; the default costs are paid away, and each defaulter's
 creditors write off the rest.
 
 A defaulter's loans are accelerated and its lenders recover from its cash and from the sale
@@ -32,15 +34,17 @@ from sim.books import SHAREHOLDERS
 from sim.clearing import (
     GENERAL_UNSECURED,
     SENIOR_UNSECURED,
-    clearing_vector,
+    by_seniority,
     debtrank,
     estate_waterfall,
+    priority_clearing_vector,
 )
 from sim.distress import FIRE_SALE_MARK, CovenantTest
 from sim.instruments import CONVERTIBLE_NOTE, VENTURE_DEBT, CapacityContract, Loan
 from sim.ledger import ASSETS, CENTS_PER_USD, Flow, Line, to_cents
 from sim.mechanisms import share_price
 from sim.metrics import LOSS_EVENTS
+from sim.phases import credit
 from sim.settlement import Obligation
 
 if TYPE_CHECKING:
@@ -111,9 +115,39 @@ def resolve_defaults(model: ComputeMarket, t: int) -> list[str]:
         if not fresh and not obligations.debtors():
             break
     pay_out_profits(model, t, month)
+    prepay_from_cash(model, t)
     sweep_cash(model, t)
     model.books.start_covenant_month()
     return new
+
+
+def prepay_from_cash(model: ComputeMarket, t: int) -> None:
+    """Each cloud selling to the market decides how much of its loans to repay early out of
+    cash it does not need (:meth:`Cloud.prepayment_wanted`), dearest loans first; one with
+    bills still open this month repays nothing."""
+    books, cash = model.books, model.cfg.cash
+    for cloud in model.clouds:
+        loans = books.instruments.loans_of(borrower=cloud.name)
+        if cloud.defaulted or not cloud.sells_to_market or not loans:
+            continue
+        if books.obligations.of(cloud.name):
+            continue
+        loans = sorted(loans, key=lambda loan: (-loan.rate_per_year, loan.id))
+        left = cloud.prepayment_wanted(
+            loans[0].rate_per_year,
+            cash.deposit_rate_per_year,
+            cash.prepayment_share_hyperscaler
+            if cloud.archetype == "hyperscaler"
+            else cash.prepayment_share_neocloud,
+            books.debt_service_usd(cloud.name),
+        )
+        repaid = 0.0
+        for loan in loans:
+            if left - repaid < 1.0:
+                break
+            repaid += books.prepay(t, loan, left - repaid)
+        if repaid > 0:
+            record(model, t, "prepayment", cloud.name, "", repaid, "cash", 1, "loan")
 
 
 def sweep_cash(model: ComputeMarket, t: int) -> None:
@@ -211,7 +245,7 @@ def covenant_test(model: ComputeMarket, agent: MarketAgent, t: int) -> tuple[Cov
     books, fin = model.books, model.cfg.finance
     debt = sum(loan.outstanding for loan in covenanted_loans(model, agent))
     book_fleet, market_fleet = fleet_values(model, agent, t)
-    backlog = books.instruments.backlog_usd(agent.name, t, model.cfg.market.hours_per_month)
+    backlog = credit.collateral_backlog_usd(model, agent.name, t)
     base = fin.max_loan_to_backlog * backlog + fin.max_loan_to_fleet * market_fleet
     dscr = distress.coverage(
         books.operating_income_usd(agent.name), books.debt_service_usd(agent.name)
@@ -429,23 +463,47 @@ def clear_round(
     )
     nodes = [*parties, WORLD]
     index = {p: k for k, p in enumerate(nodes)}
-    liabilities = np.zeros((len(nodes), len(nodes)))
+    loans = {loan.id: loan for d in debtors for loan in books.instruments.loans_of(borrower=d)}
+    ranks = max(
+        [GENERAL_UNSECURED, *(claim_rank(ob, loans) for d in debtors for ob in obligations.of(d))]
+    )
+    liabilities = np.zeros((ranks + 1, len(nodes), len(nodes)))
     for d in debtors:
         for ob in obligations.of(d):
-            liabilities[index[d], index[WORLD if ob.external else ob.creditor]] += ob.usd
+            creditor = index[WORLD if ob.external else ob.creditor]
+            liabilities[claim_rank(ob, loans), index[d], creditor] += ob.usd
     cash = np.array([books.ledger.cash(p) for p in parties] + [0.0])
     solvent_before = {d: model.agent(d).equity >= 0 for d in debtors}
-    result = clearing_vector(liabilities, cash, alpha=cfg.alpha, beta=cfg.beta)
+    result = priority_clearing_vector(liabilities, cash, alpha=cfg.alpha, beta=cfg.beta)
     wave_of = {nodes[i]: wave_offset + k + 1 for k, wave in enumerate(result.waves) for i in wave}
-    # Pay each obligation its share of the debtor's clearing payment.
-    owed = liabilities.sum(axis=1)
-    ratio = np.divide(result.payments, owed, out=np.ones_like(owed), where=owed > 0)
+    # Pay each obligation its share of the debtor's clearing payment: rank by rank
+    # (secured loans first, then senior unsecured, then the rest), pro rata within a rank.
     plan: list[tuple[Obligation, int]] = []
     for d in debtors:
-        share = min(1.0, float(ratio[index[d]]))
-        plan.extend(
-            (ob, ob.cents if share >= 1.0 else int(ob.cents * share)) for ob in obligations.of(d)
+        i = index[d]
+        by_rank = liabilities[:, i, :].sum(axis=1)
+        paid_by_rank = by_seniority(
+            float(result.payments[i]), [(k, float(v)) for k, v in enumerate(by_rank)]
         )
+        for ob in obligations.of(d):
+            k = claim_rank(ob, loans)
+            share = min(1.0, paid_by_rank[k] / by_rank[k]) if by_rank[k] > 0 else 1.0
+            plan.append((ob, ob.cents if share >= 1.0 else int(ob.cents * share)))
+        owed_total = float(by_rank.sum())
+        if result.defaulted[i] and owed_total > 0:
+            pro_rata = float(result.payments[i]) * by_rank / owed_total
+            moved = float(np.maximum(0.0, np.array(paid_by_rank) - pro_rata).sum())
+            if moved >= 0.01:  # what seniority gave senior creditors beyond a pro rata share
+                record(
+                    model,
+                    t,
+                    "paid_by_seniority",
+                    d,
+                    "",
+                    moved,
+                    "clearing",
+                    wave_of.get(d, wave_offset + 1),
+                )
     _execute(model, t, plan)
     defaulted = [nodes[i] for i in np.flatnonzero(result.defaulted) if nodes[i] != WORLD]
     for name in defaulted:  # default costs: what a defaulter keeps beyond its payment is lost
@@ -726,35 +784,93 @@ def mark_holders(
         record(model, t, FIRE_SALE_MARK, seller, holder, usd, "GPUs", round_, "fleet")
 
 
+def loss_given_default(model: ComputeMarket, agent: MarketAgent, t: int) -> float:
+    """The share of what ``agent`` owes its creditors would lose if it defaulted now: 1 −
+    its liquidation value (cash and fleet at the fire-sale price) ÷ its liabilities (loans
+    and what it owes now), between 0 and 1."""
+    books = model.books
+    owed = books.obligations.owed_cents(agent.name) / CENTS_PER_USD
+    liabilities = books.instruments.debt_usd(agent.name) + owed
+    if liabilities <= 0:
+        return 0.0
+    _, market_fleet = fleet_values(model, agent, t)
+    value = distress.liquidation_value(
+        agent.cash, market_fleet, model.cfg.cascade.fire_sale_discount
+    )
+    return min(1.0, max(0.0, 1.0 - value / liabilities))
+
+
+def rescue_stakes(
+    model: ComputeMarket, t: int, partner: MarketAgent, name: str, lgd: float
+) -> tuple[float, float]:
+    """What ``partner`` avoids if ``name`` is rescued (its claims × ``lgd`` plus the margin
+    on the backlog and chip orders it would lose, USD), and what of the rescue money would
+    come straight back to it now (``name``'s obligations to it this month, USD)."""
+    hours = model.cfg.market.hours_per_month
+    book = model.books.instruments
+    due = sum(o.usd for o in model.books.obligations.of(name) if o.creditor == partner.name)
+    loans = sum(loan.outstanding for loan in book.loans_of(borrower=name, lender=partner.name))
+    stake = book.stakes.get((partner.name, name))
+    claims = loans + due + (stake.mark_usd if stake else 0.0)
+    sales = sum(
+        c.remaining_value(t + 1, hours)
+        for c in book.contracts_between(seller=partner.name, buyer=name)
+    ) + sum(
+        o.undelivered * o.unit_price_usd
+        for o in book.open_orders(buyer=name)
+        if o.vendor == partner.name
+    )
+    avoided = max(0.0, claims - due) * lgd + model.cfg.cascade.rescue_sales_margin * sales
+    return avoided, due
+
+
 def attempt_rescues(model: ComputeMarket, t: int) -> None:
-    """'Too interconnected to fail': for each party about to default, the partner with the
-    largest exposure to it that is willing (:meth:`MarketAgent.will_rescue`) buys new
-    equity for the shortfall."""
+    """For each party about to default, its partners decide (:meth:`MarketAgent.joins_rescue`)
+    whether to buy new equity for its shortfall: the partner that avoids the largest loss
+    alone, if it will; otherwise a consortium of every partner that avoids a loss, each
+    paying in proportion to the loss it avoids, if all of them will (Rogers and Veraart
+    2013). One ``rescue`` row per rescuer."""
     books = model.books
     for name in books.obligations.debtors():
         distressed = model.agent(name)
-        shortfall = books.obligations.owed_cents(name) - books.ledger.balance_cents(name)
-        if shortfall <= 0 or distressed.defaulted:
+        shortfall = (
+            books.obligations.owed_cents(name) - books.ledger.balance_cents(name)
+        ) / CENTS_PER_USD
+        if shortfall <= 0.01 or distressed.defaulted:
             continue
-        best = None
-        for partner in model.all_agents:
-            if partner is distressed or partner.defaulted or partner.equity <= 0:
-                continue
-            exposure = exposure_usd(model, partner.name, name)
-            owed = books.obligations.owed_cents(partner.name) / CENTS_PER_USD
-            if partner.will_rescue(exposure, shortfall / CENTS_PER_USD, owed) and (
-                best is None or exposure > best[0]
+        lgd = loss_given_default(model, distressed, t)
+        stakes = [
+            (partner, *rescue_stakes(model, t, partner, name, lgd))
+            for partner in model.all_agents
+            if partner is not distressed and not partner.defaulted
+        ]
+        stakes = [s for s in stakes if s[1] > 0]
+        if not stakes:
+            continue
+        stakes.sort(key=lambda s: (-s[1], s[0].name))
+        rescuers: list[tuple[MarketAgent, float]] = []
+        for partner, avoided, due in stakes:
+            if partner.joins_rescue(shortfall, avoided, due, partner.rescue_budget_usd()):
+                rescuers = [(partner, shortfall)]
+                break
+        if not rescuers and len(stakes) > 1:
+            total = sum(avoided for _, avoided, _ in stakes)
+            shares = [(p, shortfall * avoided / total, avoided, due) for p, avoided, due in stakes]
+            if all(
+                p.joins_rescue(part, avoided, due, p.rescue_budget_usd())
+                for p, part, avoided, due in shares
             ):
-                best = (exposure, partner)
-        if best is None:
+                rescuers = [(p, part) for p, part, _, _ in shares]
+        if not rescuers:
             continue
-        rescuer = best[1]
-        amount = shortfall / CENTS_PER_USD
-
-        shares = books.instruments.shares_outstanding[name]
-        price = share_price(distressed.market_value(), amount, shares)
-        books.issue_shares(t, rescuer.name, name, amount, price, instrument="rescue")
-        record(model, t, "rescue", name, rescuer.name, amount, "rescue", 1, "equity stake")
+        price = share_price(
+            distressed.market_value(), shortfall, books.instruments.shares_outstanding[name]
+        )
+        for rescuer, amount in rescuers:
+            books.issue_shares(t, rescuer.name, name, amount, price, instrument="rescue")
+            rescuer.rescued_usd += amount
+            what = "rescue" if len(rescuers) == 1 else "rescue consortium"
+            record(model, t, "rescue", name, rescuer.name, amount, what, 1, "equity stake")
         books.pay_in_full(t, name)
 
 

@@ -11,6 +11,7 @@ from sim import market, mechanisms
 from sim.agents import Cloud, Vintage
 from sim.books import CONTRACTORS, DEPOSITORS, FOUNDERS, FOUNDRIES, OPERATIONS, OTHER_BUSINESS
 from sim.ledger import CENTS_PER_USD, Flow
+from sim.phases import credit
 
 if TYPE_CHECKING:
     from sim.model import ComputeMarket
@@ -133,7 +134,7 @@ def draw_on_delivery(world: ComputeMarket, t: int, cloud: Cloud) -> None:
     for (lender, _), usd in zip(syndicate, take, strict=True):
         usd = float(min(usd, lender.loan_budget(sentiment)))
         if usd >= 1.0:
-            rate = lender.loan_rate(cloud.spec.interest_rate_per_year, sentiment)
+            rate = credit.quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
             mechanisms.lend(books, t, lender, cloud, usd, rate, maturity)
 
 

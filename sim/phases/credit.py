@@ -1,0 +1,74 @@
+"""Credit priced by the borrower (issue 13, item 7): what lenders see of a borrower when they
+quote its rate and size its borrowing base.
+
+- :func:`collateral_backlog_usd`: the take-or-pay backlog a lender counts as collateral,
+  each contract weighted by its buyer's ability to pay (:func:`sim.distress.backlog_weight`):
+  backlog from a buyer burning cash counts for less than backlog from a rich one.
+- :func:`credit_profile`: the borrower's book leverage and the concentration of its
+  customers, which lenders price (:meth:`sim.agents.Investor.loan_rate`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sim import distress
+from sim.agents import Lab
+from sim.ledger import ASSETS
+
+if TYPE_CHECKING:
+    from sim.agents import Investor
+    from sim.model import ComputeMarket
+
+
+def buyer_burn_usd(world: ComputeMarket, buyer: str) -> float:
+    """What ``buyer`` loses in cash a month (≥ 0): a lab's burn at its current pace; other
+    buyers (clouds buying from clouds) are taken to pay from their operations (0)."""
+    agent = world.agent(buyer)
+    return agent.monthly_burn() if isinstance(agent, Lab) else 0.0
+
+
+def collateral_backlog_usd(world: ComputeMarket, seller: str, t: int) -> float:
+    """``seller``'s take-or-pay backlog as collateral at month ``t``, USD: each contract's
+    remaining take-or-pay value × the weight of its buyer (its cash against its burn over
+    the contract's remaining months, :func:`sim.distress.backlog_weight`)."""
+    hours = world.cfg.market.hours_per_month
+    floor = world.cfg.distress.backlog_weight_floor
+    total = 0.0
+    for contract in world.books.instruments.contracts_of(seller):
+        if contract.seller != seller:
+            continue
+        value = contract.remaining_value(t, hours)
+        if value <= 0:
+            continue
+        buyer = world.agent(contract.buyer)
+        months = max(0, contract.end - max(t, contract.start))
+        weight = distress.backlog_weight(
+            buyer.cash, buyer_burn_usd(world, contract.buyer), months, floor
+        )
+        total += value * weight
+    return total
+
+
+def credit_profile(world: ComputeMarket, borrower: str, t: int) -> tuple[float, float]:
+    """``borrower``'s book leverage (loans ÷ total assets, 0 without assets) and the
+    Herfindahl concentration of its take-or-pay backlog by buyer (0 without backlog)."""
+    books = world.books
+    assets = sum(books.ledger.balance(borrower, line) for line in ASSETS)
+    debt = books.instruments.debt_usd(borrower)
+    leverage = debt / assets if assets > 0 else 0.0
+    hours = world.cfg.market.hours_per_month
+    by_buyer: dict[str, float] = {}
+    for contract in books.instruments.contracts_of(borrower):
+        if contract.seller == borrower:
+            by_buyer[contract.buyer] = by_buyer.get(contract.buyer, 0.0) + (
+                contract.remaining_value(t, hours)
+            )
+    return leverage, distress.herfindahl(list(by_buyer.values()))
+
+
+def quote(world: ComputeMarket, lender: Investor, borrower: str, base_rate: float, t: int) -> float:
+    """The annual rate ``lender`` asks ``borrower`` on a new loan whose base rate is
+    ``base_rate``, given the borrower's leverage and customer concentration now."""
+    leverage, concentration = credit_profile(world, borrower, t)
+    return lender.loan_rate(base_rate, world.sentiment, leverage, concentration)
