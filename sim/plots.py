@@ -774,8 +774,9 @@ def layer_links(provenance: pd.DataFrame, types: Mapping[str, str]) -> pd.DataFr
     year): from end users, investors, and vendors or clouds putting deal money (stakes,
     vendor financing, backstop purchases) into the layer before them, to labs, clouds and
     vendors, and between those layers, each link with its round-trip part. Debt service,
-    costs and flows within a layer are left out. Columns ``source``, ``target``,
-    ``amount_usd``, ``round_trip_usd``."""
+    costs and flows within a layer are left out; an enterprise joint venture's vehicle is an
+    investor, so what end users pay it reaches its lab as investors' money. Columns
+    ``source``, ``target``, ``amount_usd``, ``round_trip_usd``."""
     payer_type = provenance["payer"].map(lambda p: agent_type(p, types))
     payee_type = provenance["payee"].map(lambda p: agent_type(p, types))
     rank = {t: k for k, t in enumerate(MONEY_LAYERS)}

@@ -361,7 +361,19 @@ def test_each_layers_revenue_splits_into_organic_and_round_trip() -> None:
             key = f"organic:{layer}:{year}"
             assert 0 <= with_deals[f"{key}:round_trip"] <= with_deals[f"{key}:reported"] + 1e-6
             assert without[f"{key}:round_trip"] == 0.0
-    assert with_deals["organic:labs:0:round_trip"] == 0.0  # labs sell to end users only
+    # A lab's round trip is its own capital coming back from an enterprise joint venture it
+    # funds (issue 15: the JV buys the lab's services); without that deal labs sell to end
+    # users only.
+    jv_world = small_world(deals=True)
+    no_jv = jv_world.model_copy(
+        update={"deals": [d for d in jv_world.deals if d.kind != "enterprise_jv"]}
+    )
+    assert layer_revenue(simulate(no_jv, 1, 24).tables)["organic:labs:0:round_trip"] == 0.0
+    flows = simulate(jv_world, 1, 24).tables["flows"]
+    vehicles = {d.vehicle for d in jv_world.deals if d.kind == "enterprise_jv"}
+    lab_capital = flows[flows["payee"].isin(vehicles) & flows["payer"].str.startswith("lab")]
+    lab_trip = with_deals["organic:labs:0:round_trip"] + with_deals["organic:labs:1:round_trip"]
+    assert 0 < lab_trip <= lab_capital["amount"].sum() + 1e-6
     assert with_deals["organic:clouds:0:reported"] > 0
     table = organic_report(pd.DataFrame([with_deals, without]), "2025-01")
     assert set(table["layer"]) == {"labs", "clouds", "vendors"} and set(table["year"]) == {

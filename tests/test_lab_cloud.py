@@ -79,7 +79,11 @@ def test_the_lab_owns_capacity_borrows_against_it_and_serves_itself_first() -> N
     loans = flows[(flows["kind"] == "loan_advance") & (flows["payee"] == "own")]
     assert loans["amount"].sum() >= 2.0 * equity["amount"].sum() - 1  # 2:1 project debt
     paid = flows[(flows["kind"] == "compute_payment") & (flows["payee"] == "own")]
-    assert set(paid["payer"]) == {"lab-a"}  # it serves its owner first
+    # its owner is its main customer; surplus may go under contract to a hyperscaler that
+    # buys overflow instead of building (issue 16); own needs first is Lab.own_capacity_wanted
+    by_payer = paid.groupby("payer")["amount"].sum()
+    assert set(by_payer.index) <= {"lab-a", "hyper"}
+    assert by_payer["lab-a"] > 0.5 * by_payer.sum()
     lab = agents[agents["agent_id"] == "lab-a"].set_index("step")
     assert lab.loc[0, "infrastructure_share"] == 0.0
     assert lab.loc[23, "infrastructure_share"] > 0.02  # runs partly on its own capacity
