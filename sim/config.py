@@ -1335,7 +1335,7 @@ class CompetitionConfig(Section):
         le=50,
     )
     service_price_elasticity: float = param(
-        -1.3,
+        -1.2,
         "dimensionless",
         f"{CALIBRATION} Suggested defaults: demand price elasticity, range −0.5 to −1.5; the "
         "elastic end (Jevons): token volume ≈ 12.7× a year while the price at constant "

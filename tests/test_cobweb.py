@@ -30,6 +30,8 @@ def cobweb_world(slope_ratio: float, months: int = 8 * LAG) -> tuple[Scenario, f
             "noise_sd": 0.0,
             "price_elasticity": -1.0,
         },
+        # end users' response to the service price as the analytic cobweb assumes (issue 15)
+        "competition": {"service_price_elasticity": -1.0},
         "market": {
             "price_adjustment_speed": 1.0,
             "price_floor_usd_per_gpu_hour": 0.01,

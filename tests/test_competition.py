@@ -167,14 +167,15 @@ def test_competition_captions_are_true(tmp_path) -> None:
     assert median[("capabilities converge", 24)] < 0.25
     assert median[("baseline", 24)] > 0.40
     assert (tmp_path / "overbuild_gains.png").exists()
-    # the Stargate caption: the renter defaults in 4 of 6 seeds, the Stargate lab in none,
-    # with about 40% of its compute on its own capacity and ≈ $18B of equity at the end
+    # the Stargate caption: the renter defaults in 2 of 6 seeds, the Stargate lab in none,
+    # with about 40% of its compute on its own capacity and ≈ $19B of equity at the end
     sg = pd.read_csv(tmp_path / "stargate.csv")
     defaults = sg.groupby(["world", "seed"])["defaulted"].max().groupby("world").sum()
-    assert defaults["pure renter"] == 4 and defaults["Stargate lab"] == 0
+    assert defaults["pure renter"] == 2 and defaults["Stargate lab"] == 0
     end = sg[sg["step"] == sg["step"].max()].groupby("world")
     assert end["infrastructure_share"].median()["Stargate lab"] == pytest.approx(0.4, abs=0.05)
-    assert end["equity_usd"].median()["Stargate lab"] == pytest.approx(18e9, rel=0.1)
+    assert end["equity_usd"].median()["Stargate lab"] == pytest.approx(19e9, rel=0.1)
+    assert end["equity_usd"].median()["pure renter"] < 0.5e9
 
 
 @pytest.mark.gallery
