@@ -80,9 +80,9 @@ def sweeps_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_phase_and_connectivity_captions_hold(sweeps_build: Path) -> None:
     """The captions of phase_probability.png, phase_diagram.png, phase_losses.png and
-    connectivity.png against the runs they draw (experiments/sweeps.py's claim checks;
-    the build itself also refuses to finish if one fails). Builds all three sweeps
-    (~300 runs): ``pytest -m gallery -k captions_hold``."""
+    connectivity.png against the runs they draw (experiments/sweeps.py's phase_claims and
+    connectivity_claims). Builds all three sweeps (~370 runs):
+    ``pytest -m gallery -k captions_hold``."""
     import sys
 
     sys.path.insert(0, str(ROOT / "experiments"))
