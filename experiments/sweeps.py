@@ -121,34 +121,39 @@ def draw_phase(runs: pd.DataFrame, out: Path) -> None:
 
 def phase_claims(runs: pd.DataFrame) -> dict[str, bool]:
     """The claims of the phase figures' captions, checked against the runs they draw
-    (tests/test_cascade_gallery.py): which corner of the grid is worst, and whether losses
-    rise with leverage."""
-    cells = runs.groupby([GROWTH, LEVERAGE])[["systemic_cascade", "defaults", "losses_usd"]]
-    mean = cells.mean()
-    slow_levered = mean.loc[(runs[GROWTH].min(), runs[LEVERAGE].max())]
-    fast_safe = mean.loc[(runs[GROWTH].max(), runs[LEVERAGE].min())]
-    by_leverage = runs.groupby(LEVERAGE)["losses_usd"].mean()
+    (tests/test_cascade_gallery.py)."""
+    growth = runs[GROWTH]
+    defaults = runs.loc[runs["defaults"] > 0, GROWTH]
+    systemic = runs.loc[runs["systemic_cascade"] > 0, GROWTH]
+    cells = runs.groupby([GROWTH, LEVERAGE])["losses_usd"].mean()
+    worst_growth = cells.idxmax()[0]
+    majority = runs.groupby([GROWTH, LEVERAGE])["systemic_cascade"].mean()
     return {
-        "defaults are most frequent at slow growth and high leverage": bool(
-            slow_levered["defaults"] >= mean["defaults"].max() - 1e-9
-            or slow_levered["defaults"] > fast_safe["defaults"]
+        "defaults happen only when long-run growth is 2%/month or less": bool(
+            defaults.empty or defaults.max() <= 0.02 + 1e-12
         ),
-        "losses grow with leverage (lowest against highest)": bool(
-            by_leverage.iloc[-1] > by_leverage.iloc[0]
+        "systemic cascades happen only at the slowest growth": bool(
+            systemic.empty or systemic.max() <= growth.min() + 1e-12
         ),
-        "the fastest growth with the least leverage has no systemic cascade": bool(
-            fast_safe["systemic_cascade"] == 0
-        ),
+        "no cell has a systemic cascade in most of its seeds": bool(majority.max() <= 0.5),
+        "the largest losses are at 1%/month growth or less": bool(worst_growth <= 0.01 + 1e-12),
     }
 
 
 def connectivity_claims(runs: pd.DataFrame) -> dict[str, bool]:
     """The claims of the connectivity caption, checked against the runs it draws."""
     g = runs.groupby(PARTNERS)
+    mean = g["defaults"].mean()
+    systemic = runs.loc[runs["systemic_cascade"] > 0, PARTNERS]
     return {
-        "no run turns systemic at any connectivity": bool(runs["systemic_cascade"].sum() == 0),
-        "defaults stay isolated: at most 1 a run on average at every connectivity": bool(
-            g["defaults"].mean().max() <= 1.0
+        "with one partner per lab the shock takes down more than one party a run on average": (
+            bool(mean.iloc[0] > 1.0)
+        ),
+        "defaults fall with connectivity: at the most partners at most a third as many": bool(
+            mean.iloc[-1] <= mean.iloc[0] / 3.0
+        ),
+        "systemic cascades happen only with three partners or fewer": bool(
+            systemic.empty or systemic.max() <= 3
         ),
     }
 
@@ -220,25 +225,30 @@ EXPERIMENT = Experiment(
     figures=(
         GalleryFigure(
             "phase_probability.png",
-            "Probability that at least 20% of labs, clouds and vendors default: slow growth "
-            "after the boom and high leverage together make the cascade systemic; the cyan "
-            "line is the 50% boundary.",
+            "Probability that at least 20% of labs, clouds and vendors default: a systemic "
+            "cascade is rare — it happens only when demand stops growing after the boom, and "
+            "in no cell in most seeds (the cyan 50% line is drawn where a cell reaches it).",
         ),
         GalleryFigure(
             "phase_diagram.png",
-            "The same grid as phases: no defaults, isolated defaults, or a systemic cascade "
-            "(the most frequent outcome over seeds).",
+            "The same grid as phases (the most frequent outcome over seeds): defaults only "
+            "when long-run growth is 2%/month or less, none above.",
         ),
         GalleryFigure(
             "phase_losses.png",
-            "Losses to creditors grow with leverage at every growth rate: leverage decides "
-            "who bears the glut.",
+            "Losses to creditors are largest when growth after the boom is 1%/month or "
+            "less; they do not rise steadily with the leverage allowed against backlog — "
+            "lenders price leverage, count backlog by its buyer's runway, and neoclouds repay "
+            "dear debt early, so the allowance is not what they borrow.",
         ),
         GalleryFigure(
             "connectivity.png",
-            "More partners per lab spread the shock thinner, so a wide cascade becomes rarer "
-            "(left), yet when one happens it is as large as before (right): the "
-            "robust-yet-fragile pattern of Gai & Kapadia (2010), its falling side.",
+            "After the leading lab's shock, a lab with one cloud partner takes that cloud "
+            "down with it in most runs (more than one default a run on average); spreading "
+            "contracts over more clouds makes defaults rarer (a third as many or fewer at "
+            "eight partners), and a systemic cascade (left) happens only with three partners "
+            "or fewer: diversification, the robust side of Gai & Kapadia's (2010) "
+            "robust-yet-fragile pattern.",
         ),
         GalleryFigure(
             "morris.png",

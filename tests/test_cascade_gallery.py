@@ -65,3 +65,30 @@ def test_every_rescue_is_an_injection_by_another_party(cascade_build: Path) -> N
     assert not rescues["rescues_enabled"].eq(False).any()
     assert (rescues["amount_lost"] > 0).all()
     assert (rescues["creditor"] != rescues["defaulter"]).all()
+
+
+@pytest.fixture(scope="module")
+def sweeps_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    exp = {e.name: e for e in discover(ROOT / "experiments")}["sweeps"]
+    out = tmp_path_factory.mktemp("sweeps")
+    state, _, tb = build_one(exp, out, ROOT / "experiments", BuildContext(workers=2), force=True)
+    assert state != "failed", tb
+    return out / "sweeps"
+
+
+@pytest.mark.gallery
+@pytest.mark.slow
+def test_phase_and_connectivity_captions_hold(sweeps_build: Path) -> None:
+    """The captions of phase_probability.png, phase_diagram.png, phase_losses.png and
+    connectivity.png against the runs they draw (experiments/sweeps.py's phase_claims and
+    connectivity_claims). Builds all three sweeps (~370 runs):
+    ``pytest -m gallery -k captions_hold``."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import sweeps  # experiments/sweeps.py
+
+    phase = pd.read_csv(sweeps_build / "phase_runs.csv")
+    conn = pd.read_csv(sweeps_build / "connectivity_runs.csv")
+    for claim, holds in {**sweeps.phase_claims(phase), **sweeps.connectivity_claims(conn)}.items():
+        assert holds, claim
