@@ -38,20 +38,28 @@ LEAST_SEEDS_WITH_DEFAULT = 0
 """The caption's claim: the leader defaults in at least this many of the seeds. It was 5 (9 of
 10 measured) on the capital-markets branch alone, where a lab's lost demand went nowhere; with
 customers choosing labs (issue 15) the leader's lost customers go to its rivals, its revenue
-grows back with the market, and it defaults in none of the 10 seeds (MODEL_VERSION 0.18.1).
+grows back with the market, and it defaults in none of the 10 seeds (MODEL_VERSION 0.18.1);
+still none on the merged world with the named contract network (0.21.0) and with strategic
+tranches held to the dilution cap of a round (0.22.0).
 
-Why (``--check`` prints it per seed): the capital market does refuse it — its valuation is 0
-for about six months after the shock and no round is priced — but it needs no round. In the
-year after the shock its compute bills are 1.4–1.7× its revenue, its opening cash (≈ $8–10B)
-covers the gap, and the vendor's strategic tranches ($12–15B, a deal that buys at any positive
-valuation) keep coming; its cash never falls below ≈ $5B. The calibrated leader commits ≈ 10×
-its revenue a year (CALIBRATION: ≈ $1.4T over ≈ 8 years against ≈ $13–20B of revenue); the
-model's leader ≈ 1×. Whether the capital market then makes it fail is for the calibrated
-commitments (issue 16) to show; Must show 1 of issue 14 is not met on this scale."""
-MOST_BILLS_TO_REVENUE = 2.0
+Why (``--check`` prints it per seed; measured at 0.22.0): the capital market does refuse it —
+its month-end valuation is 0 for 6–10 months after the shock, and no tranche or round is
+paid in those months but one (in 2 seeds, priced at the month's earlier, positive mark) — but
+its opening cash (≈ $9.5–10B) lasts until its revenue has grown back: in the year after the
+shock its compute bills are 1.5–2.1× its revenue (a burn of ≈ $0.6B a month), its cash
+bottoms at ≈ $1.8–6.2B in months 18–21, by when its revenue is back at 75–100% of its
+pre-shock level (level with its best rival's) and the market values it again; rounds then
+raise ≈ $145–200B over the rest of the run. Take-or-pay is enforced and paid in
+full (no arrears). The named contracts are back-loaded: ≈ $9.5–11B of their bills fall in the
+year after the shock (Azure from month 15, AWS from 18, Oracle and the AMD warrant's purchase
+from 24), against ≈ $120–135B in the sixth year. The vendor's strategic tranches ($4.6–13B
+after the shock) come only once it is valued again, after its cash has bottomed. Whether the
+capital market makes it fail is for commitments that bind in the shock's first year to show;
+Must show 1 of issue 14 is not met on this scale."""
+MOST_BILLS_TO_REVENUE = 2.2
 """The caption's claim: the leader's compute bills in the year after the shock are less than
 this multiple of its revenue in every seed."""
-LEAST_CASH_USD = 4e9
+LEAST_CASH_USD = 1.5e9
 """The caption's claim: the leader's cash never falls below this after the shock."""
 
 
@@ -224,15 +232,17 @@ EXPERIMENT = Experiment(
         GalleryFigure(
             "leader_failure.png",
             f"The leading lab does not default in any of the {PARAMS['seeds']} seeds. The shock "
-            "takes 80% of its customers and its valuation falls to nothing for months, so no "
-            "round could be priced; but it needs none: in the year after the shock its compute "
-            f"bills are less than {MOST_BILLS_TO_REVENUE:.0f}× its revenue, its cash covers "
-            "the gap, the leading vendor's strategic tranches keep coming once it is valued "
-            f"again, and its cash never falls below ${LEAST_CASH_USD / 1e9:.0f}B "
+            "takes 80% of its customers and its valuation falls to nothing for months, and "
+            "for nearly all of those months no round is priced and no strategic tranche is "
+            "paid; but its cash outlasts the drought: in the year after the shock its compute "
+            f"bills are less than {MOST_BILLS_TO_REVENUE:.1f}× its revenue, its cash never "
+            f"falls below ${LEAST_CASH_USD / 1e9:.1f}B, and by the time it bottoms its revenue "
+            "has grown most of the way back, the market values it again, and rounds and the "
+            "leading vendor's strategic tranches (within the dilution cap a round obeys) resume "
             "(left: its valuation per seed; right: clouds' losses on its unpaid bills, none). "
             "The calibrated leader commits about 10× its revenue a year (CALIBRATION: $1.4T "
-            "over 8 years); at the model's scale, about 1×, its cash and not the capital "
-            "market decides.",
+            "over 8 years); the model's named contracts bind mostly from 2027, after the "
+            "shock's first year, so its cash and not the capital market decides.",
         ),
     ),
     params=PARAMS,

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sim import mechanisms
-from sim.agents import Investor, Lab
+from sim.agents import ChipVendor, Investor, Lab
 from sim.clearing import GENERAL_UNSECURED
 from sim.config import ConfigError, DealSpec, InvestorSpec, load_scenario
 from sim.deals.secondary_sale import SecondarySale
@@ -245,6 +245,43 @@ def test_investors_join_a_round_only_at_or_below_their_own_value() -> None:
     burning = make_lab(FakeMarket(growth={"lab-a": -0.05}), revenue=1e8, costs=2e9)
     assert burning.market_value() == 0.0
     assert not investor(0.05).joins_round(burning, burning.market_value(), 1.0)
+
+
+def test_a_strategic_tranche_is_the_providers_decision_within_the_dilution_cap() -> None:
+    """A strategic provider pays a tranche only into a lab the market values above nothing,
+    from its cash, and never buys more than ``capital.max_round_dilution`` of the post-money
+    in one tranche (the cap a priced round obeys); a fund with a hurdle above the market's
+    declines a tranche it would not buy in a round."""
+    market = FakeMarket(growth={"lab-a": 0.08})
+    vendor = ChipVendor(market.model, market, "vendor", market.cfg.chip_vendors[0], 1.0)
+    market.set_cash("vendor", 100e9)
+    lab = make_lab(market, revenue=1e9, costs=0.8e9)
+    value = lab.market_value()
+    assert value > 0
+    # a tranche small against the valuation is paid in full
+    assert vendor.strategic_tranche_usd(lab, 0.1 * value) == pytest.approx(0.1 * value)
+    # a tranche as large as the company is cut to the dilution cap
+    d = market.cfg.capital.max_round_dilution
+    paid = vendor.strategic_tranche_usd(lab, value)
+    assert paid == pytest.approx(d / (1 - d) * value)
+    assert paid / (value + paid) == pytest.approx(d)
+    # at most the provider's cash
+    market.set_cash("vendor", 1e6)
+    assert vendor.strategic_tranche_usd(lab, 0.1 * value) == pytest.approx(1e6)
+    # nothing into a lab valued at nothing
+    market.set_cash("vendor", 100e9)
+    burning = make_lab(FakeMarket(growth={"lab-a": -0.05}), revenue=1e8, costs=2e9)
+    assert burning.market_value() == 0.0
+    assert vendor.strategic_tranche_usd(burning, 1e9) == 0.0
+
+    def fund(hurdle: float) -> Investor:
+        spec = InvestorSpec(name="x", hurdle_return_per_year=hurdle)
+        investor = Investor(market.model, market, f"fund-{hurdle}", spec)
+        market.set_cash(investor.name, 100e9)
+        return investor
+
+    assert fund(0.05).strategic_tranche_usd(lab, 0.1 * value) == pytest.approx(0.1 * value)
+    assert fund(0.40).strategic_tranche_usd(lab, 0.1 * value) == 0.0
 
 
 def test_funds_gain_new_money_after_good_returns_and_redeem_after_bad() -> None:

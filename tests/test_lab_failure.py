@@ -26,14 +26,13 @@ def test_lab_failure_caption_is_true(tmp_path: Path) -> None:
     assert module.LEAST_SEEDS_WITH_DEFAULT == 0
     assert outcomes["leader_default_month"].isna().all()
     assert (outcomes["clouds_unpaid_take_or_pay_usd"] == 0).all()  # "none"
-    # "its compute bills are less than 2× its revenue"
-    assert f"less than {module.MOST_BILLS_TO_REVENUE:.0f}× its revenue" in caption
+    # "its compute bills are less than 2.2× its revenue"
+    assert f"less than {module.MOST_BILLS_TO_REVENUE:.1f}× its revenue" in caption
     assert (outcomes["bills_to_revenue"] < module.MOST_BILLS_TO_REVENUE).all()
-    # "its cash never falls below $4B"
-    assert f"below ${module.LEAST_CASH_USD / 1e9:.0f}B" in caption
+    # "its cash never falls below $1.5B"
+    assert f"below ${module.LEAST_CASH_USD / 1e9:.1f}B" in caption
     assert (outcomes["lowest_cash_after_usd"] >= module.LEAST_CASH_USD).all()
-    # "the leading vendor's strategic tranches keep coming"
+    # "the leading vendor's strategic tranches ... resume" (within the year after the shock)
     assert (outcomes["strategic_equity_usd"] > 0).all()
-    # "its valuation falls to nothing for months, so no round could be priced"
+    # "its valuation falls to nothing for months"
     assert (outcomes["months_valued_at_zero"] >= 3).all()
-    assert (outcomes["rounds_usd"] == 0).all()

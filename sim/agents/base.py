@@ -87,6 +87,27 @@ class MarketAgent(mesa.Agent):
             return 0.0
         return max(0.0, min(cap.wealth_reinvestment_share * gain_usd, self.cash - self.arrears_usd))
 
+    def strategic_tranche_usd(self, receiver: MarketAgent, tranche_usd: float) -> float:
+        """USD of a strategic stake's tranche (``tranche_usd`` planned this month) this
+        provider pays for new shares of ``receiver``: none if the receiver is valued at
+        nothing or this provider has defaulted; at most its cash; and at most
+        ``capital.max_round_dilution`` of the receiver's post-money valuation, the cap every
+        priced round obeys — a "strategic" tranche of $3B into a lab valued at $3B would
+        buy half of it in a month, a takeover no strategic investor makes nor any board
+        accepts (the NVIDIA–OpenAI letter of intent paid "progressively as each gigawatt is
+        deployed", at the valuation of the day: NVIDIA press release, 22 Sep 2025). The
+        tranche is priced at the market's valuation, the value of the receiver's expected
+        cash flows at the market's required return, so a provider requiring that return
+        meets its hurdle at any price the cap allows; an investor with its own hurdle
+        overrides this (:meth:`sim.agents.Investor.strategic_tranche_usd`). A tranche not
+        paid in its month lapses."""
+        valuation = receiver.market_value()
+        if self.defaulted or tranche_usd <= 0 or valuation <= 0:
+            return 0.0
+        dilution = self.market.cfg.capital.max_round_dilution
+        most = dilution / (1.0 - dilution) * valuation  # A ÷ (V + A) ≤ dilution
+        return max(0.0, min(tranche_usd, self.cash, most))
+
     def joins_rescue(
         self,
         injection_usd: float,

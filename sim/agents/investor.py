@@ -81,6 +81,17 @@ class Investor(MarketAgent):
             return False
         return lab.intrinsic_value(self.required_return(sentiment)) >= pre_money_usd
 
+    def strategic_tranche_usd(self, receiver: MarketAgent, tranche_usd: float) -> float:
+        """As :meth:`MarketAgent.strategic_tranche_usd`, and into a lab only if its own value
+        of the lab at its required return meets the price (:meth:`joins_round`): a fund with
+        a hurdle above the market's buys no tranche the market prices above its value."""
+        amount = super().strategic_tranche_usd(receiver, tranche_usd)
+        is_lab = hasattr(receiver, "intrinsic_value")
+        price = receiver.market_value()
+        if amount > 0 and is_lab and not self.joins_round(receiver, price, self.market.sentiment):
+            return 0.0
+        return amount
+
     def buys_note(self, lab: Lab, pre_money_usd: float, sentiment: float) -> bool:
         """Buy a convertible note of ``lab``, whose round at ``pre_money_usd`` fell short?
         Only if its own value of the lab at its required return is at least the price the

@@ -21,9 +21,9 @@ class StrategicEquity(Deal):
         if not deal.month <= t < deal.month + deal.months:
             return
         provider, receiver = world.agent(deal.provider), world.agent(deal.receiver)
-        amount = min(deal.amount_usd / deal.months, provider.cash)
-        if amount < 1.0 or receiver.market_value() <= 0:
-            return  # nobody buys new shares of a company the market values at nothing
+        amount = provider.strategic_tranche_usd(receiver, deal.amount_usd / deal.months)
+        if amount < 1.0:
+            return  # the provider declines (valued at nothing) or pays less (the dilution cap)
         mechanisms.buy_new_shares(world.books, t, provider, receiver, amount, deal.name)
         commitment = amount * deal.spend_back_share
         if commitment <= 0:
