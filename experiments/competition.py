@@ -219,10 +219,12 @@ EXPERIMENT = Experiment(
         ),
         GalleryFigure(
             "stargate.png",
-            "Through the bust the pure renter defaults in 2 of the 6 seeds (in months 58–59) "
-            "and ends with a median book equity below $0.5B; the Stargate lab, with about 40% "
-            "of its compute on capacity it owns by month 60, defaults in none and ends with a "
-            "median book equity of about $19B (its stake in its cloud included).",
+            "Through the bust the leading lab defaults in all 6 seeds either way: the named "
+            "take-or-pay commitments of the default world (about $650B) outrun its revenue "
+            "once demand falls. As a pure renter it fails in months 42–44; as the Stargate "
+            "lab, which at most runs 5–15% of its compute on capacity it owns, a little "
+            "earlier (months 40–41), since it also carries its cloud's project debt. Owning "
+            "capacity does not save it here.",
         ),
     ),
     params=PARAMS,

@@ -335,10 +335,12 @@ EXPERIMENT = Experiment(
         GalleryFigure(
             "overbuild_on_purpose.png",
             "A lab that signs for far more capacity than it needs, with idle contracted "
-            "capacity resold on spot: the glut reaches the compute price, which in years 3–5 "
-            "is below the baseline's (left); suppliers' revenue and capex and the lab's own "
-            "retained earnings (right). The lab still ends below the baseline: in this model "
-            "overbuilding on purpose does not pay the lab.",
+            "capacity resold on spot (left: the compute price; right: suppliers' revenue and "
+            "capex and the lab's own retained earnings). In the default world, whose named "
+            "contracts already commit the leader to about $650B, the extra commitments do "
+            "not crash the price: in years 3–5 it is a few percent above the baseline's, not "
+            "below. The lab ends below the baseline: in this model overbuilding on purpose "
+            "does not pay the lab.",
         ),
         GalleryFigure(
             "endogenous_glut.png",

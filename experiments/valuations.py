@@ -104,11 +104,15 @@ def calibration_table(agents: pd.DataFrame) -> pd.DataFrame:
 
 
 def first_defaults(events: pd.DataFrame, seeds: list[int]) -> pd.DataFrame:
-    """The month of the first default in each world and seed (NaN: none)."""
+    """The month of the first default in each world and seed, and of the first one in or
+    after the bust month (NaN: none)."""
     defaults = events[events["event"].str.startswith("default")]
-    first = defaults.groupby(["world", "seed"])["step"].min()
     index = pd.MultiIndex.from_product([["boom", "bust"], seeds], names=["world", "seed"])
-    return first.reindex(index).rename("first_default").reset_index()
+    first = defaults.groupby(["world", "seed"])["step"].min().reindex(index)
+    late = defaults[defaults["step"] >= BUST_MONTH].groupby(["world", "seed"])["step"].min()
+    return pd.DataFrame(
+        {"first_default": first, "first_default_from_bust": late.reindex(index)}
+    ).reset_index()
 
 
 def build(out: Path, ctx: BuildContext) -> None:
@@ -223,7 +227,8 @@ EXPERIMENT = Experiment(
             "(red), log scale; stars mark the 2025–26 data points (rounds, secondary, press "
             "reports of market caps). The leading lab's median valuation is near the March "
             "2025 round but below the October 2025 secondary and the March 2026 round; the "
-            "cloud's and the vendor's caps are a fifth or less of the press figures, since the "
+            "cloud's cap is a sixth to a third of the press figures (its named backlog lifts it "
+            "in late 2025) and the vendor's a tenth or less, since the "
             "model prices only their AI-compute business, not the rest of Oracle's or NVIDIA's "
             "earnings.",
         ),
@@ -231,8 +236,9 @@ EXPERIMENT = Experiment(
             "sentiment.png",
             "Sentiment is endogenous: its median exceeds 1.2 in the 2025–26 boom; in the bust "
             "it falls by at least a fifth within six months of demand ceasing to grow (dotted "
-            "line), before the first default of any seed (the growth the market extrapolated "
-            "does not come), and stays below the boom's path.",
+            "line), before any seed's first default from the bust on (the growth the market "
+            "extrapolated does not come), and stays below the boom's path. One of the five bust "
+            "seeds has a default before the bust (month 26), which the bust did not cause.",
         ),
     ),
     params=PARAMS,

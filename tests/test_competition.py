@@ -152,7 +152,7 @@ def test_resale_offer_pays_the_friction_and_stops_when_off() -> None:
 @pytest.mark.gallery
 def test_competition_captions_are_true(tmp_path) -> None:
     """The price-war caption: converged labs' margin below 25% by month 24, baseline ≈ 45%;
-    the Stargate caption: who defaults through the bust, the owned share, the equity."""
+    the Stargate caption: who defaults through the bust, when, and the owned share."""
     from sim.gallery import BuildContext
 
     from .conftest import ROOT
@@ -167,21 +167,25 @@ def test_competition_captions_are_true(tmp_path) -> None:
     assert median[("capabilities converge", 24)] < 0.25
     assert median[("baseline", 24)] > 0.40
     assert (tmp_path / "overbuild_gains.png").exists()
-    # the Stargate caption: the renter defaults in 2 of 6 seeds, the Stargate lab in none,
-    # with about 40% of its compute on its own capacity and ≈ $19B of equity at the end
+    # the Stargate caption: the leader defaults in all 6 seeds either way, the renter in
+    # months 42–44, the Stargate lab earlier (40–41), running at most 5–15% of its compute on
+    # capacity it owns
     sg = pd.read_csv(tmp_path / "stargate.csv")
     defaults = sg.groupby(["world", "seed"])["defaulted"].max().groupby("world").sum()
-    assert defaults["pure renter"] == 2 and defaults["Stargate lab"] == 0
-    end = sg[sg["step"] == sg["step"].max()].groupby("world")
-    assert end["infrastructure_share"].median()["Stargate lab"] == pytest.approx(0.4, abs=0.05)
-    assert end["equity_usd"].median()["Stargate lab"] == pytest.approx(19e9, rel=0.1)
-    assert end["equity_usd"].median()["pure renter"] < 0.5e9
+    assert defaults["pure renter"] == 6 and defaults["Stargate lab"] == 6
+    month = sg[sg["defaulted"] > 0].groupby(["world", "seed"])["step"].min()
+    assert month["pure renter"].min() >= 42 and month["pure renter"].max() <= 44
+    assert month["Stargate lab"].min() >= 40 and month["Stargate lab"].max() <= 41
+    owned = sg[sg["world"] == "Stargate lab"].groupby("seed")["infrastructure_share"].max()
+    assert owned.min() >= 0.05 and owned.max() <= 0.16
+    assert (sg[sg["world"] == "pure renter"]["infrastructure_share"] == 0).all()
 
 
 @pytest.mark.gallery
 def test_overbuild_on_purpose_caption_is_true(tmp_path) -> None:
-    """Overbuild on purpose with resale: spot in years 3–5 below the baseline's; the lab
-    still ends with lower retained earnings than in the baseline."""
+    """Overbuild on purpose with resale: spot in years 3–5 a few percent above the
+    baseline's (not below: the named contracts already commit the leader); the lab still
+    ends with lower retained earnings than in the baseline."""
     from sim.gallery import BuildContext
 
     from .conftest import ROOT
@@ -192,7 +196,8 @@ def test_overbuild_on_purpose_caption_is_true(tmp_path) -> None:
     overbuild.build(tmp_path, BuildContext(workers=2))
     table = pd.read_csv(tmp_path / "overbuild_on_purpose.csv").set_index("variant")
     purpose, base = table.loc["overbuild on purpose"], table.loc["baseline"]
-    assert purpose["spot price years 3-5"] < base["spot price years 3-5"]
+    rise = purpose["spot price years 3-5"] / base["spot price years 3-5"] - 1
+    assert 0 < rise < 0.10  # "a few percent above the baseline's, not below"
     assert purpose["lab retained earnings"] < base["lab retained earnings"]
 
 

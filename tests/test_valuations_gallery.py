@@ -32,14 +32,20 @@ def test_valuations_captions_are_true(tmp_path: Path) -> None:
     # "falls by at least a fifth within six months of demand ceasing to grow"
     fell = median.loc[bust : bust + 6, "bust"] <= 0.8 * median.loc[bust - 1, "bust"]
     assert fell.any()
-    # "before the first default of any seed"
+    # "before any seed's first default from the bust on"; "one of the five bust seeds has a
+    # default before the bust (month 26)"
     first = pd.read_csv(folder / "first_defaults.csv")
-    assert first.loc[first["world"] == "bust", "first_default"].min() > fell.idxmax()
+    in_bust = first[first["world"] == "bust"]
+    assert in_bust["first_default_from_bust"].min() > fell.idxmax()
+    early = in_bust.loc[in_bust["first_default"] < bust, "first_default"]
+    assert "before the bust (month 26)" in captions and early.tolist() == [26]
     after = median.loc[exp.params["months"] // 2 + 1 :]
     assert (after["bust"] < after["boom"]).all()  # "stays below the boom's path"
     points = pd.read_csv(folder / "calibration_points.csv").set_index(["firm", "date"])
     ratio = points["model_to_data"]
     assert 0.5 <= ratio["frontier-leader", "2025-03"] <= 2.0  # "near the March 2025 round"
     assert ratio["frontier-leader", "2025-10"] < 1 and ratio["frontier-leader", "2026-03"] < 1
-    listed = ratio[ratio.index.get_level_values("firm") != "frontier-leader"]
-    assert (listed <= 0.2).all()  # "a fifth or less of the press figures"
+    cloud, vendor = ratio["hyperscaler-bbb"], ratio["vendor-leader"]
+    assert (cloud >= 1 / 7).all() and (cloud <= 1 / 3).all()  # "a sixth to a third"
+    assert (vendor <= 0.1).all()  # "the vendor's a tenth or less"
+    assert "a sixth to a third" in captions and "a tenth or less" in captions
