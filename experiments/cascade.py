@@ -210,7 +210,10 @@ EXPERIMENT = Experiment(
     "equity in a distressed counterparty only when what it puts at risk is less than the "
     "loss the default would cost it (its claims × loss given default plus the margin on "
     "the sales it would lose), within a budget of 10% of its equity over the run; a lender "
-    "is never rescuing its own borrower just to be repaid with its own money.",
+    "is never rescuing its own borrower just to be repaid with its own money. In the "
+    "default world with its named contracts (MODEL_VERSION 0.22.0) the shock makes no "
+    "default in any of the 10 seeds, with or without rescues: the leader keeps paying its "
+    "take-or-pay bills from its cash while its customers return, so the timelines are empty.",
     figures=(
         GalleryFigure(
             "timeline_without_rescues.png",

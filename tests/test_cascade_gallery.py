@@ -92,3 +92,12 @@ def test_phase_and_connectivity_captions_hold(sweeps_build: Path) -> None:
     conn = pd.read_csv(sweeps_build / "connectivity_runs.csv")
     for claim, holds in {**sweeps.phase_claims(phase), **sweeps.connectivity_claims(conn)}.items():
         assert holds, claim
+
+
+def test_no_default_in_any_seed_as_the_description_says(cascade_build: Path) -> None:
+    """The description: "the shock makes no default in any of the 10 seeds, with or without
+    rescues" (MODEL_VERSION 0.22.0: the leader pays while its customers return)."""
+    summary = pd.read_csv(cascade_build / "summary.csv")
+    assert len(summary) == 20 and (summary["defaults"] == 0).all()
+    events = pd.read_parquet(cascade_build / "events.parquet")
+    assert not events["event"].str.startswith("default").any()
