@@ -94,6 +94,7 @@ def test_phase_and_connectivity_captions_hold(sweeps_build: Path) -> None:
         assert holds, claim
 
 
+@pytest.mark.gallery
 def test_no_default_in_any_seed_as_the_description_says(cascade_build: Path) -> None:
     """The description: "the shock makes no default in any of the 10 seeds, with or without
     rescues" (MODEL_VERSION 0.22.0: the leader pays while its customers return)."""
