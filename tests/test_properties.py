@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sim.ledger import is_world
@@ -130,6 +130,22 @@ worlds = st.fixed_dictionaries(
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
+)
+@example(  # a glut that always cancels orders with a fee, whatever the random draw
+    overrides={
+        "run.months": 30,
+        "demand.regime": "bust",
+        "demand.bust_month": 0,
+        "demand.bust_decline_per_month": 0.2,
+        "demand.price_elasticity": -0.2,
+        "market.price_adjustment_speed": 1.0,
+        "investment.opening_pipeline_share_of_fleet": 3.0,
+        "investment.cancellation_fee_share": 0.1,
+        "chip_vendors.*.max_lead_months": 24.0,
+    },
+    seed=1,
+    deals=False,
+    deal_scale=0.0,
 )
 @given(
     overrides=worlds,
