@@ -22,7 +22,7 @@ def overview_figure(model: pd.DataFrame, title: str) -> Figure:
     x = model["date"]
     ax = axes[0, 0]
     ax.plot(x, model["installed_gpus"] / 1e6, label="installed")
-    ax.plot(x, model["need_gpus"] / 1e6, label="labs' need at the spot price")
+    ax.plot(x, model["need_gpus"] / 1e6, label="labs' need at their service prices")
     ax.plot(x, model["contracted_gpus"] / 1e6, label="under contract", linestyle="--")
     ax.set(title="Capacity and need", ylabel="million H100-eq GPUs", yscale="log")
     ax.legend(loc="upper left")
@@ -41,6 +41,8 @@ def overview_figure(model: pd.DataFrame, title: str) -> Figure:
     twin = ax.twinx()
     twin.step(x, model["defaults_cumulative"], color="black", where="post", label="defaults (cum.)")
     twin.set_ylabel("defaults, cumulative")
+    twin.set_ylim(0, max(1.0, 1.1 * float(model["defaults_cumulative"].max())))
+    twin.yaxis.get_major_locator().set_params(integer=True)
     lines = ax.get_legend_handles_labels()
     more = twin.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left")
