@@ -63,6 +63,28 @@ def leader_series(agents: pd.DataFrame) -> pd.DataFrame:
     return lead[cols].reset_index(drop=True)
 
 
+def two_fan_panels(
+    table: pd.DataFrame,
+    panels: tuple[tuple[str, str, str], tuple[str, str, str]],
+    path: Path,
+    legend_loc: str,
+    margin_line: float | None = None,
+) -> None:
+    """Two fan charts side by side, one band per ``world`` of ``table`` (blue, red): each
+    panel is (column, title, y label); ``margin_line`` draws a dashed reference on the left."""
+    fig, axes = new_figure(1, 2, size=(12, 4.8))
+    for (label, group), colour in zip(table.groupby("world"), ("#1f77b4", "#d62728"), strict=True):
+        for ax, (column, title, ylabel) in zip(axes[0], panels, strict=True):
+            fan_chart(
+                group, "date", column, title=title, ylabel=ylabel, ax=ax, colour=colour, label=label
+            )
+    if margin_line is not None:
+        axes[0, 0].axhline(margin_line, color="black", ls="--", lw=1, label=f"{margin_line:.0%}")
+    for ax in axes[0]:
+        ax.legend(loc=legend_loc)
+    save_figure(fig, path)
+
+
 def stargate_against_renter(out: Path, ctx: BuildContext, seeds: list[int]) -> None:
     """The Stargate lab (owns part of its capacity) against the same lab as a pure renter,
     through a boom and a bust; writes stargate.csv and stargate.png."""
@@ -83,31 +105,19 @@ def stargate_against_renter(out: Path, ctx: BuildContext, seeds: list[int]) -> N
         ctx.progress(f"stargate: {label} done")
     table = pd.concat(series)
     table.to_csv(out / "stargate.csv", index=False)
-    fig, axes = new_figure(1, 2, size=(12, 4.8))
-    for (label, group), colour in zip(table.groupby("world"), ("#1f77b4", "#d62728"), strict=True):
-        fan_chart(
-            group.assign(equity_bn=group["equity_usd"] / 1e9),
-            "date",
-            "equity_bn",
-            title="The leader's book equity (boom, then a bust from month 30)",
-            ylabel="USD billion",
-            ax=axes[0, 0],
-            colour=colour,
-            label=label,
-        )
-        fan_chart(
-            group,
-            "date",
-            "infrastructure_share",
-            title="Share of the leader's compute on capacity it owns",
-            ylabel="share",
-            ax=axes[0, 1],
-            colour=colour,
-            label=label,
-        )
-    axes[0, 0].legend(loc="upper left")
-    axes[0, 1].legend(loc="upper left")
-    save_figure(fig, out / "stargate.png")
+    two_fan_panels(
+        table.assign(equity_bn=table["equity_usd"] / 1e9),
+        (
+            (
+                "equity_bn",
+                "The leader's book equity (boom, then a bust from month 30)",
+                "USD billion",
+            ),
+            ("infrastructure_share", "Share of the leader's compute on capacity it owns", "share"),
+        ),
+        out / "stargate.png",
+        legend_loc="upper left",
+    )
 
 
 def build(out: Path, ctx: BuildContext) -> None:
@@ -124,32 +134,16 @@ def build(out: Path, ctx: BuildContext) -> None:
         ctx.progress(f"price war: {label} done")
     wars = pd.concat(series)
     wars.to_csv(out / "price_war.csv", index=False)
-    fig, axes = new_figure(1, 2, size=(12, 4.8))
-    for (label, group), colour in zip(wars.groupby("world"), ("#1f77b4", "#d62728"), strict=True):
-        fan_chart(
-            group,
-            "date",
-            "margin",
-            title="Labs' gross margin (revenue-weighted)",
-            ylabel="share of the service price",
-            ax=axes[0, 0],
-            colour=colour,
-            label=label,
-        )
-        fan_chart(
-            group,
-            "date",
-            "leader_share",
-            title="The leader's share of end users",
-            ylabel="share",
-            ax=axes[0, 1],
-            colour=colour,
-            label=label,
-        )
-    axes[0, 0].axhline(0.25, color="black", ls="--", lw=1, label="25%")
-    axes[0, 0].legend(loc="lower left")
-    axes[0, 1].legend(loc="lower left")
-    save_figure(fig, out / "price_war.png")
+    two_fan_panels(
+        wars,
+        (
+            ("margin", "Labs' gross margin (revenue-weighted)", "share of the service price"),
+            ("leader_share", "The leader's share of end users", "share"),
+        ),
+        out / "price_war.png",
+        legend_loc="lower left",
+        margin_line=0.25,
+    )
 
     purpose = base.with_overrides(
         {k.split(": ")[1]: v for k, v in PARAMS.items() if k.startswith("overbuild: ") and "." in k}
