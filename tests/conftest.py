@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis.internal.conjecture import providers
 
 from sim.config import Scenario, load_scenario
 
@@ -24,6 +25,23 @@ def slow_sweep_file(folder: Path) -> Path:
         .replace("seeds_per_point = 2", "seeds_per_point = 6")
     )
     return slow
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Make derandomized Hypothesis draws independent of what else the process imported.
+
+    Hypothesis (≥ 6.131) mixes into its draws the literal constants of every *local* module in
+    ``sys.modules`` (our sim/, tests/, experiments/ and any plugin a test writes to a temporary
+    folder). Under xdist the modules a worker has imported depend on which tests it ran before,
+    so a ``derandomize=True`` test drew different worlds in different orders: the property
+    test's every-mechanism guard failed in one CI run and passed alone (found 2026-11-26 by
+    drawing the 200 worlds with and without the other modules imported: digests differed).
+    Hypothesis has no setting for this, so its provider is given an empty set of local
+    constants; the draws then depend only on the Hypothesis version and the test's own code,
+    which is what ``derandomize`` promises. Fails loudly if a Hypothesis upgrade moves the hook.
+    """
+    assert hasattr(providers, "_get_local_constants"), "Hypothesis moved its local-constants hook"
+    providers._get_local_constants = providers.Constants
 
 
 BASELINE = ROOT / "sim" / "scenarios" / "baseline.toml"  # the one copy; experiments/ derives it
