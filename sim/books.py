@@ -464,7 +464,7 @@ class Books:
 
     def terminate(self, contract: CapacityContract) -> None:
         """``contract`` ends early (a party defaulted); nothing more falls due under it."""
-        contract.active = False
+        self.instruments.end_contract(contract)
 
     def lend(self, t: int, loan: Loan, flow: Flow = Flow.LOAN_ADVANCE) -> Loan:
         """Pay out a new loan (its principal rounded to cents) and record it."""
