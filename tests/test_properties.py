@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sim.ledger import is_world
+from sim.ledger import GROUPED, is_world
 from sim.phases.resolve import CONTAGION_LOSSES
 from sim.runner import simulate
 
@@ -69,6 +69,7 @@ def later_round_defaults_without_loss(events) -> list[tuple[int, str, int]]:
 
 SUPPLY_SEEN: set[str] = set()  # issue 16's mechanisms that the random worlds exercised
 COMPETITION_SEEN: set[str] = set()  # issue 15's: joint ventures, lab-owned capacity, resale
+PAYMENTS_SEEN: set[str] = set()  # issue 20's grouped payments, allocated to instruments
 
 EXERCISED = {
     "vendor_financing",
@@ -225,6 +226,17 @@ def test_money_is_conserved_and_books_balance_every_month(
         SUPPLY_SEEN.add("buy or build")
     if flows["instrument"].astype(str).str.startswith("warrant:").any():
         SUPPLY_SEEN.add("warrant exercised")
+    grouped = flows[flows["instrument"] == GROUPED]
+    if len(grouped):
+        # grouped payments add up, to the cent, to what they paid of each instrument
+        keys = ["step", "payer", "payee", "kind"]
+        paid = (grouped["amount"] * 100).round().groupby([grouped[k] for k in keys]).sum()
+        allocations = result.tables["allocations"]
+        cents = (allocations["amount"] * 100).round()
+        allocated = cents.groupby([allocations[k] for k in keys]).sum()
+        assert allocated.sort_index().equals(paid.sort_index())
+        assert (allocations["instrument"] != GROUPED).all()
+        PAYMENTS_SEEN.add("grouped payment")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -261,3 +273,4 @@ def check_random_worlds_exercised_every_mechanism() -> None:
         "warrant exercised",
     } == SUPPLY_SEEN
     assert {"joint venture", "lab-owned capacity", "resale"} == COMPETITION_SEEN
+    assert {"grouped payment"} == PAYMENTS_SEEN
