@@ -54,8 +54,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         description="Run one scenario. Writes model, agents, kinds, lines, events, debtrank and "
         "exposures (zstd .parquet; with --detail also flows, accruals, allocations and journal, "
         "one row per posting), config.json (resolved config and seed), summary.json, "
-        "overview.png (unless --no-picture) and, last, run.json (the completion marker) into --out, "
-        "and prints a short summary. The folder is written beside --out and renamed into "
+        "overview.png (unless --no-picture) and, last, run.json (the completion marker) into "
+        "--out, and prints a short summary. The folder is written beside --out and renamed into "
         "place when complete: an interrupted run leaves --out as it was. An --out holding a "
         "run of the same scenario is replaced whole; one holding anything else is refused "
         "unless --force.",
