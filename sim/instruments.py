@@ -318,7 +318,7 @@ class InstrumentBook:
         return [
             o
             for o in pool
-            if o.undelivered > 1e-9
+            if o.units - o.delivered_units > 1e-9  # ChipOrder.undelivered, inlined (hot)
             and (buyer is None or o.buyer == buyer)
             and (vendor is None or o.vendor == vendor)
         ]
