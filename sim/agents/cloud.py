@@ -228,6 +228,16 @@ class Cloud(MarketAgent):
             for k in range(first, len(history))
         )
 
+    def glut_capacity(self, step: int, horizon: int) -> float:
+        """GPUs wanted online at ``step + horizon`` in a glut (:meth:`in_glut`): the capacity
+        its contracts in force then take, and no reserve margin. A reserve is capacity
+        built to sell on spot, and the spot price has been below ``glut_price_ratio`` × the
+        full cost of a new GPU-hour for ``glut_months`` months: a GPU built for it is
+        expected to lose money (Dosi et al.'s K+S: expansion follows expected demand; Tobin
+        1969: no investment at q < 1). Contracts are take-or-pay at their own price, so
+        capacity they take is still worth building."""
+        return self.market.contracted_gpus(seller=self.name, step=step + horizon)
+
     def rivals_on_order(self) -> float:
         """GPUs other clouds have on order (their announced pipelines)."""
         return sum(o.undelivered for o in self.market.open_orders() if o.buyer != self.name)
@@ -271,9 +281,9 @@ class Cloud(MarketAgent):
         elif self.in_glut(step):
             # in a glut only the contracts count, net of everything on order (the whole
             # supply line: neglecting part of it would re-order what a cancellation removed)
-            desired = contracted_then * (1.0 + self.spec.reserve_margin)
-            kept = self.installed_gpus(step) - self.retiring_gpus(step, horizon)
-            wanted = desired - kept - self.bought_gpus(step + horizon) - self.pipeline_gpus(step)
+            wanted = self.glut_capacity(step, horizon) - self.bought_gpus(step + horizon)
+            wanted -= self.installed_gpus(step) - self.retiring_gpus(step, horizon)
+            wanted -= self.pipeline_gpus(step)
             return min(max(0.0, wanted), max(0.0, self.funding_capacity(step)) / unit_cost)
         elif rule == "expected_return":
             desired = self.desired_by_expected_return(step, horizon, market_share, unit_cost)
@@ -299,8 +309,7 @@ class Cloud(MarketAgent):
         chip_share = max(0.0, unit_cost - facility) / unit_cost if unit_cost > 0 else 1.0
         if self.tobin_q(step, unit_cost) >= 1.0 - inv.cancellation_fee_share * chip_share:
             return 0.0
-        contracted_then = self.market.contracted_gpus(seller=self.name, step=step + horizon)
-        desired = contracted_then * (1.0 + self.spec.reserve_margin)
+        desired = self.glut_capacity(step, horizon)
         kept = self.installed_gpus(step) - self.retiring_gpus(step, horizon)
         on_order = sum(o.undelivered for o in self.market.open_orders(buyer=self.name))
         excess = kept + on_order - desired
