@@ -158,6 +158,7 @@ def baseline_check(workers: int, n_seeds: int) -> None:
         "  hyperscalers: cash at the end ÷ (starting cash + retained profits after payouts, "
         "stake marks excluded)"
     )
+    ratios = []
     for (seed, name), rows in hyper.groupby(["seed", "agent_id"]):
         start, end = rows.iloc[0], rows.iloc[-1]
         # retained profits without the unrealised gains of marking stakes (not cash)
@@ -165,14 +166,20 @@ def baseline_check(workers: int, n_seeds: int) -> None:
             end["stakes_usd"] - start["stakes_usd"]
         )
         expected = start["cash_usd"] + retained
+        ratios.append(end["cash_usd"] / expected if expected > 0 else float("nan"))
         paid = flows[(flows["seed"] == seed) & (flows["payer"] == name)]
         payouts = paid[paid["kind"].isin(["payout", "dividend"])]["amount"].sum()
         print(
             f"    seed {seed} {name:18s} start ${start['cash_usd'] / 1e9:7.1f}B  end "
             f"${end['cash_usd'] / 1e9:7.1f}B  start+retained ${expected / 1e9:7.1f}B  ratio "
-            f"{end['cash_usd'] / expected if expected > 0 else float('nan'):.2f}  paid out "
+            f"{end['cash_usd'] / expected if expected > 0 else float('nan'):.3f}  paid out "
             f"${payouts / 1e9:7.1f}B"
         )
+    inside = all(0.5 <= r <= 2.0 for r in ratios)
+    print(
+        f"  hyperscalers' ratio {min(ratios):.3f}-{max(ratios):.3f}: within a factor of 2 in "
+        f"{'every' if inside else 'NOT every'} case"
+    )
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from sim.clearing import (
     priority_clearing_vector,
 )
 from sim.distress import CovenantTest
-from sim.instruments import ChipOrder
+from sim.instruments import CapacityContract, ChipOrder
 from sim.ledger import Flow
 from sim.model import ComputeMarket
 from sim.runner import simulate
@@ -263,6 +263,31 @@ def test_a_cash_rich_borrower_repays_its_dear_debt_and_keeps_its_buffer() -> Non
     assert cloud.prepayment_wanted(0.12, 0.04, 1.0, 4.0) == pytest.approx(80.0)
     market.arrears["neo"] = 5.0  # what it owes now comes first
     assert cloud.prepayment_wanted(0.12, 0.04, 1.0, 4.0) == pytest.approx(65.0)
+
+
+def test_costs_its_contracts_pay_for_need_no_cash_buffer() -> None:
+    """The buffer covers only the costs take-or-pay income does not: with $10 of monthly
+    costs and a contract billing 100 GPUs × $0.02 × 730 h × 0.5 = $730 a month take-or-pay
+    (over the costs), the cloud keeps no buffer: it repays all $100 of spare cash and
+    borrows nothing; at $7.30 a month of contracted income (the contract 100 times
+    smaller) its buffer is 3 × (10 − 7.30) = $8.10. Credits paid in shares bring no cash."""
+    cfg = small_world(**{"finance.cash_buffer_months": 3.0})
+    market = FakeMarket(cfg=cfg)
+    cloud = Cloud(mesa.Model(rng=0), market, "neo", cfg.clouds[1])
+    cloud.costs_usd = 10.0
+    market.set_cash("neo", 100.0)
+    market.debt["neo"] = 500.0
+    hours = cfg.market.hours_per_month
+    market.contracts.append(CapacityContract("c", "lab", "neo", 100, 0.02, 0, 60, 0.5))
+    assert cloud.contracted_income_usd(0) == pytest.approx(100 * 0.02 * hours * 0.5)
+    assert cloud.cash_buffer_usd(10.0) == 0.0
+    assert cloud.prepayment_wanted(0.12, 0.04, 1.0, 4.0) == pytest.approx(100.0)
+    market.set_cash("neo", 0.0)
+    assert cloud.borrowing_wanted(0) == 0.0
+    market.contracts[0] = CapacityContract("c", "lab", "neo", 1, 0.02, 0, 60, 0.5)
+    assert cloud.cash_buffer_usd(10.0) == pytest.approx(3 * (10 - 0.02 * hours * 0.5))
+    market.contracts[0] = CapacityContract("c", "lab", "neo", 100, 0.02, 0, 60, 0.5, in_kind=True)
+    assert cloud.cash_buffer_usd(10.0) == pytest.approx(30.0)
 
 
 def test_neoclouds_repay_from_excess_cash_in_a_world() -> None:

@@ -432,13 +432,35 @@ class Cloud(MarketAgent):
             - self.arrears_usd
         )
 
+    def contracted_income_usd(self, step: int) -> float:
+        """USD of cash a month its buyers owe it whatever they use: the take-or-pay share
+        of its contracts in force at ``step`` as the seller (compute credits, paid in
+        shares, bring no cash)."""
+        hours = self.market.cfg.market.hours_per_month
+        return sum(
+            c.gpus * c.price_usd_per_gpu_hour * hours * c.take_or_pay_share
+            for c in self.market.contracts_of(self.name, step)
+            if c.seller == self.name and not c.in_kind
+        )
+
+    def cash_buffer_usd(self, costs_usd: float) -> float:
+        """USD of cash the cloud keeps against a shortfall: ``finance.cash_buffer_months``
+        of the monthly ``costs_usd`` its take-or-pay income does not cover. Firms hoard
+        cash against the part of their costs their cash flow may not meet (Holmström and
+        Tirole 1998's liquidity demand; Almeida, Campello and Weisbach 2004); costs that
+        buyers are bound to pay for need no buffer of the cloud's own, so a neocloud with a
+        contracted book holds little cash beside its debt (CoreWeave, 2025: about $1-2B of
+        cash against $18-25B of debt)."""
+        months = self.market.cfg.finance.cash_buffer_months
+        uncovered = costs_usd - self.contracted_income_usd(self.market.month)
+        return months * max(0.0, uncovered)
+
     def borrowing_wanted(self, step: int) -> float:
-        """USD to borrow now: arrears and a cash buffer, less cash, up to the borrowing
-        headroom (a liquidity-need rule as in Caiani et al.'s JMAB ``getLoanRequirement``).
-        Chips on order are not borrowed for while they wait: they are drawn on delivery
-        (issue 13, ``phases.settle.draw_on_delivery``)."""
-        buffer = self.market.cfg.finance.cash_buffer_months * self.costs_usd
-        want = self.arrears_usd + buffer - self.cash
+        """USD to borrow now: arrears and a cash buffer (:meth:`cash_buffer_usd`), less
+        cash, up to the borrowing headroom (a liquidity-need rule as in Caiani et al.'s
+        JMAB ``getLoanRequirement``). Chips on order are not borrowed for while they wait:
+        they are drawn on delivery (issue 13, ``phases.settle.draw_on_delivery``)."""
+        want = self.arrears_usd + self.cash_buffer_usd(self.costs_usd) - self.cash
         return min(want, self.borrowing_headroom(step)) if want > 0 else 0.0
 
     def prepayment_wanted(
@@ -448,20 +470,19 @@ class Cloud(MarketAgent):
         costs more (``dearest_rate``, per year) than cash earns (``deposit_rate``): all of
         its debt if the cash beyond a buffer of its operating costs covers it (once repaid,
         no debt service needs a buffer; ``debt_service_usd`` is this month's), otherwise
-        ``share`` of the cash beyond its buffer (``finance.cash_buffer_months`` of its
-        monthly costs, the buffer :meth:`borrowing_wanted` borrows up to). Holding cash
+        ``share`` of the cash beyond its buffer (:meth:`cash_buffer_usd`, the buffer
+        :meth:`borrowing_wanted` borrows up to). Holding cash
         while owing dearer debt loses money every month; firms fund themselves from
         retained earnings before debt (the pecking order of Myers and Majluf 1984). Chips
         still in the queue need no cash now: they are drawn on delivery
         (``phases.settle.draw_on_delivery``)."""
         if self.defaulted or dearest_rate <= deposit_rate or share <= 0:
             return 0.0
-        months = self.market.cfg.finance.cash_buffer_months
         spare = self.cash - self.arrears_usd
         debt = self.market.debt_usd(self.name)
-        if spare - months * max(0.0, self.costs_usd - debt_service_usd) >= debt:
+        if spare - self.cash_buffer_usd(max(0.0, self.costs_usd - debt_service_usd)) >= debt:
             return debt
-        return max(0.0, share * (spare - months * self.costs_usd))
+        return max(0.0, share * (spare - self.cash_buffer_usd(self.costs_usd)))
 
     def choose_syndicate(
         self, lenders: Sequence[Investor], sentiment: float
