@@ -20,15 +20,17 @@ from sim.clearing import (
     estate_waterfall,
     priority_clearing_vector,
 )
+from sim.config import load_scenario
 from sim.distress import CovenantTest
 from sim.instruments import CapacityContract, ChipOrder
 from sim.ledger import Flow
 from sim.model import ComputeMarket
 from sim.runner import simulate
 
-from .conftest import small_world
+from .conftest import ROOT, small_world
 from .fakes import FakeMarket
 from .test_cascade import SHOCK
+from .test_properties import later_round_defaults_without_loss
 
 
 # --- seniority: a hand-computed estate --------------------------------------------------
@@ -447,3 +449,29 @@ def test_rescues_in_a_world_cost_less_than_the_losses_they_avoid() -> None:
     assert len(rescues) > 0
     assert (rescues["amount_lost"] > 0).all()
     assert (rescues["creditor"] != rescues["defaulter"]).all()
+
+
+def test_a_chain_of_later_round_defaults_each_lost_money_to_an_earlier_round() -> None:
+    """Issue 13's clearing check on a world where it is not vacuous: the connectivity sweep's
+    shock with one partner per lab and lenders that call (no going-concern months, no
+    fire-sale discount; benchmarks/distress_figures.py LENDERS_CALL). Seed 2011, month 21:
+    the lease vehicle defaults in round 1, the leading neocloud in round 2, hyperscaler-bbb
+    in round 3; every default in round ≥ 2 carries a loss from an earlier-round defaulter
+    of the same month."""
+    scenario = load_scenario(ROOT / "experiments" / "baseline.toml").with_overrides(
+        {
+            "shock.lab": "frontier-leader",
+            "shock.month": 12,
+            "shock.revenue_shortfall": 0.8,
+            "shock.sentiment_drop": 0.5,
+            "network.partners_per_lab": 1,
+            "distress.continuation_horizon_months": 0,
+            "cascade.fire_sale_discount": 0.0,
+        }
+    )
+    events = simulate(scenario, 2011, 30).tables["events"]
+    defaults = events[events["event"].str.startswith("default")]
+    assert defaults["round"].max() >= 3
+    assert later_round_defaults_without_loss(events) == []
+    losses = events[(events["event"] == "contagion_loss") & (events["amount_lost"] > 0)]
+    assert set(defaults.loc[defaults["round"] >= 2, "defaulter"]) <= set(losses["creditor"])
