@@ -24,6 +24,7 @@ import pandas as pd
 
 from sim.config import load_scenario
 from sim.model import ComputeMarket
+from sim.phases import MONTH, MonthState
 from sim.runner import simulate
 
 BASELINE = "experiments/baseline.toml"
@@ -57,44 +58,62 @@ def baseline_figures(seeds: int) -> None:
     print("  (calibrated: vendor FY26 $193.7B, ±30% = 135.6-251.8; Oct-2025 price 1.70-3.00)")
 
 
-def glut_stop(seeds: int) -> None:
-    """Step the telecom bust (a world with gluts) and check each cloud's orders in its glut
-    months against what its contracts needed."""
-    scenario = load_scenario("experiments/telecom_bust.toml")
-    print("glut stop (telecom bust)      glut cloud-months  ordered in glut  beyond contracts")
+def glut_stop(seeds: int, scenario_file: str = "experiments/telecom_bust.toml") -> None:
+    """Step a world with gluts (the telecom bust) phase by phase and check each cloud's orders
+    in its glut months against what its contracts needed when it decided.
+
+    The state is read at the decision: just before the invest phase (after the month's chip
+    deliveries) and just after it (before the resolve phase can end contracts of buyers that
+    default later in the month). Read across the whole month instead, chips delivered late
+    (online at once) count twice, as installed and as still on order, and a contract that a
+    defaulting buyer ends the same month looks as if it never covered anything."""
+    scenario = load_scenario(scenario_file)
+    print(f"glut stop ({scenario.name})     glut cloud-months  ordered in glut  beyond contracts")
+    horizon = scenario.technology.build_lag_months
+    total_beyond = 0.0
     for seed in range(1, seeds + 1):
         model = ComputeMarket(scenario, rng=seed)
         months = beyond = ordered = 0.0
-        horizon = scenario.technology.build_lag_months
         for _ in range(scenario.run.months):
             t = model.month
-            before = {c.name: c.pipeline_gpus(t) for c in model.clouds}
-            model.step()
-            for c in model.clouds:
-                if c.defaulted or not c.in_glut(t):
+            model.month_state = MonthState()
+            before: dict[str, float] = {}
+            for phase in MONTH:
+                if phase.name == "invest":
+                    before = {c.name: c.pipeline_gpus(t) for c in model.clouds}
+                phase.run(model, t)
+                if phase.name != "invest":
                     continue
-                months += 1
-                new = sum(
-                    o.units
-                    for o in model.books.instruments.orders
-                    if o.buyer == c.name and o.order_step == t
-                )
-                need = (
-                    model.contracted_gpus(seller=c.name, step=t + horizon)
-                    * (1 + c.spec.reserve_margin)
-                    - (c.installed_gpus(t) - c.retiring_gpus(t, horizon))
-                    - before[c.name]
-                )
-                # orders tied to contracts signed this month are covered by them (a
-                # purchase commitment's matching chips, a warrant's purchases)
-                signed = sum(
-                    k.gpus
-                    for k in model.books.instruments.contracts
-                    if k.seller == c.name and k.signed == t
-                )
-                ordered += new
-                beyond += max(0.0, new - max(0.0, need) - signed)
+                for c in model.clouds:
+                    if c.defaulted or not c.in_glut(t):
+                        continue
+                    months += 1
+                    new = sum(
+                        o.units
+                        for o in model.books.instruments.orders
+                        if o.buyer == c.name and o.order_step == t
+                    )
+                    # orders tied to contracts signed this month are covered by them (a
+                    # purchase commitment's matching chips, a warrant's purchases)
+                    signed = [
+                        k
+                        for k in model.books.instruments.contracts
+                        if k.seller == c.name and k.signed == t
+                    ]
+                    existing = model.contracted_gpus(seller=c.name, step=t + horizon) - sum(
+                        k.gpus for k in signed if k.in_force(t + horizon)
+                    )
+                    need = (
+                        existing
+                        - (c.installed_gpus(t) - c.retiring_gpus(t, horizon))
+                        - before[c.name]
+                    )
+                    ordered += new
+                    beyond += max(0.0, new - max(0.0, need) - sum(k.gpus for k in signed))
+            model.month += 1
+        total_beyond += beyond
         print(f"  seed {seed:<22} {months:>17.0f} {ordered:>16,.0f} {beyond:>17,.0f}")
+    print(f"  all seeds: {total_beyond:,.0f} GPUs ordered in a glut beyond contracts")
 
 
 def endogenous_glut(seeds: int) -> None:

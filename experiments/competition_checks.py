@@ -112,19 +112,46 @@ def overbuild(base: Scenario, seeds: list[int], months: int = 60) -> pd.DataFram
             run = simulate(scenario, seed, months=months)
             model, agents = run.tables["model"], run.tables["agents"]
             lead = agents[(agents["agent_id"] == LEADER) & (agents["step"] == months - 1)]
-            spot = model.loc[model["step"] >= 24, "spot_price_usd_per_gpu_hour"].mean()
+            later = model[model["step"] >= 24]
+            leader = agents[(agents["agent_id"] == LEADER) & (agents["step"] >= 24)]
             rows.append(
                 {
                     "seed": seed,
                     "world": label,
-                    "spot years 3-5": spot,
+                    "spot years 3-5": later["spot_price_usd_per_gpu_hour"].mean(),
                     "leader retained": float(lead["retained_usd"].iloc[0]),
                     "leader revenue": float(
                         agents.loc[agents["agent_id"] == LEADER, "revenue_usd"].sum()
                     ),
+                    # the mechanism, means over years 3-5 (GPUs): what is built, what is
+                    # contracted, what reaches spot, what the leader uses and resells, and
+                    # the vendors' output against their ceiling
+                    "installed": later["installed_gpus"].mean(),
+                    "contracted": later["contracted_gpus"].mean(),
+                    "spot supply": later["spot_supply_gpus"].mean(),
+                    "leader used": leader["gpus_used"].mean(),
+                    "leader need": leader["need_gpus"].mean(),
+                    "leader resold": leader["resold_gpus"].mean(),
+                    "deliveries": later["chip_deliveries_gpus"].mean(),
+                    "vendor ceiling": later["vendor_ceiling_units"].mean(),
+                    "on order": later["gpus_on_order"].mean(),
                 }
             )
     return pd.DataFrame(rows)
+
+
+MECHANISM = [
+    "installed",
+    "contracted",
+    "spot supply",
+    "leader used",
+    "leader need",
+    "leader resold",
+    "deliveries",
+    "vendor ceiling",
+    "on order",
+]
+"""The columns of :func:`overbuild` that say why the spot price moves (GPUs, years 3-5)."""
 
 
 STARGATE_BUST = {
@@ -228,6 +255,8 @@ def main() -> int:
         f"   spot years 3–5 vs baseline: {spot:+.1%}; "
         f"leader retained vs baseline: {gap / 1e9:+.2f}B"
     )
+    print("   why (means over years 3-5, million GPUs):")
+    print((ob.groupby("world")[MECHANISM].mean() / 1e6).to_string(float_format="{:.3f}".format))
     return 0
 
 

@@ -269,6 +269,9 @@ class ComputeMarket(mesa.Model):
     def debt_usd(self, borrower: str) -> float:
         return self.books.instruments.debt_usd(borrower)
 
+    def debt_service_usd(self, borrower: str) -> float:
+        return self.books.debt_service_usd(borrower)
+
     def collateral_backlog_usd(self, seller: str, step: int) -> float:
         return credit.collateral_backlog_usd(self, seller, step)
 

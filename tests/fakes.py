@@ -31,6 +31,7 @@ class FakeMarket:
     backlog: dict[str, float] = field(default_factory=dict)
     collateral_backlog: dict[str, float] = field(default_factory=dict)
     debt: dict[str, float] = field(default_factory=dict)
+    debt_service: dict[str, float] = field(default_factory=dict)  # USD due this month
     facility_usd_per_gpu: float = 10_000.0
     growth: dict[str, float] = field(default_factory=dict)  # expected monthly growth
     market_caps: dict[str, float] = field(default_factory=dict)
@@ -80,6 +81,9 @@ class FakeMarket:
 
     def debt_usd(self, borrower: str) -> float:
         return self.debt.get(borrower, 0.0)
+
+    def debt_service_usd(self, borrower: str) -> float:
+        return self.debt_service.get(borrower, 0.0)
 
     def open_orders(
         self, *, buyer: str | None = None, vendor: str | None = None

@@ -189,6 +189,28 @@ def test_cloud_orders_only_for_its_contracts_after_six_months_below_cost() -> No
         assert cloud.gpus_to_order(5, 6, 0.5, 1000.0) == pytest.approx(100.0)
 
 
+def test_in_a_glut_a_cloud_builds_no_reserve_margin_over_its_contracts() -> None:
+    """Issue 16's glut stop: the reserve margin is capacity built to sell on spot, and spot
+    has been below 0.8 × full cost for six months; a cloud with a 70% margin (the telecom
+    bust's) orders exactly what its contracts take, net of what it has and has coming, and
+    cancels down to the contracts, not to 1.7 × them."""
+    from sim import costs
+
+    market = flat_tech_market()
+    cover = [costs.full_cost(market.cfg, k) for k in range(6)]
+    market.price_history = [0.5 * c for c in cover]
+    market.month, market.spot_price = 5, market.price_history[-1]
+    market.set_cash("hyper", 1e15)
+    cloud = make_cloud(market, reserve_margin=0.7, initial_gpus=0.0)
+    online(cloud, 40, step=2)  # online, not retiring within the horizon
+    market.contracts.append(CapacityContract("c", "lab-a", "hyper", 100, 2.0, 0, 60, 1.0))
+    market.orders.append(ChipOrder("o", "hyper", "v", 20, 30_000, 4, 10, 16))
+    assert cloud.in_glut(5)
+    assert cloud.gpus_to_order(5, 6, 0.5, 1000.0) == pytest.approx(100 - 40 - 20)
+    market.orders[-1] = ChipOrder("o", "hyper", "v", 120, 30_000, 4, 10, 16)
+    assert cloud.gpus_to_cancel(5, 5, 40_000.0) == pytest.approx(40 + 120 - 100)
+
+
 def test_cloud_cancels_its_excess_pipeline_in_a_glut_when_a_gpu_is_worth_less_than_the_fee() -> (
     None
 ):

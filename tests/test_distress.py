@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import distress, price_impact
-from sim.agents import Cloud, Investor
+from sim.agents import Cloud, Investor, Vintage
 from sim.books import OPERATIONS
 from sim.clearing import (
     by_seniority,
@@ -20,15 +20,17 @@ from sim.clearing import (
     estate_waterfall,
     priority_clearing_vector,
 )
+from sim.config import load_scenario
 from sim.distress import CovenantTest
-from sim.instruments import ChipOrder
+from sim.instruments import CapacityContract, ChipOrder
 from sim.ledger import Flow
 from sim.model import ComputeMarket
 from sim.runner import simulate
 
-from .conftest import small_world
+from .conftest import ROOT, small_world
 from .fakes import FakeMarket
 from .test_cascade import SHOCK
+from .test_properties import later_round_defaults_without_loss
 
 
 # --- seniority: a hand-computed estate --------------------------------------------------
@@ -265,6 +267,40 @@ def test_a_cash_rich_borrower_repays_its_dear_debt_and_keeps_its_buffer() -> Non
     assert cloud.prepayment_wanted(0.12, 0.04, 1.0, 4.0) == pytest.approx(65.0)
 
 
+def test_costs_its_contracts_pay_for_need_no_cash_buffer() -> None:
+    """The buffer covers only the costs take-or-pay income does not: with $10 of monthly
+    costs and a contract billing 100 GPUs × $0.02 × 730 h × 0.5 = $730 a month take-or-pay
+    (over the costs), the cloud keeps no buffer: it repays all $100 of spare cash and
+    borrows nothing; at $7.30 a month of contracted income (the contract 100 times
+    smaller) its buffer is 3 × (10 − 7.30) = $8.10. Credits paid in shares bring no cash.
+    Capacity still being built brings none either: with only 50 of the 100 GPUs online the
+    income is half. And the buffer is at least 3 months of debt service ($4 → $12)."""
+    cfg = small_world(**{"finance.cash_buffer_months": 3.0})
+    market = FakeMarket(cfg=cfg)
+    cloud = Cloud(mesa.Model(rng=0), market, "neo", cfg.clouds[1])
+    cloud.receive_chips(Vintage(-1, -1, 100.0, 0, 0, 0, 0))
+    cloud.costs_usd = 10.0
+    market.set_cash("neo", 100.0)
+    market.debt["neo"] = 500.0
+    hours = cfg.market.hours_per_month
+    market.contracts.append(CapacityContract("c", "lab", "neo", 100, 0.02, 0, 60, 0.5))
+    assert cloud.contracted_income_usd(0) == pytest.approx(100 * 0.02 * hours * 0.5)
+    assert cloud.cash_buffer_usd(10.0) == 0.0
+    assert cloud.prepayment_wanted(0.12, 0.04, 1.0, 4.0) == pytest.approx(100.0)
+    market.set_cash("neo", 0.0)
+    assert cloud.borrowing_wanted(0) == 0.0
+    market.debt_service["neo"] = 4.0
+    assert cloud.cash_buffer_usd(10.0) == pytest.approx(12.0)
+    assert cloud.cash_buffer_usd(10.0, debt_service_reserve=False) == 0.0
+    market.debt_service["neo"] = 0.0
+    market.contracts[0] = CapacityContract("c", "lab", "neo", 1, 0.02, 0, 60, 0.5)
+    assert cloud.cash_buffer_usd(10.0) == pytest.approx(3 * (10 - 0.02 * hours * 0.5))
+    market.contracts[0] = CapacityContract("c", "lab", "neo", 100, 0.02, 0, 60, 0.5, in_kind=True)
+    assert cloud.cash_buffer_usd(10.0) == pytest.approx(30.0)
+    market.contracts[0] = CapacityContract("c", "lab", "neo", 200, 0.02, 0, 60, 0.5)
+    assert cloud.contracted_income_usd(0) == pytest.approx(100 * 0.02 * hours * 0.5)
+
+
 def test_neoclouds_repay_from_excess_cash_in_a_world() -> None:
     """In a small world the neocloud repays loans early (principal beyond the schedule)
     and money still balances (audit)."""
@@ -422,3 +458,29 @@ def test_rescues_in_a_world_cost_less_than_the_losses_they_avoid() -> None:
     assert len(rescues) > 0
     assert (rescues["amount_lost"] > 0).all()
     assert (rescues["creditor"] != rescues["defaulter"]).all()
+
+
+def test_a_chain_of_later_round_defaults_each_lost_money_to_an_earlier_round() -> None:
+    """Issue 13's clearing check on a world where it is not vacuous: the connectivity sweep's
+    shock with one partner per lab and lenders that call (no going-concern months, no
+    fire-sale discount; benchmarks/distress_figures.py LENDERS_CALL). Seed 2011, month 21:
+    the lease vehicle defaults in round 1, the leading neocloud in round 2, hyperscaler-bbb
+    in round 3; every default in round ≥ 2 carries a loss from an earlier-round defaulter
+    of the same month."""
+    scenario = load_scenario(ROOT / "experiments" / "baseline.toml").with_overrides(
+        {
+            "shock.lab": "frontier-leader",
+            "shock.month": 12,
+            "shock.revenue_shortfall": 0.8,
+            "shock.sentiment_drop": 0.5,
+            "network.partners_per_lab": 1,
+            "distress.continuation_horizon_months": 0,
+            "cascade.fire_sale_discount": 0.0,
+        }
+    )
+    events = simulate(scenario, 2011, 30).tables["events"]
+    defaults = events[events["event"].str.startswith("default")]
+    assert defaults["round"].max() >= 3
+    assert later_round_defaults_without_loss(events) == []
+    losses = events[(events["event"] == "contagion_loss") & (events["amount_lost"] > 0)]
+    assert set(defaults.loc[defaults["round"] >= 2, "defaulter"]) <= set(losses["creditor"])

@@ -289,6 +289,18 @@ class Cloud(MarketAgent):
             for k in range(first, len(history))
         )
 
+    def glut_capacity(self, step: int, horizon: int) -> float:
+        """GPUs wanted online at ``step + horizon`` in a glut (:meth:`in_glut`): the capacity
+        its contracts in force then take, and no reserve margin. A reserve is capacity
+        built to sell on spot, and the spot price has been below ``glut_price_ratio`` × the
+        full cost of a new GPU-hour for ``glut_months`` months: a GPU built for it is
+        expected to lose money (Dosi et al.'s K+S: expansion follows expected demand; Tobin
+        1969: no investment at q < 1). Contracts are take-or-pay at their own price, so
+        capacity they take is still worth building. A hyperscaler's own workloads are worth
+        the spot price to it (:meth:`in_house_gpus`), so in a glut it rents for them on spot
+        rather than build."""
+        return self.market.contracted_gpus(seller=self.name, step=step + horizon)
+
     def rivals_on_order(self) -> float:
         """GPUs other clouds have on order (their announced pipelines)."""
         return sum(o.undelivered for o in self.market.open_orders() if o.buyer != self.name)
@@ -334,9 +346,9 @@ class Cloud(MarketAgent):
         elif self.in_glut(step):
             # in a glut only the contracts count, net of everything on order (the whole
             # supply line: neglecting part of it would re-order what a cancellation removed)
-            desired = contracted_then * (1.0 + self.spec.reserve_margin)
-            kept = self.installed_gpus(step) - self.retiring_gpus(step, horizon)
-            wanted = desired - kept - self.bought_gpus(step + horizon) - self.pipeline_gpus(step)
+            wanted = self.glut_capacity(step, horizon) - self.bought_gpus(step + horizon)
+            wanted -= self.installed_gpus(step) - self.retiring_gpus(step, horizon)
+            wanted -= self.pipeline_gpus(step)
             return min(max(0.0, wanted), max(0.0, self.funding_capacity(step)) / unit_cost)
         elif rule == "expected_return":
             desired = self.desired_by_expected_return(step, horizon, market_share, unit_cost)
@@ -362,8 +374,7 @@ class Cloud(MarketAgent):
         chip_share = max(0.0, unit_cost - facility) / unit_cost if unit_cost > 0 else 1.0
         if self.tobin_q(step, unit_cost) >= 1.0 - inv.cancellation_fee_share * chip_share:
             return 0.0
-        contracted_then = self.market.contracted_gpus(seller=self.name, step=step + horizon)
-        desired = contracted_then * (1.0 + self.spec.reserve_margin)
+        desired = self.glut_capacity(step, horizon)
         kept = self.installed_gpus(step) - self.retiring_gpus(step, horizon)
         on_order = sum(o.undelivered for o in self.market.open_orders(buyer=self.name))
         excess = kept + on_order - desired
@@ -486,13 +497,51 @@ class Cloud(MarketAgent):
             - self.arrears_usd
         )
 
+    def contracted_income_usd(self, step: int) -> float:
+        """USD of cash a month its buyers owe it whatever they use: the take-or-pay share
+        of its contracts in force at ``step`` as the seller (compute credits, paid in
+        shares, bring no cash), on the part of their capacity it has online (buyers are
+        billed on the capacity available, as in the operate phase)."""
+        hours = self.market.cfg.market.hours_per_month
+        sold = [c for c in self.market.contracts_of(self.name, step) if c.seller == self.name]
+        reserved = sum(c.gpus for c in sold)
+        if reserved <= 0:
+            return 0.0
+        # buyers owe for the capacity the cloud can provide (operate's availability): a
+        # contract whose capacity is still being built brings no cash yet
+        available = min(1.0, self.installed_gpus(step) / reserved)
+        return available * sum(
+            c.gpus * c.price_usd_per_gpu_hour * hours * c.take_or_pay_share
+            for c in sold
+            if not c.in_kind
+        )
+
+    def cash_buffer_usd(self, costs_usd: float, *, debt_service_reserve: bool = True) -> float:
+        """USD of cash the cloud keeps against a shortfall: ``finance.cash_buffer_months``
+        of the monthly ``costs_usd`` its take-or-pay income does not cover. Firms hoard
+        cash against the part of their costs their cash flow may not meet (Holmström and
+        Tirole 1998's liquidity demand; Almeida, Campello and Weisbach 2004); costs that
+        buyers are bound to pay for need no buffer of the cloud's own, so a neocloud with a
+        contracted book holds little cash beside its debt (CoreWeave, 2025: about $1-2B of
+        cash against $18-25B of debt). With ``debt_service_reserve`` the buffer is at least
+        that many months of its debt service."""
+        months = self.market.cfg.finance.cash_buffer_months
+        uncovered = max(0.0, costs_usd - self.contracted_income_usd(self.market.month))
+        if not debt_service_reserve:
+            return months * uncovered
+        # at least a debt-service reserve: project-finance lenders require cash for the
+        # coming months' interest and principal whoever the buyers are (a DSRA; Yescombe,
+        # Principles of Project Finance, 2014, ch. 14), so a builder whose contracts cover
+        # its costs still holds cash while its chip and facility bills are drawn on loans
+        debt_service = self.market.debt_service_usd(self.name)
+        return months * max(uncovered, debt_service)
+
     def borrowing_wanted(self, step: int) -> float:
-        """USD to borrow now: arrears and a cash buffer, less cash, up to the borrowing
-        headroom (a liquidity-need rule as in Caiani et al.'s JMAB ``getLoanRequirement``).
-        Chips on order are not borrowed for while they wait: they are drawn on delivery
-        (issue 13, ``phases.settle.draw_on_delivery``)."""
-        buffer = self.market.cfg.finance.cash_buffer_months * self.costs_usd
-        want = self.arrears_usd + buffer - self.cash
+        """USD to borrow now: arrears and a cash buffer (:meth:`cash_buffer_usd`), less
+        cash, up to the borrowing headroom (a liquidity-need rule as in Caiani et al.'s
+        JMAB ``getLoanRequirement``). Chips on order are not borrowed for while they wait:
+        they are drawn on delivery (issue 13, ``phases.settle.draw_on_delivery``)."""
+        want = self.arrears_usd + self.cash_buffer_usd(self.costs_usd) - self.cash
         return min(want, self.borrowing_headroom(step)) if want > 0 else 0.0
 
     def prepayment_wanted(
@@ -502,20 +551,20 @@ class Cloud(MarketAgent):
         costs more (``dearest_rate``, per year) than cash earns (``deposit_rate``): all of
         its debt if the cash beyond a buffer of its operating costs covers it (once repaid,
         no debt service needs a buffer; ``debt_service_usd`` is this month's), otherwise
-        ``share`` of the cash beyond its buffer (``finance.cash_buffer_months`` of its
-        monthly costs, the buffer :meth:`borrowing_wanted` borrows up to). Holding cash
+        ``share`` of the cash beyond its buffer (:meth:`cash_buffer_usd`, the buffer
+        :meth:`borrowing_wanted` borrows up to). Holding cash
         while owing dearer debt loses money every month; firms fund themselves from
         retained earnings before debt (the pecking order of Myers and Majluf 1984). Chips
         still in the queue need no cash now: they are drawn on delivery
         (``phases.settle.draw_on_delivery``)."""
         if self.defaulted or dearest_rate <= deposit_rate or share <= 0:
             return 0.0
-        months = self.market.cfg.finance.cash_buffer_months
         spare = self.cash - self.arrears_usd
         debt = self.market.debt_usd(self.name)
-        if spare - months * max(0.0, self.costs_usd - debt_service_usd) >= debt:
+        once_repaid = max(0.0, self.costs_usd - debt_service_usd)
+        if spare - self.cash_buffer_usd(once_repaid, debt_service_reserve=False) >= debt:
             return debt
-        return max(0.0, share * (spare - months * self.costs_usd))
+        return max(0.0, share * (spare - self.cash_buffer_usd(self.costs_usd)))
 
     def choose_syndicate(
         self, lenders: Sequence[Investor], sentiment: float

@@ -86,6 +86,10 @@ class MarketView(Protocol):
         """Loans outstanding of ``borrower``, USD."""
         ...
 
+    def debt_service_usd(self, borrower: str) -> float:
+        """Interest and principal ``borrower`` owes on its loans this month, USD."""
+        ...
+
     def open_orders(
         self, *, buyer: str | None = None, vendor: str | None = None
     ) -> list[ChipOrder]:
