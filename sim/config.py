@@ -1231,6 +1231,23 @@ class ShockConfig(Section):
     )
 
 
+class LabCostsConfig(Section):
+    """How a lab's costs other than compute move with its business (issue 14: the leading
+    lab's costs do not vanish with its revenue)."""
+
+    opex_downward_adjustment_per_month: float = param(
+        0.1,
+        "share of the gap per month",
+        "estimate (sticky costs: SG&A falls less with revenue than it rises, Anderson, "
+        "Banker and Janakiraman 2003, J. Accounting Research 41)",
+        "share of the gap between last month's operating costs and `other_opex_share_of_revenue` "
+        "× revenue closed in a month when revenue falls (staff and research are committed "
+        "ahead; 1 = costs fall with revenue at once, as before 0.26.0)",
+        ge=0,
+        le=1,
+    )
+
+
 class CompetitionConfig(Section):
     """Labs compete: capability, service prices as markups, demand shared by choice with
     switching costs, and the resale of idle contracted capacity (issue 15)."""
@@ -1951,6 +1968,7 @@ class Scenario(Section):
     shock: ShockConfig = ShockConfig()
     investment: InvestmentConfig = InvestmentConfig()
     competition: CompetitionConfig = CompetitionConfig()
+    lab_costs: LabCostsConfig = LabCostsConfig()
     labs: tuple[LabSpec, ...] = Field(min_length=1)
     clouds: tuple[CloudSpec, ...] = Field(min_length=1)
     chip_vendors: tuple[ChipVendorSpec, ...] = Field(min_length=1)
