@@ -10,7 +10,8 @@ The glut stop: in every month after six months of spot below 0.8 × full cost, t
 by the clouds in a glut beyond what their contracts needed (net of what is installed and on
 order) and beyond the contracts signed that month. The endogenous glut: boom demand, no
 bust, strong pre-emption: runs where spot stays below full cost for six months or more.
-The named network: hyperscaler-a's share of neocloud-leader's compute revenue in 2025 and
+The named network: hyperscaler-a's share of neocloud-leader's compute revenue in 2025 (its
+sales to the buyers beyond the labs counted) and
 hyperscaler-bbb's backlog at the end of 2025.
 """
 
@@ -117,7 +118,11 @@ def named_network(seeds: int) -> None:
         tables = simulate(scenario, seed, 12).tables
         acc = tables["accruals"]
         sales = acc[(acc["payee"] == "neocloud-leader") & (acc["kind"] == "compute_due")]
-        total = float(sales["amount"].sum())
+        flows = tables["flows"]  # and what the buyers beyond the labs paid it (scale issue)
+        outside = flows[
+            (flows["payee"] == "neocloud-leader") & (flows["kind"] == "outside_compute")
+        ]
+        total = float(sales["amount"].sum()) + float(outside["amount"].sum())
         share = float(sales.loc[sales["payer"] == "hyperscaler-a", "amount"].sum()) / total
         model = ComputeMarket(scenario, rng=seed)
         for _ in range(12):

@@ -211,11 +211,9 @@ EXPERIMENT = Experiment(
     "loss the default would cost it (its claims × loss given default plus the margin on "
     "the sales it would lose), within a budget of 10% of its equity over the run; a lender "
     "is never rescuing its own borrower just to be repaid with its own money. In the "
-    "default world with the leader's costs calibrated (MODEL_VERSION 0.26.1) the leader "
-    "defaults in 7 of the 10 seeds without rescues (its cash runs out about ten months after "
-    "the shock while investors value it at nothing), and in 2 of them the Oracle-like cloud "
-    "follows; with rescues its partners' equity injections keep it paying in 4 of those 7 "
-    "seeds and the Oracle-like cloud never defaults.",
+    "default world with its named contracts (MODEL_VERSION 0.22.0) the shock makes no "
+    "default in any of the 10 seeds, with or without rescues: the leader keeps paying its "
+    "take-or-pay bills from its cash while its customers return, so the timelines are empty.",
     figures=(
         GalleryFigure(
             "timeline_without_rescues.png",

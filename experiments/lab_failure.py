@@ -34,29 +34,30 @@ PARAMS = {
     "base_seed": 2026,
     "months": 72,
 }
-LEAST_SEEDS_WITH_DEFAULT = 5
+LEAST_SEEDS_WITH_DEFAULT = 0
 """The caption's claim: the leader defaults in at least this many of the seeds (issue 14's
-"Must show": at least half).
+"Must show" asks for at least half; not met on the world that ships, see below).
 
 History: 9 of 10 on the capital-markets branch alone, where a lab's lost demand went nowhere;
-0 of 10 from 0.18.1 to 0.22.0, once customers chose labs (issue 15) and came back. The
-diagnosis at 0.22.0 (``--check`` prints it per seed): the capital market did refuse it (its
-valuation 0 for 6–10 months, no round priced), but its costs were far below the calibrated
-leader's — its 2025 burn was $0.38B against OpenAI's ≈ $9B, its 2026 burn $8.3B against
-$17–25B — so it entered the shock with its opening $9.5–10B untouched, burned ≈ $0.6B a month
-after it (bills 1.5–2.1× revenue, and staff and research costs that fell 80% with its revenue
-the same month), and its cash outlasted the drought. Since 0.26.0 its costs are the calibrated
-ones (training compute 2× serving, other costs 70% of revenue, fitted to 2025–26 moments) and
-fall only slowly when revenue does (``Lab.operating_costs``, sticky costs): it raises more
-before the shock (cash ≈ $15–17B at month 12) but burns ≈ $1.5–2B a month after it, and in
-most seeds its cash runs out a year after the shock, before its revenue grows back or any
-investor values it at a price (measured at 0.26.0: 7 of 10 seeds, months 22–58)."""
-MOST_BILLS_TO_REVENUE = 2.6
+0 of 10 from 0.18.1 to 0.22.0, once customers chose labs (issue 15) and came back. Diagnosis
+at 0.22.0: the capital market did refuse it (valuation 0 for 6–10 months, no round priced),
+but its costs were a twentieth of the calibrated leader's (2025 burn $0.38B against OpenAI's
+≈ $9B) and fell 80% with its revenue the same month, so its opening $9.5–10B outlasted the
+drought. At 0.26.1 (labs-only world) its costs calibrated (training compute 2× serving, other
+costs 70% of revenue, sticky on the way down: ``Lab.operating_costs``) made it default in 7 of
+10 seeds (months 22–58; clouds wrote off $0.2–2.9B of its unpaid take-or-pay each time).
+
+On the merged world with the outside demand (0.26.2 = scale 0.23.0 + this branch) the
+leader's cost parameters are back at their estimates (calibrated, they overshoot its 2026 burn
+there and make it default in the baseline), and the shock makes 8–9 other parties default in
+every seed ($144–200B of losses) but not the leader: 0 of 10. Its bills in the year after are
+1.3–1.7× its revenue, its cash ≈ $10B at the shock never falls below $5.6B, the vendor's
+strategic tranches ($13–15B) keep coming. Why the clouds fail there is not analysed here."""
+MOST_BILLS_TO_REVENUE = 1.7
 """The caption's claim: the leader's compute bills in the year after the shock are less than
 this multiple of its revenue in every seed."""
-LEAST_MONTHS_VALUED_AT_ZERO = 6
-"""The caption's claim: in every seed the market values the leader at nothing for at least
-this many months after the shock."""
+LEAST_CASH_USD = 5.5e9
+"""The caption's claim: the leader's cash never falls below this after the shock."""
 
 
 def scenario() -> Scenario:
@@ -227,17 +228,14 @@ EXPERIMENT = Experiment(
     figures=(
         GalleryFigure(
             "leader_failure.png",
-            f"The leading lab defaults in at least {LEAST_SEEDS_WITH_DEFAULT} of the "
-            f"{PARAMS['seeds']} seeds (dashed), most of them about ten months after the shock. "
-            "Its costs are the calibrated leader's (a burn of ≈ $5B in 2025 and ≈ $21B in "
-            "2026): the shock takes 80% of its customers, in the year after it its compute "
-            f"bills stay up to {MOST_BILLS_TO_REVENUE:.1f}× its revenue (take-or-pay) and its "
-            "staff and research costs come down only slowly, while the market values it at "
-            f"nothing for at least {LEAST_MONTHS_VALUED_AT_ZERO} months in every seed, so no "
-            "round is priced and no strategic tranche paid; its cash runs out before its "
-            "revenue grows back. In every seed where it defaults its clouds write off part of "
-            "its unpaid take-or-pay bills (right), and its estate is shared by seniority "
-            "(left: its valuation per seed, log scale).",
+            f"The leading lab does not default in any of the {PARAMS['seeds']} seeds "
+            "(MODEL_VERSION 0.26.2; issue 14 asks for at least half). The shock takes 80% of "
+            "its customers and its valuation falls to nothing for months, but in the year "
+            f"after it its compute bills are less than {MOST_BILLS_TO_REVENUE:.1f}× its "
+            f"revenue, its cash never falls below ${LEAST_CASH_USD / 1e9:.1f}B and the "
+            "leading vendor's strategic tranches keep coming (left: its valuation per seed; "
+            "right: clouds' losses on its unpaid bills, none). Other parties default instead: "
+            "8 or 9 in every seed.",
         ),
     ),
     params=PARAMS,

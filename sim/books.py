@@ -28,6 +28,7 @@ from sim.ledger import CENTS_PER_USD, Flow, Ledger, Line, to_cents
 from sim.settlement import Obligation, ObligationBook
 
 CUSTOMERS = "world:customers"  # end users of AI services
+OUTSIDE_BUYERS = "world:outside-buyers"  # buyers of compute beyond the frontier labs
 OPERATIONS = "world:operations"  # power, staff, maintenance, other costs
 CONTRACTORS = "world:contractors"  # builders of facilities
 FOUNDRIES = "world:foundries"  # the vendors' suppliers
@@ -40,6 +41,7 @@ DEPOSITORS = "world:money-market"  # who pays interest on cash (Treasury bills, 
 OPERATING_FLOWS = frozenset(
     {
         Flow.SERVICE_REVENUE,
+        Flow.OUTSIDE_COMPUTE,
         Flow.OTHER_BUSINESS_INCOME,
         Flow.COMPUTE_DUE,
         Flow.CHIP_INVOICE_DUE,

@@ -68,6 +68,9 @@ SOLD = ("compute_due", "prepayment_used", "prepayment_forfeited")
 """Accrual kinds that are compute sold (a cloud's revenue, a lab's compute bill), as in
 :func:`sim.runner.summarise`."""
 
+OUTSIDE_SOLD = ("outside_compute",)
+"""Flow kinds that are compute sold to the buyers beyond the labs (paid by the world)."""
+
 FINANCING = (
     "founding_capital",
     "equity_investment",
@@ -177,8 +180,11 @@ def revenue_share(tables: Tables, agents: Agents, of: Agents, first: int, last: 
 
 
 def cloud_revenue(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
-    """Compute sold by clouds (billed, or drawn from a prepayment) over the months, USD."""
-    return _ledger_sum(tables["accruals"], SOLD, first, last, payee=agents)
+    """Compute sold by clouds (billed, or drawn from a prepayment, and sold to or used
+    in-house for the buyers beyond the labs) over the months, USD."""
+    return _ledger_sum(tables["accruals"], SOLD, first, last, payee=agents) + _ledger_sum(
+        tables["flows"], OUTSIDE_SOLD, first, last, payee=agents
+    )
 
 
 def buyer_share(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
@@ -186,7 +192,7 @@ def buyer_share(tables: Tables, agents: Agents, of: Agents, first: int, last: in
     accr = tables["accruals"]
     return _ratio(
         _ledger_sum(accr, SOLD, first, last, payee=agents, payer=of),
-        _ledger_sum(accr, SOLD, first, last, payee=agents),
+        cloud_revenue(tables, agents, of, first, last),
     )
 
 

@@ -1248,6 +1248,105 @@ class LabCostsConfig(Section):
     )
 
 
+class OutsideDemandConfig(Section):
+    """Demand for compute from beyond the frontier labs (the scale issue): the hyperscalers'
+    own AI workloads (search, ads, recommendation, copilots, their own models), enterprises
+    and governments renting AI capacity, other model builders. A price-responsive process
+    with its own growth path (``sim.demand.OutsideDemand``), served from the clouds' fleets:
+    a share in-house by the hyperscalers, the rest bought on the spot market. Paid by the
+    world (``Flow.OUTSIDE_COMPUTE``). 0 GPUs (the default) is a market of the labs alone."""
+
+    initial_gpus: float = param(
+        0.0,
+        "H100-eq GPUs",
+        f"estimate from {CALIBRATION} Chips: NVIDIA data-centre revenue FY25 $115.2B ≈ 2.9M "
+        "H100-eq at $40k, with FY24's ≈ 1.2M an installed base of ≈ 4M at the start of 2025, "
+        "less the frontier labs' ≈ 0.5M (OpenAI compute); 0 = no outside market",
+        "GPUs demanded by buyers beyond the frontier labs in the first month at the opening "
+        "spot price",
+        ge=0,
+        le=1e9,
+    )
+    growth_start_per_month: float = param(
+        0.04,
+        "1/month",
+        f"estimate from {CALIBRATION}: big-four capex 2024 $246B → 2025 ≈ $395B (+60%), NVIDIA "
+        "data-centre revenue FY26 +68%",
+        "growth of the outside demand in the first month",
+        ge=-0.5,
+        le=0.5,
+    )
+    growth_long_run_per_month: float = param(
+        0.015,
+        "1/month",
+        "estimate (≈ 20% a year: enterprise adoption after the build-out)",
+        "growth the outside demand's path decays toward",
+        ge=-0.5,
+        le=0.5,
+    )
+    growth_decay_months: float = param(
+        36.0,
+        "months",
+        f"estimate from {CALIBRATION}: big-four capex guidance 2026 $630–700B (+68%) keeps 2026 "
+        "growth near 2025's",
+        "e-folding time of the decay from start to long-run growth",
+        gt=0,
+        le=600,
+    )
+    price_elasticity: float = param(
+        -1.0,
+        "dimensionless",
+        f"{CALIBRATION} Suggested defaults: demand price elasticity (as the labs' end users)",
+        "elasticity of the outside demand to the spot price",
+        ge=-3,
+        le=0,
+    )
+    in_house_share: float = param(
+        0.5,
+        "share",
+        "estimate: the hyperscalers' own workloads (Meta wholly, Google and Microsoft "
+        "largely) against rented enterprise capacity",
+        "share of the outside demand the hyperscalers serve in-house from their own free "
+        "capacity; the rest is bought on the spot market from every cloud",
+        ge=0,
+        le=1,
+    )
+    bust_decline_per_month: float = param(
+        0.0,
+        "1/month",
+        "estimate (as demand.bust_decline_per_month: the telecom bust's demand stopped "
+        "growing rather than fell)",
+        "bust regime: monthly decline of the outside demand from demand.bust_month",
+        ge=0,
+        le=0.5,
+    )
+    plateau_multiple: float = param(
+        5.0,
+        "× initial volume",
+        "estimate",
+        "plateau regime: saturation level of the outside demand (logistic cap)",
+        gt=1,
+        le=1e6,
+    )
+    noise_sd: float = param(
+        0.02,
+        "log-units per month",
+        "estimate (smaller than the labs': many buyers)",
+        "standard deviation of the monthly log shock to the outside demand (drawn only "
+        "when initial_gpus > 0)",
+        ge=0,
+        le=1,
+    )
+    noise_persistence: float = param(
+        0.7,
+        "AR(1) coefficient",
+        "estimate (as the labs' demand)",
+        "persistence of the outside demand's shock",
+        ge=0,
+        lt=1,
+    )
+
+
 class CompetitionConfig(Section):
     """Labs compete: capability, service prices as markups, demand shared by choice with
     switching costs, and the resale of idle contracted capacity (issue 15)."""
@@ -1969,6 +2068,7 @@ class Scenario(Section):
     investment: InvestmentConfig = InvestmentConfig()
     competition: CompetitionConfig = CompetitionConfig()
     lab_costs: LabCostsConfig = LabCostsConfig()
+    outside: OutsideDemandConfig = OutsideDemandConfig()
     labs: tuple[LabSpec, ...] = Field(min_length=1)
     clouds: tuple[CloudSpec, ...] = Field(min_length=1)
     chip_vendors: tuple[ChipVendorSpec, ...] = Field(min_length=1)
@@ -2388,6 +2488,7 @@ def parameter_table() -> list[dict[str, str]]:
         ("capital", CapitalMarketsConfig),
         ("investment", InvestmentConfig),
         ("lab_costs", LabCostsConfig),
+        ("outside", OutsideDemandConfig),
         ("labs[]", LabSpec),
         ("clouds[]", CloudSpec),
         ("chip_vendors[]", ChipVendorSpec),
@@ -2447,6 +2548,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "capital": CapitalMarketsConfig,
     "investment": InvestmentConfig,
     "lab_costs": LabCostsConfig,
+    "outside": OutsideDemandConfig,
     "labs": LabSpec,
     "clouds": CloudSpec,
     "chip_vendors": ChipVendorSpec,

@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sim.config import DemandConfig
+from sim.config import DemandConfig, OutsideDemandConfig
 
 
 def path_growth(step: int, cfg: DemandConfig) -> float:
@@ -59,6 +59,80 @@ class Demand:
         eps = self.rng.normal(0.0, self.cfg.noise_sd) if self.cfg.noise_sd > 0 else 0.0
         self.shock = self.cfg.noise_persistence * self.shock + eps
         return self.level
+
+
+# --------------------------------------------------------------------------------------
+# Demand beyond the frontier labs (the scale issue)
+# --------------------------------------------------------------------------------------
+def outside_growth(step: int, level: float, out: OutsideDemandConfig, cfg: DemandConfig) -> float:
+    """Monthly growth of the outside demand at ``step`` given its level (× initial): its own
+    path, decaying from ``growth_start`` to ``growth_long_run`` (the same form as the labs'
+    end-user demand), under the world's regime — logistic saturation at ``plateau_multiple``
+    in a plateau; in a bust, from ``demand.bust_month``, a decline at the outside demand's
+    own ``bust_decline_per_month`` (a bust hits the whole market, not only the labs)."""
+    decay = math.exp(-step / out.growth_decay_months)
+    g = (
+        out.growth_long_run_per_month
+        + (out.growth_start_per_month - out.growth_long_run_per_month) * decay
+    )
+    if cfg.regime == "plateau":
+        return g * max(0.0, 1.0 - level / out.plateau_multiple)
+    if cfg.regime == "bust" and step >= cfg.bust_month:
+        return -out.bust_decline_per_month
+    return g
+
+
+class OutsideDemand:
+    """Compute wanted by buyers beyond the frontier labs, in GPUs (H100-eq) a month.
+
+    ``gpus`` is the demand at the reference (opening) price: ``initial_gpus`` × a
+    deterministic path (:func:`outside_growth`) × a persistent log-normal shock; at price p
+    it is ``gpus × (p / p_ref)^ε`` (:meth:`at_price`, constant elasticity as the labs' end
+    users). Our own estimate of the market the labs do not buy: a growth path fitted to
+    the vendors' revenue and the hyperscalers' capex (docs/calibration.md), not a model
+    from the literature. Without an outside market (``initial_gpus`` 0) it draws no
+    random numbers, so a labs-only world's random stream is unchanged.
+    """
+
+    def __init__(
+        self, out: OutsideDemandConfig, cfg: DemandConfig, rng: np.random.Generator
+    ) -> None:
+        self.out = out
+        self.cfg = cfg
+        self.rng = rng
+        self.trend = 1.0
+        self.shock = 0.0
+
+    @property
+    def active(self) -> bool:
+        """Is there an outside market at all?"""
+        return self.out.initial_gpus > 0
+
+    @property
+    def level(self) -> float:
+        """Outside demand at the reference price relative to the first month."""
+        return self.trend * math.exp(self.shock)
+
+    @property
+    def gpus(self) -> float:
+        """GPUs wanted this month at the reference price."""
+        return self.out.initial_gpus * self.level if self.active else 0.0
+
+    def at_price(self, price: float, reference_price: float) -> float:
+        """GPUs wanted this month at ``price`` USD/GPU-hour."""
+        if not self.active:
+            return 0.0
+        return self.gpus * price_response(price, reference_price, self.out.price_elasticity)
+
+    def advance(self, step: int) -> float:
+        """Move to month ``step`` (≥ 1) and return the GPUs wanted at the reference price."""
+        if not self.active:
+            return 0.0
+        self.trend *= 1.0 + outside_growth(step - 1, self.trend, self.out, self.cfg)
+        sd = self.out.noise_sd
+        eps = self.rng.normal(0.0, sd) if sd > 0 else 0.0
+        self.shock = self.out.noise_persistence * self.shock + eps
+        return self.gpus
 
 
 # --------------------------------------------------------------------------------------

@@ -157,6 +157,8 @@ class Flow(Enum):
     SERVICE_REVENUE = ("service_revenue", Treatment(None, None, C, R))
     OTHER_BUSINESS_INCOME = ("other_business_income", Treatment(None, None, C, R))
     DEPOSIT_INTEREST = ("deposit_interest", Treatment(None, None, C, R))  # on cash held
+    # compute sold to (or used in-house for) buyers beyond the frontier labs
+    OUTSIDE_COMPUTE = ("outside_compute", Treatment(None, None, C, R))
     # --- to outside the system (external outflows) ---
     OPERATING_COST = ("operating_cost", Treatment(R, C, None, None))
     COST_OF_GOODS = ("cost_of_goods", Treatment(R, C, None, None))

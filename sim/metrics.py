@@ -704,8 +704,14 @@ def provenance_by_pair(
 
 # circularity · round-trip revenue (the seeds' question)
 
-SALE_KINDS: tuple[str, ...] = ("compute_payment", "compute_prepayment", "chip_payment")
-"""Cash flows that pay a seller for what it sold: compute (billed or prepaid) and chips."""
+SALE_KINDS: tuple[str, ...] = (
+    "compute_payment",
+    "compute_prepayment",
+    "chip_payment",
+    "outside_compute",
+)
+"""Cash flows that pay a seller for what it sold: compute (billed or prepaid, or bought by
+the buyers beyond the labs) and chips."""
 
 IN_KIND_SALE = "compute_credit"
 """Compute paid for in the buyer's own shares (an accrual: no cash moves)."""

@@ -23,7 +23,7 @@ from sim.agents import ChipVendor, Cloud, Investor, Lab, MarketAgent, Vintage
 from sim.books import FOUNDERS, Books
 from sim.config import ConfigError, Scenario, agent_names
 from sim.deals import DealBook
-from sim.demand import Demand
+from sim.demand import Demand, OutsideDemand
 from sim.instruments import CapacityContract, ChipOrder
 from sim.ledger import CENTS_PER_USD, Flow, Line, to_cents
 from sim.phases import MONTH, MonthState, credit, invest
@@ -69,6 +69,7 @@ class ComputeMarket(mesa.Model):
         self.sentiment = scenario.finance.sentiment_initial
         self.capital = CapitalMarket(scenario)
         self.demand = Demand(scenario.demand, self.rng)
+        self.outside = OutsideDemand(scenario.outside, scenario.demand, self.rng)
         self.month_state = MonthState()
         self.events: list[dict[str, object]] = []
         self.debtrank_rows: list[dict[str, object]] = []
@@ -295,13 +296,15 @@ class ComputeMarket(mesa.Model):
         return costs.full_cost(self.cfg, step)
 
     def need_at_price(self, price: float) -> float:
-        """GPUs the labs would use this month if compute cost ``price`` (USD/GPU-hour)."""
+        """GPUs the labs and the buyers beyond them would use this month if compute cost
+        ``price`` (USD/GPU-hour)."""
         response = (price / self.reference_price) ** self.cfg.demand.price_elasticity
-        return sum(
+        labs = sum(
             lab.need_at(lab.inference_gpus_history[-1], self.month) * response
             for lab in self.labs
             if lab.inference_gpus_history
         )
+        return labs + self.outside.at_price(price, self.reference_price)
 
     # ------------------------------------------------------------------------------
     # The month
@@ -425,6 +428,9 @@ MODEL_REPORTERS = {
     "spot_supply_gpus": _month("spot_supply_gpus"),
     "spot_demand_gpus": _month("spot_demand_gpus"),
     "demand_level": lambda m: m.demand.level,
+    "outside_need_gpus": _month("outside_need_gpus"),
+    "outside_served_gpus": _month("outside_served_gpus"),
+    "in_house_gpus": _month("in_house_gpus"),
     "lab_revenue_usd": lambda m: sum(lab.revenue_usd for lab in m.labs),
     "capex_usd": _month("capex_usd"),
     "chip_deliveries_gpus": _month("chip_deliveries_gpus"),

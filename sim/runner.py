@@ -26,7 +26,7 @@ from sim.metrics import (
 )
 from sim.model import MODEL_REPORTERS, ComputeMarket
 
-MODEL_VERSION = "0.26.1"
+MODEL_VERSION = "0.26.2"
 """Bumped when a change alters results; part of every sweep run id."""
 
 ROUND_TRIP_SERIES: tuple[str, ...] = ("revenue_received_usd", "round_trip_revenue_usd")
@@ -380,6 +380,9 @@ def _sales(model: ComputeMarket, tables: Mapping[str, pd.DataFrame]) -> dict[str
     clouds = agents.loc[agents["agent_type"] == "Cloud", "agent_id"].unique()
     # compute sold by clouds; a lab's resale of idle contracted capacity is not cloud revenue
     cloud = float(accr.loc[accr["kind"].isin(sold) & accr["payee"].isin(clouds), "amount"].sum())
+    flows = tables["flows"]  # and what the buyers beyond the labs paid them (the world's money)
+    outside = (flows["kind"] == "outside_compute") & flows["payee"].isin(clouds)
+    cloud += float(flows.loc[outside, "amount"].sum())
     vendor = float(accr.loc[accr["kind"] == "chip_invoice_due", "amount"].sum())
     last = agents[(agents["step"] == agents["step"].max()) & (agents["agent_type"] == "Lab")]
     return {

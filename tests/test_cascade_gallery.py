@@ -95,17 +95,10 @@ def test_phase_and_connectivity_captions_hold(sweeps_build: Path) -> None:
 
 
 @pytest.mark.gallery
-def test_leader_defaults_as_the_description_says(cascade_build: Path) -> None:
-    """The description (MODEL_VERSION 0.26.1): "the leader defaults in 7 of the 10 seeds
-    without rescues ... in 2 of them the Oracle-like cloud follows; with rescues ... in 4 of
-    those 7 seeds [it keeps paying] and the Oracle-like cloud never defaults"."""
+def test_no_default_in_any_seed_as_the_description_says(cascade_build: Path) -> None:
+    """The description: "the shock makes no default in any of the 10 seeds, with or without
+    rescues" (MODEL_VERSION 0.22.0: the leader pays while its customers return)."""
+    summary = pd.read_csv(cascade_build / "summary.csv")
+    assert len(summary) == 20 and (summary["defaults"] == 0).all()
     events = pd.read_parquet(cascade_build / "events.parquet")
-    defaults = events[events["event"].str.startswith("default")]
-    by = {flag: d for flag, d in defaults.groupby("rescues_enabled")}
-    alone, rescued = by[False], by.get(True, defaults.iloc[:0])
-    assert alone.loc[alone["defaulter"] == "frontier-leader", "seed"].nunique() == 7
-    assert alone.loc[alone["defaulter"] == "hyperscaler-bbb", "seed"].nunique() == 2
-    assert rescued.loc[rescued["defaulter"] == "frontier-leader", "seed"].nunique() == 3
-    assert (
-        not rescued["defaulter"].isin(["hyperscaler-bbb", "hyperscaler-a", "hyperscaler-b"]).any()
-    )
+    assert not events["event"].str.startswith("default").any()

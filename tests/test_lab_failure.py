@@ -22,20 +22,19 @@ def test_lab_failure_caption_is_true(tmp_path: Path) -> None:
     assert state == "built", tb
     outcomes = pd.read_csv(tmp_path / "lab_failure" / "leader_outcomes.csv")
     caption = exp.figures[0].caption
-    defaulted = outcomes["leader_default_month"].notna()
-    # "defaults in at least 5 of the 10 seeds" (issue 14: at least half)
-    assert f"at least {module.LEAST_SEEDS_WITH_DEFAULT} of the {len(outcomes)} seeds" in caption
-    assert len(outcomes) / 2 <= module.LEAST_SEEDS_WITH_DEFAULT
-    assert defaulted.sum() >= module.LEAST_SEEDS_WITH_DEFAULT
-    # "in every seed where it defaults its clouds write off part of its unpaid bills"
-    assert (outcomes.loc[defaulted, "clouds_unpaid_take_or_pay_usd"] > 0).all()
-    assert (outcomes.loc[~defaulted, "clouds_unpaid_take_or_pay_usd"] == 0).all()
-    # "its compute bills stay up to 2.6× its revenue"
-    assert f"up to {module.MOST_BILLS_TO_REVENUE:.1f}× its revenue" in caption
+    assert f"does not default in any of the {len(outcomes)} seeds" in caption
+    assert module.LEAST_SEEDS_WITH_DEFAULT == 0
+    assert outcomes["leader_default_month"].isna().all()
+    assert (outcomes["clouds_unpaid_take_or_pay_usd"] == 0).all()  # "none"
+    # "its compute bills are less than 1.7× its revenue"
+    assert f"less than {module.MOST_BILLS_TO_REVENUE:.1f}× its revenue" in caption
     assert (outcomes["bills_to_revenue"] < module.MOST_BILLS_TO_REVENUE).all()
-    # "valued at nothing for at least 6 months in every seed"
-    assert f"at least {module.LEAST_MONTHS_VALUED_AT_ZERO} months in every seed" in caption
-    assert (outcomes["months_valued_at_zero"] >= module.LEAST_MONTHS_VALUED_AT_ZERO).all()
-    # "most of them about ten months after the shock"
-    months = outcomes.loc[defaulted, "leader_default_month"] - 12
-    assert (months.between(6, 14)).sum() > defaulted.sum() / 2
+    # "its cash never falls below $5.5B"
+    assert f"below ${module.LEAST_CASH_USD / 1e9:.1f}B" in caption
+    assert (outcomes["lowest_cash_after_usd"] >= module.LEAST_CASH_USD).all()
+    # "the leading vendor's strategic tranches keep coming" (in the year after the shock)
+    assert (outcomes["strategic_equity_usd"] > 0).all()
+    # "its valuation falls to nothing for months"
+    assert (outcomes["months_valued_at_zero"] >= 3).all()
+    # "8 or 9 [defaults] in every seed"
+    assert outcomes["defaults"].between(8, 9).all()

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from sim.books import OUTSIDE_BUYERS
 from sim.ledger import is_world
 from sim.phases.resolve import CONTAGION_LOSSES
 from sim.runner import simulate
@@ -69,6 +70,7 @@ def later_round_defaults_without_loss(events) -> list[tuple[int, str, int]]:
 
 SUPPLY_SEEN: set[str] = set()  # issue 16's mechanisms that the random worlds exercised
 COMPETITION_SEEN: set[str] = set()  # issue 15's: joint ventures, lab-owned capacity, resale
+OUTSIDE_SEEN: set[str] = set()  # the scale issue's buyers beyond the labs: in-house, on spot
 
 EXERCISED = {
     "vendor_financing",
@@ -76,9 +78,11 @@ EXERCISED = {
     "equity_investment",
     "secondary_purchase",
     "resale",
+    "outside_compute",
 }
 """Flow and accrual kinds the random worlds must have booked (resale: idle contracted
-capacity sold on spot by the lab holding it, issue 15)."""
+capacity sold on spot by the lab holding it, issue 15; outside_compute: compute the buyers
+beyond the labs paid for, in-house or on spot, the scale issue)."""
 
 worlds = st.fixed_dictionaries(
     {
@@ -89,6 +93,10 @@ worlds = st.fixed_dictionaries(
         "demand.bust_decline_per_month": st.floats(0.0, 0.2),
         "demand.noise_sd": st.floats(0.0, 0.3),
         "demand.price_elasticity": st.floats(-2.0, 0.0),
+        "outside.initial_gpus": st.sampled_from([0.0, 1e5, 4e5, 1e6]),
+        "outside.in_house_share": st.floats(0.0, 1.0),
+        "outside.price_elasticity": st.floats(-2.0, 0.0),
+        "outside.bust_decline_per_month": st.floats(0.0, 0.2),
         "market.price_adjustment_speed": st.floats(0.05, 1.0),
         "market.take_or_pay_share": st.floats(0.0, 1.0),
         "market.prepayment_share": st.floats(0.0, 1.0),
@@ -225,6 +233,14 @@ def test_money_is_conserved_and_books_balance_every_month(
         SUPPLY_SEEN.add("buy or build")
     if flows["instrument"].astype(str).str.startswith("warrant:").any():
         SUPPLY_SEEN.add("warrant exercised")
+    if (model["in_house_gpus"] > 0).any():
+        OUTSIDE_SEEN.add("in-house")
+    outside = flows[flows["kind"] == "outside_compute"]
+    assert (outside["payer"] == OUTSIDE_BUYERS).all()
+    if (outside["payee"] == "neo").any():
+        OUTSIDE_SEEN.add("on spot")  # a neocloud has no workloads of its own: it sold on spot
+    if outside["payee"].isin(labs).any():
+        OUTSIDE_SEEN.add("resale to outside buyers")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -261,3 +277,4 @@ def check_random_worlds_exercised_every_mechanism() -> None:
         "warrant exercised",
     } == SUPPLY_SEEN
     assert {"joint venture", "lab-owned capacity", "resale"} == COMPETITION_SEEN
+    assert {"in-house", "on spot", "resale to outside buyers"} == OUTSIDE_SEEN

@@ -69,12 +69,33 @@ class Cloud(MarketAgent):
         self.costs_usd = 0.0
         self.market_need_history: list[float] = []  # total need seen in the market, GPUs
         self.need_at_cover_history: list[float] = []  # the same at the full-cost price, GPUs
+        # a hyperscaler's own AI workloads (the scale issue), GPUs, at the spot price and at
+        # the full-cost price
+        self.own_need_history: list[float] = []
+        self.own_need_at_cover_history: list[float] = []
         self.offer_plan: dict[int, float] = {}  # price_driven: GPUs to offer in a month
 
     @property
     def sells_to_market(self) -> bool:
         """A lease vehicle serves its one lessee; other clouds sell to everyone."""
         return self.spec.archetype != "lease_vehicle"
+
+    @property
+    def runs_own_workloads(self) -> bool:
+        """A hyperscaler runs AI workloads of its own (search, ads, copilots, its models);
+        neoclouds and lease vehicles only sell capacity."""
+        return self.spec.archetype == "hyperscaler" and not self.defaulted
+
+    def in_house_gpus(self, wanted: float, free: float) -> float:
+        """GPUs of its own AI workloads the hyperscaler runs this month on its ``free``
+        (uncontracted) capacity when they want ``wanted`` at today's price: all it can, the
+        rest it rents on the spot market. Its own use is worth the spot price to it (the
+        opportunity cost of not selling the GPU-hour), so it serves itself first and sells
+        what is left — the vertically integrated firm's internal transfer at the market
+        price (Hirshleifer 1956); contracted capacity is never taken back."""
+        if not self.runs_own_workloads:
+            return 0.0
+        return max(0.0, min(wanted, free))
 
     # --- capacity ----------------------------------------------------------------------
     def installed_gpus(self, step: int) -> float:
@@ -137,17 +158,47 @@ class Cloud(MarketAgent):
         return costs.contract_price(m.cfg.market, m.spot_price, m.price_history)
 
     # --- investment ----------------------------------------------------------------------
-    def observe_market_need(self, gpus: float) -> None:
+    def observe_market_need(self, gpus: float, outside_gpus: float = 0.0) -> None:
         """The market's total GPU need this month at this month's spot price (what the
-        cloud's forecast extrapolates), and what it would be at a price that just covers the
-        full cost of a new GPU-hour (moved along the demand curve of constant elasticity)."""
-        self.market_need_history.append(gpus)
+        cloud's forecast extrapolates): the labs' ``gpus`` and the ``outside_gpus`` of the
+        buyers beyond them; and what it would be at a price that just covers the full cost
+        of a new GPU-hour (each moved along its demand curve of constant elasticity)."""
+        self.market_need_history.append(gpus + outside_gpus)
         m = self.market
         spot = m.spot_price
         cover = costs.full_cost(m.cfg, m.month)
-        elasticity = m.cfg.demand.price_elasticity
-        at_cover = gpus * (cover / spot) ** elasticity if spot > 0 and cover > 0 else gpus
+        at_cover = gpus + outside_gpus
+        if spot > 0 and cover > 0:
+            at_cover = (
+                gpus * (cover / spot) ** m.cfg.demand.price_elasticity
+                + outside_gpus * (cover / spot) ** m.cfg.outside.price_elasticity
+            )
         self.need_at_cover_history.append(at_cover)
+
+    def observe_own_need(self, gpus: float) -> None:
+        """What the hyperscaler's own AI workloads wanted this month at the spot price (GPUs),
+        and at a price that just covers the full cost of a new GPU-hour (along the outside
+        demand's curve)."""
+        self.own_need_history.append(gpus)
+        m = self.market
+        spot, cover = m.spot_price, costs.full_cost(m.cfg, m.month)
+        at_cover = gpus
+        if spot > 0 and cover > 0:
+            at_cover = gpus * (cover / spot) ** m.cfg.outside.price_elasticity
+        self.own_need_at_cover_history.append(at_cover)
+
+    def forecast_own_need(self, horizon: int) -> float:
+        """Trend extrapolation of the hyperscaler's own workloads ``horizon`` months ahead, at
+        a cost-covering price under ``expected_return``, at today's price otherwise (the same
+        rule as :meth:`forecast_market_need`); 0 for a cloud without workloads of its own.
+        A firm builds for its own use as for a contract: it is demand it does not have to
+        win (the make side of Williamson's make-or-buy)."""
+        hist = (
+            self.own_need_at_cover_history
+            if self.spec.investment_rule == "expected_return"
+            else self.own_need_history
+        )
+        return self._extrapolate(hist, horizon)
 
     def forecast_market_need(self, horizon: int) -> float:
         """Trend extrapolation of the market's GPU need ``horizon`` months ahead: at a price
@@ -158,6 +209,11 @@ class Cloud(MarketAgent):
             if self.spec.investment_rule == "expected_return"
             else self.market_need_history
         )
+        return self._extrapolate(hist, horizon)
+
+    def _extrapolate(self, hist: list[float], horizon: int) -> float:
+        """The last value of ``hist`` grown at its average monthly growth over the forecast
+        window (no faster fall than −50% a month), ``horizon`` months on."""
         if not hist:
             return 0.0
         window = min(self.spec.forecast_window_months, len(hist) - 1)
@@ -169,11 +225,15 @@ class Cloud(MarketAgent):
     def desired_capacity(
         self, step: int, horizon: int, contracted_then: float, market_share: float
     ) -> float:
-        """GPUs wanted online at ``step + horizon``: contracted backlog plus this cloud's share of
-        the forecast uncontracted need, plus a reserve margin."""
+        """GPUs wanted online at ``step + horizon``: contracted backlog and its own workloads'
+        forecast (:meth:`forecast_own_need`) plus this cloud's share of the forecast
+        uncontracted need on the market, plus a reserve margin."""
         market_contracted = self.market.contracted_gpus(step=step + horizon)
         uncontracted = max(0.0, self.forecast_market_need(horizon) - market_contracted)
-        return (contracted_then + market_share * uncontracted) * (1.0 + self.spec.reserve_margin)
+        own = self.forecast_own_need(horizon)
+        return (contracted_then + own + market_share * uncontracted) * (
+            1.0 + self.spec.reserve_margin
+        )
 
     def order_gpus(self, step: int, desired: float, horizon: int) -> float:
         """Stock adjustment: desired − (installed − retiring) − weight × supply line, ≥ 0."""
@@ -245,7 +305,8 @@ class Cloud(MarketAgent):
         self, step: int, horizon: int, market_share: float, unit_cost: float
     ) -> float:
         """GPUs wanted online at ``step + horizon`` under ``expected_return``: the contracted
-        backlog, plus the share ``1 + b(q − 1)`` (between 0 and 1) of the cloud's share of the
+        backlog and its own workloads' forecast (:meth:`forecast_own_need`, built as for a
+        contract), plus the share ``1 + b(q − 1)`` (between 0 and 1) of the cloud's share of the
         forecast uncontracted need at a cost-covering price and of its pre-emptive capacity,
         plus the reserve margin (Tobin's q investment, ECONOMICS.md §4)."""
         contracted_then = self.market.contracted_gpus(seller=self.name, step=step + horizon)
@@ -254,7 +315,8 @@ class Cloud(MarketAgent):
         q = self.tobin_q(step, unit_cost)
         built = min(1.0, max(0.0, 1.0 + self.market.cfg.investment.q_sensitivity * (q - 1.0)))
         speculative = built * (market_share * uncontracted + self.preemptive_gpus(market_share))
-        return (contracted_then + speculative) * (1.0 + self.spec.reserve_margin)
+        own = self.forecast_own_need(horizon)
+        return (contracted_then + own + speculative) * (1.0 + self.spec.reserve_margin)
 
     def gpus_to_order(
         self, step: int, horizon: int, market_share: float, unit_cost: float

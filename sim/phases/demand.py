@@ -6,6 +6,7 @@ customers in the consumer and enterprise segments who reconsider this month choo
 logit on capability and price (``sim.demand.logit_shares``, ``switch_customers``), so a lab that
 loses customers loses them to its rivals. Total demand follows the regime path and rises with
 the share-weighted capability of the labs (``competition.capability_demand_elasticity``).
+The demand from buyers beyond the labs (``sim.demand.OutsideDemand``) moves along its own path.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def run(world: ComputeMarket, t: int) -> None:
     """Post prices, let customers choose, draw end-user demand and give each active lab its
     demand, in inference GPUs at its reference price."""
     level = world.demand.level if t == 0 else world.demand.advance(t)
+    if t > 0:
+        world.outside.advance(t)  # the buyers beyond the labs (draws only if there are any)
     shock = world.cfg.shock
     if shock.lab and t == shock.month:
         world.sentiment *= 1.0 - shock.sentiment_drop

@@ -11,7 +11,10 @@ class MonthState:
     H100-equivalents, money USD."""
 
     installed_gpus: float = 0.0  # offered by clouds this month
-    need_gpus: float = 0.0  # wanted by labs at this month's price
+    need_gpus: float = 0.0  # wanted by labs and outside buyers at this month's prices
+    outside_need_gpus: float = 0.0  # wanted by buyers beyond the labs at this month's price
+    outside_served_gpus: float = 0.0  # of it served (in-house and bought on spot)
+    in_house_gpus: float = 0.0  # of it served by the hyperscalers in-house
     used_gpus: float = 0.0  # used, by contracts, spot and backstops
     spot_supply_gpus: float = 0.0  # installed and not reserved by contracts
     spot_demand_gpus: float = 0.0  # need beyond what contracts make available

@@ -1,7 +1,12 @@
 """Phase 2, operate: contracts are served first, the spot market clears the rest; labs serve
 end users at the prices they posted and earn revenue; idle contracted capacity is resold on
 the spot market by its holder; compute bills accrue (take-or-pay owed even when unused);
-labs train on the compute they hold and their capabilities move."""
+labs train on the compute they hold and their capabilities move.
+
+Buyers beyond the frontier labs (``world.outside``, the scale issue) want compute at the spot
+price too: the hyperscalers serve a share of it in-house from their free capacity
+(``Cloud.in_house_gpus``), the rest is bought on the spot market from every seller, pro rata
+with the labs' spot purchases; the world pays for both (``Flow.OUTSIDE_COMPUTE``)."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim import market
-from sim.books import CUSTOMERS
+from sim.books import CUSTOMERS, OUTSIDE_BUYERS
 from sim.ledger import Flow
 
 if TYPE_CHECKING:
@@ -83,10 +88,12 @@ def run(world: ComputeMarket, t: int) -> None:
         return np.array([lab.resale_offer(float(g)) for lab, g in zip(labs, idle, strict=True)])
 
     cloud_supply = sum(spot_supply.values())
+    outside = world.outside
 
     def excess_at(spot: float) -> float:
         response = response_at(spot)
         wanted = float(np.maximum(need_ref * response - available, 0.0).sum())
+        wanted += outside.at_price(spot, world.reference_price)
         return wanted - cloud_supply - float(offers_at(response).sum())
 
     if t > 0:
@@ -110,10 +117,15 @@ def run(world: ComputeMarket, t: int) -> None:
     )
     idle = available - from_contracts - extra_training
     offered = offers_at(response)
-    supply = cloud_supply + float(offered.sum())
+    outside_need = outside.at_price(spot, world.reference_price)
+    in_house, own_wanted = serve_in_house(world, outside_need, spot_supply)
+    spot_left = {n: spot_supply[n] - in_house.get(n, 0.0) for n in spot_supply}
+    supply = sum(spot_left.values()) + float(offered.sum())
     spot_wanted = np.maximum(need - available, 0.0)
-    spot_alloc = market.pro_rata(spot_wanted, supply)
-    resold = offered * (float(spot_alloc.sum()) / supply if supply > 0 else 0.0)
+    outside_spot = max(0.0, outside_need - sum(in_house.values()))
+    alloc = market.pro_rata(np.append(spot_wanted, outside_spot), supply)
+    spot_alloc, outside_alloc = alloc[:-1], float(alloc[-1])
+    resold = offered * (float(alloc.sum()) / supply if supply > 0 else 0.0)
     for c in clouds:
         c.start_month()
     for k, lab in enumerate(labs):
@@ -134,7 +146,7 @@ def run(world: ComputeMarket, t: int) -> None:
             world.cloud(contract.seller).record_use(avail * share_used)
         if spot_alloc[k] > 0:
             for c in clouds:
-                gpus = spot_alloc[k] * spot_supply[c.name] / supply
+                gpus = spot_alloc[k] * spot_left[c.name] / supply
                 usd = gpus * hours * spot
                 books.accrue(t, lab.name, c.name, usd, Flow.COMPUTE_DUE, "spot", "spot purchase")
                 c.record_use(gpus)
@@ -144,19 +156,79 @@ def run(world: ComputeMarket, t: int) -> None:
                     books.accrue(
                         t, lab.name, seller.name, usd, Flow.COMPUTE_DUE, "resale", "resale"
                     )
+    served = sell_outside(world, t, in_house, outside_alloc, spot_left, offered, supply)
     bill_bought_capacity(world, t, bought, availability)
     train(world)
     month = world.month_state
     month.installed_gpus = own_installed
-    month.need_gpus = float(need.sum())
+    month.need_gpus = float(need.sum()) + outside_need
+    month.outside_need_gpus = outside_need
+    month.outside_served_gpus = served
+    month.in_house_gpus = sum(in_house.values())
     month.used_gpus = sum(c.used_gpus for c in clouds)
-    month.spot_supply_gpus = supply
-    month.spot_demand_gpus = float(spot_wanted.sum())
+    month.spot_supply_gpus = supply + month.in_house_gpus
+    month.spot_demand_gpus = float(spot_wanted.sum()) + outside_need
     world.deals.on_allocation(world, t)
     total_need = float(need.sum())
     for c in clouds:
-        c.observe_market_need(total_need)
+        c.observe_market_need(total_need, outside_need - own_wanted)
     world.price_history.append(world.spot_price)
+
+
+def serve_in_house(
+    world: ComputeMarket, outside_need: float, free: dict[str, float]
+) -> tuple[dict[str, float], float]:
+    """GPUs of the outside demand each hyperscaler serves in-house this month, and the GPUs
+    their own workloads wanted: the ``outside.in_house_share`` of ``outside_need`` is the
+    hyperscalers' own workloads, shared over them by installed fleet; each observes its own
+    need (:meth:`Cloud.observe_own_need`, what it builds for) and runs what it decides on its
+    ``free`` (uncontracted) capacity (:meth:`Cloud.in_house_gpus`); what they cannot run
+    goes to the spot market."""
+    if outside_need <= 0:
+        return {}, 0.0
+    owners = [c for c in world.clouds if c.runs_own_workloads]
+    fleet = {c.name: c.installed_gpus(world.month) for c in owners}
+    total = sum(fleet.values())
+    if total <= 0:
+        return {}, 0.0
+    own = world.cfg.outside.in_house_share * outside_need
+    served = {}
+    for c in owners:
+        wanted = own * fleet[c.name] / total
+        c.observe_own_need(wanted)
+        served[c.name] = c.in_house_gpus(wanted, max(0.0, free[c.name]))
+    return served, own
+
+
+def sell_outside(
+    world: ComputeMarket,
+    t: int,
+    in_house: dict[str, float],
+    bought: float,
+    spot_left: dict[str, float],
+    offered: Vector,
+    supply: float,
+) -> float:
+    """The buyers beyond the labs pay for what they used at the spot price: the hyperscalers'
+    in-house use (their own AI services earn it from the world) and ``bought`` GPUs on spot,
+    from each seller (clouds' free capacity, labs' resold capacity) in proportion to what it
+    offered. Returns the GPUs served."""
+    hours, spot, books = world.cfg.market.hours_per_month, world.spot_price, world.books
+    for name, gpus in in_house.items():
+        if gpus > 0:
+            books.receive(t, OUTSIDE_BUYERS, name, gpus * hours * spot, Flow.OUTSIDE_COMPUTE)
+            world.cloud(name).record_use(gpus)
+    if bought > 0 and supply > 0:
+        for c in world.clouds:
+            gpus = bought * spot_left[c.name] / supply
+            if gpus > 0:
+                books.receive(t, OUTSIDE_BUYERS, c.name, gpus * hours * spot, Flow.OUTSIDE_COMPUTE)
+                c.record_use(gpus)
+        for j, seller in enumerate(world.labs):
+            if offered[j] > 0:
+                usd = bought * offered[j] / supply * hours * spot
+                books.receive(t, OUTSIDE_BUYERS, seller.name, usd, Flow.OUTSIDE_COMPUTE)
+    return sum(in_house.values()) + bought
 
 
 def bill_bought_capacity(

@@ -860,7 +860,11 @@ def attempt_rescues(model: ComputeMarket, t: int) -> None:
                 p.joins_rescue(part, avoided, due, p.rescue_budget_usd())
                 for p, part, avoided, due in shares
             ):
-                rescuers = [(p, part) for p, part, _, _ in shares]
+                # each part rounded up to the cent, so the parts cover the shortfall
+                rescuers = [
+                    (p, float(np.ceil(part * CENTS_PER_USD)) / CENTS_PER_USD)
+                    for p, part, _, _ in shares
+                ]
         if not rescuers:
             continue
         price = share_price(
