@@ -52,10 +52,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "run",
         help="run one scenario and write its tables, summary and overview figure",
         description="Run one scenario. Writes model, agents, kinds, lines, events, debtrank and "
-        "exposures (zstd .parquet; with --detail also flows, accruals and journal, one row per "
-        "posting), config.json (resolved config and seed), summary.json, overview.png (unless "
-        "--no-picture) and, last, run.json (the completion marker) into --out, "
-        "and prints a short summary. The folder is written beside --out and renamed into "
+        "exposures (zstd .parquet; with --detail also flows, accruals, allocations and journal, "
+        "one row per posting), config.json (resolved config and seed), summary.json, "
+        "overview.png (unless --no-picture) and, last, run.json (the completion marker) into "
+        "--out, and prints a short summary. The folder is written beside --out and renamed into "
         "place when complete: an interrupted run leaves --out as it was. An --out holding a "
         "run of the same scenario is replaced whole; one holding anything else is refused "
         "unless --force.",
@@ -89,8 +89,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     run.add_argument(
         "--detail",
         action="store_true",
-        help="also write the posting-level tables flows, accruals and journal (about 1 MB "
-        "for a default run; the summary and the other tables are the same without them)",
+        help="also write the posting-level tables flows (one payment per month, payer, payee "
+        "and kind), accruals, allocations (what each grouped payment paid of each instrument) "
+        "and journal (about 1 MB for a default run; the summary and the other tables are the "
+        "same without them)",
     )
     run.add_argument(
         "--no-picture",

@@ -203,6 +203,9 @@ class InstrumentBook:
     _contracts_by: dict[str, list[CapacityContract]] = field(default_factory=dict)
     _loans_by: dict[str, list[Loan]] = field(default_factory=dict)
     _orders_by: dict[str, list[ChipOrder]] = field(default_factory=dict)
+    # contracted_gpus answers, by (buyer, seller, step); emptied whenever a contract is
+    # added, ended (end_contract) or pruned, the only changes of what is in force
+    _gpus_memo: dict[tuple[str | None, str | None, int], float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._reindex()
@@ -214,7 +217,13 @@ class InstrumentBook:
     def add_contract(self, contract: CapacityContract) -> CapacityContract:
         self.contracts.append(contract)
         _index(self._contracts_by, contract, contract.buyer, contract.seller)
+        self._gpus_memo.clear()
         return contract
+
+    def end_contract(self, contract: CapacityContract) -> None:
+        """``contract`` ends early (a party defaulted): it is no longer in force."""
+        contract.active = False
+        self._gpus_memo.clear()
 
     def add_loan(self, loan: Loan) -> Loan:
         self.loans.append(loan)
@@ -228,6 +237,7 @@ class InstrumentBook:
 
     def _reindex(self) -> None:
         self._contracts_by, self._loans_by, self._orders_by = {}, {}, {}
+        self._gpus_memo.clear()
         for c in self.contracts:
             _index(self._contracts_by, c, c.buyer, c.seller)
         for loan in self.loans:
@@ -238,25 +248,33 @@ class InstrumentBook:
     # --- look-ups ----------------------------------------------------------------------
     def contracts_of(self, agent_id: str, step: int | None = None) -> list[CapacityContract]:
         """Active contracts where ``agent_id`` is buyer or seller (in force at ``step``)."""
-        return [
-            c
-            for c in self._contracts_by.get(agent_id, ())
-            if c.active and (step is None or c.in_force(step))
-        ]
+        pool = self._contracts_by.get(agent_id, ())
+        if step is None:
+            return [c for c in pool if c.active]
+        # CapacityContract.in_force, inlined: this scan runs tens of thousands of times a run
+        return [c for c in pool if c.active and c.start <= step < c.start + c.term_months]
 
     def contracted_gpus(
         self, *, buyer: str | None = None, seller: str | None = None, step: int
     ) -> float:
-        """GPUs under contracts in force at ``step`` for a buyer and/or seller."""
+        """GPUs under contracts in force at ``step`` for a buyer and/or seller (each answer
+        computed once until the contracts change: the same sum in the same order)."""
+        key = (buyer, seller, step)
+        memo = self._gpus_memo.get(key)
+        if memo is not None:
+            return memo
         agent = buyer if buyer is not None else seller
         pool = self.contracts if agent is None else self._contracts_by.get(agent, ())
-        return sum(
+        total = sum(
             c.gpus
             for c in pool
-            if c.in_force(step)
+            if c.active
+            and c.start <= step < c.start + c.term_months
             and (buyer is None or c.buyer == buyer)
             and (seller is None or c.seller == seller)
         )
+        self._gpus_memo[key] = total
+        return total
 
     def contracts_between(self, seller: str, buyer: str) -> list[CapacityContract]:
         """Every recorded contract (active or not) from ``seller`` to ``buyer``."""
@@ -300,7 +318,7 @@ class InstrumentBook:
         return [
             o
             for o in pool
-            if o.undelivered > 1e-9
+            if o.units - o.delivered_units > 1e-9  # ChipOrder.undelivered, inlined (hot)
             and (buyer is None or o.buyer == buyer)
             and (vendor is None or o.vendor == vendor)
         ]

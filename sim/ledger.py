@@ -268,6 +268,11 @@ def usd_text(cents: int) -> str:
     return f"{sign}${whole:,}.{part:02d}"
 
 
+GROUPED = "grouped"
+"""The instrument of a payment that settles obligations under several instruments at once
+(one posting per month, payer, payee and kind); :meth:`Ledger.allocations` says what it
+paid of each."""
+
 FLOAT_SLACK = 1e-12
 """Relative gap between a dollar amount and a cash balance that is float rounding, not a
 shortfall (doubles carry about 16 significant digits)."""
@@ -281,6 +286,8 @@ class Ledger:
         self._log: list[tuple[int, str, str, int, str, str]] = []
         self._accruals: list[tuple[int, str, str, int, str, str]] = []
         self._journal: list[tuple[int, str, str, str, int, str]] = []
+        # what each grouped payment (instrument GROUPED) paid of each instrument
+        self._allocations: list[tuple[int, str, str, int, str, str]] = []
         self._moved: dict[int, int] = {}  # cents of cash moved per step
         self.external_in_cents = 0
         self.external_out_cents = 0
@@ -439,6 +446,14 @@ class Ledger:
         (self._log if t.moves_cash else self._accruals).append(row)
         return cents
 
+    def allocate(
+        self, step: int, payer: str, payee: str, cents: int, flow: Flow, instrument: str
+    ) -> None:
+        """Record that ``cents`` of a grouped payment (a posting of ``flow`` from ``payer`` to
+        ``payee`` in month ``step`` whose instrument is :data:`GROUPED`) paid what was owed
+        under ``instrument``. No books change: the posting moved the money."""
+        self._allocations.append((step, payer, payee, cents, flow.label, instrument))
+
     def journal(
         self, step: int, agent_id: str, debit: Line, credit: Line, amount_usd: float, memo: str
     ) -> int:
@@ -481,6 +496,12 @@ class Ledger:
     def accruals(self) -> pd.DataFrame:
         """Postings that moved no cash (obligations falling due, write-offs), same columns."""
         return _postings_frame(self._accruals)
+
+    def allocations(self) -> pd.DataFrame:
+        """What each grouped payment paid of each instrument: the flow log's columns, one
+        row per instrument; the rows of a month, payer, payee and kind add up to the flow
+        log's :data:`GROUPED` posting of the same month, payer, payee and kind."""
+        return _postings_frame(self._allocations)
 
     def journal_entries(self) -> pd.DataFrame:
         """Non-cash entries: step, agent, debit line, credit line, amount (USD), memo."""

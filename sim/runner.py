@@ -26,7 +26,7 @@ from sim.metrics import (
 )
 from sim.model import MODEL_REPORTERS, ComputeMarket
 
-MODEL_VERSION = "0.26.2"
+MODEL_VERSION = "0.26.3"
 """Bumped when a change alters results; part of every sweep run id."""
 
 ROUND_TRIP_SERIES: tuple[str, ...] = ("revenue_received_usd", "round_trip_revenue_usd")
@@ -101,6 +101,7 @@ def simulate(
         "agents": model.agent_table(),
         "flows": model.books.ledger.flows(),
         "accruals": model.books.ledger.accruals(),
+        "allocations": model.books.ledger.allocations(),
         "journal": model.books.ledger.journal_entries(),
         "kinds": kinds_table(),
         "lines": lines_table(),
@@ -186,6 +187,7 @@ class RunTables(Mapping[str, pd.DataFrame]):
             "agents": model.agent_table,
             "flows": ledger.flows,
             "accruals": ledger.accruals,
+            "allocations": ledger.allocations,
             "journal": ledger.journal_entries,
             "kinds": kinds_table,
             "lines": lines_table,
@@ -473,10 +475,12 @@ _SUMMARY_GROUPS: tuple[tuple[frozenset[str], _Group], ...] = (
 Together they give every field of :data:`SUMMARY_FIELDS` exactly once."""
 
 
-DETAIL_TABLES: tuple[str, ...] = ("flows", "accruals", "journal")
-"""Tables of every posting (about 90,000 rows each in a default run, 80% of a run folder's
-bytes): written only when asked for (``computesim run --detail``). Every other table, the
-summary and the round-trip columns are computed from them in memory either way."""
+DETAIL_TABLES: tuple[str, ...] = ("flows", "accruals", "allocations", "journal")
+"""Tables of every posting (flows: about 24,000 rows in a default run, one per month, payer,
+payee and kind of payment; accruals about 100,000, one per instrument; allocations: what
+each grouped payment paid of each instrument): written only when asked for
+(``computesim run --detail``). Every other table, the summary and the round-trip columns
+are computed from them in memory either way."""
 
 PARQUET_COMPRESSION = "zstd"
 PARQUET_LEVEL = 9

@@ -15,6 +15,10 @@ event = st.one_of(
     st.tuples(st.just("loan"), name, name, st.floats(1, 1e6), st.booleans()),
     st.tuples(st.just("order"), name, name, st.floats(1, 100), st.floats(0, 1)),
     st.tuples(st.just("prune"), step),
+    # ask (fills the memo of contracted_gpus) and end a contract early: later answers must
+    # still equal a fresh scan
+    st.tuples(st.just("ask"), name),
+    st.tuples(st.just("end"), st.integers(0, 40)),
 )
 
 
@@ -59,6 +63,12 @@ def test_indexed_lookups_equal_full_scans(events, at) -> None:
                     delivered_units=units * delivered,
                 )
             )
+        elif kind == "ask":
+            book.contracted_gpus(buyer=ev[1], step=at)
+            book.contracted_gpus(seller=ev[1], step=at)
+        elif kind == "end":
+            if book.contracts:
+                book.end_contract(book.contracts[ev[1] % len(book.contracts)])
         else:
             book.prune(ev[1])
     for x in NAMES:
@@ -67,6 +77,9 @@ def test_indexed_lookups_equal_full_scans(events, at) -> None:
         ]
         assert book.contracted_gpus(buyer=x, step=at) == sum(
             c.gpus for c in book.contracts if c.in_force(at) and c.buyer == x
+        )
+        assert book.contracted_gpus(seller=x, step=at) == sum(
+            c.gpus for c in book.contracts if c.in_force(at) and c.seller == x
         )
         assert book.backlog_usd(x, at, 730.0) == sum(
             c.remaining_value(at, 730.0) for c in book.contracts if c.seller == x
@@ -89,3 +102,21 @@ def test_indexed_lookups_equal_full_scans(events, at) -> None:
             assert book.contracts_between(seller=x, buyer=y) == [
                 c for c in book.contracts if c.seller == x and c.buyer == y
             ]
+
+
+def test_contracted_gpus_follow_every_change_of_the_contracts() -> None:
+    """contracted_gpus remembers its answers; adding, ending and pruning contracts must
+    forget them (hand case: 10 + 30 GPUs in force at month 3, then 30, then 30 + 5, then 5)."""
+    book = InstrumentBook()
+    first = book.add_contract(CapacityContract("c1", "a", "b", 10.0, 2.0, 0, 12, 0.5))
+    book.add_contract(CapacityContract("c2", "a", "b", 30.0, 2.0, 0, 4, 0.5))
+    assert book.contracted_gpus(buyer="a", step=3) == 40.0
+    assert book.contracted_gpus(seller="b", step=3) == 40.0
+    book.end_contract(first)
+    assert book.contracted_gpus(buyer="a", step=3) == 30.0
+    assert book.contracted_gpus(seller="b", step=3) == 30.0
+    book.add_contract(CapacityContract("c3", "a", "b", 5.0, 2.0, 2, 12, 0.5))
+    assert book.contracted_gpus(buyer="a", seller="b", step=3) == 35.0
+    book.prune(4)  # c2 ends at month 4 and c1 was ended: only c3 is left
+    assert [c.id for c in book.contracts] == ["c3"]
+    assert book.contracted_gpus(buyer="a", step=3) == 5.0

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sim.books import OUTSIDE_BUYERS
-from sim.ledger import is_world
+from sim.ledger import GROUPED, is_world
 from sim.phases.resolve import CONTAGION_LOSSES
 from sim.runner import simulate
 
@@ -71,6 +71,7 @@ def later_round_defaults_without_loss(events) -> list[tuple[int, str, int]]:
 SUPPLY_SEEN: set[str] = set()  # issue 16's mechanisms that the random worlds exercised
 COMPETITION_SEEN: set[str] = set()  # issue 15's: joint ventures, lab-owned capacity, resale
 OUTSIDE_SEEN: set[str] = set()  # the scale issue's buyers beyond the labs: in-house, on spot
+PAYMENTS_SEEN: set[str] = set()  # issue 20's grouped payments, allocated to instruments
 
 EXERCISED = {
     "vendor_financing",
@@ -241,6 +242,17 @@ def test_money_is_conserved_and_books_balance_every_month(
         OUTSIDE_SEEN.add("on spot")  # a neocloud has no workloads of its own: it sold on spot
     if outside["payee"].isin(labs).any():
         OUTSIDE_SEEN.add("resale to outside buyers")
+    grouped = flows[flows["instrument"] == GROUPED]
+    if len(grouped):
+        # grouped payments add up, to the cent, to what they paid of each instrument
+        keys = ["step", "payer", "payee", "kind"]
+        paid = (grouped["amount"] * 100).round().groupby([grouped[k] for k in keys]).sum()
+        allocations = result.tables["allocations"]
+        cents = (allocations["amount"] * 100).round()
+        allocated = cents.groupby([allocations[k] for k in keys]).sum()
+        assert allocated.sort_index().equals(paid.sort_index())
+        assert (allocations["instrument"] != GROUPED).all()
+        PAYMENTS_SEEN.add("grouped payment")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -278,3 +290,4 @@ def check_random_worlds_exercised_every_mechanism() -> None:
     } == SUPPLY_SEEN
     assert {"joint venture", "lab-owned capacity", "resale"} == COMPETITION_SEEN
     assert {"in-house", "on spot", "resale to outside buyers"} == OUTSIDE_SEEN
+    assert {"grouped payment"} == PAYMENTS_SEEN

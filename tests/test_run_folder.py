@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
+import sim.api
 import sim.overview
 import sim.runner
 from sim.cli import main
@@ -57,7 +58,10 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
 def test_out_that_is_a_file_is_refused_before_simulating(
     tmp_path: Path, small_toml: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
+    # both names: `computesim run` simulates through sim.api, which imported it from sim.runner
+    # (imported here first, so the patch is undone for the tests that follow)
     monkeypatch.setattr(sim.runner, "simulate", _no_simulation)
+    monkeypatch.setattr(sim.api, "simulate", _no_simulation)
     afile = tmp_path / "afile"
     afile.write_text("x")
     for out in (afile, afile / "sub"):

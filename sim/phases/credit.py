@@ -35,17 +35,21 @@ def collateral_backlog_usd(world: ComputeMarket, seller: str, t: int) -> float:
     hours = world.cfg.market.hours_per_month
     floor = world.cfg.distress.backlog_weight_floor
     total = 0.0
+    buyers: dict[str, tuple[float, float]] = {}  # each buyer's (cash, burn), read once
     for contract in world.books.instruments.contracts_of(seller):
         if contract.seller != seller:
             continue
         value = contract.remaining_value(t, hours)
         if value <= 0:
             continue
-        buyer = world.agent(contract.buyer)
+        seen = buyers.get(contract.buyer)
+        if seen is None:
+            seen = buyers[contract.buyer] = (
+                world.agent(contract.buyer).cash,
+                buyer_burn_usd(world, contract.buyer),
+            )
         months = max(0, contract.end - max(t, contract.start))
-        weight = distress.backlog_weight(
-            buyer.cash, buyer_burn_usd(world, contract.buyer), months, floor
-        )
+        weight = distress.backlog_weight(seen[0], seen[1], months, floor)
         total += value * weight
     return total
 
