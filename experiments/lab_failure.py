@@ -35,31 +35,28 @@ PARAMS = {
     "months": 72,
 }
 LEAST_SEEDS_WITH_DEFAULT = 0
-"""The caption's claim: the leader defaults in at least this many of the seeds. It was 5 (9 of
-10 measured) on the capital-markets branch alone, where a lab's lost demand went nowhere; with
-customers choosing labs (issue 15) the leader's lost customers go to its rivals, its revenue
-grows back with the market, and it defaults in none of the 10 seeds (MODEL_VERSION 0.18.1);
-still none on the merged world with the named contract network (0.21.0) and with strategic
-tranches held to the dilution cap of a round (0.22.0).
+"""The caption's claim: the leader defaults in at least this many of the seeds (issue 14's
+"Must show" asks for at least half; not met on the world that ships, see below).
 
-Why (``--check`` prints it per seed; measured at 0.22.0): the capital market does refuse it —
-its month-end valuation is 0 for 6–10 months after the shock, and no tranche or round is
-paid in those months but one (in 2 seeds, priced at the month's earlier, positive mark) — but
-its opening cash (≈ $9.5–10B) lasts until its revenue has grown back: in the year after the
-shock its compute bills are 1.5–2.1× its revenue (a burn of ≈ $0.6B a month), its cash
-bottoms at ≈ $1.8–6.2B in months 18–21, by when its revenue is back at 75–100% of its
-pre-shock level (level with its best rival's) and the market values it again; rounds then
-raise ≈ $145–200B over the rest of the run. Take-or-pay is enforced and paid in
-full (no arrears). The named contracts are back-loaded: ≈ $9.5–11B of their bills fall in the
-year after the shock (Azure from month 15, AWS from 18, Oracle and the AMD warrant's purchase
-from 24), against ≈ $120–135B in the sixth year. The vendor's strategic tranches ($4.6–13B
-after the shock) come only once it is valued again, after its cash has bottomed. Whether the
-capital market makes it fail is for commitments that bind in the shock's first year to show;
-Must show 1 of issue 14 is not met on this scale."""
-MOST_BILLS_TO_REVENUE = 2.2
+History: 9 of 10 on the capital-markets branch alone, where a lab's lost demand went nowhere;
+0 of 10 from 0.18.1 to 0.22.0, once customers chose labs (issue 15) and came back. Diagnosis
+at 0.22.0: the capital market did refuse it (valuation 0 for 6–10 months, no round priced),
+but its costs were a twentieth of the calibrated leader's (2025 burn $0.38B against OpenAI's
+≈ $9B) and fell 80% with its revenue the same month, so its opening $9.5–10B outlasted the
+drought. At 0.26.1 (labs-only world) its costs calibrated (training compute 2× serving, other
+costs 70% of revenue, sticky on the way down: ``Lab.operating_costs``) made it default in 7 of
+10 seeds (months 22–58; clouds wrote off $0.2–2.9B of its unpaid take-or-pay each time).
+
+On the merged world with the outside demand (0.26.2 = scale 0.23.0 + this branch) the
+leader's cost parameters are back at their estimates (calibrated, they overshoot its 2026 burn
+there and make it default in the baseline), and the shock makes 8–9 other parties default in
+every seed ($144–200B of losses) but not the leader: 0 of 10. Its bills in the year after are
+1.3–1.7× its revenue, its cash ≈ $10B at the shock never falls below $5.6B, the vendor's
+strategic tranches ($13–15B) keep coming. Why the clouds fail there is not analysed here."""
+MOST_BILLS_TO_REVENUE = 1.7
 """The caption's claim: the leader's compute bills in the year after the shock are less than
 this multiple of its revenue in every seed."""
-LEAST_CASH_USD = 1.5e9
+LEAST_CASH_USD = 5.5e9
 """The caption's claim: the leader's cash never falls below this after the shock."""
 
 
@@ -231,18 +228,14 @@ EXPERIMENT = Experiment(
     figures=(
         GalleryFigure(
             "leader_failure.png",
-            f"The leading lab does not default in any of the {PARAMS['seeds']} seeds. The shock "
-            "takes 80% of its customers and its valuation falls to nothing for months, and "
-            "for nearly all of those months no round is priced and no strategic tranche is "
-            "paid; but its cash outlasts the drought: in the year after the shock its compute "
-            f"bills are less than {MOST_BILLS_TO_REVENUE:.1f}× its revenue, its cash never "
-            f"falls below ${LEAST_CASH_USD / 1e9:.1f}B, and by the time it bottoms its revenue "
-            "has grown most of the way back, the market values it again, and rounds and the "
-            "leading vendor's strategic tranches (within the dilution cap a round obeys) resume "
-            "(left: its valuation per seed; right: clouds' losses on its unpaid bills, none). "
-            "The calibrated leader commits about 10× its revenue a year (CALIBRATION: $1.4T "
-            "over 8 years); the model's named contracts bind mostly from 2027, after the "
-            "shock's first year, so its cash and not the capital market decides.",
+            f"The leading lab does not default in any of the {PARAMS['seeds']} seeds "
+            "(MODEL_VERSION 0.26.2; issue 14 asks for at least half). The shock takes 80% of "
+            "its customers and its valuation falls to nothing for months, but in the year "
+            f"after it its compute bills are less than {MOST_BILLS_TO_REVENUE:.1f}× its "
+            f"revenue, its cash never falls below ${LEAST_CASH_USD / 1e9:.1f}B and the "
+            "leading vendor's strategic tranches keep coming (left: its valuation per seed; "
+            "right: clouds' losses on its unpaid bills, none). Other parties default instead: "
+            "8 or 9 in every seed.",
         ),
     ),
     params=PARAMS,

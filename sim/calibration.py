@@ -202,6 +202,24 @@ def lab_gross_margin(tables: Tables, agents: Agents, of: Agents, first: int, las
     return 1.0 - _ratio(compute, revenue(tables, agents, of, first, last))
 
 
+def lab_serving_margin(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
+    """1 − cost of serving ÷ revenue over the months (fraction): each month's compute billed
+    to the labs × the share of their GPUs that served users (the rest trained models), the
+    gross margin as labs report it (cost of revenue is inference compute; training compute
+    is research and development, below the gross margin)."""
+    acc = tables["accruals"]
+    billed = acc[
+        acc["kind"].isin(SOLD) & acc["payer"].isin(agents) & acc["step"].between(first, last)
+    ]
+    bills = billed.groupby(["payer", "step"])["amount"].sum()
+    rows = _agent_rows(tables, agents, first, last).set_index(["agent_id", "step"])
+    used = rows["gpus_used"].where(rows["gpus_used"] > 0)
+    served = (rows["gpus_served"] / used).fillna(0.0).clip(0.0, 1.0)
+    served.index = served.index.set_names(["payer", "step"])
+    cost = float((bills * served.reindex(bills.index, fill_value=0.0)).sum())
+    return 1.0 - _ratio(cost, revenue(tables, agents, of, first, last))
+
+
 def vendor_gross_margin(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
     """1 − cost of goods paid ÷ chips invoiced over the months (fraction)."""
     cogs = _ledger_sum(tables["flows"], ("cost_of_goods",), first, last, payer=agents)
@@ -328,6 +346,7 @@ MEASURES: dict[str, Measure] = {
     "cloud_revenue": Measure(cloud_revenue, "period", "money"),
     "buyer_share": Measure(buyer_share, "period", "fraction", of=True),
     "lab_gross_margin": Measure(lab_gross_margin, "period", "fraction"),
+    "lab_serving_margin": Measure(lab_serving_margin, "period", "fraction"),
     "vendor_gross_margin": Measure(vendor_gross_margin, "period", "fraction"),
     "cash_burn": Measure(cash_burn, "period", "money"),
     "net_income": Measure(net_income, "period", "money"),

@@ -1231,6 +1231,23 @@ class ShockConfig(Section):
     )
 
 
+class LabCostsConfig(Section):
+    """How a lab's costs other than compute move with its business (issue 14: the leading
+    lab's costs do not vanish with its revenue)."""
+
+    opex_downward_adjustment_per_month: float = param(
+        0.1,
+        "share of the gap per month",
+        "estimate (sticky costs: SG&A falls less with revenue than it rises, Anderson, "
+        "Banker and Janakiraman 2003, J. Accounting Research 41)",
+        "share of the gap between last month's operating costs and `other_opex_share_of_revenue` "
+        "× revenue closed in a month when revenue falls (staff and research are committed "
+        "ahead; 1 = costs fall with revenue at once, as before 0.26.0)",
+        ge=0,
+        le=1,
+    )
+
+
 class OutsideDemandConfig(Section):
     """Demand for compute from beyond the frontier labs (the scale issue): the hyperscalers'
     own AI workloads (search, ads, recommendation, copilots, their own models), enterprises
@@ -2050,6 +2067,7 @@ class Scenario(Section):
     shock: ShockConfig = ShockConfig()
     investment: InvestmentConfig = InvestmentConfig()
     competition: CompetitionConfig = CompetitionConfig()
+    lab_costs: LabCostsConfig = LabCostsConfig()
     outside: OutsideDemandConfig = OutsideDemandConfig()
     labs: tuple[LabSpec, ...] = Field(min_length=1)
     clouds: tuple[CloudSpec, ...] = Field(min_length=1)
@@ -2467,6 +2485,10 @@ def parameter_table() -> list[dict[str, str]]:
         ("finance", FinanceConfig),
         ("network", NetworkConfig),
         ("competition", CompetitionConfig),
+        ("capital", CapitalMarketsConfig),
+        ("investment", InvestmentConfig),
+        ("lab_costs", LabCostsConfig),
+        ("outside", OutsideDemandConfig),
         ("labs[]", LabSpec),
         ("clouds[]", CloudSpec),
         ("chip_vendors[]", ChipVendorSpec),
@@ -2522,6 +2544,11 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "shock": ShockConfig,
     "finance": FinanceConfig,
     "network": NetworkConfig,
+    "competition": CompetitionConfig,
+    "capital": CapitalMarketsConfig,
+    "investment": InvestmentConfig,
+    "lab_costs": LabCostsConfig,
+    "outside": OutsideDemandConfig,
     "labs": LabSpec,
     "clouds": CloudSpec,
     "chip_vendors": ChipVendorSpec,

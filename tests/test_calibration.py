@@ -72,15 +72,15 @@ def hand_made() -> dict[str, pd.DataFrame]:
     """Two months of a tiny world: a lab, a cloud, a vendor."""
     agents = pd.DataFrame(
         [
-            # step, agent, type, revenue, valuation, gpus_used, debt, retained, units
-            (0, "lab", "Lab", 1e9, 100e9, 1000, 0, -1e9, np.nan),
-            (1, "lab", "Lab", 2e9, 150e9, 2000, 0, -3e9, np.nan),
-            (0, "rival", "Lab", 3e9, 50e9, 500, 0, 0, np.nan),
-            (1, "rival", "Lab", 2e9, 60e9, 500, 0, 0, np.nan),
-            (0, "cloud", "Cloud", np.nan, np.nan, 800, 10e9, 1e9, np.nan),
-            (1, "cloud", "Cloud", np.nan, np.nan, 900, 20e9, 2.5e9, np.nan),
-            (0, "chips", "ChipVendor", 4e9, np.nan, np.nan, 0, 0, 100.0),
-            (1, "chips", "ChipVendor", 6e9, np.nan, np.nan, 0, 0, 150.0),
+            # step, agent, type, revenue, valuation, gpus_used, debt, retained, units, served
+            (0, "lab", "Lab", 1e9, 100e9, 1000, 0, -1e9, np.nan, 400),
+            (1, "lab", "Lab", 2e9, 150e9, 2000, 0, -3e9, np.nan, 1000),
+            (0, "rival", "Lab", 3e9, 50e9, 500, 0, 0, np.nan, 500),
+            (1, "rival", "Lab", 2e9, 60e9, 500, 0, 0, np.nan, 500),
+            (0, "cloud", "Cloud", np.nan, np.nan, 800, 10e9, 1e9, np.nan, np.nan),
+            (1, "cloud", "Cloud", np.nan, np.nan, 900, 20e9, 2.5e9, np.nan, np.nan),
+            (0, "chips", "ChipVendor", 4e9, np.nan, np.nan, 0, 0, 100.0, np.nan),
+            (1, "chips", "ChipVendor", 6e9, np.nan, np.nan, 0, 0, 150.0, np.nan),
         ],
         columns=[
             "step",
@@ -92,6 +92,7 @@ def hand_made() -> dict[str, pd.DataFrame]:
             "debt_usd",
             "retained_usd",
             "units_delivered",
+            "gpus_served",
         ],
     )
     ledger_cols = ["step", "payer", "payee", "amount", "kind"]
@@ -150,6 +151,8 @@ def hand_made() -> dict[str, pd.DataFrame]:
         ("cloud_revenue", ["cloud"], [], 0, 1, 4.5e9),  # billed and drawn from prepayment
         ("buyer_share", ["cloud"], ["lab"], 0, 1, 3.5e9 / 4.5e9),
         ("lab_gross_margin", ["lab"], [], 0, 1, 1 - 3.5e9 / 3e9),
+        # month 0: $3B billed, 400 of 1000 GPUs served; month 1: $0.5B, 1000 of 2000
+        ("lab_serving_margin", ["lab"], [], 0, 1, 1 - (3e9 * 0.4 + 0.5e9 * 0.5) / 3e9),
         ("vendor_gross_margin", ["chips"], [], 0, 1, 1 - 2.5e9 / 10e9),
         ("cash_burn", ["lab"], [], 0, 1, 3e9 - 1e9),  # the equity raised is not income
         ("net_income", ["cloud"], [], 0, 1, 2.5e9),  # from zero before the run

@@ -30,6 +30,7 @@ class Lab(MarketAgent):
         **MarketAgent.columns,
         "valuation_usd": lambda a: a.market_value(),
         "gpus_used": lambda a: a.used_gpus,
+        "gpus_served": lambda a: a.served_gpus,
         "revenue_usd": lambda a: a.revenue_usd,
         "need_gpus": lambda a: a.need_gpus,
         "capability": lambda a: a.capability,
@@ -59,6 +60,7 @@ class Lab(MarketAgent):
         self.served_gpus = 0.0
         self.revenue_usd = 0.0
         self.costs_usd = 0.0  # cash costs of the month (compute bills + other opex)
+        self.opex_usd = 0.0  # operating costs other than compute, last charged, USD/month
         self.partners: list[str] = []
         self.traded_mark: tuple[int, float] | None = None  # (month, valuation) of a secondary
         # --- competition (issue 15) ---
@@ -218,6 +220,22 @@ class Lab(MarketAgent):
         self.used_gpus = used_gpus
         self.served_gpus = min(inference_need_gpus, used_gpus)
         self.revenue_usd = revenue_usd
+
+    def operating_costs(self) -> float:
+        """This month's operating costs other than compute (staff, research, sales), USD.
+
+        They rise with the business at once, to ``other_opex_share_of_revenue`` × revenue;
+        when revenue falls they close only ``lab_costs.opex_downward_adjustment_per_month`` of
+        the gap each month: staff and research programmes are committed ahead, so costs are
+        sticky on the way down (Anderson, Banker and Janakiraman 2003, "Are selling, general,
+        and administrative costs 'sticky'?", J. Accounting Research 41; the speed is our own
+        estimate). A lab whose revenue collapses keeps paying most of its costs for months.
+        Records the amount as the lab's latest operating costs."""
+        target = self.revenue_usd * self.spec.other_opex_share_of_revenue
+        cut = self.market.cfg.lab_costs.opex_downward_adjustment_per_month
+        last = self.opex_usd
+        self.opex_usd = target if target >= last else last - cut * (last - target)
+        return self.opex_usd
 
     def record_costs(self, usd: float) -> None:
         """The month's cash costs (compute bills and other operating costs), USD."""

@@ -39,13 +39,7 @@ def run(world: ComputeMarket, t: int) -> None:
         inv.start_month()
     for lab in world.labs:
         if not lab.defaulted:
-            books.owe_external(
-                t,
-                lab.name,
-                OPERATIONS,
-                lab.revenue_usd * lab.spec.other_opex_share_of_revenue,
-                Flow.OPERATING_COST,
-            )
+            books.owe_external(t, lab.name, OPERATIONS, lab.operating_costs(), Flow.OPERATING_COST)
     debt_service(world, t)
     delivered = deliver_chips(world, t)
     for cloud in delivered:
