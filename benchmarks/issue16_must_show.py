@@ -136,7 +136,9 @@ def named_network(seeds: int) -> None:
     for seed in range(1, seeds + 1):
         tables = simulate(scenario, seed, 12).tables
         acc = tables["accruals"]
-        sales = acc[(acc["payee"] == "neocloud-leader") & (acc["kind"] == "compute_due")]
+        # compute sold: billed, or drawn from a prepayment (as the calibration's buyer_share)
+        sold = acc["kind"].isin(("compute_due", "prepayment_used", "prepayment_forfeited"))
+        sales = acc[(acc["payee"] == "neocloud-leader") & sold]
         flows = tables["flows"]  # and what the buyers beyond the labs paid it (scale issue)
         outside = flows[
             (flows["payee"] == "neocloud-leader") & (flows["kind"] == "outside_compute")
