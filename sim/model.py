@@ -269,6 +269,10 @@ class ComputeMarket(mesa.Model):
     def debt_usd(self, borrower: str) -> float:
         return self.books.instruments.debt_usd(borrower)
 
+    def credit_offered_usd(self) -> float:
+        budgets = sorted((i.loan_budget(self.sentiment) for i in self.investors), reverse=True)
+        return sum(budgets[: self.cfg.finance.syndicate_size])
+
     def debt_service_usd(self, borrower: str) -> float:
         return self.books.debt_service_usd(borrower)
 

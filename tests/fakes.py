@@ -3,6 +3,7 @@ style): it answers the :class:`~sim.agents.MarketView` questions from plain attr
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import mesa
@@ -32,6 +33,7 @@ class FakeMarket:
     collateral_backlog: dict[str, float] = field(default_factory=dict)
     debt: dict[str, float] = field(default_factory=dict)
     debt_service: dict[str, float] = field(default_factory=dict)  # USD due this month
+    credit_offered: float = math.inf  # USD a syndicate would lend this month
     facility_usd_per_gpu: float = 10_000.0
     growth: dict[str, float] = field(default_factory=dict)  # expected monthly growth
     market_caps: dict[str, float] = field(default_factory=dict)
@@ -81,6 +83,9 @@ class FakeMarket:
 
     def debt_usd(self, borrower: str) -> float:
         return self.debt.get(borrower, 0.0)
+
+    def credit_offered_usd(self) -> float:
+        return self.credit_offered
 
     def debt_service_usd(self, borrower: str) -> float:
         return self.debt_service.get(borrower, 0.0)

@@ -169,14 +169,15 @@ class MarketAgent(mesa.Agent):
             return "restructure"
         return "accelerate"
 
-    def payout(self, profit_usd: float, payout_share: float) -> float:
+    def payout(self, profit_usd: float, payout_share: float, keep_usd: float = 0.0) -> float:
         """USD to pay out to shareholders this month (dividends or buybacks): the target
         share ``payout_share`` of a positive month's ``profit_usd`` (Lintner's 1956 target
         payout ratio, adjusted in full every month), only with positive equity and never
-        more than the cash it holds."""
+        more than the cash it holds beyond ``keep_usd`` (what it needs for bills it has
+        already committed to: our own estimate of a firm's liquidity-first payout)."""
         if self.defaulted or self.equity <= 0 or profit_usd <= 0:
             return 0.0
-        return max(0.0, min(payout_share * profit_usd, self.cash))
+        return max(0.0, min(payout_share * profit_usd, self.cash - keep_usd))
 
     def record_default(self, step: int) -> None:
         """This agent has defaulted in month ``step``: it stops trading."""

@@ -484,13 +484,20 @@ class Cloud(MarketAgent):
         )
 
     def funding_capacity(self, step: int) -> float:
-        """USD the cloud can put into new orders: cash, credit headroom and other income over
-        the build lag, less what it has committed and a cash buffer."""
+        """USD the cloud can put into new orders: cash, the credit lenders would grant and
+        other income over the build lag, less what it has committed and a cash buffer.
+
+        Credit is its borrowing headroom (what its collateral supports) but no more than the
+        lenders offer over the build lag (:meth:`MarketView.credit_offered_usd` a month): a
+        firm plans on the finance it can raise, not on a limit nobody will fill (the
+        financing constraint of investment, Fazzari, Hubbard and Petersen 1988; JMAB's
+        firms size investment by the credit the banks grant, Caiani et al. 2016)."""
         horizon = self.market.cfg.technology.build_lag_months
         buffer = self.market.cfg.finance.cash_buffer_months * self.costs_usd
+        credit = min(self.borrowing_headroom(step), self.market.credit_offered_usd() * horizon)
         return (
             self.cash
-            + self.borrowing_headroom(step)
+            + credit
             + self.spec.other_business_income_usd_per_month * horizon
             - self.committed_capex()
             - buffer

@@ -86,6 +86,11 @@ class MarketView(Protocol):
         """Loans outstanding of ``borrower``, USD."""
         ...
 
+    def credit_offered_usd(self) -> float:
+        """USD one borrower could raise this month: the loan budgets of the lenders a
+        syndicate is made of (the ``finance.syndicate_size`` largest, at today's sentiment)."""
+        ...
+
     def debt_service_usd(self, borrower: str) -> float:
         """Interest and principal ``borrower`` owes on its loans this month, USD."""
         ...

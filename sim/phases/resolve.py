@@ -199,7 +199,11 @@ def pay_out_profits(model: ComputeMarket, t: int, month: DistressMonth) -> None:
         share = payout_share(model, agent)
         if share <= 0 or agent.name in month.breached or books.obligations.of(agent.name):
             continue
-        usd = agent.payout(books.profit_usd(agent.name), share)
+        keep = 0.0
+        if isinstance(agent, Cloud):  # its cash buffer and a month of the chips it ordered
+            lag = max(1, model.cfg.technology.build_lag_months)
+            keep = agent.cash_buffer_usd(agent.costs_usd) + agent.committed_capex() / lag
+        usd = agent.payout(books.profit_usd(agent.name), share, keep)
         if usd < 0.01:
             continue
         holders = {
