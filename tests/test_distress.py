@@ -238,7 +238,15 @@ def test_a_defaulters_fire_sale_marks_the_other_clouds_in_the_model() -> None:
     overrides = {**SHOCK, "finance.max_loan_to_backlog": 3.0, "distress.fire_sale_impact": 5.0}
     for seed in range(1, 21):
         events = simulate(small_world(**overrides), seed, audit=True).tables["events"]
-        if (events["event"] == "fire_sale").any():
+        sales = events[events["event"] == "fire_sale"]
+        if sales.empty:
+            continue
+        step = sales["step"].iloc[0]
+        hyper_out = events["event"].str.startswith("default") & (events["defaulter"] == "hyper")
+        marked = (events["event"] == "fire_sale_mark") & (events["step"] == step)
+        # the hyperscaler still holds GPUs and the sale moved the price (at 0.31 the first
+        # fire sale, seed 5, marks nobody down)
+        if not (hyper_out & (events["step"] <= step)).any() and marked.any():
             break
     else:
         pytest.fail("no fire sale in 20 shocked small worlds")

@@ -487,14 +487,15 @@ class Cloud(MarketAgent):
         """USD the cloud can put into new orders: cash, the credit lenders would grant and
         other income over the build lag, less what it has committed and a cash buffer.
 
-        Credit is its borrowing headroom (what its collateral supports) but no more than the
-        lenders offer over the build lag (:meth:`MarketView.credit_offered_usd` a month): a
+        Credit is its borrowing headroom (what its collateral supports) but no more than a
+        syndicate offers this month (:meth:`MarketView.credit_offered_usd`; chips are paid
+        for in the months they arrive, so a month's credit is what a delivery can draw): a
         firm plans on the finance it can raise, not on a limit nobody will fill (the
         financing constraint of investment, Fazzari, Hubbard and Petersen 1988; JMAB's
         firms size investment by the credit the banks grant, Caiani et al. 2016)."""
         horizon = self.market.cfg.technology.build_lag_months
         buffer = self.market.cfg.finance.cash_buffer_months * self.costs_usd
-        credit = min(self.borrowing_headroom(step), self.market.credit_offered_usd() * horizon)
+        credit = min(self.borrowing_headroom(step), self.market.credit_offered_usd())
         return (
             self.cash
             + credit
@@ -566,7 +567,10 @@ class Cloud(MarketAgent):
         (``phases.settle.draw_on_delivery``)."""
         if self.defaulted or dearest_rate <= deposit_rate or share <= 0:
             return 0.0
-        spare = self.cash - self.arrears_usd
+        # a month of the chips and facilities it has ordered is cash it will need (delivered
+        # chips are drawn on loans only as far as lenders lend that month)
+        lag = max(1, self.market.cfg.technology.build_lag_months)
+        spare = self.cash - self.arrears_usd - self.committed_capex() / lag
         debt = self.market.debt_usd(self.name)
         once_repaid = max(0.0, self.costs_usd - debt_service_usd)
         if spare - self.cash_buffer_usd(once_repaid, debt_service_reserve=False) >= debt:
