@@ -158,10 +158,9 @@ def test_a_growth_surprise_moves_sentiment_by_its_weight() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="MODEL_VERSION 0.23.x (the market at its real size): the telecom-bust world's "
-    "clouds default illiquid before the bust (first default month 17, bust month 30), on chip "
-    "bills ordered against borrowing headroom the lenders' budgets cannot fill; see "
-    "tests/test_overbuild.py",
+    reason="MODEL_VERSION 0.31.0 (the market at its real size): the telecom-bust world's "
+    "small neoclouds and lease vehicle default before the bust (first default months 21-24 "
+    "in seeds 1-5, bust month 30); see tests/test_overbuild.py",
 )
 def test_sentiment_falls_a_fifth_within_six_months_of_the_telecom_bust_before_any_default() -> None:
     """Must show (issue 14): when demand stops growing (month 30), sentiment falls by at least
