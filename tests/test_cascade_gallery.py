@@ -48,13 +48,16 @@ def test_later_round_defaults_follow_a_loss_from_an_earlier_round(cascade_build:
 
 
 @pytest.mark.gallery
-def test_rescues_never_add_defaults_in_the_seed_shown(cascade_build: Path) -> None:
-    """Caption of timeline_with_rescues.png: the same seed with rescues has no more defaults
-    than without."""
+def test_rescues_lower_defaults_in_some_seeds_and_raise_them_in_others(
+    cascade_build: Path,
+) -> None:
+    """Caption of timeline_with_rescues.png: "over the 10 seeds [rescues] lower the count of
+    defaults in some and raise it in others" (MODEL_VERSION 0.31.0: lower in 3, raise in 4;
+    at 0.17 they never raised it in the seed shown)."""
     summary = pd.read_csv(cascade_build / "summary.csv")
-    seed = derive_seeds(PARAMS["base_seed"], PARAMS["seeds"])[0]  # the seed the timelines show
-    by = summary[summary["seed"] == seed].set_index("rescues_enabled")["defaults"]
-    assert by[True] <= by[False]
+    seeds = derive_seeds(PARAMS["base_seed"], PARAMS["seeds"])
+    by = summary.pivot(index="seed", columns="rescues_enabled", values="defaults").loc[seeds]
+    assert (by[True] < by[False]).any() and (by[True] > by[False]).any()
 
 
 @pytest.mark.gallery
