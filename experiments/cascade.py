@@ -227,8 +227,7 @@ EXPERIMENT = Experiment(
             "timeline_with_rescues.png",
             "The same seed with rescues; every rescue is an equity injection by a partner "
             "other than the distressed party. Rescues do not always help: over the 10 seeds "
-            "they lower the count of defaults in some and raise it in others (summary.csv), "
-            "where a rescuer's cash goes into a failing party before its own bills fall due.",
+            "they lower the count of defaults in some and raise it in others (summary.csv).",
         ),
         GalleryFigure(
             "market_with_and_without_rescues.png",
