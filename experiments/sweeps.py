@@ -142,19 +142,17 @@ def phase_claims(runs: pd.DataFrame) -> dict[str, bool]:
 
 def connectivity_claims(runs: pd.DataFrame) -> dict[str, bool]:
     """The claims of the connectivity caption, checked against the runs it draws."""
-    g = runs.groupby(PARTNERS)
-    mean = g["defaults"].mean()
-    systemic = runs.loc[runs["systemic_cascade"] > 0, PARTNERS]
+    partners = runs[PARTNERS]
+    few = runs.loc[partners <= 3].groupby(PARTNERS)["defaults"].mean()
+    many = runs.loc[partners >= 6, "defaults"].mean()
     return {
-        "with one partner per lab the shock takes down more than one party a run on average": (
-            bool(mean.iloc[0] > 1.0)
+        "with one to three partners per lab more than one party defaults a run on average": (
+            bool(len(few) > 0 and (few > 1.0).all())
         ),
-        "defaults fall with connectivity: at the most partners at most a third as many": bool(
-            mean.iloc[-1] <= mean.iloc[0] / 3.0
+        "six to eight partners lower the defaults by a fifth or more": bool(
+            many <= 0.8 * runs.loc[partners <= 3, "defaults"].mean()
         ),
-        "systemic cascades happen only with three partners or fewer": bool(
-            systemic.empty or systemic.max() <= 3
-        ),
+        "no run has a systemic cascade": bool((runs["systemic_cascade"] == 0).all()),
     }
 
 
@@ -243,12 +241,13 @@ EXPERIMENT = Experiment(
         ),
         GalleryFigure(
             "connectivity.png",
-            "After the leading lab's shock, a lab with one cloud partner takes that cloud "
-            "down with it in most runs (more than one default a run on average); spreading "
-            "contracts over more clouds makes defaults rarer (a third as many or fewer at "
-            "eight partners), and a systemic cascade (left) happens only with three partners "
-            "or fewer: diversification, the robust side of Gai & Kapadia's (2010) "
-            "robust-yet-fragile pattern.",
+            "After the leading lab's shock, more than one party defaults a run on average "
+            "when each lab contracts with one to three clouds; spreading contracts over six "
+            "to eight clouds lowers that by a fifth or more, and no run has a systemic "
+            "cascade (left): at the market's real size (MODEL_VERSION 0.31) the leader's "
+            "failure stays contained, the robust side of Gai & Kapadia's (2010) "
+            "robust-yet-fragile pattern (at 0.17, with labs-only demand, one partner gave "
+            "2.3 defaults a run, eight 0.08, and systemic cascades with three or fewer).",
         ),
         GalleryFigure(
             "morris.png",
