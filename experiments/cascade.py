@@ -211,7 +211,7 @@ EXPERIMENT = Experiment(
     "loss the default would cost it (its claims × loss given default plus the margin on "
     "the sales it would lose), within a budget of 10% of its equity over the run; a lender "
     "is never rescuing its own borrower just to be repaid with its own money. In the "
-    "default world at the market's real size (MODEL_VERSION 0.31.0) the leading lab defaults "
+    "default world at the market's real size (MODEL_VERSION 0.31) the leading lab defaults "
     "without rescues in at least half of the 10 seeds, about eight months after the shock: "
     "its bills run at several times its revenue, its rounds fail and its cash runs out; "
     "the clouds that sold it take-or-pay capacity bear losses from its default.",

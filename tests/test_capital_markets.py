@@ -158,7 +158,7 @@ def test_a_growth_surprise_moves_sentiment_by_its_weight() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="MODEL_VERSION 0.31.0 (the market at its real size): the telecom-bust world's "
+    reason="MODEL_VERSION 0.31 (the market at its real size): the telecom-bust world's "
     "small neoclouds and lease vehicle default before the bust (first default months 21-24 "
     "in seeds 1-5, bust month 30); see tests/test_overbuild.py",
 )

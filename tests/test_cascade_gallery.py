@@ -52,7 +52,7 @@ def test_rescues_lower_defaults_in_some_seeds_and_raise_them_in_others(
     cascade_build: Path,
 ) -> None:
     """Caption of timeline_with_rescues.png: "over the 10 seeds [rescues] lower the count of
-    defaults in some and raise it in others" (MODEL_VERSION 0.31.0: lower in 3, raise in 4;
+    defaults in some and raise it in others" (MODEL_VERSION 0.31: lower in 3, raise in 4;
     at 0.17 they never raised it in the seed shown)."""
     summary = pd.read_csv(cascade_build / "summary.csv")
     seeds = derive_seeds(PARAMS["base_seed"], PARAMS["seeds"])
@@ -104,7 +104,7 @@ def test_the_leader_defaults_in_half_the_seeds_as_the_description_says(
 ) -> None:
     """The description: "the leading lab defaults without rescues in at least half of the 10
     seeds, about eight months after the shock ... the clouds that sold it take-or-pay
-    capacity bear losses from its default" (MODEL_VERSION 0.31.0)."""
+    capacity bear losses from its default" (MODEL_VERSION 0.31)."""
     events = pd.read_parquet(cascade_build / "events.parquet")
     ev = events[~events["rescues_enabled"]]
     leader = ev[ev["event"].str.startswith("default") & (ev["defaulter"] == PARAMS["shock.lab"])]

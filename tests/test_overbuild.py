@@ -25,7 +25,7 @@ def bust_runs():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="MODEL_VERSION 0.31.0 (the market at its real size, buyers beyond the labs): "
+    reason="MODEL_VERSION 0.31 (the market at its real size, buyers beyond the labs): "
     "seeds 1-5 trough utilisation 0.70-0.73 (band 0.25-0.45), price fall 0.55-0.60 (band "
     "0.60-0.85), peak overbuild 1.76-1.85 (> 1.5 holds); 6-7 defaults from months 21-24, "
     "before the bust (month 30): small neoclouds and the lease vehicle, no hyperscaler. At "
@@ -56,7 +56,7 @@ def _longest_below_cost(scenario, seed: int) -> int:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="MODEL_VERSION 0.31.0 (the market at its real size): with vendors that book "
+    reason="MODEL_VERSION 0.31 (the market at its real size): with vendors that book "
     "every order and expand 25% a month, every hyperscaler and most neoclouds still default "
     "(6-8 defaults in seeds 1-3) and spot never falls below full cost (longest run 0 months, "
     "pre-emption 0 and 3). Clouds now plan on a month of the credit lenders offer and keep "
