@@ -226,9 +226,10 @@ EXPERIMENT = Experiment(
             "and the leading vendor, median and bands over seeds, boom (blue) against bust "
             "(red), log scale; stars mark the 2025–26 data points (rounds, secondary, press "
             "reports of market caps). The leading lab's median valuation is near the March "
-            "2025 round but below the October 2025 secondary and the March 2026 round; the "
-            "cloud's cap is a sixth to a third of the press figures (its named backlog lifts it "
-            "in late 2025) and the vendor's a tenth or less, since the "
+            "2025 round and the October 2025 secondary but below the March 2026 round; the "
+            "cloud's cap rises from almost nothing to a fifth to a half of the press figures "
+            "in late 2025 (its named backlog lifts it) and the vendor's is about a tenth to "
+            "under a third of them (MODEL_VERSION 0.31), since the "
             "model prices only their AI-compute business, not the rest of Oracle's or NVIDIA's "
             "earnings.",
         ),
@@ -237,8 +238,10 @@ EXPERIMENT = Experiment(
             "Sentiment is endogenous: its median exceeds 1.2 in the 2025–26 boom; in the bust "
             "it falls by at least a fifth within six months of demand ceasing to grow (dotted "
             "line), before any seed's first default from the bust on (the growth the market "
-            "extrapolated does not come), and stays below the boom's path. One of the five bust "
-            "seeds has a default before the bust (month 26), which the bust did not cause.",
+            "extrapolated does not come), and stays below the boom's path in all but one month of "
+            "the run's second half. In every bust seed "
+            "small neoclouds default before the bust (months 21–24 at MODEL_VERSION 0.31), "
+            "which the bust did not cause.",
         ),
     ),
     params=PARAMS,

@@ -22,19 +22,17 @@ def test_lab_failure_caption_is_true(tmp_path: Path) -> None:
     assert state == "built", tb
     outcomes = pd.read_csv(tmp_path / "lab_failure" / "leader_outcomes.csv")
     caption = exp.figures[0].caption
-    assert f"does not default in any of the {len(outcomes)} seeds" in caption
-    assert module.LEAST_SEEDS_WITH_DEFAULT == 0
-    assert outcomes["leader_default_month"].isna().all()
-    assert (outcomes["clouds_unpaid_take_or_pay_usd"] == 0).all()  # "none"
-    # "its compute bills are less than 1.7× its revenue"
-    assert f"less than {module.MOST_BILLS_TO_REVENUE:.1f}× its revenue" in caption
-    assert (outcomes["bills_to_revenue"] < module.MOST_BILLS_TO_REVENUE).all()
-    # "its cash never falls below $5.5B"
-    assert f"below ${module.LEAST_CASH_USD / 1e9:.1f}B" in caption
-    assert (outcomes["lowest_cash_after_usd"] >= module.LEAST_CASH_USD).all()
-    # "the leading vendor's strategic tranches keep coming" (in the year after the shock)
-    assert (outcomes["strategic_equity_usd"] > 0).all()
-    # "its valuation falls to nothing for months"
-    assert (outcomes["months_valued_at_zero"] >= 3).all()
-    # "8 or 9 [defaults] in every seed"
-    assert outcomes["defaults"].between(8, 9).all()
+    failed = outcomes["leader_default_month"].notna()
+    assert f"defaults in {failed.sum()} of the {len(outcomes)} seeds" in caption
+    assert failed.sum() == module.SEEDS_WITH_DEFAULT >= len(outcomes) / 2
+    # "7 to 9 months after the shock"
+    after = outcomes.loc[failed, "leader_default_month"] - module.PARAMS["shock.month"]
+    assert after.between(7, 9).all(), after
+    # "its compute bills are more than 3× its revenue in every seed where it defaults"
+    assert f"more than {module.LEAST_BILLS_TO_REVENUE:.0f}× its revenue" in caption
+    assert (outcomes.loc[failed, "bills_to_revenue"] > module.LEAST_BILLS_TO_REVENUE).all()
+    # "its valuation falls to nothing" and "the clouds ... write off unpaid bills"
+    assert (outcomes.loc[failed, "months_valued_at_zero"] >= 3).all()
+    assert (outcomes.loc[failed, "clouds_unpaid_take_or_pay_usd"] > 0).all()
+    # "In the seed where it survives, the leading vendor's strategic tranches keep coming"
+    assert (outcomes.loc[~failed, "strategic_equity_usd"] > 0).all()
