@@ -23,7 +23,7 @@ from sim.clearing import (
 from sim.config import load_scenario
 from sim.distress import CovenantTest
 from sim.instruments import CapacityContract, ChipOrder
-from sim.ledger import Flow
+from sim.ledger import Flow, Line
 from sim.model import ComputeMarket
 from sim.runner import simulate
 
@@ -497,3 +497,34 @@ def test_a_chain_of_later_round_defaults_each_lost_money_to_an_earlier_round() -
     assert later_round_defaults_without_loss(events) == []
     losses = events[(events["event"] == "contagion_loss") & (events["amount_lost"] > 0)]
     assert set(defaults.loc[defaults["round"] >= 2, "defaulter"]) <= set(losses["creditor"])
+
+
+# --- clouds plan on the credit lenders offer and pay out what they do not need ---------------
+def test_funding_counts_credit_only_up_to_what_lenders_offer_a_month() -> None:
+    """``Cloud.funding_capacity`` adds its borrowing headroom, but no more than a syndicate
+    lends this month: with the offer at 0 it plans on no credit, at half its headroom on
+    half, and with no limit on all of its headroom."""
+    market = FakeMarket(cfg=small_world())
+    cloud = Cloud(mesa.Model(rng=0), market, "neo", market.cfg.clouds[1])
+    market.set_cash("neo", 100.0)
+    market.balances[("neo", Line.FLEET)] = 1_000.0  # GPUs it could borrow against, USD
+    headroom = cloud.borrowing_headroom(0)
+    assert headroom > 0
+    market.credit_offered = 0.0
+    none = cloud.funding_capacity(0)
+    market.credit_offered = headroom / 2
+    assert cloud.funding_capacity(0) - none == pytest.approx(headroom / 2)
+    market.credit_offered = math.inf
+    assert cloud.funding_capacity(0) - none == pytest.approx(headroom)
+
+
+def test_payout_keeps_the_cash_the_firm_needs() -> None:
+    """Half of a $100 profit is $50 to pay out from $100 of cash; keeping $80 for committed
+    bills leaves $20 to pay out, keeping $120 nothing."""
+    market = FakeMarket(cfg=small_world())
+    cloud = Cloud(mesa.Model(rng=0), market, "neo", market.cfg.clouds[1])
+    market.set_cash("neo", 100.0)
+    market.equity["neo"] = 100.0
+    assert cloud.payout(100.0, 0.5) == pytest.approx(50.0)
+    assert cloud.payout(100.0, 0.5, keep_usd=80.0) == pytest.approx(20.0)
+    assert cloud.payout(100.0, 0.5, keep_usd=120.0) == 0.0
