@@ -22,7 +22,8 @@ def overview_figure(model: pd.DataFrame, title: str) -> Figure:
     x = model["date"]
     ax = axes[0, 0]
     ax.plot(x, model["installed_gpus"] / 1e6, label="installed")
-    ax.plot(x, model["need_gpus"] / 1e6, label="labs' need at their service prices")
+    need = "need: labs at their service prices, and buyers beyond the labs"
+    ax.plot(x, model["need_gpus"] / 1e6, label=need)
     ax.plot(x, model["contracted_gpus"] / 1e6, label="under contract", linestyle="--")
     ax.set(title="Capacity and need", ylabel="million H100-eq GPUs", yscale="log")
     ax.legend(loc="upper left")

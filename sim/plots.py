@@ -957,7 +957,7 @@ MARKET_SERIES: dict[str, tuple[str, str]] = {
     "spot_price_usd_per_gpu_hour": ("spot price", "#d62728"),
     "full_cost_usd_per_gpu_hour": ("full cost of a GPU-hour", "#7f7f7f"),
     "installed_gpus": ("installed", "#1f77b4"),
-    "need_gpus": ("labs' need at their service prices", "#ff7f0e"),
+    "need_gpus": ("need: labs and buyers beyond them", "#ff7f0e"),
     "need_at_full_cost_gpus": ("need at full cost", "#9467bd"),
     "utilisation": ("utilisation", "#2ca02c"),
     "defaults_cumulative": ("defaults, cumulative", "#000000"),
