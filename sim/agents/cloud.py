@@ -483,6 +483,11 @@ class Cloud(MarketAgent):
             for o in self.market.open_orders(buyer=self.name)
         )
 
+    def capex_due_in_a_month(self) -> float:
+        """USD of its ordered chips and facilities it should hold cash for: a month's share
+        of :meth:`committed_capex` over the build lag (our own estimate)."""
+        return self.committed_capex() / max(1, self.market.cfg.technology.build_lag_months)
+
     def funding_capacity(self, step: int) -> float:
         """USD the cloud can put into new orders: cash, the credit lenders would grant and
         other income over the build lag, less what it has committed and a cash buffer.
@@ -569,8 +574,7 @@ class Cloud(MarketAgent):
             return 0.0
         # a month of the chips and facilities it has ordered is cash it will need (delivered
         # chips are drawn on loans only as far as lenders lend that month)
-        lag = max(1, self.market.cfg.technology.build_lag_months)
-        spare = self.cash - self.arrears_usd - self.committed_capex() / lag
+        spare = self.cash - self.arrears_usd - self.capex_due_in_a_month()
         debt = self.market.debt_usd(self.name)
         once_repaid = max(0.0, self.costs_usd - debt_service_usd)
         if spare - self.cash_buffer_usd(once_repaid, debt_service_reserve=False) >= debt:

@@ -201,8 +201,7 @@ def pay_out_profits(model: ComputeMarket, t: int, month: DistressMonth) -> None:
             continue
         keep = 0.0
         if isinstance(agent, Cloud):  # its cash buffer and a month of the chips it ordered
-            lag = max(1, model.cfg.technology.build_lag_months)
-            keep = agent.cash_buffer_usd(agent.costs_usd) + agent.committed_capex() / lag
+            keep = agent.cash_buffer_usd(agent.costs_usd) + agent.capex_due_in_a_month()
         usd = agent.payout(books.profit_usd(agent.name), share, keep)
         if usd < 0.01:
             continue
