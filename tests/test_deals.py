@@ -102,6 +102,17 @@ def test_named_commitments_bind_a_lab_and_a_cloud_buying_from_a_cloud(run) -> No
     assert set(cloud["payer"]) == {"hyper"} and set(cloud["payee"]) == {"neo"}
 
 
+def test_a_gpu_sold_from_cloud_to_cloud_is_used_once(run) -> None:
+    """The neocloud's GPUs the hyperscaler bought are counted as used by the hyperscaler
+    that served with them, not again at the neocloud: the market never uses more GPUs than
+    are installed (before the fix both counted them and utilisation sat at its 100% clip)."""
+    model = run.tables["model"]
+    assert (model["used_gpus"] <= model["installed_gpus"] * (1 + 1e-9)).all()
+    accr = run.tables["accruals"]
+    overflow = accr[accr["instrument"].str.endswith(":cloud-overflow")]
+    assert overflow["amount"].sum() > 0  # the overflow contract did run
+
+
 def test_a_warrant_vests_with_purchases_and_is_exercised_for_new_shares(run) -> None:
     flows = run.tables["flows"]
     exercised = flows[flows["instrument"] == "warrant:vendor-warrant"]

@@ -157,7 +157,7 @@ def run(world: ComputeMarket, t: int) -> None:
                         t, lab.name, seller.name, usd, Flow.COMPUTE_DUE, "resale", "resale"
                     )
     served = sell_outside(world, t, in_house, outside_alloc, spot_left, offered, supply)
-    bill_bought_capacity(world, t, bought, availability)
+    passed_on = bill_bought_capacity(world, t, bought, availability)
     train(world)
     month = world.month_state
     month.installed_gpus = own_installed
@@ -165,7 +165,8 @@ def run(world: ComputeMarket, t: int) -> None:
     month.outside_need_gpus = outside_need
     month.outside_served_gpus = served
     month.in_house_gpus = sum(in_house.values())
-    month.used_gpus = sum(c.used_gpus for c in clouds)
+    # a GPU one cloud sold to another is used once: the buyer counts it with what it served
+    month.used_gpus = sum(c.used_gpus for c in clouds) - passed_on
     month.spot_supply_gpus = supply + month.in_house_gpus
     month.spot_demand_gpus = float(spot_wanted.sum()) + outside_need
     world.deals.on_allocation(world, t)
@@ -236,10 +237,12 @@ def bill_bought_capacity(
     t: int,
     bought: dict[str, list[CapacityContract]],
     availability: dict[str, float],
-) -> None:
+) -> float:
     """Bill the contracts clouds hold as buyers: the buyer used its bought capacity in the
-    same share as its own (it sells them as one fleet), at least the take-or-pay share."""
+    same share as its own (it sells them as one fleet), at least the take-or-pay share.
+    Returns the GPUs recorded as used at the sellers, which the buyers' use already counts."""
     hours = world.cfg.market.hours_per_month
+    passed_on = 0.0
     for buyer in world.clouds:
         contracts = bought[buyer.name]
         if not contracts:
@@ -252,6 +255,8 @@ def bill_bought_capacity(
                 t, contract, contract.amount_due(avail * share_used, avail, hours)
             )
             world.cloud(contract.seller).record_use(avail * share_used)
+            passed_on += avail * share_used
+    return passed_on
 
 
 def train(world: ComputeMarket) -> None:
