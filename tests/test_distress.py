@@ -528,3 +528,17 @@ def test_payout_keeps_the_cash_the_firm_needs() -> None:
     assert cloud.payout(100.0, 0.5) == pytest.approx(50.0)
     assert cloud.payout(100.0, 0.5, keep_usd=80.0) == pytest.approx(20.0)
     assert cloud.payout(100.0, 0.5, keep_usd=120.0) == 0.0
+
+
+def test_a_cloud_keeps_its_buffer_and_a_month_of_ordered_chips_from_a_payout() -> None:
+    """A cloud with $10/month of costs no buyer is bound to pay and no debt keeps
+    ``cash_buffer_months`` × $10; 100 undelivered GPUs at $30,000 plus the fake market's
+    $10,000 of facility each, spread over the build lag, add a month of capex to keep."""
+    market = FakeMarket(cfg=small_world())
+    cloud = Cloud(mesa.Model(rng=0), market, "neo", market.cfg.clouds[1])
+    cloud.record_costs(10.0)
+    months = market.cfg.finance.cash_buffer_months
+    assert cloud.cash_to_keep_usd() == pytest.approx(months * 10.0)
+    market.orders.append(ChipOrder("o", "neo", "v", 100, 30_000, 0, 6, 18))
+    lag = market.cfg.technology.build_lag_months
+    assert cloud.cash_to_keep_usd() == pytest.approx(months * 10.0 + 100 * 40_000 / lag)

@@ -169,6 +169,11 @@ class MarketAgent(mesa.Agent):
             return "restructure"
         return "accelerate"
 
+    def cash_to_keep_usd(self) -> float:
+        """USD of cash this firm keeps back from a payout for bills it has already committed
+        to; none by default (a cloud keeps its buffer and a month of ordered chips)."""
+        return 0.0
+
     def payout(self, profit_usd: float, payout_share: float, keep_usd: float = 0.0) -> float:
         """USD to pay out to shareholders this month (dividends or buybacks): the target
         share ``payout_share`` of a positive month's ``profit_usd`` (Lintner's 1956 target

@@ -488,6 +488,11 @@ class Cloud(MarketAgent):
         of :meth:`committed_capex` over the build lag (our own estimate)."""
         return self.committed_capex() / max(1, self.market.cfg.technology.build_lag_months)
 
+    def cash_to_keep_usd(self) -> float:
+        """A payout leaves its cash buffer against this month's costs and a month of the
+        chips it ordered (:meth:`capex_due_in_a_month`)."""
+        return self.cash_buffer_usd(self.costs_usd) + self.capex_due_in_a_month()
+
     def funding_capacity(self, step: int) -> float:
         """USD the cloud can put into new orders: cash, the credit lenders would grant and
         other income over the build lag, less what it has committed and a cash buffer.

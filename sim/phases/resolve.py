@@ -199,10 +199,7 @@ def pay_out_profits(model: ComputeMarket, t: int, month: DistressMonth) -> None:
         share = payout_share(model, agent)
         if share <= 0 or agent.name in month.breached or books.obligations.of(agent.name):
             continue
-        keep = 0.0
-        if isinstance(agent, Cloud):  # its cash buffer and a month of the chips it ordered
-            keep = agent.cash_buffer_usd(agent.costs_usd) + agent.capex_due_in_a_month()
-        usd = agent.payout(books.profit_usd(agent.name), share, keep)
+        usd = agent.payout(books.profit_usd(agent.name), share, agent.cash_to_keep_usd())
         if usd < 0.01:
             continue
         holders = {
