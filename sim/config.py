@@ -987,6 +987,17 @@ class DistressConfig(Section):
         ge=0,
         le=1,
     )
+    flight_to_quality_leverage: float = param(
+        0.4,
+        "debt ÷ assets",
+        "estimate (flight to quality: Bernanke, Gertler and Gilchrist 1996; Lang and Nakamura "
+        "1995; an investment-grade balance sheet keeps its access to credit in a downturn)",
+        "book leverage at or above which lenders cut a borrower's credit by the market's whole "
+        "fall in sentiment; a borrower with less leverage is cut in proportion, one without "
+        "debt not at all (0 = every borrower bears the whole cut)",
+        ge=0,
+        le=1,
+    )
     concentration_spread: float = param(
         0.02,
         "per year at one customer",

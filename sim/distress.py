@@ -150,6 +150,20 @@ def herfindahl(amounts: list[float]) -> float:
     return sum((a / total) ** 2 for a in amounts if a > 0)
 
 
+def lending_sentiment(sentiment: float, leverage: float, safe_leverage: float) -> float:
+    """The sentiment a lender applies to one borrower. In a downturn (``sentiment`` < 1)
+    lenders cut risky borrowers first and keep lending to safe ones — the flight to quality
+    of Bernanke, Gertler and Gilchrist (1996) and Lang and Nakamura (1995): a borrower
+    without debt sees no cut, one with book ``leverage`` (debt ÷ assets) at or above
+    ``safe_leverage`` the market's whole cut, linearly in between (a stated rule; the
+    threshold is our own estimate). In a boom (``sentiment`` ≥ 1) every borrower sees the
+    market's sentiment; ``safe_leverage`` 0 switches the rule off."""
+    if sentiment >= 1.0 or safe_leverage <= 0:
+        return sentiment
+    exposed = min(1.0, max(0.0, leverage) / safe_leverage)
+    return 1.0 - (1.0 - sentiment) * exposed
+
+
 def credit_spread(
     leverage: float,
     concentration: float,

@@ -523,11 +523,16 @@ def test_the_wealth_loop_can_be_switched_off_for_deal_surgery() -> None:
 
 def test_a_shocked_lab_nobody_will_fund_fails_and_its_bills_land_on_clouds_and_lenders() -> None:
     """Must contain 7, scale-free: in a world where a lab's bills outrun its cash (the small
-    world), the cascade shock (80% of its customers gone, sentiment −90%, rescues off) makes
-    its valuation collapse; investors decline its rounds by their own hurdle (none is switched
-    off), and it defaults: what it owed is lost by the clouds that sold it compute."""
+    world, the lab committed to capacity for twice its projected need: optimism 2), the
+    cascade shock (80% of its customers gone, sentiment −90%, rescues off) makes its
+    valuation collapse; investors decline its rounds by their own hurdle (none is switched
+    off), and it defaults: what it owed is lost by the clouds that sold it compute. (Before
+    MODEL_VERSION 0.36 the lab at optimism 1 failed too, but only because the crash cut the
+    credit of its debt-free cloud, which defaulted first; with the flight to quality that
+    cloud keeps its lenders and the lab, its market recovering, is funded again.)"""
     scenario = small_world(
         **{
+            "labs.lab-a.optimism": 2.0,
             "shock.lab": "lab-a",
             "shock.month": 6,
             "shock.revenue_shortfall": 0.8,

@@ -25,6 +25,7 @@ from sim.distress import CovenantTest
 from sim.instruments import CapacityContract, ChipOrder
 from sim.ledger import Flow, Line
 from sim.model import ComputeMarket
+from sim.phases import credit
 from sim.runner import simulate
 
 from .conftest import ROOT, small_world
@@ -542,3 +543,44 @@ def test_a_cloud_keeps_its_buffer_and_a_month_of_ordered_chips_from_a_payout() -
     market.orders.append(ChipOrder("o", "neo", "v", 100, 30_000, 0, 6, 18))
     lag = market.cfg.technology.build_lag_months
     assert cloud.cash_to_keep_usd() == pytest.approx(months * 10.0 + 100 * 40_000 / lag)
+
+
+def test_the_flight_to_quality_cuts_a_safe_borrowers_credit_less() -> None:
+    """Sentiment 0.1 (a crash): a debt-free borrower sees 1.0, one at half the safe leverage
+    0.55, one at or above it the market's 0.1; in a boom everybody sees the market's."""
+    assert distress.lending_sentiment(0.1, 0.0, 0.4) == pytest.approx(1.0)
+    assert distress.lending_sentiment(0.1, 0.2, 0.4) == pytest.approx(0.55)
+    assert distress.lending_sentiment(0.1, 0.4, 0.4) == pytest.approx(0.1)
+    assert distress.lending_sentiment(0.1, 0.9, 0.4) == pytest.approx(0.1)
+    assert distress.lending_sentiment(1.3, 0.0, 0.4) == pytest.approx(1.3)
+    assert distress.lending_sentiment(0.1, 0.0, 0.0) == pytest.approx(0.1)  # rule off
+
+
+@given(
+    sentiment=st.floats(0.0, 2.0),
+    low=st.floats(0.0, 1.0),
+    high=st.floats(0.0, 1.0),
+    safe=st.floats(0.0, 1.0),
+)
+def test_lending_sentiment_never_rises_with_leverage_and_stays_between_market_and_one(
+    sentiment: float, low: float, high: float, safe: float
+) -> None:
+    low, high = min(low, high), max(low, high)
+    a = distress.lending_sentiment(sentiment, low, safe)
+    b = distress.lending_sentiment(sentiment, high, safe)
+    assert b <= a + 1e-12
+    assert min(sentiment, 1.0) - 1e-12 <= b <= max(sentiment, 1.0) + 1e-12
+
+
+def test_a_debt_free_cloud_keeps_its_lenders_in_a_crash() -> None:
+    """In a world whose sentiment crashed to 0.1, lenders apply full sentiment to a cloud
+    without debt: the biggest lender offers it ten times what it offers at the market's
+    sentiment (appetite ∝ sentiment)."""
+    model = ComputeMarket(small_world(), rng=1)
+    model.step()
+    model.sentiment = 0.1
+    assert model.books.instruments.debt_usd("hyper") == 0
+    safe = credit.lending_sentiment_for(model, "hyper")
+    assert safe == pytest.approx(1.0)
+    lender = max(model.investors, key=lambda i: i.loan_budget(1.0))
+    assert lender.loan_budget(safe) > 5 * lender.loan_budget(model.sentiment) > 0

@@ -6,6 +6,9 @@ quote its rate and size its borrowing base.
   backlog from a buyer burning cash counts for less than backlog from a rich one.
 - :func:`credit_profile`: the borrower's book leverage and the concentration of its
   customers, which lenders price (:meth:`sim.agents.Investor.loan_rate`).
+- :func:`lending_sentiment_for`: the sentiment lenders apply to the borrower's budget and
+  stress spread — in a downturn, less of the market's fall for a safe balance sheet (the
+  flight to quality, :func:`sim.distress.lending_sentiment`).
 """
 
 from __future__ import annotations
@@ -58,9 +61,7 @@ def credit_profile(world: ComputeMarket, borrower: str, t: int) -> tuple[float, 
     """``borrower``'s book leverage (loans ÷ total assets, 0 without assets) and the
     Herfindahl concentration of its take-or-pay backlog by buyer (0 without backlog)."""
     books = world.books
-    assets = sum(books.ledger.balance(borrower, line) for line in ASSETS)
-    debt = books.instruments.debt_usd(borrower)
-    leverage = debt / assets if assets > 0 else 0.0
+    leverage = leverage_of(world, borrower)
     hours = world.cfg.market.hours_per_month
     by_buyer: dict[str, float] = {}
     for contract in books.instruments.contracts_of(borrower):
@@ -71,8 +72,29 @@ def credit_profile(world: ComputeMarket, borrower: str, t: int) -> tuple[float, 
     return leverage, distress.herfindahl(list(by_buyer.values()))
 
 
+def leverage_of(world: ComputeMarket, borrower: str) -> float:
+    """``borrower``'s book leverage: loans ÷ total assets (0 without assets)."""
+    books = world.books
+    assets = sum(books.ledger.balance(borrower, line) for line in ASSETS)
+    return books.instruments.debt_usd(borrower) / assets if assets > 0 else 0.0
+
+
+def lending_sentiment_for(world: ComputeMarket, borrower: str) -> float:
+    """The sentiment lenders apply to ``borrower`` this month: the market's, cut less for a
+    borrower with little leverage (:func:`sim.distress.lending_sentiment`)."""
+    return distress.lending_sentiment(
+        world.sentiment,
+        leverage_of(world, borrower),
+        world.cfg.distress.flight_to_quality_leverage,
+    )
+
+
 def quote(world: ComputeMarket, lender: Investor, borrower: str, base_rate: float, t: int) -> float:
     """The annual rate ``lender`` asks ``borrower`` on a new loan whose base rate is
-    ``base_rate``, given the borrower's leverage and customer concentration now."""
+    ``base_rate``, given the borrower's leverage and customer concentration now; its stress
+    spread follows the sentiment lenders apply to the borrower (:func:`lending_sentiment_for`)."""
     leverage, concentration = credit_profile(world, borrower, t)
-    return lender.loan_rate(base_rate, world.sentiment, leverage, concentration)
+    sentiment = distress.lending_sentiment(
+        world.sentiment, leverage, world.cfg.distress.flight_to_quality_leverage
+    )
+    return lender.loan_rate(base_rate, sentiment, leverage, concentration)

@@ -224,8 +224,10 @@ def venture_debt(world: ComputeMarket, t: int, lab: Lab, shortfall: float) -> fl
 
 def borrow(world: ComputeMarket, t: int, cloud: Cloud, amount: float) -> None:
     """Book a loan of up to ``amount`` from the syndicate ``cloud`` chooses, shared pro rata
-    to the lenders' offers, at the rate each lender quotes."""
-    sentiment = world.sentiment
+    to the lenders' offers, at the rate each lender quotes; lenders size their offers by the
+    sentiment they apply to this borrower (the flight to quality,
+    :func:`sim.phases.credit.lending_sentiment_for`)."""
+    sentiment = credit.lending_sentiment_for(world, cloud.name)
     syndicate = cloud.choose_syndicate(world.investors, sentiment)
     budgets = np.array([offer for _, offer in syndicate])
     if amount < 1.0 or budgets.sum() < 1.0:

@@ -118,7 +118,7 @@ def draw_on_delivery(world: ComputeMarket, t: int, cloud: Cloud) -> None:
     amount = min(short, cloud.borrowing_headroom(t))
     if amount < 1.0:
         return
-    sentiment = world.sentiment
+    sentiment = credit.lending_sentiment_for(world, cloud.name)  # the flight to quality
     syndicate = cloud.choose_syndicate(world.investors, sentiment)
     budgets = np.array([offer for _, offer in syndicate])
     if budgets.sum() < 1.0:
