@@ -65,10 +65,10 @@ def coverage(operating_income_usd: float, debt_service_usd: float) -> float:
 
 
 def loan_to_value(debt_usd: float, base_usd: float) -> float:
-    """Loans ÷ borrowing base (0 without debt, ``inf`` with debt and no base)."""
+    """Loans ÷ borrowing base (0 without debt, ``inf`` with debt and a base under a cent)."""
     if debt_usd <= 0:
         return 0.0
-    return debt_usd / base_usd if base_usd > 0 else math.inf
+    return debt_usd / base_usd if base_usd >= 0.01 else math.inf
 
 
 def liquidation_value(cash_usd: float, fleet_market_usd: float, fire_sale_discount: float) -> float:
