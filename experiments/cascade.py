@@ -227,7 +227,11 @@ EXPERIMENT = Experiment(
             "timeline_with_rescues.png",
             "The same seed with rescues; every rescue is an equity injection by a partner "
             "other than the distressed party. Rescues do not always help: over the 10 seeds "
-            "they lower the count of defaults in some and raise it in others (summary.csv).",
+            "they lower the count of defaults in some and raise it in others (summary.csv). "
+            "In most seeds where a partner keeps the leading lab alive, more of the small labs "
+            "fail than without rescues: the rescued lab keeps the users its rivals would have "
+            "taken over, and they run out of money first (the zombie congestion of Caballero, "
+            "Hoshi and Kashyap 2008; events.parquet).",
         ),
         GalleryFigure(
             "market_with_and_without_rescues.png",
