@@ -206,6 +206,10 @@ class InstrumentBook:
     # contracted_gpus answers, by (buyer, seller, step); emptied whenever a contract is
     # added, ended (end_contract) or pruned, the only changes of what is in force
     _gpus_memo: dict[tuple[str | None, str | None, int], float] = field(default_factory=dict)
+    # contracts_of answers, by (agent, step), emptied with _gpus_memo
+    _in_force_memo: dict[tuple[str, int | None], list[CapacityContract]] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self._reindex()
@@ -217,13 +221,19 @@ class InstrumentBook:
     def add_contract(self, contract: CapacityContract) -> CapacityContract:
         self.contracts.append(contract)
         _index(self._contracts_by, contract, contract.buyer, contract.seller)
-        self._gpus_memo.clear()
+        self._forget_in_force()
         return contract
 
     def end_contract(self, contract: CapacityContract) -> None:
         """``contract`` ends early (a party defaulted): it is no longer in force."""
         contract.active = False
+        self._forget_in_force()
+
+    def _forget_in_force(self) -> None:
+        """What is in force changed (a contract added, ended or pruned): forget the answers
+        of :meth:`contracts_of` and :meth:`contracted_gpus`."""
         self._gpus_memo.clear()
+        self._in_force_memo.clear()
 
     def add_loan(self, loan: Loan) -> Loan:
         self.loans.append(loan)
@@ -237,7 +247,7 @@ class InstrumentBook:
 
     def _reindex(self) -> None:
         self._contracts_by, self._loans_by, self._orders_by = {}, {}, {}
-        self._gpus_memo.clear()
+        self._forget_in_force()
         for c in self.contracts:
             _index(self._contracts_by, c, c.buyer, c.seller)
         for loan in self.loans:
@@ -247,12 +257,19 @@ class InstrumentBook:
 
     # --- look-ups ----------------------------------------------------------------------
     def contracts_of(self, agent_id: str, step: int | None = None) -> list[CapacityContract]:
-        """Active contracts where ``agent_id`` is buyer or seller (in force at ``step``)."""
-        pool = self._contracts_by.get(agent_id, ())
-        if step is None:
-            return [c for c in pool if c.active]
-        # CapacityContract.in_force, inlined: this scan runs tens of thousands of times a run
-        return [c for c in pool if c.active and c.start <= step < c.start + c.term_months]
+        """Active contracts where ``agent_id`` is buyer or seller (in force at ``step``), in
+        the order they were added (a new list; each answer is computed once until the
+        contracts change, as :meth:`contracted_gpus`'s)."""
+        key = (agent_id, step)
+        memo = self._in_force_memo.get(key)
+        if memo is None:
+            pool = self._contracts_by.get(agent_id, ())
+            if step is None:
+                memo = [c for c in pool if c.active]
+            else:  # CapacityContract.in_force, inlined
+                memo = [c for c in pool if c.active and c.start <= step < c.start + c.term_months]
+            self._in_force_memo[key] = memo
+        return list(memo)
 
     def contracted_gpus(
         self, *, buyer: str | None = None, seller: str | None = None, step: int

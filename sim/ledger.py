@@ -60,6 +60,10 @@ class Line(StrEnum):
     PAID_IN = "paid_in"  # equity capital contributed by shareholders
     RETAINED = "retained"  # cumulative profit and loss
 
+    # Enum hashes its member's name in Python code; every posting looks lines up in a dict,
+    # so hash as the string the line is (C code; the same equality, the same order of dicts)
+    __hash__ = str.__hash__
+
 
 ASSETS = (
     Line.CASH,
@@ -219,6 +223,10 @@ class Flow(Enum):
         "prepayment_write_off",
         Treatment(Line.DEFERRED_REVENUE, R, R, Line.PREPAID),
     )
+
+    # members are singletons compared by identity: hash by identity too (C code; Enum's own
+    # hash runs Python code for every set and dict look-up of a flow)
+    __hash__ = object.__hash__
 
     def __init__(self, label: str, treatment: Treatment) -> None:
         self.label = label

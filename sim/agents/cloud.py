@@ -652,7 +652,8 @@ class Cloud(MarketAgent):
             * hours
             * discount
         )
-        value_by_remaining = np.concatenate([[0.0], np.cumsum(margin)])
+        # as Python floats: the same values, and the loop below stays out of numpy scalars
+        value_by_remaining = np.concatenate([[0.0], np.cumsum(margin)]).tolist()
         total = 0
         for v in self.fleet:
             if v.gpus <= 0:
