@@ -258,6 +258,8 @@ def is_world(party: str) -> bool:
 
 def to_cents(amount_usd: float, what: str = "amount") -> int:
     """Round a dollar amount to integer cents, refusing NaN, infinities and negatives."""
+    if type(amount_usd) is np.float64:  # a numpy scalar: the same value as a Python float
+        amount_usd = float(amount_usd)
     if type(amount_usd) is float and 0.0 <= amount_usd < math.inf:
         return round(amount_usd * CENTS_PER_USD)  # the common case, checked at once
     if isinstance(amount_usd, bool) or not isinstance(amount_usd, (int, float)):
@@ -353,6 +355,8 @@ class Ledger:
         A cash posting whose payer lacks the cash raises :class:`InsufficientCash`: nobody
         overdraws. Zero amounts are accepted and not logged.
         """
+        if type(amount_usd) is np.float64:  # the same value as a Python float, rounded faster
+            amount_usd = float(amount_usd)
         if type(amount_usd) is float and 0.0 <= amount_usd < math.inf:
             cents = round(amount_usd * CENTS_PER_USD)
         else:
@@ -461,6 +465,15 @@ class Ledger:
         ``payee`` in month ``step`` whose instrument is :data:`GROUPED`) paid what was owed
         under ``instrument``. No books change: the posting moved the money."""
         self._allocations.append((step, payer, payee, cents, flow.label, instrument))
+
+    def allocate_each(
+        self, step: int, payer: str, payee: str, flow: Flow, paid: Iterable[tuple[int, str]]
+    ) -> None:
+        """:meth:`allocate` for each (cents, instrument) of ``paid``, in order."""
+        label = flow.label
+        self._allocations.extend(
+            (step, payer, payee, cents, label, instrument) for cents, instrument in paid
+        )
 
     def journal(
         self, step: int, agent_id: str, debit: Line, credit: Line, amount_usd: float, memo: str
