@@ -8,6 +8,7 @@ Money is in US dollars, capacity in H100-equivalent GPUs, time in months (model 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import count
 
@@ -56,7 +57,10 @@ class CapacityContract:
         """Take-or-pay revenue still to come from month ``step`` on (the seller's backlog), USD."""
         if not self.active:
             return 0.0
-        months = max(0, self.end - max(step, self.start))
+        start = self.start  # max(0, self.end - max(step, start)) without calls (hot)
+        months = start + self.term_months - (step if step > start else start)
+        if months <= 0:
+            return 0.0
         return (
             months
             * self.take_or_pay_share
@@ -246,14 +250,10 @@ class InstrumentBook:
         return order
 
     def _reindex(self) -> None:
-        self._contracts_by, self._loans_by, self._orders_by = {}, {}, {}
         self._forget_in_force()
-        for c in self.contracts:
-            _index(self._contracts_by, c, c.buyer, c.seller)
-        for loan in self.loans:
-            _index(self._loans_by, loan, loan.borrower, loan.lender)
-        for o in self.orders:
-            _index(self._orders_by, o, o.buyer, o.vendor)
+        self._contracts_by = _indexed((c, c.buyer, c.seller) for c in self.contracts)
+        self._loans_by = _indexed((loan, loan.borrower, loan.lender) for loan in self.loans)
+        self._orders_by = _indexed((o, o.buyer, o.vendor) for o in self.orders)
 
     # --- look-ups ----------------------------------------------------------------------
     def contracts_of(self, agent_id: str, step: int | None = None) -> list[CapacityContract]:
@@ -344,10 +344,20 @@ class InstrumentBook:
     def prune(self, step: int) -> None:
         """Forget instruments that can no longer owe anything: loans repaid or written off,
         contracts ended or terminated, orders fully delivered or cancelled."""
-        self.loans = [loan for loan in self.loans if loan.active]
-        self.contracts = [c for c in self.contracts if c.active and c.end > step]
-        self.orders = [o for o in self.orders if o.undelivered > 1e-9]
-        self._reindex()
+        loans = [loan for loan in self.loans if loan.active]
+        contracts = [c for c in self.contracts if c.active and c.end > step]
+        orders = [o for o in self.orders if o.units - o.delivered_units > 1e-9]
+        # an index is rebuilt only if something left it (nothing is added here)
+        if len(loans) != len(self.loans):
+            self.loans = loans
+            self._loans_by = _indexed((loan, loan.borrower, loan.lender) for loan in loans)
+        if len(contracts) != len(self.contracts):
+            self.contracts = contracts
+            self._contracts_by = _indexed((c, c.buyer, c.seller) for c in contracts)
+            self._forget_in_force()
+        if len(orders) != len(self.orders):
+            self.orders = orders
+            self._orders_by = _indexed((o, o.buyer, o.vendor) for o in orders)
 
     def issue_shares(self, issuer: str, holder: str, shares: float, cost_usd: float) -> EquityStake:
         """Record new shares of ``issuer`` bought by ``holder`` (cash moves in the ledger)."""
@@ -385,6 +395,25 @@ class InstrumentBook:
         stake = self.stakes.get((holder, issuer))
         total = self.shares_outstanding.get(issuer, 0.0)
         return 0.0 if stake is None or total <= 0 else stake.shares / total
+
+
+def _indexed[T](items: Iterable[tuple[T, str, str]]) -> dict[str, list[T]]:
+    """An index of ``(item, party, other party)`` rows: each item filed under each distinct
+    party, in the order given (as :func:`_index` one by one)."""
+    index: dict[str, list[T]] = {}
+    for item, first, second in items:
+        filed = index.get(first)
+        if filed is None:
+            index[first] = [item]
+        else:
+            filed.append(item)
+        if second != first:
+            filed = index.get(second)
+            if filed is None:
+                index[second] = [item]
+            else:
+                filed.append(item)
+    return index
 
 
 def _index[T](index: dict[str, list[T]], item: T, *agents: str) -> None:
