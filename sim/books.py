@@ -13,6 +13,7 @@ unit), so payments are exact at any size.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Protocol
 
@@ -408,9 +409,13 @@ class Books:
         """This month's interest and scheduled principal of ``loan`` fall due; a loan paid
         down to half a cent closes. Returns (interest, principal) in USD."""
         interest = loan.interest_due(t)
-        principal = cents_round(loan.principal_due(t))
-        self._service_cents[loan.borrower] = self._service_cents.get(loan.borrower, 0) + to_cents(
-            cents_round(interest) + principal
+        principal = round(loan.principal_due(t) * CENTS_PER_USD) / CENTS_PER_USD  # cents_round
+        # to_cents(cents_round(interest) + principal), inlined: this runs for every loan monthly
+        due = round(interest * CENTS_PER_USD) / CENTS_PER_USD + principal
+        self._service_cents[loan.borrower] = self._service_cents.get(loan.borrower, 0) + (
+            round(due * CENTS_PER_USD)
+            if type(due) is float and 0.0 <= due < math.inf
+            else to_cents(due)
         )
         self.accrue(t, loan.borrower, loan.lender, interest, Flow.INTEREST_DUE, loan.id, loan.kind)
         if principal > 0:
