@@ -547,9 +547,24 @@ def _postings_frame(rows: list[tuple[int, str, str, int, str, str]]) -> pd.DataF
     return df[["step", "payer", "payee", "amount", "kind", "instrument"]]
 
 
-def usd_column(cents: Iterable[int]) -> np.ndarray:
+EXACT_INT = 2**53
+"""Integers below this size are exact as doubles: their quotient by 100 in numpy is the
+correctly rounded one Python's ``c / 100`` gives."""
+
+
+def usd_column(cents: Iterable[int] | pd.Series | np.ndarray) -> np.ndarray:
     """Whole cents (Python integers, of any size) as float dollars, each correctly rounded:
-    no int64 column on the way, so amounts above 2**63 cents do not overflow."""
+    no int64 column on the way, so amounts above 2**63 cents do not overflow. An int64
+    column whose amounts are all below 2**53 cents (every run's, in practice) is divided in
+    one numpy operation, with the same results."""
+    if isinstance(cents, pd.Series):
+        cents = cents.to_numpy()
+    if (
+        isinstance(cents, np.ndarray)
+        and cents.dtype == np.int64
+        and (cents.size == 0 or (cents.max() < EXACT_INT and cents.min() > -EXACT_INT))
+    ):
+        return cents / CENTS_PER_USD
     return np.array([c / CENTS_PER_USD for c in cents], dtype=float)
 
 
