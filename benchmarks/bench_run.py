@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.config import ConfigError, Scenario, load_scenario
+from sim.config import Scenario, load_scenario
 from sim.runner import run_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,33 +34,16 @@ BASELINE = ROOT / "experiments" / "baseline.toml"
 COMPUTESIM = Path(sys.executable).with_name("computesim")
 
 
-UNNAMED = {"labs.*.partners": ()}
-"""The baseline with its labs' named partners left to the random network
-(``network.partners_per_lab``): used for every scaled world when a named partner list does
-not scale (``Scenario.scaled`` maps a named partner to all its copies, and a lab may name at
-most 16 partners)."""
-
-
-def world(scale: int, unnamed: bool = False) -> Scenario:
-    """The baseline × ``scale`` (named partners cleared with ``unnamed``)."""
+def world(scale: int) -> Scenario:
+    """The baseline × ``scale`` (:meth:`Scenario.scaled`: ``scale`` copies of the world, each
+    lab partnered with the named clouds of its own copy)."""
     scenario = load_scenario(BASELINE)
-    if unnamed:
-        scenario = scenario.with_overrides(UNNAMED)
     return scenario.scaled(scale) if scale > 1 else scenario
 
 
-def scales_unnamed(scales: list[int]) -> bool:
-    """True if the baseline's named partners do not survive scaling to the largest world."""
-    try:
-        world(max(scales))
-    except ConfigError:
-        return True
-    return False
-
-
-def time_run(scale: int, months: int, repeat: int, unnamed: bool = False) -> tuple[int, int, float]:
+def time_run(scale: int, months: int, repeat: int) -> tuple[int, int, float]:
     """(agents, postings, best CPU seconds) of ``repeat`` runs of the baseline × ``scale``."""
-    scenario = world(scale, unnamed)
+    scenario = world(scale)
     best = math.inf
     agents = postings = 0
     for _ in range(repeat):
@@ -104,16 +87,12 @@ def main() -> None:
     )
 
     scales = [int(s) for s in args.scales.split(",")]
-    unnamed = scales_unnamed(scales)
     rows = []
     for scale in scales:
         repeat = args.repeat if scale <= 2 else 1
-        rows.append((scale, *time_run(scale, args.scale_months, repeat, unnamed)))
+        rows.append((scale, *time_run(scale, args.scale_months, repeat)))
     base = rows[0][3]
     print(f"scaling ({args.scale_months} months; time ratio to {scales[0]}x; linear = scale):")
-    if unnamed:
-        print("  (every scaled world, 1x included, without the labs' named partners: they do not")
-        print(f"   scale to {max(scales)}x, see bench_run.UNNAMED)")
     for scale, n, posts, sec in rows:
         print(
             f"  {scale:>3}x  agents={n:<5} postings={posts:<9,} model {sec:7.2f} s  "

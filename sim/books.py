@@ -13,6 +13,7 @@ unit), so payments are exact at any size.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Protocol
 
@@ -24,7 +25,16 @@ from sim.instruments import (
     InstrumentBook,
     Loan,
 )
-from sim.ledger import CENTS_PER_USD, GROUPED, Flow, Ledger, Line, to_cents
+from sim.ledger import (
+    CENTS_PER_USD,
+    GROUPED,
+    PAYMENT_FOR_ACCRUAL,
+    WORLD_PREFIX,
+    Flow,
+    Ledger,
+    Line,
+    to_cents,
+)
 from sim.settlement import Obligation, ObligationBook
 
 CUSTOMERS = "world:customers"  # end users of AI services
@@ -197,7 +207,15 @@ class Books:
     ) -> int:
         """An internal obligation under ``instrument`` (an id, of type ``kind``) falls due:
         payable and receivable on the books; returns the cents."""
-        cents = self.ledger.post(t, debtor, creditor, usd, flow, instrument)
+        if type(usd) is float and 0.0 <= usd < math.inf and not flow.plan.payer_pays_cash:
+            # Ledger.post's common case, inlined: this runs for every bill, loan and invoice
+            cents = self.ledger.post_cents(
+                t, debtor, creditor, round(usd * CENTS_PER_USD), flow, instrument
+            )
+        else:
+            cents = self.ledger.post(t, debtor, creditor, usd, flow, instrument)
+        if cents == 0:
+            return 0  # nothing falls due: no posting, no obligation, no income
         self.obligations.add(Obligation(debtor, creditor, cents, flow, instrument, t, kind))
         if flow in OPERATING_FLOWS:
             self._earn(creditor, cents)
@@ -261,20 +279,40 @@ class Books:
         groups: dict[tuple[str, Flow], list[Obligation]] = {}
         for ob in obligations:
             if ob.cents > 0:
-                groups.setdefault((ob.creditor, ob.payment_flow), []).append(ob)
+                creditor = ob.creditor
+                # Obligation.payment_flow, inlined (this loop sees every obligation paid)
+                if creditor.startswith(WORLD_PREFIX):
+                    key = (creditor, ob.flow)
+                else:
+                    key = (creditor, PAYMENT_FOR_ACCRUAL[ob.flow])
+                group = groups.get(key)
+                if group is None:
+                    groups[key] = [ob]
+                else:
+                    group.append(ob)
+        ledger = self.ledger
         for (creditor, flow), group in groups.items():
             if len(group) == 1:
                 ob = group[0]
-                self.ledger.post_cents(t, ob.debtor, creditor, ob.cents, flow, ob.instrument)
+                ledger.post_cents(t, ob.debtor, creditor, ob.cents, flow, ob.instrument)
                 continue
             debtor = group[0].debtor
             total = sum(ob.cents for ob in group)
-            self.ledger.post_cents(t, debtor, creditor, total, flow, GROUPED)
-            for ob in group:
-                self.ledger.allocate(t, debtor, creditor, ob.cents, flow, ob.instrument)
+            ledger.post_cents(t, debtor, creditor, total, flow, GROUPED)
+            ledger.allocate_each(
+                t, debtor, creditor, flow, [(o.cents, o.instrument) for o in group]
+            )
+        unpaid, facility_for = self.unpaid_external_usd, self._facility_for
         for ob in obligations:  # in the order they arose, as one posting each would
-            if ob.cents > 0:
-                self._paid(ob, ob.cents)
+            cents = ob.cents
+            if cents > 0:  # Books._paid, inlined
+                ob.cents = 0
+                if ob.creditor.startswith(WORLD_PREFIX):
+                    unpaid[ob.debtor] -= cents / CENTS_PER_USD
+                    vintage = facility_for.get(ob.instrument)
+                    if vintage is not None:
+                        vintage.facility_cost_cents += cents
+                        vintage.facility_book_cents += cents
 
     def pay_in_full(self, t: int, debtor: str) -> None:
         """``debtor`` pays everything it owes (its cash must cover it)."""
@@ -332,6 +370,7 @@ class Books:
     def bill_contract(self, t: int, contract: CapacityContract, bill: float) -> None:
         """A month's bill for ``contract`` falls due: what is left of its prepayment is used
         first (no cash moves), the rest becomes an obligation."""
+        bill = float(bill)  # a numpy scalar from the allocation: the same value, cheaper
         used = min(contract.prepaid_cents, to_cents(bill))
         if used:
             self.ledger.post_cents(
@@ -376,9 +415,13 @@ class Books:
         """This month's interest and scheduled principal of ``loan`` fall due; a loan paid
         down to half a cent closes. Returns (interest, principal) in USD."""
         interest = loan.interest_due(t)
-        principal = cents_round(loan.principal_due(t))
-        self._service_cents[loan.borrower] = self._service_cents.get(loan.borrower, 0) + to_cents(
-            cents_round(interest) + principal
+        principal = round(loan.principal_due(t) * CENTS_PER_USD) / CENTS_PER_USD  # cents_round
+        # to_cents(cents_round(interest) + principal), inlined: this runs for every loan monthly
+        due = round(interest * CENTS_PER_USD) / CENTS_PER_USD + principal
+        self._service_cents[loan.borrower] = self._service_cents.get(loan.borrower, 0) + (
+            round(due * CENTS_PER_USD)
+            if type(due) is float and 0.0 <= due < math.inf
+            else to_cents(due)
         )
         self.accrue(t, loan.borrower, loan.lender, interest, Flow.INTEREST_DUE, loan.id, loan.kind)
         if principal > 0:

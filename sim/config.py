@@ -2254,7 +2254,9 @@ class Scenario(Section):
 
     def scaled(self, factor: int) -> Scenario:
         """The same world with ``factor`` times as many agents of every archetype (and each
-        deal repeated between the copies of its parties)."""
+        deal repeated between the copies of its parties, each lab's named partners those of
+        its own copy: ``factor`` copies of the world side by side, which trade with each
+        other only on the spot market and through the random network)."""
         data = self.model_dump(mode="python")
         copies: dict[str, list[str]] = {}  # agent name -> its name in each copy of the world
         for group in ("labs", "clouds", "chip_vendors", "investors"):
@@ -2264,9 +2266,30 @@ class Scenario(Section):
                 for j, name in enumerate(old):
                     copies[name] = [new[k * len(old) + j] for k in range(factor)]
                 spec["count"] *= factor
-        for spec in data["labs"]:  # a named partner stands for all its copies
-            spec["partners"] = tuple(c for p in spec["partners"] for c in copies.get(p, [p]))
         if factor > 1:
+            # a lab with named partners becomes one lab per copy of the world, each partnered
+            # with the copies of its partners in its own copy (same agent names and demand
+            # share per lab), so the named network grows with the world, not as its square
+            labs = []
+            for spec in data["labs"]:
+                if not spec["partners"]:
+                    labs.append(spec)
+                    continue
+                new = agent_names(spec["name"], spec["count"])
+                per_copy = len(new) // factor
+                for i, name in enumerate(new):
+                    k = i // per_copy
+                    partners = tuple(copies.get(p, [p] * factor)[k] for p in spec["partners"])
+                    labs.append(
+                        dict(
+                            spec,
+                            name=name,
+                            count=1,
+                            demand_share=spec["demand_share"] / len(new),
+                            partners=partners,
+                        )
+                    )
+            data["labs"] = labs
             # every deal is repeated in each copy, between the copies of its parties, at
             # 1/factor of its size (agents of a scaled archetype share its demand and money)
             deals = []

@@ -8,6 +8,7 @@ Money is in US dollars, capacity in H100-equivalent GPUs, time in months (model 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import count
 
@@ -56,7 +57,10 @@ class CapacityContract:
         """Take-or-pay revenue still to come from month ``step`` on (the seller's backlog), USD."""
         if not self.active:
             return 0.0
-        months = max(0, self.end - max(step, self.start))
+        start = self.start  # max(0, self.end - max(step, start)) without calls (hot)
+        months = start + self.term_months - (step if step > start else start)
+        if months <= 0:
+            return 0.0
         return (
             months
             * self.take_or_pay_share
@@ -206,6 +210,10 @@ class InstrumentBook:
     # contracted_gpus answers, by (buyer, seller, step); emptied whenever a contract is
     # added, ended (end_contract) or pruned, the only changes of what is in force
     _gpus_memo: dict[tuple[str | None, str | None, int], float] = field(default_factory=dict)
+    # contracts_of answers, by (agent, step), emptied with _gpus_memo
+    _in_force_memo: dict[tuple[str, int | None], list[CapacityContract]] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self._reindex()
@@ -217,13 +225,19 @@ class InstrumentBook:
     def add_contract(self, contract: CapacityContract) -> CapacityContract:
         self.contracts.append(contract)
         _index(self._contracts_by, contract, contract.buyer, contract.seller)
-        self._gpus_memo.clear()
+        self._forget_in_force()
         return contract
 
     def end_contract(self, contract: CapacityContract) -> None:
         """``contract`` ends early (a party defaulted): it is no longer in force."""
         contract.active = False
+        self._forget_in_force()
+
+    def _forget_in_force(self) -> None:
+        """What is in force changed (a contract added, ended or pruned): forget the answers
+        of :meth:`contracts_of` and :meth:`contracted_gpus`."""
         self._gpus_memo.clear()
+        self._in_force_memo.clear()
 
     def add_loan(self, loan: Loan) -> Loan:
         self.loans.append(loan)
@@ -236,23 +250,26 @@ class InstrumentBook:
         return order
 
     def _reindex(self) -> None:
-        self._contracts_by, self._loans_by, self._orders_by = {}, {}, {}
-        self._gpus_memo.clear()
-        for c in self.contracts:
-            _index(self._contracts_by, c, c.buyer, c.seller)
-        for loan in self.loans:
-            _index(self._loans_by, loan, loan.borrower, loan.lender)
-        for o in self.orders:
-            _index(self._orders_by, o, o.buyer, o.vendor)
+        self._forget_in_force()
+        self._contracts_by = _indexed((c, c.buyer, c.seller) for c in self.contracts)
+        self._loans_by = _indexed((loan, loan.borrower, loan.lender) for loan in self.loans)
+        self._orders_by = _indexed((o, o.buyer, o.vendor) for o in self.orders)
 
     # --- look-ups ----------------------------------------------------------------------
     def contracts_of(self, agent_id: str, step: int | None = None) -> list[CapacityContract]:
-        """Active contracts where ``agent_id`` is buyer or seller (in force at ``step``)."""
-        pool = self._contracts_by.get(agent_id, ())
-        if step is None:
-            return [c for c in pool if c.active]
-        # CapacityContract.in_force, inlined: this scan runs tens of thousands of times a run
-        return [c for c in pool if c.active and c.start <= step < c.start + c.term_months]
+        """Active contracts where ``agent_id`` is buyer or seller (in force at ``step``), in
+        the order they were added (a new list; each answer is computed once until the
+        contracts change, as :meth:`contracted_gpus`'s)."""
+        key = (agent_id, step)
+        memo = self._in_force_memo.get(key)
+        if memo is None:
+            pool = self._contracts_by.get(agent_id, ())
+            if step is None:
+                memo = [c for c in pool if c.active]
+            else:  # CapacityContract.in_force, inlined
+                memo = [c for c in pool if c.active and c.start <= step < c.start + c.term_months]
+            self._in_force_memo[key] = memo
+        return list(memo)
 
     def contracted_gpus(
         self, *, buyer: str | None = None, seller: str | None = None, step: int
@@ -327,10 +344,20 @@ class InstrumentBook:
     def prune(self, step: int) -> None:
         """Forget instruments that can no longer owe anything: loans repaid or written off,
         contracts ended or terminated, orders fully delivered or cancelled."""
-        self.loans = [loan for loan in self.loans if loan.active]
-        self.contracts = [c for c in self.contracts if c.active and c.end > step]
-        self.orders = [o for o in self.orders if o.undelivered > 1e-9]
-        self._reindex()
+        loans = [loan for loan in self.loans if loan.active]
+        contracts = [c for c in self.contracts if c.active and c.end > step]
+        orders = [o for o in self.orders if o.units - o.delivered_units > 1e-9]
+        # an index is rebuilt only if something left it (nothing is added here)
+        if len(loans) != len(self.loans):
+            self.loans = loans
+            self._loans_by = _indexed((loan, loan.borrower, loan.lender) for loan in loans)
+        if len(contracts) != len(self.contracts):
+            self.contracts = contracts
+            self._contracts_by = _indexed((c, c.buyer, c.seller) for c in contracts)
+            self._forget_in_force()
+        if len(orders) != len(self.orders):
+            self.orders = orders
+            self._orders_by = _indexed((o, o.buyer, o.vendor) for o in orders)
 
     def issue_shares(self, issuer: str, holder: str, shares: float, cost_usd: float) -> EquityStake:
         """Record new shares of ``issuer`` bought by ``holder`` (cash moves in the ledger)."""
@@ -368,6 +395,25 @@ class InstrumentBook:
         stake = self.stakes.get((holder, issuer))
         total = self.shares_outstanding.get(issuer, 0.0)
         return 0.0 if stake is None or total <= 0 else stake.shares / total
+
+
+def _indexed[T](items: Iterable[tuple[T, str, str]]) -> dict[str, list[T]]:
+    """An index of ``(item, party, other party)`` rows: each item filed under each distinct
+    party, in the order given (as :func:`_index` one by one)."""
+    index: dict[str, list[T]] = {}
+    for item, first, second in items:
+        filed = index.get(first)
+        if filed is None:
+            index[first] = [item]
+        else:
+            filed.append(item)
+        if second != first:
+            filed = index.get(second)
+            if filed is None:
+                index[second] = [item]
+            else:
+                filed.append(item)
+    return index
 
 
 def _index[T](index: dict[str, list[T]], item: T, *agents: str) -> None:

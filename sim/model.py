@@ -387,7 +387,8 @@ class ComputeMarket(mesa.Model):
         """One row per agent per month, every role together, with an ``agent_type`` column
         (the role) and the columns each role declares (``MarketAgent.columns``)."""
         out = pd.DataFrame(self.agent_rows).rename(columns={"name": "agent_id"})
-        out.insert(1, "date", [self.start_date + pd.DateOffset(months=int(s)) for s in out["step"]])
+        dates = {s: self.start_date + pd.DateOffset(months=s) for s in range(self.month + 1)}
+        out.insert(1, "date", [dates[int(s)] for s in out["step"]])  # each month's date once
         cols = ["step", "date", "agent_id", "agent_type"]
         rest = [c for c in out.columns if c not in cols]
         return out[cols + rest].sort_values(["step", "agent_type", "agent_id"], ignore_index=True)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.ledger import CENTS_PER_USD, PAYMENT_FOR_ACCRUAL, Flow, is_world
+from sim.ledger import CENTS_PER_USD, PAYMENT_FOR_ACCRUAL, WORLD_PREFIX, Flow
 
 
-@dataclass
+@dataclass(slots=True)
 class Obligation:
     """``debtor`` owes ``creditor`` ``cents`` for ``flow`` under ``instrument``.
 
@@ -32,11 +32,13 @@ class Obligation:
 
     @property
     def external(self) -> bool:
-        return is_world(self.creditor)
+        return self.creditor.startswith(WORLD_PREFIX)  # sim.ledger.is_world, inlined (hot)
 
     @property
     def payment_flow(self) -> Flow:
-        return self.flow if self.external else PAYMENT_FOR_ACCRUAL[self.flow]
+        return (
+            self.flow if self.creditor.startswith(WORLD_PREFIX) else PAYMENT_FOR_ACCRUAL[self.flow]
+        )
 
     @property
     def usd(self) -> float:

@@ -159,3 +159,26 @@ def test_a_capacity_commitment_names_a_cloud_provider_and_another_party() -> Non
     same = {**deal, "provider": "neo"}
     with pytest.raises(ValueError, match="must differ from the provider"):
         Scenario.model_validate({**small_world().model_dump(), "deals": [same]})
+
+
+def test_scaled_world_partners_each_lab_with_its_own_copy_of_its_named_partners(baseline) -> None:
+    """A named partner once stood for all its copies, so at 10× a lab named 20 clouds (more
+    than a lab may name) and the named network grew as the square of the world."""
+    named = {s.name: s.partners for s in baseline.labs if s.partners}
+    assert named  # the baseline names partners
+    for factor in (2, 10, 20):
+        scaled = baseline.scaled(factor)
+        by_name = {s.name: s for s in scaled.labs}
+        for lab, partners in named.items():
+            for k in range(1, factor + 1):
+                copy = by_name[f"{lab}-{k}"]
+                assert copy.count == 1
+                assert copy.partners == tuple(f"{p}-{k}" for p in partners)
+        shares = [s.demand_share / s.count for s in scaled.labs]
+        original = [s.demand_share / s.count for s in baseline.labs]
+        assert sum(s.demand_share for s in scaled.labs) == pytest.approx(
+            sum(s.demand_share for s in baseline.labs)
+        )
+        assert sorted(set(round(x * factor, 12) for x in shares)) == sorted(
+            set(round(x, 12) for x in original)
+        )

@@ -74,6 +74,8 @@ class Cloud(MarketAgent):
         self.own_need_history: list[float] = []
         self.own_need_at_cover_history: list[float] = []
         self.offer_plan: dict[int, float] = {}  # price_driven: GPUs to offer in a month
+        # installed_gpus by month, kept until the fleet changes
+        self._installed_at: dict[int, float] = {}
 
     @property
     def sells_to_market(self) -> bool:
@@ -99,8 +101,13 @@ class Cloud(MarketAgent):
 
     # --- capacity ----------------------------------------------------------------------
     def installed_gpus(self, step: int) -> float:
-        # Vintage.is_online, inlined: this scan runs about ten thousand times a run
-        return sum(v.gpus for v in self.fleet if step >= v.online_step and v.gpus > 0)
+        # Vintage.is_online, inlined; each answer kept until the fleet changes (receive_chips,
+        # depreciate, give_up_fleet: the only writers of the fleet and its GPUs)
+        installed = self._installed_at.get(step)
+        if installed is None:
+            installed = sum(v.gpus for v in self.fleet if step >= v.online_step and v.gpus > 0)
+            self._installed_at[step] = installed
+        return installed
 
     def pipeline_gpus(self, step: int) -> float:
         """GPUs ordered or delivered but not yet online."""
@@ -150,6 +157,7 @@ class Cloud(MarketAgent):
     def receive_chips(self, vintage: Vintage) -> None:
         """Delivered chips join the fleet (online after the build lag)."""
         self.fleet.append(vintage)
+        self._installed_at.clear()
 
     # --- selling -----------------------------------------------------------------------
     def quote_contract_price(self) -> float:
@@ -626,6 +634,7 @@ class Cloud(MarketAgent):
             v.facility_book_cents -= facility
             total += chip + facility
         self.fleet = [v for v in self.fleet if v.gpus > 0 or v.book_cents > 0]
+        self._installed_at.clear()
         return total
 
     def impair(self, step: int) -> int:
@@ -657,7 +666,8 @@ class Cloud(MarketAgent):
             * hours
             * discount
         )
-        value_by_remaining = np.concatenate([[0.0], np.cumsum(margin)])
+        # as Python floats: the same values, and the loop below stays out of numpy scalars
+        value_by_remaining = np.concatenate([[0.0], np.cumsum(margin)]).tolist()
         total = 0
         for v in self.fleet:
             if v.gpus <= 0:
@@ -676,4 +686,5 @@ class Cloud(MarketAgent):
     def give_up_fleet(self) -> list[Vintage]:
         """Hand the whole fleet over (seized and sold in a default)."""
         fleet, self.fleet = self.fleet, []
+        self._installed_at.clear()
         return fleet

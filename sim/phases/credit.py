@@ -42,7 +42,19 @@ def collateral_backlog_usd(world: ComputeMarket, seller: str, t: int) -> float:
     for contract in world.books.instruments.contracts_of(seller):
         if contract.seller != seller:
             continue
-        value = contract.remaining_value(t, hours)
+        # CapacityContract.remaining_value, inlined (this loop runs over every contract of a
+        # seller each time a lender looks): the contracts here are active
+        start = contract.start
+        months = start + contract.term_months - (t if t > start else start)
+        if months <= 0:
+            continue
+        value = (
+            months
+            * contract.take_or_pay_share
+            * contract.gpus
+            * hours
+            * contract.price_usd_per_gpu_hour
+        )
         if value <= 0:
             continue
         seen = buyers.get(contract.buyer)
@@ -51,7 +63,6 @@ def collateral_backlog_usd(world: ComputeMarket, seller: str, t: int) -> float:
                 world.agent(contract.buyer).cash,
                 buyer_burn_usd(world, contract.buyer),
             )
-        months = max(0, contract.end - max(t, contract.start))
         weight = distress.backlog_weight(seen[0], seen[1], months, floor)
         total += value * weight
     return total

@@ -147,6 +147,8 @@ def run(world: ComputeMarket, t: int) -> None:
         if spot_alloc[k] > 0:
             for c in clouds:
                 gpus = spot_alloc[k] * spot_left[c.name] / supply
+                if gpus == 0:
+                    continue  # this cloud sells nothing on spot: no bill, no use
                 usd = gpus * hours * spot
                 books.accrue(t, lab.name, c.name, usd, Flow.COMPUTE_DUE, "spot", "spot purchase")
                 c.record_use(gpus)
