@@ -6,6 +6,8 @@ quote its rate and size its borrowing base.
   backlog from a buyer burning cash counts for less than backlog from a rich one.
 - :func:`credit_profile`: the borrower's book leverage and the concentration of its
   customers, which lenders price (:meth:`sim.agents.Investor.loan_rate`).
+- :func:`lend_from_syndicate`: a cloud's syndicated loan — the lenders it chooses, each
+  lending its pro-rata share within its budget at the rate it quotes.
 - :func:`lending_sentiment_for`: the sentiment lenders apply to the borrower's budget and
   stress spread — in a downturn, less of the market's fall for a safe balance sheet (the
   flight to quality, :func:`sim.distress.lending_sentiment`).
@@ -15,12 +17,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim import distress
+import numpy as np
+
+from sim import distress, market, mechanisms
 from sim.agents import Lab
 from sim.ledger import ASSETS
 
 if TYPE_CHECKING:
-    from sim.agents import Investor
+    from sim.agents import Cloud, Investor
     from sim.model import ComputeMarket
 
 
@@ -109,3 +113,27 @@ def quote(world: ComputeMarket, lender: Investor, borrower: str, base_rate: floa
         world.sentiment, leverage, world.cfg.distress.flight_to_quality_leverage
     )
     return lender.loan_rate(base_rate, sentiment, leverage, concentration)
+
+
+def lend_from_syndicate(world: ComputeMarket, t: int, cloud: Cloud, amount: float) -> float:
+    """Book a loan of up to ``amount`` USD to ``cloud`` from the syndicate it chooses
+    (:meth:`Cloud.choose_syndicate`), shared pro rata to the lenders' offers, each lending
+    at most its budget at the rate it quotes (:func:`quote`); lenders size their offers by
+    the sentiment they apply to this borrower (:func:`lending_sentiment_for`, the flight to
+    quality). Returns the USD lent."""
+    if amount < 1.0:
+        return 0.0
+    sentiment = lending_sentiment_for(world, cloud.name)
+    syndicate = cloud.choose_syndicate(world.investors, sentiment)
+    budgets = np.array([offer for _, offer in syndicate])
+    if budgets.sum() < 1.0:
+        return 0.0
+    take = market.pro_rata(budgets * (amount / budgets.sum()), float(budgets.sum()))
+    maturity = world.cfg.finance.loan_maturity_months
+    lent = 0.0
+    for (lender, _), usd in zip(syndicate, take, strict=True):
+        usd = float(min(usd, lender.loan_budget(sentiment)))
+        if usd >= 1.0:
+            rate = quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
+            lent += mechanisms.lend(world.books, t, lender, cloud, usd, rate, maturity).principal
+    return lent

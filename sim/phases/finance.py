@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim import market, mechanisms
+from sim import mechanisms
 from sim.agents import Cloud, Lab, MarketAgent
 from sim.books import FOUNDERS, cents_round
 from sim.instruments import VENTURE_DEBT, ConvertibleNote
@@ -223,19 +223,6 @@ def venture_debt(world: ComputeMarket, t: int, lab: Lab, shortfall: float) -> fl
 
 
 def borrow(world: ComputeMarket, t: int, cloud: Cloud, amount: float) -> None:
-    """Book a loan of up to ``amount`` from the syndicate ``cloud`` chooses, shared pro rata
-    to the lenders' offers, at the rate each lender quotes; lenders size their offers by the
-    sentiment they apply to this borrower (the flight to quality,
-    :func:`sim.phases.credit.lending_sentiment_for`)."""
-    sentiment = credit.lending_sentiment_for(world, cloud.name)
-    syndicate = cloud.choose_syndicate(world.investors, sentiment)
-    budgets = np.array([offer for _, offer in syndicate])
-    if amount < 1.0 or budgets.sum() < 1.0:
-        return
-    take = market.pro_rata(budgets * (amount / budgets.sum()), float(budgets.sum()))
-    maturity = world.cfg.finance.loan_maturity_months
-    for (lender, _), usd in zip(syndicate, take, strict=True):
-        if usd >= 1.0:
-            rate = credit.quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
-            usd = float(min(usd, lender.loan_budget(sentiment)))
-            mechanisms.lend(world.books, t, lender, cloud, usd, rate, maturity)
+    """Book a loan of up to ``amount`` from the syndicate ``cloud`` chooses
+    (:func:`sim.phases.credit.lend_from_syndicate`)."""
+    credit.lend_from_syndicate(world, t, cloud, amount)

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from sim import market, mechanisms
 from sim.agents import Cloud, Vintage
 from sim.books import CONTRACTORS, DEPOSITORS, FOUNDERS, FOUNDRIES, OPERATIONS, OTHER_BUSINESS
 from sim.ledger import CENTS_PER_USD, Flow
@@ -115,21 +112,7 @@ def draw_on_delivery(world: ComputeMarket, t: int, cloud: Cloud) -> None:
         return
     books = world.books
     short = books.obligations.owed_cents(cloud.name) / CENTS_PER_USD - cloud.cash
-    amount = min(short, cloud.borrowing_headroom(t))
-    if amount < 1.0:
-        return
-    sentiment = credit.lending_sentiment_for(world, cloud.name)  # the flight to quality
-    syndicate = cloud.choose_syndicate(world.investors, sentiment)
-    budgets = np.array([offer for _, offer in syndicate])
-    if budgets.sum() < 1.0:
-        return
-    take = market.pro_rata(budgets * (amount / budgets.sum()), float(budgets.sum()))
-    maturity = world.cfg.finance.loan_maturity_months
-    for (lender, _), usd in zip(syndicate, take, strict=True):
-        usd = float(min(usd, lender.loan_budget(sentiment)))
-        if usd >= 1.0:
-            rate = credit.quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
-            mechanisms.lend(books, t, lender, cloud, usd, rate, maturity)
+    credit.lend_from_syndicate(world, t, cloud, min(short, cloud.borrowing_headroom(t)))
 
 
 def impair(world: ComputeMarket, t: int) -> None:
