@@ -443,6 +443,8 @@ MODEL_REPORTERS = {
     "chip_deliveries_gpus": _month("chip_deliveries_gpus"),
     "orders_placed_gpus": _month("orders_placed_gpus"),
     "orders_cancelled_gpus": _month("orders_cancelled_gpus"),
+    "credit_committed_usd": _month("credit_committed_usd"),
+    "credit_drawn_usd": _month("credit_drawn_usd"),
     "contracts_signed_gpus": _month("contracts_signed_gpus"),
     "new_defaults": _month("new_defaults"),
     "defaults_cumulative": lambda m: m.defaults_total,
