@@ -261,6 +261,9 @@ def test_preemption_matches_rivals_pipelines_in_proportion_to_market_share() -> 
         ChipOrder("o", "hyper", "v", 1000, 1.0, 0, 6, 12),  # its own order does not count
     ]
     assert cloud.preemptive_gpus(0.25) == pytest.approx(1.5 * 0.25 / 0.75 * 300)
+    # delivered chips still being built into a rival's data centres are in its pipeline too
+    market.building = {"rival": 200.0, "hyper": 5000.0}
+    assert cloud.preemptive_gpus(0.25) == pytest.approx(1.5 * 0.25 / 0.75 * (300 + 200))
     assert make_cloud(flat_tech_market()).preemptive_gpus(0.25) == 0.0
 
 

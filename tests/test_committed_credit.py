@@ -62,3 +62,16 @@ def test_in_a_world_credit_is_committed_with_orders_and_drawn_as_chips_arrive() 
         drawn += model.month_state.credit_drawn_usd
     assert committed > 0 and drawn > 0
     assert drawn <= committed + 1.0
+
+
+def test_the_market_counts_rivals_chips_being_built_until_they_are_online() -> None:
+    model = ComputeMarket(small_world(), rng=1)
+    for _ in range(3):
+        model.step()
+    t = model.month
+    hyper, neo = model.cloud("hyper"), model.cloud("neo")
+    building = sum(v.gpus for v in neo.fleet if v.online_step > t)
+    assert model.building_gpus(exclude="hyper") == pytest.approx(building)
+    assert model.building_gpus(exclude="neo") == pytest.approx(
+        sum(v.gpus for v in hyper.fleet if v.online_step > t)
+    )

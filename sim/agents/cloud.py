@@ -304,18 +304,24 @@ class Cloud(MarketAgent):
         rather than build."""
         return self.market.contracted_gpus(seller=self.name, step=step + horizon)
 
-    def rivals_on_order(self) -> float:
-        """GPUs other clouds have on order (their announced pipelines)."""
-        return sum(o.undelivered for o in self.market.open_orders() if o.buyer != self.name)
+    def rivals_pipeline_gpus(self) -> float:
+        """GPUs in rivals' announced pipelines: on order, and delivered but still being
+        built into data centres (a data-centre project is announced when it is ordered and
+        counts until it is online)."""
+        on_order = sum(o.undelivered for o in self.market.open_orders() if o.buyer != self.name)
+        return on_order + self.market.building_gpus(exclude=self.name)
 
     def preemptive_gpus(self, market_share: float) -> float:
         """Capacity built to keep pace with rivals' announced pipelines: ``preemption_weight``
-        × s/(1 − s) × rivals' orders, s the cloud's market share (Spence 1977, Dixit 1980:
-        capacity committed ahead of demand to pre-empt rivals — a share-of-the-boom rule)."""
+        × s/(1 − s) × rivals' pipelines (:meth:`rivals_pipeline_gpus`), s the cloud's market
+        share (Spence 1977, Dixit 1980: capacity committed ahead of demand to pre-empt
+        rivals — a share-of-the-boom rule). Until MODEL_VERSION 0.33 only rivals' chips on
+        order counted, so a rival's project dropped out of sight on delivery, half a build
+        lag before its capacity reached the market."""
         weight = self.market.cfg.investment.preemption_weight
         if weight <= 0 or market_share >= 1:
             return 0.0
-        return weight * market_share / (1 - market_share) * self.rivals_on_order()
+        return weight * market_share / (1 - market_share) * self.rivals_pipeline_gpus()
 
     def desired_by_expected_return(
         self, step: int, horizon: int, market_share: float, unit_cost: float
