@@ -298,6 +298,16 @@ class ComputeMarket(mesa.Model):
         """Non-chip capex per H100-equivalent at ``step``, USD."""
         return costs.facility_cost(self.cfg.technology, step)
 
+    def building_gpus(self, exclude: str) -> float:
+        month = self.month
+        return sum(
+            v.gpus
+            for c in self.clouds
+            if c.name != exclude and not c.defaulted
+            for v in c.fleet
+            if v.online_step > month
+        )
+
     def full_cost(self, step: int) -> float:
         """Full cost of a new GPU-hour at ``step``, USD."""
         return costs.full_cost(self.cfg, step)
@@ -444,6 +454,8 @@ MODEL_REPORTERS = {
     "chip_deliveries_gpus": _month("chip_deliveries_gpus"),
     "orders_placed_gpus": _month("orders_placed_gpus"),
     "orders_cancelled_gpus": _month("orders_cancelled_gpus"),
+    "credit_committed_usd": _month("credit_committed_usd"),
+    "credit_drawn_usd": _month("credit_drawn_usd"),
     "contracts_signed_gpus": _month("contracts_signed_gpus"),
     "new_defaults": _month("new_defaults"),
     "defaults_cumulative": lambda m: m.defaults_total,

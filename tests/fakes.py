@@ -35,6 +35,7 @@ class FakeMarket:
     debt_service: dict[str, float] = field(default_factory=dict)  # USD due this month
     credit_offered: float = math.inf  # USD a syndicate would lend this month
     facility_usd_per_gpu: float = 10_000.0
+    building: dict[str, float] = field(default_factory=dict)  # delivered, not yet online
     growth: dict[str, float] = field(default_factory=dict)  # expected monthly growth
     market_caps: dict[str, float] = field(default_factory=dict)
     model: mesa.Model = field(default_factory=lambda: mesa.Model(rng=0))
@@ -103,3 +104,6 @@ class FakeMarket:
 
     def facility_cost(self, step: int) -> float:
         return self.facility_usd_per_gpu
+
+    def building_gpus(self, exclude: str) -> float:
+        return sum(g for name, g in self.building.items() if name != exclude)

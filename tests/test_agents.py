@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -259,6 +261,9 @@ def test_preemption_matches_rivals_pipelines_in_proportion_to_market_share() -> 
         ChipOrder("o", "hyper", "v", 1000, 1.0, 0, 6, 12),  # its own order does not count
     ]
     assert cloud.preemptive_gpus(0.25) == pytest.approx(1.5 * 0.25 / 0.75 * 300)
+    # delivered chips still being built into a rival's data centres are in its pipeline too
+    market.building = {"rival": 200.0, "hyper": 5000.0}
+    assert cloud.preemptive_gpus(0.25) == pytest.approx(1.5 * 0.25 / 0.75 * (300 + 200))
     assert make_cloud(flat_tech_market()).preemptive_gpus(0.25) == 0.0
 
 
@@ -272,6 +277,60 @@ def test_cloud_orders_no_more_than_it_can_fund() -> None:
     assert wanted == pytest.approx(min(10_000.0, cloud.funding_capacity(0) / unit))
     market.set_cash("hyper", 1e6)  # a million dollars buys 20 GPUs at most
     assert cloud.gpus_to_order(0, 18, 1.0, unit) <= 1e6 / unit + 1e-9
+
+
+def test_capex_shortfall_is_the_largest_gap_between_bills_due_and_income_so_far() -> None:
+    """Hand-computed: $100k of chips and facilities due in month 1, $50k in month 4, $30k of
+    other income a month: short by 100 − 30 = $70k in month 1, the most; an order of $200k
+    more (due at the 6-month delivery lag) makes it 350 − 6 × 30 = $170k."""
+    market = FakeMarket()  # facility $10,000 per GPU
+    assert market.cfg.technology.delivery_lag_months == 6
+    cloud = make_cloud(market, other_business_income_usd_per_month=30_000.0)
+    market.orders += [
+        ChipOrder("a", "hyper", "v", 2, 40_000.0, 0, 1, 12),
+        ChipOrder("b", "hyper", "v", 1, 40_000.0, 0, 4, 12),
+        ChipOrder("r", "rival", "v", 100, 40_000.0, 0, 1, 12),  # a rival's bills are not its
+    ]
+    assert cloud.capex_shortfall_usd(0) == pytest.approx(70_000.0)
+    assert cloud.capex_shortfall_usd(0, 200_000.0) == pytest.approx(170_000.0)
+    rich = make_cloud(market, "rich", other_business_income_usd_per_month=1e9)
+    assert rich.capex_shortfall_usd(0, 200_000.0) == 0.0
+
+
+def test_cloud_counts_committed_credit_and_only_this_months_offer_beside_it() -> None:
+    market = FakeMarket(credit_offered=0.0)
+    cloud = make_cloud(market, other_business_income_usd_per_month=0.0)
+    market.set_cash("hyper", 1e9)
+    before = cloud.funding_capacity(0)
+    cloud.commit_credit("bank", 5e9)
+    assert cloud.funding_capacity(0) - before == pytest.approx(5e9)
+    # new credit is counted only up to its headroom beside what is committed
+    market.collateral_backlog["hyper"] = 10e9
+    headroom = cloud.borrowing_headroom(0)
+    market.credit_offered = math.inf
+    assert cloud.funding_capacity(0) - before == pytest.approx(max(5e9, headroom))
+    assert cloud.funding_capacity(0, new_credit=False) - before == pytest.approx(5e9)
+
+
+def test_cloud_commits_credit_for_what_its_cash_will_not_pay_and_gives_back_the_rest() -> None:
+    market = FakeMarket()
+    cloud = make_cloud(market, other_business_income_usd_per_month=0.0)
+    market.collateral_backlog["hyper"] = 100e9  # a large borrowing base
+    market.set_cash("hyper", 1e9)
+    market.orders.append(ChipOrder("a", "hyper", "v", 100_000, 40_000.0, 0, 3, 12))
+    due = 100_000 * 50_000.0  # chips and facilities, $5B
+    assert cloud.credit_commitment_wanted(0, 0.0) == pytest.approx(due - 1e9)
+    assert cloud.credit_commitment_wanted(0, 2e9) == pytest.approx(due + 2e9 - 1e9)
+    cloud.commit_credit("bank", 3e9)
+    cloud.commit_credit("fund", 3e9)
+    assert cloud.credit_commitment_wanted(0, 0.0) == pytest.approx(due - 1e9 - 6e9)  # −$2B
+    cloud.release_credit(2e9)
+    assert cloud.committed_credit == pytest.approx({"bank": 2e9, "fund": 2e9})
+    cloud.draw_credit("bank", 2e9)
+    assert cloud.committed_credit == pytest.approx({"fund": 2e9})
+    # never beyond what its collateral supports beside what it holds
+    market.collateral_backlog["hyper"] = 0.0
+    assert cloud.credit_commitment_wanted(0, 50e9) <= 0.0
 
 
 def test_cloud_borrows_its_shortfall_up_to_its_headroom() -> None:

@@ -360,7 +360,7 @@ def test_borrowing_base_counts_backlog_by_buyer_quality_in_a_world() -> None:
     """The neocloud's collateral backlog is below its backlog when its buyer (a lab) burns
     cash, and equals it when the floor is 1."""
     model = ComputeMarket(small_world(), rng=1)
-    for _ in range(8):
+    for _ in range(6):
         model.step()
     t = model.month
     backlog = model.backlog_usd("neo", t)
@@ -369,7 +369,7 @@ def test_borrowing_base_counts_backlog_by_buyer_quality_in_a_world() -> None:
     assert lab.monthly_burn() > 0, "the lab must burn cash for this test"
     assert model.collateral_backlog_usd("neo", t) < backlog
     full = ComputeMarket(small_world(**{"distress.backlog_weight_floor": 1.0}), rng=1)
-    for _ in range(8):
+    for _ in range(6):
         full.step()
     assert full.collateral_backlog_usd("neo", t) == pytest.approx(full.backlog_usd("neo", t))
 

@@ -218,6 +218,8 @@ def test_money_is_conserved_and_books_balance_every_month(
         SUPPLY_SEEN.add("discount")
     if (agents[agents["agent_type"] == "Cloud"]["in_glut"] == 1.0).any():
         SUPPLY_SEEN.add("glut stop")
+    if (model["credit_committed_usd"] > 0).any() and (model["credit_drawn_usd"] > 0).any():
+        SUPPLY_SEEN.add("committed credit")  # committed with an order, drawn on delivery
     jv = flows[flows["payer"] == "jv-vehicle"]
     if (jv["kind"] == "compute_payment").any() and (jv["kind"] == "dividend").any():
         COMPETITION_SEEN.add("joint venture")  # it bought the lab's services, paid profit
@@ -287,6 +289,7 @@ def check_random_worlds_exercised_every_mechanism() -> None:
         "cloud-to-cloud contract",
         "buy or build",
         "warrant exercised",
+        "committed credit",
     } == SUPPLY_SEEN
     assert {"joint venture", "lab-owned capacity", "resale"} == COMPETITION_SEEN
     assert {"in-house", "on spot", "resale to outside buyers"} == OUTSIDE_SEEN

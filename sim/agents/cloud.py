@@ -76,6 +76,9 @@ class Cloud(MarketAgent):
         self.offer_plan: dict[int, float] = {}  # price_driven: GPUs to offer in a month
         # installed_gpus by month, kept until the fleet changes
         self._installed_at: dict[int, float] = {}
+        # committed delayed-draw capex credit: USD each lender has committed and the cloud
+        # has not drawn yet (off the balance sheet until drawn, as a bank's undrawn line)
+        self.committed_credit: dict[str, float] = {}
 
     @property
     def sells_to_market(self) -> bool:
@@ -309,18 +312,24 @@ class Cloud(MarketAgent):
         rather than build."""
         return self.market.contracted_gpus(seller=self.name, step=step + horizon)
 
-    def rivals_on_order(self) -> float:
-        """GPUs other clouds have on order (their announced pipelines)."""
-        return sum(o.undelivered for o in self.market.open_orders() if o.buyer != self.name)
+    def rivals_pipeline_gpus(self) -> float:
+        """GPUs in rivals' announced pipelines: on order, and delivered but still being
+        built into data centres (a data-centre project is announced when it is ordered and
+        counts until it is online)."""
+        on_order = sum(o.undelivered for o in self.market.open_orders() if o.buyer != self.name)
+        return on_order + self.market.building_gpus(exclude=self.name)
 
     def preemptive_gpus(self, market_share: float) -> float:
         """Capacity built to keep pace with rivals' announced pipelines: ``preemption_weight``
-        × s/(1 − s) × rivals' orders, s the cloud's market share (Spence 1977, Dixit 1980:
-        capacity committed ahead of demand to pre-empt rivals — a share-of-the-boom rule)."""
+        × s/(1 − s) × rivals' pipelines (:meth:`rivals_pipeline_gpus`), s the cloud's market
+        share (Spence 1977, Dixit 1980: capacity committed ahead of demand to pre-empt
+        rivals — a share-of-the-boom rule). Until MODEL_VERSION 0.33 only rivals' chips on
+        order counted, so a rival's project dropped out of sight on delivery, half a build
+        lag before its capacity reached the market."""
         weight = self.market.cfg.investment.preemption_weight
         if weight <= 0 or market_share >= 1:
             return 0.0
-        return weight * market_share / (1 - market_share) * self.rivals_on_order()
+        return weight * market_share / (1 - market_share) * self.rivals_pipeline_gpus()
 
     def desired_by_expected_return(
         self, step: int, horizon: int, market_share: float, unit_cost: float
@@ -501,27 +510,97 @@ class Cloud(MarketAgent):
         chips it ordered (:meth:`capex_due_in_a_month`)."""
         return self.cash_buffer_usd(self.costs_usd) + self.capex_due_in_a_month()
 
-    def funding_capacity(self, step: int) -> float:
-        """USD the cloud can put into new orders: cash, the credit lenders would grant and
-        other income over the build lag, less what it has committed and a cash buffer.
+    def funding_capacity(self, step: int, *, new_credit: bool = True) -> float:
+        """USD the cloud can put into new orders: cash, its committed credit not yet drawn
+        (:attr:`committed_credit`) and the credit lenders would commit this month (with
+        ``new_credit``), less a cash buffer, its arrears and the most it will be short of
+        for the chips it has ordered in any month until what it orders now is delivered,
+        its other income counted as it comes (:meth:`capex_shortfall_usd`).
 
-        Credit is its borrowing headroom (what its collateral supports) but no more than a
-        syndicate offers this month (:meth:`MarketView.credit_offered_usd`; chips are paid
-        for in the months they arrive, so a month's credit is what a delivery can draw): a
-        firm plans on the finance it can raise, not on a limit nobody will fill (the
-        financing constraint of investment, Fazzari, Hubbard and Petersen 1988; JMAB's
-        firms size investment by the credit the banks grant, Caiani et al. 2016)."""
-        horizon = self.market.cfg.technology.build_lag_months
+        Chips and their facilities are paid for on delivery; credit is what lenders have
+        committed to lend then (a delayed-draw facility, :meth:`credit_commitment_wanted`)
+        plus what a syndicate would commit this month within its borrowing headroom
+        (:meth:`MarketView.credit_offered_usd`): a firm plans on the finance it has
+        arranged, not on a limit nobody will fill (the financing constraint of investment,
+        Fazzari, Hubbard and Petersen 1988; JMAB's firms size investment by the credit the
+        banks grant, Caiani et al. 2016; committed lines as liquidity insurance, Holmström
+        and Tirole 1998)."""
         buffer = self.market.cfg.finance.cash_buffer_months * self.costs_usd
-        credit = min(self.borrowing_headroom(step), self.market.credit_offered_usd())
+        undrawn = self.undrawn_credit_usd()
+        credit = 0.0
+        if new_credit:
+            room = max(0.0, self.borrowing_headroom(step) - undrawn)
+            credit = min(room, self.market.credit_offered_usd())
         return (
             self.cash
+            + undrawn
             + credit
-            + self.spec.other_business_income_usd_per_month * horizon
-            - self.committed_capex()
+            - self.capex_shortfall_usd(step)
             - buffer
             - self.arrears_usd
         )
+
+    def capex_shortfall_usd(self, step: int, order_usd: float = 0.0) -> float:
+        """The most, in USD, that the chips and facilities it has ordered (and ``order_usd``
+        more, due a delivery lag from now) exceed its other income in any month until
+        then: Σ due by month k − income × k, largest over k = 0 … delivery lag (at least
+        0). A cash-flow projection of the build, as lenders size a construction loan
+        (Yescombe, Principles of Project Finance, 2014, ch. 10)."""
+        lag = self.market.cfg.technology.delivery_lag_months
+        income = self.spec.other_business_income_usd_per_month
+        facility = self.market.facility_cost(self.market.month)
+        due = np.zeros(lag + 1)
+        for o in self.market.open_orders(buyer=self.name):
+            k = min(lag, max(0, o.delivery_step - step))
+            due[k] += o.undelivered * (o.unit_price_usd + facility)
+        due[lag] += order_usd
+        return max(0.0, float(np.max(np.cumsum(due) - income * np.arange(lag + 1))))
+
+    def undrawn_credit_usd(self) -> float:
+        """USD its lenders have committed to lend on delivery and it has not drawn."""
+        return sum(self.committed_credit.values())
+
+    def credit_commitment_wanted(self, step: int, order_usd: float) -> float:
+        """USD of committed credit to arrange (positive) or to give back (negative)
+        now that it orders ``order_usd`` more: enough that its cash and the commitments cover
+        the most it will be short of for what it has ordered (:meth:`capex_shortfall_usd`),
+        its cash buffer and its arrears,
+        within its borrowing headroom (what its collateral supports beside the commitments
+        it holds). A delayed-draw term loan is committed when the build is ordered and drawn
+        as chips arrive (data-centre project finance; Yescombe, Principles of Project
+        Finance, 2014, ch. 14); a line it no longer needs is given back, as borrowers cut
+        unused commitments that cost a fee (Sufi 2009)."""
+        undrawn = self.undrawn_credit_usd()
+        need = (
+            self.capex_shortfall_usd(step, order_usd)
+            + self.market.cfg.finance.cash_buffer_months * self.costs_usd
+            + self.arrears_usd
+            - self.cash
+        )
+        room = max(0.0, self.borrowing_headroom(step) - undrawn)
+        return min(max(0.0, need) - undrawn, room)
+
+    def commit_credit(self, lender: str, usd: float) -> None:
+        """``lender`` commits ``usd`` more to the cloud's capex credit line."""
+        self.committed_credit[lender] = self.committed_credit.get(lender, 0.0) + usd
+
+    def release_credit(self, usd: float) -> None:
+        """Give back ``usd`` of the undrawn commitments, from every lender in proportion."""
+        undrawn = self.undrawn_credit_usd()
+        if undrawn <= 0:
+            return
+        keep = max(0.0, 1.0 - usd / undrawn)
+        self.committed_credit = {
+            k: v * keep for k, v in self.committed_credit.items() if v * keep >= 1.0
+        }
+
+    def draw_credit(self, lender: str, usd: float) -> None:
+        """``usd`` of ``lender``'s commitment is drawn (it is now a loan)."""
+        left = self.committed_credit.get(lender, 0.0) - usd
+        if left >= 1.0:
+            self.committed_credit[lender] = left
+        else:
+            self.committed_credit.pop(lender, None)
 
     def contracted_income_usd(self, step: int) -> float:
         """USD of cash a month its buyers owe it whatever they use: the take-or-pay share

@@ -133,3 +133,8 @@ class Investor(MarketAgent):
 
     def record_loan(self, usd: float) -> None:
         self.loans_used_usd += usd
+
+    def record_draw(self, usd: float) -> None:
+        """``usd`` lent on a credit commitment made in an earlier month: it took that
+        month's budget, so it takes none of this month's."""
+        self.loans_used_usd -= usd

@@ -104,3 +104,9 @@ class MarketView(Protocol):
     def facility_cost(self, step: int) -> float:
         """Non-chip capex per GPU at ``step``, USD."""
         ...
+
+    def building_gpus(self, exclude: str) -> float:
+        """GPUs the clouds other than ``exclude`` have delivered and are still building
+        into data centres (not yet online): the part of their announced pipelines that is
+        no longer on order."""
+        ...

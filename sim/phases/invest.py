@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim import costs, mechanisms
+import numpy as np
+
+from sim import costs, market, mechanisms
 from sim.deals import capacity_commitment
 from sim.instruments import ChipOrder
+from sim.phases import credit
 
 if TYPE_CHECKING:
     from sim.agents import ChipVendor, Cloud
@@ -50,6 +53,10 @@ def run(world: ComputeMarket, t: int) -> None:
     for cloud in active_clouds:
         share = cloud.installed_gpus(t) / capacity
         gpus = cloud.gpus_to_order(t, horizon, share, unit_cost)
+        # the credit for it is committed now (drawn on delivery); what lenders do not commit
+        # is not ordered
+        arrange_credit(world, t, cloud, max(0.0, gpus) * unit_cost)
+        gpus = min(gpus, max(0.0, cloud.funding_capacity(t, new_credit=False)) / unit_cost)
         if gpus < 1.0:
             continue
         for vendor_name, units in cloud.split_order(gpus, vendors).items():
@@ -118,6 +125,32 @@ def buy_overflow(
             )
             if contract is not None:
                 world.month_state.contracts_signed_gpus += units
+
+
+def arrange_credit(world: ComputeMarket, t: int, cloud: Cloud, order_usd: float) -> None:
+    """The cloud's committed capex credit (:meth:`Cloud.credit_commitment_wanted`): a
+    syndicate it chooses commits what it asks, within each lender's budget for the month
+    (a commitment takes lending capacity when made, not when drawn), or the cloud gives back
+    what it no longer needs. No money moves until the commitment is drawn on delivery
+    (``phases.settle.draw_on_delivery``)."""
+    change = cloud.credit_commitment_wanted(t, order_usd)
+    if change <= -1.0:
+        cloud.release_credit(-change)
+        return
+    if change < 1.0:
+        return
+    sentiment = credit.lending_sentiment_for(world, cloud.name)  # the flight to quality
+    syndicate = cloud.choose_syndicate(world.investors, sentiment)
+    budgets = np.array([offer for _, offer in syndicate])
+    if budgets.sum() < 1.0:
+        return
+    take = market.pro_rata(budgets * (change / budgets.sum()), float(budgets.sum()))
+    for (lender, _), usd in zip(syndicate, take, strict=True):
+        usd = float(min(usd, lender.loan_budget(sentiment)))
+        if usd >= 1.0:
+            lender.record_loan(usd)
+            cloud.commit_credit(lender.name, usd)
+            world.month_state.credit_committed_usd += usd
 
 
 def book_order(

@@ -26,6 +26,8 @@ class MonthState:
     impairment_usd: float = 0.0
     new_defaults: float = 0.0  # parties that defaulted this month
     fire_sold_gpus: float = 0.0  # GPUs sold by defaulters this month (price impact)
+    credit_committed_usd: float = 0.0  # capex credit lenders committed to clouds this month
+    credit_drawn_usd: float = 0.0  # of earlier commitments, drawn on delivery this month
 
     @property
     def utilisation(self) -> float:

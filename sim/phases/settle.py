@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.agents import Cloud, Vintage
+from sim import mechanisms
+from sim.agents import Cloud, Investor, Vintage
 from sim.books import CONTRACTORS, DEPOSITORS, FOUNDERS, FOUNDRIES, OPERATIONS, OTHER_BUSINESS
 from sim.ledger import CENTS_PER_USD, Flow
 from sim.phases import credit
@@ -112,7 +113,35 @@ def draw_on_delivery(world: ComputeMarket, t: int, cloud: Cloud) -> None:
         return
     books = world.books
     short = books.obligations.owed_cents(cloud.name) / CENTS_PER_USD - cloud.cash
+    # committed credit is lent whatever the borrowing base is now: the lenders took that
+    # risk when they committed (their covenants can still call the loan)
+    short -= draw_committed_credit(world, t, cloud, short)
     credit.lend_from_syndicate(world, t, cloud, min(short, cloud.borrowing_headroom(t)))
+
+
+def draw_committed_credit(world: ComputeMarket, t: int, cloud: Cloud, amount: float) -> float:
+    """Draw up to ``amount`` USD on the credit the cloud's lenders committed when it ordered
+    (``phases.invest.arrange_credit``), from each in proportion to its commitment, at the
+    rate each quotes now; returns the USD drawn. A draw takes none of the lender's budget
+    for the month: the commitment took it."""
+    undrawn = cloud.undrawn_credit_usd()
+    if undrawn < 1.0 or amount < 1.0:
+        return 0.0
+    books, maturity = world.books, world.cfg.finance.loan_maturity_months
+    share = min(1.0, amount / undrawn)
+    drawn = 0.0
+    for name, committed in list(cloud.committed_credit.items()):
+        lender = world.agent(name)
+        usd = committed * share
+        if not isinstance(lender, Investor) or usd < 1.0 or lender.defaulted:
+            continue
+        rate = credit.quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
+        loan = mechanisms.lend(books, t, lender, cloud, usd, rate, maturity)
+        lender.record_draw(loan.principal)
+        cloud.draw_credit(name, loan.principal)
+        drawn += loan.principal
+    world.month_state.credit_drawn_usd += drawn
+    return drawn
 
 
 def impair(world: ComputeMarket, t: int) -> None:
