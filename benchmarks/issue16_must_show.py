@@ -9,7 +9,8 @@ calibrated data-centre revenue ($193.7B ± 30%); the spot price in October 2025 
 The glut stop: in every month after six months of spot below 0.8 × full cost, the GPUs ordered
 by the clouds in a glut beyond what their contracts needed (net of what is installed and on
 order) and beyond the contracts signed that month. The endogenous glut: boom demand, no
-bust, strong pre-emption: runs where spot stays below full cost for six months or more.
+bust, strong pre-emption: runs where spot stays below full cost for six months or more, and
+the defaults before the longest such run began (the builders must still be standing).
 The named network: hyperscaler-a's share of neocloud-leader's compute revenue in 2025 (its
 sales to the buyers beyond the labs counted) and
 hyperscaler-bbb's backlog at the end of 2025.
@@ -116,18 +117,40 @@ def glut_stop(seeds: int, scenario_file: str = "experiments/telecom_bust.toml") 
     print(f"  all seeds: {total_beyond:,.0f} GPUs ordered in a glut beyond contracts")
 
 
+def glut_start(flags: np.ndarray) -> int | None:
+    """First month of the longest run of true values (None if there is none)."""
+    best = run = 0
+    start = first = None
+    for month, flag in enumerate(flags):
+        if flag and run == 0:
+            start = month
+        run = run + 1 if flag else 0
+        if run > best:
+            best, first = run, start
+    return first
+
+
 def endogenous_glut(seeds: int) -> None:
     glut = load_scenario(ENDOGENOUS_GLUT)
     print("endogenous glut (boom, no bust)    longest run of spot < full cost, months")
     for weight in (0.0, glut.investment.preemption_weight):
         scenario = glut.with_overrides({"investment.preemption_weight": weight})
-        runs = []
+        runs, before, total = [], [], []
         for seed in range(1, seeds + 1):
-            m = simulate(scenario, seed).tables["model"]
+            result = simulate(scenario, seed)
+            m = result.tables["model"]
             price, cost = m["spot_price_usd_per_gpu_hour"], m["full_cost_usd_per_gpu_hour"]
-            runs.append(longest_run((price < cost).to_numpy()))
+            below = (price < cost).to_numpy()
+            runs.append(longest_run(below))
+            start = glut_start(below)
+            # the builders still standing when the price falls: defaults before the glut
+            before.append(
+                int(m.loc[m["step"] < start, "new_defaults"].sum()) if start is not None else None
+            )
+            total.append(int(result.summary["defaults"]))
         hits = sum(r >= 6 for r in runs)
         print(f"  pre-emption {weight:<4} runs {runs}: {hits} of {seeds} with >= 6 months")
+        print(f"    defaults before the glut began {before}; in the whole run {total}")
 
 
 def named_network(seeds: int) -> None:
