@@ -24,9 +24,15 @@ TERMINAL_SPREAD = 0.02
 terminal value finite; a unit of the formula, not a parameter)."""
 
 
+MAX_MONTHLY_GROWTH = 100.0
+"""Largest monthly growth :func:`annualise` compounds (×101 a month, ≈ 1.1e24 a year): a
+firm starting from almost nothing can post any ratio, and a float overflows past ≈ 1e308."""
+
+
 def annualise(monthly_growth: float) -> float:
-    """Annual growth equivalent to ``monthly_growth`` compounded for 12 months."""
-    return (1.0 + max(monthly_growth, -0.99)) ** 12 - 1.0
+    """Annual growth equivalent to ``monthly_growth`` compounded for 12 months (the monthly
+    growth taken between −99% and :data:`MAX_MONTHLY_GROWTH`)."""
+    return (1.0 + min(max(monthly_growth, -0.99), MAX_MONTHLY_GROWTH)) ** 12 - 1.0
 
 
 def required_return(base: float, risk_premium: float, sentiment: float) -> float:
