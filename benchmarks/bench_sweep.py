@@ -12,15 +12,19 @@ is the sweep runner in this process (the worker's outputs, the results store, it
 writes); "process" adds the pool (worker start-up, task pickling). Overhead per run =
 (runner time − bare time) / N, also as a share of the bare run; it is measured in CPU time of
 this process for the in-process engines (bare, simulate, serial: less disturbed by other
-work on a shared machine) and in wall time for the pools. Compare figures from one
+work on a shared machine); for the pools in wall time and in CPU time of this process and
+its workers together ("runs/h with a free core per worker" = workers × 3600 × N ÷ that CPU
+time: what the pool would do on an otherwise idle machine). Compare figures from one
 invocation, not across invocations.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
+from concurrent.futures import Executor
 from pathlib import Path
 
 from sim.results_store import ResultsStore
@@ -46,6 +50,21 @@ def sweep_file(folder: Path, scenario: Path, runs: int, months: int) -> Path:
         f"[outputs]\nsummary = [{kept}]\n"
     )
     return path
+
+
+def _workers_cpu(pool: Executor) -> float:
+    """User + system CPU seconds used so far by a process pool's workers (read from
+    ``/proc``; the fork server's workers are not this process's children, so
+    ``getrusage`` does not see them); 0 for other executors or off Linux."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for process in getattr(pool, "_processes", {}).values():
+        try:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
 
 
 def folder_bytes(folder: Path) -> int:
@@ -89,7 +108,9 @@ def main() -> None:
             start, cpu = time.perf_counter(), time.process_time()
             with executor_for(engine, workers) as pool:
                 run_sweep(sweep, store, pool, progress=False)
+                workers_cpu = _workers_cpu(pool)
             wall, used = time.perf_counter() - start, time.process_time() - cpu
+            pool_cpu = used + workers_cpu  # this process and its workers
             plural = "s" if workers > 1 else " "
             if engine == "serial":
                 per_run = (used - bare_cpu) / n
@@ -101,8 +122,15 @@ def main() -> None:
                 continue
             line = (
                 f"{engine + ' sweep':<15} {workers} worker{plural}  {3600 * n / wall:8.0f} runs/h "
-                f"wall ({wall:.2f} s incl. start-up"
+                f"wall ({wall:.2f} s incl. start-up; {pool_cpu:.2f} s CPU in all processes = "
+                f"{workers * 3600 * n / pool_cpu:.0f} runs/h with a free core per worker"
             )
+            if engine == "process":
+                per_run_cpu = (pool_cpu - bare_cpu) / n
+                line += (
+                    f"; CPU overhead {1000 * per_run_cpu:.0f} ms/run = "
+                    f"{100 * per_run_cpu * n / bare_cpu:.1f}%"
+                )
             if workers == 1:
                 per_run = (wall - bare) / n
                 line += f"; overhead {1000 * per_run:.0f} ms/run = {100 * per_run * n / bare:.1f}%"
