@@ -11,18 +11,27 @@ whole summary (what the sweep worker did before it computed only what it keeps).
 is the sweep runner in this process (the worker's outputs, the results store, its Parquet
 writes); "process" adds the pool (worker start-up, task pickling). Overhead per run =
 (runner time − bare time) / N, also as a share of the bare run; it is measured in CPU time of
-this process for the in-process engines (bare, simulate, serial: less disturbed by other
-work on a shared machine) and in wall time for the pools. Compare figures from one
+this process for the in-process engines (for the serial runner also directly: its CPU time
+outside the model calls of the same runs) (bare, simulate, serial: less disturbed by other
+work on a shared machine); for the pools in wall time and in CPU time of this process and
+its workers together ("runs/h with a free core per worker" = workers × 3600 × N ÷ that CPU
+time: what the pool would do on an otherwise idle machine). Compare figures from one
 invocation, not across invocations.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import tempfile
 import time
+from collections.abc import Iterator
+from concurrent.futures import Executor
 from pathlib import Path
+from typing import Any
 
+from sim import runner
 from sim.results_store import ResultsStore
 from sim.runner import run_model, simulate
 from sim.sweep import load_sweep, run_sweep
@@ -46,6 +55,43 @@ def sweep_file(folder: Path, scenario: Path, runs: int, months: int) -> Path:
         f"[outputs]\nsummary = [{kept}]\n"
     )
     return path
+
+
+@contextlib.contextmanager
+def _model_timer() -> Iterator[list[float]]:
+    """CPU seconds this process spends inside :func:`sim.runner.run_model` in the block (the
+    sweep's worker calls it through ``sim.runner``): what the serial runner costs beyond the
+    model is then timed in the same runs, free of run-to-run noise in the model's time."""
+    spent = [0.0]
+    original = runner.run_model
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.process_time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[0] += time.process_time() - start
+
+    runner.run_model = timed
+    try:
+        yield spent
+    finally:
+        runner.run_model = original
+
+
+def _workers_cpu(pool: Executor) -> float:
+    """User + system CPU seconds used so far by a process pool's workers (read from
+    ``/proc``; the fork server's workers are not this process's children, so
+    ``getrusage`` does not see them); 0 for other executors or off Linux."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for process in getattr(pool, "_processes", {}).values():
+        try:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
 
 
 def folder_bytes(folder: Path) -> int:
@@ -87,22 +133,34 @@ def main() -> None:
         for engine, workers in engines:
             store = ResultsStore(folder / f"{engine}-{workers}")
             start, cpu = time.perf_counter(), time.process_time()
-            with executor_for(engine, workers) as pool:
+            with executor_for(engine, workers) as pool, _model_timer() as in_model:
                 run_sweep(sweep, store, pool, progress=False)
+                workers_cpu = _workers_cpu(pool)
             wall, used = time.perf_counter() - start, time.process_time() - cpu
+            pool_cpu = used + workers_cpu  # this process and its workers
             plural = "s" if workers > 1 else " "
             if engine == "serial":
                 per_run = (used - bare_cpu) / n
+                direct = (used - in_model[0]) / n  # the runner's own work, timed around it
                 print(
                     f"serial sweep    1 worker   {3600 * n / used:8.0f} runs/h CPU  "
                     f"(overhead {1000 * per_run:.0f} ms CPU/run = "
-                    f"{100 * per_run * n / bare_cpu:.1f}% of a bare run)"
+                    f"{100 * per_run * n / bare_cpu:.1f}% of a bare run; outside the model "
+                    f"in the same runs {1000 * direct:.0f} ms CPU/run = "
+                    f"{100 * direct * n / in_model[0]:.1f}% of their model time)"
                 )
                 continue
             line = (
                 f"{engine + ' sweep':<15} {workers} worker{plural}  {3600 * n / wall:8.0f} runs/h "
-                f"wall ({wall:.2f} s incl. start-up"
+                f"wall ({wall:.2f} s incl. start-up; {pool_cpu:.2f} s CPU in all processes = "
+                f"{workers * 3600 * n / pool_cpu:.0f} runs/h with a free core per worker"
             )
+            if engine == "process":
+                per_run_cpu = (pool_cpu - bare_cpu) / n
+                line += (
+                    f"; CPU overhead {1000 * per_run_cpu:.0f} ms/run = "
+                    f"{100 * per_run_cpu * n / bare_cpu:.1f}%"
+                )
             if workers == 1:
                 per_run = (wall - bare) / n
                 line += f"; overhead {1000 * per_run:.0f} ms/run = {100 * per_run * n / bare:.1f}%"

@@ -490,8 +490,10 @@ on these tables; reading is as fast)."""
 
 def write_table(df: pd.DataFrame, path: str | Path) -> None:
     """Write one table as zstd Parquet; float columns byte-stream-split (their bytes grouped
-    by position, which zstd compresses about 10% better on balance sheets and prices).
-    The frame read back is identical."""
+    by position, which zstd compresses about 10% better on balance sheets and prices),
+    without the serialised Arrow and pandas schemas (``store_schema=False``: Parquet's own
+    column types say everything these tables need, and the two copies of the schema were
+    19 kB of the 48 kB model table). The frame read back is identical."""
     floats = [c for c in df.columns if df[c].dtype.kind == "f"]
     df.to_parquet(
         path,
@@ -500,6 +502,7 @@ def write_table(df: pd.DataFrame, path: str | Path) -> None:
         compression_level=PARQUET_LEVEL,
         use_byte_stream_split=floats or False,
         use_dictionary=[c for c in df.columns if c not in floats],
+        store_schema=False,
     )
 
 
