@@ -165,8 +165,9 @@ def check_price_war_caption(wars: pd.DataFrame) -> None:
 def check_overbuild_caption(table: pd.DataFrame, gains: pd.Series) -> None:
     """Overbuild on purpose does not pay the lab: at 160% coverage spot 0.4–6% below the
     baseline's in every seed and the leader $31–43B behind (bills up ≈ $67B, resale and
-    revenue back ≈ $27B); all out it defaults in 3 of 6 seeds in months 22–24 and keeps
-    $117–132B less in the others; clouds and vendors gain, the leader and its investors
+    revenue back ≈ $27B); all out it defaults in 3 of 6 seeds in months 22–24 (bills
+    1.40–1.46× revenue and resale income, baseline 1.29–1.33×) and keeps $117–132B less in
+    the others; clouds and vendors gain, the leader and its investors
     lose; the leader uses about a fifth of the compute and resells mostly to the buyers
     beyond the labs."""
     by = {w: g.set_index("seed") for w, g in table.groupby("world")}
@@ -189,6 +190,9 @@ def check_overbuild_caption(table: pd.DataFrame, gains: pd.Series) -> None:
     assert out.loc[failed, "default month"].between(22, 24).all()
     assert (out.loc[failed, "leader value at 60"] == 0).all()
     assert kept["all out"][~failed].max() < -116 and kept["all out"][~failed].min() > -133
+    burden = {w: by[w]["leader compute bills"] / by[w][income].sum(axis=1) for w in by}
+    assert burden["all out"][failed].between(1.40, 1.46).all()
+    assert burden["baseline"].between(1.28, 1.335).all()
     assert gains["clouds"] > 0 and gains["vendors"] > 0
     assert gains["frontier-leader"] < 0 and gains["investors"] < 0
     used = table[table["leader defaulted"] == 0]["leader share of compute used years 3-5"]
@@ -232,9 +236,10 @@ def test_competition_captions_are_true(tmp_path) -> None:
 
 @pytest.mark.gallery
 def test_overbuild_on_purpose_caption_is_true(tmp_path) -> None:
-    """Overbuild on purpose with resale: spot in years 3–5 a few percent above the
-    baseline's (not below: the named contracts already commit the leader); the lab still
-    ends with lower retained earnings than in the baseline."""
+    """Overbuild on purpose with resale (experiments/overbuild.py): spot in years 3–5 a few
+    percent above the baseline's (not below: the named contracts already commit the leader);
+    the lab defaults in 9 of the 10 seeds, so its median retained earnings stop above the
+    surviving baseline leader's (no gain)."""
     from sim.gallery import BuildContext
 
     from .conftest import ROOT
@@ -247,7 +252,9 @@ def test_overbuild_on_purpose_caption_is_true(tmp_path) -> None:
     purpose, base = table.loc["overbuild on purpose"], table.loc["baseline"]
     rise = purpose["spot price years 3-5"] / base["spot price years 3-5"] - 1
     assert 0 < rise < 0.10  # "a few percent above the baseline's, not below"
-    assert purpose["lab retained earnings"] < base["lab retained earnings"]
+    assert purpose["seeds in which the lab defaulted"] == 9
+    assert base["seeds in which the lab defaulted"] == 0
+    assert purpose["lab retained earnings"] > base["lab retained earnings"]  # stopped early
 
 
 # --- the market's willingness to pay (issue 15: revenue responds to prices) -------------
