@@ -13,6 +13,7 @@ import pandas as pd
 from sim.config import load_scenario
 from sim.ensemble import derive_seeds, run_ensemble
 from sim.gallery import BuildContext, Experiment, GalleryFigure, run_standalone
+from sim.metrics import lab_result
 from sim.plots import fan_chart, new_figure, save_figure
 
 HERE = Path(__file__).resolve().parent
@@ -90,39 +91,28 @@ def two_fan_panels(
 
 
 def overbuild_result(tables: dict[str, pd.DataFrame], months: int) -> dict[str, float]:
-    """The overbuild figures of one run: the mean spot price in years 3-5 (USD per
-    GPU-hour); the leader's 60-month result — retained earnings (they stop at its default if
-    it defaults), its market value at the end (0 once defaulted), its revenue — whether and
-    when it defaulted; what it committed (peak backlog) and paid for compute; where its
-    resold capacity went (to other labs, to the buyers beyond the labs), all in USD."""
-    model, agents = tables["model"], tables["agents"]
-    accruals, flows, events = tables["accruals"], tables["flows"], tables["events"]
-    lead = agents[agents["agent_id"] == LEADER].set_index("step")
-    defaults = events[events["event"].str.startswith("default") & (events["defaulter"] == LEADER)]
-    exposures = tables["exposures"]
-    backlog = exposures[exposures["debtor"] == LEADER].groupby("step")["backlog_usd"].sum()
-    bills = accruals[(accruals["payer"] == LEADER) & (accruals["kind"] == "compute_due")]
-    resale = accruals[(accruals["payee"] == LEADER) & (accruals["instrument"] == "resale")]
-    outside = flows[(flows["payee"] == LEADER) & (flows["kind"] == "outside_compute")]
-    used = model.loc[model["step"] >= 24, "used_gpus"]
+    """The overbuild figures of one run of ``months`` months: the mean spot price in years
+    3-5 (USD per GPU-hour) and the leader's result (:func:`sim.metrics.lab_result`: retained
+    earnings, which stop at its default; market value at the end, 0 once defaulted; revenue;
+    whether and when it defaulted; its peak backlog and compute bills; where its resold
+    capacity went, all USD; its share of the compute used in years 3-5)."""
+    model = tables["model"]
+    model = model[model["step"] < months]
+    lab = lab_result(tables, LEADER, since=24)
     return {
         "spot years 3-5": float(
             model.loc[model["step"] >= 24, "spot_price_usd_per_gpu_hour"].mean()
         ),
-        "leader retained": float(lead["retained_usd"].iloc[months - 1]),
-        "leader value at 60": float(lead["market_value_usd"].iloc[months - 1]),
-        "leader revenue": float(lead["revenue_usd"].sum()),
-        "leader defaulted": float(len(defaults) > 0),
-        "default month": float(defaults["step"].min()) if len(defaults) else np.nan,
-        "leader share of compute used years 3-5": float(
-            lead.loc[lead.index >= 24, "gpus_used"].sum() / used.sum()
-        )
-        if used.sum() > 0
-        else 0.0,
-        "leader peak backlog": float(backlog.max()) if len(backlog) else 0.0,
-        "leader compute bills": float(bills["amount"].sum()),
-        "resold to labs": float(resale["amount"].sum()),
-        "resold to outside": float(outside["amount"].sum()),
+        "leader retained": lab["retained_usd"],
+        "leader value at 60": lab["value_usd"],
+        "leader revenue": lab["revenue_usd"],
+        "leader defaulted": lab["defaulted"],
+        "default month": lab["default_month"],
+        "leader share of compute used years 3-5": lab["compute_share"],
+        "leader peak backlog": lab["peak_backlog_usd"],
+        "leader compute bills": lab["compute_bills_usd"],
+        "resold to labs": lab["resold_to_labs_usd"],
+        "resold to outside": lab["resold_to_outside_usd"],
     }
 
 

@@ -23,10 +23,10 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from competition import overbuild_result, overbuild_worlds  # experiments/: this script's directory
 
 from sim.config import Scenario, load_scenario, validate_scenario
 from sim.ensemble import derive_seeds
+from sim.metrics import lab_result
 from sim.runner import simulate
 
 HERE = Path(__file__).resolve().parent
@@ -37,6 +37,15 @@ CASCADE_SHOCK = {
     "shock.revenue_shortfall": 0.8,
     "shock.sentiment_drop": 0.9,
 }
+OVERBUILD_WORLDS: list[tuple[str, dict[str, float]]] = [
+    ("baseline", {}),
+    ("coverage 1", {f"labs.{LEADER}.contract_coverage": 1.0}),
+    ("coverage 1.3", {f"labs.{LEADER}.contract_coverage": 1.3}),
+    ("coverage 1.6", {f"labs.{LEADER}.contract_coverage": 1.6}),
+    ("all out", {f"labs.{LEADER}.optimism": 3.0, f"labs.{LEADER}.contract_coverage": 1.6}),
+]
+"""The overbuild worlds of experiments/competition.py: the leader signs for more of its
+projected need at its own optimism (the baseline's coverage is 0.8), or all out."""
 PRICE_WAR = {
     "competition.spillover_per_month": 1.0,  # full convergence: followers level at once
     "labs.*.contract_coverage": 1.3,  # idle contracted capacity
@@ -108,11 +117,11 @@ def cascade(base: Scenario, seeds: list[int], months: int = 72) -> pd.DataFrame:
 
 def overbuild(base: Scenario, seeds: list[int], months: int = 60) -> pd.DataFrame:
     """Per seed and world (the baseline, the leader signing for more of its projected need,
-    all out: :func:`competition.overbuild_worlds`): the spot price in years 3-5, the
+    all out: :data:`OVERBUILD_WORLDS`): the spot price in years 3-5, the
     leader's 60-month result, what it committed, where its resold capacity went, and why
     (:func:`overbuild_row`)."""
     rows = []
-    for label, overrides in overbuild_worlds():
+    for label, overrides in OVERBUILD_WORLDS:
         for seed in seeds:
             run = simulate(base.with_overrides(overrides), seed, months=months)
             rows.append({"seed": seed, "world": label, **overbuild_row(run.tables, months)})
@@ -120,15 +129,26 @@ def overbuild(base: Scenario, seeds: list[int], months: int = 60) -> pd.DataFram
 
 
 def overbuild_row(tables: dict[str, pd.DataFrame], months: int) -> dict[str, float]:
-    """The overbuild figures of one run: those the gallery draws
-    (:func:`competition.overbuild_result`) and, means over years 3-5 (GPUs), what is built,
-    what is contracted, what reaches spot, what the leader uses and resells, and the vendors'
-    output against their ceiling."""
+    """The overbuild figures of one run: the spot price in years 3-5 and the leader's result
+    (:func:`sim.metrics.lab_result`, named as experiments/competition.py's overbuild.csv) and,
+    means over years 3-5 (GPUs), what is built, what is contracted, what reaches spot, what
+    the leader uses and resells, and the vendors' output against their ceiling."""
     model, agents = tables["model"], tables["agents"]
     later = model[model["step"] >= 24]
     leader = agents[(agents["agent_id"] == LEADER) & (agents["step"] >= 24)]
+    lab = lab_result(tables, LEADER, since=24)
     return {
-        **overbuild_result(tables, months),
+        "spot years 3-5": later["spot_price_usd_per_gpu_hour"].mean(),
+        "leader retained": lab["retained_usd"],
+        "leader value at 60": lab["value_usd"],
+        "leader revenue": lab["revenue_usd"],
+        "leader defaulted": lab["defaulted"],
+        "default month": lab["default_month"],
+        "leader share of compute used years 3-5": lab["compute_share"],
+        "leader peak backlog": lab["peak_backlog_usd"],
+        "leader compute bills": lab["compute_bills_usd"],
+        "resold to labs": lab["resold_to_labs_usd"],
+        "resold to outside": lab["resold_to_outside_usd"],
         "installed": later["installed_gpus"].mean(),
         "contracted": later["contracted_gpus"].mean(),
         "spot supply": later["spot_supply_gpus"].mean(),

@@ -291,3 +291,71 @@ def test_spending_on_ai_responds_to_its_price_unless_elasticity_is_minus_one() -
     assert unit == pytest.approx(1.0, rel=1e-6)
     elastic = month_one_lab_revenue(-1.5, 0.30) / month_one_lab_revenue(-1.5, 0.80)
     assert elastic == pytest.approx((0.55 / 0.70) ** -0.5, rel=1e-6)
+
+
+# --- a lab's result over a run (sim.metrics.lab_result, the overbuild figures) ------------
+def test_lab_result_hand_computed() -> None:
+    """Two months of a lab that resells idle capacity and defaults in month 1: every figure
+    by hand from tiny tables."""
+    from sim.metrics import lab_result
+
+    agents = pd.DataFrame(
+        {
+            "step": [0, 0, 1, 1],
+            "agent_id": ["lab-a", "lab-b", "lab-a", "lab-b"],
+            "retained_usd": [-5.0, 1.0, -7.0, 2.0],
+            "market_value_usd": [50.0, 9.0, 0.0, 9.0],
+            "revenue_usd": [10.0, 3.0, 4.0, 3.0],
+            "gpus_used": [30.0, 10.0, 10.0, 20.0],
+        }
+    )
+    model = pd.DataFrame({"step": [0, 1], "used_gpus": [100.0, 40.0]})
+    accruals = pd.DataFrame(
+        {
+            "payer": ["lab-a", "lab-a", "lab-b", "lab-a"],
+            "payee": ["cloud", "cloud", "lab-a", "cloud"],
+            "amount": [20.0, 6.0, 2.5, 1.0],
+            "kind": ["compute_due", "compute_due", "compute_due", "interest_due"],
+            "instrument": ["c1", "spot", "resale", "loan1"],
+        }
+    )
+    flows = pd.DataFrame(
+        {
+            "payer": ["world:outside-buyers", "world:outside-buyers"],
+            "payee": ["lab-a", "cloud"],
+            "amount": [4.0, 8.0],
+            "kind": ["outside_compute", "outside_compute"],
+        }
+    )
+    events = pd.DataFrame({"step": [1], "event": ["default"], "defaulter": ["lab-a"]})
+    exposures = pd.DataFrame(
+        {
+            "step": [0, 0, 1],
+            "debtor": ["lab-a", "lab-a", "lab-a"],
+            "backlog_usd": [300.0, 200.0, 100.0],
+        }
+    )
+    tables = {
+        "model": model,
+        "agents": agents,
+        "accruals": accruals,
+        "flows": flows,
+        "events": events,
+        "exposures": exposures,
+    }
+    result = lab_result(tables, "lab-a", since=1)
+    assert result == {
+        "retained_usd": -7.0,
+        "value_usd": 0.0,
+        "revenue_usd": 14.0,
+        "defaulted": 1.0,
+        "default_month": 1.0,
+        "peak_backlog_usd": 500.0,  # both contracts' backlog in month 0
+        "compute_bills_usd": 26.0,  # contract and spot, not interest
+        "resold_to_labs_usd": 2.5,
+        "resold_to_outside_usd": 4.0,
+        "compute_share": 0.25,  # 10 of the 40 GPUs used from month 1
+    }
+    calm = lab_result({**tables, "events": events.iloc[0:0]}, "lab-b", since=0)
+    assert calm["defaulted"] == 0.0 and math.isnan(calm["default_month"])
+    assert calm["compute_share"] == pytest.approx(30.0 / 140.0)
