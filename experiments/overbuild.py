@@ -339,8 +339,8 @@ EXPERIMENT = Experiment(
             "capacity resold on spot (left: the compute price; right: suppliers' revenue and "
             "capex and the lab's own retained earnings). In the default world, whose named "
             "contracts already commit the leader to about $650B, the extra commitments do "
-            "not crash the price: in years 3–5 it is a few percent above the baseline's, not "
-            "below. The lab defaults in 9 of the 10 seeds; its retained earnings stop at its "
+            "not crash the price: in years 3–5 it is no lower than the baseline's (0–5% "
+            "above). The lab defaults in 9 of the 10 seeds; its retained earnings stop at its "
             "default, above the surviving baseline leader's losses by month 60 — no gain, "
             "its shares are worth nothing. In this model overbuilding on purpose does not "
             "pay the lab (the competition experiment shows it by degree, and why).",

@@ -236,8 +236,8 @@ def test_competition_captions_are_true(tmp_path) -> None:
 
 @pytest.mark.gallery
 def test_overbuild_on_purpose_caption_is_true(tmp_path) -> None:
-    """Overbuild on purpose with resale (experiments/overbuild.py): spot in years 3–5 a few
-    percent above the baseline's (not below: the named contracts already commit the leader);
+    """Overbuild on purpose with resale (experiments/overbuild.py): spot in years 3–5 no
+    lower than the baseline's, 0–5% above (the named contracts already commit the leader);
     the lab defaults in 9 of the 10 seeds, so its median retained earnings stop above the
     surviving baseline leader's (no gain)."""
     from sim.gallery import BuildContext
@@ -251,7 +251,7 @@ def test_overbuild_on_purpose_caption_is_true(tmp_path) -> None:
     table = pd.read_csv(tmp_path / "overbuild_on_purpose.csv").set_index("variant")
     purpose, base = table.loc["overbuild on purpose"], table.loc["baseline"]
     rise = purpose["spot price years 3-5"] / base["spot price years 3-5"] - 1
-    assert 0 < rise < 0.10  # "a few percent above the baseline's, not below"
+    assert 0 < rise < 0.05  # "no lower than the baseline's (0–5% above)"
     assert purpose["seeds in which the lab defaulted"] == 9
     assert base["seeds in which the lab defaulted"] == 0
     assert purpose["lab retained earnings"] > base["lab retained earnings"]  # stopped early
