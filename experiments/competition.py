@@ -270,7 +270,8 @@ EXPERIMENT = Experiment(
     title="Labs compete: price wars, overbuilding on purpose, a lab that becomes a cloud",
     section="Competition",
     description="Labs price as a markup over their own marginal cost; end users choose labs by a "
-    "logit on capability and price with switching costs (MODEL_VERSION 0.32, 6 seeds). First: "
+    "logit on capability and price with switching costs (measured at MODEL_VERSION 0.32 and "
+    "0.36, 6 seeds). First: "
     "when followers' capabilities converge on the leader's (spill-over 1) and labs hold idle "
     "contracted capacity, margins fall in a price war. Second: the leading lab overbuilds on "
     "purpose with resale of idle contracted capacity on — it signs for more of its projected "
