@@ -7,11 +7,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sim.config import load_scenario
 from sim.ensemble import derive_seeds, run_ensemble
 from sim.gallery import BuildContext, Experiment, GalleryFigure, run_standalone
+from sim.metrics import lab_result
 from sim.plots import fan_chart, new_figure, save_figure
 
 HERE = Path(__file__).resolve().parent
@@ -24,8 +26,9 @@ PARAMS = {
     "price war: competition.spillover_per_month": 1.0,
     "price war: labs.*.contract_coverage": 1.3,
     "overbuild: months": 60,
-    f"overbuild: labs.{LEADER}.optimism": 3.0,
-    f"overbuild: labs.{LEADER}.contract_coverage": 1.6,
+    "overbuild: leader's contract coverage (baseline 0.8, its optimism 1.2)": (1.0, 1.3, 1.6),
+    f"overbuild all out: labs.{LEADER}.optimism": 3.0,
+    f"overbuild all out: labs.{LEADER}.contract_coverage": 1.6,
     "stargate: scenario": "sim/scenarios/stargate.toml",
     "stargate: months": 60,
     "stargate: demand.regime": "bust",
@@ -33,6 +36,8 @@ PARAMS = {
     "stargate: demand.bust_decline_per_month": 0.03,
 }
 ROOT = HERE.parent
+SURVIVED = "coverage 1.6"
+"""The largest overbuild in which the leader keeps its own optimism: who gains there."""
 
 
 def lab_series(agents: pd.DataFrame) -> pd.DataFrame:
@@ -83,6 +88,117 @@ def two_fan_panels(
     for ax in axes[0]:
         ax.legend(loc=legend_loc)
     save_figure(fig, path)
+
+
+def overbuild_result(tables: dict[str, pd.DataFrame], months: int) -> dict[str, float]:
+    """The overbuild figures of one run of ``months`` months: the mean spot price in years
+    3-5 (USD per GPU-hour) and the leader's result (:func:`sim.metrics.lab_result`: retained
+    earnings, which stop at its default; market value at the end, 0 once defaulted; revenue;
+    whether and when it defaulted; its peak backlog and compute bills; where its resold
+    capacity went, all USD; its share of the compute used in years 3-5)."""
+    model = tables["model"]
+    model = model[model["step"] < months]
+    lab = lab_result(tables, LEADER, since=24)
+    return {
+        "spot years 3-5": float(
+            model.loc[model["step"] >= 24, "spot_price_usd_per_gpu_hour"].mean()
+        ),
+        "leader retained": lab["retained_usd"],
+        "leader value at 60": lab["value_usd"],
+        "leader revenue": lab["revenue_usd"],
+        "leader defaulted": lab["defaulted"],
+        "default month": lab["default_month"],
+        "leader share of compute used years 3-5": lab["compute_share"],
+        "leader peak backlog": lab["peak_backlog_usd"],
+        "leader compute bills": lab["compute_bills_usd"],
+        "resold to labs": lab["resold_to_labs_usd"],
+        "resold to outside": lab["resold_to_outside_usd"],
+    }
+
+
+OVERBUILD_TABLES = ("model", "agents", "accruals", "flows", "events", "exposures")
+"""The tables :func:`overbuild_result` reads."""
+
+
+def overbuild_worlds() -> list[tuple[str, dict[str, float]]]:
+    """(label, overrides of the baseline) of each overbuild world: the baseline, the leader
+    signing for more of its projected need at its own optimism, and all out."""
+    coverages = PARAMS["overbuild: leader's contract coverage (baseline 0.8, its optimism 1.2)"]
+    worlds: list[tuple[str, dict[str, float]]] = [("baseline", {})]
+    worlds += [(f"coverage {c:g}", {f"labs.{LEADER}.contract_coverage": c}) for c in coverages]
+    worlds.append(
+        (
+            "all out",
+            {
+                k.split(": ")[1]: v
+                for k, v in PARAMS.items()
+                if k.startswith("overbuild all out: ") and "." in k
+            },
+        )
+    )
+    return worlds
+
+
+def draw_overbuild(table: pd.DataFrame, gains: pd.Series, path: Path, worlds: list[str]) -> None:
+    """Three panels: the spot price in years 3-5 by world (dots: seeds; bar: median), the
+    leader's 60-month retained earnings against the baseline's in the same seed (a cross
+    where it defaulted), and who gains in the largest overbuild the leader survives."""
+    fig, axes = new_figure(1, 3, size=(17, 4.8))
+    x = np.arange(len(worlds))
+    by = table.groupby("world")
+    spot = by["spot years 3-5"].median().reindex(worlds)
+    axes[0, 0].bar(x, spot, color="#1f77b4", alpha=0.4)
+    base = table[table["world"] == "baseline"].set_index("seed")["leader retained"]
+    for k, world in enumerate(worlds):
+        rows = table[table["world"] == world]
+        axes[0, 0].plot(np.full(len(rows), k), rows["spot years 3-5"], "o", color="#1f77b4")
+        change = (rows.set_index("seed")["leader retained"] - base).reindex(rows["seed"]) / 1e9
+        failed = rows["leader defaulted"].to_numpy() > 0
+        axes[0, 1].plot(np.full((~failed).sum(), k), change[~failed], "o", color="#d62728")
+        axes[0, 1].plot(np.full(failed.sum(), k), change[failed], "x", color="black", ms=8)
+    axes[0, 0].set_ylim(bottom=0.9 * table["spot years 3-5"].min())
+    axes[0, 0].set(title="Spot price, years 3–5 (resale on)", ylabel="USD per H100-eq GPU-hour")
+    axes[0, 1].axhline(0, color="black", lw=1)
+    axes[0, 1].set(
+        title="Leader's retained earnings at 60 vs baseline (×: defaulted)",
+        ylabel="USD billion, per seed",
+    )
+    for ax in axes[0, :2]:
+        ax.set_xticks(x, worlds, rotation=15)
+    (gains / 1e9).plot.bar(ax=axes[0, 2], rot=15, color="#d62728")
+    axes[0, 2].axhline(0, color="black", lw=1)
+    axes[0, 2].set(
+        title=f"Who gains at {SURVIVED} (retained at 60 vs baseline)",
+        ylabel="USD billion (mean over seeds)",
+    )
+    save_figure(fig, path)
+
+
+def overbuild_on_purpose(out: Path, ctx: BuildContext, seeds: list[int]) -> None:
+    """The leader overbuilds on purpose with resale on, from a little to all out: writes
+    overbuild.csv (per world and seed), overbuild_gains.csv (who gains at the largest
+    coverage, by party) and overbuild_gains.png."""
+    base = load_scenario(HERE / "baseline.toml")
+    months = PARAMS["overbuild: months"]
+    rows, results = [], {}
+    for label, overrides in overbuild_worlds():
+        _, tables = run_ensemble(
+            base.with_overrides(overrides),
+            seeds,
+            months,
+            workers=ctx.workers,
+            keep=OVERBUILD_TABLES,
+        )
+        for seed in seeds:
+            one = {name: t[t["seed"] == seed] for name, t in tables.items()}
+            rows.append({"world": label, "seed": seed, **overbuild_result(one, months)})
+        results[label] = result_by_party(tables["agents"], months - 1)
+        ctx.progress(f"overbuild: {label} done")
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "overbuild.csv", index=False)
+    gains = (results[SURVIVED] - results["baseline"]).rename("gain_usd")
+    gains.to_csv(out / "overbuild_gains.csv")
+    draw_overbuild(table, gains, out / "overbuild_gains.png", list(results))
 
 
 def stargate_against_renter(out: Path, ctx: BuildContext, seeds: list[int]) -> None:
@@ -145,45 +261,7 @@ def build(out: Path, ctx: BuildContext) -> None:
         margin_line=0.25,
     )
 
-    purpose = base.with_overrides(
-        {k.split(": ")[1]: v for k, v in PARAMS.items() if k.startswith("overbuild: ") and "." in k}
-    )
-    months = PARAMS["overbuild: months"]
-    results, models = {}, []
-    for label, scenario in (("baseline", base), ("overbuild on purpose", purpose)):
-        _, tables = run_ensemble(
-            scenario, seeds, months, workers=ctx.workers, keep=("model", "agents")
-        )
-        results[label] = result_by_party(tables["agents"], months - 1)
-        models.append(tables["model"].assign(world=label))
-        ctx.progress(f"overbuild: {label} done")
-    gains = (results["overbuild on purpose"] - results["baseline"]).rename("gain_usd")
-    gains.to_csv(out / "overbuild_gains.csv")
-    model = pd.concat(models)
-    spot = (
-        model[model["step"] >= 24].groupby("world")["spot_price_usd_per_gpu_hour"].mean()
-    ).rename("spot_years_3_5")
-    spot.to_csv(out / "overbuild_spot.csv")
-    fig, axes = new_figure(1, 2, size=(12, 4.8))
-    for (label, group), colour in zip(model.groupby("world"), ("#1f77b4", "#d62728"), strict=True):
-        fan_chart(
-            group,
-            "date",
-            "spot_price_usd_per_gpu_hour",
-            title="Compute price, resale on",
-            ylabel="USD per H100-eq GPU-hour",
-            ax=axes[0, 0],
-            colour=colour,
-            label=label,
-        )
-    axes[0, 0].legend(loc="upper right")
-    (gains / 1e9).plot.bar(ax=axes[0, 1], rot=0, color="#d62728")
-    axes[0, 1].axhline(0, color="black", lw=1)
-    axes[0, 1].set(
-        title=f"Who gains: retained earnings at month {months} vs baseline",
-        ylabel="USD billion (mean over seeds)",
-    )
-    save_figure(fig, out / "overbuild_gains.png")
+    overbuild_on_purpose(out, ctx, seeds)
     stargate_against_renter(out, ctx, seeds)
 
 
@@ -192,38 +270,60 @@ EXPERIMENT = Experiment(
     title="Labs compete: price wars, overbuilding on purpose, a lab that becomes a cloud",
     section="Competition",
     description="Labs price as a markup over their own marginal cost; end users choose labs by a "
-    "logit on capability and price with switching costs. Left: when followers' capabilities "
-    "converge on the leader's (spill-over 1) and labs hold idle contracted capacity, margins "
-    "fall in a price war. Right: the leading lab signs for far more capacity than it needs, "
-    "idle capacity is resold on spot, and the figure shows who gains from the glut. Last: the "
-    "leading lab as a pure renter against the same lab that owns part of its capacity through "
-    "a cloud it capitalises (Stargate: $19B of equity and $38B of project debt over four "
-    "years, its own needs served first, the surplus sold on spot), through a boom and then a "
-    "bust in which demand falls 3% a month from month 30.",
+    "logit on capability and price with switching costs (measured at MODEL_VERSION 0.32 and "
+    "0.36, 6 seeds). First: "
+    "when followers' capabilities converge on the leader's (spill-over 1) and labs hold idle "
+    "contracted capacity, margins fall in a price war. Second: the leading lab overbuilds on "
+    "purpose with resale of idle contracted capacity on — it signs for more of its projected "
+    "need than the baseline's 80% (100%, 130%, 160% at its own optimism), or all out (it "
+    "believes in three times the growth it sees and signs for 160%) — and the figure shows "
+    "the price, the lab's result and who gains. Last: the leading lab as a pure renter "
+    "against the same lab that owns part of its capacity through a cloud it capitalises "
+    "(Stargate: $19B of equity and $38B of project debt over four years, its own needs served "
+    "first, the surplus sold on spot), through a boom and then a bust in which demand falls "
+    "3% a month from month 30.",
     figures=(
         GalleryFigure(
             "price_war.png",
             "With capabilities converged, the labs' revenue-weighted gross margin falls from "
-            "about 45% to below 25% within 24 months; in the baseline it stays near 45%.",
+            "45% to about 20% within a year and to 12–13% by month 24 in every seed, and the "
+            "leader's share of end users from 75% to about two thirds; in the baseline the "
+            "margin drifts down to about 40% by month 24 (39–41%), as labs hold idle "
+            "contracted capacity from the second year.",
         ),
         GalleryFigure(
             "overbuild_gains.png",
-            "Overbuild on purpose with resale on: the spot price in years 3–5 (left) and the "
-            "change in retained earnings by party against the baseline (right).",
+            "Overbuild on purpose does not pay the lab in this model. Left: the capacity it "
+            "resells pushes the spot price in years 3–5 down, but little — at 160% coverage "
+            "0.4–6% below the baseline's in every seed. Middle: the more the leader "
+            "overbuilds, the less it keeps — at 160% coverage $31–43B less retained "
+            "earnings at month 60 in every seed: its compute bills rise by about $67B "
+            "(median), the resale and extra service revenue bring back about $27B. All out, "
+            "it defaults in 3 of the 6 seeds (months 22–24: its compute bills run at "
+            "1.40–1.46× its revenue and resale income, against 1.29–1.33× for the baseline "
+            "leader over 60 months; its retained earnings stop there, no gain, as its "
+            "shares are worth nothing) and keeps $117–132B less in the others. Right: at "
+            "160% coverage the clouds and the vendors gain, the leader and its investors "
+            "lose. The thesis fails for two reasons the model makes plain: the lab pays the "
+            "contract price it signed before the glut for capacity it then resells at the "
+            "lower spot price, and, using about a fifth of the compute in years 3–5, it is "
+            "not the main buyer of the cheaper compute — most of what it resells goes to the "
+            "buyers beyond the labs.",
         ),
         GalleryFigure(
             "stargate.png",
             "Through the bust the leading lab defaults in all 6 seeds either way: the named "
             "take-or-pay commitments of the default world (about $650B) outrun its revenue "
-            "once demand falls. As a pure renter it fails in months 42–44; as the Stargate "
-            "lab, which at most runs 5–15% of its compute on capacity it owns, a little "
-            "earlier (months 40–41), since it also carries its cloud's project debt. Owning "
-            "capacity does not save it here.",
+            "once demand falls. As a pure renter it fails in months 38–46; as the Stargate "
+            "lab, which at most runs 4–13% of its compute on capacity it owns and also "
+            "carries its cloud's project debt, in months 38–44 (earlier than the renter in "
+            "two seeds, in the same month in one, later in three). Owning capacity does not "
+            "save it here.",
         ),
     ),
     params=PARAMS,
     build=build,
-    data_files=("price_war.csv", "overbuild_gains.csv", "overbuild_spot.csv", "stargate.csv"),
+    data_files=("price_war.csv", "overbuild.csv", "overbuild_gains.csv", "stargate.csv"),
 )
 
 if __name__ == "__main__":

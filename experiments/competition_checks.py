@@ -6,8 +6,9 @@ Usage: python experiments/competition_checks.py [--seeds N]
 2. price war: the labs' share-weighted gross margin over 24 months with full capability
    convergence and idle capacity;
 3. the cascade experiment's shock: the share of the leader's lost revenue that rivals gain;
-4. overbuild on purpose with resale on: mean spot price in years 3–5 and the leader's
-   60-month result (retained earnings) against the baseline;
+4. overbuild on purpose with resale on, from a little (the leader signs for more of its
+   projected need) to all out: mean spot price in years 3–5, the leader's 60-month result
+   against the baseline, whether it defaults, where its resold capacity goes, and why;
 5. a lab that becomes a cloud (Stargate) against the pure renter through a boom and a bust:
    defaults, the leader's share of compute on its own capacity, its equity at month 60;
 6. the seeds' two enterprise joint ventures: services the vehicles bought from the labs,
@@ -25,6 +26,7 @@ import pandas as pd
 
 from sim.config import Scenario, load_scenario, validate_scenario
 from sim.ensemble import derive_seeds
+from sim.metrics import lab_result
 from sim.runner import simulate
 
 HERE = Path(__file__).resolve().parent
@@ -35,7 +37,15 @@ CASCADE_SHOCK = {
     "shock.revenue_shortfall": 0.8,
     "shock.sentiment_drop": 0.9,
 }
-OVERBUILD = {f"labs.{LEADER}.optimism": 3.0, f"labs.{LEADER}.contract_coverage": 1.6}
+OVERBUILD_WORLDS: list[tuple[str, dict[str, float]]] = [
+    ("baseline", {}),
+    ("coverage 1", {f"labs.{LEADER}.contract_coverage": 1.0}),
+    ("coverage 1.3", {f"labs.{LEADER}.contract_coverage": 1.3}),
+    ("coverage 1.6", {f"labs.{LEADER}.contract_coverage": 1.6}),
+    ("all out", {f"labs.{LEADER}.optimism": 3.0, f"labs.{LEADER}.contract_coverage": 1.6}),
+]
+"""The overbuild worlds of experiments/competition.py: the leader signs for more of its
+projected need at its own optimism (the baseline's coverage is 0.8), or all out."""
 PRICE_WAR = {
     "competition.spillover_per_month": 1.0,  # full convergence: followers level at once
     "labs.*.contract_coverage": 1.3,  # idle contracted capacity
@@ -106,38 +116,49 @@ def cascade(base: Scenario, seeds: list[int], months: int = 72) -> pd.DataFrame:
 
 
 def overbuild(base: Scenario, seeds: list[int], months: int = 60) -> pd.DataFrame:
+    """Per seed and world (the baseline, the leader signing for more of its projected need,
+    all out: :data:`OVERBUILD_WORLDS`): the spot price in years 3-5, the
+    leader's 60-month result, what it committed, where its resold capacity went, and why
+    (:func:`overbuild_row`)."""
     rows = []
-    for seed in seeds:
-        for label, scenario in (("baseline", base), ("overbuild", base.with_overrides(OVERBUILD))):
-            run = simulate(scenario, seed, months=months)
-            model, agents = run.tables["model"], run.tables["agents"]
-            lead = agents[(agents["agent_id"] == LEADER) & (agents["step"] == months - 1)]
-            later = model[model["step"] >= 24]
-            leader = agents[(agents["agent_id"] == LEADER) & (agents["step"] >= 24)]
-            rows.append(
-                {
-                    "seed": seed,
-                    "world": label,
-                    "spot years 3-5": later["spot_price_usd_per_gpu_hour"].mean(),
-                    "leader retained": float(lead["retained_usd"].iloc[0]),
-                    "leader revenue": float(
-                        agents.loc[agents["agent_id"] == LEADER, "revenue_usd"].sum()
-                    ),
-                    # the mechanism, means over years 3-5 (GPUs): what is built, what is
-                    # contracted, what reaches spot, what the leader uses and resells, and
-                    # the vendors' output against their ceiling
-                    "installed": later["installed_gpus"].mean(),
-                    "contracted": later["contracted_gpus"].mean(),
-                    "spot supply": later["spot_supply_gpus"].mean(),
-                    "leader used": leader["gpus_used"].mean(),
-                    "leader need": leader["need_gpus"].mean(),
-                    "leader resold": leader["resold_gpus"].mean(),
-                    "deliveries": later["chip_deliveries_gpus"].mean(),
-                    "vendor ceiling": later["vendor_ceiling_units"].mean(),
-                    "on order": later["gpus_on_order"].mean(),
-                }
-            )
+    for label, overrides in OVERBUILD_WORLDS:
+        for seed in seeds:
+            run = simulate(base.with_overrides(overrides), seed, months=months)
+            rows.append({"seed": seed, "world": label, **overbuild_row(run.tables, months)})
     return pd.DataFrame(rows)
+
+
+def overbuild_row(tables: dict[str, pd.DataFrame], months: int) -> dict[str, float]:
+    """The overbuild figures of one run: the spot price in years 3-5 and the leader's result
+    (:func:`sim.metrics.lab_result`, named as experiments/competition.py's overbuild.csv) and,
+    means over years 3-5 (GPUs), what is built, what is contracted, what reaches spot, what
+    the leader uses and resells, and the vendors' output against their ceiling."""
+    model, agents = tables["model"], tables["agents"]
+    later = model[model["step"] >= 24]
+    leader = agents[(agents["agent_id"] == LEADER) & (agents["step"] >= 24)]
+    lab = lab_result(tables, LEADER, since=24)
+    return {
+        "spot years 3-5": later["spot_price_usd_per_gpu_hour"].mean(),
+        "leader retained": lab["retained_usd"],
+        "leader value at 60": lab["value_usd"],
+        "leader revenue": lab["revenue_usd"],
+        "leader defaulted": lab["defaulted"],
+        "default month": lab["default_month"],
+        "leader share of compute used years 3-5": lab["compute_share"],
+        "leader peak backlog": lab["peak_backlog_usd"],
+        "leader compute bills": lab["compute_bills_usd"],
+        "resold to labs": lab["resold_to_labs_usd"],
+        "resold to outside": lab["resold_to_outside_usd"],
+        "installed": later["installed_gpus"].mean(),
+        "contracted": later["contracted_gpus"].mean(),
+        "spot supply": later["spot_supply_gpus"].mean(),
+        "leader used": leader["gpus_used"].mean(),
+        "leader need": leader["need_gpus"].mean(),
+        "leader resold": leader["resold_gpus"].mean(),
+        "deliveries": later["chip_deliveries_gpus"].mean(),
+        "vendor ceiling": later["vendor_ceiling_units"].mean(),
+        "on order": later["gpus_on_order"].mean(),
+    }
 
 
 MECHANISM = [
@@ -152,6 +173,18 @@ MECHANISM = [
     "on order",
 ]
 """The columns of :func:`overbuild` that say why the spot price moves (GPUs, years 3-5)."""
+
+MONEY = [
+    "leader peak backlog",
+    "leader compute bills",
+    "resold to labs",
+    "resold to outside",
+    "leader revenue",
+    "leader retained",
+    "leader value at 60",
+]
+"""The columns of :func:`overbuild` in USD: what the leader committed and paid, where its
+resold capacity went, and its 60-month result."""
 
 
 STARGATE_BUST = {
@@ -245,18 +278,32 @@ def main() -> int:
         print(jvs.to_string(index=False), "\n")
     if "4" not in args.only:
         return 0
-    print("4. overbuild on purpose (resale on): spot years 3–5, leader's retained earnings")
+    print("4. overbuild on purpose (resale on): spot years 3–5, leader's 60-month result")
     ob = overbuild(base, seeds)
-    means = ob.groupby("world")[["spot years 3-5", "leader retained", "leader revenue"]].mean()
-    print(means.to_string())
-    gap = means.loc["overbuild", "leader retained"] - means.loc["baseline", "leader retained"]
-    spot = means.loc["overbuild", "spot years 3-5"] / means.loc["baseline", "spot years 3-5"] - 1
+    order = list(dict.fromkeys(ob["world"]))
+    by = ob.groupby("world", sort=False)
+    means = by[["spot years 3-5", "leader defaulted", "default month"]].mean()
+    base_row = ob[ob["world"] == "baseline"].set_index("seed")
+    for label in order:
+        mine = ob[ob["world"] == label].set_index("seed")
+        means.loc[label, "spot vs baseline"] = (
+            mine["spot years 3-5"] / base_row["spot years 3-5"] - 1
+        ).mean()
+        means.loc[label, "leader retained vs baseline (B)"] = (
+            mine["leader retained"] - base_row["leader retained"]
+        ).mean() / 1e9
+    print(means.to_string(float_format="{:.3f}".format))
     print(
-        f"   spot years 3–5 vs baseline: {spot:+.1%}; "
-        f"leader retained vs baseline: {gap / 1e9:+.2f}B"
+        "   (a defaulted lab's retained earnings stop at its default: not a gain, its "
+        "shareholders are wiped out)"
     )
+    print("   money (means over seeds, USD billion):")
+    print((by[MONEY].mean() / 1e9).to_string(float_format="{:.1f}".format))
+    print("   the leader's share of the compute used in years 3-5:")
+    share = by["leader share of compute used years 3-5"].mean()
+    print(share.to_string(float_format="{:.3f}".format))
     print("   why (means over years 3-5, million GPUs):")
-    print((ob.groupby("world")[MECHANISM].mean() / 1e6).to_string(float_format="{:.3f}".format))
+    print((by[MECHANISM].mean() / 1e6).to_string(float_format="{:.3f}".format))
     return 0
 
 

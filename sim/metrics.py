@@ -814,6 +814,45 @@ def overbuild_series(model: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def lab_result(tables: Mapping[str, pd.DataFrame], lab: str, since: int) -> dict[str, float]:
+    """A lab's result over a run, from the run's ``model``, ``agents``, ``accruals``,
+    ``flows``, ``events`` and ``exposures`` tables (one seed):
+
+    - ``retained_usd``: its retained earnings at the last month (they stop at its default);
+    - ``value_usd``: its market value at the last month (0 once it has defaulted);
+    - ``revenue_usd``: its service revenue over the run;
+    - ``defaulted`` (1 or 0) and ``default_month`` (NaN if it did not default);
+    - ``peak_backlog_usd``: the most it owed its clouds under term contracts still to run;
+    - ``compute_bills_usd``: what it was billed for compute (contracts, spot, resale);
+    - ``resold_to_labs_usd``, ``resold_to_outside_usd``: what it earned reselling idle
+      contracted capacity to other labs and to the buyers beyond the labs;
+    - ``compute_share``: its share of all GPUs used from month ``since`` on.
+    """
+    model, agents = tables["model"], tables["agents"]
+    accruals, flows, events = tables["accruals"], tables["flows"], tables["events"]
+    mine = agents[agents["agent_id"] == lab].sort_values("step")
+    defaults = events[events["event"].str.startswith("default") & (events["defaulter"] == lab)]
+    exposures = tables["exposures"]
+    backlog = exposures[exposures["debtor"] == lab].groupby("step")["backlog_usd"].sum()
+    bills = accruals[(accruals["payer"] == lab) & (accruals["kind"] == "compute_due")]
+    resale = accruals[(accruals["payee"] == lab) & (accruals["instrument"] == "resale")]
+    outside = flows[(flows["payee"] == lab) & (flows["kind"] == "outside_compute")]
+    used = float(model.loc[model["step"] >= since, "used_gpus"].sum())
+    own = float(mine.loc[mine["step"] >= since, "gpus_used"].sum())
+    return {
+        "retained_usd": float(mine["retained_usd"].iloc[-1]),
+        "value_usd": float(mine["market_value_usd"].iloc[-1]),
+        "revenue_usd": float(mine["revenue_usd"].sum()),
+        "defaulted": float(len(defaults) > 0),
+        "default_month": float(defaults["step"].min()) if len(defaults) else math.nan,
+        "peak_backlog_usd": float(backlog.max()) if len(backlog) else 0.0,
+        "compute_bills_usd": float(bills["amount"].sum()),
+        "resold_to_labs_usd": float(resale["amount"].sum()),
+        "resold_to_outside_usd": float(outside["amount"].sum()),
+        "compute_share": own / used if used > 0 else 0.0,
+    }
+
+
 @dataclass(frozen=True)
 class BustOutcome:
     """How a bust played out after demand stopped growing at ``bust_month``."""
