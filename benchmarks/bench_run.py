@@ -10,10 +10,11 @@ other work on a shared machine), best of the repeats; it covers building the wor
 stepping it, and no table. The scaled worlds run --scale-months months (default 36: a 20×
 world for 120 months takes minutes); their ratios are to the default world over the same
 months. "linear" would be ratio = scale; the exponent b fits time ∝ agents^b by least
-squares on the logs. The scaled worlds are copies of the default side by side, not one
-economy grown N times: their economics differ (at 2× every neocloud defaults within 36
-months), so their postings per agent differ too; the time per posting is printed beside
-each ratio as the steadier measure of the bookkeeping's scaling.
+squares on the logs. The scaled worlds are copies of the default side by side, each with
+its own demand and deals (until 2026-11-26 the copies shared one world's demand and deals,
+and at 2× every neocloud defaulted within 36 months); they trade across copies on the spot
+market, so postings per agent still differ; the time per posting is printed beside each
+ratio as the steadier measure of the bookkeeping's scaling.
 """
 
 from __future__ import annotations

@@ -2256,7 +2256,10 @@ class Scenario(Section):
         """The same world with ``factor`` times as many agents of every archetype (and each
         deal repeated between the copies of its parties, each lab's named partners those of
         its own copy: ``factor`` copies of the world side by side, which trade with each
-        other only on the spot market and through the random network)."""
+        other only on the spot market and through the random network). End users' demand and
+        the buyers beyond the labs grow ``factor`` times with the agents and every deal keeps
+        its size in each copy, so each copy is the original world (before 2026-11-26 the
+        copies shared one world's demand and deals: at 2× every neocloud defaulted)."""
         data = self.model_dump(mode="python")
         copies: dict[str, list[str]] = {}  # agent name -> its name in each copy of the world
         for group in ("labs", "clouds", "chip_vendors", "investors"):
@@ -2267,6 +2270,8 @@ class Scenario(Section):
                     copies[name] = [new[k * len(old) + j] for k in range(factor)]
                 spec["count"] *= factor
         if factor > 1:
+            data["demand"]["initial_revenue_usd_per_month"] *= factor
+            data["outside"]["initial_gpus"] *= factor
             # a lab with named partners becomes one lab per copy of the world, each partnered
             # with the copies of its partners in its own copy (same agent names and demand
             # share per lab), so the named network grows with the world, not as its square
@@ -2291,7 +2296,7 @@ class Scenario(Section):
                     )
             data["labs"] = labs
             # every deal is repeated in each copy, between the copies of its parties, at
-            # 1/factor of its size (agents of a scaled archetype share its demand and money)
+            # its own size
             deals = []
             for deal in data["deals"]:
                 for k in range(factor):
@@ -2299,8 +2304,6 @@ class Scenario(Section):
                     for role in ("provider", "receiver", "vehicle"):
                         if copy[role]:
                             copy[role] = copies.get(copy[role], [copy[role]] * factor)[k]
-                    for money in ("amount_usd", "debt_usd"):
-                        copy[money] = deal[money] / factor
                     deals.append(copy)
             data["deals"] = deals
         return validate_scenario(data, source=f"{self.name} scaled ×{factor}")

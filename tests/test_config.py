@@ -134,8 +134,28 @@ def test_scaled_world_repeats_agents_and_deals_between_the_copies(baseline) -> N
     deal = baseline.deals[0]
     copies = [d for d in scaled.deals if d.name.startswith(f"{deal.name}-")]
     assert len(copies) == 3 and len({d.provider for d in copies}) == 3
-    assert sum(d.amount_usd for d in copies) == pytest.approx(deal.amount_usd)
+    # each copy is the original world: its deals at their size, the demand grown with it
+    assert all(d.amount_usd == deal.amount_usd for d in copies)
+    assert scaled.demand.initial_revenue_usd_per_month == pytest.approx(
+        3 * baseline.demand.initial_revenue_usd_per_month
+    )
+    assert scaled.outside.initial_gpus == pytest.approx(3 * baseline.outside.initial_gpus)
     assert baseline.scaled(1) == baseline
+
+
+def test_a_scaled_world_behaves_like_copies_of_the_original() -> None:
+    """Two copies of the small world side by side: twice the installed GPUs, and the spot
+    price close to the original's (the copies shared one world's demand before, and the
+    doubled capacity crashed the price)."""
+    from sim.runner import simulate
+
+    from .conftest import small_world
+
+    world = small_world(**{"run.months": 12, "demand.noise_sd": 0.0})
+    one, two = simulate(world, 1).tables["model"], simulate(world.scaled(2), 1).tables["model"]
+    assert two["installed_gpus"].iloc[0] == pytest.approx(2 * one["installed_gpus"].iloc[0])
+    ratio = two["spot_price_usd_per_gpu_hour"] / one["spot_price_usd_per_gpu_hour"]
+    assert ratio.between(0.8, 1.25).all(), ratio.round(3).tolist()
 
 
 def test_opening_debt_the_lenders_cannot_fund_is_refused() -> None:
