@@ -48,23 +48,26 @@ def test_later_round_defaults_follow_a_loss_from_an_earlier_round(cascade_build:
 
 
 @pytest.mark.gallery
-def test_rescues_lower_defaults_in_some_seeds_and_raise_them_in_others(
+def test_rescues_raise_defaults_in_more_than_half_the_seeds_and_lower_them_in_none(
     cascade_build: Path,
 ) -> None:
-    """Caption of timeline_with_rescues.png: "over the 10 seeds [rescues] lower the count of
-    defaults in some and raise it in others" (MODEL_VERSION 0.31: lower in 3, raise in 4;
-    at 0.17 they never raised it in the seed shown)."""
+    """Caption of timeline_with_rescues.png: "over the 10 seeds [rescues] raise the count of
+    defaults in more than half and lower it in none" (MODEL_VERSION 0.37: raise in 6, equal
+    in 4; at 0.31, before the flight to quality and committed capex credit, they lowered it
+    in 3 and raised it in 4; at 0.17 they never raised it in the seed shown)."""
     summary = pd.read_csv(cascade_build / "summary.csv")
     seeds = derive_seeds(PARAMS["base_seed"], PARAMS["seeds"])
     by = summary.pivot(index="seed", columns="rescues_enabled", values="defaults").loc[seeds]
-    assert (by[True] < by[False]).any() and (by[True] > by[False]).any()
+    assert (by[True] > by[False]).sum() > len(seeds) / 2
+    assert not (by[True] < by[False]).any()
 
 
 @pytest.mark.gallery
 def test_a_rescued_leader_starves_the_small_labs_in_most_seeds(cascade_build: Path) -> None:
     """Caption of timeline_with_rescues.png: in more than half of the seeds where a partner
     rescues the leading lab, more small labs (every lab but the two largest) default with
-    rescues than without (MODEL_VERSION 0.36: 6 of the 7 seeds with a rescued leader)."""
+    rescues than without (MODEL_VERSION 0.36: 6 of the 7 seeds with a rescued leader;
+    0.37: 6 of 6)."""
     events = pd.read_parquet(cascade_build / "events.parquet")
     small = ("follower", "frontier-third")
     defaults = events[
