@@ -34,7 +34,7 @@ PARAMS = {
     "base_seed": 2026,
     "months": 72,
 }
-SEEDS_WITH_DEFAULT = 9
+SEEDS_WITH_DEFAULT = 10
 """The caption's claim: the leader defaults in this many of the seeds (issue 14's "Must show"
 asks for at least half; met at MODEL_VERSION 0.31).
 
@@ -45,7 +45,8 @@ $9.5-10B outlasted the drought. At 0.26.1 (labs-only world, costs calibrated and
 10. On the first real-size world (0.23-0.30) 0 of 10, because the clouds failed first (every
 cloud defaulted illiquid within a month of the shock: they planned on borrowing limits nobody
 would fill and paid out their cash). At 0.31, with clouds that plan on the credit lenders
-offer and hyperscalers at their real size, 9 of 10, in months 19-21."""
+offer and hyperscalers at their real size, 9 of 10, in months 19-21. At 0.37 (committed capex
+credit, the flight to quality) 10 of 10, in months 19-21."""
 LEAST_BILLS_TO_REVENUE = 3.0
 """The caption's claim: in every seed where it defaults, the leader's compute bills in the
 year after the shock are more than this multiple of its revenue."""
@@ -220,13 +221,18 @@ EXPERIMENT = Experiment(
         GalleryFigure(
             "leader_failure.png",
             f"The leading lab defaults in {SEEDS_WITH_DEFAULT} of the {PARAMS['seeds']} seeds "
-            "(MODEL_VERSION 0.31; issue 14 asks for at least half), 7 to 9 months after the "
+            "(MODEL_VERSION 0.37; issue 14 asks for at least half), 7 to 9 months after the "
             "shock: in the year after it its compute bills are more than "
             f"{LEAST_BILLS_TO_REVENUE:.0f}× its revenue in every seed where it defaults, its "
             "valuation falls to nothing and its cash runs out (left: its valuation per seed); "
             "each time the clouds that sold it take-or-pay capacity write off unpaid bills "
-            "(right). In the seed where it survives, the leading vendor's strategic tranches "
-            "keep coming.",
+            "(right)."
+            + (
+                " In the seeds where it survives, the leading vendor's strategic tranches "
+                "keep coming."
+                if PARAMS["seeds"] > SEEDS_WITH_DEFAULT
+                else ""
+            ),
         ),
     ),
     params=PARAMS,

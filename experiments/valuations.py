@@ -227,9 +227,9 @@ EXPERIMENT = Experiment(
             "(red), log scale; stars mark the 2025–26 data points (rounds, secondary, press "
             "reports of market caps). The leading lab's median valuation is near the March "
             "2025 round and the October 2025 secondary but below the March 2026 round; the "
-            "cloud's cap rises from almost nothing to a fifth to a half of the press figures "
+            "cloud's cap rises from almost nothing to a sixth to a half of the press figures "
             "in late 2025 (its named backlog lifts it) and the vendor's is about a tenth to "
-            "under a third of them (MODEL_VERSION 0.31), since the "
+            "under a third of them (MODEL_VERSION 0.37), since the "
             "model prices only their AI-compute business, not the rest of Oracle's or NVIDIA's "
             "earnings.",
         ),
@@ -237,11 +237,12 @@ EXPERIMENT = Experiment(
             "sentiment.png",
             "Sentiment is endogenous: its median exceeds 1.2 in the 2025–26 boom; in the bust "
             "it falls by at least a fifth within six months of demand ceasing to grow (dotted "
-            "line), before any seed's first default from the bust on (the growth the market "
-            "extrapolated does not come), and stays below the boom's path in all but one month of "
-            "the run's second half. In every bust seed "
-            "small neoclouds default before the bust (months 21–24 at MODEL_VERSION 0.31), "
-            "which the bust did not cause.",
+            "line), by the month of the first default from the bust on (the growth the market "
+            "extrapolated does not come), and stays below the boom's path in more than three "
+            "quarters of the months of the run's second half. In 4 of the 5 bust seeds nobody "
+            "defaults before the bust (MODEL_VERSION 0.37; at 0.31 small neoclouds defaulted "
+            "in months 21–24 in every seed); in the other a small neocloud defaults in month "
+            "17, which the bust did not cause.",
         ),
     ),
     params=PARAMS,

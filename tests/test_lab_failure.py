@@ -34,5 +34,7 @@ def test_lab_failure_caption_is_true(tmp_path: Path) -> None:
     # "its valuation falls to nothing" and "the clouds ... write off unpaid bills"
     assert (outcomes.loc[failed, "months_valued_at_zero"] >= 3).all()
     assert (outcomes.loc[failed, "clouds_unpaid_take_or_pay_usd"] > 0).all()
-    # "In the seed where it survives, the leading vendor's strategic tranches keep coming"
+    # "In the seeds where it survives, the leading vendor's strategic tranches keep coming"
+    # (said only when it survives somewhere)
+    assert ("where it survives" in caption) == (~failed).any()
     assert (outcomes.loc[~failed, "strategic_equity_usd"] > 0).all()

@@ -32,17 +32,17 @@ def test_valuations_captions_are_true(tmp_path: Path) -> None:
     # "falls by at least a fifth within six months of demand ceasing to grow"
     fell = median.loc[bust : bust + 6, "bust"] <= 0.8 * median.loc[bust - 1, "bust"]
     assert fell.any()
-    # "before any seed's first default from the bust on"; "in every bust seed small neoclouds
-    # default before the bust (months 21–24 at MODEL_VERSION 0.31)"
+    # "by the month of the first default from the bust on"; "in 4 of the 5 bust seeds nobody
+    # defaults before the bust; in the other a small neocloud defaults in month 17"
     first = pd.read_csv(folder / "first_defaults.csv")
     in_bust = first[first["world"] == "bust"]
-    assert in_bust["first_default_from_bust"].min() > fell.idxmax()
+    assert in_bust["first_default_from_bust"].min() >= fell.idxmax()
     early = in_bust.loc[in_bust["first_default"] < bust, "first_default"]
-    assert "before the bust (months 21–24" in captions
-    assert len(early) == len(in_bust) and early.between(21, 24).all(), early.tolist()
+    assert "In 4 of the 5 bust seeds nobody defaults before the bust" in captions
+    assert len(in_bust) == 5 and early.tolist() == [17], early.tolist()
     after = median.loc[exp.params["months"] // 2 + 1 :]
-    # "stays below the boom's path in all but one month of the run's second half"
-    assert (after["bust"] >= after["boom"]).sum() <= 1
+    # "stays below the boom's path in more than three quarters of the months of the second half"
+    assert (after["bust"] < after["boom"]).mean() > 0.75
     points = pd.read_csv(folder / "calibration_points.csv").set_index(["firm", "date"])
     ratio = points["model_to_data"]
     # "near the March 2025 round and the October 2025 secondary but below the March 2026 round"
@@ -51,7 +51,7 @@ def test_valuations_captions_are_true(tmp_path: Path) -> None:
     assert ratio["frontier-leader", "2026-03"] < 1
     cloud, vendor = ratio["hyperscaler-bbb"], ratio["vendor-leader"]
     late = cloud[[d for d in cloud.index if d >= "2025-09"]]
-    assert (late >= 1 / 5).all() and (late <= 1 / 2).all()  # "a fifth to a half ... late 2025"
+    assert (late >= 1 / 6).all() and (late <= 1 / 2).all()  # "a sixth to a half ... late 2025"
     assert cloud.min() < 0.05  # "from almost nothing"
     assert (vendor >= 0.09).all() and (vendor < 1 / 3).all()  # "about a tenth to under a third"
-    assert "a fifth to a half" in captions and "about a tenth to under a third" in captions
+    assert "a sixth to a half" in captions and "about a tenth to under a third" in captions
