@@ -13,7 +13,7 @@ import pandas as pd
 from sim.config import load_scenario
 from sim.ensemble import derive_seeds, run_ensemble
 from sim.gallery import BuildContext, Experiment, GalleryFigure, run_standalone
-from sim.metrics import lab_result
+from sim.metrics import overbuild_outcome
 from sim.plots import fan_chart, new_figure, save_figure
 
 HERE = Path(__file__).resolve().parent
@@ -92,28 +92,8 @@ def two_fan_panels(
 
 def overbuild_result(tables: dict[str, pd.DataFrame], months: int) -> dict[str, float]:
     """The overbuild figures of one run of ``months`` months: the mean spot price in years
-    3-5 (USD per GPU-hour) and the leader's result (:func:`sim.metrics.lab_result`: retained
-    earnings, which stop at its default; market value at the end, 0 once defaulted; revenue;
-    whether and when it defaulted; its peak backlog and compute bills; where its resold
-    capacity went, all USD; its share of the compute used in years 3-5)."""
-    model = tables["model"]
-    model = model[model["step"] < months]
-    lab = lab_result(tables, LEADER, since=24)
-    return {
-        "spot years 3-5": float(
-            model.loc[model["step"] >= 24, "spot_price_usd_per_gpu_hour"].mean()
-        ),
-        "leader retained": lab["retained_usd"],
-        "leader value at 60": lab["value_usd"],
-        "leader revenue": lab["revenue_usd"],
-        "leader defaulted": lab["defaulted"],
-        "default month": lab["default_month"],
-        "leader share of compute used years 3-5": lab["compute_share"],
-        "leader peak backlog": lab["peak_backlog_usd"],
-        "leader compute bills": lab["compute_bills_usd"],
-        "resold to labs": lab["resold_to_labs_usd"],
-        "resold to outside": lab["resold_to_outside_usd"],
-    }
+    3-5 and the leader's result (:func:`sim.metrics.overbuild_outcome`)."""
+    return overbuild_outcome(tables, LEADER, months)
 
 
 OVERBUILD_TABLES = ("model", "agents", "accruals", "flows", "events", "exposures")

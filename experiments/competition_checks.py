@@ -26,7 +26,7 @@ import pandas as pd
 
 from sim.config import Scenario, load_scenario, validate_scenario
 from sim.ensemble import derive_seeds
-from sim.metrics import lab_result
+from sim.metrics import overbuild_outcome
 from sim.runner import simulate
 
 HERE = Path(__file__).resolve().parent
@@ -130,25 +130,14 @@ def overbuild(base: Scenario, seeds: list[int], months: int = 60) -> pd.DataFram
 
 def overbuild_row(tables: dict[str, pd.DataFrame], months: int) -> dict[str, float]:
     """The overbuild figures of one run: the spot price in years 3-5 and the leader's result
-    (:func:`sim.metrics.lab_result`, named as experiments/competition.py's overbuild.csv) and,
+    (:func:`sim.metrics.overbuild_outcome`, as in experiments/competition.py's overbuild.csv) and,
     means over years 3-5 (GPUs), what is built, what is contracted, what reaches spot, what
     the leader uses and resells, and the vendors' output against their ceiling."""
     model, agents = tables["model"], tables["agents"]
     later = model[model["step"] >= 24]
     leader = agents[(agents["agent_id"] == LEADER) & (agents["step"] >= 24)]
-    lab = lab_result(tables, LEADER, since=24)
     return {
-        "spot years 3-5": later["spot_price_usd_per_gpu_hour"].mean(),
-        "leader retained": lab["retained_usd"],
-        "leader value at 60": lab["value_usd"],
-        "leader revenue": lab["revenue_usd"],
-        "leader defaulted": lab["defaulted"],
-        "default month": lab["default_month"],
-        "leader share of compute used years 3-5": lab["compute_share"],
-        "leader peak backlog": lab["peak_backlog_usd"],
-        "leader compute bills": lab["compute_bills_usd"],
-        "resold to labs": lab["resold_to_labs_usd"],
-        "resold to outside": lab["resold_to_outside_usd"],
+        **overbuild_outcome(tables, LEADER, months),
         "installed": later["installed_gpus"].mean(),
         "contracted": later["contracted_gpus"].mean(),
         "spot supply": later["spot_supply_gpus"].mean(),

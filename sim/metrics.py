@@ -1018,3 +1018,32 @@ def investor_returns(flows: pd.DataFrame, agents: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def overbuild_outcome(
+    tables: Mapping[str, pd.DataFrame], lab: str, months: int, since: int = 24
+) -> dict[str, float]:
+    """The overbuild-on-purpose figures of one run of ``months`` months (issue 15): the mean
+    spot price from month ``since`` (years 3-5 of a 60-month run, USD per GPU-hour) and
+    ``lab``'s result (:func:`lab_result`: retained earnings, which stop at its default;
+    market value at the end, 0 once defaulted; revenue; whether and when it defaulted; its
+    peak backlog and compute bills; where its resold capacity went, all USD; its share of
+    the compute used from ``since``), named as the competition experiment's overbuild.csv."""
+    model = tables["model"]
+    model = model[model["step"] < months]
+    result = lab_result(tables, lab, since=since)
+    return {
+        "spot years 3-5": float(
+            model.loc[model["step"] >= since, "spot_price_usd_per_gpu_hour"].mean()
+        ),
+        "leader retained": result["retained_usd"],
+        "leader value at 60": result["value_usd"],
+        "leader revenue": result["revenue_usd"],
+        "leader defaulted": result["defaulted"],
+        "default month": result["default_month"],
+        "leader share of compute used years 3-5": result["compute_share"],
+        "leader peak backlog": result["peak_backlog_usd"],
+        "leader compute bills": result["compute_bills_usd"],
+        "resold to labs": result["resold_to_labs_usd"],
+        "resold to outside": result["resold_to_outside_usd"],
+    }

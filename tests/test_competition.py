@@ -359,3 +359,12 @@ def test_lab_result_hand_computed() -> None:
     calm = lab_result({**tables, "events": events.iloc[0:0]}, "lab-b", since=0)
     assert calm["defaulted"] == 0.0 and math.isnan(calm["default_month"])
     assert calm["compute_share"] == pytest.approx(30.0 / 140.0)
+    # the overbuild row: the mean spot price from month 1 within the run's 2 months, and the
+    # lab's result under the names of overbuild.csv
+    from sim.metrics import overbuild_outcome
+
+    priced = {**tables, "model": model.assign(spot_price_usd_per_gpu_hour=[2.0, 1.5])}
+    row = overbuild_outcome(priced, "lab-a", months=2, since=1)
+    assert row["spot years 3-5"] == 1.5
+    assert row["leader retained"] == -7.0 and row["resold to outside"] == 4.0
+    assert row["leader share of compute used years 3-5"] == 0.25
