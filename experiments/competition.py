@@ -250,8 +250,8 @@ EXPERIMENT = Experiment(
     title="Labs compete: price wars, overbuilding on purpose, a lab that becomes a cloud",
     section="Competition",
     description="Labs price as a markup over their own marginal cost; end users choose labs by a "
-    "logit on capability and price with switching costs (measured at MODEL_VERSION 0.32 and "
-    "0.36, 6 seeds). First: "
+    "logit on capability and price with switching costs (measured at MODEL_VERSION 0.32, "
+    "0.36 and 0.37, 6 seeds). First: "
     "when followers' capabilities converge on the leader's (spill-over 1) and labs hold idle "
     "contracted capacity, margins fall in a price war. Second: the leading lab overbuilds on "
     "purpose with resale of idle contracted capacity on — it signs for more of its projected "
@@ -273,19 +273,19 @@ EXPERIMENT = Experiment(
         ),
         GalleryFigure(
             "overbuild_gains.png",
-            "Overbuild on purpose does not pay the lab in this model. Left: the capacity it "
-            "resells pushes the spot price in years 3–5 down, but little — at 160% coverage "
-            "0.4–6% below the baseline's in every seed. Middle: the more the leader "
-            "overbuilds, the less it keeps — at 160% coverage $31–43B less retained "
-            "earnings at month 60 in every seed: its compute bills rise by about $67B "
-            "(median), the resale and extra service revenue bring back about $27B. All out, "
-            "it defaults in 3 of the 6 seeds (months 22–24: its compute bills run at "
-            "1.40–1.46× its revenue and resale income, against 1.29–1.33× for the baseline "
-            "leader over 60 months; its retained earnings stop there, no gain, as its "
-            "shares are worth nothing) and keeps $117–132B less in the others. Right: at "
-            "160% coverage the clouds and the vendors gain, the leader and its investors "
-            "lose. The thesis fails for two reasons the model makes plain: the lab pays the "
-            "contract price it signed before the glut for capacity it then resells at the "
+            "Overbuild on purpose does not pay the lab in this model (MODEL_VERSION 0.37). "
+            "Left: the capacity it resells hardly moves the spot price in years 3–5 — at 160% "
+            "coverage within 3.5% of the baseline's either way (at 0.32–0.36 it was 0.4–6% "
+            "below in every seed). Middle: the more the leader overbuilds, the less it keeps "
+            "— at 160% coverage $30–52B less retained earnings at month 60 in every seed: its "
+            "compute bills rise by about $72B (median), the resale and extra service revenue "
+            "bring back about $30B. All out, it defaults in every seed (months 22–30: its "
+            "compute bills run at 1.36–1.53× its revenue and resale income, against "
+            "1.29–1.36× for the baseline leader over 60 months; its retained earnings stop "
+            "there, no gain, as its shares are worth nothing). Right: at 160% coverage the "
+            "clouds gain, the leader, its investors and the vendors lose. The thesis fails "
+            "for two reasons the model makes plain: the lab pays the contract price it signed "
+            "before the glut for capacity it then resells at the "
             "lower spot price, and, using about a fifth of the compute in years 3–5, it is "
             "not the main buyer of the cheaper compute — most of what it resells goes to the "
             "buyers beyond the labs.",
@@ -294,11 +294,12 @@ EXPERIMENT = Experiment(
             "stargate.png",
             "Through the bust the leading lab defaults in all 6 seeds either way: the named "
             "take-or-pay commitments of the default world (about $650B) outrun its revenue "
-            "once demand falls. As a pure renter it fails in months 38–46; as the Stargate "
-            "lab, which at most runs 4–13% of its compute on capacity it owns and also "
-            "carries its cloud's project debt, in months 38–44 (earlier than the renter in "
-            "two seeds, in the same month in one, later in three). Owning capacity does not "
-            "save it here.",
+            "once demand falls. As a pure renter it fails in months 37–45; as the Stargate "
+            "lab, which at most runs 0–13% of its compute on capacity it owns (in one seed "
+            "its cloud never gets capacity online) and also carries its cloud's project "
+            "debt, in months 37–45 (earlier than the renter in three seeds, in the same "
+            "month in two, later in one; MODEL_VERSION 0.37). Owning capacity does not save "
+            "it here.",
         ),
     ),
     params=PARAMS,
