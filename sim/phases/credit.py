@@ -115,24 +115,35 @@ def quote(world: ComputeMarket, lender: Investor, borrower: str, base_rate: floa
     return lender.loan_rate(base_rate, sentiment, leverage, concentration)
 
 
-def lend_from_syndicate(world: ComputeMarket, t: int, cloud: Cloud, amount: float) -> float:
-    """Book a loan of up to ``amount`` USD to ``cloud`` from the syndicate it chooses
-    (:meth:`Cloud.choose_syndicate`), shared pro rata to the lenders' offers, each lending
-    at most its budget at the rate it quotes (:func:`quote`); lenders size their offers by
-    the sentiment they apply to this borrower (:func:`lending_sentiment_for`, the flight to
-    quality). Returns the USD lent."""
+def syndicate_shares(
+    world: ComputeMarket, cloud: Cloud, amount: float
+) -> list[tuple[Investor, float]]:
+    """Who lends ``cloud`` how much of ``amount`` USD: the syndicate it chooses
+    (:meth:`Cloud.choose_syndicate`), shared pro rata to the lenders' offers, each at most
+    its budget; lenders size their offers by the sentiment they apply to this borrower
+    (:func:`lending_sentiment_for`, the flight to quality). Empty when there is nothing to
+    lend."""
     if amount < 1.0:
-        return 0.0
+        return []
     sentiment = lending_sentiment_for(world, cloud.name)
     syndicate = cloud.choose_syndicate(world.investors, sentiment)
     budgets = np.array([offer for _, offer in syndicate])
     if budgets.sum() < 1.0:
-        return 0.0
+        return []
     take = market.pro_rata(budgets * (amount / budgets.sum()), float(budgets.sum()))
+    return [
+        (lender, float(min(usd, lender.loan_budget(sentiment))))
+        for (lender, _), usd in zip(syndicate, take, strict=True)
+    ]
+
+
+def lend_from_syndicate(world: ComputeMarket, t: int, cloud: Cloud, amount: float) -> float:
+    """Book a loan of up to ``amount`` USD to ``cloud`` from its syndicate
+    (:func:`syndicate_shares`), each lender at the rate it quotes (:func:`quote`). Returns
+    the USD lent."""
     maturity = world.cfg.finance.loan_maturity_months
     lent = 0.0
-    for (lender, _), usd in zip(syndicate, take, strict=True):
-        usd = float(min(usd, lender.loan_budget(sentiment)))
+    for lender, usd in syndicate_shares(world, cloud, amount):
         if usd >= 1.0:
             rate = quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
             lent += mechanisms.lend(world.books, t, lender, cloud, usd, rate, maturity).principal

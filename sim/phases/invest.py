@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from sim import costs, market, mechanisms
+from sim import costs, mechanisms
 from sim.deals import capacity_commitment
 from sim.instruments import ChipOrder
 from sim.phases import credit
@@ -139,14 +137,7 @@ def arrange_credit(world: ComputeMarket, t: int, cloud: Cloud, order_usd: float)
         return
     if change < 1.0:
         return
-    sentiment = credit.lending_sentiment_for(world, cloud.name)  # the flight to quality
-    syndicate = cloud.choose_syndicate(world.investors, sentiment)
-    budgets = np.array([offer for _, offer in syndicate])
-    if budgets.sum() < 1.0:
-        return
-    take = market.pro_rata(budgets * (change / budgets.sum()), float(budgets.sum()))
-    for (lender, _), usd in zip(syndicate, take, strict=True):
-        usd = float(min(usd, lender.loan_budget(sentiment)))
+    for lender, usd in credit.syndicate_shares(world, cloud, change):
         if usd >= 1.0:
             lender.record_loan(usd)
             cloud.commit_credit(lender.name, usd)
