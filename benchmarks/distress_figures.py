@@ -32,6 +32,7 @@ import pandas as pd
 
 from sim.config import load_scenario
 from sim.ensemble import derive_seeds, run_ensemble
+from sim.metrics import longest_run
 from sim.phases.resolve import CONTAGION_LOSSES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,14 +131,6 @@ def connectivity_rows(workers: int, n_seeds: int, extra: dict, tag: str) -> list
     return rows
 
 
-def longest_run(flags: pd.Series) -> int:
-    best = run = 0
-    for flag in flags:
-        run = run + 1 if flag else 0
-        best = max(best, run)
-    return best
-
-
 def baseline_check(workers: int, n_seeds: int) -> None:
     scenario = load_scenario(ROOT / "experiments" / "baseline.toml")
     _, tables = run_ensemble(
@@ -148,7 +141,7 @@ def baseline_check(workers: int, n_seeds: int) -> None:
     borrowers = live.assign(negative=(live["equity_usd"] < 0) & (live["debt_usd"] > 0)).sort_values(
         ["seed", "agent_id", "step"]
     )
-    streaks = borrowers.groupby(["seed", "agent_id"])["negative"].apply(longest_run)
+    streaks = borrowers.groupby(["seed", "agent_id"])["negative"].apply(lambda f: longest_run(f)[0])
     worst = streaks.sort_values(ascending=False).head(3)
     print(f"baseline seeds 1-{n_seeds}, {int(agents['step'].max()) + 1} months:")
     print(
@@ -175,7 +168,7 @@ def baseline_check(workers: int, n_seeds: int) -> None:
             continue
         steps = sorted(set(rows["step"]))
         flags = pd.Series([step in set(steps) for step in range(int(steps[0]), int(steps[-1]) + 1)])
-        zombie_run = max(zombie_run, longest_run(flags))
+        zombie_run = max(zombie_run, longest_run(flags)[0])
         months = rows.loc[rows["event"] == "covenant_restructure", "step"].nunique()
         restructured = max(restructured, int(months))
     print(

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config import load_scenario
+from sim.metrics import longest_run
 from sim.model import ComputeMarket
 from sim.phases import MONTH, MonthState
 from sim.runner import simulate
@@ -31,14 +32,6 @@ from sim.runner import simulate
 BASELINE = "experiments/baseline.toml"
 ENDOGENOUS_GLUT = "experiments/endogenous_glut.toml"
 """Boom demand, no bust; clouds match rivals' pipelines, vendors book every order."""
-
-
-def longest_run(flags: np.ndarray) -> int:
-    best = run = 0
-    for flag in flags:
-        run = run + 1 if flag else 0
-        best = max(best, run)
-    return best
 
 
 def baseline_figures(seeds: int) -> None:
@@ -117,19 +110,6 @@ def glut_stop(seeds: int, scenario_file: str = "experiments/telecom_bust.toml") 
     print(f"  all seeds: {total_beyond:,.0f} GPUs ordered in a glut beyond contracts")
 
 
-def glut_start(flags: np.ndarray) -> int | None:
-    """First month of the longest run of true values (None if there is none)."""
-    best = run = 0
-    start = first = None
-    for month, flag in enumerate(flags):
-        if flag and run == 0:
-            start = month
-        run = run + 1 if flag else 0
-        if run > best:
-            best, first = run, start
-    return first
-
-
 def endogenous_glut(seeds: int) -> None:
     glut = load_scenario(ENDOGENOUS_GLUT)
     print("endogenous glut (boom, no bust)    longest run of spot < full cost, months")
@@ -141,8 +121,8 @@ def endogenous_glut(seeds: int) -> None:
             m = result.tables["model"]
             price, cost = m["spot_price_usd_per_gpu_hour"], m["full_cost_usd_per_gpu_hour"]
             below = (price < cost).to_numpy()
-            runs.append(longest_run(below))
-            start = glut_start(below)
+            months, start = longest_run(below)
+            runs.append(months)
             # the builders still standing when the price falls: defaults before the glut
             before.append(
                 int(m.loc[m["step"] < start, "new_defaults"].sum()) if start is not None else None

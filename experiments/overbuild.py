@@ -12,7 +12,7 @@ import pandas as pd
 from sim.config import load_scenario
 from sim.ensemble import derive_seeds, run_ensemble
 from sim.gallery import BuildContext, Experiment, GalleryFigure, run_standalone
-from sim.metrics import overbuild_series
+from sim.metrics import longest_run, overbuild_series
 from sim.plots import fan_chart, new_figure, save_figure
 
 HERE = Path(__file__).resolve().parent
@@ -227,15 +227,6 @@ def build(out: Path, ctx: BuildContext) -> None:
     endogenous_glut(out, ctx)
 
 
-def longest_run(flags: np.ndarray) -> int:
-    """Longest run of consecutive true values."""
-    best = run = 0
-    for flag in flags:
-        run = run + 1 if flag else 0
-        best = max(best, run)
-    return best
-
-
 def endogenous_glut(out: Path, ctx: BuildContext) -> pd.DataFrame:
     """Boom demand and no bust: the same seeds without and with strong pre-emption (clouds
     match rivals' announced pipelines). Writes the spot price over full cost for both and,
@@ -269,7 +260,7 @@ def endogenous_glut(out: Path, ctx: BuildContext) -> pd.DataFrame:
                 {
                     "preemption_weight": weight,
                     "seed": seed,
-                    "longest_months_below_full_cost": longest_run(below),
+                    "longest_months_below_full_cost": longest_run(below)[0],
                 }
             )
     axes[0, 0].axhline(1.0, color="black", ls="--", lw=1, label="full cost")

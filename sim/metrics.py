@@ -1047,3 +1047,18 @@ def overbuild_outcome(
         "resold to labs": result["resold_to_labs_usd"],
         "resold to outside": result["resold_to_outside_usd"],
     }
+
+
+def longest_run(flags: Iterable[object]) -> tuple[int, int | None]:
+    """Length and first index of the longest run of consecutive true values in ``flags``
+    (the first such run on a tie; ``(0, None)`` without any): e.g. the months a glut
+    lasts (spot below full cost) and the month it begins."""
+    best = run = 0
+    start = first = None
+    for index, flag in enumerate(flags):
+        if flag and run == 0:
+            start = index
+        run = run + 1 if flag else 0
+        if run > best:
+            best, first = run, start
+    return best, first

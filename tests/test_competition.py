@@ -367,3 +367,11 @@ def test_lab_result_hand_computed() -> None:
     assert row["spot years 3-5"] == 1.5
     assert row["leader retained"] == -7.0 and row["resold to outside"] == 4.0
     assert row["leader share of compute used years 3-5"] == 0.25
+
+
+def test_longest_run_gives_its_length_and_first_index() -> None:
+    from sim.metrics import longest_run
+
+    assert longest_run([False, True, True, False, True, True, True, False]) == (3, 4)
+    assert longest_run([True, True, False, True, True]) == (2, 0)  # the first on a tie
+    assert longest_run([False, False]) == (0, None) and longest_run([]) == (0, None)

@@ -9,7 +9,7 @@ import pytest
 
 from sim.config import load_scenario
 from sim.gallery import BuildContext
-from sim.metrics import bust_outcome, overbuild_series
+from sim.metrics import bust_outcome, longest_run, overbuild_series
 from sim.runner import simulate
 
 from .conftest import ROOT
@@ -47,11 +47,7 @@ def test_telecom_bust_price_fall_and_utilisation_within_bands(bust_runs) -> None
 def _longest_below_cost(scenario, seed: int) -> int:
     model = simulate(scenario, seed).tables["model"]
     below = model["spot_price_usd_per_gpu_hour"] < model["full_cost_usd_per_gpu_hour"]
-    best = run = 0
-    for flag in below:
-        run = run + 1 if flag else 0
-        best = max(best, run)
-    return best
+    return longest_run(below)[0]
 
 
 def test_preemption_makes_a_glut_while_demand_still_grows() -> None:
@@ -68,13 +64,7 @@ def test_preemption_makes_a_glut_while_demand_still_grows() -> None:
     model, agents = tables["model"], tables["agents"]
     clouds = agents.loc[agents["agent_type"] == "Cloud", "agent_id"].nunique()
     below = (model["spot_price_usd_per_gpu_hour"] < model["full_cost_usd_per_gpu_hour"]).to_numpy()
-    run = best = start = best_start = 0
-    for step, flag in enumerate(below):
-        if flag and run == 0:
-            start = step
-        run = run + 1 if flag else 0
-        if run > best:
-            best, best_start = run, start
+    best, best_start = longest_run(below)
     assert best >= 6
     defaulted = model.loc[model["step"] < best_start, "new_defaults"].sum()
     assert defaulted < clouds / 2, (defaulted, clouds, best_start)
