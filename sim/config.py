@@ -1217,6 +1217,55 @@ class InvestmentConfig(Section):
     )
 
 
+class BondsConfig(Section):
+    """How hyperscalers borrow (capex6): investment-grade firms issue unsecured bonds against
+    their cash flow, not loans against collateral, to fund the capex their operating cash
+    flow does not cover (CALIBRATION: hyperscaler bonds $121B in 2025; Meta $30B, Oracle
+    $18B, Alphabet $25B, Amazon $15B)."""
+
+    enabled: bool = param(
+        True,
+        "switch",
+        f"{CALIBRATION} Hyperscaler bonds $121B issued in 2025 (vs ≈ $28B a year before)",
+        "hyperscalers borrow against their cash flow (up to `max_debt_to_income_years`) and "
+        "keep cash for the capex they have ordered (Cloud.borrowing_wanted); false = they "
+        "borrow only against collateral (backlog and fleet) for a cash buffer, as neoclouds",
+    )
+    max_debt_to_income_years: float = param(
+        2.5,
+        "years of other-business income",
+        "estimate (rating agencies' leverage ceilings for investment grade: debt ÷ EBITDA "
+        "≈ 1.5× for AA to ≈ 3.5× for BBB; Moody's and S&P technology methodologies; Oracle "
+        "≈ 4× in late 2025 at BBB)",
+        "a hyperscaler's unsecured borrowing capacity: this many years of its other "
+        "businesses' income (CloudSpec.other_business_income_usd_per_month × 12), less its "
+        "debt, when that is above what its collateral supports",
+        ge=0,
+        le=20,
+    )
+    target_cash_capex_months: float = param(
+        10.0,
+        "months of capex",
+        "estimate (the big three held ≈ $80–95B of cash and short-term investments each in "
+        "2025 against ≈ $90–130B a year of capex, ≈ 8–12 months; a target cash holding that "
+        "firms return to, Opler, Pinkowitz, Stulz and Williamson 1999)",
+        "a hyperscaler keeps at least this many months of its capex of the last 12 months "
+        "(chips and facilities delivered) as cash, and borrows to restore it",
+        ge=0,
+        le=60,
+    )
+    maturity_months: int = param(
+        120,
+        "months",
+        "estimate (hyperscaler bond deals of 2025 in tranches of 5–40 years, e.g. Meta's $30B "
+        "in October 2025; ten years as the weighted middle)",
+        "maturity of a hyperscaler's borrowing for capex and cash, amortised in equal "
+        "monthly principal",
+        ge=1,
+        le=480,
+    )
+
+
 class ShockConfig(Section):
     lab: str = param(
         "", "agent name", "issue 3", "lab whose revenue falls short ('' = no shock)", max_length=64
@@ -2077,6 +2126,7 @@ class Scenario(Section):
     cash: CashConfig = CashConfig()
     shock: ShockConfig = ShockConfig()
     investment: InvestmentConfig = InvestmentConfig()
+    bonds: BondsConfig = BondsConfig()
     competition: CompetitionConfig = CompetitionConfig()
     lab_costs: LabCostsConfig = LabCostsConfig()
     outside: OutsideDemandConfig = OutsideDemandConfig()
@@ -2524,6 +2574,7 @@ def parameter_table() -> list[dict[str, str]]:
         ("competition", CompetitionConfig),
         ("capital", CapitalMarketsConfig),
         ("investment", InvestmentConfig),
+        ("bonds", BondsConfig),
         ("lab_costs", LabCostsConfig),
         ("outside", OutsideDemandConfig),
         ("labs[]", LabSpec),
@@ -2584,6 +2635,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "competition": CompetitionConfig,
     "capital": CapitalMarketsConfig,
     "investment": InvestmentConfig,
+    "bonds": BondsConfig,
     "lab_costs": LabCostsConfig,
     "outside": OutsideDemandConfig,
     "labs": LabSpec,

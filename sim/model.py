@@ -456,6 +456,7 @@ MODEL_REPORTERS = {
     "orders_cancelled_gpus": _month("orders_cancelled_gpus"),
     "credit_committed_usd": _month("credit_committed_usd"),
     "credit_drawn_usd": _month("credit_drawn_usd"),
+    "bonds_issued_usd": _month("bonds_issued_usd"),
     "contracts_signed_gpus": _month("contracts_signed_gpus"),
     "new_defaults": _month("new_defaults"),
     "defaults_cumulative": lambda m: m.defaults_total,

@@ -9,7 +9,7 @@ import pytest
 
 from sim.agents import ChipVendor, Cloud, Investor, Lab, Vintage
 from sim.instruments import CapacityContract, ChipOrder
-from sim.ledger import Line
+from sim.ledger import Line, to_cents
 
 from .conftest import small_world
 from .fakes import FakeMarket
@@ -281,9 +281,12 @@ def test_cloud_orders_no_more_than_it_can_fund() -> None:
 
 def test_capex_shortfall_is_the_largest_gap_between_bills_due_and_income_so_far() -> None:
     """Hand-computed: $100k of chips and facilities due in month 1, $50k in month 4, $30k of
-    other income a month: short by 100 − 30 = $70k in month 1, the most; an order of $200k
-    more (due at the 6-month delivery lag) makes it 350 − 6 × 30 = $170k."""
+    other income a month of which it pays nothing out: short by 100 − 30 = $70k in month 1,
+    the most; an order of $200k more (due at the 6-month delivery lag) makes it
+    350 − 6 × 30 = $170k. Paying out 70% it keeps $9k a month: short by 150 − 4 × 9 = $114k
+    in month 4, the most (100 − 9 = 91 in month 1)."""
     market = FakeMarket()  # facility $10,000 per GPU
+    market.cfg = market.cfg.with_overrides({"cash.payout_share_hyperscaler": 0.0})
     assert market.cfg.technology.delivery_lag_months == 6
     cloud = make_cloud(market, other_business_income_usd_per_month=30_000.0)
     market.orders += [
@@ -295,6 +298,70 @@ def test_capex_shortfall_is_the_largest_gap_between_bills_due_and_income_so_far(
     assert cloud.capex_shortfall_usd(0, 200_000.0) == pytest.approx(170_000.0)
     rich = make_cloud(market, "rich", other_business_income_usd_per_month=1e9)
     assert rich.capex_shortfall_usd(0, 200_000.0) == 0.0
+    market.cfg = market.cfg.with_overrides({"cash.payout_share_hyperscaler": 0.7})
+    assert cloud.retained_income_usd_per_month() == pytest.approx(9_000.0)
+    assert cloud.capex_shortfall_usd(0) == pytest.approx(114_000.0)
+
+
+def test_cloud_keeps_the_cash_its_ordered_capex_needs_from_payout_and_prepayment() -> None:
+    """One estimate of the cash its capex needs (capex_shortfall_usd): the payout keeps it
+    beside the buffer, and the prepayment counts only the cash beyond it."""
+    market = FakeMarket()
+    market.cfg = market.cfg.with_overrides({"cash.payout_share_hyperscaler": 0.0})
+    cloud = make_cloud(market, other_business_income_usd_per_month=0.0)
+    market.set_cash("hyper", 10e9)
+    market.debt["hyper"] = 20e9
+    market.orders.append(ChipOrder("a", "hyper", "v", 100_000, 40_000.0, 0, 3, 12))
+    due = 100_000 * 50_000.0  # $5B of chips and facilities in month 3
+    assert cloud.cash_to_keep_usd() == pytest.approx(cloud.cash_buffer_usd(0.0) + due)
+    assert cloud.prepayment_wanted(0.10, 0.04, 1.0, 0.0) == pytest.approx(10e9 - due)
+    market.orders.append(ChipOrder("b", "hyper", "v", 200_000, 40_000.0, 0, 4, 12))
+    assert cloud.prepayment_wanted(0.10, 0.04, 1.0, 0.0) == 0.0  # $15B due, $10B of cash
+
+
+def test_hyperscaler_borrows_against_its_income_for_the_cash_its_capex_needs() -> None:
+    """A bond issuer's unsecured capacity is bonds.max_debt_to_income_years of its yearly
+    other income less its debt (2.5 × 12 × $10B − $100B = $200B); it borrows for its capex
+    shortfall beyond its undrawn lines, or up to its target cash of
+    bonds.target_cash_capex_months of its capex of the last 12 months, whichever is more;
+    a neocloud borrows only for its buffer and only against collateral."""
+    market = FakeMarket(credit_offered=0.0)
+    market.cfg = market.cfg.with_overrides(
+        {
+            "cash.payout_share_hyperscaler": 0.0,
+            "bonds.max_debt_to_income_years": 2.5,
+            "bonds.target_cash_capex_months": 10.0,
+            "finance.cash_buffer_months": 0.0,
+        }
+    )
+    cloud = make_cloud(market, other_business_income_usd_per_month=10e9)
+    assert cloud.issues_bonds
+    market.debt["hyper"] = 100e9
+    assert cloud.borrowing_headroom(0) == pytest.approx(200e9)
+    # $24B of chips and facilities delivered over the last year (two vintages) and one
+    # delivered 13 months ago, outside the year: $2B a month, a target of $20B of cash
+    cloud.receive_chips(Vintage(-1, 11, 100.0, to_cents(10e9), to_cents(4e9), 0, 0))
+    cloud.receive_chips(Vintage(-11, 1, 100.0, to_cents(8e9), to_cents(2e9), 0, 0))
+    cloud.receive_chips(Vintage(-13, -1, 100.0, to_cents(50e9), 0, 0, 0))
+    assert cloud.capex_rate_usd(0) == pytest.approx(2e9)
+    market.set_cash("hyper", 5e9)
+    assert cloud.borrowing_wanted(0) == pytest.approx(20e9 - 5e9)
+    # $60B due in month 2, $10B of income a month: short by 60 − 20 = $40B, above the target
+    market.orders.append(ChipOrder("a", "hyper", "v", 1_200_000, 40_000.0, 0, 2, 12))
+    assert cloud.capex_shortfall_usd(0) == pytest.approx(40e9)
+    assert cloud.borrowing_wanted(0) == pytest.approx(40e9 - 5e9)
+    cloud.commit_credit("bank", 30e9)  # a line it holds covers $30B of it
+    assert cloud.borrowing_wanted(0) == pytest.approx(20e9 - 5e9)
+    market.debt["hyper"] = 300e9  # at its limit: no more
+    assert cloud.borrowing_wanted(0) == 0.0
+    off = FakeMarket(credit_offered=0.0)
+    off.cfg = market.cfg.with_overrides({"bonds.enabled": False})
+    plain = make_cloud(off, other_business_income_usd_per_month=10e9)
+    plain.receive_chips(Vintage(-1, 11, 100.0, to_cents(10e9), to_cents(4e9), 0, 0))
+    off.set_cash("hyper", 5e9)
+    assert not plain.issues_bonds
+    assert plain.borrowing_headroom(0) == 0.0  # no collateral, no unsecured credit
+    assert plain.borrowing_wanted(0) == 0.0
 
 
 def test_cloud_counts_committed_credit_and_only_this_months_offer_beside_it() -> None:
@@ -335,6 +402,7 @@ def test_cloud_commits_credit_for_what_its_cash_will_not_pay_and_gives_back_the_
 
 def test_cloud_borrows_its_shortfall_up_to_its_headroom() -> None:
     market = FakeMarket()
+    market.cfg = market.cfg.with_overrides({"bonds.enabled": False})  # collateral only
     cloud = make_cloud(market)
     market.arrears["hyper"] = 5e9
     market.set_cash("hyper", 1e9)

@@ -475,12 +475,12 @@ def test_rescues_in_a_world_cost_less_than_the_losses_they_avoid() -> None:
 def test_a_chain_of_later_round_defaults_each_lost_money_to_an_earlier_round() -> None:
     """Issue 13's clearing check on a world where it is not vacuous: the connectivity sweep's
     shock with one partner per lab and lenders that call (no going-concern months, no
-    fire-sale discount; benchmarks/distress_figures.py LENDERS_CALL). Seed 2005 at
-    MODEL_VERSION 0.31 (the market at its real size): the leading lab defaults in month 21,
-    the Oracle-like cloud in round 1 of month 22 and three small neoclouds in round 2 of it;
-    every default in round ≥ 2 carries a loss from an earlier-round defaulter of the same
-    month. (Seed 2011 gave a three-round chain at 0.25; at 0.31 seeds 2000-2015 reach
-    round 2 at most.)"""
+    fire-sale discount; benchmarks/distress_figures.py LENDERS_CALL). Seed 2001 at
+    MODEL_VERSION 0.38 (hyperscalers borrow on their cash flow): the leading lab defaults in
+    month 19, the Oracle-like cloud in round 1 of month 22, two small neoclouds in round 2
+    and the third in round 3 of it; every default in round ≥ 2 carries a loss from an
+    earlier-round defaulter of the same month. (Seed 2005 gave round 2 at 0.31 to 0.37 and
+    round 1 at most at 0.38; seed 2011 a three-round chain at 0.25.)"""
     scenario = load_scenario(ROOT / "experiments" / "baseline.toml").with_overrides(
         {
             "shock.lab": "frontier-leader",
@@ -492,7 +492,7 @@ def test_a_chain_of_later_round_defaults_each_lost_money_to_an_earlier_round() -
             "cascade.fire_sale_discount": 0.0,
         }
     )
-    events = simulate(scenario, 2005, 30).tables["events"]
+    events = simulate(scenario, 2001, 30).tables["events"]
     defaults = events[events["event"].str.startswith("default")]
     assert defaults["round"].max() >= 2
     assert later_round_defaults_without_loss(events) == []
@@ -531,18 +531,19 @@ def test_payout_keeps_the_cash_the_firm_needs() -> None:
     assert cloud.payout(100.0, 0.5, keep_usd=120.0) == 0.0
 
 
-def test_a_cloud_keeps_its_buffer_and_a_month_of_ordered_chips_from_a_payout() -> None:
+def test_a_cloud_keeps_its_buffer_and_the_cash_its_ordered_chips_need_from_a_payout() -> None:
     """A cloud with $10/month of costs no buyer is bound to pay and no debt keeps
     ``cash_buffer_months`` × $10; 100 undelivered GPUs at $30,000 plus the fake market's
-    $10,000 of facility each, spread over the build lag, add a month of capex to keep."""
+    $10,000 of facility each, due in month 6 and no other income, add their $4M
+    (Cloud.capex_shortfall_usd; until 0.38 a build lag's share of it, $333k)."""
     market = FakeMarket(cfg=small_world())
     cloud = Cloud(mesa.Model(rng=0), market, "neo", market.cfg.clouds[1])
     cloud.record_costs(10.0)
     months = market.cfg.finance.cash_buffer_months
     assert cloud.cash_to_keep_usd() == pytest.approx(months * 10.0)
     market.orders.append(ChipOrder("o", "neo", "v", 100, 30_000, 0, 6, 18))
-    lag = market.cfg.technology.build_lag_months
-    assert cloud.cash_to_keep_usd() == pytest.approx(months * 10.0 + 100 * 40_000 / lag)
+    assert market.cfg.clouds[1].other_business_income_usd_per_month == 0.0
+    assert cloud.cash_to_keep_usd() == pytest.approx(months * 10.0 + 100 * 40_000)
 
 
 def test_the_flight_to_quality_cuts_a_safe_borrowers_credit_less() -> None:

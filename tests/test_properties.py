@@ -122,6 +122,10 @@ worlds = st.fixed_dictionaries(
         "cascade.rescue_budget_share": st.floats(0.0, 2.0),
         "clouds.*.investment_rule": st.sampled_from(["expected_return", "stock_adjustment"]),
         "investment.preemption_weight": st.floats(0.0, 3.0),
+        "bonds.enabled": st.booleans(),
+        "bonds.target_cash_capex_months": st.floats(0.0, 24.0),
+        "bonds.max_debt_to_income_years": st.floats(0.0, 5.0),
+        "cash.payout_share_hyperscaler": st.floats(0.0, 1.0),
         "investment.cancellation_fee_share": st.floats(0.0, 1.0),
         "investment.opening_pipeline_share_of_fleet": st.floats(0.0, 3.0),
         "chip_vendors.*.max_lead_months": st.floats(0.0, 24.0),
@@ -220,6 +224,8 @@ def test_money_is_conserved_and_books_balance_every_month(
         SUPPLY_SEEN.add("glut stop")
     if (model["credit_committed_usd"] > 0).any() and (model["credit_drawn_usd"] > 0).any():
         SUPPLY_SEEN.add("committed credit")  # committed with an order, drawn on delivery
+    if (model["bonds_issued_usd"] > 0).any():
+        SUPPLY_SEEN.add("bond issue")  # a hyperscaler borrowed on its cash flow (capex6)
     jv = flows[flows["payer"] == "jv-vehicle"]
     if (jv["kind"] == "compute_payment").any() and (jv["kind"] == "dividend").any():
         COMPETITION_SEEN.add("joint venture")  # it bought the lab's services, paid profit
@@ -290,6 +296,7 @@ def check_random_worlds_exercised_every_mechanism() -> None:
         "buy or build",
         "warrant exercised",
         "committed credit",
+        "bond issue",
     } == SUPPLY_SEEN
     assert {"joint venture", "lab-owned capacity", "resale"} == COMPETITION_SEEN
     assert {"in-house", "on spot", "resale to outside buyers"} == OUTSIDE_SEEN

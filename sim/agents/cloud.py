@@ -484,31 +484,54 @@ class Cloud(MarketAgent):
         return {v.name: gpus * v.spec.order_share / share_total for v in vendors}
 
     # --- finance -------------------------------------------------------------------------
+    @property
+    def issues_bonds(self) -> bool:
+        """An investment-grade hyperscaler borrows against its cash flow in the bond market
+        (``bonds.enabled``); neoclouds and lease vehicles borrow against collateral."""
+        return self.spec.archetype == "hyperscaler" and self.market.cfg.bonds.enabled
+
     def borrowing_headroom(self, step: int) -> float:
-        """USD more that lenders would lend: a share of backlog and of fleet value, less debt."""
+        """USD more that lenders would lend: a share of backlog and of fleet value, less debt;
+        for a bond issuer (:attr:`issues_bonds`) at least ``bonds.max_debt_to_income_years``
+        of its other businesses' yearly income, less debt (unsecured credit is sized on cash
+        flow, as rating agencies cap debt ÷ EBITDA for an investment-grade rating)."""
         fin = self.market.cfg.finance
         limit = fin.max_loan_to_backlog * self.market.collateral_backlog_usd(
             self.name, step
         ) + fin.max_loan_to_fleet * self.market.balance(self.name, Line.FLEET)
+        if self.issues_bonds:
+            years = self.market.cfg.bonds.max_debt_to_income_years
+            limit = max(limit, years * 12.0 * self.spec.other_business_income_usd_per_month)
         return max(0.0, limit - self.market.debt_usd(self.name))
 
-    def committed_capex(self) -> float:
-        """USD still to pay for chips and facilities already ordered."""
-        facility = self.market.facility_cost(self.market.month)
-        return sum(
-            o.undelivered * (o.unit_price_usd + facility)
-            for o in self.market.open_orders(buyer=self.name)
+    def capex_rate_usd(self, step: int) -> float:
+        """USD a month of capex (chips and facilities at cost) delivered to the cloud over
+        the 12 months to ``step``."""
+        first = step - 11
+        cents = sum(
+            v.chip_cost_cents + v.facility_cost_cents
+            for v in self.fleet
+            if first <= v.delivered_step <= step
         )
+        return cents / 100.0 / 12.0
 
-    def capex_due_in_a_month(self) -> float:
-        """USD of its ordered chips and facilities it should hold cash for: a month's share
-        of :meth:`committed_capex` over the build lag (our own estimate)."""
-        return self.committed_capex() / max(1, self.market.cfg.technology.build_lag_months)
+    def retained_income_usd_per_month(self) -> float:
+        """USD a month of its other businesses' income the cloud keeps for its capex: that
+        income less the share it pays out (``cash.payout_share_*`` of its archetype; a firm
+        funds investment from retained earnings first, Myers and Majluf 1984)."""
+        cash = self.market.cfg.cash
+        share = (
+            cash.payout_share_hyperscaler
+            if self.spec.archetype == "hyperscaler"
+            else cash.payout_share_neocloud
+        )
+        return self.spec.other_business_income_usd_per_month * (1.0 - share)
 
     def cash_to_keep_usd(self) -> float:
-        """A payout leaves its cash buffer against this month's costs and a month of the
-        chips it ordered (:meth:`capex_due_in_a_month`)."""
-        return self.cash_buffer_usd(self.costs_usd) + self.capex_due_in_a_month()
+        """A payout leaves its cash buffer against this month's costs and the cash its
+        ordered chips and facilities need (:meth:`capex_shortfall_usd`, the one rule for
+        the cash its capex needs: funding, credit, payout and prepayment all use it)."""
+        return self.cash_buffer_usd(self.costs_usd) + self.capex_shortfall_usd(self.market.month)
 
     def funding_capacity(self, step: int, *, new_credit: bool = True) -> float:
         """USD the cloud can put into new orders: cash, its committed credit not yet drawn
@@ -542,12 +565,18 @@ class Cloud(MarketAgent):
 
     def capex_shortfall_usd(self, step: int, order_usd: float = 0.0) -> float:
         """The most, in USD, that the chips and facilities it has ordered (and ``order_usd``
-        more, due a delivery lag from now) exceed its other income in any month until
-        then: Σ due by month k − income × k, largest over k = 0 … delivery lag (at least
-        0). A cash-flow projection of the build, as lenders size a construction loan
-        (Yescombe, Principles of Project Finance, 2014, ch. 10)."""
+        more, due a delivery lag from now) exceed the other income it retains
+        (:meth:`retained_income_usd_per_month`) in any month until then: Σ due by month k −
+        income × k, largest over k = 0 … delivery lag (at least 0). A cash-flow projection
+        of the build, as lenders size a construction loan (Yescombe, Principles of Project
+        Finance, 2014, ch. 10). The one estimate of the cash its capex needs: what it can
+        order (:meth:`funding_capacity`), the credit it arranges
+        (:meth:`credit_commitment_wanted`) and borrows (:meth:`borrowing_wanted`), and what
+        it keeps back from a payout (:meth:`cash_to_keep_usd`) and a prepayment
+        (:meth:`prepayment_wanted`). Until MODEL_VERSION 0.38 the payout and prepayment
+        kept a build lag's share of all ordered capex instead (a second estimate)."""
         lag = self.market.cfg.technology.delivery_lag_months
-        income = self.spec.other_business_income_usd_per_month
+        income = self.retained_income_usd_per_month()
         facility = self.market.facility_cost(self.market.month)
         due = np.zeros(lag + 1)
         for o in self.market.open_orders(buyer=self.name):
@@ -644,10 +673,25 @@ class Cloud(MarketAgent):
     def borrowing_wanted(self, step: int) -> float:
         """USD to borrow now: arrears and a cash buffer (:meth:`cash_buffer_usd`), less
         cash, up to the borrowing headroom (a liquidity-need rule as in Caiani et al.'s
-        JMAB ``getLoanRequirement``). Chips on order are not borrowed for while they wait:
-        they are drawn on delivery (issue 13, ``phases.settle.draw_on_delivery``)."""
+        JMAB ``getLoanRequirement``). A cloud that borrows against collateral does not
+        borrow for chips on order while they wait: they are drawn on delivery (issue 13,
+        ``phases.settle.draw_on_delivery``). A bond issuer (:attr:`issues_bonds`) also
+        keeps cash for the capex it has ordered beyond the income it retains
+        (:meth:`capex_shortfall_usd`), less the credit its lenders have committed and it
+        has not drawn: the pecking order (Myers and Majluf 1984: retained earnings first,
+        then debt) with a target of liquidity for planned investment, as JMAB's firms
+        borrow for the investment their internal funds do not cover (Caiani et al. 2016),
+        and at least ``bonds.target_cash_capex_months`` of its recent capex
+        (:meth:`capex_rate_usd`) as cash, the target holding firms return to (Opler,
+        Pinkowitz, Stulz and Williamson 1999)."""
         want = self.arrears_usd + self.cash_buffer_usd(self.costs_usd) - self.cash
-        return min(want, self.borrowing_headroom(step)) if want > 0 else 0.0
+        room = self.borrowing_headroom(step)
+        if self.issues_bonds:
+            undrawn = self.undrawn_credit_usd()
+            target = self.market.cfg.bonds.target_cash_capex_months * self.capex_rate_usd(step)
+            want += max(self.capex_shortfall_usd(step) - undrawn, target)
+            room -= undrawn
+        return min(want, room) if want > 0 and room > 0 else 0.0
 
     def prepayment_wanted(
         self, dearest_rate: float, deposit_rate: float, share: float, debt_service_usd: float
@@ -664,9 +708,9 @@ class Cloud(MarketAgent):
         (``phases.settle.draw_on_delivery``)."""
         if self.defaulted or dearest_rate <= deposit_rate or share <= 0:
             return 0.0
-        # a month of the chips and facilities it has ordered is cash it will need (delivered
-        # chips are drawn on loans only as far as lenders lend that month)
-        spare = self.cash - self.arrears_usd - self.capex_due_in_a_month()
+        # the chips and facilities it has ordered need cash beyond the income it retains
+        # (delivered chips are drawn on loans only as far as lenders lend that month)
+        spare = self.cash - self.arrears_usd - self.capex_shortfall_usd(self.market.month)
         debt = self.market.debt_usd(self.name)
         once_repaid = max(0.0, self.costs_usd - debt_service_usd)
         if spare - self.cash_buffer_usd(once_repaid, debt_service_reserve=False) >= debt:

@@ -137,11 +137,13 @@ def syndicate_shares(
     ]
 
 
-def lend_from_syndicate(world: ComputeMarket, t: int, cloud: Cloud, amount: float) -> float:
+def lend_from_syndicate(
+    world: ComputeMarket, t: int, cloud: Cloud, amount: float, maturity_months: int = 0
+) -> float:
     """Book a loan of up to ``amount`` USD to ``cloud`` from its syndicate
-    (:func:`syndicate_shares`), each lender at the rate it quotes (:func:`quote`). Returns
-    the USD lent."""
-    maturity = world.cfg.finance.loan_maturity_months
+    (:func:`syndicate_shares`), each lender at the rate it quotes (:func:`quote`), over
+    ``maturity_months`` (0: ``finance.loan_maturity_months``). Returns the USD lent."""
+    maturity = maturity_months or world.cfg.finance.loan_maturity_months
     lent = 0.0
     for lender, usd in syndicate_shares(world, cloud, amount):
         if usd >= 1.0:

@@ -224,5 +224,11 @@ def venture_debt(world: ComputeMarket, t: int, lab: Lab, shortfall: float) -> fl
 
 def borrow(world: ComputeMarket, t: int, cloud: Cloud, amount: float) -> None:
     """Book a loan of up to ``amount`` from the syndicate ``cloud`` chooses
-    (:func:`sim.phases.credit.lend_from_syndicate`)."""
-    credit.lend_from_syndicate(world, t, cloud, amount)
+    (:func:`sim.phases.credit.lend_from_syndicate`): a bond issuer's
+    (:attr:`Cloud.issues_bonds`) runs ``bonds.maturity_months``, a collateral borrower's
+    ``finance.loan_maturity_months``."""
+    if not cloud.issues_bonds:
+        credit.lend_from_syndicate(world, t, cloud, amount)
+        return
+    lent = credit.lend_from_syndicate(world, t, cloud, amount, world.cfg.bonds.maturity_months)
+    world.month_state.bonds_issued_usd += lent

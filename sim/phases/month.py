@@ -28,6 +28,7 @@ class MonthState:
     fire_sold_gpus: float = 0.0  # GPUs sold by defaulters this month (price impact)
     credit_committed_usd: float = 0.0  # capex credit lenders committed to clouds this month
     credit_drawn_usd: float = 0.0  # of earlier commitments, drawn on delivery this month
+    bonds_issued_usd: float = 0.0  # borrowed by hyperscalers on their cash flow this month
 
     @property
     def utilisation(self) -> float:
