@@ -1244,7 +1244,7 @@ class BondsConfig(Section):
         le=20,
     )
     target_cash_capex_months: float = param(
-        10.0,
+        11.0,
         "months of capex",
         "estimate (the big three held ≈ $80–95B of cash and short-term investments each in "
         "2025 against ≈ $90–130B a year of capex, ≈ 8–12 months; a target cash holding that "
@@ -1370,6 +1370,15 @@ class OutsideDemandConfig(Section):
         "capacity; the rest is bought on the spot market from every cloud",
         ge=0,
         le=1,
+    )
+    own_workloads_by_income: bool = param(
+        True,
+        "switch",
+        "estimate (a hyperscaler's own AI workloads serve its other businesses: Microsoft's "
+        "copilots, Google's search and ads, Amazon's retail; Oracle has few of its own)",
+        "the hyperscalers' own workloads are shared over them by the income of their other "
+        "businesses (CloudSpec.other_business_income_usd_per_month); false: by installed "
+        "GPUs, so a cloud building for a lab's contract takes a growing share of them",
     )
     bust_decline_per_month: float = param(
         0.0,

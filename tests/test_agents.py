@@ -620,3 +620,18 @@ def test_a_lab_exercises_a_vested_warrant_in_the_money_if_cash_covers_the_strike
     assert lab.exercises_warrant(0.0, 50.0, 0.01) == 0.0
     market.set_cash(lab.name, 5.0)  # the strike, $10, is more than its cash
     assert lab.exercises_warrant(1000.0, 50.0, 0.01) == 0.0
+
+
+def test_hyperscalers_own_workloads_follow_their_other_business_not_their_fleet() -> None:
+    """With outside.own_workloads_by_income a hyperscaler's weight in the own workloads is
+    its other businesses' monthly income, however many GPUs it installs (for a lab's
+    contract, say); without it, its installed GPUs."""
+    market = FakeMarket()
+    cloud = make_cloud(market, other_business_income_usd_per_month=1e9)
+    online(cloud, 5_000.0)
+    assert market.cfg.outside.own_workloads_by_income
+    assert cloud.own_workload_weight(0) == pytest.approx(1e9)
+    online(cloud, 50_000.0)
+    assert cloud.own_workload_weight(0) == pytest.approx(1e9)
+    market.cfg = market.cfg.with_overrides({"outside.own_workloads_by_income": False})
+    assert cloud.own_workload_weight(0) == pytest.approx(55_000.0)

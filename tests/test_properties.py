@@ -96,6 +96,7 @@ worlds = st.fixed_dictionaries(
         "demand.price_elasticity": st.floats(-2.0, 0.0),
         "outside.initial_gpus": st.sampled_from([0.0, 1e5, 4e5, 1e6]),
         "outside.in_house_share": st.floats(0.0, 1.0),
+        "outside.own_workloads_by_income": st.booleans(),
         "outside.price_elasticity": st.floats(-2.0, 0.0),
         "outside.bust_decline_per_month": st.floats(0.0, 0.2),
         "market.price_adjustment_speed": st.floats(0.05, 1.0),

@@ -91,6 +91,19 @@ class Cloud(MarketAgent):
         neoclouds and lease vehicles only sell capacity."""
         return self.spec.archetype == "hyperscaler" and not self.defaulted
 
+    def own_workload_weight(self, step: int) -> float:
+        """This hyperscaler's weight in the hyperscalers' own AI workloads at ``step``: with
+        ``outside.own_workloads_by_income`` the monthly income of its other businesses
+        (search, ads, software, retail: the workloads serve them), else its installed GPUs.
+        By the installed fleet (the rule until MODEL_VERSION 0.38.1), a cloud building for a
+        lab's contract takes a growing share of the others' own workloads and builds for
+        that too: the Oracle-like cloud's own-need forecast reached 29M GPUs by month 29 of
+        the baseline. Our own estimate: own AI workloads in proportion to the business they
+        serve."""
+        if self.market.cfg.outside.own_workloads_by_income:
+            return self.spec.other_business_income_usd_per_month
+        return self.installed_gpus(step)
+
     def in_house_gpus(self, wanted: float, free: float) -> float:
         """GPUs of its own AI workloads the hyperscaler runs this month on its ``free``
         (uncontracted) capacity when they want ``wanted`` at today's price: all it can, the

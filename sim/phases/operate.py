@@ -190,8 +190,11 @@ def serve_in_house(
     if outside_need <= 0:
         return {}, 0.0
     owners = [c for c in world.clouds if c.runs_own_workloads]
-    fleet = {c.name: c.installed_gpus(world.month) for c in owners}
+    fleet = {c.name: c.own_workload_weight(world.month) for c in owners}
     total = sum(fleet.values())
+    if total <= 0:  # no hyperscaler reports other income: by installed fleet
+        fleet = {c.name: c.installed_gpus(world.month) for c in owners}
+        total = sum(fleet.values())
     if total <= 0:
         return {}, 0.0
     own = world.cfg.outside.in_house_share * outside_need
