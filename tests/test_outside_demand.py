@@ -12,6 +12,8 @@ from sim import costs
 from sim.books import OUTSIDE_BUYERS
 from sim.config import DemandConfig, OutsideDemandConfig
 from sim.demand import OutsideDemand, outside_growth
+from sim.model import ComputeMarket
+from sim.phases.operate import serve_in_house
 from sim.runner import simulate
 
 from .conftest import small_world
@@ -135,3 +137,32 @@ def test_a_bust_cuts_the_outside_demand(with_and_without) -> None:
     boom = at_reference(run.tables["model"])
     assert need.iloc[-1] == pytest.approx(need.iloc[6] * 0.95 ** (len(need) - 7))
     assert need.iloc[-1] < boom.iloc[-1]
+
+
+def test_the_hyperscalers_own_workloads_are_shared_by_their_other_income() -> None:
+    """serve_in_house: with outside.own_workloads_by_income the in-house share of the outside
+    need is shared over the hyperscalers by their other income (here 3 : 1), whatever their
+    fleets (1 : 3); without it by fleet; with no such income at all, by fleet too."""
+    big = {"name": "big", "archetype": "hyperscaler", "initial_gpus": 1_000}
+    small = {"name": "small", "archetype": "hyperscaler", "initial_gpus": 3_000}
+    scenario = small_world()
+    data = scenario.model_dump()
+    data["clouds"] = [
+        {**big, "other_business_income_usd_per_month": 3e9},
+        {**small, "other_business_income_usd_per_month": 1e9},
+    ]
+    data["outside"] = {**data["outside"], "in_house_share": 0.5}
+    for by_income, income, share_big in (
+        (True, True, 0.75),
+        (False, True, 0.25),
+        (True, False, 0.25),
+    ):
+        world_data = {**data, "outside": {**data["outside"], "own_workloads_by_income": by_income}}
+        if not income:
+            world_data["clouds"] = [{**big}, {**small}]
+        world = ComputeMarket(type(scenario).model_validate(world_data), rng=1)
+        free = {c.name: 1e9 for c in world.clouds}  # room for all of it
+        served, own = serve_in_house(world, 8_000.0, free)
+        assert own == pytest.approx(4_000.0)
+        assert served["big"] == pytest.approx(share_big * 4_000.0)
+        assert served["small"] == pytest.approx((1 - share_big) * 4_000.0)
