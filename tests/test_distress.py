@@ -475,12 +475,13 @@ def test_rescues_in_a_world_cost_less_than_the_losses_they_avoid() -> None:
 def test_a_chain_of_later_round_defaults_each_lost_money_to_an_earlier_round() -> None:
     """Issue 13's clearing check on a world where it is not vacuous: the connectivity sweep's
     shock with one partner per lab and lenders that call (no going-concern months, no
-    fire-sale discount; benchmarks/distress_figures.py LENDERS_CALL). Seed 2005 at
-    MODEL_VERSION 0.31 (the market at its real size): the leading lab defaults in month 21,
-    the Oracle-like cloud in round 1 of month 22 and three small neoclouds in round 2 of it;
-    every default in round ≥ 2 carries a loss from an earlier-round defaulter of the same
-    month. (Seed 2011 gave a three-round chain at 0.25; at 0.31 seeds 2000-2015 reach
-    round 2 at most.)"""
+    fire-sale discount; benchmarks/distress_figures.py LENDERS_CALL). Seed 2008 at
+    MODEL_VERSION 0.40.1 (the neoclouds' opening pipeline financed): the CoreWeave-like
+    defaults in month 13, neocloud-1 in round 1 of month 17, the Oracle-like cloud and
+    neocloud-2 in round 2 of it and neocloud-3 in round 3; every default in round ≥ 2
+    carries a loss from an earlier-round defaulter of the same month. (Seed 2005 gave the
+    chain at 0.31, seed 2011 at 0.25; at 0.40.1 seeds 2000-2015 give 9 chains of round 2
+    or more, 2005 none.)"""
     scenario = load_scenario(ROOT / "experiments" / "baseline.toml").with_overrides(
         {
             "shock.lab": "frontier-leader",
@@ -492,7 +493,7 @@ def test_a_chain_of_later_round_defaults_each_lost_money_to_an_earlier_round() -
             "cascade.fire_sale_discount": 0.0,
         }
     )
-    events = simulate(scenario, 2005, 30).tables["events"]
+    events = simulate(scenario, 2008, 30).tables["events"]
     defaults = events[events["event"].str.startswith("default")]
     assert defaults["round"].max() >= 2
     assert later_round_defaults_without_loss(events) == []
