@@ -1019,6 +1019,26 @@ class DistressConfig(Section):
     )
 
 
+class ProjectFinanceConfig(Section):
+    """Contract-backed project finance of a cloud's build (credit6): the delayed-draw term
+    loans that financed the chips it had ordered before the run opened."""
+
+    opening_gearing: float = param(
+        0.8,
+        "share of the opening pipeline's cost",
+        "estimate (Yescombe, Principles of Project Finance, 2014, ch. 12: contracted projects "
+        "are geared 70–90% debt; CoreWeave financed its 2024–25 GPU orders on delayed-draw "
+        "term loans secured on the GPUs and its customer contracts, DDTL 2.0 $7.6B, S-1 Mar "
+        "2025)",
+        "share of the cost of a cloud's opening pipeline (investment."
+        "opening_pipeline_share_of_fleet) that lenders committed, before the run, to lend "
+        "on delivery, as far as its own funding does not cover it (0 = the opening pipeline "
+        "is capped by what the cloud can fund in its first month)",
+        ge=0,
+        le=1,
+    )
+
+
 class CashConfig(Section):
     """Issue 13: cash behaves like cash — deposits earn a rate, firms pay out a share of
     their profits (dividends or buybacks; the cash effect is the same)."""
@@ -2133,6 +2153,7 @@ class Scenario(Section):
     cascade: CascadeConfig = CascadeConfig()
     distress: DistressConfig = DistressConfig()
     cash: CashConfig = CashConfig()
+    project_finance: ProjectFinanceConfig = ProjectFinanceConfig()
     shock: ShockConfig = ShockConfig()
     investment: InvestmentConfig = InvestmentConfig()
     bonds: BondsConfig = BondsConfig()
@@ -2577,6 +2598,7 @@ def parameter_table() -> list[dict[str, str]]:
         ("cascade", CascadeConfig),
         ("distress", DistressConfig),
         ("cash", CashConfig),
+        ("project_finance", ProjectFinanceConfig),
         ("shock", ShockConfig),
         ("finance", FinanceConfig),
         ("network", NetworkConfig),
@@ -2638,6 +2660,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "cascade": CascadeConfig,
     "distress": DistressConfig,
     "cash": CashConfig,
+    "project_finance": ProjectFinanceConfig,
     "shock": ShockConfig,
     "finance": FinanceConfig,
     "network": NetworkConfig,

@@ -141,7 +141,7 @@ class ComputeMarket(mesa.Model):
             self._open_fleet(cloud)
             if cloud.spec.initial_debt_usd > 0:
                 lender = lenders[k % len(lenders)]
-                mechanisms.lend(
+                loan = mechanisms.lend(
                     self.books,
                     self.month,
                     lender,
@@ -149,6 +149,17 @@ class ComputeMarket(mesa.Model):
                     cloud.spec.initial_debt_usd,
                     cloud.spec.interest_rate_per_year,
                     self.cfg.finance.loan_maturity_months,
+                )
+                # the opening debt was lent before the run: it bears interest and amortises
+                # from the first month (a loan booked in month 0 otherwise starts in month 1)
+                loan.start = self.month - 1
+                # opening debt beyond the opening cash financed the opening fleet, not cash:
+                # the founders' paid-in capital is that much less (it was a cash pile the
+                # cloud prepaid in its first month, so CoreWeave's $8B opened as $1.2B)
+                self.books.redeem(
+                    self.month,
+                    cloud.name,
+                    max(0.0, cloud.spec.initial_debt_usd - cloud.spec.initial_cash_usd),
                 )
         self._open_contracts()
         invest.open_pipeline(self)

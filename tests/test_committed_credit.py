@@ -19,6 +19,7 @@ def test_a_committed_line_is_drawn_on_delivery_beyond_the_borrowing_base() -> No
     model.step()
     t = model.month
     neo, bank = model.cloud("neo"), model.agent("bank")
+    held = neo.undrawn_credit_usd()  # the line it arranged in its first month
     neo.commit_credit("bank", 30e9)
     model.books.owe_external(t, "neo", CONTRACTORS, 20e9, Flow.FACILITY_CAPEX)
     used = bank.loans_used_usd
@@ -28,7 +29,7 @@ def test_a_committed_line_is_drawn_on_delivery_beyond_the_borrowing_base() -> No
     assert short > headroom  # the borrowing base alone would not cover the bill
     settle.draw_on_delivery(model, t, neo)
     assert model.debt_usd("neo") - debt == pytest.approx(short)
-    assert neo.undrawn_credit_usd() == pytest.approx(30e9 - short)
+    assert neo.undrawn_credit_usd() == pytest.approx(held + 30e9 - short)
     assert bank.loans_used_usd == pytest.approx(used)  # the commitment took the budget
     assert model.month_state.credit_drawn_usd == pytest.approx(short)
 
@@ -40,17 +41,19 @@ def test_lenders_commit_from_their_budget_and_a_cloud_orders_only_what_is_financ
     neo = model.cloud("neo")
     lenders = model.investors
     before = sum(i.loan_budget(model.sentiment) for i in lenders)
+    held = neo.undrawn_credit_usd()  # the line it arranged in its first month
+    month = model.month_state.credit_committed_usd
     invest.arrange_credit(model, t, neo, 5e9)
-    committed = neo.undrawn_credit_usd()
+    committed = neo.undrawn_credit_usd() - held
     assert committed > 0
-    assert model.month_state.credit_committed_usd == pytest.approx(committed)
+    assert model.month_state.credit_committed_usd - month == pytest.approx(committed)
     after = sum(i.loan_budget(model.sentiment) for i in lenders)
     assert before - after == pytest.approx(committed)
     # the order is not placed after all: the line it no longer needs is given back
     wanted = neo.credit_commitment_wanted(t, 0.0)
     assert wanted < 0
     invest.arrange_credit(model, t, neo, 0.0)
-    assert neo.undrawn_credit_usd() == pytest.approx(max(0.0, committed + wanted))
+    assert neo.undrawn_credit_usd() == pytest.approx(max(0.0, held + committed + wanted))
 
 
 def test_in_a_world_credit_is_committed_with_orders_and_drawn_as_chips_arrive() -> None:

@@ -475,13 +475,13 @@ def test_rescues_in_a_world_cost_less_than_the_losses_they_avoid() -> None:
 def test_a_chain_of_later_round_defaults_each_lost_money_to_an_earlier_round() -> None:
     """Issue 13's clearing check on a world where it is not vacuous: the connectivity sweep's
     shock with one partner per lab and lenders that call (no going-concern months, no
-    fire-sale discount; benchmarks/distress_figures.py LENDERS_CALL). Seed 2002 at
-    MODEL_VERSION 0.38.1 (hyperscalers borrow on their cash flow; own workloads by income):
-    the leading lab defaults in month 19, the Oracle-like cloud and a small neocloud in
-    round 1 of month 25 and the two other small neoclouds in round 2 of it; every default in
-    round ≥ 2 carries a loss from an earlier-round defaulter of the same month. (Seed 2005
-    gave round 2 at 0.31 to 0.37; seed 2001 a three-round chain at 0.38.0; seed 2011 one at
-    0.25; at 0.38.1 seeds 2002, 2006, 2008, 2010 and 2011 of 2000-2015 reach round 2.)"""
+    fire-sale discount; benchmarks/distress_figures.py LENDERS_CALL). Seed 2010 at
+    MODEL_VERSION 0.41.0 (capex6 and credit6 merged): the CoreWeave-like defaults in month
+    13, neocloud-1 in round 1 of month 16, neocloud-2 in round 2 and neocloud-3 in round 3
+    of it; every default in round ≥ 2 carries a loss from an earlier-round defaulter of the
+    same month. (Seed 2005 gave round 2 at 0.31 to 0.37, seed 2002 at 0.38.1, seed 2008 at
+    0.40.1, seed 2011 at 0.25; at 0.41.0 seeds 2000, 2003, 2010 and 2014 of 2000-2015 reach
+    round 2.)"""
     scenario = load_scenario(ROOT / "experiments" / "baseline.toml").with_overrides(
         {
             "shock.lab": "frontier-leader",
@@ -493,7 +493,7 @@ def test_a_chain_of_later_round_defaults_each_lost_money_to_an_earlier_round() -
             "cascade.fire_sale_discount": 0.0,
         }
     )
-    events = simulate(scenario, 2002, 30).tables["events"]
+    events = simulate(scenario, 2010, 30).tables["events"]
     defaults = events[events["event"].str.startswith("default")]
     assert defaults["round"].max() >= 2
     assert later_round_defaults_without_loss(events) == []

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from sim.books import OUTSIDE_BUYERS
 from sim.ledger import GROUPED, is_world
+from sim.phases.credit import OPENING_CREDIT
 from sim.phases.resolve import CONTAGION_LOSSES
 from sim.runner import simulate
 
@@ -129,6 +130,7 @@ worlds = st.fixed_dictionaries(
         "cash.payout_share_hyperscaler": st.floats(0.0, 1.0),
         "investment.cancellation_fee_share": st.floats(0.0, 1.0),
         "investment.opening_pipeline_share_of_fleet": st.floats(0.0, 3.0),
+        "project_finance.opening_gearing": st.floats(0.0, 1.0),
         "chip_vendors.*.max_lead_months": st.floats(0.0, 24.0),
         "chip_vendors.*.allocation_rule": st.sampled_from(["fifo", "pro_rata"]),
         "competition.resale": st.booleans(),
@@ -214,6 +216,8 @@ def test_money_is_conserved_and_books_balance_every_month(
     listed = agents[agents["agent_type"].isin(["Cloud", "ChipVendor"])]
     if (listed["market_value_usd"] - listed["equity_usd"].clip(lower=0)).abs().max() > 1.0:
         CAPITAL_MARKET_SEEN.add("listed mark")
+    if len(events) and (events["event"] == OPENING_CREDIT).any():
+        SUPPLY_SEEN.add("opening credit")  # the opening pipeline's line, drawn on delivery
     if "cancellation_fee_due" in kinds:
         SUPPLY_SEEN.add("cancellation")
     vendors = agents[agents["agent_type"] == "ChipVendor"]
@@ -298,6 +302,7 @@ def check_random_worlds_exercised_every_mechanism() -> None:
         "warrant exercised",
         "committed credit",
         "bond issue",
+        "opening credit",
     } == SUPPLY_SEEN
     assert {"joint venture", "lab-owned capacity", "resale"} == COMPETITION_SEEN
     assert {"in-house", "on spot", "resale to outside buyers"} == OUTSIDE_SEEN

@@ -622,6 +622,22 @@ class Cloud(MarketAgent):
         room = max(0.0, self.borrowing_headroom(step) - undrawn)
         return min(max(0.0, need) - undrawn, room)
 
+    def opening_project_finance_usd(
+        self, pipeline_cost_usd: float, own_funding_usd: float, gearing: float
+    ) -> float:
+        """USD of delayed-draw term loans it had arranged before the run for the chips it
+        ordered then (``pipeline_cost_usd``): the part its own funding
+        (``own_funding_usd``, :meth:`funding_capacity`) does not cover, at most the debt
+        share ``gearing`` of the build's cost that project-finance lenders lend on a
+        contracted build (Yescombe, Principles of Project Finance, 2014, ch. 12: 70–90%
+        debt; the rest is the sponsor's equity). A cloud whose cash covers its orders
+        arranges none (the pecking order, Myers and Majluf 1984)."""
+        if pipeline_cost_usd <= 0 or gearing <= 0:
+            return 0.0
+        return max(
+            0.0, min(gearing * pipeline_cost_usd, pipeline_cost_usd - max(0.0, own_funding_usd))
+        )
+
     def commit_credit(self, lender: str, usd: float) -> None:
         """``lender`` commits ``usd`` more to the cloud's capex credit line."""
         self.committed_credit[lender] = self.committed_credit.get(lender, 0.0) + usd

@@ -11,6 +11,8 @@ quote its rate and size its borrowing base.
 - :func:`lending_sentiment_for`: the sentiment lenders apply to the borrower's budget and
   stress spread — in a downturn, less of the market's fall for a safe balance sheet (the
   flight to quality, :func:`sim.distress.lending_sentiment`).
+- :func:`open_project_line`: the delayed-draw term loans a cloud arranged before the run
+  for the chips it had ordered then (contract-backed project finance).
 """
 
 from __future__ import annotations
@@ -150,3 +152,43 @@ def lend_from_syndicate(
             rate = quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
             lent += mechanisms.lend(world.books, t, lender, cloud, usd, rate, maturity).principal
     return lent
+
+
+OPENING_CREDIT = "opening_credit"
+"""Events row: a cloud's delayed-draw line committed before the run (no loss: ``amount_lost``
+holds the USD committed)."""
+
+
+def open_project_line(world: ComputeMarket, cloud: Cloud, pipeline_cost_usd: float) -> float:
+    """Commit the delayed-draw line that financed ``cloud``'s opening pipeline (chips
+    ordered before the run, ``pipeline_cost_usd`` with their facilities): the cloud asks for
+    what its own funding does not cover within the lenders' gearing
+    (:meth:`Cloud.opening_project_finance_usd`, ``project_finance.opening_gearing``), its
+    syndicate commits it pro rata within their budgets (:func:`syndicate_shares`). The
+    commitment was made before the run, so it takes none of the lenders' budgets for the
+    first month; it is drawn on delivery like any committed capex credit
+    (``phases.settle.draw_committed_credit``). Returns the USD committed."""
+    want = cloud.opening_project_finance_usd(
+        pipeline_cost_usd,
+        cloud.funding_capacity(world.month),
+        world.cfg.project_finance.opening_gearing,
+    )
+    committed = 0.0
+    for lender, usd in syndicate_shares(world, cloud, want):
+        if usd >= 1.0:
+            cloud.commit_credit(lender.name, usd)
+            committed += usd
+    if committed > 0:
+        world.events.append(
+            {
+                "step": world.month,
+                "round": 1,
+                "event": OPENING_CREDIT,
+                "defaulter": cloud.name,
+                "creditor": "",
+                "amount_lost": committed,
+                "instrument": "credit line",
+                "instrument_kind": "loan",
+            }
+        )
+    return committed

@@ -179,6 +179,8 @@ def open_pipeline(world: ComputeMarket) -> None:
     lag = tech.delivery_lag_months
     shares = sum(v.spec.order_share for v in vendors)
     unit_cost = costs.chip_price(cfg, -lag) + world.facility_cost(-lag)
+    for cloud in clouds:  # the lines that financed the pipeline (contract-backed, pre-run)
+        credit.open_project_line(world, cloud, share * cloud.spec.initial_gpus * unit_cost)
     fundable = {c.name: max(0.0, c.funding_capacity(0)) / unit_cost for c in clouds}
     for d in range(months):
         ordered = min(d - lag, -1)
