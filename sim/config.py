@@ -1854,7 +1854,9 @@ class ChipVendorSpec(Section):
         0.037,
         "1/month",
         f"{CALIBRATION} CoWoS 75–80k → 120–130k wafers/month in ≈ 13 months",
-        "monthly growth of the production ceiling",
+        "fastest monthly growth of packaging capacity (wafers); the ceiling in H100-equivalent "
+        "units also grows with the compute a wafer yields "
+        "(technology.compute_per_dollar_growth_per_year)",
         ge=0,
         le=0.5,
     )

@@ -439,14 +439,21 @@ def test_cloud_depreciates_straight_line_and_bids_only_with_cash() -> None:
 
 # --- ChipVendor ------------------------------------------------------------------------
 def test_vendor_output_grows_no_faster_than_its_ceiling_allows() -> None:
+    """The ceiling, in H100-equivalent units, grows at most as packaging capacity (wafers)
+    compounded with the compute a wafer yields: 1.037 × 1.4^(1/12) = 1.06649 a month with
+    the defaults (1.4× a year: CALIBRATION's compute per dollar)."""
     market = FakeMarket()
-    spec = market.cfg.chip_vendors[0].model_copy(update={"capacity_lag_months": 0})
+    spec = market.cfg.chip_vendors[0].model_copy(
+        update={"capacity_lag_months": 0, "ceiling_growth_per_month": 0.037}
+    )
+    assert market.cfg.technology.compute_per_dollar_growth_per_year == 1.4
     vendor = ChipVendor(market.model, market, "vendor", spec, 1.0)
     before = vendor.ceiling
     vendor.plan_output(1e12)
-    assert vendor.ceiling == pytest.approx(before * (1 + spec.ceiling_growth_per_month))
+    assert vendor.ceiling == pytest.approx(before * 1.037 * 1.4 ** (1 / 12))
+    assert vendor.ceiling == pytest.approx(before * 1.066488, rel=1e-6)
     vendor.plan_output(0.0)
-    assert vendor.ceiling < before * (1 + spec.ceiling_growth_per_month)
+    assert vendor.ceiling < before * 1.037 * 1.4 ** (1 / 12)
     assert vendor.ceiling >= vendor.initial_ceiling * 0.1
 
 
@@ -472,8 +479,10 @@ def test_vendor_capacity_changes_take_effect_after_the_capacity_lag() -> None:
     for _ in range(4):
         vendor.plan_output(0.0)  # a collapse of orders: decide to idle capacity
         grown.append(vendor.ceiling)
-    # the three expansions already under way still arrive, each 5% of the opening ceiling
-    assert grown[:3] == pytest.approx([start * (1 + 0.05 * k) for k in (1, 2, 3)])
+    # the three expansions already under way still arrive, each the unit growth (5% more
+    # wafers, each yielding 1.4^(1/12) more compute) of the opening ceiling
+    step = 1.05 * 1.4 ** (1 / 12) - 1
+    assert grown[:3] == pytest.approx([start * (1 + step * k) for k in (1, 2, 3)])
     assert grown[3] < grown[2]  # the first cut arrives three months after it was decided
 
 

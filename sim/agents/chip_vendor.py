@@ -47,8 +47,20 @@ class ChipVendor(MarketAgent):
         # capacity changes decided but not yet in effect (units/month each); the first are the
         # calibrated expansion already under way when the run opens
         self.capacity_pipeline: deque[float] = deque(
-            [spec.ceiling_growth_per_month * self.initial_ceiling] * spec.capacity_lag_months
+            [self.unit_growth_per_month() * self.initial_ceiling] * spec.capacity_lag_months
         )
+
+    def unit_growth_per_month(self) -> float:
+        """Fastest monthly growth of the production ceiling in H100-equivalent units: the
+        packaging capacity's growth (``ceiling_growth_per_month``, CoWoS wafers) compounded
+        with the compute each wafer yields, which grows as compute per dollar does
+        (``technology.compute_per_dollar_growth_per_year``: the cost-and-margin path of
+        :meth:`path_price` falls at that rate with a constant cost per wafer, so a wafer
+        yields that many more H100-equivalents a year; Blackwell ≈ 2.5 H100s a package).
+        Until MODEL_VERSION 0.42 the ceiling grew with wafers alone, so the vendors' revenue
+        capacity fell behind by the whole improvement: +15% a year against NVIDIA's +68%."""
+        yearly = self.market.cfg.technology.compute_per_dollar_growth_per_year
+        return (1.0 + self.spec.ceiling_growth_per_month) * yearly ** (1.0 / 12.0) - 1.0
 
     def production_ceiling(self, step: int) -> float:
         """Most units the vendor can deliver in month ``step`` (set by :meth:`plan_output`)."""
@@ -57,14 +69,14 @@ class ChipVendor(MarketAgent):
     def plan_output(self, order_rate: float) -> None:
         """Decide a change of capacity toward ``order_rate`` (units/month), which takes effect
         ``capacity_lag_months`` later; the change decided that long ago takes effect now.
-        Growth is capped by how fast packaging capacity can expand (relative to today's
-        ceiling), decline by how fast it is idled (a capital-good firm expanding with a lag,
-        as in Dosi et al.'s K+S)."""
+        Growth is capped by how fast packaging capacity, and the compute a package holds, can
+        expand (:meth:`unit_growth_per_month`, relative to today's ceiling), decline by how
+        fast it is idled (a capital-good firm expanding with a lag, as in Dosi et al.'s K+S)."""
         spec = self.spec
         gap = (order_rate - self.ceiling) / spec.capacity_adjustment_months
         change = min(
             max(gap, -spec.max_ceiling_decline_per_month * self.ceiling),
-            spec.ceiling_growth_per_month * self.ceiling,
+            self.unit_growth_per_month() * self.ceiling,
         )
         self.capacity_pipeline.append(change)
         self.ceiling = max(
