@@ -480,7 +480,9 @@ def test_a_chain_of_later_round_defaults_each_lost_money_to_an_earlier_round() -
     the Oracle-like cloud in round 1 of month 22 and three small neoclouds in round 2 of it;
     every default in round ≥ 2 carries a loss from an earlier-round defaulter of the same
     month. (Seed 2011 gave a three-round chain at 0.25; at 0.31 seeds 2000-2015 reach
-    round 2 at most.)"""
+    round 2 at most.) Seed 2006 at MODEL_VERSION 0.39.0 (2005 now ends in round 1): the
+    leading neocloud defaults in month 15, the lease vehicle in round 1 of month 19 and the
+    three small neoclouds in round 2 of it."""
     scenario = load_scenario(ROOT / "experiments" / "baseline.toml").with_overrides(
         {
             "shock.lab": "frontier-leader",
@@ -492,7 +494,7 @@ def test_a_chain_of_later_round_defaults_each_lost_money_to_an_earlier_round() -
             "cascade.fire_sale_discount": 0.0,
         }
     )
-    events = simulate(scenario, 2005, 30).tables["events"]
+    events = simulate(scenario, 2006, 30).tables["events"]
     defaults = events[events["event"].str.startswith("default")]
     assert defaults["round"].max() >= 2
     assert later_round_defaults_without_loss(events) == []

@@ -7,8 +7,9 @@ logit on capability and price (``sim.demand.logit_shares``, ``switch_customers``
 loses customers loses them to its rivals; the customers a segment gains as it grows choose the
 same way (``sim.demand.enter_customers``), and each segment has its own logit (a lab's appeal
 there, its ``enterprise_edge``). The enterprise segment grows faster than the consumer path
-(``demand.enterprise_growth_premium_per_month``), so its weight in demand rises. Total demand follows the regime path and rises with
-the share-weighted capability of the labs (``competition.capability_demand_elasticity``).
+(``demand.enterprise_growth_premium_per_month``), so its weight in demand rises. Total demand
+follows the regime path and rises with the share-weighted capability of the labs
+(``competition.capability_demand_elasticity``).
 The demand from buyers beyond the labs (``sim.demand.OutsideDemand``) moves along its own path.
 """
 
