@@ -149,6 +149,28 @@ class DemandConfig(Section):
         ge=-3,
         le=0,
     )
+    enterprise_growth_premium_per_month: float = param(
+        0.0,
+        "1/month",
+        "estimate (0 = the segments grow alike; baseline.toml sets the record's: Anthropic's "
+        f"run-rate $1B → $9B in 2025, ≈ 80% of it enterprise and API, against OpenAI's ×3.5, "
+        f"{CALIBRATION} Labs; token volume ≈ 12.7× a year, OpenRouter; US business adoption "
+        "3.7% → 9% → 17–20%, Census BTOS)",
+        "extra monthly growth of the enterprise segment's demand (enterprise, API, coding) "
+        "over the path the consumer segment follows, in the first month; it fades with "
+        "`enterprise_premium_decay_months` (none in a bust from `bust_month`; saturates with "
+        "the path in a plateau)",
+        ge=0,
+        le=0.5,
+    )
+    enterprise_premium_decay_months: float = param(
+        18.0,
+        "months",
+        "estimate",
+        "e-folding time of the enterprise segment's growth premium",
+        gt=0,
+        le=600,
+    )
 
 
 class MarketConfig(Section):
@@ -1730,6 +1752,31 @@ class LabSpec(Section):
         "the lab's model capability at the start",
         gt=0,
         le=100,
+    )
+    enterprise_revenue_share: float | None = param(
+        None,
+        "share of the lab's revenue",
+        f"{CALIBRATION} Labs (estimate per lab: OpenAI ≈ 0.3, ChatGPT subscriptions ≈ 70% of "
+        "its 2025 revenue; Anthropic ≈ 0.8–0.85 from business and API, The Information / "
+        "Reuters 2025)",
+        "share of the lab's opening demand in the enterprise segment (the rest consumer); "
+        "none = `competition.enterprise_share`. Sets its opening customer share in each "
+        "segment; the labs' mix sets the enterprise segment's opening weight",
+        ge=0,
+        le=1,
+        strict=True,
+    )
+    enterprise_edge: float = param(
+        0.0,
+        "log-odds",
+        "estimate (Menlo Ventures, mid-2025 LLM market update: Anthropic's share of "
+        "enterprise LLM API spend 12% (2023) → 24% (2024) → 32% (mid-2025), OpenAI's 50% → "
+        "34% → 25%; in coding 42% against 21%)",
+        "the lab's appeal to enterprise buyers beyond its capability index (a lead in coding "
+        "and agentic work, enterprise sales): added to its logit utility in the enterprise "
+        "segment from the first month (the opening shares are the Dec 2024 ones)",
+        ge=-10,
+        le=10,
     )
 
 

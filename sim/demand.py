@@ -8,11 +8,12 @@ through a constant elasticity: cheaper compute makes AI services cheaper, which 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sim.config import DemandConfig, OutsideDemandConfig
+from sim.config import DemandConfig, LabSpec, OutsideDemandConfig
 
 
 def path_growth(step: int, cfg: DemandConfig) -> float:
@@ -34,6 +35,56 @@ def regime_growth(step: int, level: float, cfg: DemandConfig) -> float:
     return g
 
 
+def enterprise_premium(step: int, level: float, cfg: DemandConfig) -> float:
+    """Extra monthly growth of the enterprise segment over the consumer path at ``step``,
+    given the path's level (× initial): ``enterprise_growth_premium_per_month`` fading with
+    ``enterprise_premium_decay_months``; saturating with the path in a plateau, none in a
+    bust from ``bust_month``. Enterprise and API use (coding, agents) grew several times
+    faster than consumer subscriptions in 2025 (docs/calibration.md; our own estimate of
+    the form, the same fading path as the market's)."""
+    premium = cfg.enterprise_growth_premium_per_month * math.exp(
+        -step / cfg.enterprise_premium_decay_months
+    )
+    if cfg.regime == "plateau":
+        return premium * max(0.0, 1.0 - level / cfg.plateau_multiple)
+    if cfg.regime == "bust" and step >= cfg.bust_month:
+        return 0.0
+    return premium
+
+
+def segment_weight(opening: float, enterprise_multiple: float) -> float:
+    """The enterprise segment's share of end-user demand (0–1) when it opened at
+    ``opening`` and has since grown ``enterprise_multiple`` times as much as the consumer
+    segment."""
+    enterprise = opening * enterprise_multiple
+    total = (1.0 - opening) + enterprise
+    return enterprise / total if total > 0 else 0.0
+
+
+def opening_enterprise_weight(labs: Sequence[LabSpec], default_mix: float) -> float:
+    """The enterprise segment's share of end-user demand at the start (0–1): the labs'
+    demand shares weighted by the share of each one's demand that is enterprise
+    (``enterprise_revenue_share``, else ``default_mix``)."""
+    total = sum(s.demand_share for s in labs)
+    if total <= 0:
+        return default_mix
+    return sum(s.demand_share * enterprise_mix(s, default_mix) for s in labs) / total
+
+
+def enterprise_mix(spec: LabSpec, default_mix: float) -> float:
+    """Share of a lab's opening demand that is enterprise: its own figure, else the world's."""
+    return default_mix if spec.enterprise_revenue_share is None else spec.enterprise_revenue_share
+
+
+def opening_customers(demand_share: float, mix: float, weight: float) -> dict[str, float]:
+    """A lab's opening share of each segment's customers: the part ``mix`` of its
+    ``demand_share`` that is enterprise, over the enterprise segment's weight ``weight``;
+    the rest over the consumer segment's (so that ``(1 − w) c + w e`` is its demand share)."""
+    enterprise = demand_share * mix / weight if weight > 0 else demand_share
+    consumer = demand_share * (1.0 - mix) / (1.0 - weight) if weight < 1 else demand_share
+    return {"consumer": consumer, "enterprise": enterprise}
+
+
 def price_response(price: float, reference_price: float, elasticity: float) -> float:
     """Multiplier on demand volume when compute costs ``price`` instead of the reference."""
     return (price / reference_price) ** elasticity
@@ -47,14 +98,27 @@ class Demand:
         self.rng = rng
         self.trend = 1.0  # deterministic path, × initial volume
         self.shock = 0.0  # AR(1) log shock
+        self.enterprise_multiple = 1.0  # enterprise growth beyond the path, × initial
+        self.previous_enterprise_multiple = 1.0
+        self.previous_level = 1.0
 
     @property
     def level(self) -> float:
         """Demand at the reference price relative to the first month."""
         return self.trend * math.exp(self.shock)
 
+    def segment_growth(self) -> dict[str, float]:
+        """Each segment's growth of demand (at the reference price) over the last month."""
+        consumer = self.level / self.previous_level - 1.0 if self.previous_level > 0 else 0.0
+        ratio = self.enterprise_multiple / self.previous_enterprise_multiple
+        return {"consumer": consumer, "enterprise": (1.0 + consumer) * ratio - 1.0}
+
     def advance(self, step: int) -> float:
-        """Move to month ``step`` (≥ 1) and return the new level."""
+        """Move to month ``step`` (≥ 1) and return the new level (the consumer segment's;
+        the enterprise segment grows :func:`enterprise_premium` faster)."""
+        self.previous_level = self.level
+        self.previous_enterprise_multiple = self.enterprise_multiple
+        self.enterprise_multiple *= 1.0 + enterprise_premium(step - 1, self.trend, self.cfg)
         self.trend *= 1.0 + regime_growth(step - 1, self.trend, self.cfg)
         eps = self.rng.normal(0.0, self.cfg.noise_sd) if self.cfg.noise_sd > 0 else 0.0
         self.shock = self.cfg.noise_persistence * self.shock + eps
@@ -165,6 +229,22 @@ def switch_customers(
     r = np.asarray(reconsider, dtype=float)
     leaving = f * r
     return f - leaving + s * leaving.sum()
+
+
+def enter_customers(bases: ArrayLike, choice: ArrayLike, growth: float) -> NDArray[np.float64]:
+    """Shares of a segment's customers after it grew by ``growth`` this month: the new
+    customers, ``growth / (1 + growth)`` of the segment, choose a lab with the probabilities
+    ``choice`` (a logit over the offers they find); the customers already there keep their
+    lab (they reconsider only through :func:`switch_customers`). In a fast-growing segment
+    most customers are new, so shares follow the offers' appeal fast: the entry cohort of a
+    growing market (our own form; the consumers of Caiani et al. 2016 choose among current
+    offers). A shrinking segment loses customers in proportion. Shares still sum to what
+    they did."""
+    f = np.asarray(bases, dtype=float)
+    if growth <= 0:
+        return f.copy()
+    s = np.asarray(choice, dtype=float)
+    return (f + growth * s * f.sum()) / (1.0 + growth)
 
 
 def capability_step(

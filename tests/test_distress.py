@@ -476,12 +476,11 @@ def test_a_chain_of_later_round_defaults_each_lost_money_to_an_earlier_round() -
     """Issue 13's clearing check on a world where it is not vacuous: the connectivity sweep's
     shock with one partner per lab and lenders that call (no going-concern months, no
     fire-sale discount; benchmarks/distress_figures.py LENDERS_CALL). Seed 2010 at
-    MODEL_VERSION 0.41.0 (capex6 and credit6 merged): the CoreWeave-like defaults in month
-    13, neocloud-1 in round 1 of month 16, neocloud-2 in round 2 and neocloud-3 in round 3
-    of it; every default in round ≥ 2 carries a loss from an earlier-round defaulter of the
-    same month. (Seed 2005 gave round 2 at 0.31 to 0.37, seed 2002 at 0.38.1, seed 2008 at
-    0.40.1, seed 2011 at 0.25; at 0.41.0 seeds 2000, 2003, 2010 and 2014 of 2000-2015 reach
-    round 2.)"""
+    MODEL_VERSION 0.43.0 (capex6, credit6 and labs6 merged): the CoreWeave-like defaults in
+    round 1 of month 14 and the three small neoclouds in round 2 of it; every default in
+    round ≥ 2 carries a loss from an earlier-round defaulter of the same month. (Seed 2005
+    gave round 2 at 0.31 to 0.37, seed 2002 at 0.38.1, seed 2008 at 0.40.1, seed 2011 at
+    0.25; at 0.43.0 13 of seeds 2000-2015 reach round 2, 2001, 2006 and 2007 round 3.)"""
     scenario = load_scenario(ROOT / "experiments" / "baseline.toml").with_overrides(
         {
             "shock.lab": "frontier-leader",

@@ -70,7 +70,8 @@ def later_round_defaults_without_loss(events) -> list[tuple[int, str, int]]:
 
 
 SUPPLY_SEEN: set[str] = set()  # issue 16's mechanisms that the random worlds exercised
-COMPETITION_SEEN: set[str] = set()  # issue 15's: joint ventures, lab-owned capacity, resale
+COMPETITION_SEEN: set[str] = set()  # issue 15's: joint ventures, lab-owned capacity, resale,
+# consumer and enterprise segments that grow apart
 OUTSIDE_SEEN: set[str] = set()  # the scale issue's buyers beyond the labs: in-house, on spot
 PAYMENTS_SEEN: set[str] = set()  # issue 20's grouped payments, allocated to instruments
 
@@ -137,6 +138,9 @@ worlds = st.fixed_dictionaries(
         "competition.resale_friction": st.floats(0.0, 1.0),
         "competition.spillover_per_month": st.floats(0.0, 1.0),
         "competition.price_weight": st.floats(0.0, 10.0),
+        "demand.enterprise_growth_premium_per_month": st.floats(0.0, 0.3),
+        "labs.*.enterprise_revenue_share": st.floats(0.0, 1.0),
+        "labs.*.enterprise_edge": st.floats(-3.0, 3.0),
     }
 )
 
@@ -238,6 +242,9 @@ def test_money_is_conserved_and_books_balance_every_month(
         COMPETITION_SEEN.add("lab-owned capacity")  # the lab used capacity it owns
     if "resale" in kinds:
         COMPETITION_SEEN.add("resale")
+    lab_rows = agents[agents["agent_type"] == "Lab"]
+    if (lab_rows["enterprise_customers"] - lab_rows["market_share"]).abs().max() > 1e-6:
+        COMPETITION_SEEN.add("segments")  # a lab's enterprise share differs from its overall
     contract_bills = accruals[accruals["kind"] == "compute_due"]["instrument"].astype(str)
     if contract_bills.str.endswith(":named-lab").any():
         SUPPLY_SEEN.add("named contract")
@@ -304,6 +311,6 @@ def check_random_worlds_exercised_every_mechanism() -> None:
         "bond issue",
         "opening credit",
     } == SUPPLY_SEEN
-    assert {"joint venture", "lab-owned capacity", "resale"} == COMPETITION_SEEN
+    assert {"joint venture", "lab-owned capacity", "resale", "segments"} == COMPETITION_SEEN
     assert {"in-house", "on spot", "resale to outside buyers"} == OUTSIDE_SEEN
     assert {"grouped payment"} == PAYMENTS_SEEN

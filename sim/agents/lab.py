@@ -12,7 +12,12 @@ import numpy as np
 from sim.agents.base import Column, MarketAgent
 from sim.agents.view import MarketView
 from sim.config import LabSpec
-from sim.demand import capability_step
+from sim.demand import (
+    capability_step,
+    enterprise_mix,
+    opening_customers,
+    opening_enterprise_weight,
+)
 from sim.instruments import CapacityContract
 from sim.ledger import Line
 from sim.market import marginal_cost
@@ -37,6 +42,7 @@ class Lab(MarketAgent):
         "gross_margin": lambda a: a.margin,
         "service_price_usd_per_gpu_hour": lambda a: a.price,
         "market_share": lambda a: a.share,
+        "enterprise_customers": lambda a: a.customers["enterprise"],
         "resold_gpus": lambda a: a.resold_gpus,
         "infrastructure_share": lambda a: a.infrastructure_share(),
     }
@@ -70,10 +76,21 @@ class Lab(MarketAgent):
         self.price = 0.0  # service price posted this month, USD per GPU-hour served
         # its service price at the opening compute price, USD per GPU-hour served
         self.reference_price = market.spot_price / (1.0 - spec.gross_margin)
-        self.customers = dict.fromkeys(self.segments, demand_share)  # share of each segment
+        # each segment's weight in end-user demand (the enterprise one grows faster) and the
+        # lab's opening share of each segment's customers, from its enterprise mix
+        weight = opening_enterprise_weight(market.cfg.labs, comp.enterprise_share)
+        self.segment_weights = {"consumer": 1.0 - weight, "enterprise": weight}
+        mix = enterprise_mix(spec, comp.enterprise_share)
+        self.customers = opening_customers(demand_share, mix, weight)  # share of each segment
         self.lock_in = dict.fromkeys(self.segments, 0.0)  # switching cost, log-odds of staying
-        # alternative-specific constant: the logit reproduces the opening shares (Berry 1994)
+        # alternative-specific constant: the logit reproduces the opening shares (Berry 1994),
+        # overall and, with the segment's appeal, in each segment; the enterprise edge moves
+        # enterprise buyers from the first month
         self.brand = math.log(demand_share) - comp.capability_weight * math.log(spec.capability)
+        self.segment_appeal = {
+            s: math.log(max(self.customers[s], 1e-12) / demand_share) for s in self.segments
+        }
+        self.segment_appeal["enterprise"] += spec.enterprise_edge
         self.share_history: list[float] = [demand_share]
         self.idle_share = 0.0  # share of its contracted capacity left idle last month
         self.training_gpus = 0.0  # GPUs that trained models last month
@@ -101,8 +118,11 @@ class Lab(MarketAgent):
     @property
     def share(self) -> float:
         """The lab's share of end-user demand: its customer shares weighted by segment."""
-        w = self.market.cfg.competition.enterprise_share
-        return (1.0 - w) * self.customers["consumer"] + w * self.customers["enterprise"]
+        return sum(self.segment_weights[s] * self.customers[s] for s in self.segments)
+
+    def observe_segments(self, weights: dict[str, float]) -> None:
+        """This month's weight of each segment in end-user demand (they sum to 1)."""
+        self.segment_weights = dict(weights)
 
     # --- competition (issue 15) ------------------------------------------------------------
     def contract_price(self, step: int) -> float:
@@ -148,14 +168,18 @@ class Lab(MarketAgent):
         self.margin = min(max(margin, comp.margin_floor), comp.margin_cap)
         return self.margin
 
-    def utility(self, price: float) -> float:
+    def utility(self, price: float, segment: str | None = None) -> float:
         """What a customer choosing a lab sees: ``brand + a ln q − b ln(p / p_ref)``, the
         logit utility of ECONOMICS.md §3 (capability q, price p relative to the lab's price at
-        the opening compute price)."""
+        the opening compute price); a customer of ``segment`` also sees the lab's appeal
+        there (its opening share of the segment against its overall share, plus its
+        ``enterprise_edge`` among enterprise buyers)."""
         comp = self.market.cfg.competition
         rel = price / self.reference_price if self.reference_price > 0 else 1.0
+        appeal = self.segment_appeal[segment] if segment is not None else 0.0
         return (
             self.brand
+            + appeal
             + comp.capability_weight * math.log(self.capability)
             - comp.price_weight * math.log(rel)
         )

@@ -4,8 +4,12 @@ demand is drawn.
 Each lab sets its margin over its own marginal cost (``Lab.set_margin``, ``Lab.marginal_cost``);
 customers in the consumer and enterprise segments who reconsider this month choose a lab by a
 logit on capability and price (``sim.demand.logit_shares``, ``switch_customers``), so a lab that
-loses customers loses them to its rivals. Total demand follows the regime path and rises with
-the share-weighted capability of the labs (``competition.capability_demand_elasticity``).
+loses customers loses them to its rivals; the customers a segment gains as it grows choose the
+same way (``sim.demand.enter_customers``), and each segment has its own logit (a lab's appeal
+there, its ``enterprise_edge``). The enterprise segment grows faster than the consumer path
+(``demand.enterprise_growth_premium_per_month``), so its weight in demand rises. Total demand
+follows the regime path and rises with the share-weighted capability of the labs
+(``competition.capability_demand_elasticity``).
 The demand from buyers beyond the labs (``sim.demand.OutsideDemand``) moves along its own path.
 """
 
@@ -13,7 +17,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.demand import capability_spread, logit_shares, switch_customers
+from sim.demand import (
+    capability_spread,
+    enter_customers,
+    logit_shares,
+    opening_enterprise_weight,
+    segment_weight,
+    switch_customers,
+)
 
 if TYPE_CHECKING:
     from sim.agents import Lab
@@ -59,11 +70,21 @@ def choose_labs(world: ComputeMarket, t: int, active: list[Lab]) -> None:
                     lab.customers[segment] += share * choice[lab.name] / total
     if t == 0:
         return
+    growth = world.demand.segment_growth()
     for segment in world.labs[0].segments:
+        in_segment = dict(
+            zip(
+                (lab.name for lab in active),
+                logit_shares([lab.utility(lab.price, segment) for lab in active]),
+                strict=True,
+            )
+        )
         bases = [lab.customers[segment] for lab in world.labs]
         reconsider = [1.0 if lab.defaulted else lab.reconsider_rate(segment) for lab in world.labs]
-        probs = [choice.get(lab.name, 0.0) for lab in world.labs]
-        for lab, base in zip(world.labs, switch_customers(bases, probs, reconsider), strict=True):
+        probs = [in_segment.get(lab.name, 0.0) for lab in world.labs]
+        switched = switch_customers(bases, probs, reconsider)
+        entered = enter_customers(switched, probs, growth[segment])
+        for lab, base in zip(world.labs, entered, strict=True):
             lab.customers[segment] = float(base)
 
 
@@ -80,11 +101,18 @@ def run(world: ComputeMarket, t: int) -> None:
     if active:
         post_prices(world, t, active)
         choose_labs(world, t, active)
-    opening = sum(lab.demand_share * lab.spec.capability for lab in world.labs)
+    # the segments' weights: the enterprise segment grows faster than the consumer path
+    opening = opening_enterprise_weight(world.cfg.labs, world.cfg.competition.enterprise_share)
+    multiple = world.demand.enterprise_multiple
+    weight = segment_weight(opening, multiple)
+    for lab in world.labs:
+        lab.observe_segments({"consumer": 1.0 - weight, "enterprise": weight})
+    segments = (1.0 - opening) + opening * multiple  # demand of both segments, × the path
+    start = sum(lab.demand_share * lab.spec.capability for lab in world.labs)
     held = sum(lab.share for lab in active)
     capability = sum(lab.share * lab.capability for lab in active) / held if held > 0 else 0.0
     eta = world.cfg.competition.capability_demand_elasticity
-    volume = world.reference_inference_gpus * level * (capability / opening) ** eta
+    volume = world.reference_inference_gpus * level * segments * (capability / start) ** eta
     for lab in world.labs:
         share = 0.0 if lab.defaulted else lab.share
         lab.share_history.append(share)
