@@ -345,7 +345,7 @@ EXPERIMENT = Experiment(
             "the full cost of a new GPU-hour in half of the 10 seeds, for 6 months or more "
             "in two of them; without pre-emption it never does: competition for the boom, "
             "not the demand path, builds ahead of demand. The glut is fragile: it depends "
-            "on the seed (in seeds 1-10 of benchmarks/issue16_must_show.py, 6 of 10 reach "
+            "on the seed (in seeds 1-10 of benchmarks/issue16_must_show.py, 4 of 10 reach "
             "6 months).",
         ),
         GalleryFigure(
