@@ -266,40 +266,38 @@ EXPERIMENT = Experiment(
         GalleryFigure(
             "price_war.png",
             "With capabilities converged, the labs' revenue-weighted gross margin falls from "
-            "45% to about 20% within a year and to 12–13% by month 24 in every seed, and the "
-            "leader's share of end users from 75% to about two thirds; in the baseline the "
-            "margin drifts down to about 40% by month 24 (39–41%), as labs hold idle "
-            "contracted capacity from the second year.",
+            "45% to about 20% within a year and to 13–14% by month 24 in every seed, and the "
+            "leader's share of end users from 75% to about a half; in the baseline the "
+            "margin drifts down to about 44% by month 24 (43–45%), as labs hold idle "
+            "contracted capacity from the second year (MODEL_VERSION 0.44).",
         ),
         GalleryFigure(
             "overbuild_gains.png",
-            "Overbuild on purpose does not pay the lab in this model (MODEL_VERSION 0.37). "
-            "Left: the capacity it resells hardly moves the spot price in years 3–5 — at 160% "
-            "coverage within 3.5% of the baseline's either way (at 0.32–0.36 it was 0.4–6% "
-            "below in every seed). Middle: the more the leader overbuilds, the less it keeps "
-            "— at 160% coverage $30–52B less retained earnings at month 60 in every seed: its "
-            "compute bills rise by about $72B (median), the resale and extra service revenue "
-            "bring back about $30B. All out, it defaults in every seed (months 22–30: its "
-            "compute bills run at 1.36–1.53× its revenue and resale income, against "
-            "1.29–1.36× for the baseline leader over 60 months; its retained earnings stop "
-            "there, no gain, as its shares are worth nothing). Right: at 160% coverage the "
-            "clouds gain, the leader, its investors and the vendors lose. The thesis fails "
-            "for two reasons the model makes plain: the lab pays the contract price it signed "
-            "before the glut for capacity it then resells at the "
-            "lower spot price, and, using about a fifth of the compute in years 3–5, it is "
-            "not the main buyer of the cheaper compute — most of what it resells goes to the "
-            "buyers beyond the labs.",
+            "Overbuild on purpose does not pay the lab in this model (MODEL_VERSION 0.44). "
+            "Left: the capacity it resells moves the spot price little in years 3–5 — at 160% "
+            "coverage 1–7% below the baseline's in every seed. Middle: the more the leader "
+            "overbuilds, the less it keeps — at 160% coverage $103–143B less retained "
+            "earnings at month 60 in every seed: its compute bills rise by about $212B "
+            "(median), the resale and extra service revenue bring back about $87B. All out, "
+            "it defaults in 5 of the 6 seeds (months 34–50: its compute bills run at "
+            "1.59–1.63× its revenue and resale income, against 1.19–1.25× for the baseline "
+            "leader over 60 months; its retained earnings stop there, no gain, as its shares "
+            "are worth nothing). Right: at 160% coverage the vendors gain, the leader, its "
+            "investors and the clouds lose. The thesis fails for two reasons the model makes "
+            "plain: the lab pays the contract price it signed before the glut for capacity it "
+            "then resells at the lower spot price, and, using about three tenths of the "
+            "compute in years 3–5, it is not the main buyer of the cheaper compute — most of "
+            "what it resells goes to the buyers beyond the labs.",
         ),
         GalleryFigure(
             "stargate.png",
             "Through the bust the leading lab defaults in all 6 seeds either way: the named "
-            "take-or-pay commitments of the default world (about $650B) outrun its revenue "
-            "once demand falls. As a pure renter it fails in months 37–45; as the Stargate "
-            "lab, which at most runs 0–13% of its compute on capacity it owns (in one seed "
-            "its cloud never gets capacity online) and also carries its cloud's project "
-            "debt, in months 37–45 (earlier than the renter in three seeds, in the same "
-            "month in two, later in one; MODEL_VERSION 0.37). Owning capacity does not save "
-            "it here.",
+            "take-or-pay commitments of the default world (about $730B) outrun its revenue "
+            "once demand falls. As a pure renter it fails in months 38–42; as the Stargate "
+            "lab, which at most runs 4–8% of its compute on capacity it owns and also "
+            "carries its cloud's project debt, in months 38–48 (earlier than the renter in "
+            "two seeds, in the same month in two, later in two; MODEL_VERSION 0.44). Owning "
+            "capacity does not save it here.",
         ),
     ),
     params=PARAMS,

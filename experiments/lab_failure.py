@@ -46,10 +46,12 @@ $9.5-10B outlasted the drought. At 0.26.1 (labs-only world, costs calibrated and
 cloud defaulted illiquid within a month of the shock: they planned on borrowing limits nobody
 would fill and paid out their cash). At 0.31, with clouds that plan on the credit lenders
 offer and hyperscalers at their real size, 9 of 10, in months 19-21. At 0.37 (committed capex
-credit, the flight to quality) 10 of 10, in months 19-21."""
-LEAST_BILLS_TO_REVENUE = 3.0
+credit, the flight to quality) 10 of 10, in months 19-21; at 0.44 (the calibrated world) 10 of
+10, in months 20-23."""
+LEAST_BILLS_TO_REVENUE = 2.0
 """The caption's claim: in every seed where it defaults, the leader's compute bills in the
-year after the shock are more than this multiple of its revenue."""
+year after the shock are more than this multiple of its revenue (2.5-3.5 at MODEL_VERSION 0.44;
+more than 3 at 0.37)."""
 
 
 def scenario() -> Scenario:
@@ -221,7 +223,7 @@ EXPERIMENT = Experiment(
         GalleryFigure(
             "leader_failure.png",
             f"The leading lab defaults in {SEEDS_WITH_DEFAULT} of the {PARAMS['seeds']} seeds "
-            "(MODEL_VERSION 0.37; issue 14 asks for at least half), 7 to 9 months after the "
+            "(MODEL_VERSION 0.44; issue 14 asks for at least half), 8 to 11 months after the "
             "shock: in the year after it its compute bills are more than "
             f"{LEAST_BILLS_TO_REVENUE:.0f}× its revenue in every seed where it defaults, its "
             "valuation falls to nothing and its cash runs out (left: its valuation per seed); "

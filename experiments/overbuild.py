@@ -329,10 +329,10 @@ EXPERIMENT = Experiment(
             "A lab that signs for far more capacity than it needs, with idle contracted "
             "capacity resold on spot (left: the compute price; right: suppliers' revenue and "
             "capex and the lab's own retained earnings). In the default world, whose named "
-            "contracts already commit the leader to about $660B, the extra commitments do "
-            "not crash the price: in years 3–5 it is a little below the baseline's (0–10% "
-            "lower; MODEL_VERSION 0.37, it was 0–5% above at 0.32–0.36). The lab defaults in "
-            "all 10 seeds; its retained earnings stop at its "
+            "contracts already commit the leader to about $730B, the extra commitments do "
+            "lower the price: in years 3–5 it is about a quarter below the baseline's (23% "
+            "lower at MODEL_VERSION 0.44; 6% lower at 0.37, 0–5% above at 0.32–0.36). But the "
+            "lab defaults in all 10 seeds; its retained earnings stop at its "
             "default, above the surviving baseline leader's losses by month 60 — no gain, "
             "its shares are worth nothing. In this model overbuilding on purpose does not "
             "pay the lab (the competition experiment shows it by degree, and why).",
@@ -341,12 +341,14 @@ EXPERIMENT = Experiment(
             "endogenous_glut.png",
             "A glut with no bust: boom demand, vendors book every order, and clouds order "
             "what their cash and the credit their lenders commit pay for. When clouds match "
-            "rivals' announced pipelines (pre-emption weight 6) the spot price falls below "
-            "the full cost of a new GPU-hour in half of the 10 seeds, for 6 months or more "
-            "in two of them; without pre-emption it never does: competition for the boom, "
-            "not the demand path, builds ahead of demand. The glut is fragile: it depends "
-            "on the seed (in seeds 1-10 of benchmarks/issue16_must_show.py, 4 of 10 reach "
-            "6 months).",
+            "rivals' announced pipelines (pre-emption weight 6) the spot price stays below "
+            "the full cost of a new GPU-hour for 6 months or more in 7 of the 10 seeds "
+            "(7–12 months); without pre-emption in 3 (at most 8 months, shorter dips in most "
+            "seeds): competition for the boom lengthens and spreads the glut, but at "
+            "MODEL_VERSION 0.44 the vendors' fast expansion alone brings short ones (at "
+            "0.33–0.37 there was none without pre-emption). In seeds 1-10 of "
+            "benchmarks/issue16_must_show.py, 4 of 10 reach 6 months with pre-emption, none "
+            "without.",
         ),
         GalleryFigure(
             "returns_and_concentration.png",

@@ -226,23 +226,23 @@ EXPERIMENT = Experiment(
             "and the leading vendor, median and bands over seeds, boom (blue) against bust "
             "(red), log scale; stars mark the 2025–26 data points (rounds, secondary, press "
             "reports of market caps). The leading lab's median valuation is near the March "
-            "2025 round and the October 2025 secondary but below the March 2026 round; the "
-            "cloud's cap rises from almost nothing to a sixth to a half of the press figures "
-            "in late 2025 (its named backlog lifts it) and the vendor's is about a tenth to "
-            "under a third of them (MODEL_VERSION 0.37), since the "
-            "model prices only their AI-compute business, not the rest of Oracle's or NVIDIA's "
-            "earnings.",
+            "2025 round, the October 2025 secondary and the March 2026 round (within a factor "
+            "of 2 of each); the cloud's cap rises from almost nothing to a third to two "
+            "thirds of the press figures in late 2025 (its named backlog lifts it) and the "
+            "vendor's is about an eighth to under two fifths of them (MODEL_VERSION 0.44), "
+            "since the model prices only their AI-compute business, not the rest of Oracle's "
+            "or NVIDIA's earnings.",
         ),
         GalleryFigure(
             "sentiment.png",
             "Sentiment is endogenous: its median exceeds 1.2 in the 2025–26 boom; in the bust "
             "it falls by at least a fifth within six months of demand ceasing to grow (dotted "
-            "line), by the month of the first default from the bust on (the growth the market "
-            "extrapolated does not come), and stays below the boom's path in more than three "
-            "quarters of the months of the run's second half. In 4 of the 5 bust seeds nobody "
-            "defaults before the bust (MODEL_VERSION 0.37; at 0.31 small neoclouds defaulted "
-            "in months 21–24 in every seed); in the other a small neocloud defaults in month "
-            "17, which the bust did not cause.",
+            "line), before the first default from the bust on in 4 of the 5 seeds (the growth "
+            "the market extrapolated does not come), and stays below the boom's path in more "
+            "than three quarters of the months of the run's second half. In all 5 bust seeds a "
+            "small neocloud defaults before the bust: illiquid with about $3.7B of book "
+            "equity in months 12–13 in four, in month 26 in one; the bust did not cause it "
+            "(MODEL_VERSION 0.44; in 1 of 5 seeds at 0.37, every seed at 0.31).",
         ),
     ),
     params=PARAMS,

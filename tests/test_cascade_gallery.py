@@ -48,18 +48,19 @@ def test_later_round_defaults_follow_a_loss_from_an_earlier_round(cascade_build:
 
 
 @pytest.mark.gallery
-def test_rescues_raise_defaults_in_more_than_half_the_seeds_and_lower_them_in_none(
+def test_rescues_lower_defaults_in_4_seeds_raise_them_in_2_and_leave_4(
     cascade_build: Path,
 ) -> None:
-    """Caption of timeline_with_rescues.png: "over the 10 seeds [rescues] raise the count of
-    defaults in more than half and lower it in none" (MODEL_VERSION 0.37: raise in 6, equal
-    in 4; at 0.31, before the flight to quality and committed capex credit, they lowered it
-    in 3 and raised it in 4; at 0.17 they never raised it in the seed shown)."""
+    """Caption of timeline_with_rescues.png: "over the 10 seeds [rescues] lower the count of
+    defaults in 4, raise it in 2 and leave it in 4" (MODEL_VERSION 0.44; at 0.37 they raised
+    it in 6 and lowered it in none; at 0.31, before the flight to quality and committed capex
+    credit, they lowered it in 3 and raised it in 4; at 0.17 they never raised it in the seed
+    shown)."""
     summary = pd.read_csv(cascade_build / "summary.csv")
     seeds = derive_seeds(PARAMS["base_seed"], PARAMS["seeds"])
     by = summary.pivot(index="seed", columns="rescues_enabled", values="defaults").loc[seeds]
-    assert (by[True] > by[False]).sum() > len(seeds) / 2
-    assert not (by[True] < by[False]).any()
+    lower, higher = (by[True] < by[False]).sum(), (by[True] > by[False]).sum()
+    assert (lower, higher, len(seeds) - lower - higher) == (4, 2, 4)
 
 
 @pytest.mark.gallery

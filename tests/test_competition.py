@@ -150,31 +150,32 @@ def test_resale_offer_pays_the_friction_and_stops_when_off() -> None:
 
 # --- gallery captions (pytest -m gallery -k competition) ----------------------------------
 def check_price_war_caption(wars: pd.DataFrame) -> None:
-    """Converged labs: margin 45% → about 20% in a year → 12–13% by month 24 in every seed,
-    the leader's share from 75% to about two thirds; baseline: about 40% at 24 (39–41%)."""
+    """Converged labs: margin 45% → about 20% in a year → 13–14% by month 24 in every seed,
+    the leader's share from 75% to about a half; baseline: about 44% at 24 (43–45%)."""
     margin = wars.pivot_table(index="step", columns=["world", "seed"], values="margin")
     converge, base = margin["capabilities converge"], margin["baseline"]
     assert converge.loc[0].to_numpy() == pytest.approx(0.45, abs=0.01)
     assert 0.17 < converge.loc[12].median() < 0.23
-    assert converge.loc[24].min() > 0.115 and converge.loc[24].max() < 0.135
-    assert base.loc[24].min() > 0.385 and base.loc[24].max() < 0.415
+    assert converge.loc[24].min() > 0.125 and converge.loc[24].max() < 0.145
+    assert base.loc[24].min() > 0.425 and base.loc[24].max() < 0.455
     share = wars[(wars["world"] == "capabilities converge") & (wars["step"] == 24)]
-    assert 0.62 < share["leader_share"].median() < 0.71
+    assert 0.45 < share["leader_share"].median() < 0.58
 
 
 def check_overbuild_caption(table: pd.DataFrame, gains: pd.Series) -> None:
-    """Overbuild on purpose does not pay the lab (MODEL_VERSION 0.37): at 160% coverage spot
-    within 3.5% of the baseline's either way and the leader $30–52B behind (bills up ≈ $72B,
-    resale and revenue back ≈ $30B); all out it defaults in every seed in months 22–30
-    (bills 1.36–1.53× revenue and resale income, baseline 1.29–1.36×); clouds gain, the
-    leader, its investors and the vendors lose; the leader uses about a fifth of the compute
-    and resells mostly to the buyers beyond the labs."""
+    """Overbuild on purpose does not pay the lab (MODEL_VERSION 0.44): at 160% coverage spot
+    1–7% below the baseline's in every seed and the leader $103–143B behind (bills up ≈
+    $212B, resale and revenue back ≈ $87B); all out it defaults in 5 of 6 seeds in months
+    34–50 (bills 1.59–1.63× revenue and resale income, baseline 1.19–1.25×); vendors gain,
+    the clouds, the leader and its investors lose; the leader uses about three tenths of the
+    compute and resells mostly to the buyers beyond the labs. (At 0.37: spot within 3.5%
+    either way, $30–52B behind, all out failing in every seed, clouds gaining.)"""
     by = {w: g.set_index("seed") for w, g in table.groupby("world")}
     base, mine = by["baseline"], by["coverage 1.6"]
     spot = mine["spot years 3-5"] / base["spot years 3-5"] - 1
-    assert spot.abs().max() < 0.035
+    assert spot.max() < -0.01 and spot.min() > -0.07
     kept = {w: (by[w]["leader retained"] - base["leader retained"]) / 1e9 for w in by}
-    assert kept["coverage 1.6"].max() < -30 and kept["coverage 1.6"].min() > -52
+    assert kept["coverage 1.6"].max() < -103 and kept["coverage 1.6"].min() > -144
     # the more it overbuilds, the less it keeps (medians)
     assert 0 > kept["coverage 1"].median() > kept["coverage 1.3"].median()
     assert kept["coverage 1.3"].median() > kept["coverage 1.6"].median()
@@ -182,36 +183,36 @@ def check_overbuild_caption(table: pd.DataFrame, gains: pd.Series) -> None:
     income = ["resold to labs", "resold to outside", "leader revenue"]
     bills = (mine["leader compute bills"] - base["leader compute bills"]) / 1e9
     back = (mine[income].sum(axis=1) - base[income].sum(axis=1)) / 1e9
-    assert 65 < bills.median() < 80 and 25 < back.median() < 35
+    assert 200 < bills.median() < 225 and 80 < back.median() < 95
     out = by["all out"]
     failed = out["leader defaulted"] > 0
-    assert failed.all()
-    assert out.loc[failed, "default month"].between(22, 30).all()
+    assert failed.sum() == len(failed) - 1
+    assert out.loc[failed, "default month"].between(34, 50).all()
     assert (out.loc[failed, "leader value at 60"] == 0).all()
     burden = {w: by[w]["leader compute bills"] / by[w][income].sum(axis=1) for w in by}
-    assert burden["all out"][failed].between(1.36, 1.53).all()
-    assert burden["baseline"].between(1.29, 1.36).all()
-    assert gains["clouds"] > 0 and gains["vendors"] < 0
+    assert burden["all out"][failed].between(1.585, 1.63).all()
+    assert burden["baseline"].between(1.18, 1.25).all()
+    assert gains["clouds"] < 0 and gains["vendors"] > 0
     assert gains["frontier-leader"] < 0 and gains["investors"] < 0
     used = table[table["leader defaulted"] == 0]["leader share of compute used years 3-5"]
-    assert used.min() > 0.18 and used.max() < 0.23  # about a fifth: not the main buyer
+    assert used.min() > 0.27 and used.max() < 0.35  # about three tenths: not the main buyer
     assert (mine["resold to outside"] > mine["resold to labs"]).all()
 
 
 def check_stargate_caption(sg: pd.DataFrame) -> None:
-    """The leader defaults in all 6 seeds either way: the renter in months 37–45, the
-    Stargate lab in 37–45 (earlier in three seeds, the same month in two, later in one),
-    owning at most 0–13% of its compute (MODEL_VERSION 0.37)."""
+    """The leader defaults in all 6 seeds either way: the renter in months 38–42, the
+    Stargate lab in 38–48 (earlier in two seeds, the same month in two, later in two),
+    owning at most 4–8% of its compute (MODEL_VERSION 0.44)."""
     defaults = sg.groupby(["world", "seed"])["defaulted"].max().groupby("world").sum()
     assert defaults["pure renter"] == 6 and defaults["Stargate lab"] == 6
     month = sg[sg["defaulted"] > 0].groupby(["world", "seed"])["step"].min()
     renter, owner = month["pure renter"], month["Stargate lab"]
-    assert renter.min() == 37 and renter.max() == 45
-    assert owner.min() == 37 and owner.max() == 45
+    assert renter.min() == 38 and renter.max() == 42
+    assert owner.min() == 38 and owner.max() == 48
     lead = (owner - renter.reindex(owner.index)).to_numpy()
-    assert ((lead < 0).sum(), (lead == 0).sum(), (lead > 0).sum()) == (3, 2, 1)
+    assert ((lead < 0).sum(), (lead == 0).sum(), (lead > 0).sum()) == (2, 2, 2)
     owned = sg[sg["world"] == "Stargate lab"].groupby("seed")["infrastructure_share"].max()
-    assert owned.min() == 0.0 and owned.max() <= 0.135
+    assert owned.min() >= 0.04 and owned.max() <= 0.085
     assert (sg[sg["world"] == "pure renter"]["infrastructure_share"] == 0).all()
 
 
@@ -234,8 +235,8 @@ def test_competition_captions_are_true(tmp_path) -> None:
 
 @pytest.mark.gallery
 def test_overbuild_on_purpose_caption_is_true(tmp_path) -> None:
-    """Overbuild on purpose with resale (experiments/overbuild.py): spot in years 3–5 a
-    little below the baseline's, 0–10% lower (MODEL_VERSION 0.37: −5.7%; 0–5% above at
+    """Overbuild on purpose with resale (experiments/overbuild.py): spot in years 3–5 about a
+    quarter below the baseline's (MODEL_VERSION 0.44: −23%; −5.7% at 0.37; 0–5% above at
     0.32–0.36; the named contracts already commit the leader); the lab defaults in all 10
     seeds, so its median retained earnings stop above the surviving baseline leader's (no
     gain)."""
@@ -250,7 +251,7 @@ def test_overbuild_on_purpose_caption_is_true(tmp_path) -> None:
     table = pd.read_csv(tmp_path / "overbuild_on_purpose.csv").set_index("variant")
     purpose, base = table.loc["overbuild on purpose"], table.loc["baseline"]
     rise = purpose["spot price years 3-5"] / base["spot price years 3-5"] - 1
-    assert -0.10 < rise < 0  # "a little below the baseline's (0–10% lower)"
+    assert -0.26 < rise < -0.20  # "about a quarter below the baseline's (23% lower)"
     assert purpose["seeds in which the lab defaulted"] == 10
     assert base["seeds in which the lab defaulted"] == 0
     assert purpose["lab retained earnings"] > base["lab retained earnings"]  # stopped early

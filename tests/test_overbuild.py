@@ -108,8 +108,9 @@ def test_overbuild_series_definitions() -> None:
 
 @pytest.mark.gallery
 def test_endogenous_glut_caption_is_true(tmp_path) -> None:
-    """Boom, no bust: with strong pre-emption spot falls below full cost in at least half of
-    the 10 seeds, for >= 6 months in at least two; without pre-emption never."""
+    """Boom, no bust: with strong pre-emption spot stays below full cost for 6 months or more
+    in 7 of the 10 seeds, without it in 3 (MODEL_VERSION 0.44; at 0.33-0.37 never without),
+    and the glut is longer with pre-emption (median longest run)."""
     sys.path.insert(0, str(ROOT / "experiments"))
     import overbuild
 
@@ -119,7 +120,9 @@ def test_endogenous_glut_caption_is_true(tmp_path) -> None:
     seeds = overbuild.PARAMS["endogenous glut: seeds"]
     strong = weight.max()
     assert strong == 6.0
-    assert (longest[weight == strong] > 0).sum() >= seeds / 2
-    assert (longest[weight == strong] >= 6).sum() >= 2
-    assert (longest[weight == 0.0] == 0).all()
+    assert seeds == 10
+    assert (longest[weight == strong] >= 6).sum() == 7
+    assert (longest[weight == 0.0] >= 6).sum() == 3
+    assert longest[weight == 0.0].max() <= 8
+    assert longest[weight == strong].median() > longest[weight == 0.0].median()
     assert (tmp_path / "endogenous_glut.png").exists()
