@@ -110,7 +110,7 @@ class ChipVendor(MarketAgent):
             return dict(wanted)
         queue = sum(o.undelivered for o in self.market.open_orders(vendor=self.name))
         room = max(0.0, limit * self.ceiling - queue)
-        share = min(1.0, room / total)
+        share = 1.0 if room >= total else room / total  # no overflow on a tiny total
         return {buyer: units * share for buyer, units in wanted.items()}
 
     def target_premium(self) -> float:
