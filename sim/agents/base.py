@@ -174,6 +174,11 @@ class MarketAgent(mesa.Agent):
         to; none by default (a cloud keeps its buffer and a month of ordered chips)."""
         return 0.0
 
+    def payout_share(self) -> float:
+        """The payout ratio of this firm's archetype (``cash.payout_share_*``); none for a
+        party that is not a firm of the model (investors)."""
+        return 0.0
+
     def payout(self, profit_usd: float, payout_share: float, keep_usd: float = 0.0) -> float:
         """USD to pay out to shareholders this month (dividends or buybacks): the target
         share ``payout_share`` of a positive month's ``profit_usd`` (Lintner's 1956 target

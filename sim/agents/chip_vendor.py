@@ -62,6 +62,10 @@ class ChipVendor(MarketAgent):
         yearly = self.market.cfg.technology.compute_per_dollar_growth_per_year
         return (1.0 + self.spec.ceiling_growth_per_month) * yearly ** (1.0 / 12.0) - 1.0
 
+    def payout_share(self) -> float:
+        """A chip vendor's payout ratio (``cash.payout_share_vendor``)."""
+        return self.market.cfg.cash.payout_share_vendor
+
     def production_ceiling(self, step: int) -> float:
         """Most units the vendor can deliver in month ``step`` (set by :meth:`plan_output`)."""
         return self.ceiling

@@ -532,13 +532,14 @@ class Cloud(MarketAgent):
         """USD a month of its other businesses' income the cloud keeps for its capex: that
         income less the share it pays out (``cash.payout_share_*`` of its archetype; a firm
         funds investment from retained earnings first, Myers and Majluf 1984)."""
+        return self.spec.other_business_income_usd_per_month * (1.0 - self.payout_share())
+
+    def payout_share(self) -> float:
+        """A hyperscaler's payout ratio, or a neocloud's (``cash.payout_share_*``)."""
         cash = self.market.cfg.cash
-        share = (
-            cash.payout_share_hyperscaler
-            if self.spec.archetype == "hyperscaler"
-            else cash.payout_share_neocloud
-        )
-        return self.spec.other_business_income_usd_per_month * (1.0 - share)
+        if self.archetype == "hyperscaler":
+            return cash.payout_share_hyperscaler
+        return cash.payout_share_neocloud
 
     def cash_to_keep_usd(self) -> float:
         """A payout leaves its cash buffer against this month's costs and the cash its

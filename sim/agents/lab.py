@@ -97,6 +97,10 @@ class Lab(MarketAgent):
         self.resold_gpus = 0.0  # idle contracted GPUs resold on the spot market this month
         self.owned_clouds: set[str] = set()  # clouds whose capacity the lab owns (Stargate)
 
+    def payout_share(self) -> float:
+        """A lab's payout ratio (``cash.payout_share_lab``)."""
+        return self.market.cfg.cash.payout_share_lab
+
     # --- serving -----------------------------------------------------------------------
     def observe_demand(self, inference_gpus: float) -> None:
         """This month's end-user demand for the lab, in inference GPUs at the reference price."""

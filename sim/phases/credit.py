@@ -154,6 +154,24 @@ def lend_from_syndicate(
     return lent
 
 
+def commit_from_syndicate(
+    world: ComputeMarket, cloud: Cloud, amount: float, *, from_budgets: bool
+) -> float:
+    """Commit up to ``amount`` USD of delayed-draw credit to ``cloud`` from its syndicate
+    (:func:`syndicate_shares`), each lender's part recorded on the cloud
+    (:meth:`Cloud.commit_credit`); with ``from_budgets`` each part also takes the lender's
+    lending budget for the month (a commitment made in the run takes lending capacity when
+    made; one made before the run does not). Returns the USD committed."""
+    committed = 0.0
+    for lender, usd in syndicate_shares(world, cloud, amount):
+        if usd >= 1.0:
+            if from_budgets:
+                lender.record_loan(usd)
+            cloud.commit_credit(lender.name, usd)
+            committed += usd
+    return committed
+
+
 OPENING_CREDIT = "opening_credit"
 """Events row: a cloud's delayed-draw line committed before the run (no loss: ``amount_lost``
 holds the USD committed)."""
@@ -173,11 +191,7 @@ def open_project_line(world: ComputeMarket, cloud: Cloud, pipeline_cost_usd: flo
         cloud.funding_capacity(world.month),
         world.cfg.project_finance.opening_gearing,
     )
-    committed = 0.0
-    for lender, usd in syndicate_shares(world, cloud, want):
-        if usd >= 1.0:
-            cloud.commit_credit(lender.name, usd)
-            committed += usd
+    committed = commit_from_syndicate(world, cloud, want, from_budgets=False)
     if committed > 0:
         world.events.append(
             {

@@ -137,11 +137,9 @@ def arrange_credit(world: ComputeMarket, t: int, cloud: Cloud, order_usd: float)
         return
     if change < 1.0:
         return
-    for lender, usd in credit.syndicate_shares(world, cloud, change):
-        if usd >= 1.0:
-            lender.record_loan(usd)
-            cloud.commit_credit(lender.name, usd)
-            world.month_state.credit_committed_usd += usd
+    world.month_state.credit_committed_usd += credit.commit_from_syndicate(
+        world, cloud, change, from_budgets=True
+    )
 
 
 def book_order(

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import distress, price_impact
-from sim.agents import ChipVendor, Cloud, Lab, MarketAgent
+from sim.agents import Cloud, MarketAgent
 from sim.books import SHAREHOLDERS
 from sim.clearing import (
     GENERAL_UNSECURED,
@@ -174,29 +174,13 @@ def sweep_cash(model: ComputeMarket, t: int) -> None:
             excess -= books.prepay(t, loan, excess)
 
 
-def payout_share(model: ComputeMarket, agent: MarketAgent) -> float:
-    """The payout ratio of ``agent``'s archetype (``cash.payout_share_*``)."""
-    cash = model.cfg.cash
-    if isinstance(agent, Cloud):
-        return (
-            cash.payout_share_hyperscaler
-            if agent.archetype == "hyperscaler"
-            else cash.payout_share_neocloud
-        )
-    if isinstance(agent, ChipVendor):
-        return cash.payout_share_vendor
-    if isinstance(agent, Lab):
-        return cash.payout_share_lab
-    return 0.0
-
-
 def pay_out_profits(model: ComputeMarket, t: int, month: DistressMonth) -> None:
     """Firms pay out what they choose (:meth:`MarketAgent.payout`) of the month's profit,
     to their shareholders in the model by ownership and the rest outside; a borrower in
     breach of a covenant this month pays nothing out (a restricted-payments covenant)."""
     books = model.books
     for agent in model.all_agents:
-        share = payout_share(model, agent)
+        share = agent.payout_share()
         if share <= 0 or agent.name in month.breached or books.obligations.of(agent.name):
             continue
         usd = agent.payout(books.profit_usd(agent.name), share, agent.cash_to_keep_usd())
