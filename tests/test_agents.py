@@ -157,6 +157,22 @@ def test_expected_return_builds_nothing_speculative_when_q_is_low() -> None:
     assert cloud.desired_by_expected_return(0, 6, 0.5, pv * 10) == pytest.approx(100)
 
 
+def test_preemptive_capacity_is_built_whatever_q_says() -> None:
+    """Spence 1977, Dixit 1980: capacity committed to pre-empt rivals is worth its strategic
+    value, not the stand-alone return of the GPU; at q far below 1 the cloud builds no
+    speculative share of the market's need but still matches rivals' pipelines."""
+    market = flat_tech_market(**{"investment.preemption_weight": 1.5})
+    market.spot_price, market.price_history = 2.0, [2.0] * 12
+    cloud = make_cloud(market, reserve_margin=0.0)
+    cloud.need_at_cover_history = [1000.0] * 7
+    market.contracts.append(CapacityContract("c", "lab-a", "hyper", 100, 2.0, 0, 60, 1.0))
+    market.orders.append(ChipOrder("r", "rival", "v", 300, 1.0, 0, 6, 12))
+    pv = 12 * (2.0 - 0.3) * market.cfg.market.hours_per_month
+    preempt = 1.5 * 0.5 / 0.5 * 300
+    assert cloud.desired_by_expected_return(0, 6, 0.5, pv * 10) == pytest.approx(100 + preempt)
+    assert cloud.desired_by_expected_return(0, 6, 0.5, pv) == pytest.approx(100 + 450 + preempt)
+
+
 def test_expected_return_does_not_read_a_falling_price_as_growth() -> None:
     market = flat_tech_market()
     sober = make_cloud(market, "sober", investment_rule="expected_return")

@@ -350,14 +350,22 @@ class Cloud(MarketAgent):
         """GPUs wanted online at ``step + horizon`` under ``expected_return``: the contracted
         backlog and its own workloads' forecast (:meth:`forecast_own_need`, built as for a
         contract), plus the share ``1 + b(q − 1)`` (between 0 and 1) of the cloud's share of the
-        forecast uncontracted need at a cost-covering price and of its pre-emptive capacity,
-        plus the reserve margin (Tobin's q investment, ECONOMICS.md §4)."""
+        forecast uncontracted need at a cost-covering price (Tobin's q investment, ECONOMICS.md
+        §4), plus its pre-emptive capacity (:meth:`preemptive_gpus`), plus the reserve margin.
+
+        Pre-emptive capacity is not scaled by q: a commitment to capacity ahead of rivals is
+        worth its strategic value, not the stand-alone return of the GPU (Spence 1977; Dixit
+        1980: the incumbent accepts a capacity it would not build alone to keep the market's
+        growth from its rivals). Until MODEL_VERSION 0.48 it was scaled by q's share, which is
+        zero at q below ``1 − 1/b`` (q ≈ 0.4–0.7 at the 2025–26 prices: a GPU valued on a
+        price falling with compute per dollar), so pre-emption never acted in the boom; a
+        glut (:meth:`in_glut`) still stops it."""
         contracted_then = self.market.contracted_gpus(seller=self.name, step=step + horizon)
         market_contracted = self.market.contracted_gpus(step=step + horizon)
         uncontracted = max(0.0, self.forecast_market_need(horizon) - market_contracted)
         q = self.tobin_q(step, unit_cost)
         built = min(1.0, max(0.0, 1.0 + self.market.cfg.investment.q_sensitivity * (q - 1.0)))
-        speculative = built * (market_share * uncontracted + self.preemptive_gpus(market_share))
+        speculative = built * (market_share * uncontracted) + self.preemptive_gpus(market_share)
         own = self.forecast_own_need(horizon)
         return (contracted_then + own + speculative) * (1.0 + self.spec.reserve_margin)
 
