@@ -2169,6 +2169,24 @@ class DealSpec(Section):
         ge=-1,
         le=600,
     )
+    phases: int = param(
+        1,
+        "count",
+        f"scenario ({CALIBRATION} Build time: 12–15 months per phase, Abilene)",
+        "capacity_commitment: the committed capacity comes online in this many equal phases, "
+        "`phase_interval_months` apart, all ending with the term (1 = all of it at "
+        "`start_month`); the commitment's value is the same",
+        ge=1,
+        le=24,
+    )
+    phase_interval_months: int = param(
+        6,
+        "months",
+        f"estimate ({CALIBRATION} Build time: 12–15 months per phase, phases overlapping)",
+        "capacity_commitment: months between the starts of successive phases",
+        ge=1,
+        le=60,
+    )
     warrant_share: float = param(
         0.099,
         "share of the issuer's shares",
@@ -2352,6 +2370,16 @@ class Scenario(Section):
             if deal.kind == "capacity_commitment" and deal.provider == deal.receiver:
                 raise ValueError(
                     f"deals.{deal.name}.receiver '{deal.receiver}' must differ from the provider"
+                )
+            if (
+                deal.kind == "capacity_commitment"
+                and (deal.phases - 1) * deal.phase_interval_months >= deal.months
+            ):
+                lag = (deal.phases - 1) * deal.phase_interval_months
+                raise ValueError(
+                    f"deals.{deal.name}.phases: the last phase starts {lag} months after the "
+                    f"first ((phases − 1) × phase_interval_months), which must be below "
+                    f"months ({deal.months}) so that it has a term"
                 )
             if deal.kind == "lease_vehicle" and deal.vehicle not in vehicles:
                 raise ValueError(

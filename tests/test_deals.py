@@ -140,3 +140,27 @@ def test_warrant_vesting_and_intrinsic_value() -> None:
     w.exercised_shares = 250.0
     w.purchased_usd = 2e9  # fully vested, never more than the warrant's shares
     assert w.exercisable_shares() == pytest.approx(750.0)
+
+
+def test_a_phased_commitment_comes_online_in_equal_phases_that_end_together() -> None:
+    """Three phases six months apart of a $1B, 24-month commitment starting in month 6:
+    contracts of equal GPUs from months 6, 12 and 18, all ending in month 30, worth $1B."""
+    from sim.deals.capacity_commitment import phase_gpus
+    from sim.model import ComputeMarket
+
+    world = small_world(
+        deals=True,
+        **{"deals.named-lab.phases": 3, "deals.named-lab.phase_interval_months": 6},
+    )
+    model = ComputeMarket(world, rng=3)
+    for _ in range(2):
+        model.step()
+    phases = [c for c in model.books.instruments.contracts if ":named-lab-phase" in c.id]
+    assert [c.start for c in phases] == [6, 12, 18]
+    assert {c.end for c in phases} == {30}
+    assert len({c.gpus for c in phases}) == 1
+    mkt = world.market
+    value = sum(c.gpus * c.price_usd_per_gpu_hour * mkt.hours_per_month * c.term_months for c in phases)
+    assert value * mkt.take_or_pay_share == pytest.approx(1e9)
+    # one phase is the whole commitment from its start
+    assert phase_gpus(1e9, 2.0, 730.0, 1.0, 24, 1, 6) == pytest.approx(1e9 / (2.0 * 730 * 24))

@@ -176,8 +176,12 @@ worlds = st.fixed_dictionaries(
 def test_money_is_conserved_and_books_balance_every_month(
     overrides: dict, seed: int, deals: bool, deal_scale: float
 ) -> None:
-    if deals:
-        overrides = {**overrides, "deals.*.amount_usd": deal_scale * 1e9}
+    if deals:  # the named commitment in 1-3 phases (the seed picks, so the draws stay)
+        overrides = {
+            **overrides,
+            "deals.*.amount_usd": deal_scale * 1e9,
+            "deals.named-lab.phases": 1 + seed % 3,
+        }
     scenario = small_world(deals=deals, **overrides)
     result = simulate(scenario, seed, audit=True)  # audit raises if any book is off
     model, flows = result.tables["model"], result.tables["flows"]
@@ -248,6 +252,8 @@ def test_money_is_conserved_and_books_balance_every_month(
     contract_bills = accruals[accruals["kind"] == "compute_due"]["instrument"].astype(str)
     if contract_bills.str.endswith(":named-lab").any():
         SUPPLY_SEEN.add("named contract")
+    if contract_bills.str.endswith(":named-lab-phase2").any():
+        SUPPLY_SEEN.add("phased commitment")  # a named commitment's second phase billed
     if contract_bills.str.endswith(":cloud-overflow").any():
         SUPPLY_SEEN.add("cloud-to-cloud contract")
     if contract_bills.str.endswith(":overflow").any():
@@ -304,6 +310,7 @@ def check_random_worlds_exercised_every_mechanism() -> None:
         "discount",
         "glut stop",
         "named contract",
+        "phased commitment",
         "cloud-to-cloud contract",
         "buy or build",
         "warrant exercised",

@@ -58,15 +58,40 @@ def commit(
     return contract
 
 
+def phase_gpus(
+    amount_usd: float,
+    price: float,
+    hours: float,
+    take_or_pay: float,
+    months: int,
+    phases: int,
+    interval: int,
+) -> float:
+    """GPUs in each of ``phases`` equal phases of a commitment worth ``amount_usd`` at
+    ``price`` USD/GPU-hour, ``hours`` a month, of which the ``take_or_pay`` share is owed:
+    phase i starts ``i × interval`` months after the first and every phase ends with the term
+    of ``months``, so the phases run ``Σ_i (months − i × interval)`` GPU-months in all. One
+    phase is the whole commitment from its start."""
+    gpu_months = sum(months - i * interval for i in range(phases))
+    return amount_usd / (price * hours * gpu_months * max(take_or_pay, 1e-9))
+
+
 @register
 class CapacityCommitment(Deal):
-    """A named bilateral contract of the default world's network (Must contain 7)."""
+    """A named bilateral contract of the default world's network (Must contain 7).
+
+    A large commitment comes online in phases, as its data centres are built (Stargate
+    Abilene: eight buildings, 12–15 months a phase, CALIBRATION Build time; Oracle guided
+    its cloud revenue up from $18B in FY26 to $144B in FY30 on these contracts): with
+    ``phases`` > 1 it is booked as that many take-or-pay contracts of equal GPUs, starting
+    ``phase_interval_months`` apart and ending together, worth ``amount_usd`` in all. The
+    provider accepts or declines each phase (:func:`commit`)."""
 
     kind = "capacity_commitment"
 
     def __init__(self, spec: DealSpec) -> None:
         super().__init__(spec)
-        self.contract: CapacityContract | None = None
+        self.contracts: list[CapacityContract] = []
         self.declined = False
 
     def on_invest(self, world: DealWorld, t: int) -> None:
@@ -78,8 +103,19 @@ class CapacityCommitment(Deal):
         mkt = world.cfg.market
         start = deal.start_month if deal.start_month >= 0 else t + mkt.contract_lead_months
         price = max(seller.quote_contract_price(), mkt.price_floor_usd_per_gpu_hour)
-        per_gpu = price * mkt.hours_per_month * deal.months * max(mkt.take_or_pay_share, 1e-9)
-        self.contract = commit(
-            world, t, buyer, seller, deal.amount_usd / per_gpu, start, deal.months, deal.name
+        gpus = phase_gpus(
+            deal.amount_usd,
+            price,
+            mkt.hours_per_month,
+            mkt.take_or_pay_share,
+            deal.months,
+            deal.phases,
+            deal.phase_interval_months,
         )
-        self.declined = self.contract is None
+        for i in range(deal.phases):
+            lag = i * deal.phase_interval_months
+            tag = deal.name if deal.phases == 1 else f"{deal.name}-phase{i + 1}"
+            contract = commit(world, t, buyer, seller, gpus, start + lag, deal.months - lag, tag)
+            if contract is not None:
+                self.contracts.append(contract)
+        self.declined = not self.contracts
