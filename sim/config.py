@@ -96,7 +96,7 @@ class DemandConfig(Section):
     growth_decay_months: float = param(
         16.4,
         "months",
-        f"{CALIBRATION}: gives ≈ 4%/month by 2028 (estimate fit)",
+        f"estimate (set to give ≈ 4%/month by 2028, {CALIBRATION} Suggested defaults)",
         "e-folding time of the decay from start to long-run growth",
         gt=0,
         le=600,
