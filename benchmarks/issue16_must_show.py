@@ -9,8 +9,10 @@ calibrated data-centre revenue ($193.7B ± 30%); the spot price in October 2025 
 The glut stop: in every month after six months of spot below 0.8 × full cost, the GPUs ordered
 by the clouds in a glut beyond what their contracts needed (net of what is installed and on
 order) and beyond the contracts signed that month. The endogenous glut: boom demand, no
-bust, strong pre-emption: runs where spot stays below full cost for six months or more, and
-the defaults before the longest such run began (the builders must still be standing).
+bust, pre-emption weights 0, 0.25, 0.5 and the scenario's: runs where spot stays below full
+cost for six months or more (the issue: "pre-emption above a threshold", at least half of 10
+seeds), and the defaults before the longest such run began (the builders must still be
+standing).
 The named network: hyperscaler-a's share of neocloud-leader's compute revenue in 2025 (its
 sales to the buyers beyond the labs counted) and
 hyperscaler-bbb's backlog at the end of 2025.
@@ -113,7 +115,7 @@ def glut_stop(seeds: int, scenario_file: str = "experiments/telecom_bust.toml") 
 def endogenous_glut(seeds: int) -> None:
     glut = load_scenario(ENDOGENOUS_GLUT)
     print("endogenous glut (boom, no bust)    longest run of spot < full cost, months")
-    for weight in (0.0, glut.investment.preemption_weight):
+    for weight in sorted({0.0, 0.25, 0.5, glut.investment.preemption_weight}):
         scenario = glut.with_overrides({"investment.preemption_weight": weight})
         runs, before, total = [], [], []
         for seed in range(1, seeds + 1):
