@@ -57,6 +57,7 @@ OPERATING_FLOWS = frozenset(
         Flow.CHIP_INVOICE_DUE,
         Flow.OPERATING_COST,
         Flow.COST_OF_GOODS,
+        Flow.REVENUE_SHARE_DUE,
     }
 )
 """Flows that are operating income (to the payee) or cost (to the payer) in a covenant's

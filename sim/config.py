@@ -2053,6 +2053,7 @@ DealKind = Literal[
     "enterprise_jv",
     "capacity_commitment",
     "warrant",
+    "revenue_share",
 ]
 
 
@@ -2111,6 +2112,15 @@ class DealSpec(Section):
         "multiple of the money invested",
         ge=0,
         le=20,
+    )
+    revenue_share: float = param(
+        0.2,
+        "share of revenue",
+        f"{CALIBRATION} Microsoft ↔ OpenAI: 20% revenue share",
+        "revenue_share: share of the receiver's end-user revenue it pays the provider each "
+        "month of the deal",
+        ge=0,
+        le=1,
     )
     financed_share: float = param(
         0.3,
@@ -2349,6 +2359,7 @@ class Scenario(Section):
             "enterprise_jv": ({"Investor"}, {"Lab"}),
             "capacity_commitment": ({"Cloud"}, {"Lab", "Cloud"}),
             "warrant": ({"ChipVendor"}, {"Lab"}),
+            "revenue_share": ({"Cloud", "ChipVendor", "Investor"}, {"Lab"}),
         }
         seen = set()
         for deal in self.deals:

@@ -182,6 +182,8 @@ class Flow(Enum):
     ESTATE_CLAIM_DUE = ("estate_claim_due", Treatment(R, P, Line.RECEIVABLES, R))
     # a buyer cancels chips on order: the vendor earns the fee, the buyer loses it
     CANCELLATION_FEE_DUE = ("cancellation_fee_due", Treatment(R, P, Line.RECEIVABLES, R))
+    # a lab owes a partner its share of the month's end-user revenue (a revenue-share deal)
+    REVENUE_SHARE_DUE = ("revenue_share_due", Treatment(R, P, Line.RECEIVABLES, R))
     # --- cash inside the system: payables settled ---
     COMPUTE_PAYMENT = ("compute_payment", Treatment(P, C, C, Line.RECEIVABLES))
     INTEREST_PAYMENT = ("interest", Treatment(P, C, C, Line.RECEIVABLES))
@@ -189,6 +191,7 @@ class Flow(Enum):
     CHIP_PAYMENT = ("chip_payment", Treatment(P, C, C, Line.RECEIVABLES))
     ESTATE_PAYMENT = ("estate_payment", Treatment(P, C, C, Line.RECEIVABLES))
     CANCELLATION_FEE_PAYMENT = ("cancellation_fee_payment", Treatment(P, C, C, Line.RECEIVABLES))
+    REVENUE_SHARE_PAYMENT = ("revenue_share_payment", Treatment(P, C, C, Line.RECEIVABLES))
     # --- cash inside the system: capital ---
     LOAN_ADVANCE = ("loan_advance", Treatment(Line.LOANS, C, C, D))
     VENDOR_FINANCING = ("vendor_financing", Treatment(Line.LOANS, C, C, D))  # a vendor lends
@@ -241,6 +244,7 @@ PAYMENT_FOR_ACCRUAL = {
     Flow.CHIP_INVOICE_DUE: Flow.CHIP_PAYMENT,
     Flow.ESTATE_CLAIM_DUE: Flow.ESTATE_PAYMENT,
     Flow.CANCELLATION_FEE_DUE: Flow.CANCELLATION_FEE_PAYMENT,
+    Flow.REVENUE_SHARE_DUE: Flow.REVENUE_SHARE_PAYMENT,
 }
 """The cash payment that settles each kind of accrual."""
 

@@ -709,9 +709,11 @@ SALE_KINDS: tuple[str, ...] = (
     "compute_prepayment",
     "chip_payment",
     "outside_compute",
+    "revenue_share_payment",
 )
 """Cash flows that pay a seller for what it sold: compute (billed or prepaid, or bought by
-the buyers beyond the labs) and chips."""
+the buyers beyond the labs), chips, and a partner's share of a lab's revenue (what the
+partnership sold it: Microsoft's 20% of OpenAI's revenue)."""
 
 IN_KIND_SALE = "compute_credit"
 """Compute paid for in the buyer's own shares (an accrual: no cash moves)."""

@@ -54,6 +54,15 @@ def baseline() -> Scenario:
 
 ALL_DEALS = [
     {
+        "name": "cloud-revenue-share",
+        "kind": "revenue_share",
+        "provider": "hyper",
+        "receiver": "lab-a",
+        "month": 0,
+        "months": 24,
+        "revenue_share": 0.2,
+    },
+    {
         "name": "vendor-stake",
         "kind": "strategic_equity",
         "provider": "vendor",

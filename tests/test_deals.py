@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sim.config import ConfigError, Scenario
@@ -160,7 +161,25 @@ def test_a_phased_commitment_comes_online_in_equal_phases_that_end_together() ->
     assert {c.end for c in phases} == {30}
     assert len({c.gpus for c in phases}) == 1
     mkt = world.market
-    value = sum(c.gpus * c.price_usd_per_gpu_hour * mkt.hours_per_month * c.term_months for c in phases)
+    value = sum(
+        c.gpus * c.price_usd_per_gpu_hour * mkt.hours_per_month * c.term_months for c in phases
+    )
     assert value * mkt.take_or_pay_share == pytest.approx(1e9)
     # one phase is the whole commitment from its start
     assert phase_gpus(1e9, 2.0, 730.0, 1.0, 24, 1, 6) == pytest.approx(1e9 / (2.0 * 730 * 24))
+
+
+def test_a_revenue_share_pays_the_partner_its_share_of_the_labs_revenue(run) -> None:
+    """Microsoft ↔ OpenAI: 20% of the lab's end-user revenue falls due to the partner each
+    month, as an obligation of the lab settled in cash with its other bills."""
+    flows, accr = run.tables["flows"], run.tables["accruals"]
+    revenue = flows[(flows["kind"] == "service_revenue") & (flows["payee"] == "lab-a")]
+    due = accr[accr["kind"] == "revenue_share_due"]
+    assert set(due["payer"]) == {"lab-a"} and set(due["payee"]) == {"hyper"}
+    by_month = due.groupby("step")["amount"].sum()
+    earned = revenue.groupby("step")["amount"].sum().reindex(by_month.index)
+    assert len(by_month) > 12
+    np.testing.assert_allclose(by_month, 0.2 * earned, atol=0.01)
+    paid = flows[flows["kind"] == "revenue_share_payment"]
+    assert set(paid["payee"]) == {"hyper"}
+    assert paid["amount"].sum() == pytest.approx(due["amount"].sum(), abs=1.0)

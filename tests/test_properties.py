@@ -82,8 +82,10 @@ EXERCISED = {
     "secondary_purchase",
     "resale",
     "outside_compute",
+    "revenue_share_payment",
 }
-"""Flow and accrual kinds the random worlds must have booked (resale: idle contracted
+"""Flow and accrual kinds the random worlds must have booked (revenue_share_payment: a lab
+paid a partner its share of its revenue; resale: idle contracted
 capacity sold on spot by the lab holding it, issue 15; outside_compute: compute the buyers
 beyond the labs paid for, in-house or on spot, the scale issue)."""
 
