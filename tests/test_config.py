@@ -26,6 +26,7 @@ def test_baseline_loads_with_named_archetypes(baseline: Scenario) -> None:
         "backstop",
         "lease_vehicle",
         "vendor_financing",
+        "revenue_share",
     }
     assert len(baseline.chip_vendors) == 2
     assert len({s.archetype for s in baseline.investors}) >= 4
