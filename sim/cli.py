@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sim.config import ConfigError
+from sim.errors import ConfigError
 
 EXIT_BAD_INPUT = 2
 
@@ -32,16 +32,34 @@ PLUGINS: dict[str, tuple[str, ...]] = {
     "sim.dash_cli": ("dash",),
 }
 """Modules that add their own subcommands with ``add_subcommands(subparsers)``, and the
-commands each adds. A plugin is imported only when one of its commands is asked for, or for
-the command list (``computesim --help``, or a command nobody knows), so the help of one
-command does not wait for every module's imports. A test checks that each plugin adds exactly
-the commands listed here."""
+commands each adds. A plugin is imported only when one of its commands is asked for, so the
+help of one command does not wait for every module's imports; the command list
+(``computesim --help``, or a command nobody knows) is built from :data:`COMMAND_HELP`
+without importing any. A test checks that each plugin adds exactly the commands listed
+here."""
+
+COMMAND_HELP: dict[str, str] = {
+    "sweep": "run a parameter sweep (grid, LHS, Sobol, Morris) with seeds per point",
+    "status": "show done, failed and pending runs of a sweep's results folder",
+    "query": "run SQL (DuckDB) over a sweep's finished runs",
+    "sa": "Morris screen or Sobol indices of a Morris/Sobol sweep's outputs",
+    "calibrate": "compare a scenario's outputs with the 2025–26 record (calibration report)",
+    "discover": "scenario discovery: the box of parameters where an outcome concentrates (PRIM)",
+    "gallery": "build every experiment's figures and the gallery page",
+    "dash": "interactive dashboard in the browser (Mesa SolaraViz): sliders, step/play/reset",
+    "export": "write a sweep's results as a NetCDF file (xarray: point × replicate × month)",
+}
+"""The one-line help of each plugin command, for the command list: the same words as the
+plugin's own parser (a test checks them), so that listing the commands imports no plugin
+(``computesim --help`` took 1–2 s of CPU importing Mesa, pandas and matplotlib for them)."""
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The `computesim` parser. With ``command`` a plugin's command, only that plugin is
-    imported; with ``command`` one of run, surgery or params, none is; otherwise all are, so
-    the command list is complete."""
+    imported; otherwise none is: with ``command`` one of run, surgery or params only those
+    are parsed, and with no or an unknown command the plugins' commands are listed from
+    :data:`COMMAND_HELP` (each without its arguments: the command list is complete, and
+    ``computesim COMMAND --help`` imports the plugin for the rest)."""
     parser = argparse.ArgumentParser(
         prog="computesim",
         description="Agent-based market simulation of the AI compute ecosystem: labs, clouds, "
@@ -142,15 +160,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     params.set_defaults(handler=f"{RUN_COMMANDS}:cmd_params")
     for module in plugins_for(command):
         importlib.import_module(module).add_subcommands(sub)
+    if command not in sub.choices:  # the command list: every plugin command, by name
+        for name in (name for commands in PLUGINS.values() for name in commands):
+            sub.add_parser(name, help=COMMAND_HELP[name])
     return parser
 
 
 def plugins_for(command: str | None) -> list[str]:
-    """The plugin modules to import for ``command`` (see :data:`PLUGINS`)."""
-    if command in ("run", "surgery", "params"):
-        return []
-    owner = [module for module, commands in PLUGINS.items() if command in commands]
-    return owner or list(PLUGINS)
+    """The plugin module to import for ``command``: its owner in :data:`PLUGINS`, or none
+    (for run, surgery and params, for the command list and for an unknown command)."""
+    return [module for module, commands in PLUGINS.items() if command in commands]
 
 
 def command_named(argv: Sequence[str]) -> str | None:
