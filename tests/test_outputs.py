@@ -15,6 +15,7 @@ from PIL import Image
 import sim
 from sim.cli import main
 from sim.config import ConfigError
+from sim.ensemble import run_ensemble
 from sim.runner import (
     DETAIL_TABLES,
     FILE_ORDER,
@@ -116,3 +117,12 @@ def test_open_run_says_which_option_keeps_detail(result, tmp_path: Path) -> None
         _ = sim.open_run(folder).accruals
     with pytest.raises(ConfigError, match="not a finished run folder"):
         sim.open_run(tmp_path)
+
+
+def test_an_ensemble_run_is_simulate_without_the_tables_it_does_not_keep(result) -> None:
+    summary, tables = run_ensemble(result.scenario, [result.seed], 8, keep=("agents", "events"))
+    assert summary.drop(columns="seed").iloc[0].to_dict() == pytest.approx(
+        result.summary, rel=0, abs=0, nan_ok=True
+    )
+    for name in ("agents", "events"):
+        pd.testing.assert_frame_equal(tables[name].drop(columns="seed"), result.tables[name])
