@@ -34,8 +34,7 @@ from typing import Any
 from sim import runner
 from sim.results_store import ResultsStore
 from sim.runner import run_model, simulate
-from sim.sweep import load_sweep, run_sweep
-from sim.sweep_cli import executor_for
+from sim.sweep import executor_for, load_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 WORLDS = {

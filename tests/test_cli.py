@@ -104,6 +104,27 @@ def test_command_list_imports_no_plugin() -> None:
     assert "HEAVY []" in proc.stdout, proc.stdout[-300:]
 
 
+def test_sweep_help_does_not_import_the_simulation() -> None:
+    """`computesim sweep --help` answers from sweep_cli's parser alone: the commands' module
+    (sim.sweep_commands: pandas, the runner, the results store) is imported only to run."""
+    probe = (
+        "import sys\n"
+        "from sim.cli import main\n"
+        "try:\n"
+        "    main(['sweep', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = [m for m in ('mesa', 'pandas', 'sim.runner', 'sim.sweep_commands')\n"
+        "         if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert "--dry-run" in proc.stdout
+    assert "HEAVY []" in proc.stdout, proc.stdout[-300:]
+
+
 def test_run_help_does_not_import_the_simulation() -> None:
     """`computesim run --help` answers from the parser alone: neither Mesa nor the runner
     nor any plugin is imported (issue 20: fast start)."""
