@@ -21,7 +21,8 @@ MAX_MONTHS = 600
 """Longest run `run` and `surgery` accept (the bound of ``run.months``)."""
 
 RUN_COMMANDS = "sim.run_cli"
-"""The module whose functions do `run`, `surgery` and `params` (their parsers are here)."""
+"""The module whose functions do `run` and `surgery` (their parsers are here; `params` is
+done by :mod:`sim.params_cli`, which needs only the configuration)."""
 
 PLUGINS: dict[str, tuple[str, ...]] = {
     "sim.sweep_cli": ("sweep", "status", "query", "sa"),
@@ -157,7 +158,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "params", help="list every parameter with unit, default, bounds and source"
     )
     params.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    params.set_defaults(handler=f"{RUN_COMMANDS}:cmd_params")
+    params.set_defaults(handler="sim.params_cli:cmd_params")  # the config alone
     for module in plugins_for(command):
         importlib.import_module(module).add_subcommands(sub)
     if command not in sub.choices:  # the command list: every plugin command, by name
@@ -180,7 +181,7 @@ def command_named(argv: Sequence[str]) -> str | None:
 
 def handler_of(args: argparse.Namespace) -> Callable[[argparse.Namespace], int | None]:
     """The function that does the parsed command: a plugin's own function, or the
-    ``"module:function"`` name of one in :data:`RUN_COMMANDS`, imported now."""
+    ``"module:function"`` name of one (e.g. in :data:`RUN_COMMANDS`), imported now."""
     handler = args.handler
     if isinstance(handler, str):
         module, _, name = handler.partition(":")

@@ -125,6 +125,23 @@ def test_sweep_help_does_not_import_the_simulation() -> None:
     assert "HEAVY []" in proc.stdout, proc.stdout[-300:]
 
 
+def test_params_imports_only_the_configuration() -> None:
+    """`computesim params` prints the parameter table without importing Mesa, pandas or the
+    runner (sim.params_cli needs only sim.config)."""
+    probe = (
+        "import sys\n"
+        "from sim.cli import main\n"
+        "main(['params'])\n"
+        "heavy = [m for m in ('mesa', 'pandas', 'sim.runner', 'sim.run_cli') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert "run.months" in proc.stdout and "calibration" in proc.stdout.lower()
+    assert "HEAVY []" in proc.stdout, proc.stdout[-300:]
+
+
 def test_run_help_does_not_import_the_simulation() -> None:
     """`computesim run --help` answers from the parser alone: neither Mesa nor the runner
     nor any plugin is imported (issue 20: fast start)."""
