@@ -46,7 +46,6 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_run.py
-	$(BIN)/python benchmarks/bench_sweep.py
 	$(BIN)/python benchmarks/bench_discover.py
 
 # The documentation site, built offline and strictly (a broken link or reference fails).

@@ -23,7 +23,7 @@ from sim.calibration import (
 from sim.config import load_scenario
 from sim.results_store import ResultsStore
 from sim.runner import simulate
-from sim.sweep_cli import executor_for
+from sim.sweep import executor_for
 
 
 def time_report(seeds: int, workers: int, folder: Path) -> float:

@@ -1,9 +1,11 @@
-"""One run's cost, in one report: model time of the default world and of worlds 2×, 5×, 10×
-and 20× its size (as ratios, with the fitted exponent of time in agents), the whole
-`computesim run` command, and the bytes of a run folder.
+"""Every speed figure of issue 20 in one report: model time of the default world and of
+worlds 2×, 5×, 10× and 20× its size (as ratios, with the fitted exponent of time in agents),
+the whole `computesim run` command (and `--help`, `run --help`), the bytes of a run folder,
+and then the sweep figures of ``bench_sweep.py`` (runs per hour on 1 and 2 workers, the
+overhead per run against bare model calls, bytes per sweep run).
 
 Usage: python benchmarks/bench_run.py [--repeat N] [--months M] [--scale-months M]
-       [--scales 1,2,5,10,20] [--no-command]
+       [--scales 1,2,5,10,20] [--no-command] [--sweep-runs N | --no-sweep]
 
 Model time is CPU time of this process (time.process_time: less disturbed than wall time by
 other work on a shared machine), best of the repeats; it covers building the world and
@@ -30,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_sweep import report as sweep_report
 
 from sim.config import Scenario, load_scenario
 from sim.runner import run_model
@@ -88,6 +91,10 @@ def main() -> None:
     parser.add_argument("--scale-months", type=int, default=36, help="months of scaled runs")
     parser.add_argument("--scales", default="1,2,5,10,20", help="world sizes, comma-separated")
     parser.add_argument("--no-command", action="store_true", help="skip the whole-command part")
+    parser.add_argument(
+        "--sweep-runs", type=int, default=4, help="runs per engine of the sweep part (default 4)"
+    )
+    parser.add_argument("--no-sweep", action="store_true", help="skip the sweep part")
     args = parser.parse_args()
 
     agents, postings, seconds = time_run(1, args.months, args.repeat)
@@ -118,19 +125,31 @@ def main() -> None:
             top = float(np.polyfit(x[-2:], y[-2:], 1)[0])
             print(f"  between the two largest worlds: ^{top:.2f}")
 
-    if args.no_command:
-        return
+    if not args.no_command:
+        commands(args.repeat, seconds)
+    if not args.no_sweep:
+        print("sweeps (bench_sweep.py):")
+        sweep_report(args.sweep_runs, args.months)
+
+
+def commands(repeat: int, seconds: float) -> None:
+    """Whole-command times (a fresh process, imports included) and run folder bytes;
+    ``seconds`` is the default run's model CPU time, for the ratio."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
         common = ["run", "baseline", "--no-progress", "--force", "--out", str(out)]
-        helped = command_seconds(["run", "--help"], args.repeat)
+        listed = command_seconds(["--help"], repeat)
+        helped = command_seconds(["run", "--help"], repeat)
         bare = command_seconds([*common, "--no-picture"], 1)
         lean_bytes = folder_bytes(out)
         whole = command_seconds(common, 1)
         default_bytes = folder_bytes(out)
         command_seconds([*common, "--detail"], 1)
         detail_bytes = folder_bytes(out)
-    print(f"`computesim run --help`: {helped[1]:.2f} s CPU ({helped[0]:.2f} s wall)")
+    print(
+        f"`computesim --help`: {listed[1]:.2f} s CPU ({listed[0]:.2f} s wall); "
+        f"`computesim run --help`: {helped[1]:.2f} s CPU ({helped[0]:.2f} s wall)"
+    )
     print(
         f"`computesim run baseline`: {whole[1]:.2f} s CPU ({whole[1] / seconds:.1f}x the model's "
         f"CPU time; {whole[0]:.2f} s wall); with --no-picture {bare[1]:.2f} s CPU "

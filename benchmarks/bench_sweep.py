@@ -34,8 +34,7 @@ from typing import Any
 from sim import runner
 from sim.results_store import ResultsStore
 from sim.runner import run_model, simulate
-from sim.sweep import load_sweep, run_sweep
-from sim.sweep_cli import executor_for
+from sim.sweep import executor_for, load_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 WORLDS = {
@@ -105,10 +104,16 @@ def main() -> None:
     parser.add_argument("--world", choices=sorted(WORLDS), default="default")
     parser.add_argument("--dask", action="store_true", help="also time a local Dask cluster")
     args = parser.parse_args()
-    n = args.runs
+    report(args.runs, args.months, args.world, dask=args.dask)
+
+
+def report(n: int, months: int, world: str = "default", *, dask: bool = False) -> None:
+    """Print the sweep figures for ``n`` runs of ``months`` months of ``world`` (see the
+    module's docstring); also called by ``bench_run.py``, which prints every figure of
+    issue 20 in one run."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        sweep = load_sweep(sweep_file(folder, WORLDS[args.world], n, args.months))
+        sweep = load_sweep(sweep_file(folder, WORLDS[world], n, months))
         wall, cpu = time.perf_counter(), time.process_time()
         for task in sweep.tasks:
             run_model(task.scenario, task.seed, task.months)
@@ -117,7 +122,7 @@ def main() -> None:
         for task in sweep.tasks:
             simulate(task.scenario, task.seed, task.months)
         full_cpu = time.process_time() - cpu
-        print(f"{n} runs of {args.months} months, {args.world} world, keeping 5 outputs")
+        print(f"{n} runs of {months} months, {world} world, keeping 5 outputs")
         print(
             f"bare model      1 worker   {3600 * n / bare_cpu:8.0f} runs/h CPU  "
             f"({bare_cpu / n:.2f} s CPU/run, {bare / n:.2f} s wall)"
@@ -128,7 +133,7 @@ def main() -> None:
             f"+{100 * (full_cpu - bare_cpu) / bare_cpu:.0f}% over bare)"
         )
         engines = [("serial", 1), ("process", 1), ("process", 2)]
-        if args.dask:
+        if dask:
             engines.append(("dask", 2))
         for engine, workers in engines:
             store = ResultsStore(folder / f"{engine}-{workers}")

@@ -1,9 +1,9 @@
 """computesim: an agent-based market simulation of the AI compute ecosystem.
 
 The public Python API (see :mod:`sim.api`): ``scenarios``, ``params``, ``load``, ``run``,
-``ensemble``, ``surgery``, ``sweep``, ``open_sweep`` and ``dashboard``. ``sim.ensemble``
-and ``sim.sweep`` are these functions; the modules of the same name are reached by
-``from sim.sweep import …``.
+``ensemble``, ``surgery``, ``sweep``, ``open_run``, ``open_sweep`` and ``dashboard``.
+``sim.ensemble`` and ``sim.sweep`` are these functions; the modules of the same name are
+reached by ``from sim.sweep import …``.
 
 The names are loaded on first use (PEP 562), so importing one module of the package
 (``import sim.config``) does not import the whole simulation.
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         dashboard,
         ensemble,
         load,
+        open_run,
         open_sweep,
         params,
         run,
@@ -38,6 +39,7 @@ __all__ = [
     "dashboard",
     "ensemble",
     "load",
+    "open_run",
     "open_sweep",
     "params",
     "run",

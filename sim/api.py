@@ -35,7 +35,7 @@ from sim.config import ConfigError, Scenario, format_validation_error, load_scen
 from sim.config import parameter_table as _parameter_table
 from sim.ensemble import derive_seeds, process_pool, run_ensemble
 from sim.results_store import ResultsStore
-from sim.runner import RunResult, simulate
+from sim.runner import RunResult, read_run, simulate
 from sim.surgery import deal_surgery
 from sim.sweep import InlineExecutor, Sweep, SweepSpec, expand_sweep, load_sweep, run_sweep
 
@@ -50,6 +50,7 @@ __all__ = [
     "dashboard",
     "ensemble",
     "load",
+    "open_run",
     "open_sweep",
     "params",
     "run",
@@ -153,13 +154,22 @@ class Run:
 
     @property
     def flows(self) -> pd.DataFrame:
-        """Every posting of the ledger (USD), one row per flow."""
+        """Every payment of the ledger (USD), one row per month, payer, payee and kind (see
+        ``allocations`` for what a grouped payment paid of each instrument). A run opened
+        from a folder written without ``--detail`` computes it again (:func:`open_run`)."""
         return self.result.tables["flows"]
 
     @property
     def accruals(self) -> pd.DataFrame:
-        """Amounts accrued (owed) but not yet paid, by month (USD)."""
+        """Amounts accrued (owed) but not yet paid, by month (USD); computed again like
+        ``flows`` for a run folder written without ``--detail``."""
         return self.result.tables["accruals"]
+
+    @property
+    def allocations(self) -> pd.DataFrame:
+        """What each grouped payment in ``flows`` paid of each instrument (USD); computed
+        again like ``flows`` for a run folder written without ``--detail``."""
+        return self.result.tables["allocations"]
 
     @property
     def events(self) -> pd.DataFrame:
@@ -213,6 +223,21 @@ def run(
     ) as bar:
         result = simulate(world, seed, months, audit=audit, on_step=lambda _: bar.update())
     return Run(result, world, seed)
+
+
+def open_run(folder: str | Path) -> Run:
+    """The run in ``folder``, the ``--out`` of a ``computesim run``: its summary, scenario
+    and seed, and its tables, each read on first use. The posting-level tables (``flows``,
+    ``accruals``, ``allocations``, ``journal``) are read if the run was written with
+    ``--detail``; otherwise the first of them asked for runs the folder's world again from
+    its ``config.json`` (the model is deterministic: a few seconds for a default run; the
+    summary is checked against the folder's), which needs the same ``MODEL_VERSION`` as the
+    folder's. Raises :class:`~sim.config.ConfigError` for a folder that holds no finished
+    run, or when a detail table cannot be had (naming ``--detail``)."""
+    result = read_run(folder)
+    if result.scenario is None:
+        raise ConfigError(f"'{folder}/config.json' holds no scenario: not a run folder.")
+    return Run(result, result.scenario, result.seed)
 
 
 def _checked(name: str, value: int, low: int, high: int) -> int:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sim.config import ConfigError
+from sim.errors import ConfigError
 
 EXIT_BAD_INPUT = 2
 
@@ -21,7 +21,8 @@ MAX_MONTHS = 600
 """Longest run `run` and `surgery` accept (the bound of ``run.months``)."""
 
 RUN_COMMANDS = "sim.run_cli"
-"""The module whose functions do `run`, `surgery` and `params` (their parsers are here)."""
+"""The module whose functions do `run` and `surgery` (their parsers are here; `params` is
+done by :mod:`sim.params_cli`, which needs only the configuration)."""
 
 PLUGINS: dict[str, tuple[str, ...]] = {
     "sim.sweep_cli": ("sweep", "status", "query", "sa"),
@@ -32,16 +33,34 @@ PLUGINS: dict[str, tuple[str, ...]] = {
     "sim.dash_cli": ("dash",),
 }
 """Modules that add their own subcommands with ``add_subcommands(subparsers)``, and the
-commands each adds. A plugin is imported only when one of its commands is asked for, or for
-the command list (``computesim --help``, or a command nobody knows), so the help of one
-command does not wait for every module's imports. A test checks that each plugin adds exactly
-the commands listed here."""
+commands each adds. A plugin is imported only when one of its commands is asked for, so the
+help of one command does not wait for every module's imports; the command list
+(``computesim --help``, or a command nobody knows) is built from :data:`COMMAND_HELP`
+without importing any. A test checks that each plugin adds exactly the commands listed
+here."""
+
+COMMAND_HELP: dict[str, str] = {
+    "sweep": "run a parameter sweep (grid, LHS, Sobol, Morris) with seeds per point",
+    "status": "show done, failed and pending runs of a sweep's results folder",
+    "query": "run SQL (DuckDB) over a sweep's finished runs",
+    "sa": "Morris screen or Sobol indices of a Morris/Sobol sweep's outputs",
+    "calibrate": "compare a scenario's outputs with the 2025–26 record (calibration report)",
+    "discover": "scenario discovery: the box of parameters where an outcome concentrates (PRIM)",
+    "gallery": "build every experiment's figures and the gallery page",
+    "dash": "interactive dashboard in the browser (Mesa SolaraViz): sliders, step/play/reset",
+    "export": "write a sweep's results as a NetCDF file (xarray: point × replicate × month)",
+}
+"""The one-line help of each plugin command, for the command list: the same words as the
+plugin's own parser (a test checks them), so that listing the commands imports no plugin
+(``computesim --help`` took 1–2 s of CPU importing Mesa, pandas and matplotlib for them)."""
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The `computesim` parser. With ``command`` a plugin's command, only that plugin is
-    imported; with ``command`` one of run, surgery or params, none is; otherwise all are, so
-    the command list is complete."""
+    imported; otherwise none is: with ``command`` one of run, surgery or params only those
+    are parsed, and with no or an unknown command the plugins' commands are listed from
+    :data:`COMMAND_HELP` (each without its arguments: the command list is complete, and
+    ``computesim COMMAND --help`` imports the plugin for the rest)."""
     parser = argparse.ArgumentParser(
         prog="computesim",
         description="Agent-based market simulation of the AI compute ecosystem: labs, clouds, "
@@ -91,8 +110,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         action="store_true",
         help="also write the posting-level tables flows (one payment per month, payer, payee "
         "and kind), accruals, allocations (what each grouped payment paid of each instrument) "
-        "and journal (about 1 MB for a default run; the summary and the other tables are the "
-        "same without them)",
+        "and journal (about 2.2 MB for a default run; the summary and the other tables are "
+        "the same without them, and in Python sim.open_run(OUT).flows computes them again "
+        "from the folder)",
     )
     run.add_argument(
         "--no-picture",
@@ -139,18 +159,19 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "params", help="list every parameter with unit, default, bounds and source"
     )
     params.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    params.set_defaults(handler=f"{RUN_COMMANDS}:cmd_params")
+    params.set_defaults(handler="sim.params_cli:cmd_params")  # the config alone
     for module in plugins_for(command):
         importlib.import_module(module).add_subcommands(sub)
+    if command not in sub.choices:  # the command list: every plugin command, by name
+        for name in (name for commands in PLUGINS.values() for name in commands):
+            sub.add_parser(name, help=COMMAND_HELP[name])
     return parser
 
 
 def plugins_for(command: str | None) -> list[str]:
-    """The plugin modules to import for ``command`` (see :data:`PLUGINS`)."""
-    if command in ("run", "surgery", "params"):
-        return []
-    owner = [module for module, commands in PLUGINS.items() if command in commands]
-    return owner or list(PLUGINS)
+    """The plugin module to import for ``command``: its owner in :data:`PLUGINS`, or none
+    (for run, surgery and params, for the command list and for an unknown command)."""
+    return [module for module, commands in PLUGINS.items() if command in commands]
 
 
 def command_named(argv: Sequence[str]) -> str | None:
@@ -161,7 +182,7 @@ def command_named(argv: Sequence[str]) -> str | None:
 
 def handler_of(args: argparse.Namespace) -> Callable[[argparse.Namespace], int | None]:
     """The function that does the parsed command: a plugin's own function, or the
-    ``"module:function"`` name of one in :data:`RUN_COMMANDS`, imported now."""
+    ``"module:function"`` name of one (e.g. in :data:`RUN_COMMANDS`), imported now."""
     handler = args.handler
     if isinstance(handler, str):
         module, _, name = handler.partition(":")

@@ -17,14 +17,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sim.errors import ConfigError  # defined apart so the command line can catch it cheaply
+
 CALIBRATION = "docs/calibration.md"
 
 SHARE_TOLERANCE = 1e-6
 """How far the labs' ``demand_share`` and the vendors' ``order_share`` may sum from 1."""
-
-
-class ConfigError(ValueError):
-    """A scenario or sweep file that cannot be used; the message says which field and why."""
 
 
 def param(default: Any, unit: str, source: str, doc: str, **bounds: Any) -> Any:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config import Scenario
-from sim.runner import simulate
+from sim.runner import RunTables, run_model, summarise
 
 WORKER_PRELOAD: tuple[str, ...] = ("sim.runner",)
 """Modules the fork server imports once, before it forks any worker: each worker then starts
@@ -53,9 +53,13 @@ def derive_seeds(base_seed: int, n: int) -> list[int]:
 
 
 def _run(args: tuple[Scenario, int, int | None, tuple[str, ...]]) -> tuple[dict, dict]:
+    """One run's whole summary and the tables in ``keep``, as :func:`sim.runner.simulate`
+    gives them; the tables neither needs (allocations, journal, debtrank, exposures, …) are
+    not built (:class:`sim.runner.RunTables`)."""
     scenario, seed, months, keep = args
-    result = simulate(scenario, seed, months)
-    return result.summary, {name: result.tables[name] for name in keep}
+    model = run_model(scenario, seed, months)
+    tables = RunTables(model)
+    return summarise(model, tables), {name: tables[name] for name in keep}
 
 
 def run_ensemble(

@@ -26,7 +26,7 @@ def overview_figure(model: pd.DataFrame, title: str) -> Figure:
     ax.plot(x, model["need_gpus"] / 1e6, label=need)
     ax.plot(x, model["contracted_gpus"] / 1e6, label="under contract", linestyle="--")
     ax.set(title="Capacity and need", ylabel="million H100-eq GPUs", yscale="log")
-    ax.legend(loc="upper left")
+    ax.legend(loc="best", fontsize="small")  # a fixed corner hid some world's lines
     ax = axes[0, 1]
     ax.plot(x, 100 * model["utilisation"], color="tab:green", label="utilisation")
     ax.set(title="Utilisation of installed capacity", ylabel="%", ylim=(0, 105))

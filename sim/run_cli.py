@@ -1,4 +1,4 @@
-"""What `computesim run`, `surgery` and `params` do, once the command line is parsed.
+"""What `computesim run` and `surgery` do, once the command line is parsed.
 
 Kept apart from :mod:`sim.cli`, which only builds the parser, so that ``computesim run
 --help`` (and any command's help) answers without importing the simulation: this module
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sim import api, runner
 from sim.cli import MAX_MONTHS
-from sim.config import ConfigError, parameter_table
+from sim.config import ConfigError
 from sim.surgery import deal_surgery, operate
 
 
@@ -131,18 +131,3 @@ def _parse_settings(items: list[str]) -> dict[str, object]:
         except ValueError:
             out[field] = raw
     return out
-
-
-def cmd_params(args: argparse.Namespace) -> int:
-    rows = parameter_table()
-    if args.markdown:
-        print("| parameter | default | unit | bounds | source |")
-        print("|---|---|---|---|---|")
-        for r in rows:
-            cells = [f"`{r['parameter']}`", r["default"], r["unit"], r["bounds"], r["source"]]
-            print("| " + " | ".join(cells) + " |")
-    else:
-        for r in rows:
-            head = f"{r['parameter']:<52} {r['default']:>14} {r['unit']:<24}"
-            print(f"{head} {r['bounds']:<18} {r['source']}")
-    return 0

@@ -69,6 +69,79 @@ def test_each_plugin_adds_exactly_the_commands_listed_for_it() -> None:
         assert tuple(sub.choices) == commands, module
 
 
+def test_the_command_list_gives_each_plugin_command_its_own_help() -> None:
+    """The command list is built without importing the plugins, from cli.COMMAND_HELP: its
+    words must be the plugins' own."""
+    for module in cli.PLUGINS:
+        parser = argparse.ArgumentParser()
+        sub = parser.add_subparsers()
+        importlib.import_module(module).add_subcommands(sub)
+        for action in sub._choices_actions:
+            assert cli.COMMAND_HELP[action.dest] == action.help, action.dest
+    assert set(cli.COMMAND_HELP) == {c for commands in cli.PLUGINS.values() for c in commands}
+
+
+def test_command_list_imports_no_plugin() -> None:
+    """`computesim --help` lists every command without importing a plugin, Mesa, pandas or
+    matplotlib (issue 20: fast start)."""
+    probe = (
+        "import sys\n"
+        "from sim.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('mesa', 'pandas', 'matplotlib')\n"
+        "         or m.endswith('_cli') and m != 'sim.run_cli' or m == 'sim.gallery']\n"
+        "print('HEAVY', heavy)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    listed = {line.split()[0] for line in proc.stdout.splitlines() if line.startswith("    ")}
+    assert {"run", "surgery", "params", *cli.COMMAND_HELP} <= listed
+    assert cli.COMMAND_HELP["calibrate"] in " ".join(proc.stdout.split())
+    assert "HEAVY []" in proc.stdout, proc.stdout[-300:]
+
+
+def test_sweep_help_does_not_import_the_simulation() -> None:
+    """`computesim sweep --help` answers from sweep_cli's parser alone: the commands' module
+    (sim.sweep_commands: pandas, the runner, the results store) is imported only to run."""
+    probe = (
+        "import sys\n"
+        "from sim.cli import main\n"
+        "try:\n"
+        "    main(['sweep', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = [m for m in ('mesa', 'pandas', 'sim.runner', 'sim.sweep_commands')\n"
+        "         if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert "--dry-run" in proc.stdout
+    assert "HEAVY []" in proc.stdout, proc.stdout[-300:]
+
+
+def test_params_imports_only_the_configuration() -> None:
+    """`computesim params` prints the parameter table without importing Mesa, pandas or the
+    runner (sim.params_cli needs only sim.config)."""
+    probe = (
+        "import sys\n"
+        "from sim.cli import main\n"
+        "main(['params'])\n"
+        "heavy = [m for m in ('mesa', 'pandas', 'sim.runner', 'sim.run_cli') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert "run.months" in proc.stdout and "calibration" in proc.stdout.lower()
+    assert "HEAVY []" in proc.stdout, proc.stdout[-300:]
+
+
 def test_run_help_does_not_import_the_simulation() -> None:
     """`computesim run --help` answers from the parser alone: neither Mesa nor the runner
     nor any plugin is imported (issue 20: fast start)."""

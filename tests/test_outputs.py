@@ -1,8 +1,10 @@
 """The run folder's files: zstd Parquet that reads back as the same frames, posting-level
-tables only on request, and a palette overview picture."""
+tables only on request (and computed again when a folder without them is asked for them),
+and a palette overview picture."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,8 +12,19 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+import sim
 from sim.cli import main
-from sim.runner import DETAIL_TABLES, simulate, write_run
+from sim.config import ConfigError
+from sim.ensemble import run_ensemble
+from sim.runner import (
+    DETAIL_TABLES,
+    FILE_ORDER,
+    TABLES,
+    read_table,
+    run_folder,
+    simulate,
+    write_run,
+)
 
 from .conftest import small_world
 
@@ -26,7 +39,7 @@ def test_tables_read_back_identical_and_zstd(result, tmp_path: Path) -> None:
     tables = {p.stem: p for p in written if p.suffix == ".parquet"}
     assert set(tables) == set(result.tables)
     for name, path in tables.items():
-        pd.testing.assert_frame_equal(pd.read_parquet(path), result.tables[name])
+        pd.testing.assert_frame_equal(read_table(path), result.tables[name])
         meta = pq.ParquetFile(path).metadata
         codecs = {meta.row_group(0).column(c).compression for c in range(meta.num_columns)}
         assert codecs == {"ZSTD"}, (name, codecs)
@@ -51,3 +64,65 @@ def test_cli_detail_and_no_picture(tmp_path: Path, capsys: pytest.CaptureFixture
     with Image.open(out / "overview.png") as image:
         assert image.mode == "P" and image.size == (1200, 800)  # a palette PNG
     assert not (out / "flows.parquet").exists()
+
+
+def test_tables_are_the_declared_ones_and_agents_written_agent_by_agent(result, tmp_path) -> None:
+    assert tuple(result.tables) == TABLES
+    write_run(result, tmp_path)
+    on_disk = pd.read_parquet(tmp_path / "agents.parquet")
+    assert list(on_disk["agent_id"]) == sorted(on_disk["agent_id"])  # agent by agent
+    first = on_disk[on_disk["agent_id"] == on_disk["agent_id"].iloc[0]]
+    assert list(first["step"]) == sorted(first["step"])  # each agent's months in order
+    assert list(result.tables["agents"]["agent_id"]) != list(on_disk["agent_id"])
+    assert set(FILE_ORDER) == {"agents"}
+
+
+def _folder(result, out: Path, *, detail: bool) -> Path:
+    with run_folder(out, result.scenario.name) as staging:
+        write_run(result, staging, detail=detail)
+    return out
+
+
+def test_open_run_reads_a_run_folder(result, tmp_path: Path) -> None:
+    run = sim.open_run(_folder(result, tmp_path / "run", detail=True))
+    assert run.seed == result.seed and run.scenario == result.scenario
+    assert run.result.summary == result.summary
+    for name in TABLES:
+        pd.testing.assert_frame_equal(run.tables[name], result.tables[name])
+    assert run.model.index.name == "date"
+
+
+def test_open_run_computes_the_detail_tables_again(result, tmp_path: Path) -> None:
+    folder = _folder(result, tmp_path / "run", detail=False)
+    run = sim.open_run(folder)
+    assert not (folder / "flows.parquet").exists()
+    for name in DETAIL_TABLES:  # the same rows as the run that wrote the folder
+        pd.testing.assert_frame_equal(run.tables[name], result.tables[name])
+    pd.testing.assert_frame_equal(run.flows, result.tables["flows"])
+    pd.testing.assert_frame_equal(run.allocations, result.tables["allocations"])
+
+
+def test_open_run_says_which_option_keeps_detail(result, tmp_path: Path) -> None:
+    folder = _folder(result, tmp_path / "run", detail=False)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "model_version": "0.1.0"}))
+    old = sim.open_run(folder)
+    pd.testing.assert_frame_equal(old.agents, result.tables["agents"])  # written: still read
+    with pytest.raises(ConfigError, match=r"version 0\.1\.0.*--detail"):
+        _ = old.flows
+    (folder / "config.json").write_text(json.dumps(config))
+    summary = json.loads((folder / "summary.json").read_text())
+    (folder / "summary.json").write_text(json.dumps({**summary, "defaults": 99.0}))
+    with pytest.raises(ConfigError, match=r"another summary.*--detail"):
+        _ = sim.open_run(folder).accruals
+    with pytest.raises(ConfigError, match="not a finished run folder"):
+        sim.open_run(tmp_path)
+
+
+def test_an_ensemble_run_is_simulate_without_the_tables_it_does_not_keep(result) -> None:
+    summary, tables = run_ensemble(result.scenario, [result.seed], 8, keep=("agents", "events"))
+    assert summary.drop(columns="seed").iloc[0].to_dict() == pytest.approx(
+        result.summary, rel=0, abs=0, nan_ok=True
+    )
+    for name in ("agents", "events"):
+        pd.testing.assert_frame_equal(tables[name].drop(columns="seed"), result.tables[name])
