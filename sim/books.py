@@ -14,7 +14,7 @@ unit), so payments are exact at any size.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from sim.instruments import (
@@ -433,6 +433,67 @@ class Books:
             loan.outstanding = 0.0
             loan.active = False
         return interest, principal
+
+    def service_loans(self, t: int, loans: Iterable[Loan]) -> list[tuple[Loan, float, float]]:
+        """:meth:`service_loan` for each active loan of ``loans``, in order, in one pass (the
+        month's debt service: every loan, every month). The same postings, obligations and
+        loan states in the same order; returns (loan, interest, principal) in USD for each
+        loan serviced."""
+        ledger, service, open_by = self.ledger, self._service_cents, self.obligations.by_debtor
+        interest_flow, principal_flow = Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE
+        serviced: list[tuple[Loan, float, float]] = []
+        for loan in loans:
+            if not loan.active:
+                continue
+            returned = loan.interest_due(t)  # returned as it is (a numpy scalar stays one)
+            principal = round(loan.principal_due(t) * CENTS_PER_USD) / CENTS_PER_USD
+            # a numpy scalar: the same value as a float
+            interest = returned if type(returned) is float else float(returned)
+            due = round(interest * CENTS_PER_USD) / CENTS_PER_USD + principal
+            borrower, lender = loan.borrower, loan.lender
+            service[borrower] = service.get(borrower, 0) + (
+                round(due * CENTS_PER_USD) if 0.0 <= due < math.inf else to_cents(due)
+            )
+            if 0.0 <= interest < math.inf:  # Books.accrue's posting and obligation, inlined
+                cents = ledger.post_cents(
+                    t, borrower, lender, round(interest * CENTS_PER_USD), interest_flow, loan.id
+                )
+                if cents:
+                    ob = Obligation(borrower, lender, cents, interest_flow, loan.id, t, loan.kind)
+                    owed = open_by.get(borrower)
+                    if owed is None:
+                        open_by[borrower] = [ob]
+                    else:
+                        owed.append(ob)
+            else:
+                self.accrue(t, borrower, lender, interest, interest_flow, loan.id, loan.kind)
+            if principal > 0:
+                if principal < math.inf:
+                    cents = ledger.post_cents(
+                        t,
+                        borrower,
+                        lender,
+                        round(principal * CENTS_PER_USD),
+                        principal_flow,
+                        loan.id,
+                    )
+                    if cents:
+                        ob = Obligation(
+                            borrower, lender, cents, principal_flow, loan.id, t, loan.kind
+                        )
+                        owed = open_by.get(borrower)
+                        if owed is None:
+                            open_by[borrower] = [ob]
+                        else:
+                            owed.append(ob)
+                else:
+                    self.accrue(t, borrower, lender, principal, principal_flow, loan.id, loan.kind)
+                loan.outstanding -= principal
+            if loan.outstanding <= 0.005:
+                loan.outstanding = 0.0
+                loan.active = False
+            serviced.append((loan, returned, principal))
+        return serviced
 
     def accelerate(self, t: int, loan: Loan) -> None:
         """All that is outstanding of ``loan`` falls due now (default or insolvency)."""

@@ -12,6 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import count
 
+import numpy as np
+from numpy.typing import NDArray
+
 
 @dataclass
 class CapacityContract:
@@ -193,6 +196,17 @@ class ChipOrder:
         return self.units - self.delivered_units
 
 
+@dataclass(frozen=True)
+class BacklogTerms:
+    """A seller's take-or-pay backlog in one month, one entry per contract
+    (:meth:`InstrumentBook.backlog_terms`): its ``buyers``, the ``months_left`` of each term
+    and each contract's remaining take-or-pay ``values`` (USD)."""
+
+    buyers: list[str]
+    months_left: NDArray[np.float64]
+    values: NDArray[np.float64]
+
+
 @dataclass
 class InstrumentBook:
     """Every instrument in the world, with look-ups by agent. Holds terms, not money."""
@@ -214,6 +228,9 @@ class InstrumentBook:
     _in_force_memo: dict[tuple[str, int | None], list[CapacityContract]] = field(
         default_factory=dict
     )
+
+    # backlog_terms answers, by (seller, step, hours), emptied with _gpus_memo
+    _backlog_memo: dict[tuple[str, int, float], BacklogTerms] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._reindex()
@@ -238,6 +255,7 @@ class InstrumentBook:
         of :meth:`contracts_of` and :meth:`contracted_gpus`."""
         self._gpus_memo.clear()
         self._in_force_memo.clear()
+        self._backlog_memo.clear()
 
     def add_loan(self, loan: Loan) -> Loan:
         self.loans.append(loan)
@@ -306,6 +324,45 @@ class InstrumentBook:
             for c in self._contracts_by.get(seller, ())
             if c.seller == seller
         )
+
+    def backlog_terms(self, seller: str, step: int, hours_per_month: float) -> BacklogTerms:
+        """``seller``'s take-or-pay backlog at month ``step`` contract by contract, as arrays
+        (:class:`BacklogTerms`): each active contract it sells with months left and a
+        remaining take-or-pay value above 0, in the order the contracts were added. Computed
+        once until the contracts change (as :meth:`contracts_of`), so a lender that looks at
+        the backlog many times a month reads the same arrays."""
+        key = (seller, step, hours_per_month)
+        terms = self._backlog_memo.get(key)
+        if terms is None:
+            buyers: list[str] = []
+            months_left: list[int] = []
+            values: list[float] = []
+            for c in self._contracts_by.get(seller, ()):
+                if not c.active or c.seller != seller:
+                    continue
+                # CapacityContract.remaining_value, term by term (the same products in the
+                # same order)
+                start = c.start
+                months = start + c.term_months - (step if step > start else start)
+                if months <= 0:
+                    continue
+                value = (
+                    months
+                    * c.take_or_pay_share
+                    * c.gpus
+                    * hours_per_month
+                    * c.price_usd_per_gpu_hour
+                )
+                if value <= 0:
+                    continue
+                buyers.append(c.buyer)
+                months_left.append(months)
+                values.append(value)
+            terms = BacklogTerms(
+                buyers, np.array(months_left, dtype=float), np.array(values, dtype=float)
+            )
+            self._backlog_memo[key] = terms
+        return terms
 
     def loans_of(self, *, borrower: str | None = None, lender: str | None = None) -> list[Loan]:
         agent = borrower if borrower is not None else lender
