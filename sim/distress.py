@@ -154,8 +154,10 @@ def backlog_weights(
     buyer's cash and burn, its months left, > 0). The same arithmetic, element by element,
     so each weight equals :func:`backlog_weight`'s."""
     burning = buyer_burn_usd_per_month > 0
-    runway = np.maximum(0.0, buyer_cash_usd) / np.where(burning, buyer_burn_usd_per_month, 1.0)
-    return np.where(burning, floor + (1.0 - floor) * np.minimum(1.0, runway / months_left), 1.0)
+    with np.errstate(over="ignore"):  # a runway beyond a double's range counts all of it
+        runway = np.maximum(0.0, buyer_cash_usd) / np.where(burning, buyer_burn_usd_per_month, 1.0)
+        short = np.minimum(1.0, runway / months_left)
+    return np.where(burning, floor + (1.0 - floor) * short, 1.0)
 
 
 def herfindahl(amounts: list[float]) -> float:

@@ -221,16 +221,18 @@ class InstrumentBook:
     _contracts_by: dict[str, list[CapacityContract]] = field(default_factory=dict)
     _loans_by: dict[str, list[Loan]] = field(default_factory=dict)
     _orders_by: dict[str, list[ChipOrder]] = field(default_factory=dict)
-    # contracted_gpus answers, by (buyer, seller, step); emptied whenever a contract is
-    # added, ended (end_contract) or pruned, the only changes of what is in force
-    _gpus_memo: dict[tuple[str | None, str | None, int], float] = field(default_factory=dict)
-    # contracts_of answers, by (agent, step), emptied with _gpus_memo
-    _in_force_memo: dict[tuple[str, int | None], list[CapacityContract]] = field(
+    # Answers about contracts in force, filed by the agent whose contracts they scan (None:
+    # all contracts): contracted_gpus by (buyer, seller, step), contracts_of by (agent,
+    # step), backlog_terms by (seller, step, hours). A contract added or ended forgets the
+    # answers of its buyer, its seller and of all contracts (the only answers it can
+    # change: an agent's scan reads only contracts it is a party to); a prune forgets all.
+    _gpus_memo: dict[str | None, dict[tuple[str | None, str | None, int], float]] = field(
         default_factory=dict
     )
-
-    # backlog_terms answers, by (seller, step, hours), emptied with _gpus_memo
-    _backlog_memo: dict[tuple[str, int, float], BacklogTerms] = field(default_factory=dict)
+    _in_force_memo: dict[str, dict[int | None, list[CapacityContract]]] = field(
+        default_factory=dict
+    )
+    _backlog_memo: dict[str, dict[tuple[int, float], BacklogTerms]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._reindex()
@@ -242,20 +244,29 @@ class InstrumentBook:
     def add_contract(self, contract: CapacityContract) -> CapacityContract:
         self.contracts.append(contract)
         _index(self._contracts_by, contract, contract.buyer, contract.seller)
-        self._forget_in_force()
+        self._forget_in_force(contract)
         return contract
 
     def end_contract(self, contract: CapacityContract) -> None:
         """``contract`` ends early (a party defaulted): it is no longer in force."""
         contract.active = False
-        self._forget_in_force()
+        self._forget_in_force(contract)
 
-    def _forget_in_force(self) -> None:
-        """What is in force changed (a contract added, ended or pruned): forget the answers
-        of :meth:`contracts_of` and :meth:`contracted_gpus`."""
-        self._gpus_memo.clear()
-        self._in_force_memo.clear()
-        self._backlog_memo.clear()
+    def _forget_in_force(self, contract: CapacityContract | None = None) -> None:
+        """What is in force changed: forget the answers of :meth:`contracts_of`,
+        :meth:`contracted_gpus` and :meth:`backlog_terms` that ``contract`` (added or ended)
+        can change — its buyer's, its seller's and those over all contracts — or every
+        answer (``None``: contracts pruned)."""
+        if contract is None:
+            self._gpus_memo.clear()
+            self._in_force_memo.clear()
+            self._backlog_memo.clear()
+            return
+        self._gpus_memo.pop(None, None)
+        for party in (contract.buyer, contract.seller):
+            self._gpus_memo.pop(party, None)
+            self._in_force_memo.pop(party, None)
+            self._backlog_memo.pop(party, None)
 
     def add_loan(self, loan: Loan) -> Loan:
         self.loans.append(loan)
@@ -278,15 +289,17 @@ class InstrumentBook:
         """Active contracts where ``agent_id`` is buyer or seller (in force at ``step``), in
         the order they were added (a new list; each answer is computed once until the
         contracts change, as :meth:`contracted_gpus`'s)."""
-        key = (agent_id, step)
-        memo = self._in_force_memo.get(key)
+        answers = self._in_force_memo.get(agent_id)
+        if answers is None:
+            answers = self._in_force_memo[agent_id] = {}
+        memo = answers.get(step)
         if memo is None:
             pool = self._contracts_by.get(agent_id, ())
             if step is None:
                 memo = [c for c in pool if c.active]
             else:  # CapacityContract.in_force, inlined
                 memo = [c for c in pool if c.active and c.start <= step < c.start + c.term_months]
-            self._in_force_memo[key] = memo
+            answers[step] = memo
         return list(memo)
 
     def contracted_gpus(
@@ -295,10 +308,13 @@ class InstrumentBook:
         """GPUs under contracts in force at ``step`` for a buyer and/or seller (each answer
         computed once until the contracts change: the same sum in the same order)."""
         key = (buyer, seller, step)
-        memo = self._gpus_memo.get(key)
+        agent = buyer if buyer is not None else seller
+        answers = self._gpus_memo.get(agent)
+        if answers is None:
+            answers = self._gpus_memo[agent] = {}
+        memo = answers.get(key)
         if memo is not None:
             return memo
-        agent = buyer if buyer is not None else seller
         pool = self.contracts if agent is None else self._contracts_by.get(agent, ())
         total = sum(
             c.gpus
@@ -308,7 +324,7 @@ class InstrumentBook:
             and (buyer is None or c.buyer == buyer)
             and (seller is None or c.seller == seller)
         )
-        self._gpus_memo[key] = total
+        answers[key] = total
         return total
 
     def contracts_between(self, seller: str, buyer: str) -> list[CapacityContract]:
@@ -331,8 +347,11 @@ class InstrumentBook:
         remaining take-or-pay value above 0, in the order the contracts were added. Computed
         once until the contracts change (as :meth:`contracts_of`), so a lender that looks at
         the backlog many times a month reads the same arrays."""
-        key = (seller, step, hours_per_month)
-        terms = self._backlog_memo.get(key)
+        answers = self._backlog_memo.get(seller)
+        if answers is None:
+            answers = self._backlog_memo[seller] = {}
+        key = (step, hours_per_month)
+        terms = answers.get(key)
         if terms is None:
             buyers: list[str] = []
             months_left: list[int] = []
@@ -361,7 +380,7 @@ class InstrumentBook:
             terms = BacklogTerms(
                 buyers, np.array(months_left, dtype=float), np.array(values, dtype=float)
             )
-            self._backlog_memo[key] = terms
+            answers[key] = terms
         return terms
 
     def loans_of(self, *, borrower: str | None = None, lender: str | None = None) -> list[Loan]:
