@@ -579,15 +579,18 @@ class Books:
     def deliver(self, order: ChipOrder, units: float) -> None:
         """``units`` of ``order`` are delivered (invoiced separately)."""
         order.delivered_units += units
+        self.instruments.order_changed(order)
 
     def cancel_undelivered(self, order: ChipOrder) -> None:
         """What is not yet delivered of ``order`` is cancelled (the buyer defaulted)."""
         order.units = order.delivered_units
+        self.instruments.order_changed(order)
 
     def cancel_order(self, t: int, order: ChipOrder, units: float, fee_usd: float) -> None:
         """The buyer cancels ``units`` of what is undelivered of ``order`` and owes the vendor
         ``fee_usd`` for it (a cancellation fee, paid in the settlement)."""
         order.units -= min(units, order.undelivered)
+        self.instruments.order_changed(order)
         if fee_usd > 0:
             self.accrue(
                 t,

@@ -233,6 +233,10 @@ class InstrumentBook:
         default_factory=dict
     )
     _backlog_memo: dict[str, dict[tuple[int, float], BacklogTerms]] = field(default_factory=dict)
+    # open_orders' orders with something undelivered, by the agent whose orders it scans
+    # (None: all orders); an order placed, delivered or cancelled (order_changed) forgets its
+    # buyer's, its vendor's and all orders' answers, a prune all of them
+    _open_memo: dict[str | None, list[ChipOrder]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._reindex()
@@ -276,13 +280,24 @@ class InstrumentBook:
     def add_order(self, order: ChipOrder) -> ChipOrder:
         self.orders.append(order)
         _index(self._orders_by, order, order.buyer, order.vendor)
+        self.order_changed(order)
         return order
+
+    def order_changed(self, order: ChipOrder) -> None:
+        """``order`` was placed, or units of it delivered or cancelled: forget the answers of
+        :meth:`open_orders` it can change (change an order only through the books' verbs,
+        which call this)."""
+        memo = self._open_memo
+        memo.pop(None, None)
+        memo.pop(order.buyer, None)
+        memo.pop(order.vendor, None)
 
     def _reindex(self) -> None:
         self._forget_in_force()
         self._contracts_by = _indexed((c, c.buyer, c.seller) for c in self.contracts)
         self._loans_by = _indexed((loan, loan.borrower, loan.lender) for loan in self.loans)
         self._orders_by = _indexed((o, o.buyer, o.vendor) for o in self.orders)
+        self._open_memo.clear()
 
     # --- look-ups ----------------------------------------------------------------------
     def contracts_of(self, agent_id: str, step: int | None = None) -> list[CapacityContract]:
@@ -407,13 +422,18 @@ class InstrumentBook:
         self, *, buyer: str | None = None, vendor: str | None = None
     ) -> list[ChipOrder]:
         agent = buyer if buyer is not None else vendor
-        pool = self.orders if agent is None else self._orders_by.get(agent, ())
+        pool = self._open_memo.get(agent)
+        if pool is None:  # the agent's orders with something undelivered, kept until changed
+            everything = self.orders if agent is None else self._orders_by.get(agent, ())
+            pool = self._open_memo[agent] = [
+                o
+                for o in everything
+                if o.units - o.delivered_units > 1e-9  # ChipOrder.undelivered, inlined (hot)
+            ]
         return [
             o
             for o in pool
-            if o.units - o.delivered_units > 1e-9  # ChipOrder.undelivered, inlined (hot)
-            and (buyer is None or o.buyer == buyer)
-            and (vendor is None or o.vendor == vendor)
+            if (buyer is None or o.buyer == buyer) and (vendor is None or o.vendor == vendor)
         ]
 
     # --- changes -----------------------------------------------------------------------
@@ -434,6 +454,7 @@ class InstrumentBook:
         if len(orders) != len(self.orders):
             self.orders = orders
             self._orders_by = _indexed((o, o.buyer, o.vendor) for o in orders)
+            self._open_memo.clear()
 
     def issue_shares(self, issuer: str, holder: str, shares: float, cost_usd: float) -> EquityStake:
         """Record new shares of ``issuer`` bought by ``holder`` (cash moves in the ledger)."""

@@ -14,7 +14,7 @@ from sim import costs
 from sim.agents.base import Column, MarketAgent
 from sim.agents.view import MarketView
 from sim.config import CloudSpec
-from sim.ledger import Line, to_cents
+from sim.ledger import CENTS_PER_USD, EXACT_INT, Line, to_cents
 
 if TYPE_CHECKING:
     from sim.agents.chip_vendor import ChipVendor
@@ -819,15 +819,22 @@ class Cloud(MarketAgent):
             * hours
             * discount
         )
-        # as Python floats: the same values, and the loop below stays out of numpy scalars
-        value_by_remaining = np.concatenate([[0.0], np.cumsum(margin)]).tolist()
+        value_by_remaining = np.concatenate([[0.0], np.cumsum(margin)])
+        fleet = [v for v in self.fleet if v.gpus > 0]
+        if not fleet:
+            return 0
+        # each vintage's value in cents at once: to_cents(gpus × value of its remaining
+        # months), the same products rounded half to even as round() does
+        online = np.array([v.online_step for v in fleet])
+        remaining = np.minimum(life, np.maximum(0, online + life - np.maximum(step, online)))
+        value = np.array([v.gpus for v in fleet], dtype=float) * value_by_remaining[remaining]
+        if not np.all(np.isfinite(value)) or value.max() * CENTS_PER_USD >= EXACT_INT:
+            values = [to_cents(float(x)) for x in value]  # to_cents's errors, exact ints
+        else:
+            values = np.rint(value * CENTS_PER_USD).astype(np.int64).tolist()
         total = 0
-        for v in self.fleet:
-            if v.gpus <= 0:
-                continue
-            remaining = min(life, max(0, v.online_step + life - max(step, v.online_step)))
-            value = to_cents(v.gpus * value_by_remaining[remaining])
-            excess = v.book_cents - value
+        for v, cents in zip(fleet, values, strict=True):
+            excess = v.book_cents - cents
             if excess <= 0:
                 continue
             from_chips = min(excess, v.chip_book_cents)
