@@ -237,6 +237,8 @@ class InstrumentBook:
     # (None: all orders); an order placed, delivered or cancelled (order_changed) forgets its
     # buyer's, its vendor's and all orders' answers, a prune all of them
     _open_memo: dict[str | None, list[ChipOrder]] = field(default_factory=dict)
+    # how many times each agent's orders changed (orders_version)
+    _order_versions: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._reindex()
@@ -287,10 +289,17 @@ class InstrumentBook:
         """``order`` was placed, or units of it delivered or cancelled: forget the answers of
         :meth:`open_orders` it can change (change an order only through the books' verbs,
         which call this)."""
-        memo = self._open_memo
+        memo, versions = self._open_memo, self._order_versions
         memo.pop(None, None)
-        memo.pop(order.buyer, None)
-        memo.pop(order.vendor, None)
+        for agent in (order.buyer, order.vendor):
+            memo.pop(agent, None)
+            versions[agent] = versions.get(agent, 0) + 1
+
+    def orders_version(self, agent: str) -> int:
+        """A number that changes whenever an order of ``agent`` (as buyer or vendor) is
+        placed, delivered or cancelled: an agent's figures of its open orders stay true
+        while it is the same."""
+        return self._order_versions.get(agent, 0)
 
     def _reindex(self) -> None:
         self._forget_in_force()

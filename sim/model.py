@@ -301,6 +301,9 @@ class ComputeMarket(mesa.Model):
     ) -> list[ChipOrder]:
         return self.books.instruments.open_orders(buyer=buyer, vendor=vendor)
 
+    def orders_version(self, agent: str) -> object:
+        return self.books.instruments.orders_version(agent)
+
     def chip_price(self, step: int) -> float:
         """Average vendor list price of an H100-equivalent at ``step``, USD."""
         return costs.chip_price(self.cfg, step)
