@@ -419,7 +419,12 @@ class InstrumentBook:
         ]
 
     def debt_usd(self, borrower: str) -> float:
-        return sum(loan.outstanding for loan in self.loans_of(borrower=borrower))
+        # the same loans in the same order as loans_of(borrower=…), summed without the list
+        return sum(
+            loan.outstanding
+            for loan in self._loans_by.get(borrower, ())
+            if loan.active and loan.borrower == borrower
+        )
 
     def stakes_in(self, issuer: str) -> list[EquityStake]:
         return [s for s in self.stakes.values() if s.issuer == issuer]
