@@ -327,12 +327,18 @@ class Books:
         the order of parties does not change who ends up paid in full.
         """
         progress = True
+        # what each debtor owes, summed once: paying changes only the payer's obligations
+        # (it closes them all), so the others' sums hold from pass to pass
+        owed_by: dict[str, int] = {}
         while progress:
             progress = False
             for debtor in self.obligations.debtors():
-                owed = self.obligations.owed_cents(debtor)
+                owed = owed_by.get(debtor)
+                if owed is None:
+                    owed = owed_by[debtor] = self.obligations.owed_cents(debtor)
                 if 0 < owed <= self.ledger.balance_cents(debtor):
                     self.pay_all(t, self.obligations.close(debtor))
+                    del owed_by[debtor]
                     progress = True
         for name in self.unpaid_external_usd:
             if not self.obligations.of(name):
