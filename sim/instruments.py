@@ -457,17 +457,24 @@ class InstrumentBook:
         loans = [loan for loan in self.loans if loan.active]
         contracts = [c for c in self.contracts if c.active and c.end > step]
         orders = [o for o in self.orders if o.units - o.delivered_units > 1e-9]
-        # an index is rebuilt only if something left it (nothing is added here)
+        # an index changes only where something left it (nothing is added here): the lists
+        # of the parties of what left are filtered, in the same order a rebuild gives
         if len(loans) != len(self.loans):
+            kept = {id(loan) for loan in loans}
+            gone = {p for x in self.loans if id(x) not in kept for p in (x.borrower, x.lender)}
+            _drop_from(self._loans_by, gone, kept)
             self.loans = loans
-            self._loans_by = _indexed((loan, loan.borrower, loan.lender) for loan in loans)
         if len(contracts) != len(self.contracts):
+            kept = {id(c) for c in contracts}
+            gone = {p for x in self.contracts if id(x) not in kept for p in (x.buyer, x.seller)}
+            _drop_from(self._contracts_by, gone, kept)
             self.contracts = contracts
-            self._contracts_by = _indexed((c, c.buyer, c.seller) for c in contracts)
             self._forget_in_force()
         if len(orders) != len(self.orders):
+            kept = {id(o) for o in orders}
+            gone = {p for x in self.orders if id(x) not in kept for p in (x.buyer, x.vendor)}
+            _drop_from(self._orders_by, gone, kept)
             self.orders = orders
-            self._orders_by = _indexed((o, o.buyer, o.vendor) for o in orders)
             self._open_memo.clear()
 
     def issue_shares(self, issuer: str, holder: str, shares: float, cost_usd: float) -> EquityStake:
@@ -525,6 +532,17 @@ def _indexed[T](items: Iterable[tuple[T, str, str]]) -> dict[str, list[T]]:
             else:
                 filed.append(item)
     return index
+
+
+def _drop_from[T](index: dict[str, list[T]], parties: set[str], kept: set[int]) -> None:
+    """Keep in the index lists of ``parties`` only the items whose ``id`` is in ``kept``
+    (in their order); a party left with nothing leaves the index, as in a rebuild."""
+    for party in parties:
+        items = [x for x in index.get(party, ()) if id(x) in kept]
+        if items:
+            index[party] = items
+        else:
+            index.pop(party, None)
 
 
 def _index[T](index: dict[str, list[T]], item: T, *agents: str) -> None:
