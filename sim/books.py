@@ -14,7 +14,7 @@ unit), so payments are exact at any size.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from sim.instruments import (
@@ -328,12 +328,18 @@ class Books:
         the order of parties does not change who ends up paid in full.
         """
         progress = True
+        # what each debtor owes, summed once: paying changes only the payer's obligations
+        # (it closes them all), so the others' sums hold from pass to pass
+        owed_by: dict[str, int] = {}
         while progress:
             progress = False
             for debtor in self.obligations.debtors():
-                owed = self.obligations.owed_cents(debtor)
+                owed = owed_by.get(debtor)
+                if owed is None:
+                    owed = owed_by[debtor] = self.obligations.owed_cents(debtor)
                 if 0 < owed <= self.ledger.balance_cents(debtor):
                     self.pay_all(t, self.obligations.close(debtor))
+                    del owed_by[debtor]
                     progress = True
         for name in self.unpaid_external_usd:
             if not self.obligations.of(name):
@@ -435,6 +441,67 @@ class Books:
             loan.active = False
         return interest, principal
 
+    def service_loans(self, t: int, loans: Iterable[Loan]) -> list[tuple[Loan, float, float]]:
+        """:meth:`service_loan` for each active loan of ``loans``, in order, in one pass (the
+        month's debt service: every loan, every month). The same postings, obligations and
+        loan states in the same order; returns (loan, interest, principal) in USD for each
+        loan serviced."""
+        ledger, service, open_by = self.ledger, self._service_cents, self.obligations.by_debtor
+        interest_flow, principal_flow = Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE
+        serviced: list[tuple[Loan, float, float]] = []
+        for loan in loans:
+            if not loan.active:
+                continue
+            returned = loan.interest_due(t)  # returned as it is (a numpy scalar stays one)
+            principal = round(loan.principal_due(t) * CENTS_PER_USD) / CENTS_PER_USD
+            # a numpy scalar: the same value as a float
+            interest = returned if type(returned) is float else float(returned)
+            due = round(interest * CENTS_PER_USD) / CENTS_PER_USD + principal
+            borrower, lender = loan.borrower, loan.lender
+            service[borrower] = service.get(borrower, 0) + (
+                round(due * CENTS_PER_USD) if 0.0 <= due < math.inf else to_cents(due)
+            )
+            if 0.0 <= interest < math.inf:  # Books.accrue's posting and obligation, inlined
+                cents = ledger.post_cents(
+                    t, borrower, lender, round(interest * CENTS_PER_USD), interest_flow, loan.id
+                )
+                if cents:
+                    ob = Obligation(borrower, lender, cents, interest_flow, loan.id, t, loan.kind)
+                    owed = open_by.get(borrower)
+                    if owed is None:
+                        open_by[borrower] = [ob]
+                    else:
+                        owed.append(ob)
+            else:
+                self.accrue(t, borrower, lender, interest, interest_flow, loan.id, loan.kind)
+            if principal > 0:
+                if principal < math.inf:
+                    cents = ledger.post_cents(
+                        t,
+                        borrower,
+                        lender,
+                        round(principal * CENTS_PER_USD),
+                        principal_flow,
+                        loan.id,
+                    )
+                    if cents:
+                        ob = Obligation(
+                            borrower, lender, cents, principal_flow, loan.id, t, loan.kind
+                        )
+                        owed = open_by.get(borrower)
+                        if owed is None:
+                            open_by[borrower] = [ob]
+                        else:
+                            owed.append(ob)
+                else:
+                    self.accrue(t, borrower, lender, principal, principal_flow, loan.id, loan.kind)
+                loan.outstanding -= principal
+            if loan.outstanding <= 0.005:
+                loan.outstanding = 0.0
+                loan.active = False
+            serviced.append((loan, returned, principal))
+        return serviced
+
     def accelerate(self, t: int, loan: Loan) -> None:
         """All that is outstanding of ``loan`` falls due now (default or insolvency)."""
         if loan.outstanding > 0:
@@ -519,15 +586,18 @@ class Books:
     def deliver(self, order: ChipOrder, units: float) -> None:
         """``units`` of ``order`` are delivered (invoiced separately)."""
         order.delivered_units += units
+        self.instruments.order_changed(order)
 
     def cancel_undelivered(self, order: ChipOrder) -> None:
         """What is not yet delivered of ``order`` is cancelled (the buyer defaulted)."""
         order.units = order.delivered_units
+        self.instruments.order_changed(order)
 
     def cancel_order(self, t: int, order: ChipOrder, units: float, fee_usd: float) -> None:
         """The buyer cancels ``units`` of what is undelivered of ``order`` and owes the vendor
         ``fee_usd`` for it (a cancellation fee, paid in the settlement)."""
         order.units -= min(units, order.undelivered)
+        self.instruments.order_changed(order)
         if fee_usd > 0:
             self.accrue(
                 t,

@@ -12,6 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import count
 
+import numpy as np
+from numpy.typing import NDArray
+
 
 @dataclass
 class CapacityContract:
@@ -193,6 +196,17 @@ class ChipOrder:
         return self.units - self.delivered_units
 
 
+@dataclass(frozen=True)
+class BacklogTerms:
+    """A seller's take-or-pay backlog in one month, one entry per contract
+    (:meth:`InstrumentBook.backlog_terms`): its ``buyers``, the ``months_left`` of each term
+    and each contract's remaining take-or-pay ``values`` (USD)."""
+
+    buyers: list[str]
+    months_left: NDArray[np.float64]
+    values: NDArray[np.float64]
+
+
 @dataclass
 class InstrumentBook:
     """Every instrument in the world, with look-ups by agent. Holds terms, not money."""
@@ -207,13 +221,24 @@ class InstrumentBook:
     _contracts_by: dict[str, list[CapacityContract]] = field(default_factory=dict)
     _loans_by: dict[str, list[Loan]] = field(default_factory=dict)
     _orders_by: dict[str, list[ChipOrder]] = field(default_factory=dict)
-    # contracted_gpus answers, by (buyer, seller, step); emptied whenever a contract is
-    # added, ended (end_contract) or pruned, the only changes of what is in force
-    _gpus_memo: dict[tuple[str | None, str | None, int], float] = field(default_factory=dict)
-    # contracts_of answers, by (agent, step), emptied with _gpus_memo
-    _in_force_memo: dict[tuple[str, int | None], list[CapacityContract]] = field(
+    # Answers about contracts in force, filed by the agent whose contracts they scan (None:
+    # all contracts): contracted_gpus by (buyer, seller, step), contracts_of by (agent,
+    # step), backlog_terms by (seller, step, hours). A contract added or ended forgets the
+    # answers of its buyer, its seller and of all contracts (the only answers it can
+    # change: an agent's scan reads only contracts it is a party to); a prune forgets all.
+    _gpus_memo: dict[str | None, dict[tuple[str | None, str | None, int], float]] = field(
         default_factory=dict
     )
+    _in_force_memo: dict[str, dict[int | None, list[CapacityContract]]] = field(
+        default_factory=dict
+    )
+    _backlog_memo: dict[str, dict[tuple[int, float], BacklogTerms]] = field(default_factory=dict)
+    # open_orders' orders with something undelivered, by the agent whose orders it scans
+    # (None: all orders); an order placed, delivered or cancelled (order_changed) forgets its
+    # buyer's, its vendor's and all orders' answers, a prune all of them
+    _open_memo: dict[str | None, list[ChipOrder]] = field(default_factory=dict)
+    # how many times each agent's orders changed (orders_version)
+    _order_versions: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._reindex()
@@ -225,19 +250,29 @@ class InstrumentBook:
     def add_contract(self, contract: CapacityContract) -> CapacityContract:
         self.contracts.append(contract)
         _index(self._contracts_by, contract, contract.buyer, contract.seller)
-        self._forget_in_force()
+        self._forget_in_force(contract)
         return contract
 
     def end_contract(self, contract: CapacityContract) -> None:
         """``contract`` ends early (a party defaulted): it is no longer in force."""
         contract.active = False
-        self._forget_in_force()
+        self._forget_in_force(contract)
 
-    def _forget_in_force(self) -> None:
-        """What is in force changed (a contract added, ended or pruned): forget the answers
-        of :meth:`contracts_of` and :meth:`contracted_gpus`."""
-        self._gpus_memo.clear()
-        self._in_force_memo.clear()
+    def _forget_in_force(self, contract: CapacityContract | None = None) -> None:
+        """What is in force changed: forget the answers of :meth:`contracts_of`,
+        :meth:`contracted_gpus` and :meth:`backlog_terms` that ``contract`` (added or ended)
+        can change — its buyer's, its seller's and those over all contracts — or every
+        answer (``None``: contracts pruned)."""
+        if contract is None:
+            self._gpus_memo.clear()
+            self._in_force_memo.clear()
+            self._backlog_memo.clear()
+            return
+        self._gpus_memo.pop(None, None)
+        for party in (contract.buyer, contract.seller):
+            self._gpus_memo.pop(party, None)
+            self._in_force_memo.pop(party, None)
+            self._backlog_memo.pop(party, None)
 
     def add_loan(self, loan: Loan) -> Loan:
         self.loans.append(loan)
@@ -247,28 +282,48 @@ class InstrumentBook:
     def add_order(self, order: ChipOrder) -> ChipOrder:
         self.orders.append(order)
         _index(self._orders_by, order, order.buyer, order.vendor)
+        self.order_changed(order)
         return order
+
+    def order_changed(self, order: ChipOrder) -> None:
+        """``order`` was placed, or units of it delivered or cancelled: forget the answers of
+        :meth:`open_orders` it can change (change an order only through the books' verbs,
+        which call this)."""
+        memo, versions = self._open_memo, self._order_versions
+        memo.pop(None, None)
+        for agent in (order.buyer, order.vendor):
+            memo.pop(agent, None)
+            versions[agent] = versions.get(agent, 0) + 1
+
+    def orders_version(self, agent: str) -> int:
+        """A number that changes whenever an order of ``agent`` (as buyer or vendor) is
+        placed, delivered or cancelled: an agent's figures of its open orders stay true
+        while it is the same."""
+        return self._order_versions.get(agent, 0)
 
     def _reindex(self) -> None:
         self._forget_in_force()
         self._contracts_by = _indexed((c, c.buyer, c.seller) for c in self.contracts)
         self._loans_by = _indexed((loan, loan.borrower, loan.lender) for loan in self.loans)
         self._orders_by = _indexed((o, o.buyer, o.vendor) for o in self.orders)
+        self._open_memo.clear()
 
     # --- look-ups ----------------------------------------------------------------------
     def contracts_of(self, agent_id: str, step: int | None = None) -> list[CapacityContract]:
         """Active contracts where ``agent_id`` is buyer or seller (in force at ``step``), in
         the order they were added (a new list; each answer is computed once until the
         contracts change, as :meth:`contracted_gpus`'s)."""
-        key = (agent_id, step)
-        memo = self._in_force_memo.get(key)
+        answers = self._in_force_memo.get(agent_id)
+        if answers is None:
+            answers = self._in_force_memo[agent_id] = {}
+        memo = answers.get(step)
         if memo is None:
             pool = self._contracts_by.get(agent_id, ())
             if step is None:
                 memo = [c for c in pool if c.active]
             else:  # CapacityContract.in_force, inlined
                 memo = [c for c in pool if c.active and c.start <= step < c.start + c.term_months]
-            self._in_force_memo[key] = memo
+            answers[step] = memo
         return list(memo)
 
     def contracted_gpus(
@@ -277,10 +332,13 @@ class InstrumentBook:
         """GPUs under contracts in force at ``step`` for a buyer and/or seller (each answer
         computed once until the contracts change: the same sum in the same order)."""
         key = (buyer, seller, step)
-        memo = self._gpus_memo.get(key)
+        agent = buyer if buyer is not None else seller
+        answers = self._gpus_memo.get(agent)
+        if answers is None:
+            answers = self._gpus_memo[agent] = {}
+        memo = answers.get(key)
         if memo is not None:
             return memo
-        agent = buyer if buyer is not None else seller
         pool = self.contracts if agent is None else self._contracts_by.get(agent, ())
         total = sum(
             c.gpus
@@ -290,7 +348,7 @@ class InstrumentBook:
             and (buyer is None or c.buyer == buyer)
             and (seller is None or c.seller == seller)
         )
-        self._gpus_memo[key] = total
+        answers[key] = total
         return total
 
     def contracts_between(self, seller: str, buyer: str) -> list[CapacityContract]:
@@ -307,6 +365,48 @@ class InstrumentBook:
             if c.seller == seller
         )
 
+    def backlog_terms(self, seller: str, step: int, hours_per_month: float) -> BacklogTerms:
+        """``seller``'s take-or-pay backlog at month ``step`` contract by contract, as arrays
+        (:class:`BacklogTerms`): each active contract it sells with months left and a
+        remaining take-or-pay value above 0, in the order the contracts were added. Computed
+        once until the contracts change (as :meth:`contracts_of`), so a lender that looks at
+        the backlog many times a month reads the same arrays."""
+        answers = self._backlog_memo.get(seller)
+        if answers is None:
+            answers = self._backlog_memo[seller] = {}
+        key = (step, hours_per_month)
+        terms = answers.get(key)
+        if terms is None:
+            buyers: list[str] = []
+            months_left: list[int] = []
+            values: list[float] = []
+            for c in self._contracts_by.get(seller, ()):
+                if not c.active or c.seller != seller:
+                    continue
+                # CapacityContract.remaining_value, term by term (the same products in the
+                # same order)
+                start = c.start
+                months = start + c.term_months - (step if step > start else start)
+                if months <= 0:
+                    continue
+                value = (
+                    months
+                    * c.take_or_pay_share
+                    * c.gpus
+                    * hours_per_month
+                    * c.price_usd_per_gpu_hour
+                )
+                if value <= 0:
+                    continue
+                buyers.append(c.buyer)
+                months_left.append(months)
+                values.append(value)
+            terms = BacklogTerms(
+                buyers, np.array(months_left, dtype=float), np.array(values, dtype=float)
+            )
+            answers[key] = terms
+        return terms
+
     def loans_of(self, *, borrower: str | None = None, lender: str | None = None) -> list[Loan]:
         agent = borrower if borrower is not None else lender
         pool = self.loans if agent is None else self._loans_by.get(agent, ())
@@ -319,7 +419,12 @@ class InstrumentBook:
         ]
 
     def debt_usd(self, borrower: str) -> float:
-        return sum(loan.outstanding for loan in self.loans_of(borrower=borrower))
+        # the same loans in the same order as loans_of(borrower=…), summed without the list
+        return sum(
+            loan.outstanding
+            for loan in self._loans_by.get(borrower, ())
+            if loan.active and loan.borrower == borrower
+        )
 
     def stakes_in(self, issuer: str) -> list[EquityStake]:
         return [s for s in self.stakes.values() if s.issuer == issuer]
@@ -331,13 +436,18 @@ class InstrumentBook:
         self, *, buyer: str | None = None, vendor: str | None = None
     ) -> list[ChipOrder]:
         agent = buyer if buyer is not None else vendor
-        pool = self.orders if agent is None else self._orders_by.get(agent, ())
+        pool = self._open_memo.get(agent)
+        if pool is None:  # the agent's orders with something undelivered, kept until changed
+            everything = self.orders if agent is None else self._orders_by.get(agent, ())
+            pool = self._open_memo[agent] = [
+                o
+                for o in everything
+                if o.units - o.delivered_units > 1e-9  # ChipOrder.undelivered, inlined (hot)
+            ]
         return [
             o
             for o in pool
-            if o.units - o.delivered_units > 1e-9  # ChipOrder.undelivered, inlined (hot)
-            and (buyer is None or o.buyer == buyer)
-            and (vendor is None or o.vendor == vendor)
+            if (buyer is None or o.buyer == buyer) and (vendor is None or o.vendor == vendor)
         ]
 
     # --- changes -----------------------------------------------------------------------
@@ -347,17 +457,25 @@ class InstrumentBook:
         loans = [loan for loan in self.loans if loan.active]
         contracts = [c for c in self.contracts if c.active and c.end > step]
         orders = [o for o in self.orders if o.units - o.delivered_units > 1e-9]
-        # an index is rebuilt only if something left it (nothing is added here)
+        # an index changes only where something left it (nothing is added here): the lists
+        # of the parties of what left are filtered, in the same order a rebuild gives
         if len(loans) != len(self.loans):
+            kept = {id(loan) for loan in loans}
+            gone = {p for x in self.loans if id(x) not in kept for p in (x.borrower, x.lender)}
+            _drop_from(self._loans_by, gone, kept)
             self.loans = loans
-            self._loans_by = _indexed((loan, loan.borrower, loan.lender) for loan in loans)
         if len(contracts) != len(self.contracts):
+            kept = {id(c) for c in contracts}
+            gone = {p for x in self.contracts if id(x) not in kept for p in (x.buyer, x.seller)}
+            _drop_from(self._contracts_by, gone, kept)
             self.contracts = contracts
-            self._contracts_by = _indexed((c, c.buyer, c.seller) for c in contracts)
             self._forget_in_force()
         if len(orders) != len(self.orders):
+            kept = {id(o) for o in orders}
+            gone = {p for x in self.orders if id(x) not in kept for p in (x.buyer, x.vendor)}
+            _drop_from(self._orders_by, gone, kept)
             self.orders = orders
-            self._orders_by = _indexed((o, o.buyer, o.vendor) for o in orders)
+            self._open_memo.clear()
 
     def issue_shares(self, issuer: str, holder: str, shares: float, cost_usd: float) -> EquityStake:
         """Record new shares of ``issuer`` bought by ``holder`` (cash moves in the ledger)."""
@@ -414,6 +532,17 @@ def _indexed[T](items: Iterable[tuple[T, str, str]]) -> dict[str, list[T]]:
             else:
                 filed.append(item)
     return index
+
+
+def _drop_from[T](index: dict[str, list[T]], parties: set[str], kept: set[int]) -> None:
+    """Keep in the index lists of ``parties`` only the items whose ``id`` is in ``kept``
+    (in their order); a party left with nothing leaves the index, as in a rebuild."""
+    for party in parties:
+        items = [x for x in index.get(party, ()) if id(x) in kept]
+        if items:
+            index[party] = items
+        else:
+            index.pop(party, None)
 
 
 def _index[T](index: dict[str, list[T]], item: T, *agents: str) -> None:

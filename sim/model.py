@@ -71,6 +71,7 @@ class ComputeMarket(mesa.Model):
         self.demand = Demand(scenario.demand, self.rng)
         self.outside = OutsideDemand(scenario.outside, scenario.demand, self.rng)
         self.month_state = MonthState()
+        self._credit_offered: tuple[tuple[object, ...], float] | None = None  # and its key
         self.events: list[dict[str, object]] = []
         self.debtrank_rows: list[dict[str, object]] = []
         self.exposure_rows: list[dict[str, object]] = []
@@ -281,8 +282,19 @@ class ComputeMarket(mesa.Model):
         return self.books.instruments.debt_usd(borrower)
 
     def credit_offered_usd(self) -> float:
+        # the answer depends on sentiment, investors' cash (which changes only by a posting
+        # to the flow log) and what they lent this month: kept while all three are the same
+        key = (
+            self.sentiment,
+            self.books.ledger.n_postings,
+            tuple(i.loans_used_usd for i in self.investors),
+        )
+        if self._credit_offered is not None and self._credit_offered[0] == key:
+            return self._credit_offered[1]
         budgets = sorted((i.loan_budget(self.sentiment) for i in self.investors), reverse=True)
-        return sum(budgets[: self.cfg.finance.syndicate_size])
+        offered = sum(budgets[: self.cfg.finance.syndicate_size])
+        self._credit_offered = (key, offered)
+        return offered
 
     def debt_service_usd(self, borrower: str) -> float:
         return self.books.debt_service_usd(borrower)
@@ -300,6 +312,9 @@ class ComputeMarket(mesa.Model):
         self, *, buyer: str | None = None, vendor: str | None = None
     ) -> list[ChipOrder]:
         return self.books.instruments.open_orders(buyer=buyer, vendor=vendor)
+
+    def orders_version(self, agent: str) -> object:
+        return self.books.instruments.orders_version(agent)
 
     def chip_price(self, step: int) -> float:
         """Average vendor list price of an H100-equivalent at ``step``, USD."""

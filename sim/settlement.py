@@ -51,6 +51,13 @@ class ObligationBook:
     def __init__(self) -> None:
         self._open: dict[str, list[Obligation]] = {}
 
+    @property
+    def by_debtor(self) -> dict[str, list[Obligation]]:
+        """The open obligations by debtor, in the order they arose (the book itself: a
+        writer that appends here must add only obligations of more than 0 cents, as
+        :meth:`add` does)."""
+        return self._open
+
     def add(self, obligation: Obligation) -> None:
         if obligation.cents > 0:
             self._open.setdefault(obligation.debtor, []).append(obligation)

@@ -105,5 +105,9 @@ class FakeMarket:
     def facility_cost(self, step: int) -> float:
         return self.facility_usd_per_gpu
 
+    def orders_version(self, agent: str) -> object:
+        # tests change self.orders directly: a new token each look, so nothing is reused
+        return object()
+
     def building_gpus(self, exclude: str) -> float:
         return sum(g for name, g in self.building.items() if name != exclude)

@@ -356,6 +356,62 @@ def test_backlog_from_a_cash_burning_buyer_counts_for_less() -> None:
     assert distress.backlog_weight(0.0, 10.0, 48, 0.5) == 0.5
 
 
+finite = st.floats(min_value=0.0, max_value=1e12, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.floats(min_value=-1e12, max_value=1e12, allow_nan=False),
+            finite,
+            st.integers(1, 120),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    floor=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_backlog_weights_equal_the_scalar_rule_exactly(
+    rows: list[tuple[float, float, int]], floor: float
+) -> None:
+    """The vectorised weights (the lenders' scan of a seller's contracts) are the scalar
+    rule's, bit for bit."""
+    cash, burn, months = (np.array(col, dtype=float) for col in zip(*rows, strict=True))
+    weights = distress.backlog_weights(cash, burn, months, floor)
+    for (c, b, m), w in zip(rows, weights, strict=True):
+        assert w == distress.backlog_weight(c, b, m, floor)
+
+
+def test_collateral_backlog_equals_the_contract_by_contract_sum_exactly() -> None:
+    """The month's backlog arrays give the running total of the contract-by-contract rule
+    (each remaining take-or-pay value × its buyer's weight, in contract order), exactly, and
+    follow a contract signed in the month."""
+    model = ComputeMarket(small_world(), rng=1)
+    for _ in range(6):
+        model.step()
+    t, hours = model.month, model.cfg.market.hours_per_month
+    floor = model.cfg.distress.backlog_weight_floor
+
+    def by_hand(seller: str) -> float:
+        total = 0.0
+        for c in model.books.instruments.contracts_of(seller):
+            months = c.end - max(t, c.start)
+            if c.seller == seller and months > 0 and c.remaining_value(t, hours) > 0:
+                buyer = model.agent(c.buyer)
+                burn = credit.buyer_burn_usd(model, c.buyer)
+                weight = distress.backlog_weight(buyer.cash, burn, months, floor)
+                total += c.remaining_value(t, hours) * weight
+        return total
+
+    before = credit.collateral_backlog_usd(model, "neo", t)
+    assert before > 0 and before == by_hand("neo")
+    lab = model.labs[0].name
+    model.books.sign(t, CapacityContract("c-new", lab, "neo", 100.0, 2.0, t, 24, 0.8))
+    after = credit.collateral_backlog_usd(model, "neo", t)
+    assert after > before and after == by_hand("neo")
+
+
 def test_borrowing_base_counts_backlog_by_buyer_quality_in_a_world() -> None:
     """The neocloud's collateral backlog is below its backlog when its buyer (a lab) burns
     cash, and equals it when the floor is 1."""

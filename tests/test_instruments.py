@@ -19,6 +19,9 @@ event = st.one_of(
     # still equal a fresh scan
     st.tuples(st.just("ask"), name),
     st.tuples(st.just("end"), st.integers(0, 40)),
+    # deliver or cancel part of an order (as the books' verbs do: then order_changed)
+    st.tuples(st.just("deliver"), st.integers(0, 40), st.floats(0, 1)),
+    st.tuples(st.just("cancel"), st.integers(0, 40)),
 )
 
 
@@ -63,9 +66,27 @@ def test_indexed_lookups_equal_full_scans(events, at) -> None:
                     delivered_units=units * delivered,
                 )
             )
-        elif kind == "ask":
+        elif kind == "ask":  # fill every memo: later answers must still equal fresh scans
             book.contracted_gpus(buyer=ev[1], step=at)
             book.contracted_gpus(seller=ev[1], step=at)
+            book.contracted_gpus(step=at)
+            book.contracts_of(ev[1], at)
+            book.contracts_of(ev[1])
+            book.backlog_terms(ev[1], at, 730.0)
+            book.open_orders(buyer=ev[1])
+            book.open_orders(vendor=ev[1])
+            book.open_orders()
+        elif kind in ("deliver", "cancel"):
+            if book.orders:
+                order = book.orders[ev[1] % len(book.orders)]
+                before = (book.orders_version(order.buyer), book.orders_version(order.vendor))
+                if kind == "deliver":
+                    order.delivered_units += order.undelivered * ev[2]
+                else:
+                    order.units = order.delivered_units
+                book.order_changed(order)
+                after = (book.orders_version(order.buyer), book.orders_version(order.vendor))
+                assert after[0] != before[0] and after[1] != before[1]
         elif kind == "end":
             if book.contracts:
                 book.end_contract(book.contracts[ev[1] % len(book.contracts)])
@@ -90,6 +111,20 @@ def test_indexed_lookups_equal_full_scans(events, at) -> None:
         assert book.open_orders(vendor=x) == [
             o for o in book.orders if o.undelivered > 1e-9 and o.vendor == x
         ]
+        assert book.open_orders(buyer=x) == [
+            o for o in book.orders if o.undelivered > 1e-9 and o.buyer == x
+        ]
+        assert book.debt_usd(x) == sum(
+            loan.outstanding for loan in book.loans if loan.active and loan.borrower == x
+        )
+        terms = book.backlog_terms(x, at, 730.0)
+        selling = [c for c in book.contracts if c.seller == x and c.remaining_value(at, 730.0) > 0]
+        assert terms.buyers == [c.buyer for c in selling]
+        assert terms.values.tolist() == [c.remaining_value(at, 730.0) for c in selling]
+        assert book.contracted_gpus(step=at) == sum(
+            c.gpus for c in book.contracts if c.in_force(at)
+        )
+        assert book.open_orders() == [o for o in book.orders if o.undelivered > 1e-9]
         for y in NAMES:
             assert book.loans_of(borrower=x, lender=y) == [
                 loan

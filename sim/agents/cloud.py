@@ -14,7 +14,7 @@ from sim import costs
 from sim.agents.base import Column, MarketAgent
 from sim.agents.view import MarketView
 from sim.config import CloudSpec
-from sim.ledger import Line, to_cents
+from sim.ledger import CENTS_PER_USD, EXACT_INT, Line, to_cents
 
 if TYPE_CHECKING:
     from sim.agents.chip_vendor import ChipVendor
@@ -76,6 +76,9 @@ class Cloud(MarketAgent):
         self.offer_plan: dict[int, float] = {}  # price_driven: GPUs to offer in a month
         # installed_gpus by month, kept until the fleet changes
         self._installed_at: dict[int, float] = {}
+        # what its open orders come to, kept while they are unchanged (MarketView.orders_version)
+        self._on_order: tuple[object, float] | None = None
+        self._due_by_month: tuple[tuple[object, ...], np.ndarray] | None = None
         # committed delayed-draw capex credit: USD each lender has committed and the cloud
         # has not drawn yet (off the balance sheet until drawn, as a bank's undrawn line)
         self.committed_credit: dict[str, float] = {}
@@ -127,7 +130,12 @@ class Cloud(MarketAgent):
 
     def pipeline_gpus(self, step: int) -> float:
         """GPUs ordered or delivered but not yet online."""
-        on_order = sum(o.undelivered for o in self.market.open_orders(buyer=self.name))
+        version = self.market.orders_version(self.name)
+        if self._on_order is not None and self._on_order[0] == version:
+            on_order = self._on_order[1]
+        else:
+            on_order = sum(o.undelivered for o in self.market.open_orders(buyer=self.name))
+            self._on_order = (version, on_order)
         built = sum(v.gpus for v in self.fleet if v.online_step > step)
         return on_order + built
 
@@ -600,10 +608,15 @@ class Cloud(MarketAgent):
         lag = self.market.cfg.technology.delivery_lag_months
         income = self.retained_income_usd_per_month()
         facility = self.market.facility_cost(self.market.month)
-        due = np.zeros(lag + 1)
-        for o in self.market.open_orders(buyer=self.name):
-            k = min(lag, max(0, o.delivery_step - step))
-            due[k] += o.undelivered * (o.unit_price_usd + facility)
+        key = (self.market.orders_version(self.name), step, lag, facility)
+        if self._due_by_month is not None and self._due_by_month[0] == key:
+            due = self._due_by_month[1].copy()  # its open orders are unchanged
+        else:
+            due = np.zeros(lag + 1)
+            for o in self.market.open_orders(buyer=self.name):
+                k = min(lag, max(0, o.delivery_step - step))
+                due[k] += o.undelivered * (o.unit_price_usd + facility)
+            self._due_by_month = (key, due.copy())
         due[lag] += order_usd
         return max(0.0, float(np.max(np.cumsum(due) - income * np.arange(lag + 1))))
 
@@ -827,15 +840,22 @@ class Cloud(MarketAgent):
             * hours
             * discount
         )
-        # as Python floats: the same values, and the loop below stays out of numpy scalars
-        value_by_remaining = np.concatenate([[0.0], np.cumsum(margin)]).tolist()
+        value_by_remaining = np.concatenate([[0.0], np.cumsum(margin)])
+        fleet = [v for v in self.fleet if v.gpus > 0]
+        if not fleet:
+            return 0
+        # each vintage's value in cents at once: to_cents(gpus × value of its remaining
+        # months), the same products rounded half to even as round() does
+        online = np.array([v.online_step for v in fleet])
+        remaining = np.minimum(life, np.maximum(0, online + life - np.maximum(step, online)))
+        value = np.array([v.gpus for v in fleet], dtype=float) * value_by_remaining[remaining]
+        if not np.all(np.isfinite(value)) or value.max() * CENTS_PER_USD >= EXACT_INT:
+            values = [to_cents(float(x)) for x in value]  # to_cents's errors, exact ints
+        else:
+            values = np.rint(value * CENTS_PER_USD).astype(np.int64).tolist()
         total = 0
-        for v in self.fleet:
-            if v.gpus <= 0:
-                continue
-            remaining = min(life, max(0, v.online_step + life - max(step, v.online_step)))
-            value = to_cents(v.gpus * value_by_remaining[remaining])
-            excess = v.book_cents - value
+        for v, cents in zip(fleet, values, strict=True):
+            excess = v.book_cents - cents
             if excess <= 0:
                 continue
             from_chips = min(excess, v.chip_book_cents)

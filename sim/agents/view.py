@@ -105,6 +105,12 @@ class MarketView(Protocol):
         """Non-chip capex per GPU at ``step``, USD."""
         ...
 
+    def orders_version(self, agent: str) -> object:
+        """A token that is equal between two looks only if no order of ``agent`` (buyer or
+        vendor) was placed, delivered or cancelled in between: what the agent computed
+        from its open orders is still true while it is."""
+        ...
+
     def building_gpus(self, exclude: str) -> float:
         """GPUs the clouds other than ``exclude`` have delivered and are still building
         into data centres (not yet online): the part of their announced pipelines that is

@@ -43,35 +43,28 @@ def collateral_backlog_usd(world: ComputeMarket, seller: str, t: int) -> float:
     the contract's remaining months, :func:`sim.distress.backlog_weight`)."""
     hours = world.cfg.market.hours_per_month
     floor = world.cfg.distress.backlog_weight_floor
-    total = 0.0
-    buyers: dict[str, tuple[float, float]] = {}  # each buyer's (cash, burn), read once
-    for contract in world.books.instruments.contracts_of(seller):
-        if contract.seller != seller:
-            continue
-        # CapacityContract.remaining_value, inlined (this loop runs over every contract of a
-        # seller each time a lender looks): the contracts here are active
-        start = contract.start
-        months = start + contract.term_months - (t if t > start else start)
-        if months <= 0:
-            continue
-        value = (
-            months
-            * contract.take_or_pay_share
-            * contract.gpus
-            * hours
-            * contract.price_usd_per_gpu_hour
-        )
-        if value <= 0:
-            continue
-        seen = buyers.get(contract.buyer)
-        if seen is None:
-            seen = buyers[contract.buyer] = (
-                world.agent(contract.buyer).cash,
-                buyer_burn_usd(world, contract.buyer),
-            )
-        weight = distress.backlog_weight(seen[0], seen[1], months, floor)
-        total += value * weight
-    return total
+    # the contracts' months left and take-or-pay values, computed once a month per seller
+    terms = world.books.instruments.backlog_terms(seller, t, hours)
+    if not terms.buyers:
+        return 0.0
+    position: dict[str, tuple[float, float]] = {}  # each buyer's (cash, burn), read once
+    for buyer in terms.buyers:
+        if buyer not in position:
+            position[buyer] = (world.agent(buyer).cash, buyer_burn_usd(world, buyer))
+    cash = np.array([position[b][0] for b in terms.buyers])
+    burn = np.array([position[b][1] for b in terms.buyers])
+    weights = distress.backlog_weights(cash, burn, terms.months_left, floor)
+    # added in contract order, as a running total (np.cumsum adds one by one)
+    total = np.cumsum(terms.values * weights)[-1]
+    # a burn that is a numpy scalar made the running total one (where the weight is below
+    # 1), and results downstream follow the type: keep it
+    scalar = [type(burn) is not float and burn > 0 for _, burn in position.values()]
+    if any(scalar):
+        typed = np.array([type(position[b][1]) is not float for b in terms.buyers])
+        runway = np.maximum(0.0, cash) / np.where(burn > 0, burn, 1.0)
+        if np.any(typed & (burn > 0) & (runway / terms.months_left < 1.0)):
+            return total
+    return float(total)
 
 
 def credit_profile(world: ComputeMarket, borrower: str, t: int) -> tuple[float, float]:

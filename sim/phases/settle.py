@@ -55,12 +55,10 @@ def run(world: ComputeMarket, t: int) -> None:
 def debt_service(world: ComputeMarket, t: int) -> None:
     """Interest and scheduled principal of every active loan fall due."""
     books = world.books
-    for loan in books.instruments.loans:
-        if not loan.active:
-            continue
-        borrower = world.agent(loan.borrower)
-        interest, principal = books.service_loan(t, loan)
-        if isinstance(borrower, Cloud):
+    clouds = {c.name: c for c in world.clouds}
+    for loan, interest, principal in books.service_loans(t, books.instruments.loans):
+        borrower = clouds.get(loan.borrower)
+        if borrower is not None:
             borrower.add_costs(interest + principal)
 
 
