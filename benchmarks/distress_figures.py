@@ -134,7 +134,10 @@ def connectivity_rows(workers: int, n_seeds: int, extra: dict, tag: str) -> list
 def baseline_check(workers: int, n_seeds: int) -> None:
     scenario = load_scenario(ROOT / "experiments" / "baseline.toml")
     _, tables = run_ensemble(
-        scenario, list(range(1, n_seeds + 1)), workers=workers, keep=("agents", "flows", "events")
+        scenario,
+        list(range(1, n_seeds + 1)),
+        workers=workers,
+        keep=("agents", "flows", "accruals", "events"),
     )
     agents = tables["agents"]
     live = agents[~agents["defaulted"].astype(bool)]
@@ -212,6 +215,63 @@ def baseline_check(workers: int, n_seeds: int) -> None:
         f"  hyperscalers' ratio {min(ratios):.3f}-{max(ratios):.3f}: within a factor of 2 in "
         f"{'every' if inside else 'NOT every'} case"
     )
+    print(
+        "  hyperscalers' cash-flow identity, USD billion over the run (end = start + retained "
+        "+ depreciation and impairment - capex + net borrowing + other):"
+    )
+    print(cash_identity(hyper, flows, tables["accruals"]).to_string(index=False))
+
+
+CAPEX_KINDS = ("chip_invoice_due", "facility_capex", "asset_sale")
+"""What a cloud pays for GPUs and their data centres: chip invoices (accrued on delivery),
+facility bills and fleets bought from defaulters (the payer is the buyer)."""
+
+
+def cash_identity(
+    agents: pd.DataFrame, flows: pd.DataFrame, accruals: pd.DataFrame
+) -> pd.DataFrame:
+    """Each agent's cash at the end from its balance sheet, USD billion: the cash at the
+    start, plus the retained profit without stake marks (the measure's "retained profits
+    after payouts"), plus the depreciation and impairment charged in it (capex less the
+    change of the fleet's book value: costs that use no cash), less capex
+    (:data:`CAPEX_KINDS`), plus net borrowing (the change of debt), plus the rest (paid-in
+    capital, payables and receivables, prepayments, stakes bought). An identity of the
+    balance sheet (cash = liabilities + equity − other assets), so ``end`` is exact; it
+    shows why a firm that builds ends with less cash than it started with plus what it
+    retained: the capex its depreciation and borrowing did not fund."""
+    paid = pd.concat([flows, accruals])
+    paid = paid[paid["kind"].isin(CAPEX_KINDS)].groupby(["seed", "payer"])["amount"].sum()
+    rows = []
+    for (seed, name), frame in agents.sort_values("step").groupby(["seed", "agent_id"]):
+        start, end = frame.iloc[0], frame.iloc[-1]
+
+        def change(column: str, start=start, end=end) -> float:
+            return float(end[column] - start[column])
+
+        retained = change("retained_usd") - change("stakes_usd")
+        capex = float(paid.get((seed, name), 0.0))
+        depreciation = capex - change("fleet_usd")
+        borrowing = change("debt_usd")
+        other = change("cash_usd") - (retained + depreciation - capex + borrowing)
+        rows.append(
+            {
+                "seed": seed,
+                "agent": name,
+                "start": start["cash_usd"],
+                "retained": retained,
+                "depreciation": depreciation,
+                "capex": capex,
+                "net_borrowing": borrowing,
+                "other": other,
+                "end": end["cash_usd"],
+                "end/(start+retained)": end["cash_usd"] / (start["cash_usd"] + retained),
+            }
+        )
+    table = pd.DataFrame(rows)
+    usd = [c for c in table.columns if c not in ("seed", "agent", "end/(start+retained)")]
+    table[usd] = (table[usd] / 1e9).round(1)
+    table["end/(start+retained)"] = table["end/(start+retained)"].round(3)
+    return table
 
 
 def main() -> None:

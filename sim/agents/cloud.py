@@ -599,6 +599,16 @@ class Cloud(MarketAgent):
         due[lag] += order_usd
         return max(0.0, float(np.max(np.cumsum(due) - income * np.arange(lag + 1))))
 
+    def capex_cash_needed_usd(self, step: int) -> float:
+        """USD of its own cash the chips and facilities it has ordered need: the capex
+        shortfall (:meth:`capex_shortfall_usd`) less the credit its lenders have committed
+        to lend on delivery and it has not drawn (:meth:`undrawn_credit_usd`), at least 0.
+        A committed delayed-draw line is funding the borrower can count on (Holmström and
+        Tirole 1998: committed lines as liquidity insurance; Sufi 2009), so what it covers
+        needs no cash held beside dearer debt. Funding capacity, the credit it arranges and
+        a bond issuer's borrowing net the undrawn line the same way."""
+        return max(0.0, self.capex_shortfall_usd(step) - self.undrawn_credit_usd())
+
     def undrawn_credit_usd(self) -> float:
         """USD its lenders have committed to lend on delivery and it has not drawn."""
         return sum(self.committed_credit.values())
@@ -735,12 +745,17 @@ class Cloud(MarketAgent):
         while owing dearer debt loses money every month; firms fund themselves from
         retained earnings before debt (the pecking order of Myers and Majluf 1984). Chips
         still in the queue need no cash now: they are drawn on delivery
-        (``phases.settle.draw_on_delivery``)."""
+        (``phases.settle.draw_on_delivery``), and what its lenders have committed to lend
+        on delivery needs no cash of its own either (:meth:`capex_cash_needed_usd`): cash
+        held against capex a committed delayed-draw line will fund is swept into the dear
+        debt (the cash sweep of project finance, Yescombe, Principles of Project Finance,
+        2014, ch. 14; until MODEL_VERSION 0.46 the cloud kept cash for the whole
+        shortfall beside an undrawn line that covered it)."""
         if self.defaulted or dearest_rate <= deposit_rate or share <= 0:
             return 0.0
-        # the chips and facilities it has ordered need cash beyond the income it retains
-        # (delivered chips are drawn on loans only as far as lenders lend that month)
-        spare = self.cash - self.arrears_usd - self.capex_shortfall_usd(self.market.month)
+        # the chips and facilities it has ordered need cash beyond the income it retains and
+        # the credit committed to it (delivered chips are drawn on that credit first)
+        spare = self.cash - self.arrears_usd - self.capex_cash_needed_usd(self.market.month)
         debt = self.market.debt_usd(self.name)
         once_repaid = max(0.0, self.costs_usd - debt_service_usd)
         if spare - self.cash_buffer_usd(once_repaid, debt_service_reserve=False) >= debt:
