@@ -238,9 +238,14 @@ def cash_identity(
     capital, payables and receivables, prepayments, stakes bought). An identity of the
     balance sheet (cash = liabilities + equity − other assets), so ``end`` is exact; it
     shows why a firm that builds ends with less cash than it started with plus what it
-    retained: the capex its depreciation and borrowing did not fund."""
-    paid = pd.concat([flows, accruals])
-    paid = paid[paid["kind"].isin(CAPEX_KINDS)].groupby(["seed", "payer"])["amount"].sum()
+    retained: the capex its depreciation and borrowing did not fund. The last column is the
+    cash at the end in months of the capex of the run's last 12 months (does cash pile up
+    beyond what the firm's building needs?)."""
+    capex_rows = pd.concat([flows, accruals])
+    capex_rows = capex_rows[capex_rows["kind"].isin(CAPEX_KINDS)]
+    paid = capex_rows.groupby(["seed", "payer"])["amount"].sum()
+    last_year = capex_rows[capex_rows["step"] > capex_rows["step"].max() - 12]
+    paid_last_year = last_year.groupby(["seed", "payer"])["amount"].sum()
     rows = []
     for (seed, name), frame in agents.sort_values("step").groupby(["seed", "agent_id"]):
         start, end = frame.iloc[0], frame.iloc[-1]
@@ -265,12 +270,15 @@ def cash_identity(
                 "other": other,
                 "end": end["cash_usd"],
                 "end/(start+retained)": end["cash_usd"] / (start["cash_usd"] + retained),
+                "end_in_months_of_capex": end["cash_usd"]
+                / max(float(paid_last_year.get((seed, name), 0.0)) / 12.0, 1.0),
             }
         )
     table = pd.DataFrame(rows)
-    usd = [c for c in table.columns if c not in ("seed", "agent", "end/(start+retained)")]
+    ratios = ["end/(start+retained)", "end_in_months_of_capex"]
+    usd = [c for c in table.columns if c not in ("seed", "agent", *ratios)]
     table[usd] = (table[usd] / 1e9).round(1)
-    table["end/(start+retained)"] = table["end/(start+retained)"].round(3)
+    table[ratios] = table[ratios].round(2)
     return table
 
 

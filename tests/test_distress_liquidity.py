@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sim.agents import Cloud
+from sim.config import load_scenario
+from sim.ensemble import derive_seeds
 from sim.instruments import ChipOrder
+from sim.phases.resolve import REVOLVER_DRAW
+from sim.runner import run_model
 
 from .fakes import FakeMarket
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_cloud(market: FakeMarket, name: str = "hyper", **spec: object) -> Cloud:
@@ -42,3 +50,48 @@ def test_committed_credit_frees_the_cash_held_for_capex_to_repay_debt() -> None:
     assert cloud.prepayment_wanted(0.10, 0.04, 1.0, 0.0) == pytest.approx(10e9)
     # cash that earns more than the debt costs is kept whatever the line
     assert cloud.prepayment_wanted(0.03, 0.04, 1.0, 0.0) == 0.0
+
+
+def test_revolver_draw_covers_the_shortfall_within_its_limit_and_the_base() -> None:
+    """Hand-computed: $100 a month of cash costs, a limit of 3 months ($300); with $50 of
+    cash and $200 of bills it draws 200 − 50 = $150; with $200 already drawn only the $100
+    left of the limit; with $80 of borrowing headroom $80. No draw when cash covers the
+    bills, for a lease vehicle, or with the revolver switched off."""
+    market = FakeMarket()
+    cloud = make_cloud(market, "neo", archetype="neocloud")
+    cloud.record_costs(100.0)
+    market.set_cash("neo", 50.0)
+    assert market.cfg.revolver.limit_months_of_costs == 3.0
+    assert cloud.revolver_draw_wanted(200.0, 0.0, 1e9) == pytest.approx(150.0)
+    assert cloud.revolver_draw_wanted(200.0, 200.0, 1e9) == pytest.approx(100.0)
+    assert cloud.revolver_draw_wanted(200.0, 0.0, 80.0) == pytest.approx(80.0)
+    assert cloud.revolver_draw_wanted(40.0, 0.0, 1e9) == 0.0
+    assert cloud.revolver_draw_wanted(200.0, 400.0, 1e9) == 0.0
+    vehicle = make_cloud(market, "lv", archetype="lease_vehicle")
+    vehicle.record_costs(100.0)
+    assert vehicle.revolver_draw_wanted(200.0, 0.0, 1e9) == 0.0
+    market.cfg = market.cfg.with_overrides({"revolver.enabled": False})
+    assert cloud.revolver_draw_wanted(200.0, 0.0, 1e9) == 0.0
+
+
+BUST_SEED = derive_seeds(14, 5)[2]  # experiments/valuations.py's third telecom-bust seed
+
+
+def test_a_solvent_neocloud_draws_its_revolver_instead_of_missing_a_payment() -> None:
+    """The telecom bust, valuations seed 3 (MODEL_VERSION 0.46.0): a small neocloud with
+    about $3.6B of book equity missed a payment in month 9, long before the bust (month
+    30), its bills a few cents above its cash after its delivery draw and its lenders'
+    month budgets spent (none lent it its buffer for months). With its committed revolver
+    it draws what it is short of and nobody defaults in the first 14 months; without it
+    the same neocloud defaults illiquid with positive equity."""
+    scenario = load_scenario(ROOT / "sim" / "scenarios" / "telecom_bust.toml")
+    off = run_model(scenario.with_overrides({"revolver.enabled": False}), BUST_SEED, 14)
+    early = [e for e in off.events if str(e["event"]).startswith("default")]
+    assert early and early[0]["event"] == "default_illiquid"
+    assert early[0]["instrument"] == "missed_payment"  # not insolvency found in clearing
+    assert int(early[0]["step"]) < 12
+    on = run_model(scenario, BUST_SEED, 14)
+    assert not [e for e in on.events if str(e["event"]).startswith("default")]
+    draws = [e for e in on.events if e["event"] == REVOLVER_DRAW]
+    assert draws and all(float(e["amount_lost"]) > 0 for e in draws)
+    assert {str(e["defaulter"]) for e in draws} & {str(e["defaulter"]) for e in early}

@@ -46,6 +46,7 @@ DISTRESS_EVENTS = {
     "prepayment": "a borrower repaid debt early from cash it did not need",
     "paid_by_seniority": "a defaulter's cash went to senior creditors before junior ones",
     "rescue": "a partner (or a consortium) rescued a distressed counterparty",
+    "revolver_draw": "a solvent borrower short of cash drew on its committed revolver",
 }
 
 

@@ -762,6 +762,21 @@ class Cloud(MarketAgent):
             return debt
         return max(0.0, share * (spare - self.cash_buffer_usd(self.costs_usd)))
 
+    def revolver_draw_wanted(self, owed_usd: float, drawn_usd: float, headroom_usd: float) -> float:
+        """USD to draw on its committed revolving credit facility now that ``owed_usd`` of
+        bills are due: what its cash does not cover, within the facility's limit
+        (``revolver.limit_months_of_costs`` × its monthly cash costs) less what is drawn
+        (``drawn_usd``) and within its borrowing headroom (``headroom_usd``, the base an
+        asset-based revolver lends against). A firm draws its committed line rather than
+        miss a payment (Holmström and Tirole 1998: credit lines as liquidity insurance;
+        Sufi 2009: lines are drawn when cash flow falls short); never for a lease vehicle,
+        whose cash is its project's, nor after it has defaulted."""
+        cfg = self.market.cfg.revolver
+        if self.defaulted or not self.sells_to_market or not cfg.enabled:
+            return 0.0
+        limit = cfg.limit_months_of_costs * self.costs_usd - drawn_usd
+        return max(0.0, min(owed_usd - self.cash, limit, headroom_usd))
+
     def choose_syndicate(
         self, lenders: Sequence[Investor], sentiment: float
     ) -> list[tuple[Investor, float]]:

@@ -89,6 +89,8 @@ def resolve_defaults(model: ComputeMarket, t: int) -> list[str]:
     month = DistressMonth(first_event=len(model.events))
     if model.cfg.distress.covenants:
         test_every_borrower(model, t, month)
+    if model.cfg.revolver.enabled:
+        draw_revolvers(model, t, month)
     new: list[str] = []
     wave_offset = 0
     obligations = model.books.obligations
@@ -119,6 +121,45 @@ def resolve_defaults(model: ComputeMarket, t: int) -> list[str]:
     sweep_cash(model, t)
     model.books.start_covenant_month()
     return new
+
+
+REVOLVER_DRAW = "revolver_draw"
+"""Events row: a cloud drew on its committed revolver to pay its bills (no loss:
+``amount_lost`` holds the USD drawn, ``creditor`` the lender)."""
+
+
+def draw_revolvers(model: ComputeMarket, t: int, month: DistressMonth) -> None:
+    """Before the month's bills are cleared, each cloud whose bills exceed its cash draws
+    on its committed revolver what it wants (:meth:`Cloud.revolver_draw_wanted`), unless
+    its lenders may refuse: its loans were called this month, or its book equity is not
+    positive (a drawing's conditions: no event of default continuing and the borrower's
+    representations, solvency among them, true when it draws; LMA facility agreements,
+    "further conditions precedent"). A solvent firm does not miss a payment for want of
+    a month's new credit; an insolvent one still defaults."""
+    books = model.books
+    for cloud in model.clouds:
+        if cloud.defaulted or cloud.name in month.called or cloud.equity <= 0:
+            continue
+        owed = books.obligations.owed_cents(cloud.name) / CENTS_PER_USD
+        if owed <= cloud.cash:
+            continue
+        want = cloud.revolver_draw_wanted(
+            owed, credit.revolver_drawn_usd(model, cloud), cloud.borrowing_headroom(t)
+        )
+        if want < 0.01:
+            continue
+        for loan in credit.draw_revolver(model, t, cloud, want):
+            record(
+                model,
+                t,
+                REVOLVER_DRAW,
+                cloud.name,
+                loan.lender,
+                loan.principal,
+                loan.id,
+                1,
+                credit.REVOLVER,
+            )
 
 
 def prepay_from_cash(model: ComputeMarket, t: int) -> None:
