@@ -17,7 +17,10 @@ Usage: python benchmarks/distress_figures.py [--workers N] [--cascade-seeds N]
    borrower (debt > 0) that has not defaulted has negative book equity (must be ≤ 6); the
    share of months in which a neocloud's cash ÷ debt is below 0.3 (must be ≥ 90%); each
    hyperscaler's cash at the end against its starting cash plus retained profits after
-   payouts (within a factor of 2).
+   payouts (within a factor of 2), and its cash-flow identity over the run (start, retained
+   profit, depreciation and impairment, capex, net borrowing, other, end; and the end cash
+   in months of its last year's capex): for a firm that builds, cash at the end is below
+   start + retained by the capex that depreciation and borrowing did not fund.
 """
 
 from __future__ import annotations
