@@ -241,9 +241,9 @@ def cash_identity(
     capital, payables and receivables, prepayments, stakes bought). An identity of the
     balance sheet (cash = liabilities + equity − other assets), so ``end`` is exact; it
     shows why a firm that builds ends with less cash than it started with plus what it
-    retained: the capex its depreciation and borrowing did not fund. The last column is the
-    cash at the end in months of the capex of the run's last 12 months (does cash pile up
-    beyond what the firm's building needs?)."""
+    retained: the capex its depreciation and borrowing did not fund. The last columns are the
+    capex of the run's last 12 months and the cash at the end in months of the run's average
+    capex (does cash pile up beyond what the firm's building needs?)."""
     capex_rows = pd.concat([flows, accruals])
     capex_rows = capex_rows[capex_rows["kind"].isin(CAPEX_KINDS)]
     paid = capex_rows.groupby(["seed", "payer"])["amount"].sum()
@@ -273,12 +273,14 @@ def cash_identity(
                 "other": other,
                 "end": end["cash_usd"],
                 "end/(start+retained)": end["cash_usd"] / (start["cash_usd"] + retained),
-                "end_in_months_of_capex": end["cash_usd"]
-                / max(float(paid_last_year.get((seed, name), 0.0)) / 12.0, 1.0),
+                "capex_last_year": float(paid_last_year.get((seed, name), 0.0)),
+                "end_in_months_of_capex": end["cash_usd"] / (capex / len(frame))
+                if capex > 0
+                else float("nan"),
             }
         )
     table = pd.DataFrame(rows)
-    ratios = ["end/(start+retained)", "end_in_months_of_capex"]
+    ratios = ["end/(start+retained)", "end_in_months_of_capex"]  # the rest in USD billion
     usd = [c for c in table.columns if c not in ("seed", "agent", *ratios)]
     table[usd] = (table[usd] / 1e9).round(1)
     table[ratios] = table[ratios].round(2)

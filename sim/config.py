@@ -1155,6 +1155,19 @@ class CashConfig(Section):
         ge=0,
         le=1,
     )
+    excess_cash_payout_share: float = param(
+        0.1,
+        "share of excess cash per month",
+        "estimate (firms move toward a target cash holding and return the excess by "
+        "repurchases: Opler, Pinkowitz, Stulz and Williamson 1999; Jensen 1986's free cash "
+        "flow; Dittmar 2000; 0.1 a month closes about 70% of an excess within a year)",
+        "share of a hyperscaler's cash beyond its target holding (bonds."
+        "target_cash_capex_months of its capex of the last 12 months, plus the cash it keeps "
+        "for its buffer and ordered capex) that it pays out each month beside its payout "
+        "ratio (0 = cash piles up when capex stops)",
+        ge=0,
+        le=1,
+    )
     payout_share_lab: float = param(
         0.0,
         "share of monthly profit",

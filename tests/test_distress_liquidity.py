@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.agents import Cloud
+from sim.agents import Cloud, Vintage
 from sim.config import load_scenario
 from sim.ensemble import derive_seeds
 from sim.instruments import ChipOrder
@@ -105,3 +105,31 @@ def test_a_delivery_draw_covers_the_bills_to_the_cent() -> None:
     scenario = load_scenario(ROOT / "sim" / "scenarios" / "telecom_bust.toml")
     world = run_model(scenario.with_overrides({"revolver.enabled": False}), BUST_SEEDS[3], 14)
     assert not [e for e in world.events if str(e["event"]).startswith("default")]
+
+
+def test_a_hyperscaler_pays_out_part_of_its_cash_beyond_its_target() -> None:
+    """Hand-computed: $12B of chips delivered in the last 12 months is $1B a month of capex,
+    and a target of bonds.target_cash_capex_months (11) of it: $11B. With $21B of cash it
+    returns cash.excess_cash_payout_share (0.1) of the $10B beyond: $1B; after a $2B payout
+    of profit, 0.1 of the $8B left beyond: $0.8B. Nothing at or below the target, and
+    nothing for a neocloud."""
+    market = FakeMarket()
+    assert market.cfg.bonds.target_cash_capex_months == 11.0
+    assert market.cfg.cash.excess_cash_payout_share == 0.1
+    cloud = make_cloud(market, other_business_income_usd_per_month=0.0)
+    cloud.receive_chips(Vintage(0, 0, 1000.0, 12 * 10**11, 0, 12 * 10**11, 0))
+    assert cloud.capex_rate_usd(0) == pytest.approx(1e9)
+    market.set_cash("hyper", 21e9)
+    market.equity["hyper"] = 30e9
+    assert cloud.excess_cash_payout_usd(0, 0.0) == pytest.approx(1e9)
+    assert cloud.excess_cash_payout_usd(0, 2e9) == pytest.approx(0.8e9)
+    market.set_cash("hyper", 11e9)
+    assert cloud.excess_cash_payout_usd(0, 0.0) == 0.0
+    market.set_cash("hyper", 21e9)
+    market.equity["hyper"] = -1.0  # no payout without positive equity
+    assert cloud.excess_cash_payout_usd(0, 0.0) == 0.0
+    neo = make_cloud(market, "neo", archetype="neocloud")
+    neo.receive_chips(Vintage(0, 0, 1000.0, 12 * 10**11, 0, 12 * 10**11, 0))
+    market.set_cash("neo", 21e9)
+    market.equity["neo"] = 30e9
+    assert neo.excess_cash_payout_usd(0, 0.0) == 0.0

@@ -547,6 +547,28 @@ class Cloud(MarketAgent):
         the cash its capex needs: funding, credit, payout and prepayment all use it)."""
         return self.cash_buffer_usd(self.costs_usd) + self.capex_shortfall_usd(self.market.month)
 
+    def excess_cash_payout_usd(self, step: int, paid_usd: float) -> float:
+        """USD of cash beyond its target holding a hyperscaler returns to shareholders this
+        month (buybacks) beside the ``paid_usd`` of its payout ratio: ``cash.
+        excess_cash_payout_share`` of the cash left beyond ``bonds.target_cash_capex_months``
+        of its capex of the last 12 months (:meth:`capex_rate_usd`) and the cash it keeps
+        for its buffer and ordered capex (:meth:`cash_to_keep_usd`). Firms return toward a
+        target cash holding and pay out the excess (Opler, Pinkowitz, Stulz and Williamson
+        1999; Jensen 1986: free cash flow beyond profitable investment is paid out or
+        wasted); the target is the one its borrowing restores (:meth:`borrowing_wanted`),
+        so it never borrows to pay out. Neoclouds pay nothing out; a payout ratio of profit
+        alone lets the depreciation cash and retained profit of a hyperscaler that stopped
+        building pile up (the baseline's big three held $520-750B at the end of seed 1,
+        with no capex in its last year, until MODEL_VERSION 0.46.3)."""
+        share = self.market.cfg.cash.excess_cash_payout_share
+        if self.defaulted or self.archetype != "hyperscaler" or share <= 0 or self.equity <= 0:
+            return 0.0
+        target = (
+            self.market.cfg.bonds.target_cash_capex_months * self.capex_rate_usd(step)
+            + self.cash_to_keep_usd()
+        )
+        return max(0.0, share * (self.cash - paid_usd - target))
+
     def funding_capacity(self, step: int, *, new_credit: bool = True) -> float:
         """USD the cloud can put into new orders: cash, its committed credit not yet drawn
         (:attr:`committed_credit`) and the credit lenders would commit this month (with

@@ -215,16 +215,28 @@ def sweep_cash(model: ComputeMarket, t: int) -> None:
             excess -= books.prepay(t, loan, excess)
 
 
+EXCESS_CASH_PAYOUT = "excess_cash_payout"
+"""Events row: a hyperscaler returned cash beyond its target holding (no loss:
+``amount_lost`` holds the USD paid out beside its payout ratio)."""
+
+
 def pay_out_profits(model: ComputeMarket, t: int, month: DistressMonth) -> None:
     """Firms pay out what they choose (:meth:`MarketAgent.payout`) of the month's profit,
-    to their shareholders in the model by ownership and the rest outside; a borrower in
-    breach of a covenant this month pays nothing out (a restricted-payments covenant)."""
+    and a hyperscaler also part of its cash beyond its target holding
+    (:meth:`Cloud.excess_cash_payout_usd`), to their shareholders in the model by ownership
+    and the rest outside; a borrower in breach of a covenant this month pays nothing out (a
+    restricted-payments covenant)."""
     books = model.books
     for agent in model.all_agents:
         share = agent.payout_share()
         if share <= 0 or agent.name in month.breached or books.obligations.of(agent.name):
             continue
         usd = agent.payout(books.profit_usd(agent.name), share, agent.cash_to_keep_usd())
+        if isinstance(agent, Cloud):
+            excess = agent.excess_cash_payout_usd(t, usd)
+            if excess >= 0.01:
+                usd += excess
+                record(model, t, EXCESS_CASH_PAYOUT, agent.name, "", excess, "cash")
         if usd < 0.01:
             continue
         holders = {
