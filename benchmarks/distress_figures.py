@@ -17,7 +17,10 @@ Usage: python benchmarks/distress_figures.py [--workers N] [--cascade-seeds N]
    borrower (debt > 0) that has not defaulted has negative book equity (must be ≤ 6); the
    share of months in which a neocloud's cash ÷ debt is below 0.3 (must be ≥ 90%); each
    hyperscaler's cash at the end against its starting cash plus retained profits after
-   payouts (within a factor of 2).
+   payouts (within a factor of 2), and its cash-flow identity over the run (start, retained
+   profit, depreciation and impairment, capex, net borrowing, other, end; and the end cash
+   in months of its last year's capex): for a firm that builds, cash at the end is below
+   start + retained by the capex that depreciation and borrowing did not fund.
 """
 
 from __future__ import annotations
@@ -134,7 +137,10 @@ def connectivity_rows(workers: int, n_seeds: int, extra: dict, tag: str) -> list
 def baseline_check(workers: int, n_seeds: int) -> None:
     scenario = load_scenario(ROOT / "experiments" / "baseline.toml")
     _, tables = run_ensemble(
-        scenario, list(range(1, n_seeds + 1)), workers=workers, keep=("agents", "flows", "events")
+        scenario,
+        list(range(1, n_seeds + 1)),
+        workers=workers,
+        keep=("agents", "flows", "accruals", "events"),
     )
     agents = tables["agents"]
     live = agents[~agents["defaulted"].astype(bool)]
@@ -212,6 +218,73 @@ def baseline_check(workers: int, n_seeds: int) -> None:
         f"  hyperscalers' ratio {min(ratios):.3f}-{max(ratios):.3f}: within a factor of 2 in "
         f"{'every' if inside else 'NOT every'} case"
     )
+    print(
+        "  hyperscalers' cash-flow identity, USD billion over the run (end = start + retained "
+        "+ depreciation and impairment - capex + net borrowing + other):"
+    )
+    print(cash_identity(hyper, flows, tables["accruals"]).to_string(index=False))
+
+
+CAPEX_KINDS = ("chip_invoice_due", "facility_capex", "asset_sale")
+"""What a cloud pays for GPUs and their data centres: chip invoices (accrued on delivery),
+facility bills and fleets bought from defaulters (the payer is the buyer)."""
+
+
+def cash_identity(
+    agents: pd.DataFrame, flows: pd.DataFrame, accruals: pd.DataFrame
+) -> pd.DataFrame:
+    """Each agent's cash at the end from its balance sheet, USD billion: the cash at the
+    start, plus the retained profit without stake marks (the measure's "retained profits
+    after payouts"), plus the depreciation and impairment charged in it (capex less the
+    change of the fleet's book value: costs that use no cash), less capex
+    (:data:`CAPEX_KINDS`), plus net borrowing (the change of debt), plus the rest (paid-in
+    capital, payables and receivables, prepayments, stakes bought). An identity of the
+    balance sheet (cash = liabilities + equity − other assets), so ``end`` is exact; it
+    shows why a firm that builds ends with less cash than it started with plus what it
+    retained: the capex its depreciation and borrowing did not fund. The last columns are the
+    capex of the run's last 12 months and the cash at the end in months of the run's average
+    capex (does cash pile up beyond what the firm's building needs?)."""
+    capex_rows = pd.concat([flows, accruals])
+    capex_rows = capex_rows[capex_rows["kind"].isin(CAPEX_KINDS)]
+    paid = capex_rows.groupby(["seed", "payer"])["amount"].sum()
+    last_year = capex_rows[capex_rows["step"] > capex_rows["step"].max() - 12]
+    paid_last_year = last_year.groupby(["seed", "payer"])["amount"].sum()
+    rows = []
+    for (seed, name), frame in agents.sort_values("step").groupby(["seed", "agent_id"]):
+        start, end = frame.iloc[0], frame.iloc[-1]
+
+        def change(column: str, start=start, end=end) -> float:
+            return float(end[column] - start[column])
+
+        retained = change("retained_usd") - change("stakes_usd")
+        capex = float(paid.get((seed, name), 0.0))
+        depreciation = capex - change("fleet_usd")
+        borrowing = change("debt_usd")
+        other = change("cash_usd") - (retained + depreciation - capex + borrowing)
+        rows.append(
+            {
+                "seed": seed,
+                "agent": name,
+                "start": start["cash_usd"],
+                "retained": retained,
+                "depreciation": depreciation,
+                "capex": capex,
+                "net_borrowing": borrowing,
+                "other": other,
+                "end": end["cash_usd"],
+                "end/(start+retained)": end["cash_usd"] / (start["cash_usd"] + retained),
+                "capex_last_year": float(paid_last_year.get((seed, name), 0.0)),
+                "end_in_months_of_capex": end["cash_usd"] / (capex / len(frame))
+                if capex > 0
+                else float("nan"),
+            }
+        )
+    table = pd.DataFrame(rows)
+    ratios = ["end/(start+retained)", "end_in_months_of_capex"]  # the rest in USD billion
+    usd = [c for c in table.columns if c not in ("seed", "agent", *ratios)]
+    table[usd] = (table[usd] / 1e9).round(1)
+    table[ratios] = table[ratios].round(2)
+    return table
 
 
 def main() -> None:

@@ -1059,6 +1059,43 @@ class ProjectFinanceConfig(Section):
     )
 
 
+class RevolverConfig(Section):
+    """A cloud's committed revolving credit facility (dist7): the liquidity line its bank
+    group keeps open beside its term loans, drawn when a payment falls due and cash is
+    short, so that a solvent borrower does not default on a liquidity blip in a month its
+    lenders' new-lending budgets are spent."""
+
+    enabled: bool = param(
+        True,
+        "switch",
+        "estimate (neoclouds keep a revolving credit facility beside their GPU term loans, "
+        "CoreWeave's about $1.5B in its 2025 filings, not in CALIBRATION.md; committed lines "
+        "as liquidity insurance, Holmström and Tirole 1998; Sufi 2009)",
+        "clouds with lenders can draw a committed revolver when their bills exceed their "
+        "cash (false = a month's shortfall is met only from what the lenders lend that month)",
+    )
+    limit_months_of_costs: float = param(
+        3.0,
+        "months of cash costs",
+        "estimate (a revolver of a few months of cash costs: CoreWeave's about $1.5B against "
+        "roughly $0.5B a month of cash costs and debt service in 2025; the same months as "
+        "finance.cash_buffer_months)",
+        "the most a cloud may have drawn on its revolver: this many months of its cash "
+        "costs (operating costs and debt service)",
+        ge=0,
+        le=60,
+    )
+    maturity_months: int = param(
+        12,
+        "months",
+        "estimate (revolver drawings are short-term; repaid in equal monthly instalments "
+        "over this many months, or early from excess cash)",
+        "maturity of a revolver drawing",
+        ge=1,
+        le=120,
+    )
+
+
 class CashConfig(Section):
     """Issue 13: cash behaves like cash — deposits earn a rate, firms pay out a share of
     their profits (dividends or buybacks; the cash effect is the same)."""
@@ -1113,6 +1150,19 @@ class CashConfig(Section):
         "estimate (investment-grade bonds carry make-whole calls: hyperscalers hold cash "
         "beside their bonds rather than retire them early, as Meta, Oracle and Alphabet do)",
         "the same for a hyperscaler",
+        ge=0,
+        le=1,
+    )
+    excess_cash_payout_share: float = param(
+        0.1,
+        "share of excess cash per month",
+        "estimate (firms move toward a target cash holding and return the excess by "
+        "repurchases: Opler, Pinkowitz, Stulz and Williamson 1999; Jensen 1986's free cash "
+        "flow; Dittmar 2000; 0.1 a month closes about 70% of an excess within a year)",
+        "share of a hyperscaler's cash beyond its target holding (bonds."
+        "target_cash_capex_months of its capex of the last 12 months, plus the cash it keeps "
+        "for its buffer and ordered capex) that it pays out each month beside its payout "
+        "ratio (0 = cash piles up when capex stops)",
         ge=0,
         le=1,
     )
@@ -2229,6 +2279,7 @@ class Scenario(Section):
     distress: DistressConfig = DistressConfig()
     cash: CashConfig = CashConfig()
     project_finance: ProjectFinanceConfig = ProjectFinanceConfig()
+    revolver: RevolverConfig = RevolverConfig()
     shock: ShockConfig = ShockConfig()
     investment: InvestmentConfig = InvestmentConfig()
     bonds: BondsConfig = BondsConfig()
@@ -2685,6 +2736,7 @@ def parameter_table() -> list[dict[str, str]]:
         ("distress", DistressConfig),
         ("cash", CashConfig),
         ("project_finance", ProjectFinanceConfig),
+        ("revolver", RevolverConfig),
         ("shock", ShockConfig),
         ("finance", FinanceConfig),
         ("network", NetworkConfig),

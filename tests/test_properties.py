@@ -46,6 +46,8 @@ DISTRESS_EVENTS = {
     "prepayment": "a borrower repaid debt early from cash it did not need",
     "paid_by_seniority": "a defaulter's cash went to senior creditors before junior ones",
     "rescue": "a partner (or a consortium) rescued a distressed counterparty",
+    "revolver_draw": "a solvent borrower short of cash drew on its committed revolver",
+    "excess_cash_payout": "a hyperscaler paid out cash beyond its target holding",
 }
 
 
@@ -131,6 +133,7 @@ worlds = st.fixed_dictionaries(
         "bonds.target_cash_capex_months": st.floats(0.0, 24.0),
         "bonds.max_debt_to_income_years": st.floats(0.0, 5.0),
         "cash.payout_share_hyperscaler": st.floats(0.0, 1.0),
+        "cash.excess_cash_payout_share": st.floats(0.0, 1.0),
         "investment.cancellation_fee_share": st.floats(0.0, 1.0),
         "investment.opening_pipeline_share_of_fleet": st.floats(0.0, 3.0),
         "project_finance.opening_gearing": st.floats(0.0, 1.0),

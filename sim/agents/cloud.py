@@ -563,6 +563,28 @@ class Cloud(MarketAgent):
         the cash its capex needs: funding, credit, payout and prepayment all use it)."""
         return self.cash_buffer_usd(self.costs_usd) + self.capex_shortfall_usd(self.market.month)
 
+    def excess_cash_payout_usd(self, step: int, paid_usd: float) -> float:
+        """USD of cash beyond its target holding a hyperscaler returns to shareholders this
+        month (buybacks) beside the ``paid_usd`` of its payout ratio: ``cash.
+        excess_cash_payout_share`` of the cash left beyond ``bonds.target_cash_capex_months``
+        of its capex of the last 12 months (:meth:`capex_rate_usd`) and the cash it keeps
+        for its buffer and ordered capex (:meth:`cash_to_keep_usd`). Firms return toward a
+        target cash holding and pay out the excess (Opler, Pinkowitz, Stulz and Williamson
+        1999; Jensen 1986: free cash flow beyond profitable investment is paid out or
+        wasted); the target is the one its borrowing restores (:meth:`borrowing_wanted`),
+        so it never borrows to pay out. Neoclouds pay nothing out; a payout ratio of profit
+        alone lets the depreciation cash and retained profit of a hyperscaler that stopped
+        building pile up (the baseline's big three held $520-750B at the end of seed 1,
+        with no capex in its last year, until MODEL_VERSION 0.46.3)."""
+        share = self.market.cfg.cash.excess_cash_payout_share
+        if self.defaulted or self.archetype != "hyperscaler" or share <= 0 or self.equity <= 0:
+            return 0.0
+        target = (
+            self.market.cfg.bonds.target_cash_capex_months * self.capex_rate_usd(step)
+            + self.cash_to_keep_usd()
+        )
+        return max(0.0, share * (self.cash - paid_usd - target))
+
     def funding_capacity(self, step: int, *, new_credit: bool = True) -> float:
         """USD the cloud can put into new orders: cash, its committed credit not yet drawn
         (:attr:`committed_credit`) and the credit lenders would commit this month (with
@@ -619,6 +641,16 @@ class Cloud(MarketAgent):
             self._due_by_month = (key, due.copy())
         due[lag] += order_usd
         return max(0.0, float(np.max(np.cumsum(due) - income * np.arange(lag + 1))))
+
+    def capex_cash_needed_usd(self, step: int) -> float:
+        """USD of its own cash the chips and facilities it has ordered need: the capex
+        shortfall (:meth:`capex_shortfall_usd`) less the credit its lenders have committed
+        to lend on delivery and it has not drawn (:meth:`undrawn_credit_usd`), at least 0.
+        A committed delayed-draw line is funding the borrower can count on (Holmström and
+        Tirole 1998: committed lines as liquidity insurance; Sufi 2009), so what it covers
+        needs no cash held beside dearer debt. Funding capacity, the credit it arranges and
+        a bond issuer's borrowing net the undrawn line the same way."""
+        return max(0.0, self.capex_shortfall_usd(step) - self.undrawn_credit_usd())
 
     def undrawn_credit_usd(self) -> float:
         """USD its lenders have committed to lend on delivery and it has not drawn."""
@@ -756,17 +788,37 @@ class Cloud(MarketAgent):
         while owing dearer debt loses money every month; firms fund themselves from
         retained earnings before debt (the pecking order of Myers and Majluf 1984). Chips
         still in the queue need no cash now: they are drawn on delivery
-        (``phases.settle.draw_on_delivery``)."""
+        (``phases.settle.draw_on_delivery``), and what its lenders have committed to lend
+        on delivery needs no cash of its own either (:meth:`capex_cash_needed_usd`): cash
+        held against capex a committed delayed-draw line will fund is swept into the dear
+        debt (the cash sweep of project finance, Yescombe, Principles of Project Finance,
+        2014, ch. 14; until MODEL_VERSION 0.46 the cloud kept cash for the whole
+        shortfall beside an undrawn line that covered it)."""
         if self.defaulted or dearest_rate <= deposit_rate or share <= 0:
             return 0.0
-        # the chips and facilities it has ordered need cash beyond the income it retains
-        # (delivered chips are drawn on loans only as far as lenders lend that month)
-        spare = self.cash - self.arrears_usd - self.capex_shortfall_usd(self.market.month)
+        # the chips and facilities it has ordered need cash beyond the income it retains and
+        # the credit committed to it (delivered chips are drawn on that credit first)
+        spare = self.cash - self.arrears_usd - self.capex_cash_needed_usd(self.market.month)
         debt = self.market.debt_usd(self.name)
         once_repaid = max(0.0, self.costs_usd - debt_service_usd)
         if spare - self.cash_buffer_usd(once_repaid, debt_service_reserve=False) >= debt:
             return debt
         return max(0.0, share * (spare - self.cash_buffer_usd(self.costs_usd)))
+
+    def revolver_draw_wanted(self, owed_usd: float, drawn_usd: float, headroom_usd: float) -> float:
+        """USD to draw on its committed revolving credit facility now that ``owed_usd`` of
+        bills are due: what its cash does not cover, within the facility's limit
+        (``revolver.limit_months_of_costs`` × its monthly cash costs) less what is drawn
+        (``drawn_usd``) and within its borrowing headroom (``headroom_usd``, the base an
+        asset-based revolver lends against). A firm draws its committed line rather than
+        miss a payment (Holmström and Tirole 1998: credit lines as liquidity insurance;
+        Sufi 2009: lines are drawn when cash flow falls short); never for a lease vehicle,
+        whose cash is its project's, nor after it has defaulted."""
+        cfg = self.market.cfg.revolver
+        if self.defaulted or not self.sells_to_market or not cfg.enabled:
+            return 0.0
+        limit = cfg.limit_months_of_costs * self.costs_usd - drawn_usd
+        return max(0.0, min(owed_usd - self.cash, limit, headroom_usd))
 
     def choose_syndicate(
         self, lenders: Sequence[Investor], sentiment: float

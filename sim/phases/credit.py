@@ -13,20 +13,24 @@ quote its rate and size its borrowing base.
   flight to quality, :func:`sim.distress.lending_sentiment`).
 - :func:`open_project_line`: the delayed-draw term loans a cloud arranged before the run
   for the chips it had ordered then (contract-backed project finance).
+- :func:`draw_revolver`: a drawing on a cloud's committed revolving credit facility, lent by
+  its bank group (the lenders of its loans) in proportion to what each has lent it.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim import distress, market, mechanisms
-from sim.agents import Lab
+from sim.agents import Investor, Lab
 from sim.ledger import ASSETS
 
 if TYPE_CHECKING:
-    from sim.agents import Cloud, Investor
+    from sim.agents import Cloud
+    from sim.instruments import Loan
     from sim.model import ComputeMarket
 
 
@@ -199,3 +203,51 @@ def open_project_line(world: ComputeMarket, cloud: Cloud, pipeline_cost_usd: flo
             }
         )
     return committed
+
+
+REVOLVER = "revolver"
+"""The kind of a loan drawn on a revolving credit facility (in the tables' instrument kind)."""
+
+
+def revolver_drawn_usd(world: ComputeMarket, cloud: Cloud) -> float:
+    """USD ``cloud`` owes on its revolver drawings."""
+    return sum(
+        loan.outstanding
+        for loan in world.books.instruments.loans_of(borrower=cloud.name)
+        if loan.kind == REVOLVER
+    )
+
+
+def bank_group(world: ComputeMarket, cloud: Cloud) -> list[tuple[Investor, float]]:
+    """The lenders that keep ``cloud``'s revolver open: the investors (not defaulted) that
+    hold its loans, each with its share of what they have lent it (a revolver is arranged
+    by the relationship lenders of the term loans, in proportion to their holdings)."""
+    held: dict[str, float] = {}
+    for loan in world.books.instruments.loans_of(borrower=cloud.name):
+        held[loan.lender] = held.get(loan.lender, 0.0) + loan.outstanding
+    lenders = [
+        (lender, usd)
+        for name, usd in sorted(held.items())
+        if isinstance(lender := world.agent(name), Investor) and not lender.defaulted and usd > 0
+    ]
+    total = sum(usd for _, usd in lenders)
+    return [(lender, usd / total) for lender, usd in lenders] if total > 0 else []
+
+
+def draw_revolver(world: ComputeMarket, t: int, cloud: Cloud, usd: float) -> list[Loan]:
+    """Lend ``cloud`` ``usd`` on its committed revolver: each lender of its bank group
+    (:func:`bank_group`) its share, rounded up to the cent (so that the drawing covers the
+    bill it is for), at the rate it quotes now (:func:`quote`), over
+    ``revolver.maturity_months``. The line was committed before this month, so a drawing
+    takes none of the lender's budget for the month. Returns the loans."""
+    loans = []
+    maturity = world.cfg.revolver.maturity_months
+    for lender, share in bank_group(world, cloud):
+        part = math.ceil(usd * share * 100.0) / 100.0
+        if part < 0.01 or lender.cash < part:
+            continue
+        rate = quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
+        loan = mechanisms.lend(world.books, t, lender, cloud, part, rate, maturity, kind=REVOLVER)
+        lender.record_draw(loan.principal)
+        loans.append(loan)
+    return loans

@@ -89,6 +89,8 @@ def resolve_defaults(model: ComputeMarket, t: int) -> list[str]:
     month = DistressMonth(first_event=len(model.events))
     if model.cfg.distress.covenants:
         test_every_borrower(model, t, month)
+    if model.cfg.revolver.enabled:
+        draw_revolvers(model, t, month)
     new: list[str] = []
     wave_offset = 0
     obligations = model.books.obligations
@@ -119,6 +121,45 @@ def resolve_defaults(model: ComputeMarket, t: int) -> list[str]:
     sweep_cash(model, t)
     model.books.start_covenant_month()
     return new
+
+
+REVOLVER_DRAW = "revolver_draw"
+"""Events row: a cloud drew on its committed revolver to pay its bills (no loss:
+``amount_lost`` holds the USD drawn, ``creditor`` the lender)."""
+
+
+def draw_revolvers(model: ComputeMarket, t: int, month: DistressMonth) -> None:
+    """Before the month's bills are cleared, each cloud whose bills exceed its cash draws
+    on its committed revolver what it wants (:meth:`Cloud.revolver_draw_wanted`), unless
+    its lenders may refuse: its loans were called this month, or its book equity is not
+    positive (a drawing's conditions: no event of default continuing and the borrower's
+    representations, solvency among them, true when it draws; LMA facility agreements,
+    "further conditions precedent"). A solvent firm does not miss a payment for want of
+    a month's new credit; an insolvent one still defaults."""
+    books = model.books
+    for cloud in model.clouds:
+        if cloud.defaulted or cloud.name in month.called or cloud.equity <= 0:
+            continue
+        owed = books.obligations.owed_cents(cloud.name) / CENTS_PER_USD
+        if owed <= cloud.cash:
+            continue
+        want = cloud.revolver_draw_wanted(
+            owed, credit.revolver_drawn_usd(model, cloud), cloud.borrowing_headroom(t)
+        )
+        if want < 0.01:
+            continue
+        for loan in credit.draw_revolver(model, t, cloud, want):
+            record(
+                model,
+                t,
+                REVOLVER_DRAW,
+                cloud.name,
+                loan.lender,
+                loan.principal,
+                loan.id,
+                1,
+                credit.REVOLVER,
+            )
 
 
 def prepay_from_cash(model: ComputeMarket, t: int) -> None:
@@ -174,16 +215,28 @@ def sweep_cash(model: ComputeMarket, t: int) -> None:
             excess -= books.prepay(t, loan, excess)
 
 
+EXCESS_CASH_PAYOUT = "excess_cash_payout"
+"""Events row: a hyperscaler returned cash beyond its target holding (no loss:
+``amount_lost`` holds the USD paid out beside its payout ratio)."""
+
+
 def pay_out_profits(model: ComputeMarket, t: int, month: DistressMonth) -> None:
     """Firms pay out what they choose (:meth:`MarketAgent.payout`) of the month's profit,
-    to their shareholders in the model by ownership and the rest outside; a borrower in
-    breach of a covenant this month pays nothing out (a restricted-payments covenant)."""
+    and a hyperscaler also part of its cash beyond its target holding
+    (:meth:`Cloud.excess_cash_payout_usd`), to their shareholders in the model by ownership
+    and the rest outside; a borrower in breach of a covenant this month pays nothing out (a
+    restricted-payments covenant)."""
     books = model.books
     for agent in model.all_agents:
         share = agent.payout_share()
         if share <= 0 or agent.name in month.breached or books.obligations.of(agent.name):
             continue
         usd = agent.payout(books.profit_usd(agent.name), share, agent.cash_to_keep_usd())
+        if isinstance(agent, Cloud):
+            excess = agent.excess_cash_payout_usd(t, usd)
+            if excess >= 0.01:
+                usd += excess
+                record(model, t, EXCESS_CASH_PAYOUT, agent.name, "", excess, "cash")
         if usd < 0.01:
             continue
         holders = {

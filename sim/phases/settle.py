@@ -3,6 +3,7 @@ whoever can pay everything pays (repeated to a fixed point); GPUs depreciate and
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from sim import mechanisms
@@ -130,7 +131,9 @@ def draw_committed_credit(world: ComputeMarket, t: int, cloud: Cloud, amount: fl
     drawn = 0.0
     for name, committed in list(cloud.committed_credit.items()):
         lender = world.agent(name)
-        usd = committed * share
+        # up to the cent: parts rounded to the nearest cent could leave the bills a cent
+        # short of the cash, and a cent unpaid is a missed payment (a default)
+        usd = min(committed, math.ceil(committed * share * 100.0) / 100.0)
         if not isinstance(lender, Investor) or usd < 1.0 or lender.defaulted:
             continue
         rate = credit.quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
