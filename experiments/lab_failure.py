@@ -34,7 +34,7 @@ PARAMS = {
     "base_seed": 2026,
     "months": 72,
 }
-SEEDS_WITH_DEFAULT = 10
+SEEDS_WITH_DEFAULT = 9
 """The caption's claim: the leader defaults in this many of the seeds (issue 14's "Must show"
 asks for at least half; met at MODEL_VERSION 0.31).
 
@@ -47,11 +47,13 @@ cloud defaulted illiquid within a month of the shock: they planned on borrowing 
 would fill and paid out their cash). At 0.31, with clouds that plan on the credit lenders
 offer and hyperscalers at their real size, 9 of 10, in months 19-21. At 0.37 (committed capex
 credit, the flight to quality) 10 of 10, in months 19-21; at 0.44 (the calibrated world) 10 of
-10, in months 20-23."""
+10, in months 20-23. At 0.49 (it pays Microsoft 20% of its revenue; its Azure contract comes
+online in phases; clouds draw a revolver) 9 of 10, in months 18-19: sooner, as the revenue share
+leaves it less cash at the shock; in the seed where it survives its rounds keep closing."""
 LEAST_BILLS_TO_REVENUE = 2.0
 """The caption's claim: in every seed where it defaults, the leader's compute bills in the
-year after the shock are more than this multiple of its revenue (2.5-3.5 at MODEL_VERSION 0.44;
-more than 3 at 0.37)."""
+year after the shock are more than this multiple of its revenue (2.4-3.0 at MODEL_VERSION 0.49,
+2.5-3.5 at 0.44; more than 3 at 0.37)."""
 
 
 def scenario() -> Scenario:
@@ -223,7 +225,7 @@ EXPERIMENT = Experiment(
         GalleryFigure(
             "leader_failure.png",
             f"The leading lab defaults in {SEEDS_WITH_DEFAULT} of the {PARAMS['seeds']} seeds "
-            "(MODEL_VERSION 0.44; issue 14 asks for at least half), 8 to 11 months after the "
+            "(MODEL_VERSION 0.49; issue 14 asks for at least half), 6 to 7 months after the "
             "shock: in the year after it its compute bills are more than "
             f"{LEAST_BILLS_TO_REVENUE:.0f}× its revenue in every seed where it defaults, its "
             "valuation falls to nothing and its cash runs out (left: its valuation per seed); "

@@ -340,15 +340,15 @@ EXPERIMENT = Experiment(
         GalleryFigure(
             "endogenous_glut.png",
             "A glut with no bust: boom demand, vendors book every order, and clouds order "
-            "what their cash and the credit their lenders commit pay for. When clouds match "
-            "rivals' announced pipelines (pre-emption weight 6) the spot price stays below "
-            "the full cost of a new GPU-hour for 6 months or more in 7 of the 10 seeds "
-            "(7–12 months); without pre-emption in 3 (at most 8 months, shorter dips in most "
-            "seeds): competition for the boom lengthens and spreads the glut, but at "
-            "MODEL_VERSION 0.44 the vendors' fast expansion alone brings short ones (at "
-            "0.33–0.37 there was none without pre-emption). In seeds 1-10 of "
-            "benchmarks/issue16_must_show.py, 4 of 10 reach 6 months with pre-emption, none "
-            "without.",
+            "what their cash and the credit their lenders commit pay for. When clouds keep "
+            "their share of rivals' announced pipelines (pre-emption weight 1) the spot price "
+            "stays below the full cost of a new GPU-hour for 6 months or more in 2 of the 10 "
+            "seeds (7 and 9 months); without pre-emption in none (at most 4 months): "
+            "competition for the boom can make a glut while demand still grows, but at "
+            "MODEL_VERSION 0.49 it seldom does. The named contracts now come online in "
+            "phases: with Azure's and Oracle's commitments at full rate from their first "
+            "month (0.48.0) the same world had a glut in 9 of seeds 1-10 at weights 0.5-6; "
+            "phased, in 4 at 0.5-1 and 2 at 2-6 (benchmarks/issue16_must_show.py).",
         ),
         GalleryFigure(
             "returns_and_concentration.png",

@@ -122,7 +122,6 @@ def draw_phase(runs: pd.DataFrame, out: Path) -> None:
 def phase_claims(runs: pd.DataFrame) -> dict[str, bool]:
     """The claims of the phase figures' captions, checked against the runs they draw
     (tests/test_cascade_gallery.py)."""
-    growth = runs[GROWTH]
     defaults = runs.loc[runs["defaults"] > 0, GROWTH]
     systemic = runs.loc[runs["systemic_cascade"] > 0, GROWTH]
     cells = runs.groupby([GROWTH, LEVERAGE])["losses_usd"].mean()
@@ -132,8 +131,8 @@ def phase_claims(runs: pd.DataFrame) -> dict[str, bool]:
         "defaults happen only when long-run growth is 2%/month or less": bool(
             defaults.empty or defaults.max() <= 0.02 + 1e-12
         ),
-        "systemic cascades happen only at the slowest growth": bool(
-            systemic.empty or systemic.max() <= growth.min() + 1e-12
+        "systemic cascades happen only when long-run growth is 1%/month or less": bool(
+            systemic.empty or systemic.max() <= 0.01 + 1e-12
         ),
         "no cell has a systemic cascade in most of its seeds": bool(majority.max() <= 0.5),
         "the largest losses are at 1%/month growth or less": bool(worst_growth <= 0.01 + 1e-12),
@@ -143,14 +142,15 @@ def phase_claims(runs: pd.DataFrame) -> dict[str, bool]:
 def connectivity_claims(runs: pd.DataFrame) -> dict[str, bool]:
     """The claims of the connectivity caption, checked against the runs it draws."""
     partners = runs[PARTNERS]
-    few = runs.loc[partners <= 3].groupby(PARTNERS)["defaults"].mean()
+    each = runs.groupby(PARTNERS)["defaults"].mean()
+    few = runs.loc[partners <= 3, "defaults"].mean()
     many = runs.loc[partners >= 6, "defaults"].mean()
     return {
-        "with one to three partners per lab at least one party defaults a run on average": (
-            bool(len(few) > 0 and (few >= 1.0).all())
+        "at every number of partners 0.8-0.95 parties default a run on average": bool(
+            len(each) > 0 and each.between(0.8, 0.95).all()
         ),
-        "six to eight partners lower the defaults by a fifth or more": bool(
-            many <= 0.8 * runs.loc[partners <= 3, "defaults"].mean()
+        "six to eight partners change the defaults by less than a fifth": bool(
+            few > 0 and abs(many / few - 1) < 0.2
         ),
         "no run has a systemic cascade": bool((runs["systemic_cascade"] == 0).all()),
     }
@@ -224,8 +224,9 @@ EXPERIMENT = Experiment(
         GalleryFigure(
             "phase_probability.png",
             "Probability that at least 20% of labs, clouds and vendors default: a systemic "
-            "cascade is rare — it happens only when demand stops growing after the boom, and "
-            "in no cell in most seeds (the cyan 50% line is drawn where a cell reaches it).",
+            "cascade is rare — it happens only when demand growth after the boom is 1%/month "
+            "or less (at most 1 of 8 seeds a cell, MODEL_VERSION 0.49), and in no cell in most "
+            "seeds (the cyan 50% line is drawn where a cell reaches it).",
         ),
         GalleryFigure(
             "phase_diagram.png",
@@ -241,11 +242,12 @@ EXPERIMENT = Experiment(
         ),
         GalleryFigure(
             "connectivity.png",
-            "After the leading lab's shock, at least one party defaults a run on average "
-            "when each lab contracts with one to three clouds (1.0–1.6); spreading contracts "
-            "over six to eight clouds lowers that by a fifth or more, and no run has a "
-            "systemic cascade (left): at the market's real size (MODEL_VERSION 0.44; more "
-            "than one a run with every one to three partners at 0.31) the leader's "
+            "After the leading lab's shock, 0.8–0.95 parties default a run on average "
+            "whether each lab contracts with one cloud or eight: spreading contracts changes "
+            "it by less than a fifth, and no run has a systemic cascade (left): at the "
+            "market's real size (MODEL_VERSION 0.49; at 0.44 1.0–1.6 with one to three "
+            "partners and a fifth fewer with six to eight; more than one a run with every one "
+            "to three partners at 0.31) the leader's "
             "failure stays contained, the robust side of Gai & Kapadia's (2010) "
             "robust-yet-fragile pattern (at 0.17, with labs-only demand, one partner gave "
             "2.3 defaults a run, eight 0.08, and systemic cascades with three or fewer).",

@@ -229,7 +229,7 @@ EXPERIMENT = Experiment(
             "2025 round, the October 2025 secondary and the March 2026 round (within a factor "
             "of 2 of each); the cloud's cap rises from almost nothing to a third to two "
             "thirds of the press figures in late 2025 (its named backlog lifts it) and the "
-            "vendor's is about an eighth to under two fifths of them (MODEL_VERSION 0.44), "
+            "vendor's is about an eighth to under two fifths of them (MODEL_VERSION 0.49), "
             "since the model prices only their AI-compute business, not the rest of Oracle's "
             "or NVIDIA's earnings.",
         ),
@@ -237,12 +237,13 @@ EXPERIMENT = Experiment(
             "sentiment.png",
             "Sentiment is endogenous: its median exceeds 1.2 in the 2025–26 boom; in the bust "
             "it falls by at least a fifth within six months of demand ceasing to grow (dotted "
-            "line), before the first default from the bust on in 4 of the 5 seeds (the growth "
+            "line), before the first default from the bust on in all 5 seeds (the growth "
             "the market extrapolated does not come), and stays below the boom's path in more "
-            "than three quarters of the months of the run's second half. In all 5 bust seeds a "
-            "small neocloud defaults before the bust: illiquid with about $3.7B of book "
-            "equity in months 12–13 in four, in month 26 in one; the bust did not cause it "
-            "(MODEL_VERSION 0.44; in 1 of 5 seeds at 0.37, every seed at 0.31).",
+            "than three quarters of the months of the run's second half. In 4 of the 5 bust "
+            "seeds small neoclouds default before the bust, in months 17–22: illiquid, at "
+            "zero cash since their lenders' budgets went to larger borrowers, once the "
+            "boom's own early glut has written their equity down (MODEL_VERSION 0.49; in "
+            "all 5 seeds at 0.44, in months 12–13 and 26; 1 of 5 at 0.37, every seed at 0.31).",
         ),
     ),
     params=PARAMS,

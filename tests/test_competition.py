@@ -163,56 +163,56 @@ def check_price_war_caption(wars: pd.DataFrame) -> None:
 
 
 def check_overbuild_caption(table: pd.DataFrame, gains: pd.Series) -> None:
-    """Overbuild on purpose does not pay the lab (MODEL_VERSION 0.44): at 160% coverage spot
-    1–7% below the baseline's in every seed and the leader $103–143B behind (bills up ≈
-    $212B, resale and revenue back ≈ $87B); all out it defaults in 5 of 6 seeds in months
-    34–50 (bills 1.59–1.63× revenue and resale income, baseline 1.19–1.25×); vendors gain,
-    the clouds, the leader and its investors lose; the leader uses about three tenths of the
-    compute and resells mostly to the buyers beyond the labs. (At 0.37: spot within 3.5%
-    either way, $30–52B behind, all out failing in every seed, clouds gaining.)"""
+    """Overbuild on purpose does not pay the lab (MODEL_VERSION 0.49): at 160% coverage spot
+    1–14% below the baseline's in every seed and the leader $113–191B behind (bills up ≈
+    $238B, resale and revenue back ≈ $77B); all out it defaults in all 6 seeds in months
+    33–49 (bills 1.55–1.61× revenue and resale income, baseline 1.13–1.17×); everybody loses
+    (the vendors slightly); the leader uses about three tenths of the compute and resells
+    mostly to the buyers beyond the labs. (At 0.44: 1–7% below, $103–143B behind, all out
+    failing in 5 of 6, vendors gaining; at 0.37: spot within 3.5% either way, $30–52B behind,
+    all out failing in every seed, clouds gaining.)"""
     by = {w: g.set_index("seed") for w, g in table.groupby("world")}
     base, mine = by["baseline"], by["coverage 1.6"]
     spot = mine["spot years 3-5"] / base["spot years 3-5"] - 1
-    assert spot.max() < -0.01 and spot.min() > -0.07
+    assert spot.max() < -0.005 and spot.min() > -0.14
     kept = {w: (by[w]["leader retained"] - base["leader retained"]) / 1e9 for w in by}
-    assert kept["coverage 1.6"].max() < -103 and kept["coverage 1.6"].min() > -144
+    assert kept["coverage 1.6"].max() < -112 and kept["coverage 1.6"].min() > -192
     # the more it overbuilds, the less it keeps (medians)
-    assert 0 > kept["coverage 1"].median() > kept["coverage 1.3"].median()
+    assert kept["coverage 1"].median() > kept["coverage 1.3"].median()
     assert kept["coverage 1.3"].median() > kept["coverage 1.6"].median()
     assert (mine["leader defaulted"] == 0).all()
     income = ["resold to labs", "resold to outside", "leader revenue"]
     bills = (mine["leader compute bills"] - base["leader compute bills"]) / 1e9
     back = (mine[income].sum(axis=1) - base[income].sum(axis=1)) / 1e9
-    assert 200 < bills.median() < 225 and 80 < back.median() < 95
+    assert 230 < bills.median() < 245 and 70 < back.median() < 85
     out = by["all out"]
     failed = out["leader defaulted"] > 0
-    assert failed.sum() == len(failed) - 1
-    assert out.loc[failed, "default month"].between(34, 50).all()
+    assert failed.sum() == len(failed)
+    assert out.loc[failed, "default month"].between(33, 49).all()
     assert (out.loc[failed, "leader value at 60"] == 0).all()
     burden = {w: by[w]["leader compute bills"] / by[w][income].sum(axis=1) for w in by}
-    assert burden["all out"][failed].between(1.585, 1.63).all()
-    assert burden["baseline"].between(1.18, 1.25).all()
-    assert gains["clouds"] < 0 and gains["vendors"] > 0
+    assert burden["all out"][failed].between(1.55, 1.61).all()
+    assert burden["baseline"].between(1.125, 1.17).all()
+    assert gains["clouds"] < 0 and gains["vendors"] < 0
     assert gains["frontier-leader"] < 0 and gains["investors"] < 0
     used = table[table["leader defaulted"] == 0]["leader share of compute used years 3-5"]
-    assert used.min() > 0.27 and used.max() < 0.35  # about three tenths: not the main buyer
+    assert used.min() > 0.26 and used.max() < 0.36  # about three tenths: not the main buyer
     assert (mine["resold to outside"] > mine["resold to labs"]).all()
 
 
 def check_stargate_caption(sg: pd.DataFrame) -> None:
-    """The leader defaults in all 6 seeds either way: the renter in months 38–42, the
-    Stargate lab in 38–48 (earlier in two seeds, the same month in two, later in two),
-    owning at most 4–8% of its compute (MODEL_VERSION 0.44)."""
+    """The leader defaults in all 6 seeds either way: the renter in months 39–42, the
+    Stargate lab in the same month in every seed, owning at most 4–11% of its compute
+    (MODEL_VERSION 0.49; at 0.44 earlier in two seeds, the same month in two, later in two)."""
     defaults = sg.groupby(["world", "seed"])["defaulted"].max().groupby("world").sum()
     assert defaults["pure renter"] == 6 and defaults["Stargate lab"] == 6
     month = sg[sg["defaulted"] > 0].groupby(["world", "seed"])["step"].min()
     renter, owner = month["pure renter"], month["Stargate lab"]
-    assert renter.min() == 38 and renter.max() == 42
-    assert owner.min() == 38 and owner.max() == 48
+    assert renter.min() == 39 and renter.max() == 42
     lead = (owner - renter.reindex(owner.index)).to_numpy()
-    assert ((lead < 0).sum(), (lead == 0).sum(), (lead > 0).sum()) == (2, 2, 2)
+    assert ((lead < 0).sum(), (lead == 0).sum(), (lead > 0).sum()) == (0, 6, 0)
     owned = sg[sg["world"] == "Stargate lab"].groupby("seed")["infrastructure_share"].max()
-    assert owned.min() >= 0.04 and owned.max() <= 0.085
+    assert owned.min() >= 0.04 and owned.max() <= 0.11
     assert (sg[sg["world"] == "pure renter"]["infrastructure_share"] == 0).all()
 
 

@@ -30,7 +30,7 @@ def bust_runs():
     "peak overbuild 1.62-2.06 (> 1.5 holds); 5-12 defaults, the first in months 12-14 (small "
     "neoclouds, illiquid, before the bust at month 30) in seeds 1-4, month 42 in seed 5. At "
     "0.33.1 the trough was 0.66-0.73, the fall 0.51-0.58, the first defaults in months 21-22 "
-    "or 38-40",
+    "or 38-40. Not re-measured at 0.49 (the strict xfail still holds: the bands fail)",
 )
 def test_telecom_bust_price_fall_and_utilisation_within_bands(bust_runs) -> None:
     scenario, runs = bust_runs
@@ -110,9 +110,9 @@ def test_overbuild_series_definitions() -> None:
 
 @pytest.mark.gallery
 def test_endogenous_glut_caption_is_true(tmp_path) -> None:
-    """Boom, no bust: with strong pre-emption spot stays below full cost for 6 months or more
-    in 7 of the 10 seeds, without it in 3 (MODEL_VERSION 0.44; at 0.33-0.37 never without),
-    and the glut is longer with pre-emption (median longest run)."""
+    """Boom, no bust: with pre-emption weight 1 spot stays below full cost for 6 months or
+    more in 2 of the 10 seeds (7 and 9 months), without it in none (at most 4 months)
+    (MODEL_VERSION 0.49; 7 and 3 of 10 at 0.44 with weight 6 and q-scaled pre-emption)."""
     sys.path.insert(0, str(ROOT / "experiments"))
     import overbuild
 
@@ -123,8 +123,8 @@ def test_endogenous_glut_caption_is_true(tmp_path) -> None:
     strong = weight.max()
     assert strong == 1.0
     assert seeds == 10
-    assert (longest[weight == strong] >= 6).sum() == 7
-    assert (longest[weight == 0.0] >= 6).sum() == 3
-    assert longest[weight == 0.0].max() <= 8
-    assert longest[weight == strong].median() > longest[weight == 0.0].median()
+    with_preemption = longest[weight == strong]
+    assert sorted(with_preemption[with_preemption >= 6].tolist()) == [7, 9]
+    assert (longest[weight == 0.0] >= 6).sum() == 0
+    assert longest[weight == 0.0].max() <= 4
     assert (tmp_path / "endogenous_glut.png").exists()
