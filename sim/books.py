@@ -441,6 +441,28 @@ class Books:
             loan.active = False
         return interest, principal
 
+    @staticmethod
+    def _owe_on_loan(
+        ledger: Ledger,
+        open_by: dict[str, list[Obligation]],
+        t: int,
+        loan: Loan,
+        usd: float,
+        flow: Flow,
+    ) -> None:
+        """:meth:`accrue` for a finite, non-negative float ``usd`` under ``loan`` (interest or
+        principal falling due), inlined for the month's debt service: the posting, and the
+        borrower's open obligation if any cents fell due."""
+        borrower, lender = loan.borrower, loan.lender
+        cents = ledger.post_cents(t, borrower, lender, round(usd * CENTS_PER_USD), flow, loan.id)
+        if cents:
+            ob = Obligation(borrower, lender, cents, flow, loan.id, t, loan.kind)
+            owed = open_by.get(borrower)
+            if owed is None:
+                open_by[borrower] = [ob]
+            else:
+                owed.append(ob)
+
     def service_loans(self, t: int, loans: Iterable[Loan]) -> list[tuple[Loan, float, float]]:
         """:meth:`service_loan` for each active loan of ``loans``, in order, in one pass (the
         month's debt service: every loan, every month). The same postings, obligations and
@@ -462,37 +484,12 @@ class Books:
                 round(due * CENTS_PER_USD) if 0.0 <= due < math.inf else to_cents(due)
             )
             if 0.0 <= interest < math.inf:  # Books.accrue's posting and obligation, inlined
-                cents = ledger.post_cents(
-                    t, borrower, lender, round(interest * CENTS_PER_USD), interest_flow, loan.id
-                )
-                if cents:
-                    ob = Obligation(borrower, lender, cents, interest_flow, loan.id, t, loan.kind)
-                    owed = open_by.get(borrower)
-                    if owed is None:
-                        open_by[borrower] = [ob]
-                    else:
-                        owed.append(ob)
+                self._owe_on_loan(ledger, open_by, t, loan, interest, interest_flow)
             else:
                 self.accrue(t, borrower, lender, interest, interest_flow, loan.id, loan.kind)
             if principal > 0:
                 if principal < math.inf:
-                    cents = ledger.post_cents(
-                        t,
-                        borrower,
-                        lender,
-                        round(principal * CENTS_PER_USD),
-                        principal_flow,
-                        loan.id,
-                    )
-                    if cents:
-                        ob = Obligation(
-                            borrower, lender, cents, principal_flow, loan.id, t, loan.kind
-                        )
-                        owed = open_by.get(borrower)
-                        if owed is None:
-                            open_by[borrower] = [ob]
-                        else:
-                            owed.append(ob)
+                    self._owe_on_loan(ledger, open_by, t, loan, principal, principal_flow)
                 else:
                     self.accrue(t, borrower, lender, principal, principal_flow, loan.id, loan.kind)
                 loan.outstanding -= principal

@@ -104,63 +104,51 @@ def test_command_list_imports_no_plugin() -> None:
     assert "HEAVY []" in proc.stdout, proc.stdout[-300:]
 
 
-def test_sweep_help_does_not_import_the_simulation() -> None:
-    """`computesim sweep --help` answers from sweep_cli's parser alone: the commands' module
-    (sim.sweep_commands: pandas, the runner, the results store) is imported only to run."""
+def command_output_and_imports(args: list[str], modules: tuple[str, ...]) -> str:
+    """The stdout of ``computesim ARGS`` run in a fresh interpreter, followed by a line
+    ``HEAVY [...]`` naming which of ``modules`` it imported (a --help exits: caught)."""
     probe = (
         "import sys\n"
         "from sim.cli import main\n"
         "try:\n"
-        "    main(['sweep', '--help'])\n"
+        f"    main({args!r})\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = [m for m in ('mesa', 'pandas', 'sim.runner', 'sim.sweep_commands')\n"
-        "         if m in sys.modules]\n"
+        f"heavy = [m for m in {modules!r} if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )
-    assert "--dry-run" in proc.stdout
-    assert "HEAVY []" in proc.stdout, proc.stdout[-300:]
+    return proc.stdout
+
+
+def test_sweep_help_does_not_import_the_simulation() -> None:
+    """`computesim sweep --help` answers from sweep_cli's parser alone: the commands' module
+    (sim.sweep_commands: pandas, the runner, the results store) is imported only to run."""
+    out = command_output_and_imports(
+        ["sweep", "--help"], ("mesa", "pandas", "sim.runner", "sim.sweep_commands")
+    )
+    assert "--dry-run" in out
+    assert "HEAVY []" in out, out[-300:]
 
 
 def test_params_imports_only_the_configuration() -> None:
     """`computesim params` prints the parameter table without importing Mesa, pandas or the
     runner (sim.params_cli needs only sim.config)."""
-    probe = (
-        "import sys\n"
-        "from sim.cli import main\n"
-        "main(['params'])\n"
-        "heavy = [m for m in ('mesa', 'pandas', 'sim.runner', 'sim.run_cli') if m in sys.modules]\n"
-        "print('HEAVY', heavy)\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
-    )
-    assert "run.months" in proc.stdout and "calibration" in proc.stdout.lower()
-    assert "HEAVY []" in proc.stdout, proc.stdout[-300:]
+    out = command_output_and_imports(["params"], ("mesa", "pandas", "sim.runner", "sim.run_cli"))
+    assert "run.months" in out and "calibration" in out.lower()
+    assert "HEAVY []" in out, out[-300:]
 
 
 def test_run_help_does_not_import_the_simulation() -> None:
     """`computesim run --help` answers from the parser alone: neither Mesa nor the runner
     nor any plugin is imported (issue 20: fast start)."""
-    probe = (
-        "import sys\n"
-        "from sim.cli import main\n"
-        "try:\n"
-        "    main(['run', '--help'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "heavy = [m for m in ('mesa', 'pandas', 'matplotlib', 'sim.runner', 'sim.sweep_cli')\n"
-        "         if m in sys.modules]\n"
-        "print('HEAVY', heavy)\n"
+    out = command_output_and_imports(
+        ["run", "--help"], ("mesa", "pandas", "matplotlib", "sim.runner", "sim.sweep_cli")
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
-    )
-    assert "--no-picture" in proc.stdout
-    assert "HEAVY []" in proc.stdout, proc.stdout[-300:]
+    assert "--no-picture" in out
+    assert "HEAVY []" in out, out[-300:]
 
 
 def test_an_unknown_command_lists_every_command_and_exits_2() -> None:
