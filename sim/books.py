@@ -80,6 +80,13 @@ def cents_round(usd: float) -> float:
     return round(usd * CENTS_PER_USD) / CENTS_PER_USD
 
 
+def cents_up(usd: float) -> float:
+    """``usd`` rounded up to whole cents, in dollars: a drawing split over lenders that must
+    cover the bill it is for (parts rounded to the nearest cent can leave it a cent short,
+    and a cent unpaid is a missed payment)."""
+    return math.ceil(usd * CENTS_PER_USD) / CENTS_PER_USD
+
+
 class Books:
     """The ledger, the instrument book and the month's obligations, written only here."""
 
@@ -418,29 +425,6 @@ class Books:
                 self.forfeit_prepayment(t, contract)
 
     # --- loans, orders, shares -------------------------------------------------------
-    def service_loan(self, t: int, loan: Loan) -> tuple[float, float]:
-        """This month's interest and scheduled principal of ``loan`` fall due; a loan paid
-        down to half a cent closes. Returns (interest, principal) in USD."""
-        interest = loan.interest_due(t)
-        principal = round(loan.principal_due(t) * CENTS_PER_USD) / CENTS_PER_USD  # cents_round
-        # to_cents(cents_round(interest) + principal), inlined: this runs for every loan monthly
-        due = round(interest * CENTS_PER_USD) / CENTS_PER_USD + principal
-        self._service_cents[loan.borrower] = self._service_cents.get(loan.borrower, 0) + (
-            round(due * CENTS_PER_USD)
-            if type(due) is float and 0.0 <= due < math.inf
-            else to_cents(due)
-        )
-        self.accrue(t, loan.borrower, loan.lender, interest, Flow.INTEREST_DUE, loan.id, loan.kind)
-        if principal > 0:
-            self.accrue(
-                t, loan.borrower, loan.lender, principal, Flow.PRINCIPAL_DUE, loan.id, loan.kind
-            )
-            loan.outstanding -= principal
-        if loan.outstanding <= 0.005:
-            loan.outstanding = 0.0
-            loan.active = False
-        return interest, principal
-
     @staticmethod
     def _owe_on_loan(
         ledger: Ledger,
@@ -464,9 +448,9 @@ class Books:
                 owed.append(ob)
 
     def service_loans(self, t: int, loans: Iterable[Loan]) -> list[tuple[Loan, float, float]]:
-        """:meth:`service_loan` for each active loan of ``loans``, in order, in one pass (the
-        month's debt service: every loan, every month). The same postings, obligations and
-        loan states in the same order; returns (loan, interest, principal) in USD for each
+        """The month's debt service, in one pass over ``loans`` in order: each active loan's
+        interest and scheduled principal fall due (as :meth:`accrue` books them), and a loan
+        paid down to half a cent closes. Returns (loan, interest, principal) in USD for each
         loan serviced."""
         ledger, service, open_by = self.ledger, self._service_cents, self.obligations.by_debtor
         interest_flow, principal_flow = Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE

@@ -19,13 +19,13 @@ quote its rate and size its borrowing base.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim import distress, market, mechanisms
 from sim.agents import Investor, Lab
+from sim.books import cents_up
 from sim.ledger import ASSETS
 
 if TYPE_CHECKING:
@@ -243,7 +243,7 @@ def draw_revolver(world: ComputeMarket, t: int, cloud: Cloud, usd: float) -> lis
     loans = []
     maturity = world.cfg.revolver.maturity_months
     for lender, share in bank_group(world, cloud):
-        part = math.ceil(usd * share * 100.0) / 100.0
+        part = cents_up(usd * share)
         if part < 0.01 or lender.cash < part:
             continue
         rate = quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)

@@ -3,12 +3,19 @@ whoever can pay everything pays (repeated to a fixed point); GPUs depreciate and
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from sim import mechanisms
 from sim.agents import Cloud, Investor, Vintage
-from sim.books import CONTRACTORS, DEPOSITORS, FOUNDERS, FOUNDRIES, OPERATIONS, OTHER_BUSINESS
+from sim.books import (
+    CONTRACTORS,
+    DEPOSITORS,
+    FOUNDERS,
+    FOUNDRIES,
+    OPERATIONS,
+    OTHER_BUSINESS,
+    cents_up,
+)
 from sim.ledger import CENTS_PER_USD, Flow
 from sim.phases import credit
 
@@ -131,9 +138,7 @@ def draw_committed_credit(world: ComputeMarket, t: int, cloud: Cloud, amount: fl
     drawn = 0.0
     for name, committed in list(cloud.committed_credit.items()):
         lender = world.agent(name)
-        # up to the cent: parts rounded to the nearest cent could leave the bills a cent
-        # short of the cash, and a cent unpaid is a missed payment (a default)
-        usd = min(committed, math.ceil(committed * share * 100.0) / 100.0)
+        usd = min(committed, cents_up(committed * share))  # the parts cover the bills
         if not isinstance(lender, Investor) or usd < 1.0 or lender.defaulted:
             continue
         rate = credit.quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
