@@ -19,7 +19,7 @@ class Backstop(Deal):
         vendor, cloud = world.agent(deal.provider), world.agent(deal.receiver)
         assert isinstance(cloud, Cloud)
         left = self.remaining
-        if not deal.month <= t < deal.month + deal.months or left < 1.0 or vendor.defaulted:
+        if not self.running(t) or left < 1.0 or vendor.defaulted:
             return
         idle = max(0.0, cloud.offered_gpus(t) - cloud.used_gpus)
         price = cloud.quote_contract_price()

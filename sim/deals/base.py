@@ -61,6 +61,10 @@ class Deal:
     def name(self) -> str:
         return self.spec.name
 
+    def running(self, t: int) -> bool:
+        """Is month ``t`` within the deal's months (from ``month``, for ``months``)?"""
+        return self.spec.month <= t < self.spec.month + self.spec.months
+
     def on_invest(self, world: DealWorld, t: int) -> None:
         """Invest phase, before labs sign contracts and clouds order chips."""
 

@@ -18,7 +18,7 @@ class RevenueShare(Deal):
 
     def on_settle(self, world: DealWorld, t: int) -> None:
         deal = self.spec
-        if not deal.month <= t < deal.month + deal.months:
+        if not self.running(t):
             return
         partner, lab = world.agent(deal.provider), world.agent(deal.receiver)
         assert isinstance(lab, Lab)

@@ -17,7 +17,7 @@ class SecondarySale(Deal):
 
     def on_invest(self, world: DealWorld, t: int) -> None:
         deal = self.spec
-        if not deal.month <= t < deal.month + deal.months:
+        if not self.running(t):
             return
         buyer, issuer = world.agent(deal.provider), world.agent(deal.receiver)
         valuation = deal.valuation_usd or issuer.market_value()

@@ -18,7 +18,7 @@ class StrategicEquity(Deal):
 
     def on_invest(self, world: DealWorld, t: int) -> None:
         deal = self.spec
-        if not deal.month <= t < deal.month + deal.months:
+        if not self.running(t):
             return
         provider, receiver = world.agent(deal.provider), world.agent(deal.receiver)
         amount = provider.strategic_tranche_usd(receiver, deal.amount_usd / deal.months)

@@ -72,7 +72,7 @@ class WarrantDeal(Deal):
 
     def on_invest(self, world: DealWorld, t: int) -> None:
         deal = self.spec
-        if not deal.month <= t < deal.month + deal.months:
+        if not self.running(t):
             return
         vendor, lab = world.agent(deal.provider), world.agent(deal.receiver)
         assert isinstance(vendor, ChipVendor) and isinstance(lab, Lab)
