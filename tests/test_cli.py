@@ -133,6 +133,18 @@ def test_sweep_help_does_not_import_the_simulation() -> None:
     assert "HEAVY []" in out, out[-300:]
 
 
+def test_calibrate_help_does_not_import_the_simulation() -> None:
+    """`computesim calibrate --help` answers from calibration_cli's parser alone: the report
+    and the fit (sim.calibration_commands: pandas, the runner, matplotlib through the fitting
+    plots) are imported only to run."""
+    out = command_output_and_imports(
+        ["calibrate", "--help"],
+        ("mesa", "pandas", "matplotlib", "sim.runner", "sim.calibration_commands"),
+    )
+    assert "--fit" in out and "--list-measures" in out
+    assert "HEAVY []" in out, out[-300:]
+
+
 def test_params_imports_only_the_configuration() -> None:
     """`computesim params` prints the parameter table without importing Mesa, pandas or the
     runner (sim.params_cli needs only sim.config)."""
