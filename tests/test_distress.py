@@ -172,12 +172,31 @@ def test_a_negative_equity_borrower_is_tested_the_same_month() -> None:
 def test_payout_is_a_share_of_realised_profit_within_cash(lender: Investor) -> None:
     market = lender.market
     market.set_cash("bank", 100.0)
-    market.equity["bank"] = 50.0
+    market.equity["bank"] = 500.0
     assert lender.payout(40.0, 0.5) == pytest.approx(20.0)
     assert lender.payout(400.0, 0.5) == pytest.approx(100.0)  # never more than its cash
     assert lender.payout(-10.0, 0.5) == 0.0  # nothing from a loss
     market.equity["bank"] = -1.0
     assert lender.payout(40.0, 0.5) == 0.0  # nor with negative equity
+    market.equity["bank"] = 10.0
+    assert lender.payout(40.0, 0.5) == pytest.approx(10.0)  # nor beyond its book equity
+
+
+def test_a_payout_never_takes_book_equity_below_zero() -> None:
+    """Baseline seed 5, months 30-46: until MODEL_VERSION 0.50.1 the Oracle-like cloud's
+    payouts (its payout ratio and its excess cash) took its book equity below zero after
+    the month's covenant test, where it stayed for 11 months (months 34-44) with no
+    breach and no decision. A distribution is limited to book equity (capital
+    maintenance, :meth:`MarketAgent.distributable_usd`): its month-end equity is never
+    negative while it pays out, and it paid out in those months."""
+    scenario = load_scenario(ROOT / "experiments" / "baseline.toml")
+    result = simulate(scenario, 5, 47)
+    agents = result.tables["agents"]
+    bbb = agents[agents["agent_id"] == "hyperscaler-bbb"].set_index("step")
+    assert (bbb.loc[30:, "equity_usd"] >= -0.01).all()
+    events = result.tables["events"]
+    paid = events[(events["event"] == "excess_cash_payout") & (events["step"] >= 34)]
+    assert (paid["defaulter"] == "hyperscaler-bbb").any()
 
 
 def test_payouts_deposit_interest_and_the_cash_sweep_in_a_world() -> None:
