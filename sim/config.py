@@ -1111,7 +1111,8 @@ class CreditRationingConfig(Section):
         "'uniform' (constrained equal awards weighted by the lender's score of each borrower: "
         "every request up to a common level is met in full, small liquidity needs first), "
         "'proportional' (pro rata to requests times scores), 'first_come' (in the order the "
-        "borrowers are visited, hyperscalers first: the rule until MODEL_VERSION 0.50)",
+        "borrowers are visited, hyperscalers first, as until MODEL_VERSION 0.50, though the "
+        "syndicates are now chosen once every request is in, so it does not reproduce 0.49)",
     )
 
 

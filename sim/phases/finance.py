@@ -2,7 +2,7 @@
 accrue interest; labs short of runway sell equity to the investors who value them at the
 round's price or above (a round can close smaller, or fail; its notes convert), then
 convertible notes, then venture debt for what is still short; clouds short of cash borrow
-from a syndicate; then whoever can pay, pays."""
+from syndicates, all the clouds' requests rationed together; then whoever can pay, pays."""
 
 from __future__ import annotations
 
