@@ -20,7 +20,11 @@ Usage: python benchmarks/distress_figures.py [--workers N] [--cascade-seeds N]
    payouts (within a factor of 2), and its cash-flow identity over the run (start, retained
    profit, depreciation and impairment, capex, net borrowing, other, end; and the end cash
    in months of its last year's capex): for a firm that builds, cash at the end is below
-   start + retained by the capex that depreciation and borrowing did not fund.
+   start + retained by the capex that depreciation and borrowing did not fund
+   (end ÷ (start + retained) = 1 − (capex − depreciation − net borrowing − other) ÷ (start +
+   retained)); and what meeting 0.5 would take: the payouts cut by Δ = start + retained −
+   2 × end (``payout_cut_for_half``), leaving end + Δ of cash (``end_months_if_half``, in
+   months of the run's average capex).
 """
 
 from __future__ import annotations
@@ -277,10 +281,23 @@ def cash_identity(
                 "end_in_months_of_capex": end["cash_usd"] / (capex / len(frame))
                 if capex > 0
                 else float("nan"),
+                # what the issue's ratio of 0.5 asks: paying out Δ less raises the end cash and
+                # start + retained alike, (end + Δ) / (start + retained + Δ) = 0.5
+                "payout_cut_for_half": max(
+                    0.0, start["cash_usd"] + retained - 2.0 * end["cash_usd"]
+                ),
             }
         )
+        cut = rows[-1]["payout_cut_for_half"]
+        rows[-1]["end_months_if_half"] = (
+            (end["cash_usd"] + cut) / (capex / len(frame)) if capex > 0 else float("nan")
+        )
     table = pd.DataFrame(rows)
-    ratios = ["end/(start+retained)", "end_in_months_of_capex"]  # the rest in USD billion
+    ratios = [  # the rest in USD billion
+        "end/(start+retained)",
+        "end_in_months_of_capex",
+        "end_months_if_half",
+    ]
     usd = [c for c in table.columns if c not in ("seed", "agent", *ratios)]
     table[usd] = (table[usd] / 1e9).round(1)
     table[ratios] = table[ratios].round(2)

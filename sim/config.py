@@ -1096,6 +1096,26 @@ class RevolverConfig(Section):
     )
 
 
+class CreditRationingConfig(Section):
+    """Issues 13-14 (dist8): how lenders share a month's budget over the month's borrowing
+    requests, all collected before any is served (a two-pass allocation, not the order in
+    which borrowers happen to be visited)."""
+
+    rule: Literal["uniform", "proportional", "first_come"] = param(
+        "uniform",
+        "rule",
+        "Benassy (1982) and Sprumont (1991): the uniform rationing rule; Stiglitz and Weiss "
+        "(1981): lenders ration quantities rather than raise rates; the weights are the "
+        "lender's scoring of each borrower (Caiani et al. 2016, JMAB banks rank demands)",
+        "how a lender shares its budget over the month's requests when they exceed it: "
+        "'uniform' (constrained equal awards weighted by the lender's score of each borrower: "
+        "every request up to a common level is met in full, small liquidity needs first), "
+        "'proportional' (pro rata to requests times scores), 'first_come' (in the order the "
+        "borrowers are visited, hyperscalers first, as until MODEL_VERSION 0.50, though the "
+        "syndicates are now chosen once every request is in, so it does not reproduce 0.49)",
+    )
+
+
 class CashConfig(Section):
     """Issue 13: cash behaves like cash — deposits earn a rate, firms pay out a share of
     their profits (dividends or buybacks; the cash effect is the same)."""
@@ -2280,6 +2300,7 @@ class Scenario(Section):
     cash: CashConfig = CashConfig()
     project_finance: ProjectFinanceConfig = ProjectFinanceConfig()
     revolver: RevolverConfig = RevolverConfig()
+    credit_rationing: CreditRationingConfig = CreditRationingConfig()
     shock: ShockConfig = ShockConfig()
     investment: InvestmentConfig = InvestmentConfig()
     bonds: BondsConfig = BondsConfig()

@@ -483,6 +483,7 @@ MODEL_REPORTERS = {
     "credit_committed_usd": _month("credit_committed_usd"),
     "credit_drawn_usd": _month("credit_drawn_usd"),
     "bonds_issued_usd": _month("bonds_issued_usd"),
+    "credit_rationed_usd": _month("credit_rationed_usd"),
     "contracts_signed_gpus": _month("contracts_signed_gpus"),
     "new_defaults": _month("new_defaults"),
     "defaults_cumulative": lambda m: m.defaults_total,

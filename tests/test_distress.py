@@ -172,12 +172,31 @@ def test_a_negative_equity_borrower_is_tested_the_same_month() -> None:
 def test_payout_is_a_share_of_realised_profit_within_cash(lender: Investor) -> None:
     market = lender.market
     market.set_cash("bank", 100.0)
-    market.equity["bank"] = 50.0
+    market.equity["bank"] = 500.0
     assert lender.payout(40.0, 0.5) == pytest.approx(20.0)
     assert lender.payout(400.0, 0.5) == pytest.approx(100.0)  # never more than its cash
     assert lender.payout(-10.0, 0.5) == 0.0  # nothing from a loss
     market.equity["bank"] = -1.0
     assert lender.payout(40.0, 0.5) == 0.0  # nor with negative equity
+    market.equity["bank"] = 10.0
+    assert lender.payout(40.0, 0.5) == pytest.approx(10.0)  # nor beyond its book equity
+
+
+def test_a_payout_never_takes_book_equity_below_zero() -> None:
+    """Baseline seed 5, months 30-46: until MODEL_VERSION 0.50.1 the Oracle-like cloud's
+    payouts (its payout ratio and its excess cash) took its book equity below zero after
+    the month's covenant test, where it stayed for 11 months (months 34-44) with no
+    breach and no decision. A distribution is limited to book equity (capital
+    maintenance, :meth:`MarketAgent.distributable_usd`): its month-end equity is never
+    negative while it pays out, and it paid out in those months."""
+    scenario = load_scenario(ROOT / "experiments" / "baseline.toml")
+    result = simulate(scenario, 5, 47)
+    agents = result.tables["agents"]
+    bbb = agents[agents["agent_id"] == "hyperscaler-bbb"].set_index("step")
+    assert (bbb.loc[30:, "equity_usd"] >= -0.01).all()
+    events = result.tables["events"]
+    paid = events[(events["event"] == "excess_cash_payout") & (events["step"] >= 34)]
+    assert (paid["defaulter"] == "hyperscaler-bbb").any()
 
 
 def test_payouts_deposit_interest_and_the_cash_sweep_in_a_world() -> None:
@@ -641,3 +660,95 @@ def test_a_debt_free_cloud_keeps_its_lenders_in_a_crash() -> None:
     assert safe == pytest.approx(1.0)
     lender = max(model.investors, key=lambda i: i.loan_budget(1.0))
     assert lender.loan_budget(safe) > 5 * lender.loan_budget(model.sentiment) > 0
+
+
+# --- credit rationing: the month's requests together (dist8) -----------------------------
+def test_uniform_rationing_hand_computed() -> None:
+    """$3 to share over requests of $10, $0.2, $0.2 and $5, equal scores: the two small
+    requests are met in full ($0.4), the two large share the rest equally ($1.3 each: the
+    common level λ solves 0.4 + 2λ = 3). Proportional shares pro rata ($3 × r / 15.4);
+    first come serves the first request only."""
+    claims = [10.0, 0.2, 0.2, 5.0]
+    np.testing.assert_allclose(distress.ration(claims, [1, 1, 1, 1], 3.0), [1.3, 0.2, 0.2, 1.3])
+    np.testing.assert_allclose(
+        distress.ration(claims, [1, 1, 1, 1], 3.0, "proportional"),
+        [3 * r / 15.4 for r in claims],
+    )
+    np.testing.assert_allclose(
+        distress.ration(claims, [1, 1, 1, 1], 3.0, "first_come"), [3.0, 0, 0, 0]
+    )
+    # a lender's score halves a borrower's level: 0.2 + 0.2 + λ + λ/2 = 3 → λ = 1.7333
+    np.testing.assert_allclose(
+        distress.ration(claims, [1, 1, 1, 0.5], 3.0), [2.6 / 1.5, 0.2, 0.2, 1.3 / 1.5]
+    )
+    # enough for everybody: everybody gets its claim, under every rule
+    for rule in ("uniform", "proportional", "first_come"):
+        np.testing.assert_allclose(distress.ration(claims, [1, 1, 1, 1], 20.0, rule), claims)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    claims=st.lists(st.one_of(st.just(0.0), st.floats(1e-3, 1e3)), min_size=1, max_size=8),
+    scores=st.lists(st.floats(0.05, 2.0), min_size=8, max_size=8),
+    share=st.floats(0.0, 1.2),
+    rule=st.sampled_from(["uniform", "proportional", "first_come"]),
+)
+def test_rationing_never_lends_more_than_asked_or_the_budget(
+    claims: list[float], scores: list[float], share: float, rule: str
+) -> None:
+    """Whatever the rule: no award above its claim or below zero; the awards spend the
+    budget or meet every claim; under the uniform rule every claim at or below the smallest
+    award-to-score level of a rationed borrower is met in full (small needs come first)."""
+    weights = scores[: len(claims)]
+    budget = share * sum(claims)
+    awards = distress.ration(claims, weights, budget, rule)
+    want = np.array(claims)
+    assert (awards >= -1e-9).all() and (awards <= want + 1e-6).all()
+    assert awards.sum() == pytest.approx(min(budget, want.sum()), rel=1e-6, abs=1e-6)
+    if rule == "uniform":
+        short = awards < want - 1e-6
+        if short.any():
+            level = (awards / np.array(weights))[short]
+            # the rationed all sit at one level, and nobody above it is served in full
+            assert level.max() == pytest.approx(level.min(), rel=1e-6)
+            full = ~short & (want > 0)
+            assert ((want / np.array(weights))[full] <= level.min() * (1 + 1e-6) + 1e-6).all()
+
+
+def test_a_lender_rations_its_budget_by_its_rule() -> None:
+    """The lender's decision alone (a fake market): with $1B of budget and requests of $5B
+    from a large borrower and $0.1B from a small one, it meets the small liquidity need in
+    full and lends the large one the rest; under ``first_come`` with the large borrower
+    first, the small one gets nothing (the starvation of visiting order)."""
+    market = FakeMarket()
+    lender = Investor(market.model, market, "bank", market.cfg.investors[1])
+    awards = lender.ration_credit([5e9, 0.1e9], [1.0, 1.0], 1e9)
+    np.testing.assert_allclose(awards, [0.9e9, 0.1e9])
+    market.cfg = market.cfg.with_overrides({"credit_rationing.rule": "first_come"})
+    lender = Investor(market.model, market, "bank", market.cfg.investors[1])
+    np.testing.assert_allclose(lender.ration_credit([5e9, 0.1e9], [1.0, 1.0], 1e9), [1e9, 0])
+
+
+def test_the_months_requests_are_lent_together_whatever_the_visiting_order() -> None:
+    """In a small world, the hyperscaler asks for far more than the lenders' budgets and the
+    neocloud for $50M: the neocloud gets its $50M whether it is visited first or last, the
+    hyperscaler the rest of the budgets, and what was not lent is the month's rationed
+    credit. Under ``first_come`` with the hyperscaler first, the neocloud gets nothing."""
+
+    def lend(rule: str, reverse: bool) -> tuple[dict[str, float], float, float]:
+        world = ComputeMarket(small_world().with_overrides({"credit_rationing.rule": rule}), rng=1)
+        for investor in world.investors:
+            investor.start_month()
+        hyper, neo = world.cloud("hyper"), world.cloud("neo")
+        budgets = sum(i.loan_budget(world.sentiment) for i in world.investors)
+        requests = [(hyper, 10 * budgets, 60), (neo, 50e6, 60)]
+        lent = credit.lend_to_requests(world, 0, requests[::-1] if reverse else requests)
+        return lent, budgets, world.month_state.credit_rationed_usd
+
+    for reverse in (False, True):
+        lent, budgets, rationed = lend("uniform", reverse)
+        assert lent["neo"] == pytest.approx(50e6)
+        assert lent["hyper"] == pytest.approx(budgets - 50e6, rel=1e-6)
+        assert rationed == pytest.approx(10 * budgets - (budgets - 50e6), rel=1e-6)
+    lent, _, _ = lend("first_come", False)
+    assert lent.get("neo", 0.0) == 0.0

@@ -84,8 +84,12 @@ def test_a_solvent_neocloud_draws_its_revolver_instead_of_missing_a_payment() ->
     them their cash buffer for months and a month's bills came to a few $M more than their
     cash. With the committed revolver they draw what they are short of and nobody defaults
     in the first 15 months; without it they default illiquid (a missed payment, not
-    insolvency found in clearing)."""
-    scenario = load_scenario(ROOT / "sim" / "scenarios" / "telecom_bust.toml")
+    insolvency found in clearing). From MODEL_VERSION 0.50.0 lenders ration the month's
+    requests together and the small neoclouds get their buffer; the case is kept with
+    lenders that serve borrowers in visiting order (``credit_rationing.rule`` first_come)."""
+    scenario = load_scenario(ROOT / "sim" / "scenarios" / "telecom_bust.toml").with_overrides(
+        {"credit_rationing.rule": "first_come"}
+    )
     off = run_model(scenario.with_overrides({"revolver.enabled": False}), BUST_SEEDS[2], 15)
     early = [e for e in off.events if str(e["event"]).startswith("default")]
     assert early and {e["event"] for e in early} == {"default_illiquid"}
@@ -128,6 +132,8 @@ def test_a_hyperscaler_pays_out_part_of_its_cash_beyond_its_target() -> None:
     market.set_cash("hyper", 21e9)
     market.equity["hyper"] = -1.0  # no payout without positive equity
     assert cloud.excess_cash_payout_usd(0, 0.0) == 0.0
+    market.equity["hyper"] = 2.5e9  # nor beyond its book equity, with what it paid: $0.5B
+    assert cloud.excess_cash_payout_usd(0, 2e9) == pytest.approx(0.5e9)
     neo = make_cloud(market, "neo", archetype="neocloud")
     neo.receive_chips(Vintage(0, 0, 1000.0, 12 * 10**11, 0, 12 * 10**11, 0))
     market.set_cash("neo", 21e9)

@@ -242,6 +242,8 @@ def test_money_is_conserved_and_books_balance_every_month(
         SUPPLY_SEEN.add("glut stop")
     if (model["credit_committed_usd"] > 0).any() and (model["credit_drawn_usd"] > 0).any():
         SUPPLY_SEEN.add("committed credit")  # committed with an order, drawn on delivery
+    if (model["credit_rationed_usd"] > 0).any():
+        SUPPLY_SEEN.add("credit rationed")  # lenders shared budgets over the month's requests
     if (model["bonds_issued_usd"] > 0).any():
         SUPPLY_SEEN.add("bond issue")  # a hyperscaler borrowed on its cash flow (capex6)
     jv = flows[flows["payer"] == "jv-vehicle"]
@@ -322,6 +324,7 @@ def check_random_worlds_exercised_every_mechanism() -> None:
         "committed credit",
         "bond issue",
         "opening credit",
+        "credit rationed",
     } == SUPPLY_SEEN
     assert {"joint venture", "lab-owned capacity", "resale", "segments"} == COMPETITION_SEEN
     assert {"in-house", "on spot", "resale to outside buyers"} == OUTSIDE_SEEN

@@ -184,10 +184,23 @@ class MarketAgent(mesa.Agent):
         share ``payout_share`` of a positive month's ``profit_usd`` (Lintner's 1956 target
         payout ratio, adjusted in full every month), only with positive equity and never
         more than the cash it holds beyond ``keep_usd`` (what it needs for bills it has
-        already committed to: our own estimate of a firm's liquidity-first payout)."""
+        already committed to: our own estimate of a firm's liquidity-first payout), nor more
+        than its book equity (:meth:`distributable_usd`)."""
         if self.defaulted or self.equity <= 0 or profit_usd <= 0:
             return 0.0
-        return max(0.0, min(payout_share * profit_usd, self.cash - keep_usd))
+        return max(
+            0.0, min(payout_share * profit_usd, self.cash - keep_usd, self.distributable_usd())
+        )
+
+    def distributable_usd(self) -> float:
+        """The most this firm may pay out now, USD: its book equity (≥ 0). A distribution
+        may not leave the balance sheet insolvent — corporate law's capital maintenance
+        (Delaware GCL §§ 160, 170: dividends and buybacks only out of surplus; UK Companies
+        Act 2006 s. 830) and the restricted-payments covenants of loan and bond contracts
+        (Smith and Warner 1979; Kalay 1982). Until MODEL_VERSION 0.50.1 a hyperscaler's
+        payouts could take its equity below zero after the month's covenant test, where it
+        stayed for 11 months without a breach (baseline seed 5)."""
+        return max(0.0, self.equity)
 
     def record_default(self, step: int) -> None:
         """This agent has defaulted in month ``step``: it stops trading."""

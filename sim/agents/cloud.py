@@ -575,7 +575,8 @@ class Cloud(MarketAgent):
         so it never borrows to pay out. Neoclouds pay nothing out; a payout ratio of profit
         alone lets the depreciation cash and retained profit of a hyperscaler that stopped
         building pile up (the baseline's big three held $520-750B at the end of seed 1,
-        with no capex in its last year, until MODEL_VERSION 0.46.3)."""
+        with no capex in its last year, until MODEL_VERSION 0.46.3). Never beyond its book
+        equity with ``paid_usd`` (:meth:`distributable_usd`)."""
         share = self.market.cfg.cash.excess_cash_payout_share
         if self.defaulted or self.archetype != "hyperscaler" or share <= 0 or self.equity <= 0:
             return 0.0
@@ -583,7 +584,8 @@ class Cloud(MarketAgent):
             self.market.cfg.bonds.target_cash_capex_months * self.capex_rate_usd(step)
             + self.cash_to_keep_usd()
         )
-        return max(0.0, share * (self.cash - paid_usd - target))
+        excess = share * (self.cash - paid_usd - target)
+        return max(0.0, min(excess, self.distributable_usd() - paid_usd))
 
     def funding_capacity(self, step: int, *, new_credit: bool = True) -> float:
         """USD the cloud can put into new orders: cash, its committed credit not yet drawn

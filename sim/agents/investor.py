@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 import mesa
@@ -9,11 +10,14 @@ import mesa
 from sim.agents.base import MarketAgent
 from sim.agents.view import MarketView
 from sim.config import InvestorSpec
-from sim.distress import credit_spread
+from sim.distress import credit_spread, ration
 from sim.ledger import Line
 from sim.valuation import required_return
 
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
     from sim.agents.lab import Lab
 
 
@@ -42,6 +46,22 @@ class Investor(MarketAgent):
     def loan_budget(self, sentiment: float) -> float:
         """USD it is still willing to lend this month."""
         return max(0.0, self._appetite(self.spec.loan_appetite, sentiment) - self.loans_used_usd)
+
+    def ration_credit(
+        self, claims_usd: Sequence[float], scores: Sequence[float], budget_usd: float
+    ) -> NDArray[np.float64]:
+        """USD it lends each of the month's borrowers that asked it for ``claims_usd``, when
+        all the month's requests are in (a two-pass allocation: requests first, then the
+        budget shared): everybody gets its claim if ``budget_usd`` covers them all;
+        otherwise the budget is rationed by ``credit_rationing.rule`` with each borrower
+        weighted by the lender's score of it (``scores``: the sentiment it applies to the
+        borrower, lower for a leveraged one in a downturn). Quantity rationing at a quoted
+        rate (Stiglitz and Weiss 1981); the default rule is the uniform rule of Benassy
+        (1982) and Sprumont (1991): small requests are met in full, large ones share the
+        rest (:func:`sim.distress.ration`); JMAB's banks rank and serve the month's credit
+        demands together (Caiani et al. 2016)."""
+        rule = self.market.cfg.credit_rationing.rule
+        return ration(list(claims_usd), list(scores), budget_usd, rule)
 
     def loan_rate(
         self,

@@ -25,7 +25,7 @@ import numpy as np
 
 from sim import distress, market, mechanisms
 from sim.agents import Investor, Lab
-from sim.books import cents_up
+from sim.books import cents_round, cents_up
 from sim.ledger import ASSETS
 
 if TYPE_CHECKING:
@@ -149,6 +149,71 @@ def lend_from_syndicate(
             rate = quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
             lent += mechanisms.lend(world.books, t, lender, cloud, usd, rate, maturity).principal
     return lent
+
+
+def lend_to_requests(
+    world: ComputeMarket, t: int, requests: list[tuple[Cloud, float, int]]
+) -> dict[str, float]:
+    """Lend the month's borrowing ``requests`` (cloud, USD wanted, maturity in months)
+    together, in matching rounds of two passes each. First every borrower's unmet request
+    is split over the syndicate it chooses (:meth:`Cloud.choose_syndicate`, the lenders
+    with the most budget left, pro rata to their offers at the sentiment they apply to it,
+    :func:`lending_sentiment_for`), each part at most what that lender would lend it
+    alone; then each lender shares its budget over all the parts asked of it
+    (:meth:`Investor.ration_credit`, scored by that sentiment) and lends at the rate it
+    quotes (:func:`quote`). Borrowers still short go round again to the lenders with
+    budget left (the borrowers' search over lenders in rounds of Delli Gatti et al. 2010),
+    until a round lends nothing. What the budgets did not cover is the month's
+    ``credit_rationed_usd``. Returns the USD lent to each borrower."""
+    asks = [(cloud, usd, months) for cloud, usd, months in requests if usd >= 1.0]
+    lent: dict[str, float] = {}
+    for _ in range(len(world.investors)):
+        if not lend_round(world, t, asks, lent):
+            break
+    asked = sum(usd for _, usd, _ in asks)
+    world.month_state.credit_rationed_usd += max(0.0, asked - sum(lent.values()))
+    return lent
+
+
+def lend_round(
+    world: ComputeMarket, t: int, asks: list[tuple[Cloud, float, int]], lent: dict[str, float]
+) -> bool:
+    """One matching round of :func:`lend_to_requests`: what each borrower still wants
+    (its ask less ``lent``, updated in place) asked of its syndicate, each lender's budget
+    rationed over what it is asked. Returns whether anything was lent."""
+    scores: list[float] = []
+    claims: dict[str, list[tuple[int, float]]] = {}  # lender -> (request, USD) asked of it
+    for k, (cloud, amount, _) in enumerate(asks):
+        sentiment = lending_sentiment_for(world, cloud.name)
+        scores.append(sentiment)
+        amount -= lent.get(cloud.name, 0.0)
+        syndicate = cloud.choose_syndicate(world.investors, sentiment)
+        offers = np.array([offer for _, offer in syndicate])
+        if amount < 1.0 or offers.sum() < 1.0:
+            continue
+        take = market.pro_rata(offers * (amount / offers.sum()), float(offers.sum()))
+        for (lender, _), usd in zip(syndicate, take, strict=True):
+            part = float(min(usd, lender.loan_budget(sentiment)))
+            claims.setdefault(lender.name, []).append((k, part))
+    booked = False
+    for lender in world.investors:
+        mine = claims.get(lender.name)
+        if not mine:
+            continue
+        budget = max(lender.loan_budget(scores[k]) for k, _ in mine)
+        awards = lender.ration_credit(
+            [usd for _, usd in mine], [scores[k] for k, _ in mine], budget
+        )
+        for (k, _), usd in zip(mine, awards, strict=True):
+            usd = cents_round(float(min(usd, lender.cash)))
+            if usd < 1.0:
+                continue
+            cloud, _, months = asks[k]
+            rate = quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
+            loan = mechanisms.lend(world.books, t, lender, cloud, usd, rate, months)
+            lent[cloud.name] = lent.get(cloud.name, 0.0) + loan.principal
+            booked = True
+    return booked
 
 
 def commit_from_syndicate(

@@ -2,7 +2,7 @@
 accrue interest; labs short of runway sell equity to the investors who value them at the
 round's price or above (a round can close smaller, or fail; its notes convert), then
 convertible notes, then venture debt for what is still short; clouds short of cash borrow
-from a syndicate; then whoever can pay, pays."""
+from syndicates, all the clouds' requests rationed together; then whoever can pay, pays."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import mechanisms
-from sim.agents import Cloud, Lab, MarketAgent
+from sim.agents import Lab, MarketAgent
 from sim.books import FOUNDERS, cents_round
 from sim.instruments import VENTURE_DEBT, ConvertibleNote
 from sim.ledger import Flow
@@ -39,10 +39,7 @@ def run(world: ComputeMarket, t: int) -> None:
                 raised += convertible_notes(world, t, lab, amount - raised)
             if raised < amount - 1.0:
                 venture_debt(world, t, lab, amount - raised)
-    for cloud in world.clouds:
-        if cloud.defaulted or not cloud.sells_to_market:
-            continue
-        borrow(world, t, cloud, cloud.borrowing_wanted(t))
+    borrow_together(world, t)
     world.books.settle_what_can_be_paid(t)
 
 
@@ -222,13 +219,21 @@ def venture_debt(world: ComputeMarket, t: int, lab: Lab, shortfall: float) -> fl
     return lent
 
 
-def borrow(world: ComputeMarket, t: int, cloud: Cloud, amount: float) -> None:
-    """Book a loan of up to ``amount`` from the syndicate ``cloud`` chooses
-    (:func:`sim.phases.credit.lend_from_syndicate`): a bond issuer's
-    (:attr:`Cloud.issues_bonds`) runs ``bonds.maturity_months``, a collateral borrower's
-    ``finance.loan_maturity_months``."""
-    if not cloud.issues_bonds:
-        credit.lend_from_syndicate(world, t, cloud, amount)
-        return
-    lent = credit.lend_from_syndicate(world, t, cloud, amount, world.cfg.bonds.maturity_months)
-    world.month_state.bonds_issued_usd += lent
+def borrow_together(world: ComputeMarket, t: int) -> None:
+    """Every cloud states what it wants to borrow (:meth:`Cloud.borrowing_wanted`) before
+    any is served; the lenders then share their budgets over all the requests
+    (:func:`sim.phases.credit.lend_to_requests`, :meth:`Investor.ration_credit`), so that
+    a small borrower is not starved because the large ones were visited first. A bond
+    issuer's (:attr:`Cloud.issues_bonds`) loan runs ``bonds.maturity_months``, a
+    collateral borrower's ``finance.loan_maturity_months``."""
+    requests = []
+    bonds = world.cfg.bonds.maturity_months
+    for cloud in world.clouds:
+        if cloud.defaulted or not cloud.sells_to_market:
+            continue
+        maturity = bonds if cloud.issues_bonds else world.cfg.finance.loan_maturity_months
+        requests.append((cloud, cloud.borrowing_wanted(t), maturity))
+    lent = credit.lend_to_requests(world, t, requests)
+    world.month_state.bonds_issued_usd += sum(
+        lent.get(cloud.name, 0.0) for cloud, _, _ in requests if cloud.issues_bonds
+    )

@@ -29,6 +29,7 @@ class MonthState:
     credit_committed_usd: float = 0.0  # capex credit lenders committed to clouds this month
     credit_drawn_usd: float = 0.0  # of earlier commitments, drawn on delivery this month
     bonds_issued_usd: float = 0.0  # borrowed by hyperscalers on their cash flow this month
+    credit_rationed_usd: float = 0.0  # asked of lenders this month and not lent (rationing)
 
     @property
     def utilisation(self) -> float:
