@@ -129,6 +129,9 @@ worlds = st.fixed_dictionaries(
         "cascade.rescue_budget_share": st.floats(0.0, 2.0),
         "clouds.*.investment_rule": st.sampled_from(["expected_return", "stock_adjustment"]),
         "investment.preemption_weight": st.floats(0.0, 3.0),
+        "preemption.counts_backlog": st.booleans(),
+        "overflow.sells_ahead": st.booleans(),
+        "overflow.contracted_share": st.floats(0.0, 1.0),
         "bonds.enabled": st.booleans(),
         "bonds.target_cash_capex_months": st.floats(0.0, 24.0),
         "bonds.max_debt_to_income_years": st.floats(0.0, 5.0),
@@ -263,6 +266,8 @@ def test_money_is_conserved_and_books_balance_every_month(
         SUPPLY_SEEN.add("cloud-to-cloud contract")
     if contract_bills.str.endswith(":overflow").any():
         SUPPLY_SEEN.add("buy or build")
+    if contract_bills.str.endswith(":overflow-ahead").any():
+        SUPPLY_SEEN.add("sold ahead")  # a neocloud sold capacity coming online before spot
     if flows["instrument"].astype(str).str.startswith("warrant:").any():
         SUPPLY_SEEN.add("warrant exercised")
     if (model["in_house_gpus"] > 0).any():
@@ -318,6 +323,7 @@ def check_random_worlds_exercised_every_mechanism() -> None:
         "phased commitment",
         "cloud-to-cloud contract",
         "buy or build",
+        "sold ahead",
         "warrant exercised",
         "committed credit",
         "bond issue",
