@@ -130,3 +130,44 @@ def test_a_neocloud_sells_ahead_to_its_existing_buyer_first() -> None:
     assert bought == pytest.approx(min(spare, gap))
     ahead = [k for k in model.books.instruments.contracts if k.id.endswith(":overflow-ahead")]
     assert all(k.buyer == "hyper" and k.seller == "neo" for k in ahead)
+
+
+def test_a_commitment_from_month_0_is_in_force_when_the_run_opens() -> None:
+    """Signed in month 0 to start in month 0 (the Microsoft–CoreWeave contract of the
+    default world): booked before month 0's capacity is allocated and billed in month 0; one
+    signed later to start at the lead is not."""
+    deals = [
+        {
+            "name": "opening-overflow",
+            "kind": "capacity_commitment",
+            "provider": "neo",
+            "receiver": "hyper",
+            "month": 0,
+            "start_month": 0,
+            "months": 36,
+            "amount_usd": 1e9,
+        },
+        {
+            "name": "later",
+            "kind": "capacity_commitment",
+            "provider": "neo",
+            "receiver": "hyper",
+            "month": 0,
+            "months": 36,
+            "amount_usd": 1e9,
+        },
+    ]
+    world = small_world(  # a price at which the neocloud profits on the contracts
+        **{"market.initial_spot_price_usd_per_gpu_hour": 4.0}
+    )
+    cfg = world.model_validate({**world.model_dump(), "deals": deals})
+    model = ComputeMarket(cfg, rng=1)
+    opened = [k for k in model.books.instruments.contracts if k.id.endswith(":opening-overflow")]
+    assert len(opened) == 1 and opened[0].start == 0
+    assert not [k for k in model.books.instruments.contracts if k.id.endswith(":later")]
+    model.step()
+    later = [k for k in model.books.instruments.contracts if k.id.endswith(":later")]
+    assert len(later) == 1 and later[0].start == model.cfg.market.contract_lead_months
+    accruals = model.books.ledger.accruals()
+    month0 = accruals[(accruals["step"] == 0) & (accruals["instrument"] == opened[0].id)]
+    assert month0["amount"].sum() > 0  # billed for month 0
