@@ -171,3 +171,26 @@ def test_a_commitment_from_month_0_is_in_force_when_the_run_opens() -> None:
     accruals = model.books.ledger.accruals()
     month0 = accruals[(accruals["step"] == 0) & (accruals["instrument"] == opened[0].id)]
     assert month0["amount"].sum() > 0  # billed for month 0
+
+
+@pytest.mark.parametrize("new_buyers", [False, True])
+def test_a_neocloud_sells_ahead_to_a_new_buyer_only_if_it_deals_with_new_buyers(
+    new_buyers: bool,
+) -> None:
+    """No contract between them yet: the neocloud sells ahead to the hyperscaler short of
+    capacity only with ``overflow.new_buyers``."""
+    world = small_world(
+        **{
+            "labs.*.contract_coverage": 0.3,
+            "investment.exposure_limit_to_funding": 100.0,
+            "overflow.new_buyers": new_buyers,
+        }
+    )
+    model = ComputeMarket(world, rng=3)
+    model.spot_price = 4.0
+    lead = model.cfg.market.contract_lead_months
+    model.books.sign(0, CapacityContract("big", "lab-a", "hyper", 1e6, 2.0, lead, 60, 1.0))
+    capacity = sum(c.installed_gpus(0) for c in model.clouds)
+    invest.sell_ahead(model, 0, list(model.clouds), capacity, 50_000.0)
+    bought = model.contracted_gpus(buyer="hyper", step=lead)
+    assert (bought > 0) == new_buyers
