@@ -11,8 +11,8 @@ by the clouds in a glut beyond what their contracts needed (net of what is insta
 order) and beyond the contracts signed that month. The endogenous glut: boom demand, no
 bust, pre-emption weights 0, 0.25, 0.5 and the scenario's: runs where spot stays below full
 cost for six months or more (the issue: "pre-emption above a threshold", at least half of 10
-seeds), and the defaults before the longest such run began (the builders must still be
-standing).
+seeds), the defaults before the longest such run began (the builders must still be
+standing), the month of the first default and the peak of GPUs on order.
 The named network: hyperscaler-a's share of neocloud-leader's compute revenue in 2025 (its
 sales to the buyers beyond the labs counted) and
 hyperscaler-bbb's backlog at the end of 2025.
@@ -117,7 +117,7 @@ def endogenous_glut(seeds: int) -> None:
     print("endogenous glut (boom, no bust)    longest run of spot < full cost, months")
     for weight in sorted({0.0, 0.25, 0.5, glut.investment.preemption_weight}):
         scenario = glut.with_overrides({"investment.preemption_weight": weight})
-        runs, before, total = [], [], []
+        runs, before, total, first, peak = [], [], [], [], []
         for seed in range(1, seeds + 1):
             result = simulate(scenario, seed)
             m = result.tables["model"]
@@ -130,9 +130,15 @@ def endogenous_glut(seeds: int) -> None:
                 int(m.loc[m["step"] < start, "new_defaults"].sum()) if start is not None else None
             )
             total.append(int(result.summary["defaults"]))
+            defaults = m.loc[m["new_defaults"] > 0, "step"]
+            first.append(int(defaults.iloc[0]) if len(defaults) else None)
+            peak.append(round(float(m["gpus_on_order"].max()) / 1e6, 1))
         hits = sum(r >= 6 for r in runs)
         print(f"  pre-emption {weight:<4} runs {runs}: {hits} of {seeds} with >= 6 months")
         print(f"    defaults before the glut began {before}; in the whole run {total}")
+        # why a stronger weight can give fewer gluts: the builders over-extend sooner and
+        # default illiquid before the price falls, and a defaulter's orders are cancelled
+        print(f"    month of the first default {first}; peak GPUs on order, millions {peak}")
 
 
 def named_network(seeds: int) -> None:

@@ -1327,6 +1327,67 @@ class InvestmentConfig(Section):
     )
 
 
+class PreemptionConfig(Section):
+    """What a cloud counts as its rivals' announced capacity when it pre-empts them
+    (supply8, issue 16 Must contain 2: "clouds react to rivals' announced pipelines and
+    backlogs"); the weight of the response is `investment.preemption_weight`."""
+
+    counts_backlog: bool = param(
+        True,
+        "switch",
+        "issue 16 (Must contain 2: rivals' announced pipelines and backlogs); CALIBRATION "
+        "Oracle: RPO $455B announced Sep 2025, for capacity online 2027-30",
+        "rivals' pipelines include the contracted capacity they have sold and not yet "
+        "ordered (a phased commitment's later phases); false: only GPUs on order and being "
+        "built count (the rule until MODEL_VERSION 0.51)",
+    )
+
+
+class OverflowConfig(Section):
+    """Overflow contracts between clouds ahead of the spot market (supply8, issue 16 Must
+    contain 5 and Must show "hyperscaler-a buys 60-70% of the leading neocloud's compute
+    revenue"): a neocloud sells the capacity it will have online under term contracts
+    before it sells it on spot, and a hyperscaler short of what its investment rule wants
+    online within the contract lead buys it (buy or build)."""
+
+    sells_ahead: bool = param(
+        True,
+        "switch",
+        f"{CALIBRATION} CoreWeave: 96% of revenue contracted, take-or-pay; Microsoft 62-67% "
+        "of revenue",
+        "neoclouds offer their uncontracted capacity coming online to hyperscalers short "
+        "of capacity, under term contracts, before the spot market (false: a hyperscaler "
+        "buys overflow only for the orders vendors refused, the rule until MODEL_VERSION "
+        "0.51)",
+    )
+    contracted_share: float = param(
+        0.96,
+        "share of installed GPUs",
+        f"{CALIBRATION} CoreWeave: 96% of revenue contracted",
+        "share of the capacity it will have online that a neocloud sells under term "
+        "contracts when buyers want it; the rest it keeps for the spot market",
+        ge=0,
+        le=1,
+    )
+    new_buyers: bool = param(
+        False,
+        "switch",
+        "estimate (relational contracting, Baker, Gibbons and Murphy 2002: repeat orders "
+        "under a master agreement need no new negotiation or credit review)",
+        "a neocloud also sells ahead to hyperscalers it has no contract with, after its "
+        "existing buyers (false: only under an existing contract relationship)",
+    )
+    term_months: int = param(
+        48,
+        "months",
+        f"{CALIBRATION} CoreWeave contract terms 3-5 years (≈ 4.5 weighted); the named "
+        "Microsoft-CoreWeave overflow contract's 4 years",
+        "term of an overflow contract a neocloud sells ahead",
+        ge=1,
+        le=240,
+    )
+
+
 class BondsConfig(Section):
     """How hyperscalers borrow (capex6): investment-grade firms issue unsecured bonds against
     their cash flow, not loans against collateral, to fund the capex their operating cash
@@ -2303,6 +2364,8 @@ class Scenario(Section):
     credit_rationing: CreditRationingConfig = CreditRationingConfig()
     shock: ShockConfig = ShockConfig()
     investment: InvestmentConfig = InvestmentConfig()
+    preemption: PreemptionConfig = PreemptionConfig()
+    overflow: OverflowConfig = OverflowConfig()
     bonds: BondsConfig = BondsConfig()
     competition: CompetitionConfig = CompetitionConfig()
     lab_costs: LabCostsConfig = LabCostsConfig()

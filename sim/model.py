@@ -164,6 +164,7 @@ class ComputeMarket(mesa.Model):
                 )
         self._open_contracts()
         invest.open_pipeline(self)
+        self.deals.on_open(self)
 
     def _check_opening_debt(self, lenders: list[Investor]) -> None:
         """Opening debt is lent round-robin by ``lenders``; each must have the cash for what
@@ -333,6 +334,25 @@ class ComputeMarket(mesa.Model):
             for v in c.fleet
             if v.online_step > month
         )
+
+    def unbuilt_backlog_gpus(self, exclude: str) -> float:
+        month = self.month
+        instruments = self.books.instruments
+        total = 0.0
+        for c in self.clouds:
+            if c.name == exclude or c.defaulted:
+                continue
+            # contracted GPUs change only when a contract starts or ends: the peak from now
+            # on is at this month or at a later contract's start
+            starts = {month} | {
+                k.start
+                for k in instruments.contracts_of(c.name)
+                if k.seller == c.name and k.start > month
+            }
+            peak = max(instruments.contracted_gpus(seller=c.name, step=s) for s in starts)
+            if peak > 0:
+                total += max(0.0, peak - c.installed_gpus(month) - c.pipeline_gpus(month))
+        return total
 
     def full_cost(self, step: int) -> float:
         """Full cost of a new GPU-hour at ``step``, USD."""

@@ -36,6 +36,7 @@ class FakeMarket:
     credit_offered: float = math.inf  # USD a syndicate would lend this month
     facility_usd_per_gpu: float = 10_000.0
     building: dict[str, float] = field(default_factory=dict)  # delivered, not yet online
+    unbuilt_backlog: dict[str, float] = field(default_factory=dict)  # contracted, not ordered
     growth: dict[str, float] = field(default_factory=dict)  # expected monthly growth
     market_caps: dict[str, float] = field(default_factory=dict)
     model: mesa.Model = field(default_factory=lambda: mesa.Model(rng=0))
@@ -111,3 +112,6 @@ class FakeMarket:
 
     def building_gpus(self, exclude: str) -> float:
         return sum(g for name, g in self.building.items() if name != exclude)
+
+    def unbuilt_backlog_gpus(self, exclude: str) -> float:
+        return sum(g for name, g in self.unbuilt_backlog.items() if name != exclude)

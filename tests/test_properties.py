@@ -265,6 +265,8 @@ def test_money_is_conserved_and_books_balance_every_month(
         SUPPLY_SEEN.add("cloud-to-cloud contract")
     if contract_bills.str.endswith(":overflow").any():
         SUPPLY_SEEN.add("buy or build")
+    if contract_bills.str.endswith(":overflow-ahead").any():
+        SUPPLY_SEEN.add("sold ahead")  # a neocloud sold capacity coming online before spot
     if flows["instrument"].astype(str).str.startswith("warrant:").any():
         SUPPLY_SEEN.add("warrant exercised")
     if (model["in_house_gpus"] > 0).any():
@@ -320,6 +322,7 @@ def check_random_worlds_exercised_every_mechanism() -> None:
         "phased commitment",
         "cloud-to-cloud contract",
         "buy or build",
+        "sold ahead",
         "warrant exercised",
         "committed credit",
         "bond issue",

@@ -334,11 +334,20 @@ class Cloud(MarketAgent):
         return self.market.contracted_gpus(seller=self.name, step=step + horizon)
 
     def rivals_pipeline_gpus(self) -> float:
-        """GPUs in rivals' announced pipelines: on order, and delivered but still being
-        built into data centres (a data-centre project is announced when it is ordered and
-        counts until it is online)."""
-        on_order = sum(o.undelivered for o in self.market.open_orders() if o.buyer != self.name)
-        return on_order + self.market.building_gpus(exclude=self.name)
+        """GPUs in rivals' announced pipelines: on order, delivered but still being built
+        into data centres (a data-centre project is announced when it is ordered and counts
+        until it is online), and, with ``preemption.counts_backlog``, the contracted
+        capacity they have sold and not yet ordered (:meth:`MarketView.unbuilt_backlog_gpus`:
+        a commitment is announced the day it is signed, as Oracle's $455B RPO in September
+        2025 for capacity online in 2027-30, and its later phases are capacity the rival
+        will build). Until MODEL_VERSION 0.51 only orders and builds counted, so the later
+        phases of a phased commitment were invisible to pre-emption until ordered."""
+        m = self.market
+        on_order = sum(o.undelivered for o in m.open_orders() if o.buyer != self.name)
+        pipeline = on_order + m.building_gpus(exclude=self.name)
+        if m.cfg.preemption.counts_backlog:
+            pipeline += m.unbuilt_backlog_gpus(exclude=self.name)
+        return pipeline
 
     def preemptive_gpus(self, market_share: float) -> float:
         """Capacity built to keep pace with rivals' announced pipelines: ``preemption_weight``
@@ -446,6 +455,64 @@ class Cloud(MarketAgent):
         bought_then = self.bought_gpus(step + horizon)
         bought_now = self.bought_gpus(step)
         return max(0.0, shortfall_gpus - max(0.0, bought_then - bought_now))
+
+    def capacity_gap_gpus(
+        self, step: int, lead: int, market_share: float, unit_cost: float
+    ) -> float:
+        """GPUs the hyperscaler's investment rule wants online at ``step + lead`` beyond what
+        it will have installed and bought then: capacity it cannot build in time, as its
+        own chips take the build lag (the make-or-buy of Williamson 1975; the Microsoft–
+        CoreWeave contracts: capacity bought while Microsoft's own data centres were being
+        built). The same desired capacity it orders chips for
+        (:meth:`desired_by_expected_return`, :meth:`desired_capacity`), taken at the
+        contract lead; in a glut (:meth:`in_glut`) only its contracts count. 0 for a cloud
+        that does not buy overflow, or under the price-driven rule."""
+        if (
+            self.defaulted
+            or self.spec.archetype != "hyperscaler"
+            or not self.market.cfg.investment.overflow_buying
+            or self.spec.investment_rule == "price_driven"
+        ):
+            return 0.0
+        then = step + lead
+        if self.in_glut(step):
+            desired = self.glut_capacity(step, lead)
+        elif self.spec.investment_rule == "expected_return":
+            desired = self.desired_by_expected_return(step, lead, market_share, unit_cost)
+        else:
+            contracted = self.market.contracted_gpus(seller=self.name, step=then)
+            desired = self.desired_capacity(step, lead, contracted, market_share)
+        return max(0.0, desired - self.installed_gpus(then) - self.bought_gpus(then))
+
+    def spare_for_contract(self, start: int, term_months: int) -> float:
+        """GPUs a neocloud offers under a term contract from ``start`` over ``term_months``:
+        the ``overflow.contracted_share`` of the capacity it will have online (delivered
+        chips whose data centres are finished by then) less what its contracts in force
+        take, in the tightest month of the term (a contract signed earlier may start later:
+        what it sells must still be there then). A neocloud prefers a long take-or-pay
+        contract to the spot market: it fixes the price of a GPU over most of its life and
+        is what its project lenders advance against (Joskow 1987: long contracts protect
+        relationship-specific investment; CALIBRATION: CoreWeave 96% of revenue contracted,
+        lenders' delayed-draw facilities secured by the contracts). 0 for other clouds."""
+        if self.defaulted or self.spec.archetype != "neocloud":
+            return 0.0
+        m = self.market
+        share = m.cfg.overflow.contracted_share
+        end = start + term_months
+        # contracted GPUs rise only when a contract starts: the tightest month is the
+        # term's first or a later contract's start
+        steps = {start} | {
+            k.start
+            for k in m.contracts_of(self.name)
+            if k.seller == self.name and start < k.start < end
+        }
+        return max(
+            0.0,
+            min(
+                share * self.installed_gpus(s) - m.contracted_gpus(seller=self.name, step=s)
+                for s in steps
+            ),
+        )
 
     def commitment_value(
         self, gpus: float, price: float, start: int, term_months: int, step: int, unit_cost: float

@@ -116,3 +116,10 @@ class MarketView(Protocol):
         into data centres (not yet online): the part of their announced pipelines that is
         no longer on order."""
         ...
+
+    def unbuilt_backlog_gpus(self, exclude: str) -> float:
+        """GPUs the clouds other than ``exclude`` have sold under signed contracts and not
+        yet installed, delivered or ordered: each rival's peak contracted GPUs from this
+        month on, less its installed GPUs and pipeline, at least 0 (announced contracted
+        capacity not yet on order: a phased contract's later phases)."""
+        ...

@@ -45,6 +45,10 @@ class DealBook:
     def __init__(self, specs: tuple[DealSpec, ...]) -> None:
         self.deals: list[Deal] = [DEAL_KINDS[spec.kind](spec) for spec in specs]
 
+    def on_open(self, world: DealWorld) -> None:
+        for deal in self.deals:
+            deal.on_open(world)
+
     def on_invest(self, world: DealWorld, t: int) -> None:
         for deal in self.deals:
             provider, receiver = world.agent(deal.spec.provider), world.agent(deal.spec.receiver)

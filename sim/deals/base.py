@@ -65,6 +65,10 @@ class Deal:
         """Is month ``t`` within the deal's months (from ``month``, for ``months``)?"""
         return self.spec.month <= t < self.spec.month + self.spec.months
 
+    def on_open(self, world: DealWorld) -> None:
+        """Before the first month, after the opening contracts and chip pipeline: a deal
+        already in force when the run opens."""
+
     def on_invest(self, world: DealWorld, t: int) -> None:
         """Invest phase, before labs sign contracts and clouds order chips."""
 

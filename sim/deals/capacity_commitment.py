@@ -93,11 +93,24 @@ class CapacityCommitment(Deal):
         super().__init__(spec)
         self.contracts: list[CapacityContract] = []
         self.declined = False
+        self.opened = False  # signed at the opening (in force from month 0)
+
+    def on_open(self, world: DealWorld) -> None:
+        """A commitment signed in month 0 to start in month 0 is in force when the run
+        opens: signed before the first month's operate phase, so the provider's capacity is
+        not sold on spot in month 0 (until MODEL_VERSION 0.51 it was signed in month 0's
+        invest phase, after the month's capacity had been allocated)."""
+        if self.spec.month == 0 and self.spec.start_month == 0:
+            self.opened = True
+            self.sign(world, 0)
 
     def on_invest(self, world: DealWorld, t: int) -> None:
+        if t == self.spec.month and not self.opened:
+            self.sign(world, t)
+
+    def sign(self, world: DealWorld, t: int) -> None:
+        """Offer the provider the commitment's phases in month ``t``; book those it accepts."""
         deal = self.spec
-        if t != deal.month:
-            return
         seller, buyer = world.agent(deal.provider), world.agent(deal.receiver)
         assert isinstance(seller, Cloud)
         mkt = world.cfg.market

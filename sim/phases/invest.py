@@ -73,6 +73,8 @@ def run(world: ComputeMarket, t: int) -> None:
             refused[buyer] -= units
             book_order(world, t, buyer, vendor, units, ordered)
     buy_overflow(world, t, active_clouds, refused)
+    if cfg.overflow.sells_ahead:
+        sell_ahead(world, t, active_clouds, capacity, unit_cost)
     for vendor in vendors:
         # the vendor plans for the orders it was asked for, including what it turned away
         asked = ordered[vendor.name] + sum(
@@ -123,6 +125,82 @@ def buy_overflow(
             )
             if contract is not None:
                 world.month_state.contracts_signed_gpus += units
+
+
+def sell_ahead(
+    world: ComputeMarket, t: int, clouds: list[Cloud], capacity: float, unit_cost: float
+) -> None:
+    """Overflow before the spot market: each neocloud offers the capacity it will have
+    online at the contract lead and has not contracted (:meth:`Cloud.spare_for_contract`)
+    to the hyperscalers short of capacity then (:meth:`Cloud.capacity_gap_gpus`), its
+    existing buyers first in proportion to what they already contract from it (an order
+    under a master agreement: a known counterparty, no new negotiation or credit review;
+    Baker, Gibbons and Murphy 2002's relational contracts), then any other in proportion to
+    its gap. Each contract runs ``overflow.term_months`` at the neocloud's quoted price, if it
+    accepts it (:meth:`Cloud.accepts_commitment`). ``capacity`` is the clouds' installed
+    GPUs (for market shares), ``unit_cost`` the USD of a new GPU online."""
+    mkt = world.cfg.market
+    lead = mkt.contract_lead_months
+    start = t + lead
+    gaps = {
+        c.name: c.capacity_gap_gpus(t, lead, c.installed_gpus(t) / capacity, unit_cost)
+        for c in clouds
+        if c.spec.archetype == "hyperscaler"
+    }
+    for seller in clouds:
+        spare = seller.spare_for_contract(start, world.cfg.overflow.term_months)
+        wanting = [b for b, gap in gaps.items() if gap >= 1.0]
+        if spare < 1.0 or not wanting:
+            continue
+        ties = {b: bought_from(world, b, seller.name, t) for b in wanting}
+        known = {b: g for b, g in ties.items() if g > 0}
+        others = {b: gaps[b] for b in wanting if b not in known}
+        if not world.cfg.overflow.new_buyers:
+            others = {}
+        for weights in (known, others):
+            spare -= sign_overflow(world, t, seller, weights, gaps, spare)
+
+
+def sign_overflow(
+    world: ComputeMarket,
+    t: int,
+    seller: Cloud,
+    weights: dict[str, float],
+    gaps: dict[str, float],
+    spare: float,
+) -> float:
+    """Offer ``spare`` GPUs of ``seller`` to the buyers in ``weights``, in proportion to
+    their weights and no more than each one's gap (``gaps``, reduced by what it signs), from
+    the contract lead over ``overflow.term_months``. Returns the GPUs signed."""
+    total = sum(weights.values())
+    if spare < 1.0 or total <= 0:
+        return 0.0
+    mkt = world.cfg.market
+    signed = 0.0
+    for buyer, weight in weights.items():
+        units = min(gaps[buyer], spare * weight / total)
+        if units < 1.0:
+            continue
+        contract = capacity_commitment.commit(
+            world,
+            t,
+            world.cloud(buyer),
+            seller,
+            units,
+            t + mkt.contract_lead_months,
+            world.cfg.overflow.term_months,
+            "overflow-ahead",
+        )
+        if contract is not None:
+            gaps[buyer] -= units
+            signed += units
+            world.month_state.contracts_signed_gpus += units
+    return signed
+
+
+def bought_from(world: ComputeMarket, buyer: str, seller: str, t: int) -> float:
+    """GPUs ``buyer`` contracts from ``seller`` under contracts in force at ``t``."""
+    return sum(k.gpus for k in world.books.instruments.contracts_of(seller, t) if k.buyer == buyer)
 
 
 def arrange_credit(world: ComputeMarket, t: int, cloud: Cloud, order_usd: float) -> None:
