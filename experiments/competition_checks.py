@@ -281,6 +281,11 @@ def main() -> int:
         means.loc[label, "leader retained vs baseline (B)"] = (
             mine["leader retained"] - base_row["leader retained"]
         ).mean() / 1e9
+        # the shareholders' result: the market value at month 60 (0 once defaulted), which
+        # retained earnings that stop at a default do not show
+        means.loc[label, "leader value at 60 vs baseline (B)"] = (
+            mine["leader value at 60"] - base_row["leader value at 60"]
+        ).mean() / 1e9
     print(means.to_string(float_format="{:.3f}".format))
     print(
         "   (a defaulted lab's retained earnings stop at its default: not a gain, its "
