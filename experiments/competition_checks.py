@@ -46,6 +46,8 @@ OVERBUILD_WORLDS: list[tuple[str, dict[str, float]]] = [
 ]
 """The overbuild worlds of experiments/competition.py: the leader signs for more of its
 projected need at its own optimism (the baseline's coverage is 0.8), or all out."""
+HOURS = 730.0
+"""GPU-hours per GPU per month (``market.hours_per_month``'s default)."""
 PRICE_WAR = {
     "competition.spillover_per_month": 1.0,  # full convergence: followers level at once
     "labs.*.contract_coverage": 1.3,  # idle contracted capacity
@@ -138,6 +140,7 @@ def overbuild_row(tables: dict[str, pd.DataFrame], months: int) -> dict[str, flo
     leader = agents[(agents["agent_id"] == LEADER) & (agents["step"] >= 24)]
     return {
         **overbuild_outcome(tables, LEADER, months),
+        **compute_costs(tables),
         "installed": later["installed_gpus"].mean(),
         "contracted": later["contracted_gpus"].mean(),
         "spot supply": later["spot_supply_gpus"].mean(),
@@ -149,6 +152,26 @@ def overbuild_row(tables: dict[str, pd.DataFrame], months: int) -> dict[str, flo
         "on order": later["gpus_on_order"].mean(),
     }
 
+
+def compute_costs(tables: dict[str, pd.DataFrame], since: int = 24) -> dict[str, float]:
+    """What the leader and its rival labs paid per GPU-hour they used from month ``since``
+    (compute bills: contracts, spot and resale, ÷ GPU-hours used; USD): whether the glut
+    lowers the overbuilding lab's own cost, and whether it raises its rivals'."""
+    bills = tables["accruals"]
+    bills = bills[(bills["kind"] == "compute_due") & (bills["step"] >= since)]
+    labs = lab_rows(tables["agents"])
+    labs = labs[labs["step"] >= since]
+    used = labs.groupby("agent_id")["gpus_used"].sum() * HOURS
+    paid = bills.groupby("payer")["amount"].sum().reindex(used.index, fill_value=0.0)
+    rivals = used.index != LEADER
+    return {
+        "leader cost per GPU-hour": float(paid[LEADER] / used[LEADER]) if used[LEADER] else 0.0,
+        "rivals' cost per GPU-hour": float(paid[rivals].sum() / used[rivals].sum()),
+    }
+
+
+COSTS = ["spot years 3-5", "leader cost per GPU-hour", "rivals' cost per GPU-hour"]
+"""The columns of :func:`overbuild` that say who pays what per GPU-hour in years 3-5 (USD)."""
 
 MECHANISM = [
     "installed",
@@ -293,6 +316,8 @@ def main() -> int:
     )
     print("   money (means over seeds, USD billion):")
     print((by[MONEY].mean() / 1e9).to_string(float_format="{:.1f}".format))
+    print("   who pays what per GPU-hour used in years 3-5 (means over seeds, USD):")
+    print(by[COSTS].mean().to_string(float_format="{:.3f}".format))
     print("   the leader's share of the compute used in years 3-5:")
     share = by["leader share of compute used years 3-5"].mean()
     print(share.to_string(float_format="{:.3f}".format))
