@@ -1,6 +1,6 @@
 """Prints every "Must show" figure of issue 15 (labs compete), measured on the baseline.
 
-Usage: python experiments/competition_checks.py [--seeds N]
+Usage: python experiments/competition_checks.py [--seeds N] [--only 1234] [--opportunity-cost]
 
 1. circular deals ×0 against ×4: total lab revenue over 60 months;
 2. price war: the labs' share-weighted gross margin over 24 months with full capability
@@ -257,8 +257,15 @@ def main() -> int:
     parser.add_argument(
         "--only", default="123456", help="which checks to run, e.g. 14 (default: all)"
     )
+    parser.add_argument(
+        "--opportunity-cost",
+        action="store_true",
+        help="labs long on contracts price at what resale fetches (lab_pricing.opportunity_cost)",
+    )
     args = parser.parse_args()
     base = load_scenario(HERE / "baseline.toml")
+    if args.opportunity_cost:
+        base = base.with_overrides({"lab_pricing.opportunity_cost": True})
     seeds = derive_seeds(2027, args.seeds)
     pd.set_option("display.width", 140)
     if "1" in args.only:

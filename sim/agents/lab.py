@@ -159,9 +159,12 @@ class Lab(MarketAgent):
         the margin on spot, whatever it signed for. Without resale (or with friction 1) the
         idle capacity has no market value and the lab prices at full cost, its contracts'
         capacity-weighted price (``contract_price``; normal-cost pricing, Hall and Hitch
-        1939), as it would with nothing to compare it to."""
-        comp = self.market.cfg.competition
-        resale_value = spot_price * (1.0 - comp.resale_friction) if comp.resale else 0.0
+        1939), as it would with nothing to compare it to; so it does with
+        ``lab_pricing.opportunity_cost`` off (the rule until MODEL_VERSION 0.49)."""
+        cfg = self.market.cfg
+        comp = cfg.competition
+        resell = comp.resale and cfg.lab_pricing.opportunity_cost
+        resale_value = spot_price * (1.0 - comp.resale_friction) if resell else 0.0
         return resale_value if resale_value > 0 else contract_price
 
     def set_margin(self, capability_spread: float) -> float:
