@@ -1,6 +1,6 @@
 """Prints every "Must show" figure of issue 15 (labs compete), measured on the baseline.
 
-Usage: python experiments/competition_checks.py [--seeds N]
+Usage: python experiments/competition_checks.py [--seeds N] [--only 1234] [--opportunity-cost]
 
 1. circular deals ×0 against ×4: total lab revenue over 60 months;
 2. price war: the labs' share-weighted gross margin over 24 months with full capability
@@ -46,6 +46,8 @@ OVERBUILD_WORLDS: list[tuple[str, dict[str, float]]] = [
 ]
 """The overbuild worlds of experiments/competition.py: the leader signs for more of its
 projected need at its own optimism (the baseline's coverage is 0.8), or all out."""
+HOURS = 730.0
+"""GPU-hours per GPU per month (``market.hours_per_month``'s default)."""
 PRICE_WAR = {
     "competition.spillover_per_month": 1.0,  # full convergence: followers level at once
     "labs.*.contract_coverage": 1.3,  # idle contracted capacity
@@ -138,6 +140,7 @@ def overbuild_row(tables: dict[str, pd.DataFrame], months: int) -> dict[str, flo
     leader = agents[(agents["agent_id"] == LEADER) & (agents["step"] >= 24)]
     return {
         **overbuild_outcome(tables, LEADER, months),
+        **compute_costs(tables),
         "installed": later["installed_gpus"].mean(),
         "contracted": later["contracted_gpus"].mean(),
         "spot supply": later["spot_supply_gpus"].mean(),
@@ -149,6 +152,26 @@ def overbuild_row(tables: dict[str, pd.DataFrame], months: int) -> dict[str, flo
         "on order": later["gpus_on_order"].mean(),
     }
 
+
+def compute_costs(tables: dict[str, pd.DataFrame], since: int = 24) -> dict[str, float]:
+    """What the leader and its rival labs paid per GPU-hour they used from month ``since``
+    (compute bills: contracts, spot and resale, ÷ GPU-hours used; USD): whether the glut
+    lowers the overbuilding lab's own cost, and whether it raises its rivals'."""
+    bills = tables["accruals"]
+    bills = bills[(bills["kind"] == "compute_due") & (bills["step"] >= since)]
+    labs = lab_rows(tables["agents"])
+    labs = labs[labs["step"] >= since]
+    used = labs.groupby("agent_id")["gpus_used"].sum() * HOURS
+    paid = bills.groupby("payer")["amount"].sum().reindex(used.index, fill_value=0.0)
+    rivals = used.index != LEADER
+    return {
+        "leader cost per GPU-hour": float(paid[LEADER] / used[LEADER]) if used[LEADER] else 0.0,
+        "rivals' cost per GPU-hour": float(paid[rivals].sum() / used[rivals].sum()),
+    }
+
+
+COSTS = ["spot years 3-5", "leader cost per GPU-hour", "rivals' cost per GPU-hour"]
+"""The columns of :func:`overbuild` that say who pays what per GPU-hour in years 3-5 (USD)."""
 
 MECHANISM = [
     "installed",
@@ -234,8 +257,15 @@ def main() -> int:
     parser.add_argument(
         "--only", default="123456", help="which checks to run, e.g. 14 (default: all)"
     )
+    parser.add_argument(
+        "--opportunity-cost",
+        action="store_true",
+        help="labs long on contracts price at what resale fetches (lab_pricing.opportunity_cost)",
+    )
     args = parser.parse_args()
     base = load_scenario(HERE / "baseline.toml")
+    if args.opportunity_cost:
+        base = base.with_overrides({"lab_pricing.opportunity_cost": True})
     seeds = derive_seeds(2027, args.seeds)
     pd.set_option("display.width", 140)
     if "1" in args.only:
@@ -281,6 +311,11 @@ def main() -> int:
         means.loc[label, "leader retained vs baseline (B)"] = (
             mine["leader retained"] - base_row["leader retained"]
         ).mean() / 1e9
+        # the shareholders' result: the market value at month 60 (0 once defaulted), which
+        # retained earnings that stop at a default do not show
+        means.loc[label, "leader value at 60 vs baseline (B)"] = (
+            mine["leader value at 60"] - base_row["leader value at 60"]
+        ).mean() / 1e9
     print(means.to_string(float_format="{:.3f}".format))
     print(
         "   (a defaulted lab's retained earnings stop at its default: not a gain, its "
@@ -288,6 +323,8 @@ def main() -> int:
     )
     print("   money (means over seeds, USD billion):")
     print((by[MONEY].mean() / 1e9).to_string(float_format="{:.1f}".format))
+    print("   who pays what per GPU-hour used in years 3-5 (means over seeds, USD):")
+    print(by[COSTS].mean().to_string(float_format="{:.3f}".format))
     print("   the leader's share of the compute used in years 3-5:")
     share = by["leader share of compute used years 3-5"].mean()
     print(share.to_string(float_format="{:.3f}".format))

@@ -1479,6 +1479,21 @@ class LabCostsConfig(Section):
     )
 
 
+class LabPricingConfig(Section):
+    """What a lab counts as the marginal cost of serving from contracted capacity it holds
+    beyond its need (issue 15: circular money and overbuilding reach service prices)."""
+
+    opportunity_cost: bool = param(
+        False,
+        "switch",
+        "Buchanan 1969, Cost and Choice: sunk take-or-pay bills do not enter the marginal "
+        "decision; the cost of serving from idle capacity is what reselling it fetches",
+        "a lab long on contracts prices its marginal user at spot × (1 − resale_friction) "
+        "(with resale on), not at its contracts' price; off: its contracts' capacity-weighted "
+        "price, the rule until MODEL_VERSION 0.49",
+    )
+
+
 class OutsideDemandConfig(Section):
     """Demand for compute from beyond the frontier labs (the scale issue): the hyperscalers'
     own AI workloads (search, ads, recommendation, copilots, their own models), enterprises
@@ -2369,6 +2384,7 @@ class Scenario(Section):
     bonds: BondsConfig = BondsConfig()
     competition: CompetitionConfig = CompetitionConfig()
     lab_costs: LabCostsConfig = LabCostsConfig()
+    lab_pricing: LabPricingConfig = LabPricingConfig()
     outside: OutsideDemandConfig = OutsideDemandConfig()
     labs: tuple[LabSpec, ...] = Field(min_length=1)
     clouds: tuple[CloudSpec, ...] = Field(min_length=1)
@@ -2829,6 +2845,7 @@ def parameter_table() -> list[dict[str, str]]:
         ("investment", InvestmentConfig),
         ("bonds", BondsConfig),
         ("lab_costs", LabCostsConfig),
+        ("lab_pricing", LabPricingConfig),
         ("outside", OutsideDemandConfig),
         ("labs[]", LabSpec),
         ("clouds[]", CloudSpec),
@@ -2891,6 +2908,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "investment": InvestmentConfig,
     "bonds": BondsConfig,
     "lab_costs": LabCostsConfig,
+    "lab_pricing": LabPricingConfig,
     "outside": OutsideDemandConfig,
     "labs": LabSpec,
     "clouds": CloudSpec,

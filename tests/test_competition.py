@@ -89,9 +89,40 @@ def test_marginal_cost_is_its_own_contracts_or_spot() -> None:
     market = FakeMarket(contracts=[contract(600.0, 2.0), contract(400.0, 3.0, buyer="lab-b")])
     lab = make_lab(market)
     assert lab.contract_price(0) == 2.0  # only its own contracts count
+    # by default (lab_pricing.opportunity_cost off) a lab long on contracts prices at them
     assert lab.marginal_cost(3.0, 600.0, 500.0, 0) == 2.0
-    assert lab.marginal_cost(3.0, 600.0, 1000.0, 0) == 3.0
+    market.cfg = market.cfg.with_overrides({"lab_pricing.opportunity_cost": True})
+    friction = market.cfg.competition.resale_friction
+    # long on contracts: the next user is served from capacity it could resell, so the
+    # marginal cost is what resale fetches, spot × (1 − friction), not the sunk contract price
+    assert lab.marginal_cost(3.0, 600.0, 500.0, 0) == pytest.approx(3.0 * (1 - friction))
+    assert lab.marginal_cost(3.0, 600.0, 1000.0, 0) == 3.0  # short: the margin is spot
     assert lab.service_price(2.0) == pytest.approx(2.0 / (1 - lab.margin))
+
+
+def test_idle_contracted_capacity_costs_what_resale_fetches() -> None:
+    """A glut reprices the marginal cost of a lab long on pre-glut contracts: contracts
+    signed at $2.00, spot falls to $1.00, friction 0.2: the lab's marginal GPU-hour costs
+    $0.80, below a rival's $1.00 on spot. Without resale there is nothing to compare the
+    capacity to and it prices at its contracts' price (full cost)."""
+    market = FakeMarket(contracts=[contract(600.0, 2.0)])
+    market.cfg = market.cfg.with_overrides(
+        {"competition.resale_friction": 0.2, "lab_pricing.opportunity_cost": True}
+    )
+    long_lab = make_lab(market)
+    assert long_lab.idle_capacity_cost(2.0, 1.0) == pytest.approx(0.8)
+    assert long_lab.marginal_cost(1.0, 600.0, 500.0, 0) == pytest.approx(0.8)
+    rival = make_lab(market, "lab-b")  # holds no contracts: buys at the margin on spot
+    assert rival.marginal_cost(1.0, 0.0, 500.0, 0) == 1.0
+    assert long_lab.utility(long_lab.service_price(0.8)) > rival.utility(rival.service_price(1.0))
+    base = market.cfg
+    for off in (
+        {"competition.resale": False},
+        {"competition.resale_friction": 1.0},
+        {"lab_pricing.opportunity_cost": False},  # the rule until 0.49
+    ):
+        market.cfg = base.with_overrides(off)
+        assert make_lab(market).marginal_cost(1.0, 600.0, 500.0, 0) == 2.0
 
 
 def test_margin_falls_toward_the_floor_as_capabilities_converge() -> None:

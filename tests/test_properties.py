@@ -172,6 +172,16 @@ worlds = st.fixed_dictionaries(
     deals=False,
     deal_scale=0.0,
 )
+@example(  # issue 15: a lab long on contracts prices at what resale fetches (off by default)
+    overrides={
+        "lab_pricing.opportunity_cost": True,
+        "labs.*.contract_coverage": 1.6,
+        "run.months": 24,
+    },
+    seed=2,
+    deals=True,
+    deal_scale=1.0,
+)
 @given(
     overrides=worlds,
     seed=st.integers(0, 2**32 - 1),
@@ -253,6 +263,15 @@ def test_money_is_conserved_and_books_balance_every_month(
         COMPETITION_SEEN.add("lab-owned capacity")  # the lab used capacity it owns
     if "resale" in kinds:
         COMPETITION_SEEN.add("resale")
+    comp = scenario.competition
+    if scenario.lab_pricing.opportunity_cost and comp.resale and 0.01 < comp.resale_friction < 1:
+        # a lab long on contracts priced its marginal user at what resale fetches
+        lab_prices = agents[agents["agent_type"] == "Lab"]
+        spot = model.set_index("step")["spot_price_usd_per_gpu_hour"]
+        cost = lab_prices["service_price_usd_per_gpu_hour"] * (1 - lab_prices["gross_margin"])
+        resale = lab_prices["step"].map(spot) * (1 - comp.resale_friction)
+        if ((cost - resale).abs() < 1e-9 * resale.abs().clip(lower=1)).any():
+            COMPETITION_SEEN.add("opportunity-cost pricing")
     lab_rows = agents[agents["agent_type"] == "Lab"]
     if (lab_rows["enterprise_customers"] - lab_rows["market_share"]).abs().max() > 1e-6:
         COMPETITION_SEEN.add("segments")  # a lab's enterprise share differs from its overall
@@ -303,7 +322,7 @@ def check_random_worlds_exercised_every_mechanism() -> None:
     """Defaults in a good share of worlds, every deal kind, the capital market's failed
     rounds, listed marks, venture debt and convertible notes (sold, accrued in kind and
     converted at a later round), every distress mechanism, and issue 15's joint ventures,
-    lab-owned capacity and resale."""
+    lab-owned capacity, resale and opportunity-cost pricing (in its own example world)."""
     share = sum(DEFAULT_SHARE_SEEN) / len(DEFAULT_SHARE_SEEN)
     print(f"share of random worlds with at least one default: {share:.0%}")
     assert share >= 0.15
@@ -329,6 +348,12 @@ def check_random_worlds_exercised_every_mechanism() -> None:
         "opening credit",
         "credit rationed",
     } == SUPPLY_SEEN
-    assert {"joint venture", "lab-owned capacity", "resale", "segments"} == COMPETITION_SEEN
+    assert {
+        "joint venture",
+        "lab-owned capacity",
+        "resale",
+        "segments",
+        "opportunity-cost pricing",
+    } == COMPETITION_SEEN
     assert {"in-house", "on spot", "resale to outside buyers"} == OUTSIDE_SEEN
     assert {"grouped payment"} == PAYMENTS_SEEN

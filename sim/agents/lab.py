@@ -141,10 +141,31 @@ class Lab(MarketAgent):
     ) -> float:
         """USD per GPU-hour of serving one more user: its own marginal cost, not the spot
         price alone. While its term contracts (``contracted_gpus``) cover its need
-        (``need_gpus``) the next GPU-hour comes from them, at their capacity-weighted price;
-        once it buys on spot at the margin, or holds no contracts, it is the spot price
-        (:func:`sim.market.marginal_cost`)."""
-        return marginal_cost(self.contract_price(step), contracted_gpus, need_gpus, spot_price)
+        (``need_gpus``) the next GPU-hour comes from them, at what a contracted GPU-hour it
+        does not need costs it (:meth:`idle_capacity_cost`); once it buys on spot at the
+        margin, or holds no contracts, it is the spot price (:func:`sim.market.marginal_cost`)."""
+        cost = self.idle_capacity_cost(self.contract_price(step), spot_price)
+        return marginal_cost(cost, contracted_gpus, need_gpus, spot_price)
+
+    def idle_capacity_cost(self, contract_price: float, spot_price: float) -> float:
+        """USD per GPU-hour that serving a user from contracted capacity it holds beyond its
+        need costs the lab: the opportunity cost, not the contract price. Take-or-pay bills
+        are owed whether the capacity is used or not (a sunk cost, which does not enter the
+        price of the marginal unit); what the lab gives up by serving from it is what
+        reselling it would fetch, ``spot × (1 − resale_friction)`` (the opportunity cost of
+        a sunk input at its market value: Buchanan 1969, *Cost and Choice*; Baumol and
+        Blinder's textbook rule "sunk costs do not affect the marginal decision"). So a lab
+        long on contracts in a glut prices off the glut's spot price, below rivals who buy at
+        the margin on spot, whatever it signed for. Without resale (or with friction 1) the
+        idle capacity has no market value and the lab prices at full cost, its contracts'
+        capacity-weighted price (``contract_price``; normal-cost pricing, Hall and Hitch
+        1939), as it would with nothing to compare it to; so it does with
+        ``lab_pricing.opportunity_cost`` off (the rule until MODEL_VERSION 0.49)."""
+        cfg = self.market.cfg
+        comp = cfg.competition
+        resell = comp.resale and cfg.lab_pricing.opportunity_cost
+        resale_value = spot_price * (1.0 - comp.resale_friction) if resell else 0.0
+        return resale_value if resale_value > 0 else contract_price
 
     def set_margin(self, capability_spread: float) -> float:
         """The gross margin for this month (a decision), as a share of the service price.

@@ -69,14 +69,21 @@ def run(world: ComputeMarket, t: int) -> None:
     elasticity = world.cfg.competition.service_price_elasticity  # end users' response
     # a lab whose contracts cover its need even at its contract-price service price
     # serves the marginal user from them; otherwise it buys the margin on spot
-    priced = np.where(contract_price > 0, contract_price, world.spot_price)
+
+    def idle_costs_at(spot: float) -> Vector:
+        """What a contracted GPU-hour beyond its need costs each lab when the spot price is
+        ``spot`` (``Lab.idle_capacity_cost``: what reselling it would fetch)."""
+        pairs = zip(labs, contract_price, strict=True)
+        return np.array([lab.idle_capacity_cost(float(p), spot) for lab, p in pairs])
+
+    priced = np.where(contract_price > 0, idle_costs_at(world.spot_price), world.spot_price)
     at_contract = need_ref * (priced / keep / reference) ** elasticity
     long = (available > 0) & (contract_price > 0) & (at_contract <= available)
 
     def prices_at(spot: float) -> Vector:
         """Each lab's service price when the spot price is ``spot``: its posted margin over
         its marginal cost (see ``Lab.marginal_cost``)."""
-        return np.where(long, contract_price, spot) / keep
+        return np.where(long, idle_costs_at(spot), spot) / keep
 
     def response_at(spot: float) -> Vector:
         """Multiplier on each lab's demand at its reference price (constant elasticity)."""
