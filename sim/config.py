@@ -1339,7 +1339,7 @@ class SourcingConfig(Section):
         le=1000,
     )
     spot_matching: Literal["in_order", "pro_rata"] = param(
-        "pro_rata",
+        "in_order",
         "rule",
         "estimate (a spot buyer rents from as few providers as it can: every provider is an "
         "account, a contract and an integration to run; issue 20)",

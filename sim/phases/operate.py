@@ -130,9 +130,9 @@ def run(world: ComputeMarket, t: int) -> None:
         c.start_month()
     in_order = world.cfg.sourcing.spot_matching == "in_order"
     if in_order:  # who sells to which lab: each seller its share of the labs' purchases
-        bought = float(spot_alloc.sum())
+        labs_bought = float(spot_alloc.sum())
         sold = [
-            bought * q / supply if supply > 0 else 0.0
+            labs_bought * q / supply if supply > 0 else 0.0
             for q in (*(spot_left[c.name] for c in clouds), *offered)
         ]
         trades: list[list[tuple[int, float]]] = [[] for _ in labs]
