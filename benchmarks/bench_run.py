@@ -140,8 +140,8 @@ def commands(repeat: int, seconds: float) -> None:
         common = ["run", "baseline", "--no-progress", "--force", "--out", str(out)]
         listed = command_seconds(["--help"], repeat)
         helped = command_seconds(["run", "--help"], repeat)
-        bare = command_seconds([*common, "--no-picture"], 1)
-        lean_bytes = folder_bytes(out)
+        drawn = command_seconds([*common, "--picture"], 1)
+        picture_bytes = folder_bytes(out)
         whole = command_seconds(common, 1)
         default_bytes = folder_bytes(out)
         command_seconds([*common, "--detail"], 1)
@@ -152,12 +152,12 @@ def commands(repeat: int, seconds: float) -> None:
     )
     print(
         f"`computesim run baseline`: {whole[1]:.2f} s CPU ({whole[1] / seconds:.1f}x the model's "
-        f"CPU time; {whole[0]:.2f} s wall); with --no-picture {bare[1]:.2f} s CPU "
-        f"({bare[0]:.2f} s wall)"
+        f"CPU time; {whole[0]:.2f} s wall); with --picture {drawn[1]:.2f} s CPU "
+        f"({drawn[0]:.2f} s wall)"
     )
     print(
         f"run folder: {default_bytes / 1000:,.0f} kB by default (goal 250 kB), "
-        f"{lean_bytes / 1000:,.0f} kB with --no-picture, {detail_bytes / 1000:,.0f} kB with "
+        f"{picture_bytes / 1000:,.0f} kB with --picture, {detail_bytes / 1000:,.0f} kB with "
         "--detail"
     )
 

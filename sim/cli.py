@@ -69,11 +69,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser(
         "run",
-        help="run one scenario and write its tables, summary and overview figure",
+        help="run one scenario and write its tables and summary (and its figure)",
         description="Run one scenario. Writes model, agents, kinds, lines, events, debtrank and "
         "exposures (zstd .parquet; with --detail also flows, accruals, allocations and journal, "
         "one row per posting), config.json (resolved config and seed), summary.json, "
-        "overview.png (unless --no-picture) and, last, run.json (the completion marker) into "
+        "overview.png (with --picture) and, last, run.json (the completion marker) into "
         "--out, and prints a short summary. The folder is written beside --out and renamed into "
         "place when complete: an interrupted run leaves --out as it was. An --out holding a "
         "run of the same scenario is replaced whole; one holding anything else is refused "
@@ -115,9 +115,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "from the folder)",
     )
     run.add_argument(
+        "--picture",
+        action="store_true",
+        help="also draw overview.png, the figure of the run (45 kB; imports the plotting "
+        "library and takes about 0.5 s)",
+    )
+    run.add_argument(
         "--no-picture",
         action="store_true",
-        help="do not draw overview.png (saves the plotting import and about 0.5 s)",
+        help="draw no overview.png (the default since MODEL_VERSION 0.53; overrides --picture)",
     )
     run.set_defaults(handler=f"{RUN_COMMANDS}:cmd_run")
     surgery = sub.add_parser(

@@ -1388,6 +1388,51 @@ class OverflowConfig(Section):
     )
 
 
+class SourcingConfig(Section):
+    """Whom a buyer trades with (issue 20, linear scaling): a buyer deals with a few
+    counterparties it knows, not with every seller in the market — firms buy from the
+    suppliers they know (Dosi, Fagiolo and Roventini 2010, the K+S model: a consumption-good
+    firm orders machines from the few capital-good firms whose brochures reach it), so the
+    trading relations grow with the world, not with its square. In the default world every
+    product line has one vendor and there are four neoclouds, so the first two parameters
+    bind only in larger worlds (``Scenario.scaled``, a ``count`` above 1)."""
+
+    suppliers_per_line: int = param(
+        1,
+        "vendors",
+        "estimate (a cloud buys each kind of chip from the maker it has a supply agreement "
+        "with; the K+S model's firms know a few suppliers, Dosi et al. 2010)",
+        "chip vendors a cloud orders from, and second-sources from, among the vendors of one "
+        "product line (the copies of one chip_vendors entry): the ones it knows, by its place "
+        "in the market's creation order, so interchangeable vendors share the buyers evenly",
+        ge=1,
+        le=1000,
+    )
+    overflow_sellers: int = param(
+        5,
+        "neoclouds",
+        "estimate (Microsoft contracted overflow capacity from five neoclouds in 2025: "
+        "CoreWeave, Nebius, Nscale, Lambda and IREN, press Sep–Nov 2025; not in "
+        "CALIBRATION.md)",
+        "the most neoclouds a hyperscaler contracts overflow capacity from in a month: those "
+        "with the most room (installed and coming, not yet contracted)",
+        ge=1,
+        le=1000,
+    )
+    spot_matching: Literal["in_order", "pro_rata"] = param(
+        "in_order",
+        "rule",
+        "estimate (a spot buyer rents from as few providers as it can: every provider is an "
+        "account, a contract and an integration to run; issue 20)",
+        "who buys from whom on the spot market, once the market has cleared each buyer's and "
+        "each seller's quantity: in_order = buyers fill their purchases from the sellers in "
+        "turn (buyers and sellers in the market's creation order), so a buyer deals with one "
+        "seller or a few and the bills grow with the number of traders; pro_rata = every "
+        "buyer buys from every seller in proportion to what it offers (the rule until "
+        "MODEL_VERSION 0.49; the bills grow with buyers × sellers)",
+    )
+
+
 class BondsConfig(Section):
     """How hyperscalers borrow (capex6): investment-grade firms issue unsecured bonds against
     their cash flow, not loans against collateral, to fund the capex their operating cash
@@ -2381,6 +2426,7 @@ class Scenario(Section):
     investment: InvestmentConfig = InvestmentConfig()
     preemption: PreemptionConfig = PreemptionConfig()
     overflow: OverflowConfig = OverflowConfig()
+    sourcing: SourcingConfig = SourcingConfig()
     bonds: BondsConfig = BondsConfig()
     competition: CompetitionConfig = CompetitionConfig()
     lab_costs: LabCostsConfig = LabCostsConfig()

@@ -74,6 +74,37 @@ def pro_rata(requests: ArrayLike, available: float) -> NDArray[np.float64]:
     return req * (available / total)
 
 
+def match_in_order(bought: ArrayLike, sold: ArrayLike) -> list[tuple[int, int, float]]:
+    """Who buys how much from whom, once a market has cleared each buyer's quantity
+    (``bought``) and each seller's (``sold``, the same total): buyers fill their purchases
+    from the sellers in turn, each buyer from the next seller with quantity left (the
+    north-west corner rule of the transportation problem, Dantzig 1963, ch. 14). Every buyer
+    gets its quantity and every seller sells its own, as pro rata matching would give them,
+    but with at most buyers + sellers − 1 trades instead of buyers × sellers: a buyer deals
+    with one seller or a few (each trading relation is an account and a bill to run; our
+    own rule). Returns (buyer index, seller index, quantity > 0) in order; when the totals
+    differ (rounding), the last buyer or seller keeps the difference unmatched."""
+    want = [float(q) for q in np.asarray(bought, dtype=float)]
+    have = [float(q) for q in np.asarray(sold, dtype=float)]
+    trades: list[tuple[int, int, float]] = []
+    i = j = 0
+    left_want = want[0] if want else 0.0
+    left_have = have[0] if have else 0.0
+    while i < len(want) and j < len(have):
+        q = min(left_want, left_have)
+        if q > 0:
+            trades.append((i, j, q))
+        left_want -= q
+        left_have -= q
+        if left_want <= 0:  # exactly 0 when this buyer's need was the smaller
+            i += 1
+            left_want = want[i] if i < len(want) else 0.0
+        if left_have <= 0:
+            j += 1
+            left_have = have[j] if j < len(have) else 0.0
+    return trades
+
+
 def clearing_price_of(
     excess_demand: Callable[[float], float], floor: float, cap: float, iterations: int = 80
 ) -> float:

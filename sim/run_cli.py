@@ -42,7 +42,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             scenario, seed=seed, months=months, audit=args.audit, progress=not args.no_progress
         )
         written = runner.write_run(run.result, staging, detail=args.detail)
-        if not args.no_picture:
+        picture = args.picture and not args.no_picture
+        if picture:
             from sim.overview import save_png  # plotting: imported only to draw
 
             png = save_png(
@@ -51,9 +52,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             os.chmod(png, runner.FILE_MODE)
     print(format_summary(run.result.summary, run.tables["model"]))
     tables = ", ".join(p.stem for p in written if p.suffix == ".parquet")
-    picture = "" if args.no_picture else " overview.png;"
+    drawn = " overview.png;" if picture else ""
     print(
-        f"wrote {out}/ ({tables} .parquet; config.json; summary.json;{picture} {runner.RUN_MARKER})"
+        f"wrote {out}/ ({tables} .parquet; config.json; summary.json;{drawn} {runner.RUN_MARKER})"
     )
     return 0
 

@@ -636,6 +636,35 @@ def test_a_hyperscaler_buys_what_it_cannot_build_less_what_it_already_buys() -> 
     assert make_cloud(off, "hyper", archetype="hyperscaler").overflow_wanted(0, 6, 5e3) == 0.0
 
 
+def test_a_cloud_orders_from_the_suppliers_it_knows_one_per_product_line() -> None:
+    """Of each product line (copies of one vendor spec) a cloud knows the vendor at its own
+    place in the creation order; buyers share a line's vendors evenly, and the order splits
+    over the lines by order share (K+S: firms buy from the suppliers they know)."""
+    market = FakeMarket()
+    lead = market.cfg.chip_vendors[0].model_copy(update={"name": "lead", "order_share": 0.8})
+    second = lead.model_copy(update={"name": "second", "order_share": 0.2})
+    lines = [
+        [ChipVendor(market.model, market, f"lead-{k}", lead, 1 / 3) for k in range(3)],
+        [ChipVendor(market.model, market, "second", second, 1.0)],
+    ]
+    clouds = [make_cloud(market, f"c{k}") for k in range(6)]
+    known = [[v.name for v in c.suppliers(lines)] for c in clouds]
+    assert all(len(names) == 2 and names[1] == "second" for names in known)
+    leaders = [names[0] for names in known]
+    assert sorted(leaders) == ["lead-0", "lead-0", "lead-1", "lead-1", "lead-2", "lead-2"]
+    assert leaders[0] != leaders[1] != leaders[2] != leaders[0]  # neighbours differ
+    split = clouds[0].split_order(1000.0, clouds[0].suppliers(lines))
+    assert split == {leaders[0]: pytest.approx(800.0), "second": pytest.approx(200.0)}
+    # knowing two per line: both of a line's vendors share the line's order share
+    two = FakeMarket(cfg=small_world(**{"sourcing.suppliers_per_line": 2}))
+    cloud = Cloud(two.model, two, "c", clouds[0].spec)
+    chosen = cloud.suppliers(lines)
+    assert [v.spec.name for v in chosen] == ["lead", "lead", "second"]
+    assert sum(cloud.split_order(900.0, chosen).values()) == pytest.approx(900.0)
+    # in a line of one vendor every cloud knows it: the default world's sourcing is unchanged
+    assert all(c.suppliers([lines[1]]) == lines[1] for c in clouds)
+
+
 def test_a_lab_exercises_a_vested_warrant_in_the_money_if_cash_covers_the_strike() -> None:
     market = FakeMarket()
     lab = make_lab(market)

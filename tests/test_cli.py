@@ -32,6 +32,7 @@ def test_run_writes_tables_config_summary_and_figure(tmp_path: Path) -> None:
             "5",
             "--months",
             "12",
+            "--picture",
         ],
         capture_output=True,
         text=True,

@@ -46,6 +46,7 @@ def test_parquet_identical_across_processes(tmp_path: Path) -> None:
                 "24",
                 "--no-progress",
                 "--detail",
+                "--picture",
             ],
             check=True,
             capture_output=True,

@@ -45,6 +45,26 @@ def test_tables_read_back_identical_and_zstd(result, tmp_path: Path) -> None:
         assert codecs == {"ZSTD"}, (name, codecs)
 
 
+def test_money_in_cents_and_derived_columns_only_where_they_differ(result, tmp_path) -> None:
+    """On disk a balance is integer cents (``cash_cents``); retained earnings (book equity
+    less paid-in capital) is not stored; a market value is stored only where it is not the
+    lab's valuation or the party's book equity (a listed price, a defaulter's 0) — and
+    read_table gives back the frame in memory, to the bit."""
+    write_run(result, tmp_path)
+    on_disk = pd.read_parquet(tmp_path / "agents.parquet")
+    agents = result.tables["agents"]
+    assert on_disk["cash_cents"].dtype == "int64" and "cash_usd" not in on_disk
+    assert "retained_usd" not in on_disk and "retained_cents" not in on_disk
+    stored = on_disk["market_value_usd"].notna()
+    assert 0 < stored.sum() < len(on_disk)
+    listed = on_disk["agent_type"].isin(["Cloud", "ChipVendor"])
+    assert not stored[~listed].any() or on_disk.loc[stored & ~listed, "defaulted"].all()
+    back = read_table(tmp_path / "agents.parquet")
+    pd.testing.assert_frame_equal(back, agents)
+    cents = (agents[["equity_usd", "paid_in_usd", "retained_usd"]] * 100).round()
+    assert (cents["equity_usd"] - cents["paid_in_usd"] == cents["retained_usd"]).all()
+
+
 def test_detail_tables_only_on_request(result, tmp_path: Path) -> None:
     names = {p.stem for p in write_run(result, tmp_path / "lean")}
     assert names.isdisjoint(DETAIL_TABLES)
@@ -61,6 +81,8 @@ def test_cli_detail_and_no_picture(tmp_path: Path, capsys: pytest.CaptureFixture
     assert all((out / f"{name}.parquet").is_file() for name in DETAIL_TABLES)
     assert "overview.png" not in capsys.readouterr().out
     assert main([*args, "--force"]) == 0
+    assert not (out / "overview.png").exists()  # the figure only on request
+    assert main([*args, "--force", "--picture"]) == 0
     with Image.open(out / "overview.png") as image:
         assert image.mode == "P" and image.size == (1200, 800)  # a palette PNG
     assert not (out / "flows.parquet").exists()

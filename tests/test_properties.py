@@ -76,6 +76,7 @@ COMPETITION_SEEN: set[str] = set()  # issue 15's: joint ventures, lab-owned capa
 # consumer and enterprise segments that grow apart
 OUTSIDE_SEEN: set[str] = set()  # the scale issue's buyers beyond the labs: in-house, on spot
 PAYMENTS_SEEN: set[str] = set()  # issue 20's grouped payments, allocated to instruments
+SPOT_MATCHING_SEEN: set[str] = set()  # issue 20's spot rules that billed labs' purchases
 
 EXERCISED = {
     "vendor_financing",
@@ -146,6 +147,7 @@ worlds = st.fixed_dictionaries(
         "demand.enterprise_growth_premium_per_month": st.floats(0.0, 0.3),
         "labs.*.enterprise_revenue_share": st.floats(0.0, 1.0),
         "labs.*.enterprise_edge": st.floats(-3.0, 3.0),
+        "sourcing.spot_matching": st.sampled_from(["in_order", "pro_rata"]),
     }
 )
 
@@ -272,6 +274,13 @@ def test_money_is_conserved_and_books_balance_every_month(
         resale = lab_prices["step"].map(spot) * (1 - comp.resale_friction)
         if ((cost - resale).abs() < 1e-9 * resale.abs().clip(lower=1)).any():
             COMPETITION_SEEN.add("opportunity-cost pricing")
+    spot_bills = accruals[accruals["instrument"].isin(["spot", "resale"])]
+    if len(spot_bills):
+        rule = overrides.get("sourcing.spot_matching", "in_order")
+        SPOT_MATCHING_SEEN.add(rule)
+        if rule == "in_order":  # few trades: at most buyers + sellers
+            pairs = spot_bills.drop_duplicates(["step", "payer", "payee"])
+            assert (pairs.groupby("step").size() <= len(labs) + len(agents["agent_id"])).all()
     lab_rows = agents[agents["agent_type"] == "Lab"]
     if (lab_rows["enterprise_customers"] - lab_rows["market_share"]).abs().max() > 1e-6:
         COMPETITION_SEEN.add("segments")  # a lab's enterprise share differs from its overall
@@ -357,3 +366,4 @@ def check_random_worlds_exercised_every_mechanism() -> None:
     } == COMPETITION_SEEN
     assert {"in-house", "on spot", "resale to outside buyers"} == OUTSIDE_SEEN
     assert {"grouped payment"} == PAYMENTS_SEEN
+    assert {"in_order", "pro_rata"} == SPOT_MATCHING_SEEN

@@ -141,16 +141,16 @@ def test_crash_while_writing_leaves_the_old_run_whole(
     out = tmp_path / "out"
     assert _run(["run", str(small_toml), "--out", str(out), "--months", MONTHS], capsys)[0] == 0
     old = {p.name: p.read_bytes() for p in out.iterdir()}
-    real = pd.DataFrame.to_parquet
+    real = sim.runner.write_table
     written: list[str] = []
 
-    def crash_on_third(self: pd.DataFrame, path: str, *a: object, **k: object) -> None:
+    def crash_on_third(df: pd.DataFrame, path: str, name: str = "") -> None:
         written.append(path)
         if len(written) == 3:
             raise KeyboardInterrupt  # killed part way through writing
-        real(self, path, *a, **k)
+        real(df, path, name)
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", crash_on_third)
+    monkeypatch.setattr(sim.runner, "write_table", crash_on_third)
     with pytest.raises(KeyboardInterrupt):
         main(["run", str(small_toml), "--out", str(out), "--months", "4", "--no-progress"])
     assert {p.name: p.read_bytes() for p in out.iterdir()} == old

@@ -574,8 +574,26 @@ class Cloud(MarketAgent):
         funding = self.funding_capacity(step) + cfg.finance.max_loan_to_backlog * buyer_value_usd
         return profit > cost and exposure <= inv.exposure_limit_to_funding * max(0.0, funding)
 
+    def suppliers(self, lines: Sequence[Sequence[ChipVendor]]) -> list[ChipVendor]:
+        """The vendors it orders chips from: of each product line (``lines``: the vendors
+        in business built from one ``chip_vendors`` entry, interchangeable copies, in
+        creation order), the ``sourcing.suppliers_per_line`` it knows — the line's vendors
+        from its own place in the market's creation order (Mesa's ``unique_id``) on, so
+        that the buyers of a line are shared evenly over its vendors. A firm buys from the
+        few suppliers it knows, not from every one in the market (Dosi, Fagiolo and
+        Roventini 2010, the K+S model); in the default world every line has one vendor and
+        a cloud knows them all. When its vendor fails, the next of the line takes its place
+        (the line passed is of the vendors still in business)."""
+        known = self.market.cfg.sourcing.suppliers_per_line
+        chosen: list[ChipVendor] = []
+        for line in lines:
+            n = len(line)
+            chosen.extend(line[(self.unique_id + i) % n] for i in range(min(known, n)))
+        return chosen
+
     def split_order(self, gpus: float, vendors: Sequence[ChipVendor]) -> dict[str, float]:
-        """GPUs to order from each vendor: by the vendors' configured order shares."""
+        """GPUs to order from each of ``vendors`` (its :meth:`suppliers`): by the vendors'
+        configured order shares."""
         share_total = sum(v.spec.order_share for v in vendors)
         return {v.name: gpus * v.spec.order_share / share_total for v in vendors}
 

@@ -3,6 +3,7 @@ clouds order chips by their investment rule; vendors plan output."""
 
 from __future__ import annotations
 
+import heapq
 from typing import TYPE_CHECKING
 
 from sim import costs, mechanisms
@@ -48,6 +49,8 @@ def run(world: ComputeMarket, t: int) -> None:
             month.orders_cancelled_gpus += mechanisms.cancel_orders(books, cfg, t, cloud, cancel)
     ordered = dict.fromkeys((v.name for v in vendors), 0.0)
     wanted: dict[str, dict[str, float]] = {v.name: {} for v in vendors}
+    lines = vendor_lines(vendors)
+    known: dict[str, list[ChipVendor]] = {}  # each ordering cloud's suppliers
     for cloud in active_clouds:
         share = cloud.installed_gpus(t) / capacity
         gpus = cloud.gpus_to_order(t, horizon, share, unit_cost)
@@ -57,7 +60,8 @@ def run(world: ComputeMarket, t: int) -> None:
         gpus = min(gpus, max(0.0, cloud.funding_capacity(t, new_credit=False)) / unit_cost)
         if gpus < 1.0:
             continue
-        for vendor_name, units in cloud.split_order(gpus, vendors).items():
+        known[cloud.name] = cloud.suppliers(lines)
+        for vendor_name, units in cloud.split_order(gpus, known[cloud.name]).items():
             wanted[vendor_name][cloud.name] = units
     refused: dict[str, float] = {}
     vendor_booked: dict[str, dict[str, float]] = {}
@@ -66,9 +70,14 @@ def run(world: ComputeMarket, t: int) -> None:
         for buyer, units in vendor_booked[vendor.name].items():
             refused[buyer] = refused.get(buyer, 0.0) + wanted[vendor.name][buyer] - units
             book_order(world, t, buyer, vendor, units, ordered)
-    # what a vendor on allocation refused goes to the vendors with room left (second sourcing)
+    # what a vendor on allocation refused goes to the buyer's other suppliers with room left
+    # (second sourcing), asked in the order the refusals arose
+    second: dict[str, list[str]] = {v.name: [] for v in vendors}
+    for buyer in refused:
+        for supplier in known[buyer]:
+            second[supplier.name].append(buyer)
     for vendor in vendors:
-        asked = {b: u for b, u in refused.items() if u >= 1.0}
+        asked = {b: refused[b] for b in second[vendor.name] if refused[b] >= 1.0}
         for buyer, units in vendor.accept_orders(asked).items():
             refused[buyer] -= units
             book_order(world, t, buyer, vendor, units, ordered)
@@ -88,33 +97,54 @@ def run(world: ComputeMarket, t: int) -> None:
         vendor.plan_production(t, asked)
 
 
+def vendor_lines(vendors: list[ChipVendor]) -> list[list[ChipVendor]]:
+    """``vendors`` grouped by product line (the vendors built from one ``chip_vendors``
+    entry), lines and vendors in creation order."""
+    lines: dict[str, list[ChipVendor]] = {}
+    for vendor in vendors:
+        lines.setdefault(vendor.spec.name, []).append(vendor)
+    return list(lines.values())
+
+
 def buy_overflow(
     world: ComputeMarket, t: int, clouds: list[Cloud], refused: dict[str, float]
 ) -> None:
     """Buy or build: a cloud whose orders the vendors refused this month
-    (:meth:`Cloud.overflow_wanted`) contracts that capacity from the neoclouds, spread over
-    them in proportion to what each has installed or coming and not yet contracted, and no
-    more than that (multi-sourcing); each decides whether to accept
-    (:meth:`Cloud.accepts_commitment`). The contract
-    runs the standard term from the contract lead."""
+    (:meth:`Cloud.overflow_wanted`) contracts that capacity from the neoclouds with the most
+    room (installed or coming and not yet contracted; at most
+    ``sourcing.overflow_sellers`` of them, so the contracts grow with the world, not with its
+    square), spread over them in proportion to their room, and no more than that
+    (multi-sourcing); each decides whether to accept (:meth:`Cloud.accepts_commitment`).
+    The contract runs the standard term from the contract lead."""
     mkt = world.cfg.market
     horizon = world.cfg.technology.build_lag_months
     start = t + mkt.contract_lead_months
+    most = world.cfg.sourcing.overflow_sellers
     sellers = [c for c in clouds if c.spec.archetype == "neocloud"]
+    names = [s.name for s in sellers]
+    spare: dict[str, float] = {}  # each neocloud's room, computed when first needed
+
+    def room_of(s: Cloud) -> float:
+        return (
+            s.installed_gpus(t)
+            + s.pipeline_gpus(t)
+            - world.contracted_gpus(seller=s.name, step=start)
+        )
+
     for cloud in clouds:
         gpus = cloud.overflow_wanted(t, horizon, refused.get(cloud.name, 0.0))
         if gpus < 1.0 or not sellers:
             continue
-        spare = {
-            s.name: s.installed_gpus(t)
-            + s.pipeline_gpus(t)
-            - world.contracted_gpus(seller=s.name, step=start)
-            for s in sellers
-        }
-        room = sum(max(0.0, g) for g in spare.values())
+        if not spare:
+            spare = {s.name: room_of(s) for s in sellers}
+        chosen = sellers
+        if len(sellers) > most:  # the neoclouds with the most room, in creation order
+            ranked = heapq.nlargest(most, range(len(sellers)), key=lambda i: spare[names[i]])
+            chosen = [sellers[i] for i in sorted(ranked)]
+        room = sum(max(0.0, spare[s.name]) for s in chosen)
         if room < 1.0:
             continue
-        for seller in sellers:
+        for seller in chosen:
             # spread over the neoclouds by the room each has (multi-sourcing); a neocloud
             # sells what it has or has coming, not what it cannot build either
             units = min(gpus * max(0.0, spare[seller.name]) / room, max(0.0, spare[seller.name]))
@@ -125,6 +155,7 @@ def buy_overflow(
             )
             if contract is not None:
                 world.month_state.contracts_signed_gpus += units
+                spare[seller.name] = room_of(seller)  # only a signing changes a room
 
 
 def sell_ahead(
@@ -241,8 +272,9 @@ def open_pipeline(world: ComputeMarket) -> None:
     each cloud's opening fleet, ordered before month 0 and falling due evenly over the first
     ``opening_pipeline_months`` (within the vendors' output; an order is due a delivery lag
     after it was placed, or later), online the build lag less the delivery lag after
-    delivery; split over vendors by their order shares (the pipeline the 2024 boom left;
-    without it no new capacity comes online in the first year). A cloud's
+    delivery; split over its suppliers (:meth:`Cloud.suppliers`) by their order shares (the
+    pipeline the 2024 boom left; without it no new capacity comes online in the first year).
+    A cloud's
     share is capped by what it could fund at the opening (:meth:`Cloud.funding_capacity`)."""
     books, cfg = world.books, world.cfg
     tech = cfg.technology
@@ -253,17 +285,26 @@ def open_pipeline(world: ComputeMarket) -> None:
         return
     months = cfg.investment.opening_pipeline_months
     lag = tech.delivery_lag_months
-    shares = sum(v.spec.order_share for v in vendors)
     unit_cost = costs.chip_price(cfg, -lag) + world.facility_cost(-lag)
     for cloud in clouds:  # the lines that financed the pipeline (contract-backed, pre-run)
         credit.open_project_line(world, cloud, share * cloud.spec.initial_gpus * unit_cost)
     fundable = {c.name: max(0.0, c.funding_capacity(0)) / unit_cost for c in clouds}
+    # each vendor's buyers: the clouds whose suppliers it is (Cloud.suppliers), in order,
+    # with the order shares of their suppliers
+    lines = vendor_lines(list(vendors))
+    buyers: dict[str, list[Cloud]] = {v.name: [] for v in vendors}
+    shares_of: dict[str, float] = {}
+    for cloud in clouds:
+        known = cloud.suppliers(lines)
+        shares_of[cloud.name] = sum(v.spec.order_share for v in known)
+        for vendor in known:
+            buyers[vendor.name].append(cloud)
     for d in range(months):
         ordered = min(d - lag, -1)
         for vendor in vendors:
-            for cloud in clouds:
+            for cloud in buyers[vendor.name]:
                 gpus = min(share * cloud.spec.initial_gpus, fundable[cloud.name])
-                units = gpus / months * vendor.spec.order_share / shares
+                units = gpus / months * vendor.spec.order_share / shares_of[cloud.name]
                 order = ChipOrder(
                     books.instruments.new_id("order"),
                     cloud.name,

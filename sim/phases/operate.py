@@ -135,6 +135,16 @@ def run(world: ComputeMarket, t: int) -> None:
     resold = offered * (float(alloc.sum()) / supply if supply > 0 else 0.0)
     for c in clouds:
         c.start_month()
+    in_order = world.cfg.sourcing.spot_matching == "in_order"
+    if in_order:  # who sells to which lab: each seller its share of the labs' purchases
+        labs_bought = float(spot_alloc.sum())
+        sold = [
+            labs_bought * q / supply if supply > 0 else 0.0
+            for q in (*(spot_left[c.name] for c in clouds), *offered)
+        ]
+        trades: list[list[tuple[int, float]]] = [[] for _ in labs]
+        for k, j, gpus in market.match_in_order(spot_alloc, sold):
+            trades[k].append((j, gpus))
     for k, lab in enumerate(labs):
         inference_need = inference_ref[k] * response[k]
         used = float(from_contracts[k] + extra_training[k] + spot_alloc[k])
@@ -151,7 +161,19 @@ def run(world: ComputeMarket, t: int) -> None:
             bill = contract.amount_due(avail * share_used, avail, hours)
             books.bill_contract(t, contract, bill)
             world.cloud(contract.seller).record_use(avail * share_used)
-        if spot_alloc[k] > 0:
+        if in_order:
+            for j, gpus in trades[k]:
+                usd = gpus * hours * spot
+                if j < len(clouds):
+                    seller = clouds[j]
+                    books.accrue(
+                        t, lab.name, seller.name, usd, Flow.COMPUTE_DUE, "spot", "spot purchase"
+                    )
+                    seller.record_use(gpus)
+                else:
+                    reseller = labs[j - len(clouds)].name
+                    books.accrue(t, lab.name, reseller, usd, Flow.COMPUTE_DUE, "resale", "resale")
+        elif spot_alloc[k] > 0:  # pro rata: from every seller
             for c in clouds:
                 gpus = spot_alloc[k] * spot_left[c.name] / supply
                 if gpus == 0:

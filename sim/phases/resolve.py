@@ -35,7 +35,7 @@ from sim.clearing import (
     GENERAL_UNSECURED,
     SENIOR_UNSECURED,
     by_seniority,
-    debtrank,
+    debtrank_of_each,
     estate_waterfall,
     priority_clearing_vector,
 )
@@ -952,28 +952,36 @@ def exposure_pairs(model: ComputeMarket, t: int) -> tuple[np.ndarray, list[dict[
     for c in book.contracts:
         backlog_parts.setdefault((c.seller, c.buyer), []).append(c.remaining_value(t, hours))
     backlogs = {key: sum(parts) for key, parts in backlog_parts.items()}
+    # only the pairs with a loan, a stake or a backlog, in the order of the agents' pairs
+    # (the matrix is dense, its Python loop is not: n² pairs cost at 20× the world)
+    index = {a.name: k for k, a in enumerate(agents)}
     exposures = np.zeros((n, n))
-    for i, holder in enumerate(agents):
-        for j, other in enumerate(agents):
-            if i != j:
-                stake = book.stakes.get((holder.name, other.name))
-                loans = lent.get((holder.name, other.name), 0)
-                exposures[i, j] = loans + (stake.mark_usd if stake else 0.0)
+    claimed = {
+        (index[h], index[i])
+        for h, i in (*lent, *book.stakes)
+        if h in index and i in index and h != i
+    }
+    for i, j in claimed:
+        holder, other = agents[i].name, agents[j].name
+        stake = book.stakes.get((holder, other))
+        loans = lent.get((holder, other), 0)
+        exposures[i, j] = loans + (stake.mark_usd if stake else 0.0)
+    pairs = claimed | {(index[s], index[b]) for s, b in backlogs if s in index and b in index}
     rows: list[dict[str, object]] = []
-    for i, holder in enumerate(agents):
-        for j, other in enumerate(agents):
-            backlog = backlogs.get((holder.name, other.name), 0)
-            if exposures[i, j] > 0 or backlog > 0:
-                rows.append(
-                    {
-                        "step": t,
-                        "creditor": holder.name,
-                        "debtor": other.name,
-                        "balance_sheet_usd": float(exposures[i, j]),
-                        "backlog_usd": backlog,
-                        "amount": float(exposures[i, j]) + backlog,
-                    }
-                )
+    for i, j in sorted(pairs):
+        holder, other = agents[i], agents[j]
+        backlog = backlogs.get((holder.name, other.name), 0)
+        if exposures[i, j] > 0 or backlog > 0:
+            rows.append(
+                {
+                    "step": t,
+                    "creditor": holder.name,
+                    "debtor": other.name,
+                    "balance_sheet_usd": float(exposures[i, j]),
+                    "backlog_usd": backlog,
+                    "amount": float(exposures[i, j]) + backlog,
+                }
+            )
     return exposures, rows
 
 
@@ -992,8 +1000,9 @@ def debtrank_snapshot(model: ComputeMarket, t: int) -> list[dict[str, object]]:
     weights = np.array([sum(ledger.balance(a.name, line) for line in ASSETS) for a in agents])
     weights = np.maximum(weights, 1.0)
     rows = []
+    each = debtrank_of_each(exposures, buffers, weights)  # the impact matrix built once
     for j, agent in enumerate(agents):
-        result = debtrank(exposures, buffers, weights, [j])
+        result = each[j]
         rows.append(
             {
                 "step": t,
