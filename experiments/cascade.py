@@ -212,7 +212,7 @@ EXPERIMENT = Experiment(
     "the sales it would lose), within a budget of 10% of its equity over the run; a lender "
     "is never rescuing its own borrower just to be repaid with its own money. In the "
     "default world at the market's real size (MODEL_VERSION 0.31) the leading lab defaults "
-    "without rescues in at least half of the 10 seeds, six or seven months after the shock: "
+    "without rescues in at least half of the 10 seeds, five to seven months after the shock: "
     "its bills run at several times its revenue, its rounds fail and its cash runs out; "
     "the clouds that sold it take-or-pay capacity bear losses from its default.",
     figures=(
@@ -227,8 +227,9 @@ EXPERIMENT = Experiment(
             "timeline_with_rescues.png",
             "The same seed with rescues; every rescue is an equity injection by a partner "
             "other than the distressed party. Rescues help little here: over the 10 seeds "
-            "they lower the count of defaults in 2, raise it in 4 and leave it in 4 "
-            "(summary.csv; MODEL_VERSION 0.49; 4, 2 and 4 at 0.44). In most seeds where a "
+            "they lower the count of defaults in 2, raise it in 3 and leave it in 5 "
+            "(summary.csv; MODEL_VERSION 0.54; 2, 4 and 4 at 0.49; 4, 2 and 4 at 0.44). In "
+            "most seeds where a "
             "partner keeps the "
             "leading lab alive, more of the small labs "
             "fail than without rescues: the rescued lab keeps the users its rivals would have "

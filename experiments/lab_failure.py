@@ -225,7 +225,7 @@ EXPERIMENT = Experiment(
         GalleryFigure(
             "leader_failure.png",
             f"The leading lab defaults in {SEEDS_WITH_DEFAULT} of the {PARAMS['seeds']} seeds "
-            "(MODEL_VERSION 0.49; issue 14 asks for at least half), 6 to 7 months after the "
+            "(MODEL_VERSION 0.54; issue 14 asks for at least half), 5 to 7 months after the "
             "shock: in the year after it its compute bills are more than "
             f"{LEAST_BILLS_TO_REVENUE:.0f}× its revenue in every seed where it defaults, its "
             "valuation falls to nothing and its cash runs out (left: its valuation per seed); "

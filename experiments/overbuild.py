@@ -342,13 +342,14 @@ EXPERIMENT = Experiment(
             "A glut with no bust: boom demand, vendors book every order, and clouds order "
             "what their cash and the credit their lenders commit pay for. When clouds keep "
             "their share of rivals' announced pipelines (pre-emption weight 1) the spot price "
-            "stays below the full cost of a new GPU-hour for 6 months or more in 2 of the 10 "
-            "seeds (7 and 9 months); without pre-emption in none (at most 4 months): "
+            "stays below the full cost of a new GPU-hour for 6 months or more in 1 of the 10 "
+            "seeds (10 months); without pre-emption in none (at most 4 months): "
             "competition for the boom can make a glut while demand still grows, but at "
-            "MODEL_VERSION 0.49 it seldom does. The named contracts now come online in "
-            "phases: with Azure's and Oracle's commitments at full rate from their first "
-            "month (0.48.0) the same world had a glut in 9 of seeds 1-10 at weights 0.5-6; "
-            "phased, in 4 at 0.5-1 and 2 at 2-6 (benchmarks/issue16_must_show.py).",
+            "MODEL_VERSION 0.54 it seldom does (2 of 10 at 0.49). The named contracts now come "
+            "online in phases: with Azure's and Oracle's commitments at full rate from their "
+            "first month (0.48.0) the same world had a glut in 9 of seeds 1-10 at weights "
+            "0.5-6; phased, in 4 at 0.5-1 and 2 at 2-6 at 0.49, and in 1, 2 and 4 of seeds "
+            "1-10 at 0.25, 0.5 and 1 at 0.54 (benchmarks/issue16_must_show.py).",
         ),
         GalleryFigure(
             "returns_and_concentration.png",

@@ -227,9 +227,9 @@ EXPERIMENT = Experiment(
             "(red), log scale; stars mark the 2025–26 data points (rounds, secondary, press "
             "reports of market caps). The leading lab's median valuation is near the March "
             "2025 round, the October 2025 secondary and the March 2026 round (within a factor "
-            "of 2 of each); the cloud's cap rises from almost nothing to a third to two "
-            "thirds of the press figures in late 2025 (its named backlog lifts it) and the "
-            "vendor's is about an eighth to under two fifths of them (MODEL_VERSION 0.49), "
+            "of 2 of each); the cloud's cap rises from almost nothing to a third to about "
+            "two thirds of the press figures in late 2025 (its named backlog lifts it) and the "
+            "vendor's is about an eighth to under two fifths of them (MODEL_VERSION 0.54), "
             "since the model prices only their AI-compute business, not the rest of Oracle's "
             "or NVIDIA's earnings.",
         ),
@@ -239,10 +239,10 @@ EXPERIMENT = Experiment(
             "it falls by at least a fifth within six months of demand ceasing to grow (dotted "
             "line), before the first default from the bust on in all 5 seeds (the growth "
             "the market extrapolated does not come), and stays below the boom's path in more "
-            "than three quarters of the months of the run's second half. No party defaults "
-            "before the bust in any of the 5 bust seeds: since MODEL_VERSION 0.50 lenders "
-            "ration the month's credit requests together and the small neoclouds get the "
-            "cash buffer that visiting order had denied them (at 0.49 they defaulted "
+            "than three quarters of the months of the run's second half. A party defaults "
+            "before the bust in 1 of the 5 bust seeds (month 17; MODEL_VERSION 0.54): since "
+            "0.50 lenders ration the month's credit requests together and the small neoclouds "
+            "get the cash buffer that visiting order had denied them (at 0.49 they defaulted "
             "illiquid before the bust in 4 of the 5 seeds, in months 17–22; in all 5 at 0.44; "
             "1 of 5 at 0.37, every seed at 0.31).",
         ),

@@ -48,11 +48,12 @@ def test_later_round_defaults_follow_a_loss_from_an_earlier_round(cascade_build:
 
 
 @pytest.mark.gallery
-def test_rescues_lower_defaults_in_2_seeds_raise_them_in_4_and_leave_4(
+def test_rescues_lower_defaults_in_2_seeds_raise_them_in_3_and_leave_5(
     cascade_build: Path,
 ) -> None:
     """Caption of timeline_with_rescues.png: "over the 10 seeds [rescues] lower the count of
-    defaults in 2, raise it in 4 and leave it in 4" (MODEL_VERSION 0.49; at 0.44 they lowered
+    defaults in 2, raise it in 3 and leave it in 5" (MODEL_VERSION 0.54; 2, 4 and 4 at 0.49;
+    at 0.44 they lowered
     it in 4 and raised it in 2; at 0.37 they raised
     it in 6 and lowered it in none; at 0.31, before the flight to quality and committed capex
     credit, they lowered it in 3 and raised it in 4; at 0.17 they never raised it in the seed
@@ -61,7 +62,7 @@ def test_rescues_lower_defaults_in_2_seeds_raise_them_in_4_and_leave_4(
     seeds = derive_seeds(PARAMS["base_seed"], PARAMS["seeds"])
     by = summary.pivot(index="seed", columns="rescues_enabled", values="defaults").loc[seeds]
     lower, higher = (by[True] < by[False]).sum(), (by[True] > by[False]).sum()
-    assert (lower, higher, len(seeds) - lower - higher) == (2, 4, 4)
+    assert (lower, higher, len(seeds) - lower - higher) == (2, 3, 5)
 
 
 @pytest.mark.gallery
@@ -126,15 +127,15 @@ def test_the_leader_defaults_in_half_the_seeds_as_the_description_says(
     cascade_build: Path,
 ) -> None:
     """The description: "the leading lab defaults without rescues in at least half of the 10
-    seeds, six or seven months after the shock ... the clouds that sold it take-or-pay
-    capacity bear losses from its default" (MODEL_VERSION 0.49: 9 of 10, months 18-19; about
-    eight months at 0.31-0.44)."""
+    seeds, five to seven months after the shock ... the clouds that sold it take-or-pay
+    capacity bear losses from its default" (MODEL_VERSION 0.54: 9 of 10, months 17-19; 0.49:
+    months 18-19; about eight months at 0.31-0.44)."""
     events = pd.read_parquet(cascade_build / "events.parquet")
     ev = events[~events["rescues_enabled"]]
     leader = ev[ev["event"].str.startswith("default") & (ev["defaulter"] == PARAMS["shock.lab"])]
     months = leader.groupby("seed")["step"].min()
     assert len(months) >= 5, months
-    assert (months - PARAMS["shock.month"]).between(6, 7).all(), months
+    assert (months - PARAMS["shock.month"]).between(5, 7).all(), months
     losses = ev[ev["event"].isin(CONTAGION_LOSSES) & (ev["amount_lost"] > 0)]
     from_leader = losses[losses["defaulter"] == PARAMS["shock.lab"]]
     assert set(from_leader["seed"]) >= set(months.index)

@@ -25,9 +25,9 @@ def test_lab_failure_caption_is_true(tmp_path: Path) -> None:
     failed = outcomes["leader_default_month"].notna()
     assert f"defaults in {failed.sum()} of the {len(outcomes)} seeds" in caption
     assert failed.sum() == module.SEEDS_WITH_DEFAULT >= len(outcomes) / 2
-    # "6 to 7 months after the shock"
+    # "5 to 7 months after the shock"
     after = outcomes.loc[failed, "leader_default_month"] - module.PARAMS["shock.month"]
-    assert after.between(6, 7).all(), after
+    assert after.between(5, 7).all(), after
     # "its compute bills are more than 3× its revenue in every seed where it defaults"
     assert f"more than {module.LEAST_BILLS_TO_REVENUE:.0f}× its revenue" in caption
     assert (outcomes.loc[failed, "bills_to_revenue"] > module.LEAST_BILLS_TO_REVENUE).all()

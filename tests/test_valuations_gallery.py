@@ -33,15 +33,15 @@ def test_valuations_captions_are_true(tmp_path: Path) -> None:
     # "falls by at least a fifth within six months of demand ceasing to grow"
     fell = median.loc[bust : bust + 6, "bust"] <= 0.8 * median.loc[bust - 1, "bust"]
     assert fell.any()
-    # "before the first default from the bust on in all 5 seeds"; "no party defaults before
-    # the bust in any of the 5 bust seeds"
+    # "before the first default from the bust on in all 5 seeds"; "a party defaults before
+    # the bust in 1 of the 5 bust seeds (month 17)"
     first = pd.read_csv(folder / "first_defaults.csv")
     in_bust = first[first["world"] == "bust"]
     # a seed with no default from the bust on counts (its fall came before any default)
     assert (in_bust["first_default_from_bust"].fillna(math.inf) >= fell.idxmax()).sum() == 5
     early = in_bust.loc[in_bust["first_default"] < bust, "first_default"]
-    assert "No party defaults before the bust in any of the 5 bust seeds" in captions
-    assert len(in_bust) == 5 and early.empty, early.tolist()
+    assert "A party defaults before the bust in 1 of the 5 bust seeds (month 17;" in captions
+    assert len(in_bust) == 5 and early.tolist() == [17], early.tolist()
     after = median.loc[exp.params["months"] // 2 + 1 :]
     # "stays below the boom's path in more than three quarters of the months of the second half"
     assert (after["bust"] < after["boom"]).mean() > 0.75
@@ -53,7 +53,9 @@ def test_valuations_captions_are_true(tmp_path: Path) -> None:
         assert 0.5 <= ratio["frontier-leader", date] <= 2.0
     cloud, vendor = ratio["hyperscaler-bbb"], ratio["vendor-leader"]
     late = cloud[[d for d in cloud.index if d >= "2025-09"]]
-    assert (late >= 1 / 3).all() and (late <= 2 / 3).all()  # "a third to two thirds ... 2025"
+    # "a third to about two thirds ... in late 2025" (0.38 and 0.667 at 0.54)
+    assert (late >= 1 / 3).all() and (late < 0.7).all()
     assert cloud.min() < 0.05  # "from almost nothing"
-    assert (vendor >= 1 / 8).all() and (vendor < 2 / 5).all()  # "an eighth to under two fifths"
-    assert "a third to two thirds" in captions and "an eighth to under two fifths" in captions
+    # "about an eighth to under two fifths" (0.1245-0.373 at 0.54)
+    assert (vendor >= 0.12).all() and (vendor < 2 / 5).all()
+    assert "a third to about two thirds" in captions and "an eighth to under two fifths" in captions
