@@ -269,21 +269,21 @@ EXPERIMENT = Experiment(
             "45% to about 20% within a year and to 13–14% by month 24 in every seed, and the "
             "leader's share of end users from 75% to about a half; in the baseline the "
             "margin drifts down to about 44% by month 24 (43–45%), as labs hold idle "
-            "contracted capacity from the second year (MODEL_VERSION 0.49).",
+            "contracted capacity from the second year (MODEL_VERSION 0.54).",
         ),
         GalleryFigure(
             "overbuild_gains.png",
-            "Overbuild on purpose does not pay the lab in this model (MODEL_VERSION 0.49). "
+            "Overbuild on purpose does not pay the lab in this model (MODEL_VERSION 0.54). "
             "Left: the capacity it resells lowers the spot price in years 3–5 — at 160% "
             "coverage 1–14% below the baseline's in every seed. Middle: the more the leader "
-            "overbuilds, the less it keeps — at 160% coverage $113–191B less retained "
-            "earnings at month 60 in every seed: its compute bills rise by about $238B "
-            "(median), the resale and extra service revenue bring back about $77B. All out, "
+            "overbuilds, the less it keeps — at 160% coverage $119–197B less retained "
+            "earnings at month 60 in every seed: its compute bills rise by about $241B "
+            "(median), the resale and extra service revenue bring back about $78B. All out, "
             "it defaults in all 6 seeds (months 33–49: its compute bills run at "
             "1.55–1.61× its revenue and resale income, against 1.13–1.17× for the baseline "
             "leader over 60 months; its retained earnings stop there, no gain, as its shares "
-            "are worth nothing). Right: at 160% coverage everybody loses — the leader, its "
-            "investors, the clouds and, slightly, the vendors. The thesis fails for two "
+            "are worth nothing). Right: at 160% coverage the leader, its investors and the "
+            "clouds lose, and the vendors gain slightly ($8B). The thesis fails for two "
             "reasons the model makes "
             "plain: the lab pays the contract price it signed before the glut for capacity it "
             "then resells at the lower spot price, and, using about three tenths of the "
@@ -296,9 +296,10 @@ EXPERIMENT = Experiment(
             "take-or-pay commitments of the default world (about $730B) outrun its revenue "
             "once demand falls. As a pure renter it fails in months 39–42; as the Stargate "
             "lab, which at most runs 4–11% of its compute on capacity it owns and also "
-            "carries its cloud's project debt, in the same month in every seed "
-            "(MODEL_VERSION 0.49; at 0.44 earlier in two seeds and later in two). Owning "
-            "capacity neither saves it nor hastens its end here.",
+            "carries its cloud's project debt, within a month of it: a month earlier in two "
+            "seeds, the same month in three, a month later in one (MODEL_VERSION 0.54; the "
+            "same month in every seed at 0.49; at 0.44 earlier in two seeds and later in "
+            "two). Owning capacity neither saves it nor hastens its end much here.",
         ),
     ),
     params=PARAMS,

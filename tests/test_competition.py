@@ -194,20 +194,21 @@ def check_price_war_caption(wars: pd.DataFrame) -> None:
 
 
 def check_overbuild_caption(table: pd.DataFrame, gains: pd.Series) -> None:
-    """Overbuild on purpose does not pay the lab (MODEL_VERSION 0.49): at 160% coverage spot
-    1–14% below the baseline's in every seed and the leader $113–191B behind (bills up ≈
-    $238B, resale and revenue back ≈ $77B); all out it defaults in all 6 seeds in months
-    33–49 (bills 1.55–1.61× revenue and resale income, baseline 1.13–1.17×); everybody loses
-    (the vendors slightly); the leader uses about three tenths of the compute and resells
-    mostly to the buyers beyond the labs. (At 0.44: 1–7% below, $103–143B behind, all out
-    failing in 5 of 6, vendors gaining; at 0.37: spot within 3.5% either way, $30–52B behind,
-    all out failing in every seed, clouds gaining.)"""
+    """Overbuild on purpose does not pay the lab (MODEL_VERSION 0.54): at 160% coverage spot
+    1–14% below the baseline's in every seed and the leader $119–197B behind (bills up ≈
+    $241B, resale and revenue back ≈ $78B); all out it defaults in all 6 seeds in months
+    33–49 (bills 1.55–1.61× revenue and resale income, baseline 1.13–1.17×); the leader, its
+    investors and the clouds lose, the vendors gain slightly ($8B; they lost slightly at
+    0.49, when the leader was $113–191B behind); the leader uses about three tenths of the
+    compute and resells mostly to the buyers beyond the labs. (At 0.44: 1–7% below,
+    $103–143B behind, all out failing in 5 of 6, vendors gaining; at 0.37: spot within 3.5%
+    either way, $30–52B behind, all out failing in every seed, clouds gaining.)"""
     by = {w: g.set_index("seed") for w, g in table.groupby("world")}
     base, mine = by["baseline"], by["coverage 1.6"]
     spot = mine["spot years 3-5"] / base["spot years 3-5"] - 1
     assert spot.max() < -0.005 and spot.min() > -0.14
     kept = {w: (by[w]["leader retained"] - base["leader retained"]) / 1e9 for w in by}
-    assert kept["coverage 1.6"].max() < -112 and kept["coverage 1.6"].min() > -192
+    assert kept["coverage 1.6"].max() < -118 and kept["coverage 1.6"].min() > -198
     # the more it overbuilds, the less it keeps (medians)
     assert kept["coverage 1"].median() > kept["coverage 1.3"].median()
     assert kept["coverage 1.3"].median() > kept["coverage 1.6"].median()
@@ -224,7 +225,7 @@ def check_overbuild_caption(table: pd.DataFrame, gains: pd.Series) -> None:
     burden = {w: by[w]["leader compute bills"] / by[w][income].sum(axis=1) for w in by}
     assert burden["all out"][failed].between(1.55, 1.61).all()
     assert burden["baseline"].between(1.125, 1.17).all()
-    assert gains["clouds"] < 0 and gains["vendors"] < 0
+    assert gains["clouds"] < 0 and 0 < gains["vendors"] < 10e9
     assert gains["frontier-leader"] < 0 and gains["investors"] < 0
     used = table[table["leader defaulted"] == 0]["leader share of compute used years 3-5"]
     assert used.min() > 0.26 and used.max() < 0.36  # about three tenths: not the main buyer
@@ -233,15 +234,18 @@ def check_overbuild_caption(table: pd.DataFrame, gains: pd.Series) -> None:
 
 def check_stargate_caption(sg: pd.DataFrame) -> None:
     """The leader defaults in all 6 seeds either way: the renter in months 39–42, the
-    Stargate lab in the same month in every seed, owning at most 4–11% of its compute
-    (MODEL_VERSION 0.49; at 0.44 earlier in two seeds, the same month in two, later in two)."""
+    Stargate lab within a month of it (a month earlier in two seeds, the same month in three,
+    a month later in one), owning at most 4–11% of its compute (MODEL_VERSION 0.54; the same
+    month in every seed at 0.49; at 0.44 earlier in two seeds, the same month in two, later
+    in two)."""
     defaults = sg.groupby(["world", "seed"])["defaulted"].max().groupby("world").sum()
     assert defaults["pure renter"] == 6 and defaults["Stargate lab"] == 6
     month = sg[sg["defaulted"] > 0].groupby(["world", "seed"])["step"].min()
     renter, owner = month["pure renter"], month["Stargate lab"]
     assert renter.min() == 39 and renter.max() == 42
     lead = (owner - renter.reindex(owner.index)).to_numpy()
-    assert ((lead < 0).sum(), (lead == 0).sum(), (lead > 0).sum()) == (0, 6, 0)
+    assert ((lead < 0).sum(), (lead == 0).sum(), (lead > 0).sum()) == (2, 3, 1)
+    assert (abs(lead) <= 1).all()
     owned = sg[sg["world"] == "Stargate lab"].groupby("seed")["infrastructure_share"].max()
     assert owned.min() >= 0.04 and owned.max() <= 0.11
     assert (sg[sg["world"] == "pure renter"]["infrastructure_share"] == 0).all()
