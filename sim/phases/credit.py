@@ -115,16 +115,17 @@ def quote(world: ComputeMarket, lender: Investor, borrower: str, base_rate: floa
 
 
 def syndicate_shares(
-    world: ComputeMarket, cloud: Cloud, amount: float
+    world: ComputeMarket, cloud: Cloud, amount: float, sentiment: float | None = None
 ) -> list[tuple[Investor, float]]:
     """Who lends ``cloud`` how much of ``amount`` USD: the syndicate it chooses
     (:meth:`Cloud.choose_syndicate`), shared pro rata to the lenders' offers, each at most
     its budget; lenders size their offers by the sentiment they apply to this borrower
-    (:func:`lending_sentiment_for`, the flight to quality). Empty when there is nothing to
-    lend."""
+    (``sentiment``, else :func:`lending_sentiment_for`: the flight to quality). Empty when
+    there is nothing to lend."""
     if amount < 1.0:
         return []
-    sentiment = lending_sentiment_for(world, cloud.name)
+    if sentiment is None:
+        sentiment = lending_sentiment_for(world, cloud.name)
     syndicate = cloud.choose_syndicate(world.investors, sentiment)
     budgets = np.array([offer for _, offer in syndicate])
     if budgets.sum() < 1.0:
@@ -186,14 +187,8 @@ def lend_round(
     for k, (cloud, amount, _) in enumerate(asks):
         sentiment = lending_sentiment_for(world, cloud.name)
         scores.append(sentiment)
-        amount -= lent.get(cloud.name, 0.0)
-        syndicate = cloud.choose_syndicate(world.investors, sentiment)
-        offers = np.array([offer for _, offer in syndicate])
-        if amount < 1.0 or offers.sum() < 1.0:
-            continue
-        take = market.pro_rata(offers * (amount / offers.sum()), float(offers.sum()))
-        for (lender, _), usd in zip(syndicate, take, strict=True):
-            part = float(min(usd, lender.loan_budget(sentiment)))
+        still = amount - lent.get(cloud.name, 0.0)
+        for lender, part in syndicate_shares(world, cloud, still, sentiment):
             claims.setdefault(lender.name, []).append((k, part))
     booked = False
     for lender in world.investors:
