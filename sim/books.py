@@ -101,6 +101,7 @@ class Books:
         self._service_cents: dict[str, int] = {}
         self._retained_mark: dict[str, int] = {}  # retained earnings when profit counts from
         self._unrealised_cents: dict[str, int] = {}  # stake marks since then
+        self._paid_out_cents: dict[str, int] = {}  # dividends and buybacks since the start
 
     # --- accounts --------------------------------------------------------------------
     def open_account(self, name: str) -> None:
@@ -148,6 +149,12 @@ class Books:
         mark = self._retained_mark.get(name, 0)
         retained = self.ledger.balance_cents(name, Line.RETAINED) - mark
         return (retained - self._unrealised_cents.get(name, 0)) / CENTS_PER_USD
+
+    def paid_out_usd(self, name: str) -> float:
+        """What ``name`` has paid out to its shareholders since the start (dividends and
+        buybacks, :meth:`pay_out`), USD: a payout lowers retained earnings but is not a loss,
+        so a firm's earnings are its change in retained earnings plus this."""
+        return self._paid_out_cents.get(name, 0) / CENTS_PER_USD
 
     def prepay(self, t: int, loan: Loan, usd: float) -> float:
         """The borrower repays ``usd`` of ``loan`` ahead of schedule (a cash sweep); the
@@ -197,6 +204,7 @@ class Books:
                 left -= cents
         if left > 0:
             self.ledger.post_cents(t, name, outside, left, Flow.PAYOUT_EXTERNAL)
+        self._paid_out_cents[name] = self._paid_out_cents.get(name, 0) + total
 
     def contribute_fleet(self, name: str, cents: int) -> None:
         """Founders contribute GPUs at depreciated cost (paid-in capital, no cash)."""

@@ -38,6 +38,8 @@ class CapitalMarket:
     volume: dict[str, list[float]] = field(default_factory=dict)  # per firm, per month
     earnings: dict[str, deque[float]] = field(default_factory=dict)  # monthly, USD
     retained_after_mark: dict[str, float] = field(default_factory=dict)
+    paid_out_after_mark: dict[str, float] = field(default_factory=dict)  # cumulative, USD
+    revenue: dict[str, deque[float]] = field(default_factory=dict)  # vendors', monthly, USD
     caps: dict[str, float] = field(default_factory=dict)  # listed market caps, USD
     values: dict[str, float] = field(default_factory=dict)  # last marks of every firm, USD
     stakes_before_mark: dict[str, float] = field(default_factory=dict)
@@ -80,10 +82,33 @@ def window_growth(history: list[float], window: int) -> float | None:
 
 def volume_of(world: ComputeMarket, agent: MarketAgent, t: int) -> float:
     """A firm's business volume: a cloud's GPUs under contract plus those used (GPUs), a
-    vendor's or a lab's revenue (USD)."""
+    lab's revenue (USD), a vendor's trailing-twelve-month mean revenue (USD a month).
+
+    A vendor's revenue is its deliveries, which come in lumps (a month with an empty
+    queue, a month of a new order's lead time); the market reads its growth from trailing
+    twelve-month revenue, as analysts do, not from one month's deliveries."""
     if isinstance(agent, Cloud):
         return world.contracted_gpus(seller=agent.name, step=t) + agent.used_gpus
-    return float(getattr(agent, "revenue_usd", 0.0))
+    revenue = float(getattr(agent, "revenue_usd", 0.0))
+    if isinstance(agent, ChipVendor):
+        months = world.capital.revenue.setdefault(agent.name, deque(maxlen=EARNINGS_MONTHS))
+        months.append(revenue)
+        return sum(months) / len(months)
+    return revenue
+
+
+def order_book_usd(world: ComputeMarket, vendor: str) -> float:
+    """A vendor's backlog, USD: the undelivered units of its open orders at their prices
+    (its remaining performance obligations)."""
+    return sum(o.undelivered * o.unit_price_usd for o in world.open_orders(vendor=vendor))
+
+
+def backlog_of(world: ComputeMarket, firm: MarketAgent, t: int) -> float:
+    """A listed firm's backlog, USD: a cloud's take-or-pay revenue still to come, a
+    vendor's order book."""
+    if isinstance(firm, ChipVendor):
+        return order_book_usd(world, firm.name)
+    return world.backlog_usd(firm.name, t)
 
 
 def listed_firms(world: ComputeMarket) -> list[MarketAgent]:
@@ -99,9 +124,17 @@ def price(world: ComputeMarket, t: int) -> None:
             market.observe_volume(agent.name, volume_of(world, agent, t))
     required = required_return(cap.market_required_return, cap.equity_risk_premium, 1.0)
     for firm in listed_firms(world):
+        # earnings: the change in retained earnings plus what was paid out (a dividend or a
+        # buyback lowers retained earnings but is not a loss)
         retained = world.balance(firm.name, Line.RETAINED)
+        paid_out = world.books.paid_out_usd(firm.name)
         history = market.earnings.setdefault(firm.name, deque(maxlen=EARNINGS_MONTHS))
-        history.append(retained - market.retained_after_mark.get(firm.name, 0.0))
+        history.append(
+            retained
+            - market.retained_after_mark.get(firm.name, 0.0)
+            + paid_out
+            - market.paid_out_after_mark.get(firm.name, 0.0)
+        )
         if firm.defaulted:
             market.caps[firm.name] = 0.0
             continue
@@ -113,7 +146,7 @@ def price(world: ComputeMarket, t: int) -> None:
         market.caps[firm.name] = listed_value(
             annual,
             growth,
-            world.backlog_usd(firm.name, t),
+            backlog_of(world, firm, t),
             backlog_margin=cap.backlog_margin,
             backlog_years=cap.backlog_years,
             long_run_growth=cap.long_run_growth_per_year,
@@ -183,3 +216,4 @@ def after_marks(world: ComputeMarket) -> None:
         ) - market.stakes_before_mark.get(agent.name, 0.0)
     for firm in listed_firms(world):
         market.retained_after_mark[firm.name] = world.balance(firm.name, Line.RETAINED)
+        market.paid_out_after_mark[firm.name] = world.books.paid_out_usd(firm.name)
