@@ -33,7 +33,7 @@ from sim.runner import simulate
 
 BASELINE = "experiments/baseline.toml"
 ENDOGENOUS_GLUT = "experiments/endogenous_glut.toml"
-"""Boom demand, no bust; clouds match rivals' pipelines, vendors book every order."""
+"""Boom demand, no bust; clouds match rivals' pipelines; vendors book up to 12 months of output."""
 
 
 def baseline_figures(seeds: int) -> None:
@@ -117,7 +117,7 @@ def endogenous_glut(seeds: int) -> None:
     print("endogenous glut (boom, no bust)    longest run of spot < full cost, months")
     for weight in sorted({0.0, 0.25, 0.5, glut.investment.preemption_weight}):
         scenario = glut.with_overrides({"investment.preemption_weight": weight})
-        runs, before, total, first, peak = [], [], [], [], []
+        runs, before, total, first, peak, queue = [], [], [], [], [], []
         for seed in range(1, seeds + 1):
             result = simulate(scenario, seed)
             m = result.tables["model"]
@@ -133,12 +133,18 @@ def endogenous_glut(seeds: int) -> None:
             defaults = m.loc[m["new_defaults"] > 0, "step"]
             first.append(int(defaults.iloc[0]) if len(defaults) else None)
             peak.append(round(float(m["gpus_on_order"].max()) / 1e6, 1))
+            # the finite order book: the longest vendor queue, in months of its output
+            a = result.tables["agents"]
+            queue.append(
+                round(float(a.loc[a["agent_type"] == "ChipVendor", "queue_months"].max()), 1)
+            )
         hits = sum(r >= 6 for r in runs)
         print(f"  pre-emption {weight:<4} runs {runs}: {hits} of {seeds} with >= 6 months")
         print(f"    defaults before the glut began {before}; in the whole run {total}")
         # why a stronger weight can give fewer gluts: the builders over-extend sooner and
         # default illiquid before the price falls, and a defaulter's orders are cancelled
         print(f"    month of the first default {first}; peak GPUs on order, millions {peak}")
+        print(f"    longest vendor queue, months of its output {queue}")
 
 
 def named_network(seeds: int) -> None:

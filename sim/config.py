@@ -1343,6 +1343,27 @@ class PreemptionConfig(Section):
     )
 
 
+class OrderBookConfig(Section):
+    """How a chip vendor reads orders it turned away (supply9, issue 16 Must contain 4: "a
+    vendor that decides"; the finite order book). A vendor on allocation books at most
+    ``chip_vendors[].max_lead_months`` of its output; what it refuses is a signal of demand
+    only in part: buyers who are rationed inflate their orders (shortage gaming, Lee,
+    Padmanabhan and Whang 1997; Cachon and Lariviere 1999), so a vendor that expands for
+    every refused unit builds for phantom demand."""
+
+    capacity_counts_refused: float = param(
+        1.0,
+        "share of refused units",
+        "estimate (Lee, Padmanabhan and Whang 1997: rationed buyers inflate orders; Cachon "
+        "and Lariviere 1999: allocation invites order inflation)",
+        "share of the orders a vendor refused this month (its book full) that it counts as "
+        "order intake when it plans its capacity (1 = every refused unit, the rule until "
+        "MODEL_VERSION 0.56; 0 = only what it booked)",
+        ge=0,
+        le=1,
+    )
+
+
 class OverflowConfig(Section):
     """Overflow contracts between clouds ahead of the spot market (supply8, issue 16 Must
     contain 5 and Must show "hyperscaler-a buys 60-70% of the leading neocloud's compute
@@ -2426,6 +2447,7 @@ class Scenario(Section):
     investment: InvestmentConfig = InvestmentConfig()
     preemption: PreemptionConfig = PreemptionConfig()
     overflow: OverflowConfig = OverflowConfig()
+    order_book: OrderBookConfig = OrderBookConfig()
     sourcing: SourcingConfig = SourcingConfig()
     bonds: BondsConfig = BondsConfig()
     competition: CompetitionConfig = CompetitionConfig()

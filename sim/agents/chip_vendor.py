@@ -103,6 +103,17 @@ class ChipVendor(MarketAgent):
         self.plan_output(sum(recent) / len(recent) + excess / self.spec.capacity_adjustment_months)
         self.set_price()
 
+    def order_intake(self, booked_units: float, refused_units: float) -> float:
+        """Units/month of this month's orders the vendor plans its capacity for: what it
+        booked (``booked_units``) and the share ``order_book.capacity_counts_refused`` of
+        what it turned away with its book full (``refused_units``). Rationed buyers inflate
+        their orders (shortage gaming: Lee, Padmanabhan and Whang 1997, the bullwhip
+        effect; Cachon and Lariviere 1999, allocation invites order inflation), so a refused
+        order is weak evidence of demand; a capital-good firm produces on the orders it has
+        on its book (Dosi et al.'s K+S). Until MODEL_VERSION 0.56 every refused unit counted,
+        and a full book made the vendor expand for orders it had declined."""
+        return booked_units + self.market.cfg.order_book.capacity_counts_refused * refused_units
+
     def accept_orders(self, wanted: dict[str, float]) -> dict[str, float]:
         """Units of each buyer's order (``wanted``, by buyer) the vendor books this month: all
         while its queue stays within ``max_lead_months`` of output, else the room left shared

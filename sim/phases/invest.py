@@ -85,8 +85,9 @@ def run(world: ComputeMarket, t: int) -> None:
     if cfg.overflow.sells_ahead:
         sell_ahead(world, t, active_clouds, capacity, unit_cost)
     for vendor in vendors:
-        # the vendor plans for the orders it was asked for, including what it turned away
-        asked = ordered[vendor.name] + sum(
+        # the vendor plans for the orders it booked and what it reads as demand in those it
+        # turned away (ChipVendor.order_intake)
+        turned_away = sum(
             max(0.0, u - b)
             for u, b in zip(
                 wanted[vendor.name].values(),
@@ -94,7 +95,7 @@ def run(world: ComputeMarket, t: int) -> None:
                 strict=True,
             )
         )
-        vendor.plan_production(t, asked)
+        vendor.plan_production(t, vendor.order_intake(ordered[vendor.name], turned_away))
 
 
 def vendor_lines(vendors: list[ChipVendor]) -> list[list[ChipVendor]]:
