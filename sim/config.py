@@ -1562,6 +1562,16 @@ class RepricingConfig(Section):
         ge=0,
         le=10,
     )
+    min_idle_share: float = param(
+        0.0,
+        "share of its contracted capacity",
+        "estimate",
+        "a lab asks only while more than this share of its contracted capacity was idle last "
+        "month: a buyer long on contracts can resell the surplus on spot against its seller, "
+        "a buyer that uses all it holds has no threat under take-or-pay",
+        ge=0,
+        lt=1,
+    )
     interval_months: int = param(
         12,
         "months",

@@ -182,15 +182,22 @@ def test_resale_offer_pays_the_friction_and_stops_when_off() -> None:
 
 
 def test_lab_asks_for_repricing_only_far_above_spot() -> None:
-    """Trigger premium 0.25, spot $1.60: a contract at $2.20 (above $2.00) is asked down to
-    $2.00; one at $1.90 is not; nothing is asked with repricing off or once defaulted."""
+    """Trigger premium 0.25, spot $1.60: a lab that left a fifth of its contracted capacity
+    idle asks for a contract at $2.20 (above $2.00) to go to $2.00; not for one at $1.90;
+    nothing when it uses all it holds (no threat under take-or-pay), nor with repricing
+    off."""
     market = FakeMarket()
     market.cfg = market.cfg.with_overrides({"repricing.trigger_premium": 0.25})
     lab = make_lab(market)
+    lab.idle_share = 0.2
     assert lab.repricing_ask(2.2, 1.6) == pytest.approx(2.0)
     assert lab.repricing_ask(1.9, 1.6) is None
+    lab.idle_share = 0.0
+    assert lab.repricing_ask(2.2, 1.6) is None
     market.cfg = market.cfg.with_overrides({"repricing.enabled": False})
-    assert make_lab(market).repricing_ask(2.2, 1.6) is None
+    off = make_lab(market)
+    off.idle_share = 0.2
+    assert off.repricing_ask(2.2, 1.6) is None
 
 
 @given(
