@@ -389,6 +389,16 @@ class Books:
                 contract.id,
             )
 
+    def reprice_contract(self, t: int, contract: CapacityContract, price: float) -> None:
+        """The parties agreed a new price for ``contract`` from month ``t`` on (USD per
+        GPU-hour): its later bills are at that price. No money moves now; the month is kept
+        (``contract.repriced``) so that a price is reviewed at most once an interval."""
+        if not price > 0:
+            raise ValueError(f"a contract's new price must be positive, got {price}")
+        contract.price_usd_per_gpu_hour = float(price)
+        contract.repriced = t
+        self.instruments.contract_repriced(contract)
+
     def bill_contract(self, t: int, contract: CapacityContract, bill: float) -> None:
         """A month's bill for ``contract`` falls due: what is left of its prepayment is used
         first (no cash moves), the rest becomes an obligation."""

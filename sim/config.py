@@ -1560,6 +1560,49 @@ class LabPricingConfig(Section):
     )
 
 
+class RepricingConfig(Section):
+    """A lab with buyer power renegotiates its capacity contracts when the spot price has
+    fallen well below what it pays (issue 15: overbuild on purpose; the glut reaches the
+    holder of the contracts). Nash bargaining over the price, the buyer's weight being its
+    share of the seller's contracted backlog (countervailing power: Galbraith 1952, Snyder
+    1996; Nash 1950, Binmore, Rubinstein and Wolinsky 1986)."""
+
+    enabled: bool = param(
+        True,
+        "switch",
+        "issue 15 (contract repricing by a lab with market power)",
+        "labs ask their sellers to reprice contracts that cost far above the spot price",
+    )
+    trigger_premium: float = param(
+        0.25,
+        "share over spot",
+        "estimate (long-term capacity is worth a premium over spot for its certainty; "
+        "renegotiations start when a contract costs clearly more than the market)",
+        "a lab asks for repricing when a contract's price exceeds spot × (1 + this); it asks "
+        "for spot × (1 + this)",
+        ge=0,
+        le=10,
+    )
+    min_idle_share: float = param(
+        0.0,
+        "share of its contracted capacity",
+        "estimate",
+        "a lab asks only while more than this share of its contracted capacity was idle last "
+        "month: a buyer long on contracts can resell the surplus on spot against its seller, "
+        "a buyer that uses all it holds has no threat under take-or-pay",
+        ge=0,
+        lt=1,
+    )
+    interval_months: int = param(
+        12,
+        "months",
+        "estimate (annual price reviews of long-term supply contracts)",
+        "months between two repricings of the same contract",
+        ge=1,
+        le=120,
+    )
+
+
 class OutsideDemandConfig(Section):
     """Demand for compute from beyond the frontier labs (the scale issue): the hyperscalers'
     own AI workloads (search, ads, recommendation, copilots, their own models), enterprises
@@ -2453,6 +2496,7 @@ class Scenario(Section):
     competition: CompetitionConfig = CompetitionConfig()
     lab_costs: LabCostsConfig = LabCostsConfig()
     lab_pricing: LabPricingConfig = LabPricingConfig()
+    repricing: RepricingConfig = RepricingConfig()
     outside: OutsideDemandConfig = OutsideDemandConfig()
     labs: tuple[LabSpec, ...] = Field(min_length=1)
     clouds: tuple[CloudSpec, ...] = Field(min_length=1)

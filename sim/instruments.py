@@ -37,6 +37,7 @@ class CapacityContract:
     in_kind: bool = False  # compute credits: paid in the buyer's shares, not cash
     prepaid_cents: int = 0  # prepayment not yet used against bills (integer cents)
     kind: str = "capacity contract"  # or "compute credit", "lease": the type in tables
+    repriced: int | None = None  # month of its last repricing (books.reprice_contract)
 
     @property
     def end(self) -> int:
@@ -256,6 +257,11 @@ class InstrumentBook:
     def end_contract(self, contract: CapacityContract) -> None:
         """``contract`` ends early (a party defaulted): it is no longer in force."""
         contract.active = False
+        self._forget_in_force(contract)
+
+    def contract_repriced(self, contract: CapacityContract) -> None:
+        """``contract``'s price changed: forget the answers that read its price (its
+        parties' backlog terms; change a price only through ``books.reprice_contract``)."""
         self._forget_in_force(contract)
 
     def _forget_in_force(self, contract: CapacityContract | None = None) -> None:

@@ -504,6 +504,7 @@ MODEL_REPORTERS = {
     "credit_drawn_usd": _month("credit_drawn_usd"),
     "bonds_issued_usd": _month("bonds_issued_usd"),
     "credit_rationed_usd": _month("credit_rationed_usd"),
+    "contracts_repriced": _month("contracts_repriced"),
     "contracts_signed_gpus": _month("contracts_signed_gpus"),
     "new_defaults": _month("new_defaults"),
     "defaults_cumulative": lambda m: m.defaults_total,

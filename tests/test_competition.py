@@ -17,9 +17,11 @@ from sim.agents import Lab
 from sim.demand import capability_spread, capability_step, logit_shares, switch_customers
 from sim.instruments import CapacityContract
 from sim.market import clearing_price_of, marginal_cost
+from sim.runner import simulate
 
 from .conftest import small_world
 from .fakes import FakeMarket
+from .test_agents import make_cloud
 
 
 def make_lab(market: FakeMarket, name: str = "lab-a", share: float = 1.0, **spec: object) -> Lab:
@@ -179,6 +181,70 @@ def test_resale_offer_pays_the_friction_and_stops_when_off() -> None:
     assert make_lab(off).resale_offer(1000.0) == 0.0
 
 
+def test_lab_asks_for_repricing_only_far_above_spot() -> None:
+    """Trigger premium 0.25, spot $1.60: a lab that left a fifth of its contracted capacity
+    idle asks for a contract at $2.20 (above $2.00) to go to $2.00; not for one at $1.90;
+    nothing when it uses all it holds (no threat under take-or-pay), nor with repricing
+    off."""
+    market = FakeMarket()
+    market.cfg = market.cfg.with_overrides({"repricing.trigger_premium": 0.25})
+    lab = make_lab(market)
+    lab.idle_share = 0.2
+    assert lab.repricing_ask(2.2, 1.6) == pytest.approx(2.0)
+    assert lab.repricing_ask(1.9, 1.6) is None
+    lab.idle_share = 0.0
+    assert lab.repricing_ask(2.2, 1.6) is None
+    market.cfg = market.cfg.with_overrides({"repricing.enabled": False})
+    off = make_lab(market)
+    off.idle_share = 0.2
+    assert off.repricing_ask(2.2, 1.6) is None
+
+
+@given(
+    price=st.floats(0.5, 5.0),
+    ask=st.floats(0.1, 5.0),
+    power=st.floats(0.0, 1.0),
+)
+def test_seller_grants_the_nash_split(price: float, ask: float, power: float) -> None:
+    """The granted price lies between the ask and the old price, falls with the buyer's
+    power, and is the asymmetric Nash split p − w (p − ask); hand case: $2.20, ask $2.00,
+    a buyer holding 60% of the seller's capacity → $2.08."""
+    cloud = make_cloud(FakeMarket())
+    granted = cloud.grants_repricing(price, ask, power)
+    assert min(price, max(ask, 0.0)) - 1e-12 <= granted <= price + 1e-12
+    if ask < price:
+        assert granted == pytest.approx(price - power * (price - ask))
+        assert cloud.grants_repricing(price, ask, min(1.0, power + 0.1)) <= granted + 1e-12
+    else:
+        assert granted == price
+    assert cloud.grants_repricing(2.2, 2.0, 0.6) == pytest.approx(2.08)
+
+
+def test_a_lab_reprices_its_contracts_in_a_glut_at_most_once_an_interval() -> None:
+    """A small world whose spot price falls far below its contracts: the phase reprices the
+    labs' contracts (recorded in ``contracts_repriced``), never twice within the interval,
+    and money is conserved (``audit``); with repricing off no contract is repriced."""
+    world = small_world(
+        deals=True,
+        **{
+            "run.months": 30,
+            "labs.*.contract_coverage": 1.6,
+            "demand.regime": "bust",
+            "demand.bust_month": 6,
+            "demand.bust_decline_per_month": 0.1,
+            "repricing.interval_months": 12,
+        },
+    )
+    run = simulate(world, 3, audit=True)
+    repriced = run.tables["model"].set_index("step")["contracts_repriced"]
+    assert repriced.sum() > 0
+    months = repriced[repriced > 0].index.to_numpy()
+    assert months.min() >= 1
+    off = simulate(world.with_overrides({"repricing.enabled": False}), 3)
+    assert off.tables["model"]["contracts_repriced"].sum() == 0
+    assert off.summary["lab_revenue_usd"] != run.summary["lab_revenue_usd"]
+
+
 # --- gallery captions (pytest -m gallery -k competition) ----------------------------------
 def check_price_war_caption(wars: pd.DataFrame) -> None:
     """Converged labs: margin 45% → about 20% in a year → 13–14% by month 24 in every seed,
@@ -296,8 +362,6 @@ def test_overbuild_on_purpose_caption_is_true(tmp_path) -> None:
 def month_one_lab_revenue(elasticity: float, margin_cap: float) -> float:
     """Labs' revenue in month 1 of the small world with the spot price held (adjustment speed
     ≈ 0) and margins frozen at ``min(calibrated, margin_cap)``."""
-    from sim.runner import simulate
-
     world = small_world(
         **{
             "run.months": 2,

@@ -265,6 +265,8 @@ def test_money_is_conserved_and_books_balance_every_month(
         COMPETITION_SEEN.add("lab-owned capacity")  # the lab used capacity it owns
     if "resale" in kinds:
         COMPETITION_SEEN.add("resale")
+    if (model["contracts_repriced"] > 0).any():
+        COMPETITION_SEEN.add("contract repriced")  # a lab's contract repriced below spot's gap
     comp = scenario.competition
     if scenario.lab_pricing.opportunity_cost and comp.resale and 0.01 < comp.resale_friction < 1:
         # a lab long on contracts priced its marginal user at what resale fetches
@@ -363,6 +365,7 @@ def check_random_worlds_exercised_every_mechanism() -> None:
         "resale",
         "segments",
         "opportunity-cost pricing",
+        "contract repriced",
     } == COMPETITION_SEEN
     assert {"in-house", "on spot", "resale to outside buyers"} == OUTSIDE_SEEN
     assert {"grouped payment"} == PAYMENTS_SEEN

@@ -544,6 +544,20 @@ class Cloud(MarketAgent):
             return min(1.0, spread / max(inv.exposure_loss_given_default, 1e-9))
         return inv.buyer_default_probability_per_year
 
+    def grants_repricing(self, price: float, ask: float, buyer_power: float) -> float:
+        """The new price (USD per GPU-hour) the cloud agrees to for a contract at ``price``
+        when its buyer asks for ``ask``: the Nash bargaining solution between the two
+        prices, with the buyer's bargaining weight ``buyer_power`` (0–1), its share of the
+        cloud's contracted capacity. A seller that depends on one buyer for most of its
+        backlog cannot afford to lose it, and concedes most of the gap; a buyer that is a
+        small customer gets little (countervailing power: Galbraith 1952, Snyder 1996; the
+        asymmetric Nash solution, Binmore, Rubinstein and Wolinsky 1986). Never above
+        ``price``, never below ``ask``."""
+        if ask >= price:
+            return price
+        power = min(max(buyer_power, 0.0), 1.0)
+        return price - power * (price - ask)
+
     def accepts_commitment(
         self,
         buyer_default_per_year: float,

@@ -236,6 +236,28 @@ class Lab(MarketAgent):
         × ``training_absorption`` (labs train on the compute they hold; our own estimate)."""
         return planned_training_gpus * self.market.cfg.competition.training_absorption
 
+    def repricing_ask(self, contract_price: float, spot_price: float) -> float | None:
+        """The price (USD per GPU-hour) the lab asks a seller for a contract that costs it
+        ``contract_price`` when the spot price is ``spot_price``, or ``None`` (no ask).
+
+        A buyer long on contracts (more than ``repricing.min_idle_share`` of its contracted
+        capacity idle last month) whose contract costs more than ``spot × (1 +
+        repricing.trigger_premium)`` asks for that price: the premium is what it still pays
+        for the certainty of term capacity. Its threat is the capacity it does not need: it
+        can resell it on spot against its own seller, and it will buy its growth elsewhere.
+        A buyer that uses all it holds has no threat under take-or-pay, and asks nothing.
+        Renegotiation of long-term supply contracts when the market moves far from the
+        contract price (Hart and Moore 1988, incomplete contracts and renegotiation; Crocker
+        and Masten 1991 on price reviews in long-term gas contracts); the trigger and the
+        idle-capacity condition are our own estimates."""
+        cfg = self.market.cfg.repricing
+        if self.defaulted or not cfg.enabled or spot_price <= 0:
+            return None
+        if self.idle_share <= cfg.min_idle_share:
+            return None
+        ask = spot_price * (1.0 + cfg.trigger_premium)
+        return ask if contract_price > ask else None
+
     def resale_offer(self, idle_gpus: float) -> float:
         """GPUs of idle contracted capacity the lab offers on the spot market: all it can move,
         ``1 − resale_friction`` of it, when resale is on."""

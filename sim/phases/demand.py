@@ -25,6 +25,7 @@ from sim.demand import (
     segment_weight,
     switch_customers,
 )
+from sim.phases import repricing
 
 if TYPE_CHECKING:
     from sim.agents import Lab
@@ -97,6 +98,7 @@ def run(world: ComputeMarket, t: int) -> None:
     shock = world.cfg.shock
     if shock.lab and t == shock.month:
         world.sentiment *= 1.0 - shock.sentiment_drop
+    repricing.run(world, t)  # contracts far above spot repriced before prices are posted
     active = [lab for lab in world.labs if not lab.defaulted]
     if active:
         post_prices(world, t, active)

@@ -30,6 +30,7 @@ class MonthState:
     credit_drawn_usd: float = 0.0  # of earlier commitments, drawn on delivery this month
     bonds_issued_usd: float = 0.0  # borrowed by hyperscalers on their cash flow this month
     credit_rationed_usd: float = 0.0  # asked of lenders this month and not lent (rationing)
+    contracts_repriced: int = 0  # capacity contracts repriced at a lab's ask this month
 
     @property
     def utilisation(self) -> float:
