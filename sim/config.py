@@ -1140,6 +1140,18 @@ class RecapitalisationConfig(Section):
         ge=0,
         le=60,
     )
+    restructure_cushion_share: float = param(
+        0.1,
+        "share of the debt",
+        "estimate (Gilson 1997: firms leave out-of-court workouts still highly levered and "
+        "many restructure again; a swap to exactly zero equity is breached by the next "
+        "month's loss)",
+        "when a restructuring swaps debt for equity to cure negative equity, it swaps this "
+        "share of the borrower's debt more, so that equity is left positive (0 = back to "
+        "exactly zero, as until MODEL_VERSION 0.55.2)",
+        ge=0,
+        le=1,
+    )
 
 
 class CashConfig(Section):

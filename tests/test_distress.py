@@ -102,6 +102,10 @@ def test_recoveries_compare_calling_with_continuing() -> None:
     assert distress.restructure_swap_usd(5.0, -20.0, 100.0, 80.0, 1.0) == pytest.approx(20.0)
     assert distress.restructure_swap_usd(5.0, 5.0, 100.0, 50.0, 1.25) == pytest.approx(37.5)
     assert distress.restructure_swap_usd(5.0, 5.0, 100.0, 90.0, 1.25) == 0.0
+    # with a cushion of 10% of the debt: a market-value deficit of $20 swaps 20 + 10 = $30;
+    # none when equity is positive (a loan-to-value cure is unchanged)
+    assert distress.restructure_swap_usd(5.0, -20.0, 100.0, 80.0, 1.0, 0.1) == pytest.approx(30.0)
+    assert distress.restructure_swap_usd(5.0, 5.0, 100.0, 50.0, 1.25, 0.1) == pytest.approx(37.5)
 
 
 @pytest.fixture

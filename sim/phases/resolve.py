@@ -366,7 +366,12 @@ def respond_to_breach(
     on_liquidation = distress.by_seniority(liquidation, claims)
     on_continuation = distress.by_seniority(continuation, claims)
     swap_total = distress.restructure_swap_usd(
-        test.book_equity_usd, test.market_equity_usd, debt, base, cfg.distress.ltv_ceiling
+        test.book_equity_usd,
+        test.market_equity_usd,
+        debt,
+        base,
+        cfg.distress.ltv_ceiling,
+        cfg.recapitalisation.restructure_cushion_share,
     )
     # one price for the month's swap, whichever lenders take part (a restructuring is one deal)
     price = share_price(
