@@ -525,6 +525,27 @@ class Books:
         loan.start = t
         loan.maturity_months = remaining + months
 
+    def defer_principal(self, t: int, loan: Loan) -> float:
+        """Forbearance (a restructuring's payment holiday): the principal of ``loan`` that
+        fell due and is still unpaid goes back into the loan (no cash moves; the borrower's
+        payable becomes debt again, the lender's receivable a loan again) and its open
+        obligations close. Returns the USD deferred."""
+        owed = self.obligations.by_debtor.get(loan.borrower, [])
+        cents = 0
+        for ob in owed:
+            if ob.flow is Flow.PRINCIPAL_DUE and ob.instrument == loan.id and ob.cents > 0:
+                cents += self.ledger.post_cents(
+                    t, ob.debtor, ob.creditor, ob.cents, Flow.PRINCIPAL_DEFERRED, loan.id
+                )
+                ob.cents = 0
+        if cents:
+            owed[:] = [ob for ob in owed if ob.cents > 0]
+            if not owed:
+                del self.obligations.by_debtor[loan.borrower]
+            loan.outstanding = cents_round(loan.outstanding + cents / CENTS_PER_USD)
+            loan.active = True
+        return cents / CENTS_PER_USD
+
     def capitalise_interest(self, t: int, note: ConvertibleNote) -> float:
         """The month's interest on ``note`` is paid in kind: the borrower owes it as more
         principal (its debt and the lender's loan rise; no cash moves). Returns the USD."""

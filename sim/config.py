@@ -1116,6 +1116,44 @@ class CreditRationingConfig(Section):
     )
 
 
+class RecapitalisationConfig(Section):
+    """Issue 13 (dist9): a lab whose losses have taken its book equity below zero while it
+    owes debt raises equity to restore it, not only when its cash runs short."""
+
+    enabled: bool = param(
+        True,
+        "switch",
+        "Leary and Roberts (2005), Flannery and Rangan (2006): firms rebalance toward a "
+        "target leverage; Ibrahim (2010), Hochberg, Serrano and Ziedonis (2018): venture "
+        "lenders lend on the expectation of the next equity round",
+        "a lab with negative book equity and debt outstanding asks its investors for the "
+        "deficit plus a cushion (off: it raises equity only when its cash runs short, as "
+        "until MODEL_VERSION 0.55)",
+    )
+    cushion_months: float = param(
+        6.0,
+        "months of burn",
+        "estimate (a round sized to leave the book equity positive for half a year of "
+        "losses; the runway rule's own target is finance.lab_runway_target_months)",
+        "book equity, in months of the lab's cash burn, a recapitalisation round restores "
+        "above zero (so that it is not asked for again next month)",
+        ge=0,
+        le=60,
+    )
+    restructure_cushion_share: float = param(
+        0.1,
+        "share of the debt",
+        "estimate (Gilson 1997: firms leave out-of-court workouts still highly levered and "
+        "many restructure again; a swap to exactly zero equity is breached by the next "
+        "month's loss)",
+        "when a restructuring swaps debt for equity to cure negative equity, it swaps this "
+        "share of the borrower's debt more, so that equity is left positive (0 = back to "
+        "exactly zero, as until MODEL_VERSION 0.55.2)",
+        ge=0,
+        le=1,
+    )
+
+
 class CashConfig(Section):
     """Issue 13: cash behaves like cash — deposits earn a rate, firms pay out a share of
     their profits (dividends or buybacks; the cash effect is the same)."""
@@ -2486,6 +2524,7 @@ class Scenario(Section):
     project_finance: ProjectFinanceConfig = ProjectFinanceConfig()
     revolver: RevolverConfig = RevolverConfig()
     credit_rationing: CreditRationingConfig = CreditRationingConfig()
+    recapitalisation: RecapitalisationConfig = RecapitalisationConfig()
     shock: ShockConfig = ShockConfig()
     investment: InvestmentConfig = InvestmentConfig()
     preemption: PreemptionConfig = PreemptionConfig()

@@ -96,10 +96,18 @@ def restructure_swap_usd(
     debt_usd: float,
     base_usd: float,
     ltv_ceiling: float,
+    cushion_share: float = 0.0,
 ) -> float:
     """Debt to swap for equity so that equity is at least zero at book and at market value
-    and loan-to-value is back at its ceiling (0: a maturity extension suffices)."""
+    — plus a cushion of ``cushion_share`` of the debt when it was negative, so that the next
+    month's loss does not breach again — and loan-to-value is back at its ceiling (0: a
+    maturity extension suffices). Restructurings that leave the firm at the edge of
+    insolvency are followed by more (Gilson 1997: firms leave out-of-court workouts still
+    highly levered, and a third restructure again; Hotchkiss 1995); the cushion is our own
+    estimate."""
     deficit = max(0.0, -book_equity_usd, -market_equity_usd)
+    if deficit > 0:
+        deficit += cushion_share * debt_usd
     excess = max(0.0, debt_usd - ltv_ceiling * base_usd)
     return min(debt_usd, max(deficit, excess))
 

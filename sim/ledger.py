@@ -205,6 +205,9 @@ class Flow(Enum):
     NOTE_CONVERSION = ("note_conversion", Treatment(Line.STAKES, Line.LOANS, D, Line.PAID_IN))
     # a convertible note's interest paid in kind: the borrower (payer) owes it as more debt
     INTEREST_CAPITALISED = ("interest_capitalised", Treatment(R, D, Line.LOANS, R))
+    # forbearance in a restructuring: principal that fell due and is unpaid goes back into the
+    # loan (the borrower, payer, owes it as debt again; the lender holds it as a loan again)
+    PRINCIPAL_DEFERRED = ("principal_deferred", Treatment(P, D, Line.LOANS, Line.RECEIVABLES))
     # --- contract prepayments: paid in cash at signing, then used against the bills ---
     COMPUTE_PREPAYMENT = (
         "compute_prepayment",

@@ -326,6 +326,49 @@ def test_a_round_fails_when_nobody_values_the_lab_at_its_price() -> None:
     assert raised > 0 and lab.cash == pytest.approx(cash + raised)
 
 
+def test_a_lab_with_negative_equity_and_debt_asks_for_the_deficit_plus_a_cushion() -> None:
+    """Hand-computed: book equity −$4B, revenue $1B and costs $3B a month (burn $2B), a
+    cushion of 6 months: it asks for 4 + 6 × 2 = $16B; nothing without debt, with positive
+    equity, or with the rule off."""
+    cfg = small_world(**{"recapitalisation.cushion_months": 6.0})
+    market = FakeMarket(cfg=cfg, equity={"lab-a": -4e9})
+    lab = make_lab(market, revenue=1e9, costs=3e9)
+    assert lab.recapitalisation_wanted(50e9) == pytest.approx(16e9)
+    assert lab.recapitalisation_wanted(0.0) == 0.0
+    market.equity["lab-a"] = 1e9
+    assert lab.recapitalisation_wanted(50e9) == 0.0
+    off = FakeMarket(cfg=small_world(**{"recapitalisation.enabled": False}), equity={"lab-a": -4e9})
+    assert make_lab(off, revenue=1e9, costs=3e9).recapitalisation_wanted(50e9) == 0.0
+
+
+def test_a_recapitalisation_is_asked_of_equity_and_never_bridged_with_debt() -> None:
+    """The finance phase asks investors for a lab's recapitalisation (an event), and when the
+    round fails (nobody values the lab at its price) borrows nothing for it: debt cannot
+    cure negative equity. The books balance (audit)."""
+    world = ComputeMarket(small_world(), rng=1)
+    world.step()
+    lab = world.labs[0]
+    finance.venture_debt(world, 1, lab, 1e9)
+    debt = world.books.ledger.balance(lab.name, Line.DEBT)
+    assert debt > 0
+    lab.record_service(1.0, 1.0, 1.0, revenue_usd=1e6)
+    lab.record_costs(5e9)  # worth nothing: the round fails
+    lab.equity_wanted = lambda: 0.0  # type: ignore[method-assign]  # cash enough
+    asked: list[float] = []
+
+    def wanted(debt_usd: float) -> float:
+        asked.append(debt_usd)
+        return 3e9
+
+    lab.recapitalisation_wanted = wanted  # type: ignore[method-assign]
+    finance.run(world, 1)
+    assert asked == [pytest.approx(debt)]
+    events = [e["event"] for e in world.events if e["defaulter"] == lab.name]
+    assert finance.RECAPITALISATION in events and finance.ROUND_FAILED in events
+    assert world.books.ledger.balance(lab.name, Line.DEBT) == pytest.approx(debt)
+    world.audit()
+
+
 def test_a_round_sells_at_most_the_dilution_cap() -> None:
     world = ComputeMarket(small_world(), rng=1)
     world.step()

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import distress, price_impact
+from sim import distress, mechanisms, price_impact
 from sim.agents import Cloud, Investor, Vintage
 from sim.books import OPERATIONS
 from sim.clearing import (
@@ -102,6 +102,10 @@ def test_recoveries_compare_calling_with_continuing() -> None:
     assert distress.restructure_swap_usd(5.0, -20.0, 100.0, 80.0, 1.0) == pytest.approx(20.0)
     assert distress.restructure_swap_usd(5.0, 5.0, 100.0, 50.0, 1.25) == pytest.approx(37.5)
     assert distress.restructure_swap_usd(5.0, 5.0, 100.0, 90.0, 1.25) == 0.0
+    # with a cushion of 10% of the debt: a market-value deficit of $20 swaps 20 + 10 = $30;
+    # none when equity is positive (a loan-to-value cure is unchanged)
+    assert distress.restructure_swap_usd(5.0, -20.0, 100.0, 80.0, 1.0, 0.1) == pytest.approx(30.0)
+    assert distress.restructure_swap_usd(5.0, 5.0, 100.0, 50.0, 1.25, 0.1) == pytest.approx(37.5)
 
 
 @pytest.fixture
@@ -120,6 +124,44 @@ def test_lender_waives_restructures_or_calls_by_what_each_recovers(lender: Inves
     # calling recovers more than continuing (the borrower burns cash faster than the
     # fire-sale discount costs): accelerate
     assert lender.respond_to_breach(("dscr", "equity"), 100.0, 60.0, 50.0) == "accelerate"
+
+
+def test_a_borrower_that_cannot_pay_its_month_is_restructured_not_waived(
+    lender: Investor,
+) -> None:
+    """A waiver would leave the month's payment missed: a borrower $3.40 short is
+    restructured when continuing recovers more than calling, called otherwise; the same
+    breach with nothing short is waived."""
+    assert lender.respond_to_breach(("ltv",), 100.0, 40.0, 100.0) == "waive"
+    assert lender.respond_to_breach(("ltv",), 100.0, 40.0, 100.0, 3.4) == "restructure"
+    assert lender.respond_to_breach(("dscr",), 100.0, 60.0, 50.0, 3.4) == "accelerate"
+
+
+def test_forbearance_puts_the_months_unpaid_principal_back_into_the_loan() -> None:
+    """Hand-computed: $1,200 lent over 12 months falls due at $100 a month; deferred, the
+    loan is $1,200 again, the borrower owes nothing this month, its debt and the lender's
+    loans are back where they were (no cash moves), and an amend-and-extend re-amortises
+    the $1,200 over the 11 months left plus the extension. The books balance (audit)."""
+    world = ComputeMarket(small_world(), rng=1)
+    world.step()
+    books = world.books
+    cloud, bank = world.clouds[0], world.investors[0]
+    books.obligations.close(cloud.name)
+    loan = mechanisms.lend(books, 1, bank, cloud, 1_200.0, 0.0, 12)
+    debt = books.ledger.balance(cloud.name, Line.DEBT)
+    cash = cloud.cash, bank.cash
+    books.service_loans(2, [loan])
+    assert loan.outstanding == pytest.approx(1_100.0)
+    assert books.obligations.owed_cents(cloud.name) == 10_000
+    assert books.defer_principal(2, loan) == pytest.approx(100.0)
+    assert loan.outstanding == pytest.approx(1_200.0)
+    assert books.obligations.of(cloud.name) == []
+    assert books.ledger.balance(cloud.name, Line.DEBT) == pytest.approx(debt)
+    assert (cloud.cash, bank.cash) == cash
+    assert books.defer_principal(2, loan) == 0.0  # nothing left to defer
+    books.extend_loan(2, loan, 6)
+    assert loan.principal_due(3) == pytest.approx(1_200.0 / 17)
+    world.audit()
 
 
 # --- in the model ----------------------------------------------------------------------

@@ -48,6 +48,8 @@ DISTRESS_EVENTS = {
     "rescue": "a partner (or a consortium) rescued a distressed counterparty",
     "revolver_draw": "a solvent borrower short of cash drew on its committed revolver",
     "excess_cash_payout": "a hyperscaler paid out cash beyond its target holding",
+    "recapitalisation_round": "a lab with negative book equity and debt raised equity",
+    "principal_deferred": "a restructuring put a borrower's unpaid principal back into its loan",
 }
 
 

@@ -150,12 +150,23 @@ class MarketAgent(mesa.Agent):
         outstanding_usd: float,
         liquidation_usd: float,
         continuation_usd: float,
+        shortfall_usd: float = 0.0,
     ) -> str:
         """What this lender does about a borrower's covenant breach (``breached``: the
         covenants, see :mod:`sim.distress`) on its ``outstanding_usd`` of loans: it compares
         what each option recovers — ``liquidation_usd`` if it calls the loans now (the
         borrower's estate sold at fire-sale prices, shared by seniority), ``continuation_usd``
         if the borrower goes on (its going-concern value, shared the same way).
+        ``shortfall_usd`` is what the borrower cannot pay of this month's bills from its cash
+        and its committed revolver: a waiver leaves that payment missed and the borrower in
+        default at the fire-sale value the lender just judged worse than continuing, so a
+        borrower that is short is never waived but restructured (amend and extend, debt for
+        equity to the loan-to-value ceiling) when continuing is worth more. Covenant
+        violations are renegotiated, not simply forgiven (Chava and Roberts 2008; Roberts
+        and Sufi 2009: most private debt is renegotiated before maturity, mostly by
+        extension). Until MODEL_VERSION 0.55.1 a lender waived a borrower that could not pay
+        its month (telecom bust, a neocloud with positive equity defaulted illiquid in month
+        17, before the bust, $3.4M short, the month its lenders had waived its LTV breach).
 
         Returns ``"waive"`` when continuing recovers the whole loan and the breach is one of
         coverage or loan-to-value only (a borrower with negative equity must be cured, never
@@ -163,7 +174,8 @@ class MarketAgent(mesa.Agent):
         more than calling; ``"accelerate"`` otherwise. The comparison of liquidation and
         continuation values is the creditor's choice in Gertner and Scharfstein (1991) and
         Bulow and Shoven (1978); the waiver condition is our own estimate."""
-        if continuation_usd >= outstanding_usd - 0.01 and "equity" not in breached:
+        solvent = "equity" not in breached and shortfall_usd < 0.01
+        if continuation_usd >= outstanding_usd - 0.01 and solvent:
             return "waive"
         if continuation_usd > liquidation_usd:
             return "restructure"

@@ -414,6 +414,22 @@ class Lab(MarketAgent):
         target = self.arrears_usd + fin.lab_runway_target_months * burn
         return max(0.0, target - self.cash, need_now - self.cash)
 
+    def recapitalisation_wanted(self, debt_usd: float) -> float:
+        """USD of new equity to ask for because losses have taken the lab's book equity below
+        zero while it owes ``debt_usd``: the deficit plus ``recapitalisation.cushion_months``
+        of its burn (0 with positive equity, no debt, or ``recapitalisation.enabled`` off).
+        Firms rebalance toward a target leverage by issuing equity (Leary and Roberts 2005;
+        Flannery and Rangan 2006); a venture-backed borrower's lenders lend on the
+        expectation of its next equity round (Ibrahim 2010; Hochberg, Serrano and Ziedonis
+        2018). Only equity cures it: a round that falls short of it is not bridged with more
+        debt. Until MODEL_VERSION 0.55 a lab raised equity only when its cash ran short
+        (:meth:`equity_wanted`), so one holding the cash of its venture debt lived with
+        negative book equity for 8 months (baseline seed 4, the challenger)."""
+        cfg = self.market.cfg.recapitalisation
+        if self.defaulted or not cfg.enabled or debt_usd <= 0 or self.equity >= 0:
+            return 0.0
+        return -self.equity + cfg.cushion_months * self.monthly_burn()
+
     def venture_debt_wanted(self, shortfall_usd: float, venture_debt_usd: float) -> float:
         """USD of venture debt to borrow when a round left ``shortfall_usd`` unraised: the
         shortfall, within ``capital.venture_debt_value_share`` of the market's valuation

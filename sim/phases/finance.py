@@ -14,7 +14,7 @@ from sim import mechanisms
 from sim.agents import Lab, MarketAgent
 from sim.books import FOUNDERS, cents_round
 from sim.instruments import VENTURE_DEBT, ConvertibleNote
-from sim.ledger import Flow
+from sim.ledger import Flow, Line
 from sim.phases import credit
 from sim.phases.resolve import record
 
@@ -27,18 +27,29 @@ ROUND_SMALLER = "equity_round_closed_smaller"
 USD not raised: a shortfall of the lab's, not a loss on anybody's books)."""
 
 
+RECAPITALISATION = "recapitalisation_round"
+"""Events row: a lab with negative book equity and debt asked its investors for equity
+(:meth:`Lab.recapitalisation_wanted`; ``amount_lost`` holds the USD asked: no loss)."""
+
+
 def run(world: ComputeMarket, t: int) -> None:
     fund_flows(world, t)
     accrue_notes(world, t)
     wealth = wealth_bids(world)
     for lab in world.labs:
-        amount = lab.equity_wanted()
+        liquidity = lab.equity_wanted()
+        debt = world.books.ledger.balance(lab.name, Line.DEBT)
+        recapitalisation = lab.recapitalisation_wanted(debt)
+        amount = max(liquidity, recapitalisation)
+        if recapitalisation > liquidity:
+            record(world, t, RECAPITALISATION, lab.name, "", recapitalisation, "round")
         if amount > 0:
             raised = equity_round(world, t, lab, amount, wealth)
-            if raised < amount - 1.0:
-                raised += convertible_notes(world, t, lab, amount - raised)
-            if raised < amount - 1.0:
-                venture_debt(world, t, lab, amount - raised)
+            # debt bridges only the cash it needs, never a recapitalisation (only equity cures)
+            if raised < liquidity - 1.0:
+                raised += convertible_notes(world, t, lab, liquidity - raised)
+            if raised < liquidity - 1.0:
+                venture_debt(world, t, lab, liquidity - raised)
     borrow_together(world, t)
     world.books.settle_what_can_be_paid(t)
 

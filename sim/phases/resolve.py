@@ -351,7 +351,9 @@ def respond_to_breach(
     debt = sum(loan.outstanding for loan in loans)
     if debt <= 0:
         return
-    cash = max(0.0, agent.cash - books.obligations.owed_cents(agent.name) / CENTS_PER_USD)
+    owed = books.obligations.owed_cents(agent.name) / CENTS_PER_USD
+    cash = max(0.0, agent.cash - owed)
+    shortfall = month_shortfall_usd(model, t, agent, owed)
     _, market_fleet = fleet_values(model, agent, t)
     liquidation = distress.liquidation_value(cash, market_fleet, cfg.cascade.fire_sale_discount)
     continuation = distress.continuation_value(
@@ -364,7 +366,12 @@ def respond_to_breach(
     on_liquidation = distress.by_seniority(liquidation, claims)
     on_continuation = distress.by_seniority(continuation, claims)
     swap_total = distress.restructure_swap_usd(
-        test.book_equity_usd, test.market_equity_usd, debt, base, cfg.distress.ltv_ceiling
+        test.book_equity_usd,
+        test.market_equity_usd,
+        debt,
+        base,
+        cfg.distress.ltv_ceiling,
+        cfg.recapitalisation.restructure_cushion_share,
     )
     # one price for the month's swap, whichever lenders take part (a restructuring is one deal)
     price = share_price(
@@ -380,6 +387,7 @@ def respond_to_breach(
             outstanding,
             sum(on_liquidation[k] for k in mine),
             sum(on_continuation[k] for k in mine),
+            shortfall,
         )
         amount = outstanding
         if decision == "accelerate":
@@ -388,7 +396,12 @@ def respond_to_breach(
             month.called.add(agent.name)
         elif decision == "restructure":
             amount = restructure(
-                model, t, [loans[k] for k in mine], swap_total * outstanding / debt, price
+                model,
+                t,
+                [loans[k] for k in mine],
+                swap_total * outstanding / debt,
+                price,
+                forbear=shortfall > 0,
             )
             model.covenant_months[agent.name] = 0
         else:
@@ -398,13 +411,42 @@ def respond_to_breach(
         )
 
 
+PRINCIPAL_DEFERRED = "principal_deferred"
+"""Events row: a restructuring lender put the month's unpaid principal back into its loan
+(``amount_lost`` holds the USD deferred: no loss)."""
+
+
+def month_shortfall_usd(model: ComputeMarket, t: int, agent: MarketAgent, owed_usd: float) -> float:
+    """What ``agent`` cannot pay of the ``owed_usd`` of bills open this month from its cash
+    and what its committed revolver would lend it now (:meth:`Cloud.revolver_draw_wanted`,
+    within its borrowing headroom), USD (≥ 0)."""
+    short = owed_usd - agent.cash
+    if short <= 0:
+        return 0.0
+    if isinstance(agent, Cloud) and agent.equity > 0:
+        short -= agent.revolver_draw_wanted(
+            owed_usd, credit.revolver_drawn_usd(model, agent), agent.borrowing_headroom(t)
+        )
+    return max(0.0, short)
+
+
 def restructure(
-    model: ComputeMarket, t: int, loans: list[Loan], swap_usd: float, price: float
+    model: ComputeMarket,
+    t: int,
+    loans: list[Loan],
+    swap_usd: float,
+    price: float,
+    *,
+    forbear: bool = False,
 ) -> float:
     """A lender restructures its ``loans``: it swaps ``swap_usd`` of them for new shares of
     the borrower at ``price`` USD a share (:func:`sim.mechanisms.share_price` of the whole
-    swap), and extends what is left by ``distress.extension_months``. Returns the USD
-    swapped (each part rounded up to the cent, so that equity is not left a cent short)."""
+    swap), and extends what is left by ``distress.extension_months``; with ``forbear`` (the
+    borrower cannot pay this month's bills) the month's unpaid principal of those loans goes
+    back into them first (:meth:`Books.defer_principal`), so the amended schedule starts
+    next month (a payment holiday: amend-and-extend workouts reschedule the principal due,
+    Gilson, John and Lang 1990; Roberts and Sufi 2009). Returns the USD swapped (each part
+    rounded up to the cent, so that equity is not left a cent short)."""
     books = model.books
     swapped = 0.0
     total = sum(loan.outstanding for loan in loans)
@@ -413,6 +455,10 @@ def restructure(
         if part >= 0.02:
             books.swap_debt_for_equity(t, loan, part, price)
             swapped += part
+        if forbear:
+            deferred = books.defer_principal(t, loan)
+            if deferred > 0:
+                record(model, t, PRINCIPAL_DEFERRED, loan.borrower, loan.lender, deferred, loan.id)
         if loan.active:
             books.extend_loan(t, loan, model.cfg.distress.extension_months)
     return swapped
