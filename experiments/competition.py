@@ -273,33 +273,33 @@ EXPERIMENT = Experiment(
         ),
         GalleryFigure(
             "overbuild_gains.png",
-            "Overbuild on purpose does not pay the lab in this model (MODEL_VERSION 0.54). "
-            "Left: the capacity it resells lowers the spot price in years 3–5 — at 160% "
-            "coverage 1–14% below the baseline's in every seed. Middle: the more the leader "
-            "overbuilds, the less it keeps — at 160% coverage $119–197B less retained "
-            "earnings at month 60 in every seed: its compute bills rise by about $241B "
-            "(median), the resale and extra service revenue bring back about $78B. All out, "
-            "it defaults in all 6 seeds (months 33–49: its compute bills run at "
-            "1.55–1.61× its revenue and resale income, against 1.13–1.17× for the baseline "
-            "leader over 60 months; its retained earnings stop there, no gain, as its shares "
-            "are worth nothing). Right: at 160% coverage the leader, its investors and the "
-            "clouds lose, and the vendors gain slightly ($8B). The thesis fails for two "
-            "reasons the model makes "
-            "plain: the lab pays the contract price it signed before the glut for capacity it "
-            "then resells at the lower spot price, and, using about three tenths of the "
-            "compute in years 3–5, it is not the main buyer of the cheaper compute — most of "
-            "what it resells goes to the buyers beyond the labs.",
+            "Overbuild on purpose does not pay the lab in cash in this model (MODEL_VERSION "
+            "0.58). Left: the capacity it resells lowers the spot price in years 3–5 — at 160% "
+            "coverage 2–11% below the baseline's in every seed. Middle: the more the leader "
+            "overbuilds, the less it keeps — at 160% coverage $77–156B less retained "
+            "earnings at month 60 in every seed: its compute bills rise by about $175B "
+            "(median), the resale and extra service revenue bring back about $88B. All out, "
+            "it defaults in 1 of the 6 seeds (month 36: its compute bills run at 1.53× its "
+            "revenue and resale income, against 1.08–1.14× for the baseline leader over 60 "
+            "months); since 0.57 a lab long on contracts gets them repriced toward spot, which "
+            "carries it through in the other five (at 0.54 it defaulted in all 6). Right: at "
+            "160% coverage the leader and the other labs lose, while the clouds, the "
+            "investors and the vendors gain. The thesis fails for two reasons the model makes "
+            "plain: the lab pays more for the capacity it holds than reselling it brings back, "
+            "and, using a quarter to under half of the compute in years 3–5, it is not the main "
+            "buyer of the cheaper compute — most of what it resells goes to the buyers beyond "
+            "the labs.",
         ),
         GalleryFigure(
             "stargate.png",
-            "Through the bust the leading lab defaults in all 6 seeds either way: the named "
+            "Through the bust the leading lab defaults in 4 of the 6 seeds either way: the named "
             "take-or-pay commitments of the default world (about $730B) outrun its revenue "
-            "once demand falls. As a pure renter it fails in months 39–42; as the Stargate "
+            "once demand falls. As a pure renter it fails in months 41–45; as the Stargate "
             "lab, which at most runs 4–11% of its compute on capacity it owns and also "
-            "carries its cloud's project debt, within a month of it: a month earlier in two "
-            "seeds, the same month in three, a month later in one (MODEL_VERSION 0.54; the "
-            "same month in every seed at 0.49; at 0.44 earlier in two seeds and later in "
-            "two). Owning capacity neither saves it nor hastens its end much here.",
+            "carries its cloud's project debt, within two months of it: two months earlier in "
+            "one seed, the same month in two, a month later in one (MODEL_VERSION 0.58; in all "
+            "6 seeds at 0.54, within a month; the same month in every seed at 0.49). Owning "
+            "capacity neither saves it nor hastens its end much here.",
         ),
     ),
     params=PARAMS,

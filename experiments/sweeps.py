@@ -122,20 +122,20 @@ def draw_phase(runs: pd.DataFrame, out: Path) -> None:
 def phase_claims(runs: pd.DataFrame) -> dict[str, bool]:
     """The claims of the phase figures' captions, checked against the runs they draw
     (tests/test_cascade_gallery.py)."""
-    defaults = runs.loc[runs["defaults"] > 0, GROWTH]
-    systemic = runs.loc[runs["systemic_cascade"] > 0, GROWTH]
-    cells = runs.groupby([GROWTH, LEVERAGE])["losses_usd"].mean()
-    worst_growth = cells.idxmax()[0]
     majority = runs.groupby([GROWTH, LEVERAGE])["systemic_cascade"].mean()
+    with_defaults = runs[runs["defaults"] > 0]
     return {
-        "defaults happen only when long-run growth is 2%/month or less": bool(
-            defaults.empty or defaults.max() <= 0.02 + 1e-12
-        ),
-        "systemic cascades happen only when long-run growth is 1%/month or less": bool(
-            systemic.empty or systemic.max() <= 0.01 + 1e-12
+        "no run has a systemic cascade": bool((runs["systemic_cascade"] == 0).all()),
+        "2 of the 200 runs have any default, one at 0%/month growth and one at 4%/month": bool(
+            len(runs) == 200
+            and len(with_defaults) == 2
+            and sorted(with_defaults[GROWTH].round(2).tolist()) == [0.0, 0.04]
         ),
         "no cell has a systemic cascade in most of its seeds": bool(majority.max() <= 0.5),
-        "the largest losses are at 1%/month growth or less": bool(worst_growth <= 0.01 + 1e-12),
+        "only the runs with defaults have losses, at most $5B": bool(
+            (runs.loc[runs["defaults"] == 0, "losses_usd"] == 0).all()
+            and runs["losses_usd"].max() <= 5e9
+        ),
     }
 
 
@@ -146,11 +146,11 @@ def connectivity_claims(runs: pd.DataFrame) -> dict[str, bool]:
     few = runs.loc[partners <= 3, "defaults"].mean()
     many = runs.loc[partners >= 6, "defaults"].mean()
     return {
-        "at every number of partners 0.75-0.92 parties default a run on average": bool(
-            len(each) > 0 and each.between(0.75, 0.92).all()
+        "at every number of partners 0.65-1.0 parties default a run on average": bool(
+            len(each) > 0 and each.between(0.65, 1.0).all()
         ),
-        "six to eight partners change the defaults by less than a fifth": bool(
-            few > 0 and abs(many / few - 1) < 0.2
+        "six to eight partners give about a fifth fewer defaults than one to three": bool(
+            few > 0 and -0.25 < many / few - 1 < -0.15
         ),
         "no run has a systemic cascade": bool((runs["systemic_cascade"] == 0).all()),
     }
@@ -223,29 +223,36 @@ EXPERIMENT = Experiment(
     figures=(
         GalleryFigure(
             "phase_probability.png",
-            "Probability that at least 20% of labs, clouds and vendors default: a systemic "
-            "cascade is rare — it happens only when demand growth after the boom is 1%/month "
-            "or less (at most 1 of 8 seeds a cell, MODEL_VERSION 0.49), and in no cell in most "
-            "seeds (the cyan 50% line is drawn where a cell reaches it).",
+            "Probability that at least 20% of labs, clouds and vendors default: at "
+            "MODEL_VERSION 0.58 no run has a systemic cascade, in no cell (at 0.49 at most 1 of "
+            "8 seeds a cell, only when demand growth after the boom was 1%/month or less): "
+            "since 0.55 lenders restructure a borrower that cannot pay a month's bills when "
+            "continuing recovers more than calling, and a lab with negative equity "
+            "recapitalises.",
         ),
         GalleryFigure(
             "phase_diagram.png",
-            "The same grid as phases (the most frequent outcome over seeds): defaults only "
-            "when long-run growth is 2%/month or less, none above.",
+            "The same grid as phases (the most frequent outcome over seeds): defaults are "
+            "rare — 2 of the 200 runs have any default, one at 0%/month growth and one at "
+            "4%/month (at 0.54 defaults came whenever long-run growth was 2%/month or less, "
+            "none above).",
         ),
         GalleryFigure(
             "phase_losses.png",
-            "Losses to creditors are largest when growth after the boom is 1%/month or "
-            "less; they do not rise steadily with the leverage allowed against backlog — "
-            "lenders price leverage, count backlog by its buyer's runway, and neoclouds repay "
-            "dear debt early, so the allowance is not what they borrow.",
+            "Losses to creditors: only the runs with defaults have losses, at most $5B "
+            "(at 0.54 they were largest when growth after the boom was 1%/month or less); they "
+            "do not rise with the leverage allowed against backlog — lenders price leverage, "
+            "count backlog by its buyer's runway, and neoclouds repay dear debt early, so the "
+            "allowance is not what they borrow.",
         ),
         GalleryFigure(
             "connectivity.png",
-            "After the leading lab's shock, 0.75–0.92 parties default a run on average "
-            "whether each lab contracts with one cloud or eight: spreading contracts changes "
-            "it by less than a fifth, and no run has a systemic cascade (left): at the "
-            "market's real size (MODEL_VERSION 0.54; 0.8–0.95 at 0.49; at 0.44 1.0–1.6 "
+            "After the leading lab's shock, at every number of partners 0.65-1.0 parties "
+            "default a run on average whether each lab contracts with one cloud or eight: "
+            "six to eight partners give about a fifth fewer defaults than one to three "
+            "(0.75 against 0.94 a run), and no run has a systemic cascade (left): at the "
+            "market's real size (MODEL_VERSION 0.58; 0.75–0.92 at every count at 0.54, "
+            "0.8–0.95 at 0.49; at 0.44 1.0–1.6 "
             "with one to three partners and a fifth fewer with six to eight; more than one "
             "a run with every one to three partners at 0.31) the leader's "
             "failure stays contained, the robust side of Gai & Kapadia's (2010) "
