@@ -37,7 +37,7 @@ def test_a_vendors_growth_is_read_from_trailing_revenue() -> None:
     world = run_model(small_world(), 1, 13)
     vendor = next(a for a in world.all_agents if isinstance(a, ChipVendor))
     before = list(world.capital.revenue[vendor.name])
-    vendor.revenue_usd = 0.0
+    world.capital.observe_revenue(vendor.name, 0.0)
     volume = volume_of(world, vendor, world.month)
     assert len(before) == 12
     assert volume == pytest.approx(sum(before[1:]) / 12)

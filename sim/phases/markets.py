@@ -61,6 +61,10 @@ class CapitalMarket:
         """The market's expected monthly growth of ``name`` (the anchor before any data)."""
         return self.beliefs_of(name).expected()
 
+    def observe_revenue(self, name: str, revenue: float) -> None:
+        """A vendor's ``revenue`` this month (USD), kept for its trailing twelve months."""
+        self.revenue.setdefault(name, deque(maxlen=EARNINGS_MONTHS)).append(revenue)
+
     def observe_volume(self, name: str, volume: float) -> None:
         """``name``'s business volume this month (revenue for labs and vendors, contracted
         plus used GPUs for clouds); its growth over the window updates the beliefs."""
@@ -89,12 +93,10 @@ def volume_of(world: ComputeMarket, agent: MarketAgent, t: int) -> float:
     twelve-month revenue, as analysts do, not from one month's deliveries."""
     if isinstance(agent, Cloud):
         return world.contracted_gpus(seller=agent.name, step=t) + agent.used_gpus
-    revenue = float(getattr(agent, "revenue_usd", 0.0))
     if isinstance(agent, ChipVendor):
-        months = world.capital.revenue.setdefault(agent.name, deque(maxlen=EARNINGS_MONTHS))
-        months.append(revenue)
-        return sum(months) / len(months)
-    return revenue
+        months = world.capital.revenue.get(agent.name)
+        return sum(months) / len(months) if months else 0.0
+    return float(getattr(agent, "revenue_usd", 0.0))
 
 
 def order_book_usd(world: ComputeMarket, vendor: str) -> float:
@@ -121,6 +123,8 @@ def price(world: ComputeMarket, t: int) -> None:
     market, cap = world.capital, world.cfg.capital
     for agent in [*world.labs, *listed_firms(world)]:
         if not agent.defaulted:
+            if isinstance(agent, ChipVendor):
+                market.observe_revenue(agent.name, float(agent.revenue_usd))
             market.observe_volume(agent.name, volume_of(world, agent, t))
     required = required_return(cap.market_required_return, cap.equity_risk_premium, 1.0)
     for firm in listed_firms(world):
