@@ -530,18 +530,15 @@ class Books:
         fell due and is still unpaid goes back into the loan (no cash moves; the borrower's
         payable becomes debt again, the lender's receivable a loan again) and its open
         obligations close. Returns the USD deferred."""
-        owed = self.obligations.by_debtor.get(loan.borrower, [])
         cents = 0
-        for ob in owed:
+        for ob in self.obligations.of(loan.borrower):
             if ob.flow is Flow.PRINCIPAL_DUE and ob.instrument == loan.id and ob.cents > 0:
                 cents += self.ledger.post_cents(
                     t, ob.debtor, ob.creditor, ob.cents, Flow.PRINCIPAL_DEFERRED, loan.id
                 )
                 ob.cents = 0
         if cents:
-            owed[:] = [ob for ob in owed if ob.cents > 0]
-            if not owed:
-                del self.obligations.by_debtor[loan.borrower]
+            self.obligations.drop_closed(loan.borrower)
             loan.outstanding = cents_round(loan.outstanding + cents / CENTS_PER_USD)
             loan.active = True
         return cents / CENTS_PER_USD

@@ -72,6 +72,15 @@ class ObligationBook:
         """Parties with something open, sorted for a deterministic order."""
         return sorted(d for d, obs in self._open.items() if obs)
 
+    def drop_closed(self, debtor: str) -> None:
+        """Forget ``debtor``'s obligations that were closed in place (brought to 0 cents)."""
+        owed = self._open.get(debtor)
+        if owed is None:
+            return
+        owed[:] = [o for o in owed if o.cents > 0]  # in place: a caller may hold the list
+        if not owed:
+            del self._open[debtor]
+
     def close(self, debtor: str) -> list[Obligation]:
         """Remove and return everything ``debtor`` owes."""
         return self._open.pop(debtor, [])
