@@ -37,8 +37,8 @@ PARAMS = {
 }
 FIRMS = {
     "frontier-leader": "Leading lab (OpenAI-like): valuation",
-    "hyperscaler-bbb": "Oracle-like cloud: market capitalisation",
-    "vendor-leader": "Leading vendor (NVIDIA-like): market capitalisation",
+    "hyperscaler-bbb": "Oracle-like cloud: market cap",
+    "vendor-leader": "Leading vendor (NVIDIA-like): market cap",
 }
 POINTS: dict[str, tuple[tuple[str, float, str], ...]] = {
     "frontier-leader": (
