@@ -9,7 +9,7 @@ calibrated data-centre revenue ($193.7B ± 30%); the spot price in October 2025 
 The glut stop: in every month after six months of spot below 0.8 × full cost, the GPUs ordered
 by the clouds in a glut beyond what their contracts needed (net of what is installed and on
 order) and beyond the contracts signed that month. The endogenous glut: boom demand, no
-bust, pre-emption weights 0, 0.25, 0.5 and the scenario's: runs where spot stays below full
+bust, pre-emption weights 0, 0.25, 0.5, the scenario's and 2: runs where spot stays below full
 cost for six months or more (the issue: "pre-emption above a threshold", at least half of 10
 seeds), the defaults before the longest such run began (the builders must still be
 standing), the month of the first default and the peak of GPUs on order.
@@ -115,9 +115,9 @@ def glut_stop(seeds: int, scenario_file: str = "experiments/telecom_bust.toml") 
 def endogenous_glut(seeds: int) -> None:
     glut = load_scenario(ENDOGENOUS_GLUT)
     print("endogenous glut (boom, no bust)    longest run of spot < full cost, months")
-    for weight in sorted({0.0, 0.25, 0.5, glut.investment.preemption_weight}):
+    for weight in sorted({0.0, 0.25, 0.5, glut.investment.preemption_weight, 2.0}):
         scenario = glut.with_overrides({"investment.preemption_weight": weight})
-        runs, before, total, first, peak, queue = [], [], [], [], [], []
+        runs, starts, before, total, first, peak, queue = [], [], [], [], [], [], []
         for seed in range(1, seeds + 1):
             result = simulate(scenario, seed)
             m = result.tables["model"]
@@ -125,6 +125,7 @@ def endogenous_glut(seeds: int) -> None:
             below = (price < cost).to_numpy()
             months, start = longest_run(below)
             runs.append(months)
+            starts.append(start)
             # the builders still standing when the price falls: defaults before the glut
             before.append(
                 int(m.loc[m["step"] < start, "new_defaults"].sum()) if start is not None else None
@@ -140,6 +141,7 @@ def endogenous_glut(seeds: int) -> None:
             )
         hits = sum(r >= 6 for r in runs)
         print(f"  pre-emption {weight:<4} runs {runs}: {hits} of {seeds} with >= 6 months")
+        print(f"    month each longest run began {starts}")
         print(f"    defaults before the glut began {before}; in the whole run {total}")
         # why a stronger weight can give fewer gluts: the builders over-extend sooner and
         # default illiquid before the price falls, and a defaulter's orders are cancelled
