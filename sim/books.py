@@ -210,6 +210,15 @@ class Books:
         """Founders contribute GPUs at depreciated cost (paid-in capital, no cash)."""
         self.ledger.journal_cents(0, name, Line.FLEET, Line.PAID_IN, cents, "opening fleet")
 
+    def open_fleet_at_recoverable_amount(self, name: str, cents: int) -> None:
+        """The opening fleet's depreciated cost above its value in use is written off the
+        founders' contribution (paid-in capital, no cash), not charged to the first month's
+        profit: an opening balance sheet carries assets at the lower of cost and recoverable
+        amount (IAS 36), so the write-down belongs to the years before the run."""
+        self.ledger.journal_cents(
+            0, name, Line.PAID_IN, Line.FLEET, cents, "opening fleet at recoverable amount"
+        )
+
     # --- obligations -----------------------------------------------------------------
     def accrue(
         self,
