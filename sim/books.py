@@ -53,6 +53,7 @@ OPERATING_FLOWS = frozenset(
         Flow.SERVICE_REVENUE,
         Flow.OUTSIDE_COMPUTE,
         Flow.OTHER_BUSINESS_INCOME,
+        Flow.OTHER_BUSINESS_CAPEX,
         Flow.COMPUTE_DUE,
         Flow.CHIP_INVOICE_DUE,
         Flow.OPERATING_COST,
