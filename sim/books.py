@@ -53,6 +53,7 @@ OPERATING_FLOWS = frozenset(
         Flow.SERVICE_REVENUE,
         Flow.OUTSIDE_COMPUTE,
         Flow.OTHER_BUSINESS_INCOME,
+        Flow.OTHER_BUSINESS_CAPEX,
         Flow.COMPUTE_DUE,
         Flow.CHIP_INVOICE_DUE,
         Flow.OPERATING_COST,
@@ -209,6 +210,15 @@ class Books:
     def contribute_fleet(self, name: str, cents: int) -> None:
         """Founders contribute GPUs at depreciated cost (paid-in capital, no cash)."""
         self.ledger.journal_cents(0, name, Line.FLEET, Line.PAID_IN, cents, "opening fleet")
+
+    def open_fleet_at_recoverable_amount(self, name: str, cents: int) -> None:
+        """The opening fleet's depreciated cost above its value in use is written off the
+        founders' contribution (paid-in capital, no cash), not charged to the first month's
+        profit: an opening balance sheet carries assets at the lower of cost and recoverable
+        amount (IAS 36), so the write-down belongs to the years before the run."""
+        self.ledger.journal_cents(
+            0, name, Line.PAID_IN, Line.FLEET, cents, "opening fleet at recoverable amount"
+        )
 
     # --- obligations -----------------------------------------------------------------
     def accrue(

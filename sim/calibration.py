@@ -284,9 +284,13 @@ def backlog(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -
 
 
 def capex(tables: Tables, agents: Agents, of: Agents, first: int, last: int) -> float:
-    """Capital spending of the clouds over the months: chips invoiced plus facilities, USD."""
+    """Capital spending of the clouds over the months: chips invoiced plus facilities, and a
+    hyperscaler's capex for its businesses outside AI compute (the record counts all capex),
+    USD."""
     chips = _ledger_sum(tables["accruals"], ("chip_invoice_due",), first, last, payer=agents)
-    facilities = _ledger_sum(tables["flows"], ("facility_capex",), first, last, payer=agents)
+    facilities = _ledger_sum(
+        tables["flows"], ("facility_capex", "other_business_capex"), first, last, payer=agents
+    )
     return chips + facilities
 
 

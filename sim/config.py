@@ -2101,6 +2101,17 @@ class CloudSpec(Section):
         ge=0,
         le=1e12,
     )
+    other_business_capex_usd_per_month: float = param(
+        0.0,
+        "USD/month",
+        "estimate (the hyperscalers' capex before the AI build: Microsoft FY2022 $23.9B, "
+        "Alphabet 2022 $31.5B, Amazon 2022 $63.6B, Oracle FY2024 $6.9B; 10-K filings)",
+        "capex of its businesses outside AI compute (CPU cloud, storage, offices, logistics), "
+        "paid each month from their cash flow and expensed (their asset base is in steady "
+        "state, so this capex is their depreciation); counted in the capex the record reports",
+        ge=0,
+        le=1e12,
+    )
     reserve_margin: float = param(
         0.10,
         "share",

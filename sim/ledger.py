@@ -167,6 +167,9 @@ class Flow(Enum):
     OPERATING_COST = ("operating_cost", Treatment(R, C, None, None))
     COST_OF_GOODS = ("cost_of_goods", Treatment(R, C, None, None))
     FACILITY_CAPEX = ("facility_capex", Treatment(Line.FLEET, C, None, None))
+    # a hyperscaler's capex for its businesses outside AI compute, expensed: their asset base
+    # is in steady state, so the capex that keeps it is its depreciation
+    OTHER_BUSINESS_CAPEX = ("other_business_capex", Treatment(R, C, None, None))
     DEFAULT_COST = ("default_cost", Treatment(R, C, None, None))  # lost in bankruptcy
     # a fund pays money back to its own investors (performance-chasing outflow)
     REDEMPTION = ("redemption", Treatment(Line.PAID_IN, C, None, None))

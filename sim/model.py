@@ -163,6 +163,9 @@ class ComputeMarket(mesa.Model):
                     max(0.0, cloud.spec.initial_debt_usd - cloud.spec.initial_cash_usd),
                 )
         self._open_contracts()
+        if self.cfg.technology.impairment:
+            for cloud in self.clouds:
+                self.books.open_fleet_at_recoverable_amount(cloud.name, cloud.impair(self.month))
         invest.open_pipeline(self)
         self.deals.on_open(self)
 
@@ -195,7 +198,12 @@ class ComputeMarket(mesa.Model):
 
     def _open_fleet(self, cloud: Cloud) -> None:
         """Give a cloud its opening GPUs as vintages of the last two years, contributed at
-        depreciated cost by its founders (a non-cash entry to paid-in capital)."""
+        depreciated cost by its founders (a non-cash entry to paid-in capital); once its
+        opening contracts are known, the part of that cost above the fleet's value in use is
+        written off the same paid-in capital (:meth:`Books.open_fleet_at_recoverable_amount`).
+        Until MODEL_VERSION 0.61 it was charged to the first month's profit: the neocloud-
+        leader's 2025 net income carried a $2.8B impairment of its opening fleet (CoreWeave
+        booked none)."""
         tech = self.cfg.technology
         gpus = cloud.spec.initial_gpus
         ages = range(1, 25)

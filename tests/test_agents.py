@@ -317,6 +317,14 @@ def test_capex_shortfall_is_the_largest_gap_between_bills_due_and_income_so_far(
     market.cfg = market.cfg.with_overrides({"cash.payout_share_hyperscaler": 0.7})
     assert cloud.retained_income_usd_per_month() == pytest.approx(9_000.0)
     assert cloud.capex_shortfall_usd(0) == pytest.approx(114_000.0)
+    # its other businesses' own capex comes off the income before the payout (0.61.2)
+    builder = make_cloud(
+        market,
+        "builder",
+        other_business_income_usd_per_month=30_000.0,
+        other_business_capex_usd_per_month=10_000.0,
+    )
+    assert builder.retained_income_usd_per_month() == pytest.approx(20_000.0 * 0.3)
 
 
 def test_cloud_keeps_the_cash_its_ordered_capex_needs_from_payout_and_prepayment() -> None:

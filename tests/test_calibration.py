@@ -103,6 +103,7 @@ def hand_made() -> dict[str, pd.DataFrame]:
             (0, "vc", "lab", 10e9, "equity_investment"),  # financing: not burn
             (1, "bank", "cloud", 7e9, "loan_advance"),
             (1, "cloud", "world:contractors", 2e9, "facility_capex"),
+            (1, "cloud", "world:contractors", 1e9, "other_business_capex"),  # capex, too
             (1, "chips", "world:foundries", 2.5e9, "cost_of_goods"),
         ],
         columns=ledger_cols,
@@ -162,7 +163,7 @@ def hand_made() -> dict[str, pd.DataFrame]:
         ("interest_rate", ["cloud"], [], 0, 1, 0.3e9 * 12 / 2 / 15e9),
         ("commitments", ["lab"], [], 1, 1, 40e9),
         ("backlog", ["cloud"], [], 1, 1, 42e9),
-        ("capex", ["cloud"], [], 0, 1, 8e9),
+        ("capex", ["cloud"], [], 0, 1, 9e9),
         ("units_delivered", ["chips"], [], 0, 1, 250.0),
         ("gpus_used", ["lab", "rival"], [], 0, 0, 1500.0),
         ("spot_price", [], [], 1, 1, 3.0),
@@ -204,7 +205,13 @@ def test_measures_agree_with_the_run_summary(baseline) -> None:
     clouds = list(tables["agents"].query("agent_type == 'Cloud'")["agent_id"].unique())
     vendors = list(tables["agents"].query("agent_type == 'ChipVendor'")["agent_id"].unique())
     labs = list(tables["agents"].query("agent_type == 'Lab'")["agent_id"].unique())
-    assert cal.capex(tables, clouds, [], 0, 13) == pytest.approx(result.summary["capex_usd"])
+    # the calibration's capex also counts the hyperscalers' capex outside AI compute
+    flows = tables["flows"]
+    other = flows.loc[flows["kind"] == "other_business_capex", "amount"].sum()
+    assert other > 0
+    assert cal.capex(tables, clouds, [], 0, 13) == pytest.approx(
+        result.summary["capex_usd"] + other
+    )
     assert cal.cloud_revenue(tables, clouds, [], 0, 13) == pytest.approx(
         result.summary["cloud_revenue_usd"]
     )

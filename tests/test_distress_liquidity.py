@@ -86,9 +86,15 @@ def test_a_solvent_neocloud_draws_its_revolver_instead_of_missing_a_payment() ->
     in the first 15 months; without it they default illiquid (a missed payment, not
     insolvency found in clearing). From MODEL_VERSION 0.50.0 lenders ration the month's
     requests together and the small neoclouds get their buffer; the case is kept with
-    lenders that serve borrowers in visiting order (``credit_rationing.rule`` first_come)."""
+    lenders that serve borrowers in visiting order (``credit_rationing.rule`` first_come).
+    From MODEL_VERSION 0.61.1 vendor-second's opening ceiling is 42k a month (fitted to AMD's
+    2025 revenue) and no small neocloud runs short in the first 15 months of any of the 12
+    seeds ``derive_seeds(14, 12)``; the case is kept with the earlier 50k ceiling."""
     scenario = load_scenario(ROOT / "sim" / "scenarios" / "telecom_bust.toml").with_overrides(
-        {"credit_rationing.rule": "first_come"}
+        {
+            "credit_rationing.rule": "first_come",
+            "chip_vendors.vendor-second.production_ceiling_units_per_month": 50_000,
+        }
     )
     off = run_model(scenario.with_overrides({"revolver.enabled": False}), BUST_SEEDS[2], 15)
     early = [e for e in off.events if str(e["event"]).startswith("default")]

@@ -98,3 +98,20 @@ def test_the_opening_pipeline_comes_with_its_committed_line_drawn_on_delivery() 
     assert drawn > 0
     assert geared.cloud("neo").undrawn_credit_usd() >= 0
     assert geared.debt_usd("neo") > debt - 3e9 / 60 * 6  # draws outweigh amortisation
+
+
+# --- the opening fleet at its recoverable amount (0.61.0) ---------------------------------
+def test_opening_fleet_is_carried_at_recoverable_amount_against_paid_in() -> None:
+    model = ComputeMarket(small_world(), rng=1)
+    books = model.books
+    journal = books.ledger.journal_entries()
+    opening = journal[journal["memo"] == "opening fleet at recoverable amount"]
+    # the opening fleet (vintages of 2023-24 at depreciated cost) is worth less than its cost
+    # at the opening price: the write-down is booked, against paid-in capital only
+    assert opening["amount"].sum() > 0
+    assert set(opening["debit"]) == {Line.PAID_IN.value}
+    assert set(opening["credit"]) == {Line.FLEET.value}
+    for cloud in model.clouds:
+        assert books.ledger.balance(cloud.name, Line.RETAINED) == 0.0
+        # nothing is left to impair at the opening price: book value ≤ value in use
+        assert cloud.impair(model.month) == 0

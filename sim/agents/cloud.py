@@ -645,9 +645,12 @@ class Cloud(MarketAgent):
 
     def retained_income_usd_per_month(self) -> float:
         """USD a month of its other businesses' income the cloud keeps for its capex: that
-        income less the share it pays out (``cash.payout_share_*`` of its archetype; a firm
+        income, less those businesses' own capex (``other_business_capex_usd_per_month``),
+        less the share it pays out (``cash.payout_share_*`` of its archetype; a firm
         funds investment from retained earnings first, Myers and Majluf 1984)."""
-        return self.spec.other_business_income_usd_per_month * (1.0 - self.payout_share())
+        spec = self.spec
+        net = spec.other_business_income_usd_per_month - spec.other_business_capex_usd_per_month
+        return net * (1.0 - self.payout_share())
 
     def payout_share(self) -> float:
         """A hyperscaler's payout ratio, or a neocloud's (``cash.payout_share_*``)."""

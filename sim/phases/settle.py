@@ -37,6 +37,14 @@ def run(world: ComputeMarket, t: int) -> None:
                 cloud.spec.other_business_income_usd_per_month,
                 Flow.OTHER_BUSINESS_INCOME,
             )
+        if cloud.spec.other_business_capex_usd_per_month > 0 and not cloud.defaulted:
+            books.owe_external(
+                t,
+                cloud.name,
+                CONTRACTORS,
+                cloud.spec.other_business_capex_usd_per_month,
+                Flow.OTHER_BUSINESS_CAPEX,
+            )
         opex = cloud.installed_gpus(t) * hours * cfg.technology.operating_cost_usd_per_gpu_hour
         books.owe_external(t, cloud.name, OPERATIONS, opex, Flow.OPERATING_COST)
         cloud.record_costs(opex)
