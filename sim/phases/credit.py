@@ -30,7 +30,7 @@ from sim.ledger import ASSETS
 
 if TYPE_CHECKING:
     from sim.agents import Cloud
-    from sim.instruments import Loan
+    from sim.instruments import BacklogTerms, Loan
     from sim.model import ComputeMarket
 
 
@@ -55,6 +55,22 @@ def collateral_backlog_usd(world: ComputeMarket, seller: str, t: int) -> float:
     for buyer in terms.buyers:
         if buyer not in position:
             position[buyer] = (world.agent(buyer).cash, buyer_burn_usd(world, buyer))
+    # the answer is a function of the terms and the buyers' positions (values and types):
+    # while neither changed since the seller's last answer, it is that answer
+    key = tuple((c, b, type(b)) for c, b in position.values())
+    memo = world.collateral_memo.get(seller)
+    if memo is not None and memo[0] is terms and memo[1] == key:
+        return memo[2]
+    answer = _weighted_backlog(terms, position, floor)
+    world.collateral_memo[seller] = (terms, key, answer)
+    return answer
+
+
+def _weighted_backlog(
+    terms: BacklogTerms, position: dict[str, tuple[float, float]], floor: float
+) -> float:
+    """:func:`collateral_backlog_usd` from the seller's backlog ``terms`` and each buyer's
+    (cash, burn) ``position``, USD (a numpy scalar where the weights made one, on purpose)."""
     cash = np.array([position[b][0] for b in terms.buyers])
     burn = np.array([position[b][1] for b in terms.buyers])
     weights = distress.backlog_weights(cash, burn, terms.months_left, floor)
