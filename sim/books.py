@@ -443,41 +443,32 @@ class Books:
                 self.forfeit_prepayment(t, contract)
 
     # --- loans, orders, shares -------------------------------------------------------
-    @staticmethod
-    def _owe_on_loan(
-        ledger: Ledger,
-        open_by: dict[str, list[Obligation]],
-        t: int,
-        loan: Loan,
-        usd: float,
-        flow: Flow,
-    ) -> None:
-        """:meth:`accrue` for a finite, non-negative float ``usd`` under ``loan`` (interest or
-        principal falling due), inlined for the month's debt service: the posting, and the
-        borrower's open obligation if any cents fell due."""
-        borrower, lender = loan.borrower, loan.lender
-        cents = ledger.post_cents(t, borrower, lender, round(usd * CENTS_PER_USD), flow, loan.id)
-        if cents:
-            ob = Obligation(borrower, lender, cents, flow, loan.id, t, loan.kind)
-            owed = open_by.get(borrower)
-            if owed is None:
-                open_by[borrower] = [ob]
-            else:
-                owed.append(ob)
-
     def service_loans(self, t: int, loans: Iterable[Loan]) -> list[tuple[Loan, float, float]]:
         """The month's debt service, in one pass over ``loans`` in order: each active loan's
-        interest and scheduled principal fall due (as :meth:`accrue` books them), and a loan
-        paid down to half a cent closes. Returns (loan, interest, principal) in USD for each
-        loan serviced."""
-        ledger, service, open_by = self.ledger, self._service_cents, self.obligations.by_debtor
+        interest and scheduled principal fall due (as :meth:`accrue` books them: the same
+        postings in the same order, made in one call), and a loan paid down to half a cent
+        closes. Returns (loan, interest, principal) in USD for each loan serviced."""
+        service, open_by = self._service_cents, self.obligations.by_debtor
         interest_flow, principal_flow = Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE
         serviced: list[tuple[Loan, float, float]] = []
+        postings: list[tuple[str, str, int, Flow, str]] = []
+        owed: list[Obligation] = []
         for loan in loans:
             if not loan.active:
                 continue
-            returned = loan.interest_due(t)  # returned as it is (a numpy scalar stays one)
-            principal = round(loan.principal_due(t) * CENTS_PER_USD) / CENTS_PER_USD
+            if type(loan) is Loan:  # Loan.interest_due and principal_due, inlined (hot)
+                start, outstanding, grace = loan.start, loan.outstanding, loan.grace_months
+                returned = outstanding * loan.rate_per_year / 12.0 if t > start else 0.0
+                if t <= start + grace:
+                    falling = 0.0
+                elif t >= start + loan.maturity_months:
+                    falling = outstanding
+                else:
+                    falling = min(outstanding, loan.principal / (loan.maturity_months - grace))
+            else:
+                returned = loan.interest_due(t)  # returned as it is (a numpy scalar stays one)
+                falling = loan.principal_due(t)
+            principal = round(falling * CENTS_PER_USD) / CENTS_PER_USD
             # a numpy scalar: the same value as a float
             interest = returned if type(returned) is float else float(returned)
             due = round(interest * CENTS_PER_USD) / CENTS_PER_USD + principal
@@ -485,20 +476,35 @@ class Books:
             service[borrower] = service.get(borrower, 0) + (
                 round(due * CENTS_PER_USD) if 0.0 <= due < math.inf else to_cents(due)
             )
-            if 0.0 <= interest < math.inf:  # Books.accrue's posting and obligation, inlined
-                self._owe_on_loan(ledger, open_by, t, loan, interest, interest_flow)
-            else:
+            if not 0.0 <= interest < math.inf:
                 self.accrue(t, borrower, lender, interest, interest_flow, loan.id, loan.kind)
+            cents = round(interest * CENTS_PER_USD)
+            if cents:
+                postings.append((borrower, lender, cents, interest_flow, loan.id))
+                owed.append(
+                    Obligation(borrower, lender, cents, interest_flow, loan.id, t, loan.kind)
+                )
             if principal > 0:
-                if principal < math.inf:
-                    self._owe_on_loan(ledger, open_by, t, loan, principal, principal_flow)
-                else:
+                if principal == math.inf:
                     self.accrue(t, borrower, lender, principal, principal_flow, loan.id, loan.kind)
+                cents = round(principal * CENTS_PER_USD)
+                if cents:
+                    postings.append((borrower, lender, cents, principal_flow, loan.id))
+                    owed.append(
+                        Obligation(borrower, lender, cents, principal_flow, loan.id, t, loan.kind)
+                    )
                 loan.outstanding -= principal
             if loan.outstanding <= 0.005:
                 loan.outstanding = 0.0
                 loan.active = False
             serviced.append((loan, returned, principal))
+        self.ledger.post_accruals(t, postings)
+        for ob in owed:  # the borrowers' open obligations, in the order they fell due
+            listed = open_by.get(ob.debtor)
+            if listed is None:
+                open_by[ob.debtor] = [ob]
+            else:
+                listed.append(ob)
         return serviced
 
     def accelerate(self, t: int, loan: Loan) -> None:
