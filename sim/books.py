@@ -416,6 +416,47 @@ class Books:
             t, contract.buyer, contract.seller, rest, Flow.COMPUTE_DUE, contract.id, contract.kind
         )
 
+    def bill_contracts(self, t: int, bills: Iterable[tuple[CapacityContract, float]]) -> None:
+        """:meth:`bill_contract` for each (contract, bill) of ``bills``, in order: the same
+        postings, obligations and operating income, the accruals of contracts without a
+        prepayment booked in one :meth:`~sim.ledger.Ledger.post_accruals` call."""
+        postings: list[tuple[str, str, int, Flow, str]] = []
+        owed: list[Obligation] = []
+        due = Flow.COMPUTE_DUE
+        for contract, amount in bills:
+            bill = float(amount)  # a numpy scalar from the allocation: the same value
+            if contract.prepaid_cents or not 0.0 <= bill < math.inf:
+                self._book_bills(t, postings, owed)  # keep the order of postings
+                postings, owed = [], []
+                self.bill_contract(t, contract, bill)
+                continue
+            # no prepayment: the whole bill is an obligation (Books.accrue, inlined)
+            cents = round(bill * CENTS_PER_USD)
+            if cents:
+                buyer, seller = contract.buyer, contract.seller
+                postings.append((buyer, seller, cents, due, contract.id))
+                owed.append(Obligation(buyer, seller, cents, due, contract.id, t, contract.kind))
+        self._book_bills(t, postings, owed)
+
+    def _book_bills(
+        self, t: int, postings: list[tuple[str, str, int, Flow, str]], owed: list[Obligation]
+    ) -> None:
+        """Post compute bills falling due and file their obligations, which count in the
+        covenant month's operating income of both parties (as :meth:`accrue` does)."""
+        if not postings:
+            return
+        self.ledger.post_accruals(t, postings)
+        open_by, income = self.obligations.by_debtor, self._income_cents
+        for ob in owed:
+            listed = open_by.get(ob.debtor)
+            if listed is None:
+                open_by[ob.debtor] = [ob]
+            else:
+                listed.append(ob)
+            cents = ob.cents
+            income[ob.creditor] = income.get(ob.creditor, 0) + cents
+            income[ob.debtor] = income.get(ob.debtor, 0) - cents
+
     def forfeit_prepayment(self, t: int, contract: CapacityContract) -> int:
         """The seller keeps what is left of ``contract``'s prepayment (term over, or the
         buyer defaulted); returns the cents forfeited."""
