@@ -161,7 +161,8 @@ class Cloud(MarketAgent):
         return offer
 
     def fleet_book_cents(self) -> int:
-        return sum(v.book_cents for v in self.fleet)
+        """The fleet's book value, integer cents (the sum of its vintages' ``book_cents``)."""
+        return sum([v.chip_book_cents + v.facility_book_cents for v in self.fleet])
 
     def start_month(self) -> None:
         """Nothing is used yet this month."""
@@ -947,20 +948,28 @@ class Cloud(MarketAgent):
         """Straight-line depreciation of online vintages; GPUs retire at the end of their
         life. Returns the cents written off the fleet."""
         tech = self.market.cfg.technology
+        chip_life, facility_life = tech.chip_life_months, tech.facility_life_months
         total = 0
         for v in self.fleet:
-            if step < v.online_step:
+            online = v.online_step
+            if step < online:
                 continue
-            chip = min(v.chip_book_cents, -(-v.chip_cost_cents // tech.chip_life_months))
-            facility = min(
-                v.facility_book_cents, -(-v.facility_cost_cents // tech.facility_life_months)
-            )
-            if step >= v.online_step + tech.chip_life_months:
-                chip, v.gpus = v.chip_book_cents, 0.0
-            v.chip_book_cents -= chip
-            v.facility_book_cents -= facility
+            # a month's charge (the cost over the life, rounded up), at most what is left
+            chip_book, facility_book = v.chip_book_cents, v.facility_book_cents
+            chip = -(-v.chip_cost_cents // chip_life)
+            if chip_book < chip or step >= online + chip_life:  # retired: all that is left
+                chip = chip_book
+            if step >= online + chip_life:
+                v.gpus = 0.0
+            facility = -(-v.facility_cost_cents // facility_life)
+            if facility_book < facility:
+                facility = facility_book
+            v.chip_book_cents = chip_book - chip
+            v.facility_book_cents = facility_book - facility
             total += chip + facility
-        self.fleet = [v for v in self.fleet if v.gpus > 0 or v.book_cents > 0]
+        self.fleet = [
+            v for v in self.fleet if v.gpus > 0 or v.chip_book_cents + v.facility_book_cents > 0
+        ]
         self._installed_at.clear()
         return total
 
