@@ -292,28 +292,34 @@ class Books:
         still resolves to its instruments. The books end exactly as with one posting per
         obligation (integer cents); the flow log is shorter (about five times, default world).
         """
+        # grouped by (creditor, the flow owed): the same groups, in the same order, as by
+        # (creditor, kind of payment), since each accrual has its own kind of payment
+        # (PAYMENT_FOR_ACCRUAL is one to one) and an outside creditor's obligation is owed
+        # as the payment itself
         groups: dict[tuple[str, Flow], list[Obligation]] = {}
         for ob in obligations:
             if ob.cents > 0:
-                creditor = ob.creditor
-                # Obligation.payment_flow, inlined (this loop sees every obligation paid)
-                if creditor.startswith(WORLD_PREFIX):
-                    key = (creditor, ob.flow)
-                else:
-                    key = (creditor, PAYMENT_FOR_ACCRUAL[ob.flow])
+                key = (ob.creditor, ob.flow)
                 group = groups.get(key)
                 if group is None:
                     groups[key] = [ob]
                 else:
                     group.append(ob)
         ledger = self.ledger
-        for (creditor, flow), group in groups.items():
+        outside: set[str] = set()  # creditors outside the system among them
+        for (creditor, owed), group in groups.items():
+            # Obligation.payment_flow, once per group
+            if creditor.startswith(WORLD_PREFIX):
+                flow = owed
+                outside.add(creditor)
+            else:
+                flow = PAYMENT_FOR_ACCRUAL[owed]
             if len(group) == 1:
                 ob = group[0]
                 ledger.post_cents(t, ob.debtor, creditor, ob.cents, flow, ob.instrument)
                 continue
             debtor = group[0].debtor
-            total = sum(ob.cents for ob in group)
+            total = sum([ob.cents for ob in group])
             ledger.post_cents(t, debtor, creditor, total, flow, GROUPED)
             ledger.allocate_each(
                 t, debtor, creditor, flow, [(o.cents, o.instrument) for o in group]
@@ -323,7 +329,7 @@ class Books:
             cents = ob.cents
             if cents > 0:  # Books._paid, inlined
                 ob.cents = 0
-                if ob.creditor.startswith(WORLD_PREFIX):
+                if ob.creditor in outside:
                     unpaid[ob.debtor] -= cents / CENTS_PER_USD
                     vintage = facility_for.get(ob.instrument)
                     if vintage is not None:
