@@ -234,6 +234,8 @@ class InstrumentBook:
         default_factory=dict
     )
     _backlog_memo: dict[str, dict[tuple[int, float], BacklogTerms]] = field(default_factory=dict)
+    # backlog_by_buyer's answers, filed and forgotten as backlog_terms'
+    _by_buyer_memo: dict[str, dict[tuple[int, float], list[float]]] = field(default_factory=dict)
     # open_orders' orders with something undelivered, by the agent whose orders it scans
     # (None: all orders); an order placed, delivered or cancelled (order_changed) forgets its
     # buyer's, its vendor's and all orders' answers, a prune all of them
@@ -273,12 +275,14 @@ class InstrumentBook:
             self._gpus_memo.clear()
             self._in_force_memo.clear()
             self._backlog_memo.clear()
+            self._by_buyer_memo.clear()
             return
         self._gpus_memo.pop(None, None)
         for party in (contract.buyer, contract.seller):
             self._gpus_memo.pop(party, None)
             self._in_force_memo.pop(party, None)
             self._backlog_memo.pop(party, None)
+            self._by_buyer_memo.pop(party, None)
 
     def add_loan(self, loan: Loan) -> Loan:
         self.loans.append(loan)
@@ -412,6 +416,27 @@ class InstrumentBook:
             )
             answers[key] = terms
         return terms
+
+    def backlog_by_buyer(self, seller: str, step: int, hours_per_month: float) -> list[float]:
+        """``seller``'s take-or-pay revenue still to come at month ``step``, summed by buyer
+        (USD, buyers in the order of their first active contract with it, a buyer whose
+        contracts have nothing left at 0): the amounts a lender's concentration measure
+        reads. Computed once until the contracts change (as :meth:`backlog_terms`); a new
+        list each call."""
+        answers = self._by_buyer_memo.get(seller)
+        if answers is None:
+            answers = self._by_buyer_memo[seller] = {}
+        key = (step, hours_per_month)
+        amounts = answers.get(key)
+        if amounts is None:
+            by_buyer: dict[str, float] = {}
+            for c in self.contracts_of(seller):
+                if c.seller == seller:
+                    by_buyer[c.buyer] = by_buyer.get(c.buyer, 0.0) + (
+                        c.remaining_value(step, hours_per_month)
+                    )
+            amounts = answers[key] = list(by_buyer.values())
+        return list(amounts)
 
     def loans_of(self, *, borrower: str | None = None, lender: str | None = None) -> list[Loan]:
         agent = borrower if borrower is not None else lender

@@ -93,13 +93,8 @@ def credit_profile(world: ComputeMarket, borrower: str, t: int) -> tuple[float, 
     books = world.books
     leverage = leverage_of(world, borrower)
     hours = world.cfg.market.hours_per_month
-    by_buyer: dict[str, float] = {}
-    for contract in books.instruments.contracts_of(borrower):
-        if contract.seller == borrower:
-            by_buyer[contract.buyer] = by_buyer.get(contract.buyer, 0.0) + (
-                contract.remaining_value(t, hours)
-            )
-    return leverage, distress.herfindahl(list(by_buyer.values()))
+    by_buyer = books.instruments.backlog_by_buyer(borrower, t, hours)
+    return leverage, distress.herfindahl(by_buyer)
 
 
 def leverage_of(world: ComputeMarket, borrower: str) -> float:
