@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -989,8 +990,7 @@ class Cloud(MarketAgent):
         recent = list(self.market.price_history[-13:])
         trend = (math.log(recent[-1] / recent[0]) / (len(recent) - 1)) if len(recent) > 1 else 0.0
         trend = min(0.0, max(trend, -math.log(tech.compute_per_dollar_growth_per_year) / 12))
-        months = np.arange(1, life + 1)
-        discount = (1 + tech.cost_of_capital_per_year) ** (-months / 12)
+        months, discount = _discount_factors(life, tech.cost_of_capital_per_year)
         installed = self.installed_gpus(step)
         contracts = [c for c in self.market.contracts_of(self.name, step) if c.seller == self.name]
         held = sum(c.gpus for c in contracts)
@@ -1031,3 +1031,14 @@ class Cloud(MarketAgent):
         fleet, self.fleet = self.fleet, []
         self._installed_at.clear()
         return fleet
+
+
+@functools.cache
+def _discount_factors(life_months: int, rate_per_year: float) -> tuple[np.ndarray, np.ndarray]:
+    """Months 1…``life_months`` and each month's discount factor at ``rate_per_year``,
+    ``(1 + rate) ** (−month / 12)``: computed once per life and rate (read-only arrays)."""
+    months = np.arange(1, life_months + 1)
+    discount = (1 + rate_per_year) ** (-months / 12)
+    months.flags.writeable = False
+    discount.flags.writeable = False
+    return months, discount
