@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 
-@dataclass
+@dataclass(slots=True)
 class CapacityContract:
     """A multi-year commitment: ``seller`` (a cloud) provides ``gpus`` to ``buyer`` (a lab).
 
@@ -80,7 +80,7 @@ VENTURE_DEBT = "venture debt"
 payment), as venture debt usually is (Ibrahim 2010, "Debt as Venture Capital")."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Loan:
     """``lender`` lent ``principal`` to ``borrower``; equal monthly principal over the maturity."""
 
@@ -122,7 +122,7 @@ CONVERTIBLE_NOTE = "convertible note"
 """The kind of a lab's convertible note (:class:`ConvertibleNote`)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class ConvertibleNote(Loan):
     """A convertible note: ``lender`` lent ``principal`` to a lab whose round fell short.
 
@@ -140,7 +140,7 @@ class ConvertibleNote(Loan):
     kind: str = CONVERTIBLE_NOTE
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        Loan.__post_init__(self)  # (zero-argument super() fails in a slots dataclass)
         self.grace_months = max(self.maturity_months - 1, 0)  # a bullet at maturity
 
     def interest_due(self, step: int) -> float:
@@ -173,7 +173,7 @@ class EquityStake:
     mark_usd: float = 0.0  # value on the holder's books
 
 
-@dataclass
+@dataclass(slots=True)
 class ChipOrder:
     """``buyer`` (a cloud) ordered ``units`` H100-equivalent GPUs from ``vendor``.
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sim.agents.investor import Investor
 
 
-@dataclass
+@dataclass(slots=True)
 class Vintage:
     """GPUs delivered together: online from ``online_step``, depreciated straight-line.
 
