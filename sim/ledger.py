@@ -342,7 +342,8 @@ class Ledger:
     def equity(self, agent_id: str) -> float:
         """Book equity (assets − liabilities), US dollars."""
         book = self._book(agent_id)
-        return (sum(book[x] for x in ASSETS) - sum(book[x] for x in LIABILITIES)) / CENTS_PER_USD
+        assets = sum([book[x] for x in ASSETS])  # integer cents: exact in any order
+        return (assets - sum([book[x] for x in LIABILITIES])) / CENTS_PER_USD
 
     def total_cash_cents(self) -> int:
         return sum(book[Line.CASH] for book in self._books.values())
