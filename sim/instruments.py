@@ -206,6 +206,10 @@ class BacklogTerms:
     buyers: list[str]
     months_left: NDArray[np.float64]
     values: NDArray[np.float64]
+    # the distinct buyers in the order they first appear, and each contract's buyer as an
+    # index into them (buyers[i] == distinct[buyer_index[i]])
+    distinct: list[str] = field(default_factory=list)
+    buyer_index: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
 
 @dataclass
@@ -411,8 +415,14 @@ class InstrumentBook:
                 buyers.append(c.buyer)
                 months_left.append(months)
                 values.append(value)
+            first: dict[str, int] = {}
+            index = [first.setdefault(b, len(first)) for b in buyers]
             terms = BacklogTerms(
-                buyers, np.array(months_left, dtype=float), np.array(values, dtype=float)
+                buyers,
+                np.array(months_left, dtype=float),
+                np.array(values, dtype=float),
+                list(first),
+                np.array(index, dtype=np.intp),
             )
             answers[key] = terms
         return terms

@@ -121,6 +121,8 @@ def test_indexed_lookups_equal_full_scans(events, at) -> None:
         terms = book.backlog_terms(x, at, 730.0)
         selling = [c for c in book.contracts if c.seller == x and c.remaining_value(at, 730.0) > 0]
         assert terms.buyers == [c.buyer for c in selling]
+        assert terms.distinct == list(dict.fromkeys(terms.buyers))
+        assert [terms.distinct[i] for i in terms.buyer_index] == terms.buyers
         assert terms.values.tolist() == [c.remaining_value(at, 730.0) for c in selling]
         by_buyer: dict[str, float] = {}
         for c in book.contracts:

@@ -52,9 +52,8 @@ def collateral_backlog_usd(world: ComputeMarket, seller: str, t: int) -> float:
     if not terms.buyers:
         return 0.0
     position: dict[str, tuple[float, float]] = {}  # each buyer's (cash, burn), read once
-    for buyer in terms.buyers:
-        if buyer not in position:
-            position[buyer] = (world.agent(buyer).cash, buyer_burn_usd(world, buyer))
+    for buyer in terms.distinct:
+        position[buyer] = (world.agent(buyer).cash, buyer_burn_usd(world, buyer))
     # the answer is a function of the terms and the buyers' positions (values and types):
     # while neither changed since the seller's last answer, it is that answer
     key = tuple((c, b, type(b)) for c, b in position.values())
@@ -71,8 +70,9 @@ def _weighted_backlog(
 ) -> float:
     """:func:`collateral_backlog_usd` from the seller's backlog ``terms`` and each buyer's
     (cash, burn) ``position``, USD (a numpy scalar where the weights made one, on purpose)."""
-    cash = np.array([position[b][0] for b in terms.buyers])
-    burn = np.array([position[b][1] for b in terms.buyers])
+    # each contract's buyer's cash and burn (the buyers' figures, spread by index)
+    cash = np.array([c for c, _ in position.values()])[terms.buyer_index]
+    burn = np.array([b for _, b in position.values()])[terms.buyer_index]
     weights = distress.backlog_weights(cash, burn, terms.months_left, floor)
     # added in contract order, as a running total (np.cumsum adds one by one)
     total = np.cumsum(terms.values * weights)[-1]
