@@ -1017,11 +1017,12 @@ class Cloud(MarketAgent):
             values = np.rint(value * CENTS_PER_USD).astype(np.int64).tolist()
         total = 0
         for v, cents in zip(fleet, values, strict=True):
-            excess = v.book_cents - cents
+            chip_book = v.chip_book_cents
+            excess = chip_book + v.facility_book_cents - cents  # book_cents, inlined
             if excess <= 0:
                 continue
-            from_chips = min(excess, v.chip_book_cents)
-            v.chip_book_cents -= from_chips
+            from_chips = excess if excess < chip_book else chip_book
+            v.chip_book_cents = chip_book - from_chips
             v.facility_book_cents -= excess - from_chips
             total += excess
         return total
