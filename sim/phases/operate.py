@@ -135,6 +135,7 @@ def run(world: ComputeMarket, t: int) -> None:
     resold = offered * (float(alloc.sum()) / supply if supply > 0 else 0.0)
     for c in clouds:
         c.start_month()
+    seller_of = {c.name: c for c in clouds}  # world.cloud, read once per name
     in_order = world.cfg.sourcing.spot_matching == "in_order"
     if in_order:  # who sells to which lab: each seller its share of the labs' purchases
         labs_bought = float(spot_alloc.sum())
@@ -158,9 +159,10 @@ def run(world: ComputeMarket, t: int) -> None:
         share_used = on_contract / available[k] if available[k] > 0 else 0.0
         bills = []
         for contract in lab_contracts[lab.name]:
-            avail = contract.gpus * availability[contract.seller]
+            seller = contract.seller
+            avail = contract.gpus * availability[seller]
             bills.append((contract, contract.amount_due(avail * share_used, avail, hours)))
-            world.cloud(contract.seller).record_use(avail * share_used)
+            (seller_of.get(seller) or world.cloud(seller)).record_use(avail * share_used)
         books.bill_contracts(t, bills)
         if in_order:
             for j, gpus in trades[k]:
