@@ -302,28 +302,34 @@ class Books:
         still resolves to its instruments. The books end exactly as with one posting per
         obligation (integer cents); the flow log is shorter (about five times, default world).
         """
+        # grouped by (creditor, the flow owed): the same groups, in the same order, as by
+        # (creditor, kind of payment), since each accrual has its own kind of payment
+        # (PAYMENT_FOR_ACCRUAL is one to one) and an outside creditor's obligation is owed
+        # as the payment itself
         groups: dict[tuple[str, Flow], list[Obligation]] = {}
         for ob in obligations:
             if ob.cents > 0:
-                creditor = ob.creditor
-                # Obligation.payment_flow, inlined (this loop sees every obligation paid)
-                if creditor.startswith(WORLD_PREFIX):
-                    key = (creditor, ob.flow)
-                else:
-                    key = (creditor, PAYMENT_FOR_ACCRUAL[ob.flow])
+                key = (ob.creditor, ob.flow)
                 group = groups.get(key)
                 if group is None:
                     groups[key] = [ob]
                 else:
                     group.append(ob)
         ledger = self.ledger
-        for (creditor, flow), group in groups.items():
+        outside: set[str] = set()  # creditors outside the system among them
+        for (creditor, owed), group in groups.items():
+            # Obligation.payment_flow, once per group
+            if creditor.startswith(WORLD_PREFIX):
+                flow = owed
+                outside.add(creditor)
+            else:
+                flow = PAYMENT_FOR_ACCRUAL[owed]
             if len(group) == 1:
                 ob = group[0]
                 ledger.post_cents(t, ob.debtor, creditor, ob.cents, flow, ob.instrument)
                 continue
             debtor = group[0].debtor
-            total = sum(ob.cents for ob in group)
+            total = sum([ob.cents for ob in group])
             ledger.post_cents(t, debtor, creditor, total, flow, GROUPED)
             ledger.allocate_each(
                 t, debtor, creditor, flow, [(o.cents, o.instrument) for o in group]
@@ -333,7 +339,7 @@ class Books:
             cents = ob.cents
             if cents > 0:  # Books._paid, inlined
                 ob.cents = 0
-                if ob.creditor.startswith(WORLD_PREFIX):
+                if ob.creditor in outside:
                     unpaid[ob.debtor] -= cents / CENTS_PER_USD
                     vintage = facility_for.get(ob.instrument)
                     if vintage is not None:
@@ -426,6 +432,47 @@ class Books:
             t, contract.buyer, contract.seller, rest, Flow.COMPUTE_DUE, contract.id, contract.kind
         )
 
+    def bill_contracts(self, t: int, bills: Iterable[tuple[CapacityContract, float]]) -> None:
+        """:meth:`bill_contract` for each (contract, bill) of ``bills``, in order: the same
+        postings, obligations and operating income, the accruals of contracts without a
+        prepayment booked in one :meth:`~sim.ledger.Ledger.post_accruals` call."""
+        postings: list[tuple[str, str, int, Flow, str]] = []
+        owed: list[Obligation] = []
+        due = Flow.COMPUTE_DUE
+        for contract, amount in bills:
+            bill = float(amount)  # a numpy scalar from the allocation: the same value
+            if contract.prepaid_cents or not 0.0 <= bill < math.inf:
+                self._book_bills(t, postings, owed)  # keep the order of postings
+                postings, owed = [], []
+                self.bill_contract(t, contract, bill)
+                continue
+            # no prepayment: the whole bill is an obligation (Books.accrue, inlined)
+            cents = round(bill * CENTS_PER_USD)
+            if cents:
+                buyer, seller = contract.buyer, contract.seller
+                postings.append((buyer, seller, cents, due, contract.id))
+                owed.append(Obligation(buyer, seller, cents, due, contract.id, t, contract.kind))
+        self._book_bills(t, postings, owed)
+
+    def _book_bills(
+        self, t: int, postings: list[tuple[str, str, int, Flow, str]], owed: list[Obligation]
+    ) -> None:
+        """Post compute bills falling due and file their obligations, which count in the
+        covenant month's operating income of both parties (as :meth:`accrue` does)."""
+        if not postings:
+            return
+        self.ledger.post_accruals(t, postings)
+        open_by, income = self.obligations.by_debtor, self._income_cents
+        for ob in owed:
+            listed = open_by.get(ob.debtor)
+            if listed is None:
+                open_by[ob.debtor] = [ob]
+            else:
+                listed.append(ob)
+            cents = ob.cents
+            income[ob.creditor] = income.get(ob.creditor, 0) + cents
+            income[ob.debtor] = income.get(ob.debtor, 0) - cents
+
     def forfeit_prepayment(self, t: int, contract: CapacityContract) -> int:
         """The seller keeps what is left of ``contract``'s prepayment (term over, or the
         buyer defaulted); returns the cents forfeited."""
@@ -453,41 +500,32 @@ class Books:
                 self.forfeit_prepayment(t, contract)
 
     # --- loans, orders, shares -------------------------------------------------------
-    @staticmethod
-    def _owe_on_loan(
-        ledger: Ledger,
-        open_by: dict[str, list[Obligation]],
-        t: int,
-        loan: Loan,
-        usd: float,
-        flow: Flow,
-    ) -> None:
-        """:meth:`accrue` for a finite, non-negative float ``usd`` under ``loan`` (interest or
-        principal falling due), inlined for the month's debt service: the posting, and the
-        borrower's open obligation if any cents fell due."""
-        borrower, lender = loan.borrower, loan.lender
-        cents = ledger.post_cents(t, borrower, lender, round(usd * CENTS_PER_USD), flow, loan.id)
-        if cents:
-            ob = Obligation(borrower, lender, cents, flow, loan.id, t, loan.kind)
-            owed = open_by.get(borrower)
-            if owed is None:
-                open_by[borrower] = [ob]
-            else:
-                owed.append(ob)
-
     def service_loans(self, t: int, loans: Iterable[Loan]) -> list[tuple[Loan, float, float]]:
         """The month's debt service, in one pass over ``loans`` in order: each active loan's
-        interest and scheduled principal fall due (as :meth:`accrue` books them), and a loan
-        paid down to half a cent closes. Returns (loan, interest, principal) in USD for each
-        loan serviced."""
-        ledger, service, open_by = self.ledger, self._service_cents, self.obligations.by_debtor
+        interest and scheduled principal fall due (as :meth:`accrue` books them: the same
+        postings in the same order, made in one call), and a loan paid down to half a cent
+        closes. Returns (loan, interest, principal) in USD for each loan serviced."""
+        service, open_by = self._service_cents, self.obligations.by_debtor
         interest_flow, principal_flow = Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE
         serviced: list[tuple[Loan, float, float]] = []
+        postings: list[tuple[str, str, int, Flow, str]] = []
+        owed: list[Obligation] = []
         for loan in loans:
             if not loan.active:
                 continue
-            returned = loan.interest_due(t)  # returned as it is (a numpy scalar stays one)
-            principal = round(loan.principal_due(t) * CENTS_PER_USD) / CENTS_PER_USD
+            if type(loan) is Loan:  # Loan.interest_due and principal_due, inlined (hot)
+                start, outstanding, grace = loan.start, loan.outstanding, loan.grace_months
+                returned = outstanding * loan.rate_per_year / 12.0 if t > start else 0.0
+                if t <= start + grace:
+                    falling = 0.0
+                elif t >= start + loan.maturity_months:
+                    falling = outstanding
+                else:
+                    falling = min(outstanding, loan.principal / (loan.maturity_months - grace))
+            else:
+                returned = loan.interest_due(t)  # returned as it is (a numpy scalar stays one)
+                falling = loan.principal_due(t)
+            principal = round(falling * CENTS_PER_USD) / CENTS_PER_USD
             # a numpy scalar: the same value as a float
             interest = returned if type(returned) is float else float(returned)
             due = round(interest * CENTS_PER_USD) / CENTS_PER_USD + principal
@@ -495,20 +533,35 @@ class Books:
             service[borrower] = service.get(borrower, 0) + (
                 round(due * CENTS_PER_USD) if 0.0 <= due < math.inf else to_cents(due)
             )
-            if 0.0 <= interest < math.inf:  # Books.accrue's posting and obligation, inlined
-                self._owe_on_loan(ledger, open_by, t, loan, interest, interest_flow)
-            else:
+            if not 0.0 <= interest < math.inf:
                 self.accrue(t, borrower, lender, interest, interest_flow, loan.id, loan.kind)
+            cents = round(interest * CENTS_PER_USD)
+            if cents:
+                postings.append((borrower, lender, cents, interest_flow, loan.id))
+                owed.append(
+                    Obligation(borrower, lender, cents, interest_flow, loan.id, t, loan.kind)
+                )
             if principal > 0:
-                if principal < math.inf:
-                    self._owe_on_loan(ledger, open_by, t, loan, principal, principal_flow)
-                else:
+                if principal == math.inf:
                     self.accrue(t, borrower, lender, principal, principal_flow, loan.id, loan.kind)
+                cents = round(principal * CENTS_PER_USD)
+                if cents:
+                    postings.append((borrower, lender, cents, principal_flow, loan.id))
+                    owed.append(
+                        Obligation(borrower, lender, cents, principal_flow, loan.id, t, loan.kind)
+                    )
                 loan.outstanding -= principal
             if loan.outstanding <= 0.005:
                 loan.outstanding = 0.0
                 loan.active = False
             serviced.append((loan, returned, principal))
+        self.ledger.post_accruals(t, postings)
+        for ob in owed:  # the borrowers' open obligations, in the order they fell due
+            listed = open_by.get(ob.debtor)
+            if listed is None:
+                open_by[ob.debtor] = [ob]
+            else:
+                listed.append(ob)
         return serviced
 
     def accelerate(self, t: int, loan: Loan) -> None:

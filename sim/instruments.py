@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 
-@dataclass
+@dataclass(slots=True)
 class CapacityContract:
     """A multi-year commitment: ``seller`` (a cloud) provides ``gpus`` to ``buyer`` (a lab).
 
@@ -80,7 +80,7 @@ VENTURE_DEBT = "venture debt"
 payment), as venture debt usually is (Ibrahim 2010, "Debt as Venture Capital")."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Loan:
     """``lender`` lent ``principal`` to ``borrower``; equal monthly principal over the maturity."""
 
@@ -122,7 +122,7 @@ CONVERTIBLE_NOTE = "convertible note"
 """The kind of a lab's convertible note (:class:`ConvertibleNote`)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class ConvertibleNote(Loan):
     """A convertible note: ``lender`` lent ``principal`` to a lab whose round fell short.
 
@@ -140,7 +140,7 @@ class ConvertibleNote(Loan):
     kind: str = CONVERTIBLE_NOTE
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        Loan.__post_init__(self)  # (zero-argument super() fails in a slots dataclass)
         self.grace_months = max(self.maturity_months - 1, 0)  # a bullet at maturity
 
     def interest_due(self, step: int) -> float:
@@ -173,7 +173,7 @@ class EquityStake:
     mark_usd: float = 0.0  # value on the holder's books
 
 
-@dataclass
+@dataclass(slots=True)
 class ChipOrder:
     """``buyer`` (a cloud) ordered ``units`` H100-equivalent GPUs from ``vendor``.
 
@@ -206,6 +206,10 @@ class BacklogTerms:
     buyers: list[str]
     months_left: NDArray[np.float64]
     values: NDArray[np.float64]
+    # the distinct buyers in the order they first appear, and each contract's buyer as an
+    # index into them (buyers[i] == distinct[buyer_index[i]])
+    distinct: list[str] = field(default_factory=list)
+    buyer_index: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
 
 @dataclass
@@ -234,6 +238,8 @@ class InstrumentBook:
         default_factory=dict
     )
     _backlog_memo: dict[str, dict[tuple[int, float], BacklogTerms]] = field(default_factory=dict)
+    # backlog_by_buyer's answers, filed and forgotten as backlog_terms'
+    _by_buyer_memo: dict[str, dict[tuple[int, float], list[float]]] = field(default_factory=dict)
     # open_orders' orders with something undelivered, by the agent whose orders it scans
     # (None: all orders); an order placed, delivered or cancelled (order_changed) forgets its
     # buyer's, its vendor's and all orders' answers, a prune all of them
@@ -273,12 +279,14 @@ class InstrumentBook:
             self._gpus_memo.clear()
             self._in_force_memo.clear()
             self._backlog_memo.clear()
+            self._by_buyer_memo.clear()
             return
         self._gpus_memo.pop(None, None)
         for party in (contract.buyer, contract.seller):
             self._gpus_memo.pop(party, None)
             self._in_force_memo.pop(party, None)
             self._backlog_memo.pop(party, None)
+            self._by_buyer_memo.pop(party, None)
 
     def add_loan(self, loan: Loan) -> Loan:
         self.loans.append(loan)
@@ -407,11 +415,38 @@ class InstrumentBook:
                 buyers.append(c.buyer)
                 months_left.append(months)
                 values.append(value)
+            first: dict[str, int] = {}
+            index = [first.setdefault(b, len(first)) for b in buyers]
             terms = BacklogTerms(
-                buyers, np.array(months_left, dtype=float), np.array(values, dtype=float)
+                buyers,
+                np.array(months_left, dtype=float),
+                np.array(values, dtype=float),
+                list(first),
+                np.array(index, dtype=np.intp),
             )
             answers[key] = terms
         return terms
+
+    def backlog_by_buyer(self, seller: str, step: int, hours_per_month: float) -> list[float]:
+        """``seller``'s take-or-pay revenue still to come at month ``step``, summed by buyer
+        (USD, buyers in the order of their first active contract with it, a buyer whose
+        contracts have nothing left at 0): the amounts a lender's concentration measure
+        reads. Computed once until the contracts change (as :meth:`backlog_terms`); a new
+        list each call."""
+        answers = self._by_buyer_memo.get(seller)
+        if answers is None:
+            answers = self._by_buyer_memo[seller] = {}
+        key = (step, hours_per_month)
+        amounts = answers.get(key)
+        if amounts is None:
+            by_buyer: dict[str, float] = {}
+            for c in self.contracts_of(seller):
+                if c.seller == seller:
+                    by_buyer[c.buyer] = by_buyer.get(c.buyer, 0.0) + (
+                        c.remaining_value(step, hours_per_month)
+                    )
+            amounts = answers[key] = list(by_buyer.values())
+        return list(amounts)
 
     def loans_of(self, *, borrower: str | None = None, lender: str | None = None) -> list[Loan]:
         agent = borrower if borrower is not None else lender

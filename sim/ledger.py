@@ -345,7 +345,8 @@ class Ledger:
     def equity(self, agent_id: str) -> float:
         """Book equity (assets − liabilities), US dollars."""
         book = self._book(agent_id)
-        return (sum(book[x] for x in ASSETS) - sum(book[x] for x in LIABILITIES)) / CENTS_PER_USD
+        assets = sum([book[x] for x in ASSETS])  # integer cents: exact in any order
+        return (assets - sum([book[x] for x in LIABILITIES])) / CENTS_PER_USD
 
     def total_cash_cents(self) -> int:
         return sum(book[Line.CASH] for book in self._books.values())
@@ -428,6 +429,35 @@ class Ledger:
                 self._accruals.append(row)
             return cents
         return self._post_checked(step, payer, payee, cents, flow, instrument)
+
+    def post_accruals(self, step: int, rows: Iterable[tuple[str, str, int, Flow, str]]) -> None:
+        """:meth:`post_cents` for each (payer, payee, cents, flow, instrument) of ``rows``, in
+        order, where each flow is an accrual between two books (it moves no cash): the same
+        books and log, one call for many postings (a month's loan instalments). A row off
+        the common path (an amount of 0, a party without books, a party paying itself, a
+        flow of another kind) goes through :meth:`post_cents`, which skips or raises as it
+        would."""
+        books, log = self._books, self._accruals
+        for payer, payee, cents, flow, instrument in rows:
+            plan = flow.plan
+            payer_book = books.get(payer)
+            payee_book = books.get(payee)
+            if (
+                cents > 0
+                and payer_book is not None
+                and payee_book is not None
+                and payer != payee
+                and not plan.moves_cash
+                and not plan.payer_outside
+                and not plan.payee_outside
+            ):
+                payer_book[plan.payer_debit] += plan.payer_debit_sign * cents  # type: ignore[index]
+                payer_book[plan.payer_credit] += plan.payer_credit_sign * cents  # type: ignore[index]
+                payee_book[plan.payee_debit] += plan.payee_debit_sign * cents  # type: ignore[index]
+                payee_book[plan.payee_credit] += plan.payee_credit_sign * cents  # type: ignore[index]
+                log.append((step, payer, payee, cents, plan.label, instrument))
+            else:
+                self.post_cents(step, payer, payee, cents, flow, instrument)
 
     def _post_checked(
         self, step: int, payer: str, payee: str, cents: int, flow: Flow, instrument: str

@@ -118,10 +118,13 @@ def clearing_price_of(
     lo, hi = math.log(floor), math.log(cap)
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
+        settled = mid == lo or mid == hi  # the bracket is as narrow as doubles go
         if excess_demand(math.exp(mid)) > 0:
             lo = mid
         else:
             hi = mid
+        if settled:  # every later iteration leaves (lo, hi) as they are: stop early
+            break
     return math.exp(0.5 * (lo + hi))
 
 

@@ -72,6 +72,9 @@ class ComputeMarket(mesa.Model):
         self.outside = OutsideDemand(scenario.outside, scenario.demand, self.rng)
         self.month_state = MonthState()
         self._credit_offered: tuple[tuple[object, ...], float] | None = None  # and its key
+        # credit.collateral_backlog_usd's last answer per seller, with what it was computed
+        # from (the seller's backlog terms and its buyers' cash and burn)
+        self.collateral_memo: dict[str, tuple[object, tuple[object, ...], float]] = {}
         self.events: list[dict[str, object]] = []
         self.debtrank_rows: list[dict[str, object]] = []
         self.exposure_rows: list[dict[str, object]] = []

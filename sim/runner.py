@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -141,14 +142,36 @@ def run_model(
     audit: bool = False,
     on_step: Callable[[int], None] | None = None,
 ) -> ComputeMarket:
-    """Build the world and step it ``months`` months (default: the scenario's); no tables."""
-    model = ComputeMarket(scenario, rng=seed, audit=audit)
-    steps = scenario.run.months if months is None else months
-    for _ in range(steps):
-        model.step()
-        if on_step is not None:
-            on_step(model.month)
+    """Build the world and step it ``months`` months (default: the scenario's); no tables.
+
+    Python's cycle collector is paused while the world runs (:func:`cycle_collector_paused`)."""
+    with cycle_collector_paused():
+        model = ComputeMarket(scenario, rng=seed, audit=audit)
+        steps = scenario.run.months if months is None else months
+        for _ in range(steps):
+            model.step()
+            if on_step is not None:
+                on_step(model.month)
     return model
+
+
+@contextmanager
+def cycle_collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector in the block and restore it after (speed only).
+
+    A run allocates hundreds of thousands of long-lived objects (postings, obligations,
+    instruments) and makes no reference cycles worth collecting (a collection after a
+    default run finds nothing unreachable), yet the collector traced the growing heap again
+    and again: about a tenth of a run's time. Reference counting still frees everything
+    that is not in a cycle; whatever the block leaves in cycles is collected once the
+    collector runs again. Results do not depend on it."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 ROUND_TRIP_FIELDS: frozenset[str] = frozenset(

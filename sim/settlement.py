@@ -66,7 +66,7 @@ class ObligationBook:
         return self._open.get(debtor, [])
 
     def owed_cents(self, debtor: str) -> int:
-        return sum(o.cents for o in self.of(debtor))
+        return sum([o.cents for o in self.of(debtor)])  # integer cents: exact in any order
 
     def debtors(self) -> list[str]:
         """Parties with something open, sorted for a deterministic order."""

@@ -82,6 +82,39 @@ def test_marginal_cost_and_generic_clearing() -> None:
     assert clearing_price_of(lambda p: 1.0, 0.3, 12.0) == 12.0
 
 
+def _bisect_all_the_way(excess: object, floor: float, cap: float) -> float:
+    """clearing_price_of's bisection without its early stop: all 80 iterations."""
+    lo, hi = math.log(floor), math.log(cap)
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        if excess(math.exp(mid)) > 0:  # type: ignore[operator]
+            lo = mid
+        else:
+            hi = mid
+    return math.exp(0.5 * (lo + hi))
+
+
+@given(
+    st.floats(min_value=0.31, max_value=11.9),
+    st.floats(min_value=0.1, max_value=5.0),
+    st.sampled_from([0.3, 0.05]),
+)
+def test_clearing_stops_early_only_when_nothing_would_change(
+    root: float, slope: float, floor: float
+) -> None:
+    """The bisection stops once its bracket is as narrow as doubles go: the price is the one
+    all 80 iterations give, bit for bit."""
+    calls: list[float] = []
+
+    def excess(p: float) -> float:
+        calls.append(p)
+        return slope * (root / p - 1.0)
+
+    price = clearing_price_of(excess, floor, 12.0)
+    assert len(calls) < 2 + 80  # the floor, the cap and fewer than 80 bisections
+    assert price == _bisect_all_the_way(excess, floor, 12.0)
+
+
 # --- the lab's rules against a fake market ----------------------------------------------
 def contract(gpus: float, price: float, buyer: str = "lab-a") -> CapacityContract:
     return CapacityContract("c1", buyer, "hyper", gpus, price, 0, 24, 0.9)

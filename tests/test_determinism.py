@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.runner import simulate, write_run
+from sim.runner import run_model, simulate, write_run
 
 from .conftest import BASELINE, small_world
 
@@ -62,3 +63,24 @@ def test_parquet_identical_across_processes(tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(first, pd.read_parquet(outs[1] / f"{name}.parquet"))
         pd.testing.assert_frame_equal(first, pd.read_parquet(in_process / f"{name}.parquet"))
     assert (outs[0] / "overview.png").read_bytes() == (outs[1] / "overview.png").read_bytes()
+
+
+def test_a_run_pauses_the_cycle_collector_and_restores_it() -> None:
+    """run_model pauses Python's cycle collector while the world steps and leaves it as it
+    found it (on or off), also when a step raises; results do not depend on it (the golden
+    master pins them)."""
+    seen: list[bool] = []
+    scenario = small_world(**{"run.months": 2})
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        run_model(scenario, 1, 2, on_step=lambda _: seen.append(gc.isenabled()))
+        assert gc.isenabled() is enabled
+
+        def fail(_: int) -> None:
+            raise RuntimeError("stop")
+
+        with pytest.raises(RuntimeError):
+            run_model(scenario, 1, 2, on_step=fail)
+        assert gc.isenabled() is enabled
+    gc.enable()
+    assert seen == [False] * 4

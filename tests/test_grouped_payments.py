@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.books import OPERATIONS, Books
-from sim.ledger import GROUPED, Flow, Line
+from sim.ledger import GROUPED, PAYMENT_FOR_ACCRUAL, Flow, Line
 
 PARTIES = ("a", "b", "c")
 DUE = (Flow.COMPUTE_DUE, Flow.INTEREST_DUE, Flow.CHIP_INVOICE_DUE)
@@ -109,3 +109,13 @@ def test_two_bills_under_two_contracts_are_paid_with_one_posting() -> None:
     assert allocations[["amount", "instrument"]].values.tolist() == [[100.0, "c-1"], [250.5, "c-2"]]
     assert books.ledger.balance("b", Line.RECEIVABLES) == 0.0
     assert books.ledger.balance("b") == 1e8 + 357.5
+
+
+def test_each_accrual_is_paid_by_a_kind_of_payment_of_its_own() -> None:
+    """Books.pay_all groups obligations by (creditor, flow owed), which are the groups by
+    (creditor, kind of payment) only while no two accruals share a kind of payment (and no
+    accrual is itself a payment)."""
+    payments = list(PAYMENT_FOR_ACCRUAL.values())
+    assert len(set(payments)) == len(payments)
+    assert not set(payments) & set(PAYMENT_FOR_ACCRUAL)
+    assert all(not f.treatment.moves_cash for f in PAYMENT_FOR_ACCRUAL)

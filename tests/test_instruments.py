@@ -73,6 +73,7 @@ def test_indexed_lookups_equal_full_scans(events, at) -> None:
             book.contracts_of(ev[1], at)
             book.contracts_of(ev[1])
             book.backlog_terms(ev[1], at, 730.0)
+            book.backlog_by_buyer(ev[1], at, 730.0)
             book.open_orders(buyer=ev[1])
             book.open_orders(vendor=ev[1])
             book.open_orders()
@@ -120,7 +121,14 @@ def test_indexed_lookups_equal_full_scans(events, at) -> None:
         terms = book.backlog_terms(x, at, 730.0)
         selling = [c for c in book.contracts if c.seller == x and c.remaining_value(at, 730.0) > 0]
         assert terms.buyers == [c.buyer for c in selling]
+        assert terms.distinct == list(dict.fromkeys(terms.buyers))
+        assert [terms.distinct[i] for i in terms.buyer_index] == terms.buyers
         assert terms.values.tolist() == [c.remaining_value(at, 730.0) for c in selling]
+        by_buyer: dict[str, float] = {}
+        for c in book.contracts:
+            if c.active and c.seller == x:
+                by_buyer[c.buyer] = by_buyer.get(c.buyer, 0.0) + c.remaining_value(at, 730.0)
+        assert book.backlog_by_buyer(x, at, 730.0) == list(by_buyer.values())
         assert book.contracted_gpus(step=at) == sum(
             c.gpus for c in book.contracts if c.in_force(at)
         )

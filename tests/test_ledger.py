@@ -154,3 +154,39 @@ def test_fast_posting_path_agrees_with_the_checked_one(
         checked.external_in_cents,
         checked.external_out_cents,
     )
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "world:x", "nobody"]),
+            st.sampled_from(["a", "b", "world:x"]),
+            st.integers(min_value=-2, max_value=10**6),
+            st.sampled_from([Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE, Flow.COMPUTE_DUE]),
+        ),
+        max_size=30,
+    )
+)
+def test_batched_accruals_agree_with_one_posting_each(
+    rows: list[tuple[str, str, int, Flow]],
+) -> None:
+    """post_accruals gives the books and accrual log of post_cents row by row (zero amounts
+    skipped), and raises the error the first bad row raises."""
+    batched, single = Ledger(), Ledger()
+    for ledger in (batched, single):
+        for name in ("a", "b"):
+            ledger.open_account(name)
+    errors = []
+    try:
+        batched.post_accruals(3, [(p, q, c, f, "i") for p, q, c, f in rows])
+    except LedgerError as exc:
+        errors.append(str(exc))
+    try:
+        for payer, payee, cents, flow in rows:
+            single.post_cents(3, payer, payee, cents, flow, "i")
+    except LedgerError as exc:
+        errors.append(str(exc))
+    assert len(errors) in (0, 2) and len(set(errors)) <= 1
+    assert batched._books == single._books
+    assert batched._accruals == single._accruals
+    assert batched._log == single._log == []

@@ -83,3 +83,26 @@ def test_the_seller_keeps_the_prepayment_when_the_buyer_defaults() -> None:
     assert model.books.ledger.equity(contract.seller) >= equity_before + left / 100 - 0.01
     forfeited = model.books.ledger.accruals()
     assert (forfeited["kind"] == "prepayment_forfeited").any()
+
+
+def test_bills_booked_together_agree_with_one_by_one() -> None:
+    """Books.bill_contracts (the operate phase's batch) leaves the ledger, the obligations
+    and the covenant month's income as bill_contract called contract by contract, with
+    prepaid contracts among plain ones (a prepayment drawn first)."""
+    one, batch = prepaid_world(2).books, prepaid_world(2).books  # the same world twice
+    every = one.instruments.contracts
+    prepaid = [k for k, c in enumerate(every) if c.prepaid_cents][:3]
+    plain = [k for k, c in enumerate(every) if not c.prepaid_cents][:3]
+    assert prepaid and plain
+    picked = [k for pair in zip(plain, prepaid, strict=False) for k in pair]
+    bills = [(k, 1000.0 * (i + 1) + 0.005 * i) for i, k in enumerate(picked)]
+    for k, bill in bills:
+        one.bill_contract(2, one.instruments.contracts[k], bill)
+    batch.bill_contracts(2, [(batch.instruments.contracts[k], bill) for k, bill in bills])
+    assert one.ledger._books == batch.ledger._books
+    assert one.ledger._accruals == batch.ledger._accruals
+    assert one.obligations.by_debtor == batch.obligations.by_debtor
+    assert one._income_cents == batch._income_cents
+    assert [c.prepaid_cents for c in one.instruments.contracts] == [
+        c.prepaid_cents for c in batch.instruments.contracts
+    ]

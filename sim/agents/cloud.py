@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from sim.agents.investor import Investor
 
 
-@dataclass
+@dataclass(slots=True)
 class Vintage:
     """GPUs delivered together: online from ``online_step``, depreciated straight-line.
 
@@ -161,7 +162,8 @@ class Cloud(MarketAgent):
         return offer
 
     def fleet_book_cents(self) -> int:
-        return sum(v.book_cents for v in self.fleet)
+        """The fleet's book value, integer cents (the sum of its vintages' ``book_cents``)."""
+        return sum([v.chip_book_cents + v.facility_book_cents for v in self.fleet])
 
     def start_month(self) -> None:
         """Nothing is used yet this month."""
@@ -950,20 +952,28 @@ class Cloud(MarketAgent):
         """Straight-line depreciation of online vintages; GPUs retire at the end of their
         life. Returns the cents written off the fleet."""
         tech = self.market.cfg.technology
+        chip_life, facility_life = tech.chip_life_months, tech.facility_life_months
         total = 0
         for v in self.fleet:
-            if step < v.online_step:
+            online = v.online_step
+            if step < online:
                 continue
-            chip = min(v.chip_book_cents, -(-v.chip_cost_cents // tech.chip_life_months))
-            facility = min(
-                v.facility_book_cents, -(-v.facility_cost_cents // tech.facility_life_months)
-            )
-            if step >= v.online_step + tech.chip_life_months:
-                chip, v.gpus = v.chip_book_cents, 0.0
-            v.chip_book_cents -= chip
-            v.facility_book_cents -= facility
+            # a month's charge (the cost over the life, rounded up), at most what is left
+            chip_book, facility_book = v.chip_book_cents, v.facility_book_cents
+            chip = -(-v.chip_cost_cents // chip_life)
+            if chip_book < chip or step >= online + chip_life:  # retired: all that is left
+                chip = chip_book
+            if step >= online + chip_life:
+                v.gpus = 0.0
+            facility = -(-v.facility_cost_cents // facility_life)
+            if facility_book < facility:
+                facility = facility_book
+            v.chip_book_cents = chip_book - chip
+            v.facility_book_cents = facility_book - facility
             total += chip + facility
-        self.fleet = [v for v in self.fleet if v.gpus > 0 or v.book_cents > 0]
+        self.fleet = [
+            v for v in self.fleet if v.gpus > 0 or v.chip_book_cents + v.facility_book_cents > 0
+        ]
         self._installed_at.clear()
         return total
 
@@ -983,8 +993,7 @@ class Cloud(MarketAgent):
         recent = list(self.market.price_history[-13:])
         trend = (math.log(recent[-1] / recent[0]) / (len(recent) - 1)) if len(recent) > 1 else 0.0
         trend = min(0.0, max(trend, -math.log(tech.compute_per_dollar_growth_per_year) / 12))
-        months = np.arange(1, life + 1)
-        discount = (1 + tech.cost_of_capital_per_year) ** (-months / 12)
+        months, discount = _discount_factors(life, tech.cost_of_capital_per_year)
         installed = self.installed_gpus(step)
         contracts = [c for c in self.market.contracts_of(self.name, step) if c.seller == self.name]
         held = sum(c.gpus for c in contracts)
@@ -1011,11 +1020,12 @@ class Cloud(MarketAgent):
             values = np.rint(value * CENTS_PER_USD).astype(np.int64).tolist()
         total = 0
         for v, cents in zip(fleet, values, strict=True):
-            excess = v.book_cents - cents
+            chip_book = v.chip_book_cents
+            excess = chip_book + v.facility_book_cents - cents  # book_cents, inlined
             if excess <= 0:
                 continue
-            from_chips = min(excess, v.chip_book_cents)
-            v.chip_book_cents -= from_chips
+            from_chips = excess if excess < chip_book else chip_book
+            v.chip_book_cents = chip_book - from_chips
             v.facility_book_cents -= excess - from_chips
             total += excess
         return total
@@ -1025,3 +1035,14 @@ class Cloud(MarketAgent):
         fleet, self.fleet = self.fleet, []
         self._installed_at.clear()
         return fleet
+
+
+@functools.cache
+def _discount_factors(life_months: int, rate_per_year: float) -> tuple[np.ndarray, np.ndarray]:
+    """Months 1…``life_months`` and each month's discount factor at ``rate_per_year``,
+    ``(1 + rate) ** (−month / 12)``: computed once per life and rate (read-only arrays)."""
+    months = np.arange(1, life_months + 1)
+    discount = (1 + rate_per_year) ** (-months / 12)
+    months.flags.writeable = False
+    discount.flags.writeable = False
+    return months, discount

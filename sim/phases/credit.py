@@ -30,7 +30,7 @@ from sim.ledger import ASSETS
 
 if TYPE_CHECKING:
     from sim.agents import Cloud
-    from sim.instruments import Loan
+    from sim.instruments import BacklogTerms, Loan
     from sim.model import ComputeMarket
 
 
@@ -52,11 +52,27 @@ def collateral_backlog_usd(world: ComputeMarket, seller: str, t: int) -> float:
     if not terms.buyers:
         return 0.0
     position: dict[str, tuple[float, float]] = {}  # each buyer's (cash, burn), read once
-    for buyer in terms.buyers:
-        if buyer not in position:
-            position[buyer] = (world.agent(buyer).cash, buyer_burn_usd(world, buyer))
-    cash = np.array([position[b][0] for b in terms.buyers])
-    burn = np.array([position[b][1] for b in terms.buyers])
+    for buyer in terms.distinct:
+        position[buyer] = (world.agent(buyer).cash, buyer_burn_usd(world, buyer))
+    # the answer is a function of the terms and the buyers' positions (values and types):
+    # while neither changed since the seller's last answer, it is that answer
+    key = tuple((c, b, type(b)) for c, b in position.values())
+    memo = world.collateral_memo.get(seller)
+    if memo is not None and memo[0] is terms and memo[1] == key:
+        return memo[2]
+    answer = _weighted_backlog(terms, position, floor)
+    world.collateral_memo[seller] = (terms, key, answer)
+    return answer
+
+
+def _weighted_backlog(
+    terms: BacklogTerms, position: dict[str, tuple[float, float]], floor: float
+) -> float:
+    """:func:`collateral_backlog_usd` from the seller's backlog ``terms`` and each buyer's
+    (cash, burn) ``position``, USD (a numpy scalar where the weights made one, on purpose)."""
+    # each contract's buyer's cash and burn (the buyers' figures, spread by index)
+    cash = np.array([c for c, _ in position.values()])[terms.buyer_index]
+    burn = np.array([b for _, b in position.values()])[terms.buyer_index]
     weights = distress.backlog_weights(cash, burn, terms.months_left, floor)
     # added in contract order, as a running total (np.cumsum adds one by one)
     total = np.cumsum(terms.values * weights)[-1]
@@ -77,13 +93,8 @@ def credit_profile(world: ComputeMarket, borrower: str, t: int) -> tuple[float, 
     books = world.books
     leverage = leverage_of(world, borrower)
     hours = world.cfg.market.hours_per_month
-    by_buyer: dict[str, float] = {}
-    for contract in books.instruments.contracts_of(borrower):
-        if contract.seller == borrower:
-            by_buyer[contract.buyer] = by_buyer.get(contract.buyer, 0.0) + (
-                contract.remaining_value(t, hours)
-            )
-    return leverage, distress.herfindahl(list(by_buyer.values()))
+    by_buyer = books.instruments.backlog_by_buyer(borrower, t, hours)
+    return leverage, distress.herfindahl(by_buyer)
 
 
 def leverage_of(world: ComputeMarket, borrower: str) -> float:

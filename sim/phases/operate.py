@@ -135,6 +135,7 @@ def run(world: ComputeMarket, t: int) -> None:
     resold = offered * (float(alloc.sum()) / supply if supply > 0 else 0.0)
     for c in clouds:
         c.start_month()
+    seller_of = {c.name: c for c in clouds}  # world.cloud, read once per name
     in_order = world.cfg.sourcing.spot_matching == "in_order"
     if in_order:  # who sells to which lab: each seller its share of the labs' purchases
         labs_bought = float(spot_alloc.sum())
@@ -156,11 +157,13 @@ def run(world: ComputeMarket, t: int) -> None:
         books.receive(t, CUSTOMERS, lab.name, lab.revenue_usd, Flow.SERVICE_REVENUE)
         on_contract = from_contracts[k] + extra_training[k] + resold[k]
         share_used = on_contract / available[k] if available[k] > 0 else 0.0
+        bills = []
         for contract in lab_contracts[lab.name]:
-            avail = contract.gpus * availability[contract.seller]
-            bill = contract.amount_due(avail * share_used, avail, hours)
-            books.bill_contract(t, contract, bill)
-            world.cloud(contract.seller).record_use(avail * share_used)
+            seller = contract.seller
+            avail = contract.gpus * availability[seller]
+            bills.append((contract, contract.amount_due(avail * share_used, avail, hours)))
+            (seller_of.get(seller) or world.cloud(seller)).record_use(avail * share_used)
+        books.bill_contracts(t, bills)
         if in_order:
             for j, gpus in trades[k]:
                 usd = gpus * hours * spot
@@ -283,13 +286,13 @@ def bill_bought_capacity(
             continue
         offered = buyer.offered_gpus(t) + sum(k.gpus * availability[k.seller] for k in contracts)
         share_used = min(1.0, buyer.used_gpus / offered) if offered > 0 else 0.0
+        bills = []
         for contract in contracts:
             avail = contract.gpus * availability[contract.seller]
-            world.books.bill_contract(
-                t, contract, contract.amount_due(avail * share_used, avail, hours)
-            )
+            bills.append((contract, contract.amount_due(avail * share_used, avail, hours)))
             world.cloud(contract.seller).record_use(avail * share_used)
             passed_on += avail * share_used
+        world.books.bill_contracts(t, bills)
     return passed_on
 
 
