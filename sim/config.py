@@ -1857,6 +1857,19 @@ class CompetitionConfig(Section):
         ge=0,
         le=50,
     )
+    network_weight: float = param(
+        1.0,
+        "utility per unit of segment share",
+        "Katz and Shapiro 1985 (AER 75), Arthur 1989 (EJ 99): network externalities, "
+        "increasing returns to adoption; the size is our own estimate (1.0: the challenger's "
+        "enterprise gains carry it to 32% of the two leaders' run-rate in Feb 2026, "
+        "CALIBRATION 30-50%, and hold the leader's 2026-27 revenue to its plan)",
+        "rise of a lab's appeal to a segment's buyers (log-odds) per unit of the segment's "
+        "customers it has gained since the start (0 = no network effect, the rule until "
+        "MODEL_VERSION 0.60.1)",
+        ge=0,
+        le=50,
+    )
     price_weight: float = param(
         2.0,
         "utility per log price",

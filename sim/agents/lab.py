@@ -92,6 +92,7 @@ class Lab(MarketAgent):
             s: math.log(max(self.customers[s], 1e-12) / demand_share) for s in self.segments
         }
         self.segment_appeal["enterprise"] += spec.enterprise_edge
+        self.opening_customers = dict(self.customers)  # its segment shares at the start
         self.share_history: list[float] = [demand_share]
         self.idle_share = 0.0  # share of its contracted capacity left idle last month
         self.training_gpus = 0.0  # GPUs that trained models last month
@@ -202,13 +203,29 @@ class Lab(MarketAgent):
         ``enterprise_edge`` among enterprise buyers)."""
         comp = self.market.cfg.competition
         rel = price / self.reference_price if self.reference_price > 0 else 1.0
-        appeal = self.segment_appeal[segment] if segment is not None else 0.0
+        appeal = (
+            0.0 if segment is None else self.segment_appeal[segment] + self.network_appeal(segment)
+        )
         return (
             self.brand
             + appeal
             + comp.capability_weight * math.log(self.capability)
             - comp.price_weight * math.log(rel)
         )
+
+    def network_appeal(self, segment: str) -> float:
+        """What the lab's installed base in ``segment`` adds to its appeal there, log-odds:
+        ``competition.network_weight`` × (its share of the segment's customers − its opening
+        share). Network externalities and increasing returns to adoption (Katz and Shapiro
+        1985, AER 75; Arthur 1989, EJ 99): the more of a segment's users build on a lab's
+        models (integrations, tooling, developers' habits), the more a new buyer gains from
+        choosing it, so a lab that gains a segment gains it faster. Measured from the opening
+        shares, which the brand constants already reproduce (so the opening logit is
+        unchanged); 0 with the weight 0."""
+        weight = self.market.cfg.competition.network_weight
+        if weight == 0.0:
+            return 0.0
+        return weight * (self.customers[segment] - self.opening_customers[segment])
 
     def reconsider_rate(self, segment: str) -> float:
         """Share of its customers in ``segment`` who reconsider their lab this month: the
