@@ -1858,12 +1858,11 @@ class CompetitionConfig(Section):
         le=50,
     )
     network_weight: float = param(
-        1.0,
+        0.0,
         "utility per unit of segment share",
         "Katz and Shapiro 1985 (AER 75), Arthur 1989 (EJ 99): network externalities, "
-        "increasing returns to adoption; the size is our own estimate (1.0: the challenger's "
-        "enterprise gains carry it to 32% of the two leaders' run-rate in Feb 2026, "
-        "CALIBRATION 30-50%, and hold the leader's 2026-27 revenue to its plan)",
+        "increasing returns to adoption; off by default, the default world's size (1.0) is "
+        "our own estimate",
         "rise of a lab's appeal to a segment's buyers (log-odds) per unit of the segment's "
         "customers it has gained since the start (0 = no network effect, the rule until "
         "MODEL_VERSION 0.60.1)",

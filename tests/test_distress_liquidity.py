@@ -86,15 +86,18 @@ def test_a_solvent_neocloud_draws_its_revolver_instead_of_missing_a_payment() ->
     in the first 15 months; without it they default illiquid (a missed payment, not
     insolvency found in clearing). From MODEL_VERSION 0.50.0 lenders ration the month's
     requests together and the small neoclouds get their buffer; the case is kept with
-    lenders that serve borrowers in visiting order (``credit_rationing.rule`` first_come)."""
+    lenders that serve borrowers in visiting order (``credit_rationing.rule`` first_come).
+    At MODEL_VERSION 0.60.1 (labs10: the labs' costs and network effects) valuations seed 3
+    has no early default without the revolver; seed 2 has one, a missed payment in month 14,
+    and draws the revolver instead with it, so the test uses seed 2."""
     scenario = load_scenario(ROOT / "sim" / "scenarios" / "telecom_bust.toml").with_overrides(
         {"credit_rationing.rule": "first_come"}
     )
-    off = run_model(scenario.with_overrides({"revolver.enabled": False}), BUST_SEEDS[2], 15)
+    off = run_model(scenario.with_overrides({"revolver.enabled": False}), BUST_SEEDS[1], 15)
     early = [e for e in off.events if str(e["event"]).startswith("default")]
     assert early and {e["event"] for e in early} == {"default_illiquid"}
     assert {e["instrument"] for e in early} == {"missed_payment"}
-    on = run_model(scenario, BUST_SEEDS[2], 15)
+    on = run_model(scenario, BUST_SEEDS[1], 15)
     assert not [e for e in on.events if str(e["event"]).startswith("default")]
     draws = [e for e in on.events if e["event"] == REVOLVER_DRAW]
     assert draws and all(float(e["amount_lost"]) > 0 for e in draws)
