@@ -593,9 +593,11 @@ def test_a_chain_of_later_round_defaults_each_lost_money_to_an_earlier_round() -
     """Issue 13's clearing check on a world where it is not vacuous: the connectivity sweep's
     shock with one partner per lab and lenders that call (no going-concern months, no
     fire-sale discount; benchmarks/distress_figures.py LENDERS_CALL). Seed 2005 at
-    MODEL_VERSION 0.49.0: the three small neoclouds default in round 2 of month 19; every
+    MODEL_VERSION 0.60.1: the three small neoclouds default in round 2 of month 20; every
     default in round ≥ 2 carries a loss from an earlier-round defaulter of the same month.
-    (At 0.49.0 10 of seeds 2000-2015 reach round 2, 2000-2002 round 3. Seed 2010 gave round 2
+    (At 0.60.1 10 of seeds 2000-2015 reach round 2, 2000 round 4, 2002 round 3; at 0.60.0
+    seed 2005 reached round 1 only. At 0.49.0 10 of seeds 2000-2015 reached round 2,
+    2000-2002 round 3, seed 2005 in month 19. Seed 2010 gave round 2
     at 0.43-0.44, seed 2005 at 0.31 to 0.37, seed 2002 at 0.38.1, seed 2008 at 0.40.1, seed
     2011 at 0.25.)"""
     scenario = load_scenario(ROOT / "experiments" / "baseline.toml").with_overrides(
