@@ -274,17 +274,18 @@ EXPERIMENT = Experiment(
         GalleryFigure(
             "overbuild_gains.png",
             "Overbuild on purpose does not pay the lab in cash in this model (MODEL_VERSION "
-            "0.58). Left: the capacity it resells lowers the spot price in years 3–5 — at 160% "
-            "coverage 2–11% below the baseline's in every seed. Middle: the more the leader "
-            "overbuilds, the less it keeps — at 160% coverage $77–156B less retained "
-            "earnings at month 60 in every seed: its compute bills rise by about $175B "
-            "(median), the resale and extra service revenue bring back about $88B. All out, "
-            "it defaults in 1 of the 6 seeds (month 36: its compute bills run at 1.53× its "
-            "revenue and resale income, against 1.08–1.14× for the baseline leader over 60 "
+            "0.61). Left: the capacity it resells lowers the spot price in years 3–5 — at 160% "
+            "coverage 3–11% below the baseline's in every seed. Middle: the more the leader "
+            "overbuilds, the less it keeps — at 160% coverage $77–150B less retained "
+            "earnings at month 60 in every seed: its compute bills rise by about $172B "
+            "(median), the resale and extra service revenue bring back about $90B. All out, "
+            "it defaults in 1 of the 6 seeds (month 37: its compute bills run at 1.53× its "
+            "revenue and resale income, against 1.10–1.16× for the baseline leader over 60 "
             "months); since 0.57 a lab long on contracts gets them repriced toward spot, which "
             "carries it through in the other five (at 0.54 it defaulted in all 6). Right: at "
-            "160% coverage the leader and the other labs lose, while the clouds, the "
-            "investors and the vendors gain. The thesis fails for two reasons the model makes "
+            "160% coverage the leader, the other labs and the clouds lose, while the investors "
+            "and the vendors gain (the clouds gained at 0.58). The thesis fails for two reasons "
+            "the model makes "
             "plain: the lab pays more for the capacity it holds than reselling it brings back, "
             "and, using a quarter to under half of the compute in years 3–5, it is not the main "
             "buyer of the cheaper compute — most of what it resells goes to the buyers beyond "
@@ -292,14 +293,15 @@ EXPERIMENT = Experiment(
         ),
         GalleryFigure(
             "stargate.png",
-            "Through the bust the leading lab defaults in 4 of the 6 seeds either way: the named "
+            "Through the bust the leading lab defaults in 5 of the 6 seeds either way: the named "
             "take-or-pay commitments of the default world (about $730B) outrun its revenue "
-            "once demand falls. As a pure renter it fails in months 41–45; as the Stargate "
+            "once demand falls. As a pure renter it fails in months 41–44; as the Stargate "
             "lab, which at most runs 4–11% of its compute on capacity it owns and also "
-            "carries its cloud's project debt, within two months of it: two months earlier in "
-            "one seed, the same month in two, a month later in one (MODEL_VERSION 0.58; in all "
-            "6 seeds at 0.54, within a month; the same month in every seed at 0.49). Owning "
-            "capacity neither saves it nor hastens its end much here.",
+            "carries its cloud's project debt, in months 42–46: in the four seeds where both "
+            "fail, in the same month in three and two months later in one; each survives in "
+            "a seed where the other fails (MODEL_VERSION 0.61; 4 of 6 at 0.58; in all 6 seeds "
+            "at 0.54, within a month; the same month in every seed at 0.49). Owning capacity "
+            "neither saves it nor hastens its end much here.",
         ),
     ),
     params=PARAMS,

@@ -227,10 +227,12 @@ EXPERIMENT = Experiment(
             "(red), log scale; stars mark the 2025–26 data points (rounds, secondary, press "
             "reports of market caps). The leading lab's median valuation is near the March "
             "2025 round, the October 2025 secondary and the March 2026 round (within a factor "
-            "of 2 of each); the cloud's cap rises from almost nothing to a third to about "
-            "two thirds of the press figures in late 2025 (its named backlog lifts it) and the "
-            "vendor's is about a third to a half of them (MODEL_VERSION 0.58; an eighth to two "
-            "fifths at 0.54, when a payout was read as lost earnings), since the model prices "
+            "of 2 of each); the cloud's cap rises from two fifths of the press figure in "
+            "January 2025 to about a half to 0.85 of them in late 2025 (its named backlog lifts "
+            "it; from almost nothing at 0.58, before its opening fleet was carried at its "
+            "recoverable amount) and the vendor's is three tenths to a half of them "
+            "(MODEL_VERSION 0.61; an eighth to two fifths at 0.54, when a payout was read as "
+            "lost earnings), since the model prices "
             "only their AI-compute business, not the rest of Oracle's or NVIDIA's earnings.",
         ),
         GalleryFigure(
@@ -241,7 +243,8 @@ EXPERIMENT = Experiment(
             "the market extrapolated does not come), and stays below the boom's path in more "
             "than three quarters of the months of the run's second half. No party defaults "
             "before the bust in any of the 5 bust seeds; the first defaults come in months "
-            "44–48 (MODEL_VERSION 0.58): lenders ration the month's credit requests together "
+            "46–52 (MODEL_VERSION 0.61; 44–48 at 0.58): lenders ration the month's credit "
+            "requests together "
             "(since 0.50) and restructure a borrower that is a few million short of a month's "
             "bills instead of waiving its breach and watching it fail (since 0.55). A party "
             "defaulted before the bust in 1 of the 5 seeds at 0.54 (month 17), 4 of 5 at 0.49, "

@@ -462,13 +462,9 @@ class Books:
         if not postings:
             return
         self.ledger.post_accruals(t, postings)
-        open_by, income = self.obligations.by_debtor, self._income_cents
+        self.obligations.add_all(owed)
+        income = self._income_cents
         for ob in owed:
-            listed = open_by.get(ob.debtor)
-            if listed is None:
-                open_by[ob.debtor] = [ob]
-            else:
-                listed.append(ob)
             cents = ob.cents
             income[ob.creditor] = income.get(ob.creditor, 0) + cents
             income[ob.debtor] = income.get(ob.debtor, 0) - cents
@@ -505,7 +501,7 @@ class Books:
         interest and scheduled principal fall due (as :meth:`accrue` books them: the same
         postings in the same order, made in one call), and a loan paid down to half a cent
         closes. Returns (loan, interest, principal) in USD for each loan serviced."""
-        service, open_by = self._service_cents, self.obligations.by_debtor
+        service = self._service_cents
         interest_flow, principal_flow = Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE
         serviced: list[tuple[Loan, float, float]] = []
         postings: list[tuple[str, str, int, Flow, str]] = []
@@ -556,12 +552,7 @@ class Books:
                 loan.active = False
             serviced.append((loan, returned, principal))
         self.ledger.post_accruals(t, postings)
-        for ob in owed:  # the borrowers' open obligations, in the order they fell due
-            listed = open_by.get(ob.debtor)
-            if listed is None:
-                open_by[ob.debtor] = [ob]
-            else:
-                listed.append(ob)
+        self.obligations.add_all(owed)  # the borrowers' open obligations, in order
         return serviced
 
     def accelerate(self, t: int, loan: Loan) -> None:

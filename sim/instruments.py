@@ -196,6 +196,12 @@ class ChipOrder:
     def undelivered(self) -> float:
         return self.units - self.delivered_units
 
+    @property
+    def undelivered_usd(self) -> float:
+        """What the undelivered units are worth at the order's price, USD (the vendor's
+        remaining performance obligation)."""
+        return self.undelivered * self.unit_price_usd
+
 
 @dataclass(frozen=True)
 class BacklogTerms:

@@ -8,6 +8,7 @@ that the open obligations always equal the payables on the books.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sim.ledger import CENTS_PER_USD, PAYMENT_FOR_ACCRUAL, WORLD_PREFIX, Flow
@@ -53,14 +54,25 @@ class ObligationBook:
 
     @property
     def by_debtor(self) -> dict[str, list[Obligation]]:
-        """The open obligations by debtor, in the order they arose (the book itself: a
-        writer that appends here must add only obligations of more than 0 cents, as
-        :meth:`add` does)."""
+        """The open obligations by debtor, in the order they arose (the book itself, to
+        read: obligations are filed through :meth:`add` and :meth:`add_all`)."""
         return self._open
 
     def add(self, obligation: Obligation) -> None:
         if obligation.cents > 0:
             self._open.setdefault(obligation.debtor, []).append(obligation)
+
+    def add_all(self, obligations: Iterable[Obligation]) -> None:
+        """:meth:`add` for each of ``obligations``, in order (a month's bills or loan
+        instalments filed together)."""
+        book = self._open
+        for ob in obligations:
+            if ob.cents > 0:
+                listed = book.get(ob.debtor)
+                if listed is None:
+                    book[ob.debtor] = [ob]
+                else:
+                    listed.append(ob)
 
     def of(self, debtor: str) -> list[Obligation]:
         return self._open.get(debtor, [])

@@ -48,11 +48,12 @@ def test_later_round_defaults_follow_a_loss_from_an_earlier_round(cascade_build:
 
 
 @pytest.mark.gallery
-def test_rescues_lower_defaults_in_2_seeds_raise_them_in_4_and_leave_4(
+def test_rescues_lower_defaults_in_3_seeds_raise_them_in_2_and_leave_5(
     cascade_build: Path,
 ) -> None:
     """Caption of timeline_with_rescues.png: "over the 10 seeds [rescues] lower the count of
-    defaults in 2, raise it in 4 and leave it in 4" (MODEL_VERSION 0.58; 2, 3 and 5 at 0.54;
+    defaults in 3, raise it in 2 and leave it in 5" (MODEL_VERSION 0.61; 2, 4 and 4 at 0.58;
+    2, 3 and 5 at 0.54;
     2, 4 and 4 at 0.49;
     at 0.44 they lowered
     it in 4 and raised it in 2; at 0.37 they raised
@@ -63,7 +64,7 @@ def test_rescues_lower_defaults_in_2_seeds_raise_them_in_4_and_leave_4(
     seeds = derive_seeds(PARAMS["base_seed"], PARAMS["seeds"])
     by = summary.pivot(index="seed", columns="rescues_enabled", values="defaults").loc[seeds]
     lower, higher = (by[True] < by[False]).sum(), (by[True] > by[False]).sum()
-    assert (lower, higher, len(seeds) - lower - higher) == (2, 4, 4)
+    assert (lower, higher, len(seeds) - lower - higher) == (3, 2, 5)
 
 
 @pytest.mark.gallery

@@ -293,20 +293,21 @@ def check_price_war_caption(wars: pd.DataFrame) -> None:
 
 
 def check_overbuild_caption(table: pd.DataFrame, gains: pd.Series) -> None:
-    """Overbuild on purpose does not pay the lab in cash (MODEL_VERSION 0.58): at 160%
-    coverage spot 2–11% below the baseline's in every seed and the leader $77–156B behind
-    (bills up ≈ $175B, resale and revenue back ≈ $88B); all out it defaults in 1 of 6 seeds
-    (month 36; bills 1.53× revenue and resale income, baseline 1.08–1.14×); the leader and
-    the other labs lose, the clouds, investors and vendors gain; the leader uses a quarter to
-    under half of the compute and resells mostly to the buyers beyond the labs. (At 0.54:
+    """Overbuild on purpose does not pay the lab in cash (MODEL_VERSION 0.61): at 160%
+    coverage spot 3–11% below the baseline's in every seed and the leader $77–150B behind
+    (bills up ≈ $172B, resale and revenue back ≈ $90B); all out it defaults in 1 of 6 seeds
+    (month 37; bills 1.53× revenue and resale income, baseline 1.10–1.16×); the leader, the
+    other labs and the clouds lose, investors and vendors gain; the leader uses a quarter to
+    under half of the compute and resells mostly to the buyers beyond the labs. (At 0.58:
+    2–11% below, $77–156B behind, month 36, clouds gaining. At 0.54:
     1–14% below, $119–197B behind, all out failing in all 6 in months 33–49, clouds and
     investors losing; at 0.44: 1–7% below, $103–143B behind, all out failing in 5 of 6.)"""
     by = {w: g.set_index("seed") for w, g in table.groupby("world")}
     base, mine = by["baseline"], by["coverage 1.6"]
     spot = mine["spot years 3-5"] / base["spot years 3-5"] - 1
-    assert spot.max() < -0.02 and spot.min() > -0.11
+    assert spot.max() < -0.025 and spot.min() > -0.115
     kept = {w: (by[w]["leader retained"] - base["leader retained"]) / 1e9 for w in by}
-    assert kept["coverage 1.6"].max() < -76 and kept["coverage 1.6"].min() > -157
+    assert kept["coverage 1.6"].max() < -76 and kept["coverage 1.6"].min() > -151
     # the more it overbuilds, the less it keeps (medians)
     assert kept["coverage 1"].median() > kept["coverage 1.3"].median()
     assert kept["coverage 1.3"].median() > kept["coverage 1.6"].median()
@@ -318,33 +319,37 @@ def check_overbuild_caption(table: pd.DataFrame, gains: pd.Series) -> None:
     out = by["all out"]
     failed = out["leader defaulted"] > 0
     assert failed.sum() == 1
-    assert out.loc[failed, "default month"].tolist() == [36]
+    assert out.loc[failed, "default month"].tolist() == [37]
     assert (out.loc[failed, "leader value at 60"] == 0).all()
     burden = {w: by[w]["leader compute bills"] / by[w][income].sum(axis=1) for w in by}
     assert burden["all out"][failed].between(1.525, 1.535).all()
-    assert burden["baseline"].between(1.075, 1.145).all()
-    assert gains["clouds"] > 0 and gains["investors"] > 0 and gains["vendors"] > 0
-    assert gains["frontier-leader"] < 0 and gains["other labs"] < 0
+    assert burden["baseline"].between(1.095, 1.165).all()
+    assert gains["investors"] > 0 and gains["vendors"] > 0
+    assert gains["frontier-leader"] < 0 and gains["other labs"] < 0 and gains["clouds"] < 0
     used = table[table["leader defaulted"] == 0]["leader share of compute used years 3-5"]
     assert used.min() > 0.25 and used.max() < 0.5  # a quarter to under half: not the main buyer
     assert (mine["resold to outside"] > mine["resold to labs"]).all()
 
 
 def check_stargate_caption(sg: pd.DataFrame) -> None:
-    """The leader defaults in 4 of 6 seeds either way: the renter in months 41–45, the
-    Stargate lab within two months of it (two months earlier in one seed, the same month in
-    two, a month later in one), owning at most 4–11% of its compute (MODEL_VERSION 0.58; in
-    all 6 seeds within a month at 0.54; the same month in every seed at 0.49)."""
+    """The leader defaults in 5 of 6 seeds either way: the renter in months 41–44, the
+    Stargate lab in months 42–46; in the four seeds where both fail, the same month in three
+    and two months later in one; each survives in a seed where the other fails; owning at
+    most 4–11% of its compute (MODEL_VERSION 0.61; 4 of 6 at 0.58; in all 6 seeds within a
+    month at 0.54; the same month in every seed at 0.49)."""
     defaults = sg.groupby(["world", "seed"])["defaulted"].max().groupby("world").sum()
-    assert defaults["pure renter"] == 4 and defaults["Stargate lab"] == 4
+    assert defaults["pure renter"] == 5 and defaults["Stargate lab"] == 5
     month = sg[sg["defaulted"] > 0].groupby(["world", "seed"])["step"].min()
     renter, owner = month["pure renter"], month["Stargate lab"]
-    assert renter.min() == 41 and renter.max() == 45
-    lead = (owner - renter.reindex(owner.index)).to_numpy()
-    assert ((lead < 0).sum(), (lead == 0).sum(), (lead > 0).sum()) == (1, 2, 1)
-    assert (abs(lead) <= 2).all()
+    assert renter.min() == 41 and renter.max() == 44
+    assert owner.min() == 42 and owner.max() == 46
+    both = owner.index.intersection(renter.index)
+    assert len(both) == 4
+    lead = (owner[both] - renter[both]).to_numpy()
+    assert ((lead == 0).sum(), (lead == 2).sum()) == (3, 1)
+    assert len(owner.index.difference(both)) == 1 and len(renter.index.difference(both)) == 1
     owned = sg[sg["world"] == "Stargate lab"].groupby("seed")["infrastructure_share"].max()
-    assert owned.min() >= 0.04 and owned.max() <= 0.11
+    assert owned.min() >= 0.04 and owned.max() < 0.115  # "4–11%", rounded
     assert (sg[sg["world"] == "pure renter"]["infrastructure_share"] == 0).all()
 
 
@@ -368,10 +373,11 @@ def test_competition_captions_are_true(tmp_path) -> None:
 @pytest.mark.gallery
 def test_overbuild_on_purpose_caption_is_true(tmp_path) -> None:
     """Overbuild on purpose with resale (experiments/overbuild.py): spot in years 3–5 about a
-    tenth below the baseline's (MODEL_VERSION 0.58: −10%; −23% at 0.44; −5.7% at 0.37; 0–5%
-    above at 0.32–0.36; the named contracts already commit the leader); the lab survives in
-    all 10 seeds (it defaulted in all 10 until 0.57) with retained earnings about $390B
-    below the baseline leader's (no gain in cash)."""
+    tenth below the baseline's (MODEL_VERSION 0.61: −11%; −10% at 0.58; −23% at 0.44; −5.7%
+    at 0.37; 0–5% above at 0.32–0.36; the named contracts already commit the leader); the lab
+    survives in 9 of the 10 seeds (all 10 at 0.58; it defaulted in all 10 until 0.57) with
+    retained earnings about $370B below the baseline leader's (no gain in cash; $390B at
+    0.58)."""
     from sim.gallery import BuildContext
 
     from .conftest import ROOT
@@ -384,11 +390,11 @@ def test_overbuild_on_purpose_caption_is_true(tmp_path) -> None:
     purpose, base = table.loc["overbuild on purpose"], table.loc["baseline"]
     rise = purpose["spot price years 3-5"] / base["spot price years 3-5"] - 1
     assert -0.12 < rise < -0.08  # "about a tenth below the baseline's"
-    assert purpose["seeds in which the lab defaulted"] == 0
+    assert purpose["seeds in which the lab defaulted"] == 1  # "survives in 9 of the 10"
     assert base["seeds in which the lab defaulted"] == 0
-    # "about $390B below the baseline leader's" (the table is in USD billion)
+    # "about $370B below the baseline leader's" (the table is in USD billion)
     gap = purpose["lab retained earnings"] - base["lab retained earnings"]
-    assert -410 < gap < -370
+    assert -390 < gap < -350
 
 
 # --- the market's willingness to pay (issue 15: revenue responds to prices) -------------

@@ -102,7 +102,7 @@ def volume_of(world: ComputeMarket, agent: MarketAgent, t: int) -> float:
 def order_book_usd(world: ComputeMarket, vendor: str) -> float:
     """A vendor's backlog, USD: the undelivered units of its open orders at their prices
     (its remaining performance obligations)."""
-    return sum(o.undelivered * o.unit_price_usd for o in world.open_orders(vendor=vendor))
+    return sum(o.undelivered_usd for o in world.open_orders(vendor=vendor))
 
 
 def backlog_of(world: ComputeMarket, firm: MarketAgent, t: int) -> float:

@@ -898,11 +898,7 @@ def rescue_stakes(
     sales = sum(
         c.remaining_value(t + 1, hours)
         for c in book.contracts_between(seller=partner.name, buyer=name)
-    ) + sum(
-        o.undelivered * o.unit_price_usd
-        for o in book.open_orders(buyer=name)
-        if o.vendor == partner.name
-    )
+    ) + sum(o.undelivered_usd for o in book.open_orders(buyer=name) if o.vendor == partner.name)
     avoided = max(0.0, claims - due) * lgd + model.cfg.cascade.rescue_sales_margin * sales
     return avoided, due
 
