@@ -2149,6 +2149,15 @@ class CloudSpec(Section):
         ge=0,
         le=1e12,
     )
+    project_finance: bool = param(
+        True,
+        "switch",
+        "estimate (Microsoft, Alphabet and Amazon fund capex from cash flow and unsecured "
+        "bonds, 10-K 2025; Oracle's Stargate sites and the neoclouds' builds are financed "
+        "by project lenders, CALIBRATION Oracle and CoreWeave)",
+        "whether it arranges delayed-draw project credit for the chips it orders "
+        "(Cloud.credit_commitment_wanted); false: a bond issuer funds them with bonds",
+    )
     reserve_margin: float = param(
         0.10,
         "share",

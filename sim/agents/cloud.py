@@ -781,11 +781,12 @@ class Cloud(MarketAgent):
         as chips arrive (data-centre project finance; Yescombe, Principles of Project
         Finance, 2014, ch. 14); a line it no longer needs is given back, as borrowers cut
         unused commitments that cost a fee (Sufi 2009). A bond issuer (:attr:`issues_bonds`)
-        arranges none: an investment-grade firm funds its capex from retained income and
-        unsecured bonds (:meth:`borrowing_wanted`), not non-recourse project loans, which are
-        for builders whose only collateral is the project (Yescombe 2014, ch. 1; Esty 2004)."""
+        without ``project_finance`` arranges none: an AA firm funds its capex from retained
+        income and unsecured bonds (:meth:`borrowing_wanted`), not non-recourse project
+        loans, which are for builders whose collateral is the project (Yescombe 2014, ch. 1;
+        Esty 2004)."""
         undrawn = self.undrawn_credit_usd()
-        if self.issues_bonds:
+        if self.issues_bonds and not self.spec.project_finance:
             return -undrawn
         need = (
             self.capex_shortfall_usd(step, order_usd)
