@@ -1,6 +1,9 @@
 """Print every "Must show" figure of issue 16 (investment and supply).
 
-    .venv/bin/python benchmarks/issue16_must_show.py [--seeds 5] [--glut-seeds 10]
+    .venv/bin/python benchmarks/issue16_must_show.py [--seeds 5] [--glut-seeds 10] [--set K=V ...]
+
+``--set`` applies dotted-path overrides (``Scenario.with_overrides``) to every world the script
+runs, to check a candidate parameter value before it goes into the scenario files.
 
 Baseline, seeds 1..N: the share of months with an effective order-to-delivery lag (GPUs on order
 ÷ GPUs delivered that month, Little's law) of at most 12 months, in 2025-26 and over the whole
@@ -21,6 +24,7 @@ hyperscaler-bbb's backlog at the end of 2025.
 from __future__ import annotations
 
 import argparse
+import tomllib
 
 import numpy as np
 import pandas as pd
@@ -34,10 +38,17 @@ from sim.runner import simulate
 BASELINE = "experiments/baseline.toml"
 ENDOGENOUS_GLUT = "experiments/endogenous_glut.toml"
 """Boom demand, no bust; clouds match rivals' pipelines; vendors book up to 12 months of output."""
+OVERRIDES: dict[str, object] = {}
+"""Dotted-path overrides from ``--set``, applied to every scenario the script loads."""
+
+
+def scenario_of(path: str):
+    """The scenario at ``path`` with ``--set``'s overrides."""
+    return load_scenario(path).with_overrides(OVERRIDES) if OVERRIDES else load_scenario(path)
 
 
 def baseline_figures(seeds: int) -> None:
-    scenario = load_scenario(BASELINE)
+    scenario = scenario_of(BASELINE)
     print("baseline                      lag<=12 2025-26  lag<=12 all  vendor FY26 $B  Oct-25 $/h")
     for seed in range(1, seeds + 1):
         tables = simulate(scenario, seed).tables
@@ -63,7 +74,7 @@ def glut_stop(seeds: int, scenario_file: str = "experiments/telecom_bust.toml") 
     default later in the month). Read across the whole month instead, chips delivered late
     (online at once) count twice, as installed and as still on order, and a contract that a
     defaulting buyer ends the same month looks as if it never covered anything."""
-    scenario = load_scenario(scenario_file)
+    scenario = scenario_of(scenario_file)
     print(f"glut stop ({scenario.name})     glut cloud-months  ordered in glut  beyond contracts")
     horizon = scenario.technology.build_lag_months
     total_beyond = 0.0
@@ -113,7 +124,7 @@ def glut_stop(seeds: int, scenario_file: str = "experiments/telecom_bust.toml") 
 
 
 def endogenous_glut(seeds: int) -> None:
-    glut = load_scenario(ENDOGENOUS_GLUT)
+    glut = scenario_of(ENDOGENOUS_GLUT)
     print("endogenous glut (boom, no bust)    longest run of spot < full cost, months")
     for weight in sorted({0.0, 0.25, 0.5, glut.investment.preemption_weight, 2.0}):
         scenario = glut.with_overrides({"investment.preemption_weight": weight})
@@ -150,7 +161,7 @@ def endogenous_glut(seeds: int) -> None:
 
 
 def named_network(seeds: int) -> None:
-    scenario = load_scenario(BASELINE)
+    scenario = scenario_of(BASELINE)
     print("named network                 hyperscaler-a share of neocloud-leader 2025  bbb backlog")
     for seed in range(1, seeds + 1):
         tables = simulate(scenario, seed, 12).tables
@@ -175,12 +186,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--glut-seeds", type=int, default=10)
+    parser.add_argument("--set", action="append", default=[], metavar="K=V", help="override")
+    parser.add_argument(
+        "--only", choices=("baseline", "glut-stop", "endogenous", "network"), action="append"
+    )
     args = parser.parse_args()
+    for item in args.set:
+        key, _, value = item.partition("=")
+        OVERRIDES[key] = tomllib.loads(f"v = {value}")["v"]
     pd.set_option("display.width", 200)
-    baseline_figures(args.seeds)
-    glut_stop(args.seeds)
-    endogenous_glut(args.glut_seeds)
-    named_network(args.seeds)
+    only = set(args.only or ("baseline", "glut-stop", "endogenous", "network"))
+    if "baseline" in only:
+        baseline_figures(args.seeds)
+    if "glut-stop" in only:
+        glut_stop(args.seeds)
+    if "endogenous" in only:
+        endogenous_glut(args.glut_seeds)
+    if "network" in only:
+        named_network(args.seeds)
 
 
 if __name__ == "__main__":

@@ -1257,6 +1257,17 @@ class InvestmentConfig(Section):
         ge=1,
         le=36,
     )
+    opening_pipeline_install_months: int = param(
+        6,
+        "months",
+        "estimate: the 2024 pipeline's halls were built while its chips were on order (build "
+        "12–15 months, chip lead 6–12: CALIBRATION.md), so its racks went live on delivery "
+        "plus installation",
+        "months from the delivery of an opening-pipeline chip to its capacity online (new "
+        "orders take technology.build_lag_months - delivery_lag_months); at most that",
+        ge=0,
+        le=36,
+    )
     expected_utilisation: float = param(
         0.85,
         "share",

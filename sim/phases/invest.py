@@ -272,11 +272,12 @@ def open_pipeline(world: ComputeMarket) -> None:
     """Orders placed before the run opens: ``investment.opening_pipeline_share_of_fleet`` of
     each cloud's opening fleet, ordered before month 0 and falling due evenly over the first
     ``opening_pipeline_months`` (within the vendors' output; an order is due a delivery lag
-    after it was placed, or later), online the build lag less the delivery lag after
-    delivery; split over its suppliers (:meth:`Cloud.suppliers`) by their order shares (the
-    pipeline the 2024 boom left; without it no new capacity comes online in the first year).
-    A cloud's
-    share is capped by what it could fund at the opening (:meth:`Cloud.funding_capacity`)."""
+    after it was placed, or later), online ``opening_pipeline_install_months`` after
+    delivery (at most the build lag less the delivery lag: its halls were started in 2024);
+    split over its suppliers (:meth:`Cloud.suppliers`) by their order shares (the pipeline
+    the 2024 boom left; without it no new capacity comes online in the first year). A
+    cloud's share is capped by what it could fund at the opening
+    (:meth:`Cloud.funding_capacity`)."""
     books, cfg = world.books, world.cfg
     tech = cfg.technology
     share = cfg.investment.opening_pipeline_share_of_fleet
@@ -286,6 +287,7 @@ def open_pipeline(world: ComputeMarket) -> None:
         return
     months = cfg.investment.opening_pipeline_months
     lag = tech.delivery_lag_months
+    install = min(cfg.investment.opening_pipeline_install_months, tech.build_lag_months - lag)
     unit_cost = costs.chip_price(cfg, -lag) + world.facility_cost(-lag)
     for cloud in clouds:  # the lines that financed the pipeline (contract-backed, pre-run)
         credit.open_project_line(world, cloud, share * cloud.spec.initial_gpus * unit_cost)
@@ -314,6 +316,6 @@ def open_pipeline(world: ComputeMarket) -> None:
                     vendor.path_price(ordered),
                     ordered,
                     d,
-                    d + tech.build_lag_months - lag,
+                    d + install,
                 )
                 books.place_order(order)
