@@ -459,6 +459,74 @@ class Ledger:
             else:
                 self.post_cents(step, payer, payee, cents, flow, instrument)
 
+    def post_instalments(
+        self, step: int, rows: Iterable[tuple[str, str, int, int, str]], first: Flow, then: Flow
+    ) -> None:
+        """For each (payer, payee, first cents, then cents, instrument) of ``rows``, in order:
+        :meth:`post_cents` of ``first`` and then of ``then``, each skipped at 0 cents — two
+        accruals between two books (a loan's interest and principal falling due). The same
+        books and log as :meth:`post_accruals` of the two rows, one pass and one look-up of
+        the parties' books for both; a row off the common path (a party without books, a
+        party paying itself, an amount below 0) goes through :meth:`post_cents`."""
+        a, b = first.plan, then.plan
+        if a.moves_cash or b.moves_cash or a.payer_outside or a.payee_outside:
+            raise LedgerError(f"{a.label} and {b.label} are not both accruals between books")
+        if b.payer_outside or b.payee_outside:
+            raise LedgerError(f"{a.label} and {b.label} are not both accruals between books")
+        a_label, b_label = a.label, b.label
+        a_pd, a_pds, a_pc, a_pcs = (
+            a.payer_debit,
+            a.payer_debit_sign,
+            a.payer_credit,
+            a.payer_credit_sign,
+        )
+        a_ed, a_eds, a_ec, a_ecs = (
+            a.payee_debit,
+            a.payee_debit_sign,
+            a.payee_credit,
+            a.payee_credit_sign,
+        )
+        b_pd, b_pds, b_pc, b_pcs = (
+            b.payer_debit,
+            b.payer_debit_sign,
+            b.payer_credit,
+            b.payer_credit_sign,
+        )
+        b_ed, b_eds, b_ec, b_ecs = (
+            b.payee_debit,
+            b.payee_debit_sign,
+            b.payee_credit,
+            b.payee_credit_sign,
+        )
+        books, append = self._books, self._accruals.append
+        for payer, payee, cents_a, cents_b, instrument in rows:
+            payer_book = books.get(payer)
+            payee_book = books.get(payee)
+            if (
+                payer_book is None
+                or payee_book is None
+                or payer == payee
+                or cents_a < 0
+                or cents_b < 0
+            ):
+                if cents_a:
+                    self.post_cents(step, payer, payee, cents_a, first, instrument)
+                if cents_b:
+                    self.post_cents(step, payer, payee, cents_b, then, instrument)
+                continue
+            if cents_a:
+                payer_book[a_pd] += a_pds * cents_a  # type: ignore[index]
+                payer_book[a_pc] += a_pcs * cents_a  # type: ignore[index]
+                payee_book[a_ed] += a_eds * cents_a  # type: ignore[index]
+                payee_book[a_ec] += a_ecs * cents_a  # type: ignore[index]
+                append((step, payer, payee, cents_a, a_label, instrument))
+            if cents_b:
+                payer_book[b_pd] += b_pds * cents_b  # type: ignore[index]
+                payer_book[b_pc] += b_pcs * cents_b  # type: ignore[index]
+                payee_book[b_ed] += b_eds * cents_b  # type: ignore[index]
+                payee_book[b_ec] += b_ecs * cents_b  # type: ignore[index]
+                append((step, payer, payee, cents_b, b_label, instrument))
+
     def _post_checked(
         self, step: int, payer: str, payee: str, cents: int, flow: Flow, instrument: str
     ) -> int:
