@@ -236,7 +236,10 @@ class InstrumentBook:
     # all contracts): contracted_gpus by (buyer, seller, step), contracts_of by (agent,
     # step), backlog_terms by (seller, step, hours). A contract added or ended forgets the
     # answers of its buyer, its seller and of all contracts (the only answers it can
-    # change: an agent's scan reads only contracts it is a party to); a prune forgets all.
+    # change: an agent's scan reads only contracts it is a party to), except the backlog
+    # answers: those read only the contracts an agent sells, so only the seller's change,
+    # and a contract added extends them (it is the last of the seller's contracts, the
+    # last term of each answer); a prune forgets all.
     _gpus_memo: dict[str | None, dict[tuple[str | None, str | None, int], float]] = field(
         default_factory=dict
     )
@@ -245,7 +248,9 @@ class InstrumentBook:
     )
     _backlog_memo: dict[str, dict[tuple[int, float], BacklogTerms]] = field(default_factory=dict)
     # backlog_by_buyer's answers, filed and forgotten as backlog_terms'
-    _by_buyer_memo: dict[str, dict[tuple[int, float], list[float]]] = field(default_factory=dict)
+    _by_buyer_memo: dict[str, dict[tuple[int, float], dict[str, float]]] = field(
+        default_factory=dict
+    )
     # open_orders' orders with something undelivered, by the agent whose orders it scans
     # (None: all orders); an order placed, delivered or cancelled (order_changed) forgets its
     # buyer's, its vendor's and all orders' answers, a prune all of them
@@ -263,7 +268,7 @@ class InstrumentBook:
     def add_contract(self, contract: CapacityContract) -> CapacityContract:
         self.contracts.append(contract)
         _index(self._contracts_by, contract, contract.buyer, contract.seller)
-        self._forget_in_force(contract)
+        self._forget_in_force(contract, added=True)
         return contract
 
     def end_contract(self, contract: CapacityContract) -> None:
@@ -276,11 +281,14 @@ class InstrumentBook:
         parties' backlog terms; change a price only through ``books.reprice_contract``)."""
         self._forget_in_force(contract)
 
-    def _forget_in_force(self, contract: CapacityContract | None = None) -> None:
-        """What is in force changed: forget the answers of :meth:`contracts_of`,
-        :meth:`contracted_gpus` and :meth:`backlog_terms` that ``contract`` (added or ended)
-        can change — its buyer's, its seller's and those over all contracts — or every
-        answer (``None``: contracts pruned)."""
+    def _forget_in_force(
+        self, contract: CapacityContract | None = None, *, added: bool = False
+    ) -> None:
+        """What is in force changed: forget the answers of :meth:`contracts_of` and
+        :meth:`contracted_gpus` that ``contract`` (added, ended or repriced) can change —
+        its buyer's, its seller's and those over all contracts — and its seller's answers
+        of :meth:`backlog_terms` and :meth:`backlog_by_buyer` (a contract ``added`` extends
+        them instead), or every answer (``None``: contracts pruned)."""
         if contract is None:
             self._gpus_memo.clear()
             self._in_force_memo.clear()
@@ -291,8 +299,54 @@ class InstrumentBook:
         for party in (contract.buyer, contract.seller):
             self._gpus_memo.pop(party, None)
             self._in_force_memo.pop(party, None)
-            self._backlog_memo.pop(party, None)
-            self._by_buyer_memo.pop(party, None)
+        if added:
+            self._extend_backlog(contract)
+        else:
+            self._backlog_memo.pop(contract.seller, None)
+            self._by_buyer_memo.pop(contract.seller, None)
+
+    def _extend_backlog(self, contract: CapacityContract) -> None:
+        """The seller's answers of :meth:`backlog_terms` and :meth:`backlog_by_buyer` with
+        ``contract``, just added (the last of the seller's contracts), as a new scan would
+        give them: its term appended where it has months left and a value above 0, its
+        remaining value added to its buyer's amount (last, as the scan adds it)."""
+        seller = contract.seller
+        terms_of = self._backlog_memo.get(seller)
+        amounts_of = self._by_buyer_memo.get(seller)
+        if not contract.active:  # in no answer
+            return
+        buyer = contract.buyer
+        for (step, hours), terms in list((terms_of or {}).items()):
+            # the term as backlog_terms computes it (the same products in the same order)
+            start = contract.start
+            months = start + contract.term_months - (step if step > start else start)
+            if months <= 0:
+                continue
+            value = (
+                months
+                * contract.take_or_pay_share
+                * contract.gpus
+                * hours
+                * contract.price_usd_per_gpu_hour
+            )
+            if value <= 0:
+                continue
+            distinct = terms.distinct
+            if buyer in distinct:
+                index = distinct.index(buyer)
+            else:
+                distinct, index = [*distinct, buyer], len(distinct)
+            terms_of[(step, hours)] = BacklogTerms(  # type: ignore[index]
+                [*terms.buyers, buyer],
+                np.append(terms.months_left, float(months)),
+                np.append(terms.values, value),
+                distinct,
+                np.append(terms.buyer_index, np.intp(index)),
+            )
+        for (step, hours), amounts in list((amounts_of or {}).items()):
+            extended = dict(amounts)
+            extended[buyer] = extended.get(buyer, 0.0) + contract.remaining_value(step, hours)
+            amounts_of[(step, hours)] = extended  # type: ignore[index]
 
     def add_loan(self, loan: Loan) -> Loan:
         self.loans.append(loan)
@@ -443,16 +497,15 @@ class InstrumentBook:
         if answers is None:
             answers = self._by_buyer_memo[seller] = {}
         key = (step, hours_per_month)
-        amounts = answers.get(key)
-        if amounts is None:
-            by_buyer: dict[str, float] = {}
+        by_buyer = answers.get(key)
+        if by_buyer is None:
+            by_buyer = answers[key] = {}
             for c in self.contracts_of(seller):
                 if c.seller == seller:
                     by_buyer[c.buyer] = by_buyer.get(c.buyer, 0.0) + (
                         c.remaining_value(step, hours_per_month)
                     )
-            amounts = answers[key] = list(by_buyer.values())
-        return list(amounts)
+        return list(by_buyer.values())
 
     def loans_of(self, *, borrower: str | None = None, lender: str | None = None) -> list[Loan]:
         agent = borrower if borrower is not None else lender
