@@ -234,12 +234,14 @@ class InstrumentBook:
     _orders_by: dict[str, list[ChipOrder]] = field(default_factory=dict)
     # Answers about contracts in force, filed by the agent whose contracts they scan (None:
     # all contracts): contracted_gpus by (buyer, seller, step), contracts_of by (agent,
-    # step), backlog_terms by (seller, step, hours). A contract added or ended forgets the
-    # answers of its buyer, its seller and of all contracts (the only answers it can
-    # change: an agent's scan reads only contracts it is a party to), except the backlog
-    # answers: those read only the contracts an agent sells, so only the seller's change,
-    # and a contract added extends them (it is the last of the seller's contracts, the
-    # last term of each answer); a prune forgets all.
+    # step), backlog_terms by (seller, step, hours). A contract added or ended changes only
+    # answers of its buyer, its seller and of all contracts (an agent's scan reads only
+    # contracts it is a party to): it forgets the sums of GPUs whose scan it is in (its
+    # parties match, in force that month), and a contract added extends the lists in force
+    # and its seller's backlog answers (it is the last of its parties' contracts: the last
+    # element of each answer it belongs to), one ended forgets its parties' lists and its
+    # seller's backlog (the backlog reads only the contracts an agent sells); a repricing
+    # forgets only the seller's backlog (nothing else reads a price); a prune forgets all.
     _gpus_memo: dict[str | None, dict[tuple[str | None, str | None, int], float]] = field(
         default_factory=dict
     )
@@ -268,7 +270,7 @@ class InstrumentBook:
     def add_contract(self, contract: CapacityContract) -> CapacityContract:
         self.contracts.append(contract)
         _index(self._contracts_by, contract, contract.buyer, contract.seller)
-        self._forget_in_force(contract, added=True)
+        self._forget_in_force(contract, change="added")
         return contract
 
     def end_contract(self, contract: CapacityContract) -> None:
@@ -278,32 +280,66 @@ class InstrumentBook:
 
     def contract_repriced(self, contract: CapacityContract) -> None:
         """``contract``'s price changed: forget the answers that read its price (its
-        parties' backlog terms; change a price only through ``books.reprice_contract``)."""
-        self._forget_in_force(contract)
+        seller's backlog terms; change a price only through ``books.reprice_contract``)."""
+        self._forget_in_force(contract, change="repriced")
 
     def _forget_in_force(
-        self, contract: CapacityContract | None = None, *, added: bool = False
+        self, contract: CapacityContract | None = None, *, change: str = "ended"
     ) -> None:
-        """What is in force changed: forget the answers of :meth:`contracts_of` and
-        :meth:`contracted_gpus` that ``contract`` (added, ended or repriced) can change —
-        its buyer's, its seller's and those over all contracts — and its seller's answers
-        of :meth:`backlog_terms` and :meth:`backlog_by_buyer` (a contract ``added`` extends
-        them instead), or every answer (``None``: contracts pruned)."""
+        """``contract`` was ``added``, ``ended`` or ``repriced``: keep the memoised answers
+        about contracts in force true — the sums of :meth:`contracted_gpus` it is in are
+        forgotten, the lists of :meth:`contracts_of` and its seller's answers of
+        :meth:`backlog_terms` and :meth:`backlog_by_buyer` extended (added) or forgotten
+        (ended; a repricing forgets only the backlog's, the only answers that read a
+        price) — or forget every answer (``None``: contracts pruned)."""
         if contract is None:
             self._gpus_memo.clear()
             self._in_force_memo.clear()
             self._backlog_memo.clear()
             self._by_buyer_memo.clear()
             return
-        self._gpus_memo.pop(None, None)
-        for party in (contract.buyer, contract.seller):
-            self._gpus_memo.pop(party, None)
-            self._in_force_memo.pop(party, None)
-        if added:
+        if change != "repriced":
+            self._forget_gpus(contract)
+        if change == "added":
+            self._extend_in_force(contract)
             self._extend_backlog(contract)
-        else:
-            self._backlog_memo.pop(contract.seller, None)
-            self._by_buyer_memo.pop(contract.seller, None)
+            return
+        if change != "repriced":
+            for party in (contract.buyer, contract.seller):
+                self._in_force_memo.pop(party, None)
+        self._backlog_memo.pop(contract.seller, None)
+        self._by_buyer_memo.pop(contract.seller, None)
+
+    def _forget_gpus(self, contract: CapacityContract) -> None:
+        """Forget the answers of :meth:`contracted_gpus` whose scan ``contract`` (added or
+        ended) is in: its buyer or any buyer, its seller or any seller, a month of its term.
+        Every other answer sums the same GPUs in the same order as a new scan."""
+        buyer, seller = contract.buyer, contract.seller
+        start, end = contract.start, contract.start + contract.term_months
+        for agent in dict.fromkeys((None, buyer, seller)):
+            answers = self._gpus_memo.get(agent)
+            if not answers:
+                continue
+            for key in [
+                k
+                for k in answers
+                if start <= k[2] < end
+                and (k[0] is None or k[0] == buyer)
+                and (k[1] is None or k[1] == seller)
+            ]:
+                del answers[key]
+
+    def _extend_in_force(self, contract: CapacityContract) -> None:
+        """Append ``contract``, just added (the last of its parties' contracts), to its
+        parties' memoised lists of :meth:`contracts_of` it belongs to (active, and in
+        force in the month asked), as a new scan would list it."""
+        if not contract.active:
+            return
+        start, end = contract.start, contract.start + contract.term_months
+        for party in dict.fromkeys((contract.buyer, contract.seller)):
+            for step, listed in self._in_force_memo.get(party, {}).items():
+                if step is None or start <= step < end:
+                    listed.append(contract)
 
     def _extend_backlog(self, contract: CapacityContract) -> None:
         """The seller's answers of :meth:`backlog_terms` and :meth:`backlog_by_buyer` with
