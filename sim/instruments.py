@@ -345,10 +345,12 @@ class InstrumentBook:
         """The seller's answers of :meth:`backlog_terms` and :meth:`backlog_by_buyer` with
         ``contract``, just added (the last of the seller's contracts), as a new scan would
         give them: its term appended where it has months left and a value above 0, its
-        remaining value added to its buyer's amount (last, as the scan adds it)."""
+        remaining value added to its buyer's amount (last, as the scan adds it). Answers of
+        months before the latest asked are forgotten rather than extended (the month has
+        passed: they are seldom asked again, and a new scan gives them)."""
         seller = contract.seller
-        terms_of = self._backlog_memo.get(seller)
-        amounts_of = self._by_buyer_memo.get(seller)
+        terms_of = _latest_only(self._backlog_memo.get(seller))
+        amounts_of = _latest_only(self._by_buyer_memo.get(seller))
         if not contract.active:  # in no answer
             return
         buyer = contract.buyer
@@ -649,6 +651,18 @@ class InstrumentBook:
         stake = self.stakes.get((holder, issuer))
         total = self.shares_outstanding.get(issuer, 0.0)
         return 0.0 if stake is None or total <= 0 else stake.shares / total
+
+
+def _latest_only[V](
+    answers: dict[tuple[int, float], V] | None,
+) -> dict[tuple[int, float], V] | None:
+    """``answers`` keyed by (month, hours) without those of months before the latest (in
+    place; the same dict)."""
+    if answers and len(answers) > 1:
+        latest = max(step for step, _ in answers)
+        for key in [key for key in answers if key[0] < latest]:
+            del answers[key]
+    return answers
 
 
 def _indexed[T](items: Iterable[tuple[T, str, str]]) -> dict[str, list[T]]:
