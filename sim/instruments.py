@@ -452,14 +452,31 @@ class InstrumentBook:
         if memo is not None:
             return memo
         pool = self.contracts if agent is None else self._contracts_by.get(agent, ())
-        total = sum(
-            c.gpus
-            for c in pool
-            if c.active
-            and c.start <= step < c.start + c.term_months
-            and (buyer is None or c.buyer == buyer)
-            and (seller is None or c.seller == seller)
-        )
+        # summed from a list rather than a generator: the same terms in the same order
+        if seller is None:  # by buyer (or over all contracts): the filter for the case
+            gpus = [
+                c.gpus
+                for c in pool
+                if (buyer is None or c.buyer == buyer)
+                and c.active
+                and c.start <= step < c.start + c.term_months
+            ]
+        elif buyer is None:
+            gpus = [
+                c.gpus
+                for c in pool
+                if c.seller == seller and c.active and c.start <= step < c.start + c.term_months
+            ]
+        else:
+            gpus = [
+                c.gpus
+                for c in pool
+                if c.buyer == buyer
+                and c.seller == seller
+                and c.active
+                and c.start <= step < c.start + c.term_months
+            ]
+        total = sum(gpus)
         answers[key] = total
         return total
 
@@ -559,9 +576,11 @@ class InstrumentBook:
     def debt_usd(self, borrower: str) -> float:
         # the same loans in the same order as loans_of(borrower=…), summed without the list
         return sum(
-            loan.outstanding
-            for loan in self._loans_by.get(borrower, ())
-            if loan.active and loan.borrower == borrower
+            [
+                loan.outstanding
+                for loan in self._loans_by.get(borrower, ())
+                if loan.active and loan.borrower == borrower
+            ]
         )
 
     def stakes_in(self, issuer: str) -> list[EquityStake]:
