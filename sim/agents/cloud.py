@@ -80,6 +80,9 @@ class Cloud(MarketAgent):
         # what its open orders come to, kept while they are unchanged (MarketView.orders_version)
         self._on_order: tuple[object, float] | None = None
         self._due_by_month: tuple[tuple[object, ...], np.ndarray] | None = None
+        # capex_shortfall_usd's answers while its open orders are unchanged, by (income,
+        # order_usd and its type)
+        self._shortfalls: tuple[tuple[object, ...], dict[tuple[object, ...], float]] | None = None
         # committed delayed-draw capex credit: USD each lender has committed and the cloud
         # has not drawn yet (off the balance sheet until drawn, as a bank's undrawn line)
         self.committed_credit: dict[str, float] = {}
@@ -739,6 +742,13 @@ class Cloud(MarketAgent):
         income = self.retained_income_usd_per_month()
         facility = self.market.facility_cost(self.market.month)
         key = (self.market.orders_version(self.name), step, lag, facility)
+        if self._shortfalls is None or self._shortfalls[0] != key:
+            self._shortfalls = (key, {})
+        answers = self._shortfalls[1]
+        asked = (income, order_usd, type(order_usd))
+        answer = answers.get(asked)
+        if answer is not None:  # the same orders, income and order: the same answer
+            return answer
         if self._due_by_month is not None and self._due_by_month[0] == key:
             due = self._due_by_month[1].copy()  # its open orders are unchanged
         else:
@@ -748,7 +758,9 @@ class Cloud(MarketAgent):
                 due[k] += o.undelivered * (o.unit_price_usd + facility)
             self._due_by_month = (key, due.copy())
         due[lag] += order_usd
-        return max(0.0, float(np.max(np.cumsum(due) - income * np.arange(lag + 1))))
+        answer = max(0.0, float(np.max(np.cumsum(due) - income * np.arange(lag + 1))))
+        answers[asked] = answer
+        return answer
 
     def capex_cash_needed_usd(self, step: int) -> float:
         """USD of its own cash the chips and facilities it has ordered need: the capex
