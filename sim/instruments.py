@@ -7,6 +7,7 @@ Money is in US dollars, capacity in H100-equivalent GPUs, time in months (model 
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -216,6 +217,12 @@ class BacklogTerms:
     # index into them (buyers[i] == distinct[buyer_index[i]])
     distinct: list[str] = field(default_factory=list)
     buyer_index: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+
+    @functools.cached_property
+    def running_total(self) -> float:
+        """The values added in contract order as a running total (``np.cumsum``, one by
+        one), the last as a float; computed once (the terms never change)."""
+        return float(np.cumsum(self.values)[-1])
 
 
 @dataclass
