@@ -190,3 +190,52 @@ def test_batched_accruals_agree_with_one_posting_each(
     assert batched._books == single._books
     assert batched._accruals == single._accruals
     assert batched._log == single._log == []
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "world:x", "nobody"]),
+            st.sampled_from(["a", "b", "world:x"]),
+            st.integers(min_value=-2, max_value=10**6),
+            st.integers(min_value=-2, max_value=10**6),
+        ),
+        max_size=30,
+    )
+)
+def test_instalments_agree_with_one_posting_each(
+    rows: list[tuple[str, str, int, int]],
+) -> None:
+    """post_instalments gives the books and accrual log of post_cents of the interest and
+    then the principal of each row (zero amounts skipped), and raises the error the first
+    bad posting raises."""
+    batched, single = Ledger(), Ledger()
+    for ledger in (batched, single):
+        for name in ("a", "b"):
+            ledger.open_account(name)
+    errors = []
+    try:
+        batched.post_instalments(
+            3,
+            [(p, q, i, c, "i") for p, q, i, c in rows],
+            Flow.INTEREST_DUE,
+            Flow.PRINCIPAL_DUE,
+        )
+    except LedgerError as exc:
+        errors.append(str(exc))
+    try:
+        for payer, payee, interest, principal in rows:
+            for cents, flow in ((interest, Flow.INTEREST_DUE), (principal, Flow.PRINCIPAL_DUE)):
+                if cents:
+                    single.post_cents(3, payer, payee, cents, flow, "i")
+    except LedgerError as exc:
+        errors.append(str(exc))
+    assert len(errors) in (0, 2) and len(set(errors)) <= 1
+    assert batched._books == single._books
+    assert batched._accruals == single._accruals
+    assert batched._log == single._log == []
+
+
+def test_instalments_refuse_flows_that_are_not_accruals_between_books() -> None:
+    with pytest.raises(LedgerError):
+        Ledger().post_instalments(0, [], Flow.INTEREST_DUE, Flow.INTEREST_PAYMENT)

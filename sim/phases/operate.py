@@ -80,9 +80,13 @@ def run(world: ComputeMarket, t: int) -> None:
     at_contract = need_ref * (priced / keep / reference) ** elasticity
     long = (available > 0) & (contract_price > 0) & (at_contract <= available)
 
+    any_long = bool(long.any())
+
     def prices_at(spot: float) -> Vector:
         """Each lab's service price when the spot price is ``spot``: its posted margin over
         its marginal cost (see ``Lab.marginal_cost``)."""
+        if not any_long:  # every lab prices off spot: its idle capacity's cost is not read
+            return np.where(long, 0.0, spot) / keep
         return np.where(long, idle_costs_at(spot), spot) / keep
 
     def response_at(spot: float) -> Vector:
