@@ -708,7 +708,11 @@ def run_fit(
     complete = trials[trials["state"] == "COMPLETE"]
     if len(complete) and not interrupted:
         row = complete.sort_values(["distance", "number"]).iloc[0]
-        best = evaluate(fit, {p.path: row[p.path] for p in fit.parameters}, folder, executor)
+        # a trials-table row holds numpy scalars; the scenario takes Python ints and floats
+        values = {
+            p.path: int(row[p.path]) if p.integer else float(row[p.path]) for p in fit.parameters
+        }
+        best = evaluate(fit, values, folder, executor)
     outcome = FitOutcome(trials, default, best, new, interrupted)
     outcome.record = fit_record(fit, outcome)
     trials.to_csv(out / "trials.csv", index=False)

@@ -230,6 +230,28 @@ def test_a_small_fit_lowers_the_distance_and_writes_its_record(tmp_path: Path) -
     )
 
 
+def test_a_fit_with_an_integer_parameter_reaches_its_best_candidate(tmp_path: Path) -> None:
+    """An integer parameter's best value comes back from the trials table as a numpy
+    integer; the best candidate is run with it as a Python int (a numpy integer was refused
+    by the scenario's strict integer field, so a fit with an integer parameter failed at
+    its end)."""
+    path = tiny_fit(tmp_path, trials=3)
+    path.write_text(
+        path.read_text()
+        + """
+[[parameters]]
+path = "investment.opening_pipeline_install_months"
+integer = true
+low = 2
+high = 6
+"""
+    )
+    outcome = run_fit(load_fit(path), tmp_path / "out", InlineExecutor(), progress=False)
+    assert outcome.best is not None
+    value = outcome.best.params["investment.opening_pipeline_install_months"]
+    assert type(value) is int and 2 <= value <= 6
+
+
 class Interrupting(Executor):
     """Runs tasks in this process; the ``after``-th submission raises KeyboardInterrupt (a
     Ctrl-C part way through a candidate)."""
