@@ -62,16 +62,22 @@ class CapacityContract:
         """Take-or-pay revenue still to come from month ``step`` on (the seller's backlog), USD."""
         if not self.active:
             return 0.0
+        return self.backlog_term(step, hours_per_month)[1]
+
+    def backlog_term(self, step: int, hours_per_month: float) -> tuple[int, float]:
+        """(months of the term left from month ``step``, the take-or-pay revenue of those
+        months in USD), active or not; (0, 0.0) once the term is over. One formula for every
+        backlog sum: the same products in the same order give the same doubles."""
         start = self.start  # max(0, self.end - max(step, start)) without calls (hot)
         months = start + self.term_months - (step if step > start else start)
         if months <= 0:
-            return 0.0
-        return (
+            return 0, 0.0
+        return months, (
             months
             * self.take_or_pay_share
             * self.gpus
             * hours_per_month
-            * (self.price_usd_per_gpu_hour)
+            * self.price_usd_per_gpu_hour
         )
 
 
@@ -362,19 +368,8 @@ class InstrumentBook:
             return
         buyer = contract.buyer
         for (step, hours), terms in list((terms_of or {}).items()):
-            # the term as backlog_terms computes it (the same products in the same order)
-            start = contract.start
-            months = start + contract.term_months - (step if step > start else start)
-            if months <= 0:
-                continue
-            value = (
-                months
-                * contract.take_or_pay_share
-                * contract.gpus
-                * hours
-                * contract.price_usd_per_gpu_hour
-            )
-            if value <= 0:
+            months, value = contract.backlog_term(step, hours)  # as backlog_terms has it
+            if months <= 0 or value <= 0:
                 continue
             distinct = terms.distinct
             if buyer in distinct:
@@ -519,20 +514,8 @@ class InstrumentBook:
             for c in self._contracts_by.get(seller, ()):
                 if not c.active or c.seller != seller:
                     continue
-                # CapacityContract.remaining_value, term by term (the same products in the
-                # same order)
-                start = c.start
-                months = start + c.term_months - (step if step > start else start)
-                if months <= 0:
-                    continue
-                value = (
-                    months
-                    * c.take_or_pay_share
-                    * c.gpus
-                    * hours_per_month
-                    * c.price_usd_per_gpu_hour
-                )
-                if value <= 0:
+                months, value = c.backlog_term(step, hours_per_month)
+                if months <= 0 or value <= 0:
                     continue
                 buyers.append(c.buyer)
                 months_left.append(months)

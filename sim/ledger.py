@@ -122,6 +122,21 @@ class _PostingPlan:
     external_in: bool  # from outside into a book's cash
     external_out: bool  # from a book's cash to outside
 
+    @property
+    def legs(self) -> tuple[Line | None, int, Line | None, int, Line | None, int, Line | None, int]:
+        """The four lines it touches with their signs: payer debit, payer credit, payee
+        debit, payee credit (the hot loops read them into locals once)."""
+        return (
+            self.payer_debit,
+            self.payer_debit_sign,
+            self.payer_credit,
+            self.payer_credit_sign,
+            self.payee_debit,
+            self.payee_debit_sign,
+            self.payee_credit,
+            self.payee_credit_sign,
+        )
+
     @classmethod
     def of(cls, label: str, t: Treatment) -> _PostingPlan:
         def sign(line: Line | None, debit: bool) -> int:
@@ -485,30 +500,8 @@ class Ledger:
         if b.payer_outside or b.payee_outside:
             raise LedgerError(f"{a.label} and {b.label} are not both accruals between books")
         a_label, b_label = a.label, b.label
-        a_pd, a_pds, a_pc, a_pcs = (
-            a.payer_debit,
-            a.payer_debit_sign,
-            a.payer_credit,
-            a.payer_credit_sign,
-        )
-        a_ed, a_eds, a_ec, a_ecs = (
-            a.payee_debit,
-            a.payee_debit_sign,
-            a.payee_credit,
-            a.payee_credit_sign,
-        )
-        b_pd, b_pds, b_pc, b_pcs = (
-            b.payer_debit,
-            b.payer_debit_sign,
-            b.payer_credit,
-            b.payer_credit_sign,
-        )
-        b_ed, b_eds, b_ec, b_ecs = (
-            b.payee_debit,
-            b.payee_debit_sign,
-            b.payee_credit,
-            b.payee_credit_sign,
-        )
+        a_pd, a_pds, a_pc, a_pcs, a_ed, a_eds, a_ec, a_ecs = a.legs
+        b_pd, b_pds, b_pc, b_pcs, b_ed, b_eds, b_ec, b_ecs = b.legs
         books, extend = self._books, self._accruals.extend
         for payer, payee, cents_a, cents_b, instrument in rows:
             payer_book = books.get(payer)
