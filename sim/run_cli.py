@@ -29,8 +29,10 @@ def check_months(months: int | None) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     scenario = api.load(args.scenario)
     settings = parse_settings(args.set)
+    title = scenario.name  # the figure says which parameters --set changed
     if settings:
         scenario = scenario.with_overrides(settings)
+        title += " (" + ", ".join(f"{k} = {v}" for k, v in settings.items()) + ")"
     if args.seed is not None and args.seed < 0:
         raise ConfigError(
             f"--seed must be an integer >= 0 (got {args.seed}). Nothing was run or written."
@@ -50,7 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             from sim.overview import save_png  # plotting: imported only to draw
 
             png = save_png(
-                run.overview(f"{scenario.name}, seed {seed}: overview"), staging / "overview.png"
+                run.overview(f"{title}, seed {seed}: overview"), staging / "overview.png"
             )
             os.chmod(png, runner.FILE_MODE)
     print(format_summary(run.result.summary, run.tables["model"]))
