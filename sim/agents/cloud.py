@@ -970,26 +970,36 @@ class Cloud(MarketAgent):
         tech = self.market.cfg.technology
         chip_life, facility_life = tech.chip_life_months, tech.facility_life_months
         total = 0
+        emptied = False  # a vintage with no GPUs and no book value left (dropped below)
         for v in self.fleet:
             online = v.online_step
             if step < online:
+                if not v.gpus > 0 and v.chip_book_cents + v.facility_book_cents <= 0:
+                    emptied = True
                 continue
             # a month's charge (the cost over the life, rounded up), at most what is left
             chip_book, facility_book = v.chip_book_cents, v.facility_book_cents
-            chip = -(-v.chip_cost_cents // chip_life)
-            if chip_book < chip or step >= online + chip_life:  # retired: all that is left
+            if step >= online + chip_life:  # retired: all that is left
                 chip = chip_book
-            if step >= online + chip_life:
                 v.gpus = 0.0
+            else:
+                chip = -(-v.chip_cost_cents // chip_life)
+                if chip_book < chip:
+                    chip = chip_book
             facility = -(-v.facility_cost_cents // facility_life)
             if facility_book < facility:
                 facility = facility_book
-            v.chip_book_cents = chip_book - chip
-            v.facility_book_cents = facility_book - facility
+            chip_book -= chip
+            facility_book -= facility
+            v.chip_book_cents = chip_book
+            v.facility_book_cents = facility_book
             total += chip + facility
-        self.fleet = [
-            v for v in self.fleet if v.gpus > 0 or v.chip_book_cents + v.facility_book_cents > 0
-        ]
+            if not v.gpus > 0 and chip_book + facility_book <= 0:
+                emptied = True
+        if emptied:
+            self.fleet = [
+                v for v in self.fleet if v.gpus > 0 or v.chip_book_cents + v.facility_book_cents > 0
+            ]
         self._installed_at.clear()
         return total
 
