@@ -88,7 +88,7 @@ def format_summary(s: dict[str, float], model) -> str:
 
 def cmd_surgery(args: argparse.Namespace) -> int:
     scenario = api.load(args.scenario)
-    change = parse_settings(args.set) if args.set else None
+    change = parse_settings(args.set, example="amount_usd=60e9") if args.set else None
     operate(scenario, args.deal, change)  # validate before any work
     if args.runs < 1 or args.workers < 1:
         raise ConfigError("--runs and --workers must be >= 1. Nothing was run or written.")
