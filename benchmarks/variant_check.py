@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import issue16_must_show as issue16
 
 from sim.cli import main as computesim
-from sim.config import parse_settings
+from sim.config import ConfigError, parse_settings
 
 
 def calibration_summary(settings: list[str], seeds: int, out: Path) -> None:
@@ -59,7 +59,10 @@ def main() -> None:
     parser.add_argument("--no-glut", action="store_true", help="skip the endogenous glut")
     parser.add_argument("--out", type=Path, default=None, help="calibration runs folder")
     args = parser.parse_args()
-    settings = parse_settings(args.set)  # refuses a malformed item before any run
+    try:  # a malformed item is refused before any run
+        settings = parse_settings(args.set)
+    except ConfigError as exc:
+        parser.error(str(exc))
     key = hashlib.sha256(repr(sorted(settings.items())).encode()).hexdigest()[:12]
     out = args.out or Path("results") / "variants" / key
     print(f"variant: {settings or 'the default world'}; calibration runs in {out}")

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import count
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -297,7 +298,10 @@ class InstrumentBook:
         self._forget_in_force(contract, change="repriced")
 
     def _forget_in_force(
-        self, contract: CapacityContract | None = None, *, change: str = "ended"
+        self,
+        contract: CapacityContract | None = None,
+        *,
+        change: Literal["added", "ended", "repriced"] = "ended",
     ) -> None:
         """``contract`` was ``added``, ``ended`` or ``repriced``: keep the memoised answers
         about contracts in force true — the sums of :meth:`contracted_gpus` it is in are

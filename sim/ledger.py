@@ -495,9 +495,7 @@ class Ledger:
         the parties' books for both; a row off the common path (a party without books, a
         party paying itself, an amount below 0) goes through :meth:`post_cents`."""
         a, b = first.plan, then.plan
-        if a.moves_cash or b.moves_cash or a.payer_outside or a.payee_outside:
-            raise LedgerError(f"{a.label} and {b.label} are not both accruals between books")
-        if b.payer_outside or b.payee_outside:
+        if any(p.moves_cash or p.payer_outside or p.payee_outside for p in (a, b)):
             raise LedgerError(f"{a.label} and {b.label} are not both accruals between books")
         a_label, b_label = a.label, b.label
         a_pd, a_pds, a_pc, a_pcs, a_ed, a_eds, a_ec, a_ecs = a.legs
