@@ -24,12 +24,11 @@ hyperscaler-bbb's backlog at the end of 2025.
 from __future__ import annotations
 
 import argparse
-import tomllib
 
 import numpy as np
 import pandas as pd
 
-from sim.config import load_scenario
+from sim.config import ConfigError, Scenario, load_scenario, parse_settings
 from sim.metrics import longest_run
 from sim.model import ComputeMarket
 from sim.phases import MONTH, MonthState
@@ -42,7 +41,7 @@ OVERRIDES: dict[str, object] = {}
 """Dotted-path overrides from ``--set``, applied to every scenario the script loads."""
 
 
-def scenario_of(path: str):
+def scenario_of(path: str) -> Scenario:
     """The scenario at ``path`` with ``--set``'s overrides."""
     return load_scenario(path).with_overrides(OVERRIDES) if OVERRIDES else load_scenario(path)
 
@@ -191,9 +190,10 @@ def main() -> None:
         "--only", choices=("baseline", "glut-stop", "endogenous", "network"), action="append"
     )
     args = parser.parse_args()
-    for item in args.set:
-        key, _, value = item.partition("=")
-        OVERRIDES[key] = tomllib.loads(f"v = {value}")["v"]
+    try:
+        OVERRIDES.update(parse_settings(args.set))
+    except ConfigError as exc:
+        parser.error(str(exc))
     pd.set_option("display.width", 200)
     only = set(args.only or ("baseline", "glut-stop", "endogenous", "network"))
     if "baseline" in only:

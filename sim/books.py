@@ -499,12 +499,13 @@ class Books:
     def service_loans(self, t: int, loans: Iterable[Loan]) -> list[tuple[Loan, float, float]]:
         """The month's debt service, in one pass over ``loans`` in order: each active loan's
         interest and scheduled principal fall due (as :meth:`accrue` books them: the same
-        postings in the same order, made in one call), and a loan paid down to half a cent
-        closes. Returns (loan, interest, principal) in USD for each loan serviced."""
+        postings in the same order, made in one :meth:`~sim.ledger.Ledger.post_instalments`
+        call), and a loan paid down to half a cent closes. Returns (loan, interest,
+        principal) in USD for each loan serviced."""
         service = self._service_cents
         interest_flow, principal_flow = Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE
         serviced: list[tuple[Loan, float, float]] = []
-        postings: list[tuple[str, str, int, Flow, str]] = []
+        rows: list[tuple[str, str, int, int, str]] = []
         owed: list[Obligation] = []
         for loan in loans:
             if not loan.active:
@@ -524,34 +525,39 @@ class Books:
             principal = round(falling * CENTS_PER_USD) / CENTS_PER_USD
             # a numpy scalar: the same value as a float
             interest = returned if type(returned) is float else float(returned)
-            due = round(interest * CENTS_PER_USD) / CENTS_PER_USD + principal
             borrower, lender = loan.borrower, loan.lender
+            interest_cents = round(interest * CENTS_PER_USD)
+            due = interest_cents / CENTS_PER_USD + principal
             service[borrower] = service.get(borrower, 0) + (
                 round(due * CENTS_PER_USD) if 0.0 <= due < math.inf else to_cents(due)
             )
             if not 0.0 <= interest < math.inf:
                 self.accrue(t, borrower, lender, interest, interest_flow, loan.id, loan.kind)
-            cents = round(interest * CENTS_PER_USD)
-            if cents:
-                postings.append((borrower, lender, cents, interest_flow, loan.id))
-                owed.append(
-                    Obligation(borrower, lender, cents, interest_flow, loan.id, t, loan.kind)
-                )
+            principal_cents = 0
             if principal > 0:
                 if principal == math.inf:
                     self.accrue(t, borrower, lender, principal, principal_flow, loan.id, loan.kind)
-                cents = round(principal * CENTS_PER_USD)
-                if cents:
-                    postings.append((borrower, lender, cents, principal_flow, loan.id))
-                    owed.append(
-                        Obligation(borrower, lender, cents, principal_flow, loan.id, t, loan.kind)
-                    )
+                principal_cents = round(principal * CENTS_PER_USD)
                 loan.outstanding -= principal
+            if interest_cents or principal_cents:
+                rows.append((borrower, lender, interest_cents, principal_cents, loan.id))
+                if interest_cents:
+                    owed.append(
+                        Obligation(
+                            borrower, lender, interest_cents, interest_flow, loan.id, t, loan.kind
+                        )
+                    )
+                if principal_cents:
+                    owed.append(
+                        Obligation(
+                            borrower, lender, principal_cents, principal_flow, loan.id, t, loan.kind
+                        )
+                    )
             if loan.outstanding <= 0.005:
                 loan.outstanding = 0.0
                 loan.active = False
             serviced.append((loan, returned, principal))
-        self.ledger.post_accruals(t, postings)
+        self.ledger.post_instalments(t, rows, interest_flow, principal_flow)
         self.obligations.add_all(owed)  # the borrowers' open obligations, in order
         return serviced
 

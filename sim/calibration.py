@@ -26,7 +26,7 @@ import math
 import re
 import time
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -727,9 +727,13 @@ def plan_calibration(
     *,
     base_seed: int = 1,
     scenario_path: str | Path = "scenario",
+    settings: Mapping[str, Any] | None = None,
 ) -> Calibration:
     """The calibration of ``scenario`` over seeds ``base_seed … base_seed + seeds − 1``, as
-    a sweep over ``run.seed``; each run lasts until the last target's month."""
+    a sweep over ``run.seed``; each run lasts until the last target's month. ``settings``
+    are the command line's overrides already applied to ``scenario`` (``--set``), recorded
+    in the plan; the runs' ids hash the resolved world, so a variant never reuses another's
+    runs."""
     if not 1 <= seeds <= 10_000:
         raise ConfigError(f"--seeds must be between 1 and 10000 (got {seeds}). Nothing was run.")
     if base_seed < 0:
@@ -772,6 +776,10 @@ def plan_calibration(
         f'targets = {len(targets)}\nmeasures_digest = "{digest}"\n'
         f'[fixed]\n"cascade.debtrank_months" = {snapshots}\n'
     )
+    if settings:
+        text += "[settings]  # --set\n" + "".join(
+            f"{json.dumps(k)} = {json.dumps(v)}\n" for k, v in settings.items()
+        )
     sweep = Sweep(spec, Path(scenario_path), text, points, tasks, None)
     return Calibration(sweep, targets, scenario, seed_list)
 

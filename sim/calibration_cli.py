@@ -58,6 +58,15 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
     p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="change one parameter of the scenario before the report, by its dotted path "
+        "(e.g. --set investment.opening_pipeline_install_months=4; repeatable): a variant's "
+        "runs are its own (never reused for another variant); not with --fit",
+    )
+    p.add_argument(
         "--targets",
         type=Path,
         default=None,

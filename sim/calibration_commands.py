@@ -24,7 +24,7 @@ from sim.calibration import (
     run_calibration,
 )
 from sim.calibration_cli import DEFAULT_SEEDS
-from sim.config import ConfigError, load_scenario
+from sim.config import ConfigError, load_scenario, parse_settings
 from sim.fitting import (
     format_out_of_sample,
     format_screen,
@@ -51,6 +51,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1 (got {args.workers}). Nothing was run.")
     if args.fit is not None:
+        if args.set:
+            raise ConfigError(
+                "--set cannot be used with --fit (the fit file names the parameters it "
+                "varies; put fixed changes in its scenario). Nothing was run or written."
+            )
         return cmd_fit(args)
     for option in ("trials", "write_scenario"):
         if getattr(args, option) is not None:
@@ -67,12 +72,20 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     # everything is validated before any run or any file
     scenario_path = args.scenario or DEFAULT_SCENARIO
     scenario = load_scenario(scenario_path)
+    settings = parse_settings(args.set)
+    if settings:
+        scenario = scenario.with_overrides(settings)
     targets_path = args.targets or DEFAULT_TARGETS
     targets = load_targets(targets_path)
     if args.select is not None:
         targets = select_targets(targets, args.select)
     calibration = plan_calibration(
-        scenario, targets, args.seeds, base_seed=args.seed, scenario_path=scenario_path
+        scenario,
+        targets,
+        args.seeds,
+        base_seed=args.seed,
+        scenario_path=scenario_path,
+        settings=settings,
     )
     out = args.out or Path("results") / "calibration" / scenario.name
     store = ResultsStore(out)
@@ -82,7 +95,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         )
     report = outcome.report
     print(
-        f"calibration of {scenario.name} ({_shown(scenario_path)}) against "
+        f"calibration of {scenario.name} ({_shown(scenario_path)}"
+        f"{''.join(f', {k} = {v!r}' for k, v in settings.items())}) against "
         f"{_shown(targets_path)}: "
         f"{len(outcome.values)} seeds, runs of {calibration.sweep.tasks[0].months} months "
         f"from {scenario.run.start}"

@@ -125,6 +125,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         action="store_true",
         help="draw no overview.png (the default since MODEL_VERSION 0.53; overrides --picture)",
     )
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="change one parameter of the scenario for this run, by its dotted path as in "
+        "`computesim params` (e.g. --set investment.preemption_weight=2, --set "
+        "'labs.*.optimism=0.1'; repeatable); config.json records the result",
+    )
     run.set_defaults(handler=f"{RUN_COMMANDS}:cmd_run")
     surgery = sub.add_parser(
         "surgery",

@@ -10,7 +10,7 @@ message naming the field and the allowed values, before any work is done.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -2866,6 +2866,31 @@ def validate_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scen
         return Scenario.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def parse_settings(
+    items: Sequence[str], flag: str = "--set", example: str = "investment.preemption_weight=2"
+) -> dict[str, Any]:
+    """Dotted-path overrides from the command line (``PATH=VALUE``, e.g.
+    ``investment.preemption_weight=2`` or ``labs.*.optimism=0.1``), for
+    :meth:`Scenario.with_overrides`: VALUE is read as a TOML value (a number, ``true``,
+    ``[1, 2]``, a quoted string), or as a bare string if it is none. Raises
+    :class:`ConfigError` naming ``flag`` (and showing ``example``) for an item without
+    ``=`` or without a path."""
+    out: dict[str, Any] = {}
+    for item in items:
+        path, sep, raw = item.partition("=")
+        path = path.strip()
+        if not sep or not path:
+            raise ConfigError(
+                f"{flag} takes PATH=VALUE, e.g. {example} (got '{item}'). "
+                "Nothing was run or written."
+            )
+        try:
+            out[path] = tomllib.loads(f"value = {raw.strip()}")["value"]
+        except tomllib.TOMLDecodeError:
+            out[path] = raw.strip()
+    return out
 
 
 def load_scenario(path: str | Path) -> Scenario:

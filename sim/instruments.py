@@ -7,10 +7,12 @@ Money is in US dollars, capacity in H100-equivalent GPUs, time in months (model 
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import count
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -61,16 +63,22 @@ class CapacityContract:
         """Take-or-pay revenue still to come from month ``step`` on (the seller's backlog), USD."""
         if not self.active:
             return 0.0
+        return self.backlog_term(step, hours_per_month)[1]
+
+    def backlog_term(self, step: int, hours_per_month: float) -> tuple[int, float]:
+        """(months of the term left from month ``step``, the take-or-pay revenue of those
+        months in USD), active or not; (0, 0.0) once the term is over. One formula for every
+        backlog sum: the same products in the same order give the same doubles."""
         start = self.start  # max(0, self.end - max(step, start)) without calls (hot)
         months = start + self.term_months - (step if step > start else start)
         if months <= 0:
-            return 0.0
-        return (
+            return 0, 0.0
+        return months, (
             months
             * self.take_or_pay_share
             * self.gpus
             * hours_per_month
-            * (self.price_usd_per_gpu_hour)
+            * self.price_usd_per_gpu_hour
         )
 
 
@@ -217,6 +225,12 @@ class BacklogTerms:
     distinct: list[str] = field(default_factory=list)
     buyer_index: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
+    @functools.cached_property
+    def running_total(self) -> float:
+        """The values added in contract order as a running total (``np.cumsum``, one by
+        one), the last as a float; computed once (the terms never change)."""
+        return float(np.cumsum(self.values)[-1])
+
 
 @dataclass
 class InstrumentBook:
@@ -234,9 +248,14 @@ class InstrumentBook:
     _orders_by: dict[str, list[ChipOrder]] = field(default_factory=dict)
     # Answers about contracts in force, filed by the agent whose contracts they scan (None:
     # all contracts): contracted_gpus by (buyer, seller, step), contracts_of by (agent,
-    # step), backlog_terms by (seller, step, hours). A contract added or ended forgets the
-    # answers of its buyer, its seller and of all contracts (the only answers it can
-    # change: an agent's scan reads only contracts it is a party to); a prune forgets all.
+    # step), backlog_terms by (seller, step, hours). A contract added or ended changes only
+    # answers of its buyer, its seller and of all contracts (an agent's scan reads only
+    # contracts it is a party to): it forgets the sums of GPUs whose scan it is in (its
+    # parties match, in force that month), and a contract added extends the lists in force
+    # and its seller's backlog answers (it is the last of its parties' contracts: the last
+    # element of each answer it belongs to), one ended forgets its parties' lists and its
+    # seller's backlog (the backlog reads only the contracts an agent sells); a repricing
+    # forgets only the seller's backlog (nothing else reads a price); a prune forgets all.
     _gpus_memo: dict[str | None, dict[tuple[str | None, str | None, int], float]] = field(
         default_factory=dict
     )
@@ -245,7 +264,9 @@ class InstrumentBook:
     )
     _backlog_memo: dict[str, dict[tuple[int, float], BacklogTerms]] = field(default_factory=dict)
     # backlog_by_buyer's answers, filed and forgotten as backlog_terms'
-    _by_buyer_memo: dict[str, dict[tuple[int, float], list[float]]] = field(default_factory=dict)
+    _by_buyer_memo: dict[str, dict[tuple[int, float], dict[str, float]]] = field(
+        default_factory=dict
+    )
     # open_orders' orders with something undelivered, by the agent whose orders it scans
     # (None: all orders); an order placed, delivered or cancelled (order_changed) forgets its
     # buyer's, its vendor's and all orders' answers, a prune all of them
@@ -263,7 +284,7 @@ class InstrumentBook:
     def add_contract(self, contract: CapacityContract) -> CapacityContract:
         self.contracts.append(contract)
         _index(self._contracts_by, contract, contract.buyer, contract.seller)
-        self._forget_in_force(contract)
+        self._forget_in_force(contract, change="added")
         return contract
 
     def end_contract(self, contract: CapacityContract) -> None:
@@ -273,26 +294,103 @@ class InstrumentBook:
 
     def contract_repriced(self, contract: CapacityContract) -> None:
         """``contract``'s price changed: forget the answers that read its price (its
-        parties' backlog terms; change a price only through ``books.reprice_contract``)."""
-        self._forget_in_force(contract)
+        seller's backlog terms; change a price only through ``books.reprice_contract``)."""
+        self._forget_in_force(contract, change="repriced")
 
-    def _forget_in_force(self, contract: CapacityContract | None = None) -> None:
-        """What is in force changed: forget the answers of :meth:`contracts_of`,
-        :meth:`contracted_gpus` and :meth:`backlog_terms` that ``contract`` (added or ended)
-        can change — its buyer's, its seller's and those over all contracts — or every
-        answer (``None``: contracts pruned)."""
+    def _forget_in_force(
+        self,
+        contract: CapacityContract | None = None,
+        *,
+        change: Literal["added", "ended", "repriced"] = "ended",
+    ) -> None:
+        """``contract`` was ``added``, ``ended`` or ``repriced``: keep the memoised answers
+        about contracts in force true — the sums of :meth:`contracted_gpus` it is in are
+        forgotten, the lists of :meth:`contracts_of` and its seller's answers of
+        :meth:`backlog_terms` and :meth:`backlog_by_buyer` extended (added) or forgotten
+        (ended; a repricing forgets only the backlog's, the only answers that read a
+        price) — or forget every answer (``None``: contracts pruned)."""
         if contract is None:
             self._gpus_memo.clear()
             self._in_force_memo.clear()
             self._backlog_memo.clear()
             self._by_buyer_memo.clear()
             return
-        self._gpus_memo.pop(None, None)
-        for party in (contract.buyer, contract.seller):
-            self._gpus_memo.pop(party, None)
-            self._in_force_memo.pop(party, None)
-            self._backlog_memo.pop(party, None)
-            self._by_buyer_memo.pop(party, None)
+        if change != "repriced":
+            self._forget_gpus(contract)
+        if change == "added":
+            self._extend_in_force(contract)
+            self._extend_backlog(contract)
+            return
+        if change != "repriced":
+            for party in (contract.buyer, contract.seller):
+                self._in_force_memo.pop(party, None)
+        self._backlog_memo.pop(contract.seller, None)
+        self._by_buyer_memo.pop(contract.seller, None)
+
+    def _forget_gpus(self, contract: CapacityContract) -> None:
+        """Forget the answers of :meth:`contracted_gpus` whose scan ``contract`` (added or
+        ended) is in: its buyer or any buyer, its seller or any seller, a month of its term.
+        Every other answer sums the same GPUs in the same order as a new scan."""
+        buyer, seller = contract.buyer, contract.seller
+        start, end = contract.start, contract.start + contract.term_months
+        for agent in dict.fromkeys((None, buyer, seller)):
+            answers = self._gpus_memo.get(agent)
+            if not answers:
+                continue
+            for key in [
+                k
+                for k in answers
+                if start <= k[2] < end
+                and (k[0] is None or k[0] == buyer)
+                and (k[1] is None or k[1] == seller)
+            ]:
+                del answers[key]
+
+    def _extend_in_force(self, contract: CapacityContract) -> None:
+        """Append ``contract``, just added (the last of its parties' contracts), to its
+        parties' memoised lists of :meth:`contracts_of` it belongs to (active, and in
+        force in the month asked), as a new scan would list it."""
+        if not contract.active:
+            return
+        start, end = contract.start, contract.start + contract.term_months
+        for party in dict.fromkeys((contract.buyer, contract.seller)):
+            for step, listed in self._in_force_memo.get(party, {}).items():
+                if step is None or start <= step < end:
+                    listed.append(contract)
+
+    def _extend_backlog(self, contract: CapacityContract) -> None:
+        """The seller's answers of :meth:`backlog_terms` and :meth:`backlog_by_buyer` with
+        ``contract``, just added (the last of the seller's contracts), as a new scan would
+        give them: its term appended where it has months left and a value above 0, its
+        remaining value added to its buyer's amount (last, as the scan adds it). Answers of
+        months before the latest asked are forgotten rather than extended (the month has
+        passed: they are seldom asked again, and a new scan gives them)."""
+        seller = contract.seller
+        terms_of = _latest_only(self._backlog_memo.get(seller))
+        amounts_of = _latest_only(self._by_buyer_memo.get(seller))
+        if not contract.active:  # in no answer
+            return
+        buyer = contract.buyer
+        for (step, hours), terms in list((terms_of or {}).items()):
+            months, value = contract.backlog_term(step, hours)  # as backlog_terms has it
+            if months <= 0 or value <= 0:
+                continue
+            distinct = terms.distinct
+            if buyer in distinct:
+                index = distinct.index(buyer)
+            else:
+                distinct, index = [*distinct, buyer], len(distinct)
+            terms_of[(step, hours)] = BacklogTerms(  # type: ignore[index]
+                [*terms.buyers, buyer],
+                np.append(terms.months_left, float(months)),
+                np.append(terms.values, value),
+                distinct,
+                np.append(terms.buyer_index, np.intp(index)),
+            )
+        for (step, hours), amounts in list((amounts_of or {}).items()):
+            extended = dict(amounts)
+            extended[buyer] = extended.get(buyer, 0.0) + contract.remaining_value(step, hours)
+            amounts_of[(step, hours)] = extended  # type: ignore[index]
 
     def add_loan(self, loan: Loan) -> Loan:
         self.loans.append(loan)
@@ -360,14 +458,31 @@ class InstrumentBook:
         if memo is not None:
             return memo
         pool = self.contracts if agent is None else self._contracts_by.get(agent, ())
-        total = sum(
-            c.gpus
-            for c in pool
-            if c.active
-            and c.start <= step < c.start + c.term_months
-            and (buyer is None or c.buyer == buyer)
-            and (seller is None or c.seller == seller)
-        )
+        # summed from a list rather than a generator: the same terms in the same order
+        if seller is None:  # by buyer (or over all contracts): the filter for the case
+            gpus = [
+                c.gpus
+                for c in pool
+                if (buyer is None or c.buyer == buyer)
+                and c.active
+                and c.start <= step < c.start + c.term_months
+            ]
+        elif buyer is None:
+            gpus = [
+                c.gpus
+                for c in pool
+                if c.seller == seller and c.active and c.start <= step < c.start + c.term_months
+            ]
+        else:
+            gpus = [
+                c.gpus
+                for c in pool
+                if c.buyer == buyer
+                and c.seller == seller
+                and c.active
+                and c.start <= step < c.start + c.term_months
+            ]
+        total = sum(gpus)
         answers[key] = total
         return total
 
@@ -403,20 +518,8 @@ class InstrumentBook:
             for c in self._contracts_by.get(seller, ()):
                 if not c.active or c.seller != seller:
                     continue
-                # CapacityContract.remaining_value, term by term (the same products in the
-                # same order)
-                start = c.start
-                months = start + c.term_months - (step if step > start else start)
-                if months <= 0:
-                    continue
-                value = (
-                    months
-                    * c.take_or_pay_share
-                    * c.gpus
-                    * hours_per_month
-                    * c.price_usd_per_gpu_hour
-                )
-                if value <= 0:
+                months, value = c.backlog_term(step, hours_per_month)
+                if months <= 0 or value <= 0:
                     continue
                 buyers.append(c.buyer)
                 months_left.append(months)
@@ -443,16 +546,15 @@ class InstrumentBook:
         if answers is None:
             answers = self._by_buyer_memo[seller] = {}
         key = (step, hours_per_month)
-        amounts = answers.get(key)
-        if amounts is None:
-            by_buyer: dict[str, float] = {}
+        by_buyer = answers.get(key)
+        if by_buyer is None:
+            by_buyer = answers[key] = {}
             for c in self.contracts_of(seller):
                 if c.seller == seller:
                     by_buyer[c.buyer] = by_buyer.get(c.buyer, 0.0) + (
                         c.remaining_value(step, hours_per_month)
                     )
-            amounts = answers[key] = list(by_buyer.values())
-        return list(amounts)
+        return list(by_buyer.values())
 
     def loans_of(self, *, borrower: str | None = None, lender: str | None = None) -> list[Loan]:
         agent = borrower if borrower is not None else lender
@@ -468,9 +570,11 @@ class InstrumentBook:
     def debt_usd(self, borrower: str) -> float:
         # the same loans in the same order as loans_of(borrower=…), summed without the list
         return sum(
-            loan.outstanding
-            for loan in self._loans_by.get(borrower, ())
-            if loan.active and loan.borrower == borrower
+            [
+                loan.outstanding
+                for loan in self._loans_by.get(borrower, ())
+                if loan.active and loan.borrower == borrower
+            ]
         )
 
     def stakes_in(self, issuer: str) -> list[EquityStake]:
@@ -560,6 +664,18 @@ class InstrumentBook:
         stake = self.stakes.get((holder, issuer))
         total = self.shares_outstanding.get(issuer, 0.0)
         return 0.0 if stake is None or total <= 0 else stake.shares / total
+
+
+def _latest_only[V](
+    answers: dict[tuple[int, float], V] | None,
+) -> dict[tuple[int, float], V] | None:
+    """``answers`` keyed by (month, hours) without those of months before the latest (in
+    place; the same dict)."""
+    if answers and len(answers) > 1:
+        latest = max(step for step, _ in answers)
+        for key in [key for key in answers if key[0] < latest]:
+            del answers[key]
+    return answers
 
 
 def _indexed[T](items: Iterable[tuple[T, str, str]]) -> dict[str, list[T]]:

@@ -122,6 +122,21 @@ class _PostingPlan:
     external_in: bool  # from outside into a book's cash
     external_out: bool  # from a book's cash to outside
 
+    @property
+    def legs(self) -> tuple[Line | None, int, Line | None, int, Line | None, int, Line | None, int]:
+        """The four lines it touches with their signs: payer debit, payer credit, payee
+        debit, payee credit (the hot loops read them into locals once)."""
+        return (
+            self.payer_debit,
+            self.payer_debit_sign,
+            self.payer_credit,
+            self.payer_credit_sign,
+            self.payee_debit,
+            self.payee_debit_sign,
+            self.payee_credit,
+            self.payee_credit_sign,
+        )
+
     @classmethod
     def of(cls, label: str, t: Treatment) -> _PostingPlan:
         def sign(line: Line | None, debit: bool) -> int:
@@ -298,16 +313,27 @@ FLOAT_SLACK = 1e-12
 shortfall (doubles carry about 16 significant digits)."""
 
 
+ROW_WIDTH = 6
+"""Fields of a row of the ledger's logs (a posting: step, payer, payee, cents, kind,
+instrument; a journal entry: step, agent, debit, credit, cents, memo)."""
+
+
 class Ledger:
-    """The books of every agent plus the flow log (one row per posting)."""
+    """The books of every agent plus the flow log (one row per posting).
+
+    The logs are flat lists, :data:`ROW_WIDTH` fields a row one after the other (a row is
+    added with ``extend``), not lists of tuples: a run logs about 440,000 rows, and as
+    tuples each was an object for Python's cycle collector to trace (it traced them all
+    once when a run ended, about a tenth of a run's time); fields of ints and strings it
+    does not trace."""
 
     def __init__(self) -> None:
         self._books: dict[str, dict[Line, int]] = {}
-        self._log: list[tuple[int, str, str, int, str, str]] = []
-        self._accruals: list[tuple[int, str, str, int, str, str]] = []
-        self._journal: list[tuple[int, str, str, str, int, str]] = []
+        self._log: list[int | str] = []
+        self._accruals: list[int | str] = []
+        self._journal: list[int | str] = []
         # what each grouped payment (instrument GROUPED) paid of each instrument
-        self._allocations: list[tuple[int, str, str, int, str, str]] = []
+        self._allocations: list[int | str] = []
         self._moved: dict[int, int] = {}  # cents of cash moved per step
         self.external_in_cents = 0
         self.external_out_cents = 0
@@ -424,9 +450,9 @@ class Ledger:
             row = (step, payer, payee, cents, plan.label, instrument)
             if plan.moves_cash:
                 self._moved[step] = self._moved.get(step, 0) + cents
-                self._log.append(row)
+                self._log.extend(row)
             else:
-                self._accruals.append(row)
+                self._accruals.extend(row)
             return cents
         return self._post_checked(step, payer, payee, cents, flow, instrument)
 
@@ -455,9 +481,53 @@ class Ledger:
                 payer_book[plan.payer_credit] += plan.payer_credit_sign * cents  # type: ignore[index]
                 payee_book[plan.payee_debit] += plan.payee_debit_sign * cents  # type: ignore[index]
                 payee_book[plan.payee_credit] += plan.payee_credit_sign * cents  # type: ignore[index]
-                log.append((step, payer, payee, cents, plan.label, instrument))
+                log.extend((step, payer, payee, cents, plan.label, instrument))
             else:
                 self.post_cents(step, payer, payee, cents, flow, instrument)
+
+    def post_instalments(
+        self, step: int, rows: Iterable[tuple[str, str, int, int, str]], first: Flow, then: Flow
+    ) -> None:
+        """For each (payer, payee, first cents, then cents, instrument) of ``rows``, in order:
+        :meth:`post_cents` of ``first`` and then of ``then``, each skipped at 0 cents — two
+        accruals between two books (a loan's interest and principal falling due). The same
+        books and log as :meth:`post_accruals` of the two rows, one pass and one look-up of
+        the parties' books for both; a row off the common path (a party without books, a
+        party paying itself, an amount below 0) goes through :meth:`post_cents`."""
+        a, b = first.plan, then.plan
+        if any(p.moves_cash or p.payer_outside or p.payee_outside for p in (a, b)):
+            raise LedgerError(f"{a.label} and {b.label} are not both accruals between books")
+        a_label, b_label = a.label, b.label
+        a_pd, a_pds, a_pc, a_pcs, a_ed, a_eds, a_ec, a_ecs = a.legs
+        b_pd, b_pds, b_pc, b_pcs, b_ed, b_eds, b_ec, b_ecs = b.legs
+        books, extend = self._books, self._accruals.extend
+        for payer, payee, cents_a, cents_b, instrument in rows:
+            payer_book = books.get(payer)
+            payee_book = books.get(payee)
+            if (
+                payer_book is None
+                or payee_book is None
+                or payer == payee
+                or cents_a < 0
+                or cents_b < 0
+            ):
+                if cents_a:
+                    self.post_cents(step, payer, payee, cents_a, first, instrument)
+                if cents_b:
+                    self.post_cents(step, payer, payee, cents_b, then, instrument)
+                continue
+            if cents_a:
+                payer_book[a_pd] += a_pds * cents_a  # type: ignore[index]
+                payer_book[a_pc] += a_pcs * cents_a  # type: ignore[index]
+                payee_book[a_ed] += a_eds * cents_a  # type: ignore[index]
+                payee_book[a_ec] += a_ecs * cents_a  # type: ignore[index]
+                extend((step, payer, payee, cents_a, a_label, instrument))
+            if cents_b:
+                payer_book[b_pd] += b_pds * cents_b  # type: ignore[index]
+                payer_book[b_pc] += b_pcs * cents_b  # type: ignore[index]
+                payee_book[b_ed] += b_eds * cents_b  # type: ignore[index]
+                payee_book[b_ec] += b_ecs * cents_b  # type: ignore[index]
+                extend((step, payer, payee, cents_b, b_label, instrument))
 
     def _post_checked(
         self, step: int, payer: str, payee: str, cents: int, flow: Flow, instrument: str
@@ -495,7 +565,7 @@ class Ledger:
         row = (step, payer, payee, cents, flow.label, instrument)
         if t.moves_cash:
             self._moved[step] = self._moved.get(step, 0) + cents
-        (self._log if t.moves_cash else self._accruals).append(row)
+        (self._log if t.moves_cash else self._accruals).extend(row)
         return cents
 
     def allocate(
@@ -504,16 +574,15 @@ class Ledger:
         """Record that ``cents`` of a grouped payment (a posting of ``flow`` from ``payer`` to
         ``payee`` in month ``step`` whose instrument is :data:`GROUPED`) paid what was owed
         under ``instrument``. No books change: the posting moved the money."""
-        self._allocations.append((step, payer, payee, cents, flow.label, instrument))
+        self._allocations.extend((step, payer, payee, cents, flow.label, instrument))
 
     def allocate_each(
         self, step: int, payer: str, payee: str, flow: Flow, paid: Iterable[tuple[int, str]]
     ) -> None:
         """:meth:`allocate` for each (cents, instrument) of ``paid``, in order."""
-        label = flow.label
-        self._allocations.extend(
-            (step, payer, payee, cents, label, instrument) for cents, instrument in paid
-        )
+        label, extend = flow.label, self._allocations.extend
+        for cents, instrument in paid:
+            extend((step, payer, payee, cents, label, instrument))
 
     def journal(
         self, step: int, agent_id: str, debit: Line, credit: Line, amount_usd: float, memo: str
@@ -533,7 +602,7 @@ class Ledger:
             return 0
         _debit(book, debit, cents)
         _credit(book, credit, cents)
-        self._journal.append((step, agent_id, debit.value, credit.value, cents, memo))
+        self._journal.extend((step, agent_id, debit.value, credit.value, cents, memo))
         return cents
 
     # --- checks and output ----------------------------------------------------------
@@ -566,8 +635,8 @@ class Ledger:
 
     def journal_entries(self) -> pd.DataFrame:
         """Non-cash entries: step, agent, debit line, credit line, amount (USD), memo."""
-        df = pd.DataFrame(
-            self._journal, columns=["step", "agent", "debit", "credit", "amount_cents", "memo"]
+        df = _rows_frame(
+            self._journal, ["step", "agent", "debit", "credit", "amount_cents", "memo"]
         )
         df["amount"] = usd_column(df.pop("amount_cents"))
         return df
@@ -578,11 +647,21 @@ class Ledger:
 
     @property
     def n_postings(self) -> int:
-        return len(self._log)
+        return len(self._log) // ROW_WIDTH
 
 
-def _postings_frame(rows: list[tuple[int, str, str, int, str, str]]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=["step", "payer", "payee", "cents", "kind", "instrument"])
+def _rows_frame(flat: list[int | str], columns: list[str]) -> pd.DataFrame:
+    """A flat log (:data:`ROW_WIDTH` fields a row) as a table with ``columns``, the types
+    of each column inferred as from a list of row tuples."""
+    if not flat:  # no rows: columns of objects, as a table of no tuples has
+        return pd.DataFrame([], columns=columns)
+    return pd.DataFrame(
+        {name: flat[i::ROW_WIDTH] for i, name in enumerate(columns)}, columns=columns
+    )
+
+
+def _postings_frame(rows: list[int | str]) -> pd.DataFrame:
+    df = _rows_frame(rows, ["step", "payer", "payee", "cents", "kind", "instrument"])
     df["amount"] = usd_column(df.pop("cents"))
     return df[["step", "payer", "payee", "amount", "kind", "instrument"]]
 

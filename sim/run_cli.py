@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sim import api, runner
 from sim.cli import MAX_MONTHS
-from sim.config import ConfigError
+from sim.config import ConfigError, parse_settings
 from sim.surgery import deal_surgery, operate
 
 
@@ -28,6 +28,11 @@ def check_months(months: int | None) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     scenario = api.load(args.scenario)
+    settings = parse_settings(args.set)
+    title = scenario.name  # the figure says which parameters --set changed
+    if settings:
+        scenario = scenario.with_overrides(settings)
+        title += " (" + ", ".join(f"{k} = {v}" for k, v in settings.items()) + ")"
     if args.seed is not None and args.seed < 0:
         raise ConfigError(
             f"--seed must be an integer >= 0 (got {args.seed}). Nothing was run or written."
@@ -47,7 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             from sim.overview import save_png  # plotting: imported only to draw
 
             png = save_png(
-                run.overview(f"{scenario.name}, seed {seed}: overview"), staging / "overview.png"
+                run.overview(f"{title}, seed {seed}: overview"), staging / "overview.png"
             )
             os.chmod(png, runner.FILE_MODE)
     print(format_summary(run.result.summary, run.tables["model"]))
@@ -83,7 +88,7 @@ def format_summary(s: dict[str, float], model) -> str:
 
 def cmd_surgery(args: argparse.Namespace) -> int:
     scenario = api.load(args.scenario)
-    change = _parse_settings(args.set) if args.set else None
+    change = parse_settings(args.set, example="amount_usd=60e9") if args.set else None
     operate(scenario, args.deal, change)  # validate before any work
     if args.runs < 1 or args.workers < 1:
         raise ConfigError("--runs and --workers must be >= 1. Nothing was run or written.")
@@ -119,16 +124,3 @@ def cmd_surgery(args: argparse.Namespace) -> int:
         )
     print(f"wrote {out}/surgery_runs.csv and surgery_summary.csv")
     return 0
-
-
-def _parse_settings(items: list[str]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for item in items:
-        field, sep, raw = item.partition("=")
-        if not sep or not field:
-            raise ConfigError(f"--set takes FIELD=VALUE, got '{item}'. Nothing was run or written.")
-        try:
-            out[field] = float(raw)
-        except ValueError:
-            out[field] = raw
-    return out

@@ -24,7 +24,7 @@ from sim.calibration import (
     run_calibration,
 )
 from sim.cli import main
-from sim.config import ConfigError
+from sim.config import ConfigError, parse_settings
 from sim.results_store import ResultsStore
 from sim.runner import simulate
 from sim.sweep import InlineExecutor
@@ -339,6 +339,41 @@ def test_calibrate_bad_input_exits_2_and_writes_nothing(tmp_path: Path, capsys) 
     assert main(["calibrate", "--targets", str(bad), "--out", str(out)]) == 2
     assert "unit 'USD' is unknown" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_calibrate_set_changes_the_world_and_never_reuses_another_variants_runs(
+    tmp_path: Path, capsys, baseline
+) -> None:
+    """``--set PATH=VALUE`` calibrates a variant of the scenario: its runs have their own ids
+    (a variant never reads the plain world's runs from the same --out), the plan records
+    the setting, and a bad path or value exits 2 having written nothing."""
+    targets = load_targets()
+    plain = plan_calibration(baseline, targets, 2)
+    variant_world = baseline.with_overrides({"investment.opening_pipeline_install_months": 4})
+    settings = {"investment.opening_pipeline_install_months": 4}
+    variant = plan_calibration(variant_world, targets, 2, settings=settings)
+    assert not set(plain.run_ids) & set(variant.run_ids)
+    assert '"investment.opening_pipeline_install_months" = 4' in variant.sweep.text
+    assert variant.sweep.tasks[0].scenario.investment.opening_pipeline_install_months == 4
+    out = tmp_path / "out"
+    assert main(["calibrate", "--set", "investment.nope=3", "--out", str(out)]) == 2
+    assert "unknown parameter path 'investment.nope'" in capsys.readouterr().err
+    bad = "investment.opening_pipeline_install_months=40"
+    assert main(["calibrate", "--set", bad, "--out", str(out)]) == 2
+    assert "allowed >= 0 and <= 36" in capsys.readouterr().err
+    assert main(["calibrate", "--set", "novalue", "--out", str(out)]) == 2
+    assert "--set takes PATH=VALUE" in capsys.readouterr().err
+    fit = str(ROOT / "experiments" / "calibration" / "fit.toml")
+    assert main(["calibrate", "--fit", fit, "--set", bad, "--out", str(out)]) == 2
+    assert "--set cannot be used with --fit" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_parse_settings_reads_toml_values_and_bare_strings() -> None:
+    got = parse_settings(["a.b=2", "a.c=0.5", "a.d=true", "a.e=[1, 2]", "a.f=pro_rata", 'g="x y"'])
+    assert got == {"a.b": 2, "a.c": 0.5, "a.d": True, "a.e": [1, 2], "a.f": "pro_rata", "g": "x y"}
+    with pytest.raises(ConfigError, match="--set takes PATH=VALUE"):
+        parse_settings(["=3"])
 
 
 def test_snapshot_months_added_for_the_measures_do_not_move_the_run(baseline) -> None:

@@ -53,6 +53,23 @@ def test_run_writes_tables_config_summary_and_figure(tmp_path: Path) -> None:
     assert image.shape[0] > 300 and image.std() > 0.01
 
 
+def test_run_set_changes_a_parameter_and_records_it(tmp_path: Path, capsys) -> None:
+    """``computesim run --set PATH=VALUE`` runs a variant: config.json holds the changed
+    value; a path that does not exist exits 2 and writes nothing."""
+    from sim.cli import main
+
+    out = tmp_path / "run"
+    args = ["run", "baseline", "--months", "2", "--no-progress", "--out", str(out)]
+    assert main([*args, "--set", "investment.preemption_weight=0.75"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["scenario"]["investment"]["preemption_weight"] == 0.75
+    bad = tmp_path / "bad"
+    bad_args = ["run", "baseline", "--months", "2", "--no-progress", "--out", str(bad)]
+    assert main([*bad_args, "--set", "investment.preemption=2"]) == 2
+    assert "unknown parameter path 'investment.preemption'" in capsys.readouterr().err
+    assert not bad.exists()
+
+
 def test_help_lists_commands() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "sim", "--help"], capture_output=True, text=True, check=True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,8 +18,10 @@ event = st.one_of(
     st.tuples(st.just("prune"), step),
     # ask (fills the memo of contracted_gpus) and end a contract early: later answers must
     # still equal a fresh scan
-    st.tuples(st.just("ask"), name),
+    st.tuples(st.just("ask"), name, step),
     st.tuples(st.just("end"), st.integers(0, 40)),
+    # a contract repriced (as books.reprice_contract does: then contract_repriced)
+    st.tuples(st.just("reprice"), st.integers(0, 40), st.floats(0.5, 5)),
     # deliver or cancel part of an order (as the books' verbs do: then order_changed)
     st.tuples(st.just("deliver"), st.integers(0, 40), st.floats(0, 1)),
     st.tuples(st.just("cancel"), st.integers(0, 40)),
@@ -67,13 +70,16 @@ def test_indexed_lookups_equal_full_scans(events, at) -> None:
                 )
             )
         elif kind == "ask":  # fill every memo: later answers must still equal fresh scans
-            book.contracted_gpus(buyer=ev[1], step=at)
-            book.contracted_gpus(seller=ev[1], step=at)
-            book.contracted_gpus(step=at)
-            book.contracts_of(ev[1], at)
+            for when in (at, ev[2]):  # the memos hold answers at several months
+                book.contracted_gpus(buyer=ev[1], step=when)
+                book.contracted_gpus(seller=ev[1], step=when)
+                book.contracted_gpus(buyer=ev[1], seller="a", step=when)
+                book.contracted_gpus(step=when)
+                book.contracts_of(ev[1], when)
             book.contracts_of(ev[1])
-            book.backlog_terms(ev[1], at, 730.0)
-            book.backlog_by_buyer(ev[1], at, 730.0)
+            for when in (at, ev[2]):  # the backlog memos hold answers at several months
+                book.backlog_terms(ev[1], when, 730.0)
+                book.backlog_by_buyer(ev[1], when, 730.0)
             book.open_orders(buyer=ev[1])
             book.open_orders(vendor=ev[1])
             book.open_orders()
@@ -88,11 +94,36 @@ def test_indexed_lookups_equal_full_scans(events, at) -> None:
                 book.order_changed(order)
                 after = (book.orders_version(order.buyer), book.orders_version(order.vendor))
                 assert after[0] != before[0] and after[1] != before[1]
+        elif kind == "reprice":
+            if book.contracts:
+                contract = book.contracts[ev[1] % len(book.contracts)]
+                contract.price_usd_per_gpu_hour = ev[2]
+                book.contract_repriced(contract)
         elif kind == "end":
             if book.contracts:
                 book.end_contract(book.contracts[ev[1] % len(book.contracts)])
         else:
             book.prune(ev[1])
+    for x in NAMES:  # the memoised answers at every month asked
+        for when in range(31):
+            in_force = [c for c in book.contracts if c.in_force(when)]
+            assert book.contracts_of(x, when) == [c for c in in_force if x in (c.buyer, c.seller)]
+            assert book.contracted_gpus(buyer=x, step=when) == sum(
+                c.gpus for c in in_force if c.buyer == x
+            )
+            assert book.contracted_gpus(seller=x, step=when) == sum(
+                c.gpus for c in in_force if c.seller == x
+            )
+            assert book.contracted_gpus(buyer=x, seller="a", step=when) == sum(
+                c.gpus for c in in_force if c.buyer == x and c.seller == "a"
+            )
+            assert book.contracted_gpus(step=when) == sum(c.gpus for c in in_force)
+            selling = [
+                c for c in book.contracts if c.seller == x and c.remaining_value(when, 730.0) > 0
+            ]
+            terms = book.backlog_terms(x, when, 730.0)
+            assert terms.buyers == [c.buyer for c in selling]
+            assert terms.values.tolist() == [c.remaining_value(when, 730.0) for c in selling]
     for x in NAMES:
         assert book.contracts_of(x, at) == [
             c for c in book.contracts if c.active and x in (c.buyer, c.seller) and c.in_force(at)
@@ -124,6 +155,9 @@ def test_indexed_lookups_equal_full_scans(events, at) -> None:
         assert terms.distinct == list(dict.fromkeys(terms.buyers))
         assert [terms.distinct[i] for i in terms.buyer_index] == terms.buyers
         assert terms.values.tolist() == [c.remaining_value(at, 730.0) for c in selling]
+        assert terms.months_left.tolist() == [float(c.end - max(at, c.start)) for c in selling]
+        assert (terms.values.dtype, terms.months_left.dtype) == (np.float64, np.float64)
+        assert terms.buyer_index.dtype == np.intp
         by_buyer: dict[str, float] = {}
         for c in book.contracts:
             if c.active and c.seller == x:
@@ -163,3 +197,49 @@ def test_contracted_gpus_follow_every_change_of_the_contracts() -> None:
     book.prune(4)  # c2 ends at month 4 and c1 was ended: only c3 is left
     assert [c.id for c in book.contracts] == ["c3"]
     assert book.contracted_gpus(buyer="a", step=3) == 5.0
+
+
+def test_memoised_answers_follow_a_contract_added_and_ended() -> None:
+    """Answers asked before a contract is added (or ended) equal fresh scans after it: the
+    lists in force and sums of GPUs of the months of its term and of its parties change,
+    the others stay as they were."""
+    book = InstrumentBook()
+    book.add_contract(CapacityContract("c-0", "a", "c", 3.0, 1.0, 0, 20, 0.5))
+
+    def ask() -> list[object]:
+        return [
+            [c.id for c in book.contracts_of(x, step)] for x in "abc" for step in (None, 0, 3, 12)
+        ] + [
+            book.contracted_gpus(buyer=buyer, seller=seller, step=step)
+            for buyer in (None, "a", "c")
+            for seller in (None, "b", "c")
+            for step in (0, 3, 12)
+        ]
+
+    def scan() -> list[object]:
+        return [
+            [
+                c.id
+                for c in book.contracts
+                if c.active and x in (c.buyer, c.seller) and (step is None or c.in_force(step))
+            ]
+            for x in "abc"
+            for step in (None, 0, 3, 12)
+        ] + [
+            sum(
+                c.gpus
+                for c in book.contracts
+                if c.in_force(step)
+                and (buyer is None or c.buyer == buyer)
+                and (seller is None or c.seller == seller)
+            )
+            for buyer in (None, "a", "c")
+            for seller in (None, "b", "c")
+            for step in (0, 3, 12)
+        ]
+
+    ask()
+    contract = book.add_contract(CapacityContract("c-1", "a", "b", 2.0, 1.0, 0, 10, 0.5))
+    assert ask() == scan()
+    book.end_contract(contract)
+    assert ask() == scan()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -156,12 +157,41 @@ def test_fast_posting_path_agrees_with_the_checked_one(
     )
 
 
+def agree_with_one_posting_each(
+    batched_post: Callable[[Ledger], None], single_post: Callable[[Ledger], None]
+) -> None:
+    """A batched posting call and the same postings one by one, each on a fresh ledger with
+    accounts a and b: the same books and accrual log, no cash log, and the same error (or
+    none) from the first bad posting."""
+    batched, single = Ledger(), Ledger()
+    for ledger in (batched, single):
+        for name in ("a", "b"):
+            ledger.open_account(name)
+    errors = []
+    for ledger, post in ((batched, batched_post), (single, single_post)):
+        try:
+            post(ledger)
+        except LedgerError as exc:
+            errors.append(str(exc))
+    assert len(errors) in (0, 2) and len(set(errors)) <= 1
+    assert batched._books == single._books
+    assert batched._accruals == single._accruals
+    assert batched._log == single._log == []
+
+
+PAYERS = st.sampled_from(["a", "b", "world:x", "nobody"])
+"""Payers of the batched-posting tests: two books, the outside world, an unknown account."""
+PAYEES = st.sampled_from(["a", "b", "world:x"])
+CENTS = st.integers(min_value=-2, max_value=10**6)
+"""Amounts, a negative one (refused) and zero (skipped) among them."""
+
+
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from(["a", "b", "world:x", "nobody"]),
-            st.sampled_from(["a", "b", "world:x"]),
-            st.integers(min_value=-2, max_value=10**6),
+            PAYERS,
+            PAYEES,
+            CENTS,
             st.sampled_from([Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE, Flow.COMPUTE_DUE]),
         ),
         max_size=30,
@@ -172,21 +202,39 @@ def test_batched_accruals_agree_with_one_posting_each(
 ) -> None:
     """post_accruals gives the books and accrual log of post_cents row by row (zero amounts
     skipped), and raises the error the first bad row raises."""
-    batched, single = Ledger(), Ledger()
-    for ledger in (batched, single):
-        for name in ("a", "b"):
-            ledger.open_account(name)
-    errors = []
-    try:
-        batched.post_accruals(3, [(p, q, c, f, "i") for p, q, c, f in rows])
-    except LedgerError as exc:
-        errors.append(str(exc))
-    try:
+
+    def one_by_one(ledger: Ledger) -> None:
         for payer, payee, cents, flow in rows:
-            single.post_cents(3, payer, payee, cents, flow, "i")
-    except LedgerError as exc:
-        errors.append(str(exc))
-    assert len(errors) in (0, 2) and len(set(errors)) <= 1
-    assert batched._books == single._books
-    assert batched._accruals == single._accruals
-    assert batched._log == single._log == []
+            ledger.post_cents(3, payer, payee, cents, flow, "i")
+
+    agree_with_one_posting_each(
+        lambda ledger: ledger.post_accruals(3, [(p, q, c, f, "i") for p, q, c, f in rows]),
+        one_by_one,
+    )
+
+
+@given(st.lists(st.tuples(PAYERS, PAYEES, CENTS, CENTS), max_size=30))
+def test_instalments_agree_with_one_posting_each(
+    rows: list[tuple[str, str, int, int]],
+) -> None:
+    """post_instalments gives the books and accrual log of post_cents of the interest and
+    then the principal of each row (zero amounts skipped), and raises the error the first
+    bad posting raises."""
+
+    def one_by_one(ledger: Ledger) -> None:
+        for payer, payee, interest, principal in rows:
+            for cents, flow in ((interest, Flow.INTEREST_DUE), (principal, Flow.PRINCIPAL_DUE)):
+                if cents:
+                    ledger.post_cents(3, payer, payee, cents, flow, "i")
+
+    agree_with_one_posting_each(
+        lambda ledger: ledger.post_instalments(
+            3, [(p, q, i, c, "i") for p, q, i, c in rows], Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE
+        ),
+        one_by_one,
+    )
+
+
+def test_instalments_refuse_flows_that_are_not_accruals_between_books() -> None:
+    with pytest.raises(LedgerError):
+        Ledger().post_instalments(0, [], Flow.INTEREST_DUE, Flow.INTEREST_PAYMENT)

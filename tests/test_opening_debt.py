@@ -115,3 +115,37 @@ def test_opening_fleet_is_carried_at_recoverable_amount_against_paid_in() -> Non
         assert books.ledger.balance(cloud.name, Line.RETAINED) == 0.0
         # nothing is left to impair at the opening price: book value ≤ value in use
         assert cloud.impair(model.month) == 0
+
+
+@pytest.mark.parametrize("install", [0, 2, 6])
+def test_the_opening_pipeline_comes_online_its_install_months_after_delivery(install) -> None:
+    """Each opening-pipeline order is due in month d (0, 1, ...) and comes online
+    ``investment.opening_pipeline_install_months`` later; never later than a new order's
+    build lag less its delivery lag allows (6 months in the small world)."""
+    model = ComputeMarket(
+        small_world(**{"investment.opening_pipeline_install_months": install}), rng=1
+    )
+    orders = model.books.instruments.open_orders()
+    assert orders
+    for order in orders:
+        assert order.online_step == order.delivery_step + install
+    capped = ComputeMarket(small_world(**{"investment.opening_pipeline_install_months": 30}), rng=1)
+    tech = capped.cfg.technology
+    gap = tech.build_lag_months - tech.delivery_lag_months
+    assert all(
+        o.online_step == o.delivery_step + gap for o in capped.books.instruments.open_orders()
+    )
+
+
+def test_an_earlier_install_brings_capacity_online_sooner() -> None:
+    """With the pipeline online on delivery, the clouds have more GPUs online in the first
+    months than with the six months of installation of the default."""
+    installed = {}
+    for install in (0, 6):
+        model = ComputeMarket(
+            small_world(**{"investment.opening_pipeline_install_months": install}), rng=1
+        )
+        for _ in range(3):
+            model.step()
+        installed[install] = sum(c.installed_gpus(2) for c in model.clouds)
+    assert installed[0] > installed[6]

@@ -80,6 +80,9 @@ class Cloud(MarketAgent):
         # what its open orders come to, kept while they are unchanged (MarketView.orders_version)
         self._on_order: tuple[object, float] | None = None
         self._due_by_month: tuple[tuple[object, ...], np.ndarray] | None = None
+        # capex_shortfall_usd's answers while its open orders are unchanged, by (income,
+        # order_usd and its type)
+        self._shortfalls: tuple[tuple[object, ...], dict[tuple[object, ...], float]] | None = None
         # committed delayed-draw capex credit: USD each lender has committed and the cloud
         # has not drawn yet (off the balance sheet until drawn, as a bank's undrawn line)
         self.committed_credit: dict[str, float] = {}
@@ -125,7 +128,7 @@ class Cloud(MarketAgent):
         # depreciate, give_up_fleet: the only writers of the fleet and its GPUs)
         installed = self._installed_at.get(step)
         if installed is None:
-            installed = sum(v.gpus for v in self.fleet if step >= v.online_step and v.gpus > 0)
+            installed = sum([v.gpus for v in self.fleet if step >= v.online_step and v.gpus > 0])
             self._installed_at[step] = installed
         return installed
 
@@ -137,13 +140,13 @@ class Cloud(MarketAgent):
         else:
             on_order = sum(o.undelivered for o in self.market.open_orders(buyer=self.name))
             self._on_order = (version, on_order)
-        built = sum(v.gpus for v in self.fleet if v.online_step > step)
+        built = sum([v.gpus for v in self.fleet if v.online_step > step])
         return on_order + built
 
     def retiring_gpus(self, step: int, horizon: int) -> float:
         """GPUs that reach the end of their service life within ``horizon`` months."""
         life = self.market.cfg.technology.chip_life_months
-        return sum(v.gpus for v in self.fleet if v.online_step + life <= step + horizon)
+        return sum([v.gpus for v in self.fleet if v.online_step + life <= step + horizon])
 
     def offered_gpus(self, step: int) -> float:
         """GPUs offered to the market: all installed, or under the price-driven rule what was
@@ -648,9 +651,11 @@ class Cloud(MarketAgent):
         the 12 months to ``step``."""
         first = step - 11
         cents = sum(
-            v.chip_cost_cents + v.facility_cost_cents
-            for v in self.fleet
-            if first <= v.delivered_step <= step
+            [
+                v.chip_cost_cents + v.facility_cost_cents
+                for v in self.fleet
+                if first <= v.delivered_step <= step
+            ]
         )
         return cents / 100.0 / 12.0
 
@@ -746,6 +751,13 @@ class Cloud(MarketAgent):
         income = self.retained_income_usd_per_month()
         facility = self.market.facility_cost(self.market.month)
         key = (self.market.orders_version(self.name), step, lag, facility)
+        if self._shortfalls is None or self._shortfalls[0] != key:
+            self._shortfalls = (key, {})
+        answers = self._shortfalls[1]
+        asked = (income, order_usd, type(order_usd))
+        answer = answers.get(asked)
+        if answer is not None:  # the same orders, income and order: the same answer
+            return answer
         if self._due_by_month is not None and self._due_by_month[0] == key:
             due = self._due_by_month[1].copy()  # its open orders are unchanged
         else:
@@ -755,7 +767,9 @@ class Cloud(MarketAgent):
                 due[k] += o.undelivered * (o.unit_price_usd + facility)
             self._due_by_month = (key, due.copy())
         due[lag] += order_usd
-        return max(0.0, float(np.max(np.cumsum(due) - income * np.arange(lag + 1))))
+        answer = max(0.0, float(np.max(np.cumsum(due) - income * np.arange(lag + 1))))
+        answers[asked] = answer
+        return answer
 
     def capex_cash_needed_usd(self, step: int) -> float:
         """USD of its own cash the chips and facilities it has ordered need: the capex
@@ -842,16 +856,18 @@ class Cloud(MarketAgent):
         billed on the capacity available, as in the operate phase)."""
         hours = self.market.cfg.market.hours_per_month
         sold = [c for c in self.market.contracts_of(self.name, step) if c.seller == self.name]
-        reserved = sum(c.gpus for c in sold)
+        reserved = sum([c.gpus for c in sold])
         if reserved <= 0:
             return 0.0
         # buyers owe for the capacity the cloud can provide (operate's availability): a
         # contract whose capacity is still being built brings no cash yet
         available = min(1.0, self.installed_gpus(step) / reserved)
         return available * sum(
-            c.gpus * c.price_usd_per_gpu_hour * hours * c.take_or_pay_share
-            for c in sold
-            if not c.in_kind
+            [
+                c.gpus * c.price_usd_per_gpu_hour * hours * c.take_or_pay_share
+                for c in sold
+                if not c.in_kind
+            ]
         )
 
     def cash_buffer_usd(self, costs_usd: float, *, debt_service_reserve: bool = True) -> float:
@@ -969,26 +985,36 @@ class Cloud(MarketAgent):
         tech = self.market.cfg.technology
         chip_life, facility_life = tech.chip_life_months, tech.facility_life_months
         total = 0
+        emptied = False  # a vintage with no GPUs and no book value left (dropped below)
         for v in self.fleet:
             online = v.online_step
             if step < online:
+                if not v.gpus > 0 and v.chip_book_cents + v.facility_book_cents <= 0:
+                    emptied = True
                 continue
             # a month's charge (the cost over the life, rounded up), at most what is left
             chip_book, facility_book = v.chip_book_cents, v.facility_book_cents
-            chip = -(-v.chip_cost_cents // chip_life)
-            if chip_book < chip or step >= online + chip_life:  # retired: all that is left
+            if step >= online + chip_life:  # retired: all that is left
                 chip = chip_book
-            if step >= online + chip_life:
                 v.gpus = 0.0
+            else:
+                chip = -(-v.chip_cost_cents // chip_life)
+                if chip_book < chip:
+                    chip = chip_book
             facility = -(-v.facility_cost_cents // facility_life)
             if facility_book < facility:
                 facility = facility_book
-            v.chip_book_cents = chip_book - chip
-            v.facility_book_cents = facility_book - facility
+            chip_book -= chip
+            facility_book -= facility
+            v.chip_book_cents = chip_book
+            v.facility_book_cents = facility_book
             total += chip + facility
-        self.fleet = [
-            v for v in self.fleet if v.gpus > 0 or v.chip_book_cents + v.facility_book_cents > 0
-        ]
+            if not v.gpus > 0 and chip_book + facility_book <= 0:
+                emptied = True
+        if emptied:
+            self.fleet = [
+                v for v in self.fleet if v.gpus > 0 or v.chip_book_cents + v.facility_book_cents > 0
+            ]
         self._installed_at.clear()
         return total
 
@@ -1011,8 +1037,10 @@ class Cloud(MarketAgent):
         months, discount = _discount_factors(life, tech.cost_of_capital_per_year)
         installed = self.installed_gpus(step)
         contracts = [c for c in self.market.contracts_of(self.name, step) if c.seller == self.name]
-        held = sum(c.gpus for c in contracts)
-        c_price = sum(c.gpus * c.price_usd_per_gpu_hour for c in contracts) / held if held else 0.0
+        held = sum([c.gpus for c in contracts])
+        c_price = (
+            sum([c.gpus * c.price_usd_per_gpu_hour for c in contracts]) / held if held else 0.0
+        )
         share = min(1.0, held / installed) if installed > 0 else 0.0
         price = share * c_price + (1 - share) * spot
         margin = (

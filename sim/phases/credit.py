@@ -70,6 +70,10 @@ def _weighted_backlog(
 ) -> float:
     """:func:`collateral_backlog_usd` from the seller's backlog ``terms`` and each buyer's
     (cash, burn) ``position``, USD (a numpy scalar where the weights made one, on purpose)."""
+    if not any(burn > 0 for _, burn in position.values()):
+        # nobody burns cash: every weight is 1 and the total is the values' own running
+        # total (times 1, the same doubles), a float as below
+        return terms.running_total
     # each contract's buyer's cash and burn (the buyers' figures, spread by index)
     cash = np.array([c for c, _ in position.values()])[terms.buyer_index]
     burn = np.array([b for _, b in position.values()])[terms.buyer_index]

@@ -80,10 +80,13 @@ def run(world: ComputeMarket, t: int) -> None:
     at_contract = need_ref * (priced / keep / reference) ** elasticity
     long = (available > 0) & (contract_price > 0) & (at_contract <= available)
 
+    any_long = bool(long.any())
+
     def prices_at(spot: float) -> Vector:
         """Each lab's service price when the spot price is ``spot``: its posted margin over
         its marginal cost (see ``Lab.marginal_cost``)."""
-        return np.where(long, idle_costs_at(spot), spot) / keep
+        # a lab long on contracts prices off its idle capacity's cost, read only if one is
+        return np.where(long, idle_costs_at(spot) if any_long else 0.0, spot) / keep
 
     def response_at(spot: float) -> Vector:
         """Multiplier on each lab's demand at its reference price (constant elasticity)."""
