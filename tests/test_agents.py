@@ -452,6 +452,23 @@ def test_cloud_commits_credit_for_what_its_cash_will_not_pay_and_gives_back_the_
     assert cloud.credit_commitment_wanted(0, 50e9) <= 0.0
 
 
+def test_a_bond_issuer_without_project_finance_arranges_no_delayed_draw_credit() -> None:
+    """``CloudSpec.project_finance`` false: the same hyperscaler, short of cash for the same
+    order, commits no project credit and gives back any line it holds (it funds capex with
+    bonds, :meth:`Cloud.borrowing_wanted`); true: it commits what its cash will not pay."""
+    market = FakeMarket()
+    market.collateral_backlog["hyper"] = 100e9
+    market.set_cash("hyper", 1e9)
+    market.orders.append(ChipOrder("a", "hyper", "v", 100_000, 40_000.0, 0, 3, 12))
+    assert market.cfg.bonds.enabled
+    with_pf = make_cloud(market, other_business_income_usd_per_month=0.0)
+    assert with_pf.issues_bonds and with_pf.credit_commitment_wanted(0, 0.0) > 0.0
+    without = make_cloud(market, other_business_income_usd_per_month=0.0, project_finance=False)
+    assert without.credit_commitment_wanted(0, 0.0) == 0.0
+    without.commit_credit("bank", 3e9)
+    assert without.credit_commitment_wanted(0, 0.0) == pytest.approx(-3e9)  # gives it back
+
+
 def test_cloud_borrows_its_shortfall_up_to_its_headroom() -> None:
     market = FakeMarket()
     market.cfg = market.cfg.with_overrides({"bonds.enabled": False})  # collateral only
