@@ -203,7 +203,7 @@ def test_a_commitment_is_weighed_at_the_gpu_cost_when_its_build_is_ordered() -> 
     world = SimpleNamespace(cfg=cfg, vendors=[vendor], facility_cost=lambda t: 10_000.0)
     weighed: list[float] = []
 
-    def accepts(default, value, gpus, price, start, term, t, cost):  # noqa: ANN001, ANN202
+    def accepts(default, value, gpus, price, start, term, t, cost):
         weighed.append(cost)
         return False
 

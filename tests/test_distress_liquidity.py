@@ -77,6 +77,15 @@ def test_revolver_draw_covers_the_shortfall_within_its_limit_and_the_base() -> N
 BUST_SEEDS = derive_seeds(14, 5)  # experiments/valuations.py's telecom-bust seeds
 
 
+@pytest.mark.xfail(
+    reason="MODEL_VERSION 0.64 (the AA hyperscalers on bonds leave the lenders' budgets to "
+    "the neoclouds): in none of derive_seeds(14, 12) of this world, nor with a zero cash "
+    "buffer, a 60-70k vendor-second ceiling or lender appetites of 0.02-0.03, does a solvent "
+    "neocloud run short of cash in the first 15-23 months, so there is no case for the "
+    "revolver to rescue; the rule itself is tested by "
+    "test_revolver_draw_covers_the_shortfall_within_its_limit_and_the_base",
+    strict=True,
+)
 def test_a_solvent_neocloud_draws_its_revolver_instead_of_missing_a_payment() -> None:
     """The telecom bust, valuations seed 3 (MODEL_VERSION 0.46.2): small neoclouds with
     about $3.7B of book equity each missed a payment in month 14, long before the bust
