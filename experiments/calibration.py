@@ -336,10 +336,11 @@ EXPERIMENT = Experiment(
             "fit_out_of_sample.png",
             "Out of sample: the estimated parameters of experiments/calibration/fit.toml "
             "fitted to the 2025 targets only (simulated method of moments, Optuna's TPE, the "
-            "same seeds for every candidate), then the default and the fitted world over every "
-            "target, 8 seeds: the 2025 targets the fit saw, and the 2026 and 2027 targets it "
-            "did not. Read from the fit's record in experiments/calibration/fit-record (no "
-            "runs); the title gives its date and model version.",
+            "same seeds for every candidate), then the default world (the fit's first trial) "
+            "and the fit's best over every target, 8 seeds: the 2025 targets the fit saw, and "
+            "the 2026 and 2027 targets it did not. Read from the fit's record in "
+            "experiments/calibration/fit-record (no runs); the title gives its date and model "
+            "version.",
         ),
         GalleryFigure(
             "fit_screen.png",

@@ -266,42 +266,44 @@ EXPERIMENT = Experiment(
         GalleryFigure(
             "price_war.png",
             "With capabilities converged, the labs' revenue-weighted gross margin falls from "
-            "45% to about 20% within a year and to 13–14% by month 24 in every seed, and the "
-            "leader's share of end users from 75% to about a half; in the baseline the "
-            "margin drifts down to about 44% by month 24 (43–45%), as labs hold idle "
-            "contracted capacity from the second year (MODEL_VERSION 0.54).",
+            "44% to about 20% within a year (19%, median) and to about 13% by month 24 in every "
+            "seed (12.5–13.5%), and the leader's share of end users from 75% to 41–45% (median "
+            "44%); in the baseline the margin drifts down to about 43% by month 24 (42.7–43.5%) "
+            "and the leader's share to 47–57%, as labs hold idle contracted capacity from the "
+            "second year (MODEL_VERSION 0.64; 13–14%, about a half and about 44% at 0.54).",
         ),
         GalleryFigure(
             "overbuild_gains.png",
             "Overbuild on purpose does not pay the lab in cash in this model (MODEL_VERSION "
-            "0.61). Left: the capacity it resells lowers the spot price in years 3–5 — at 160% "
-            "coverage 3–11% below the baseline's in every seed. Middle: the more the leader "
-            "overbuilds, the less it keeps — at 160% coverage $77–150B less retained "
-            "earnings at month 60 in every seed: its compute bills rise by about $172B "
-            "(median), the resale and extra service revenue bring back about $90B. All out, "
-            "it defaults in 1 of the 6 seeds (month 37: its compute bills run at 1.53× its "
-            "revenue and resale income, against 1.10–1.16× for the baseline leader over 60 "
-            "months); since 0.57 a lab long on contracts gets them repriced toward spot, which "
-            "carries it through in the other five (at 0.54 it defaulted in all 6). Right: at "
-            "160% coverage the leader, the other labs and the clouds lose, while the investors "
-            "and the vendors gain (the clouds gained at 0.58). The thesis fails for two reasons "
-            "the model makes "
-            "plain: the lab pays more for the capacity it holds than reselling it brings back, "
-            "and, using a quarter to under half of the compute in years 3–5, it is not the main "
-            "buyer of the cheaper compute — most of what it resells goes to the buyers beyond "
-            "the labs.",
+            "0.64). Left: the capacity it resells barely moves the spot price in years 3–5 — "
+            "at 160% coverage from 5% below to 0.5% above the baseline's (below it in 4 of the "
+            "6 seeds; 3–11% below in every seed at 0.61). Middle: the more the leader "
+            "overbuilds, the less it keeps — at 160% coverage $43–61B less retained earnings at "
+            "month 60 in every seed: its compute bills rise by about $120B (median), the resale "
+            "and extra service revenue bring back about $84B. All out, it survives in all 6 "
+            "seeds but keeps about $190B less (median), its compute bills running at "
+            "1.12–1.18× its revenue and resale income against 0.87–0.93× for the baseline "
+            "leader over 60 months (at 0.61 it defaulted in 1 of the 6 seeds, month 37, at "
+            "1.53×; at 0.54 in all 6; since 0.57 a lab long on contracts gets them repriced "
+            "toward spot). Right: at 160% coverage the leader and the other labs lose, while "
+            "the investors, the vendors and the clouds gain (the clouds lost at 0.61 and gained "
+            "at 0.58). The thesis fails for two reasons the model makes plain: the lab pays "
+            "more for the capacity it holds than reselling it brings back, and, using about a "
+            "fifth of the compute in years 3–5 (17–24%), it is not the main buyer of the "
+            "cheaper compute — most of what it resells goes to the buyers beyond the labs.",
         ),
         GalleryFigure(
             "stargate.png",
-            "Through the bust the leading lab defaults in 5 of the 6 seeds either way: the named "
-            "take-or-pay commitments of the default world (about $730B) outrun its revenue "
-            "once demand falls. As a pure renter it fails in months 41–44; as the Stargate "
-            "lab, which at most runs 4–11% of its compute on capacity it owns and also "
-            "carries its cloud's project debt, in months 42–46: in the four seeds where both "
-            "fail, in the same month in three and two months later in one; each survives in "
-            "a seed where the other fails (MODEL_VERSION 0.61; 4 of 6 at 0.58; in all 6 seeds "
-            "at 0.54, within a month; the same month in every seed at 0.49). Owning capacity "
-            "neither saves it nor hastens its end much here.",
+            "Through the bust the leading lab survives in all 6 seeds either way: as a pure "
+            "renter and as the Stargate lab, which at most runs 3–7% of its compute on capacity "
+            "it owns and also carries its cloud's project debt. Its book equity bottoms at "
+            "$5–7B in months 5–8, before the bust, stays above $14B from the bust on, and ends "
+            "month 60 at a median $25B as a renter and $37B as the Stargate lab (higher as the "
+            "Stargate lab in 4 of the 6 seeds) (MODEL_VERSION 0.64; at 0.61 it defaulted in 5 "
+            "of the 6 seeds either way, in months 41–46, the named take-or-pay commitments of "
+            "the default world outrunning its revenue once demand fell; 4 of 6 at 0.58; all 6 "
+            "at 0.54). Owning part of its capacity decides nothing here: seed by seed it "
+            "ends between $10B below and $17B above the renter.",
         ),
     ),
     params=PARAMS,

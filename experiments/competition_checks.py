@@ -36,7 +36,7 @@ LEADER = "frontier-leader"
 CASCADE_SHOCK = {
     "shock.lab": LEADER,
     "shock.month": 12,
-    "shock.revenue_shortfall": 0.8,
+    "shock.revenue_shortfall": 0.85,  # as experiments/cascade.py (0.8 until MODEL_VERSION 0.63)
     "shock.sentiment_drop": 0.9,
 }
 OVERBUILD_WORLDS: list[tuple[str, dict[str, float]]] = [

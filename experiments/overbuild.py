@@ -330,13 +330,14 @@ EXPERIMENT = Experiment(
             "capacity resold on spot (left: the compute price; right: suppliers' revenue and "
             "capex and the lab's own retained earnings). In the default world, whose named "
             "contracts already commit the leader to about $730B, the extra commitments do "
-            "lower the price: in years 3–5 it is about a tenth below the baseline's "
-            "(MODEL_VERSION 0.61: 11%; 10% at 0.58, 23% lower at 0.44, 6% lower at 0.37, 0–5% "
-            "above at 0.32–0.36). The lab survives in 9 of the 10 seeds (all 10 at 0.58; it "
-            "defaulted in all 10 until 0.57, when a lab long on contracts began to get them "
-            "repriced toward spot), but "
-            "its retained earnings at month 60 are about $370B below the baseline leader's "
-            "(median over seeds): no gain in cash. In this model overbuilding on purpose does "
+            "lower the price: in years 3–5 it is about a twentieth below the baseline's "
+            "(MODEL_VERSION 0.64: 5%; 11% at 0.61, 10% at 0.58, 23% lower at 0.44, 6% lower at "
+            "0.37, 0–5% above at 0.32–0.36). The lab survives in all 10 seeds (9 of 10 at 0.61, "
+            "all 10 at 0.58; it defaulted in all 10 until 0.57, when a lab long on contracts "
+            "began to get them repriced toward spot), but "
+            "its retained earnings at month 60 are about $190B below the baseline leader's "
+            "(median over seeds; $370B at 0.61): no gain in cash. In this model overbuilding "
+            "on purpose does "
             "not pay the lab (the competition experiment shows it by degree, and why).",
         ),
         GalleryFigure(
@@ -345,10 +346,11 @@ EXPERIMENT = Experiment(
             "output and expand as fast as asked, and clouds that order "
             "what their cash and the credit their lenders commit pay for. When clouds keep "
             "their share of rivals' announced pipelines (pre-emption weight 1) the spot price "
-            "stays below the full cost of a new GPU-hour for 6 months or more in 6 of the 10 "
-            "seeds (6–10 months); without pre-emption in none (at most 3 months): "
-            "competition for the boom can make a glut while demand still grows "
-            "(MODEL_VERSION 0.61; 5 of 10 at 0.58, 1 at 0.54, 2 at 0.49: since 0.57 a lab long on "
+            "stays below the full cost of a new GPU-hour for 6 months or more in 7 of the 10 "
+            "seeds (7–14 months); without pre-emption it never falls below full cost in any "
+            "seed: competition for the boom can make a glut while demand still grows "
+            "(MODEL_VERSION 0.64; 6 of 10 at 0.61, 5 at 0.58, 1 at 0.54, 2 at 0.49: since 0.57 a "
+            "lab long on "
             "contracts gets them repriced toward spot and no longer keeps the builders' "
             "customers by default, and since 0.55 lenders restructure builders a few million "
             "short of a month's bills instead of letting them fail). The named contracts now come "
@@ -356,7 +358,8 @@ EXPERIMENT = Experiment(
             "first month (0.48.0) the same world had a glut in 9 of seeds 1-10 at weights "
             "0.5-6; phased, in 4 at 0.5-1 and 2 at 2-6 at 0.49, and in 1, 2 and 4 of seeds "
             "1-10 at 0.25, 0.5 and 1 at 0.54, and in 0, 2 and 5 of seeds 1-10 at 0.25, 0.5 and "
-            "1-2 at 0.61 (benchmarks/issue16_must_show.py).",
+            "1-2 at 0.61, and in 0, 0, 0 and 7 of seeds 1-10 at 0, 0.25, 0.5 and 1-2 at 0.64 "
+            "(benchmarks/issue16_must_show.py).",
         ),
         GalleryFigure(
             "returns_and_concentration.png",

@@ -228,10 +228,12 @@ EXPERIMENT = Experiment(
             "reports of market caps). The leading lab's median valuation is near the March "
             "2025 round, the October 2025 secondary and the March 2026 round (within a factor "
             "of 2 of each); the cloud's cap rises from two fifths of the press figure in "
-            "January 2025 to about a half to 0.85 of them in late 2025 (its named backlog lifts "
+            "January 2025 to about a half to three quarters of them in late 2025 (0.46 and "
+            "0.76 at MODEL_VERSION 0.64; to 0.85 at 0.61: its named backlog lifts "
             "it; from almost nothing at 0.58, before its opening fleet was carried at its "
             "recoverable amount) and the vendor's is three tenths to a half of them "
-            "(MODEL_VERSION 0.61; an eighth to two fifths at 0.54, when a payout was read as "
+            "(MODEL_VERSION 0.64, 0.32–0.53, as at 0.61; an eighth to two fifths at 0.54, "
+            "when a payout was read as "
             "lost earnings), since the model prices "
             "only their AI-compute business, not the rest of Oracle's or NVIDIA's earnings.",
         ),
@@ -240,15 +242,20 @@ EXPERIMENT = Experiment(
             "Sentiment is endogenous: its median exceeds 1.2 in the 2025–26 boom; in the bust "
             "it falls by at least a fifth within six months of demand ceasing to grow (dotted "
             "line), before the first default from the bust on in all 5 seeds (the growth "
-            "the market extrapolated does not come), and stays below the boom's path in more "
-            "than three quarters of the months of the run's second half. No party defaults "
-            "before the bust in any of the 5 bust seeds; the first defaults come in months "
-            "46–52 (MODEL_VERSION 0.61; 44–48 at 0.58): lenders ration the month's credit "
-            "requests together "
-            "(since 0.50) and restructure a borrower that is a few million short of a month's "
-            "bills instead of waiving its breach and watching it fail (since 0.55). A party "
-            "defaulted before the bust in 1 of the 5 seeds at 0.54 (month 17), 4 of 5 at 0.49, "
-            "all 5 at 0.44, 1 of 5 at 0.37 and every seed at 0.31.",
+            "the market extrapolated does not come), and stays below the boom's path in every "
+            "month of the run's second half. No party defaults in the boom's 5 seeds. The bust "
+            "world's clouds plan capacity well above their forecast and neglect what is on "
+            "order, so the price falls before demand stops growing: a party defaults before "
+            "the bust in 4 of the 5 bust seeds, in months 24–27 (small neoclouds that run out "
+            "of cash after their equity has run down while the spot price fell towards about "
+            "1.5× full cost); no party defaults in the fifth seed, and from the bust on parties "
+            "default in 2 of the 5 seeds (months 51–52) (MODEL_VERSION 0.64; at 0.61 no party "
+            "defaulted before the bust and the first defaults came in months 46–52, 44–48 at "
+            "0.58). Lenders ration the month's credit requests together (since 0.50) and "
+            "restructure a borrower that is a few million short of a month's bills instead of "
+            "waiving its breach and watching it fail (since 0.55). A party defaulted before the "
+            "bust in 1 of the 5 seeds at 0.54 (month 17), 4 of 5 at 0.49, all 5 at 0.44, 1 of 5 "
+            "at 0.37 and every seed at 0.31.",
         ),
     ),
     params=PARAMS,

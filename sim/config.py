@@ -1592,6 +1592,19 @@ class LabCostsConfig(Section):
         ge=0,
         le=1,
     )
+    opex_revenue_elasticity: float = param(
+        0.55,
+        "dimensionless",
+        "Anderson, Banker and Janakiraman 2003, J. Accounting Research 41: SG&A rises 0.55% "
+        "for a 1% rise in sales (their pooled estimate)",
+        "elasticity of a lab's operating costs other than compute to its revenue: the costs "
+        "a growing lab needs are `other_opex_share_of_revenue` × its opening revenue × "
+        "(revenue ÷ opening revenue)^elasticity (1 = a fixed share of revenue, the rule "
+        "until MODEL_VERSION 0.60; below 1 staff, research and sales grow slower than "
+        "revenue: operating leverage)",
+        ge=0,
+        le=1,
+    )
 
 
 class LabPricingConfig(Section):
@@ -1855,6 +1868,18 @@ class CompetitionConfig(Section):
         ge=0,
         le=50,
     )
+    network_weight: float = param(
+        0.0,
+        "utility per unit of segment share",
+        "Katz and Shapiro 1985 (AER 75), Arthur 1989 (EJ 99): network externalities, "
+        "increasing returns to adoption; off by default, the default world's size (1.0) is "
+        "our own estimate",
+        "rise of a lab's appeal to a segment's buyers (log-odds) per unit of the segment's "
+        "customers it has gained since the start (0 = no network effect, the rule until "
+        "MODEL_VERSION 0.60.1)",
+        ge=0,
+        le=50,
+    )
     price_weight: float = param(
         2.0,
         "utility per log price",
@@ -2027,7 +2052,8 @@ class LabSpec(Section):
         0.3,
         "share of revenue",
         "estimate (staff and other costs)",
-        "operating costs other than compute, paid outside the system",
+        "operating costs other than compute, paid outside the system, as a share of the "
+        "lab's opening revenue (they grow with revenue at `lab_costs.opex_revenue_elasticity`)",
         ge=0,
         le=5,
     )
@@ -2122,6 +2148,15 @@ class CloudSpec(Section):
         "state, so this capex is their depreciation); counted in the capex the record reports",
         ge=0,
         le=1e12,
+    )
+    project_finance: bool = param(
+        True,
+        "switch",
+        "estimate (Microsoft, Alphabet and Amazon fund capex from cash flow and unsecured "
+        "bonds, 10-K 2025; Oracle's Stargate sites and the neoclouds' builds are financed "
+        "by project lenders, CALIBRATION Oracle and CoreWeave)",
+        "whether it arranges delayed-draw project credit for the chips it orders "
+        "(Cloud.credit_commitment_wanted); false: a bond issuer funds them with bonds",
     )
     reserve_margin: float = param(
         0.10,

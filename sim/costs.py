@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+from numpy.typing import NDArray
+
 from sim.config import MarketConfig, Scenario, TechnologyConfig
 
 
@@ -43,6 +46,19 @@ def full_cost(cfg: Scenario, step: int) -> float:
         + tech.cost_of_capital_per_year / 12 * (chip + facility) / 2
     )
     return monthly / cfg.market.hours_per_month + tech.operating_cost_usd_per_gpu_hour
+
+
+def full_cost_path(cfg: Scenario, step: int, months: int) -> NDArray[np.float64]:
+    """The full cost of a new GPU-hour 1 … ``months`` months after ``step``, as multiples of
+    its full cost at ``step`` (:func:`full_cost`): the capital part falls with compute per
+    dollar, the cash operating cost does not. What a GPU bought at ``step`` expects its
+    price to do when the newest vintage sets the price (Salter 1960)."""
+    tech = cfg.technology
+    k = np.arange(1, months + 1)
+    now = full_cost(cfg, step)
+    operating = tech.operating_cost_usd_per_gpu_hour
+    capital = (now - operating) * tech.compute_per_dollar_growth_per_year ** (-k / 12.0)
+    return (capital + operating) / now
 
 
 def contract_price(market: MarketConfig, spot: float, history: Sequence[float]) -> float:

@@ -139,6 +139,34 @@ def test_tobin_q_is_the_present_value_of_a_gpus_margins_over_its_cost() -> None:
     assert dear.tobin_q(0, pv) == pytest.approx(discounted / pv)
 
 
+def test_tobin_q_expects_the_price_to_follow_the_full_cost_of_new_gpus() -> None:
+    """Salter's vintage model: the expected price falls with the full cost of a new GPU-hour,
+    whose capital part falls with compute per dollar and whose cash cost does not; a GPU
+    whose price no longer covers its cash cost stands idle (a zero margin, not a loss)."""
+    market = flat_tech_market(
+        **{
+            "technology.compute_per_dollar_growth_per_year": 2.0,
+            "technology.chip_life_months": 24,
+        }
+    )
+    from sim import costs
+
+    now = costs.full_cost(market.cfg, 0)
+    market.spot_price, market.price_history = now, [now] * 12
+    cloud = make_cloud(market)
+    hours = market.cfg.market.hours_per_month
+    months = np.arange(1, 25)
+    price = np.array([costs.full_cost(market.cfg, int(k)) for k in months])
+    assert price[-1] > 0.3  # the full cost never falls below the cash cost
+    pv = float(np.sum(np.maximum(price - 0.3, 0.0) * hours))
+    assert cloud.tobin_q(0, pv) == pytest.approx(1.0)
+    # a price at the cash cost earns nothing over the whole life: q is 0, not negative
+    market.spot_price, market.price_history = 0.3, [0.3] * 12
+    assert cloud.tobin_q(0, pv) == 0.0
+    market.spot_price, market.price_history = 0.1, [0.1] * 12
+    assert cloud.tobin_q(0, pv) == 0.0
+
+
 def test_expected_return_builds_nothing_speculative_when_q_is_low() -> None:
     market = flat_tech_market()
     market.spot_price, market.price_history = 2.0, [2.0] * 12
@@ -422,6 +450,23 @@ def test_cloud_commits_credit_for_what_its_cash_will_not_pay_and_gives_back_the_
     # never beyond what its collateral supports beside what it holds
     market.collateral_backlog["hyper"] = 0.0
     assert cloud.credit_commitment_wanted(0, 50e9) <= 0.0
+
+
+def test_a_bond_issuer_without_project_finance_arranges_no_delayed_draw_credit() -> None:
+    """``CloudSpec.project_finance`` false: the same hyperscaler, short of cash for the same
+    order, commits no project credit and gives back any line it holds (it funds capex with
+    bonds, :meth:`Cloud.borrowing_wanted`); true: it commits what its cash will not pay."""
+    market = FakeMarket()
+    market.collateral_backlog["hyper"] = 100e9
+    market.set_cash("hyper", 1e9)
+    market.orders.append(ChipOrder("a", "hyper", "v", 100_000, 40_000.0, 0, 3, 12))
+    assert market.cfg.bonds.enabled
+    with_pf = make_cloud(market, other_business_income_usd_per_month=0.0)
+    assert with_pf.issues_bonds and with_pf.credit_commitment_wanted(0, 0.0) > 0.0
+    without = make_cloud(market, other_business_income_usd_per_month=0.0, project_finance=False)
+    assert without.credit_commitment_wanted(0, 0.0) == 0.0
+    without.commit_credit("bank", 3e9)
+    assert without.credit_commitment_wanted(0, 0.0) == pytest.approx(-3e9)  # gives it back
 
 
 def test_cloud_borrows_its_shortfall_up_to_its_headroom() -> None:

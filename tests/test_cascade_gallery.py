@@ -48,11 +48,13 @@ def test_later_round_defaults_follow_a_loss_from_an_earlier_round(cascade_build:
 
 
 @pytest.mark.gallery
-def test_rescues_lower_defaults_in_3_seeds_raise_them_in_2_and_leave_5(
+def test_rescues_lower_defaults_in_1_seed_raise_them_in_1_and_leave_8(
     cascade_build: Path,
 ) -> None:
     """Caption of timeline_with_rescues.png: "over the 10 seeds [rescues] lower the count of
-    defaults in 3, raise it in 2 and leave it in 5" (MODEL_VERSION 0.61; 2, 4 and 4 at 0.58;
+    defaults in 1, raise it in 1 and leave it in 8 ... Partners keep the leading lab alive in
+    3 of the 7 seeds where it defaults without rescues" (MODEL_VERSION 0.64, 85% shortfall;
+    with 80% none, 4 and 6; 3, 2 and 5 at 0.61; 2, 4 and 4 at 0.58;
     2, 3 and 5 at 0.54;
     2, 4 and 4 at 0.49;
     at 0.44 they lowered
@@ -64,7 +66,14 @@ def test_rescues_lower_defaults_in_3_seeds_raise_them_in_2_and_leave_5(
     seeds = derive_seeds(PARAMS["base_seed"], PARAMS["seeds"])
     by = summary.pivot(index="seed", columns="rescues_enabled", values="defaults").loc[seeds]
     lower, higher = (by[True] < by[False]).sum(), (by[True] > by[False]).sum()
-    assert (lower, higher, len(seeds) - lower - higher) == (3, 2, 5)
+    assert (lower, higher, len(seeds) - lower - higher) == (1, 1, 8)
+    events = pd.read_parquet(cascade_build / "events.parquet")
+    leader = events[
+        events["event"].str.startswith("default") & (events["defaulter"] == PARAMS["shock.lab"])
+    ]
+    without = set(leader.loc[~leader["rescues_enabled"], "seed"])
+    kept_alive = without - set(leader.loc[leader["rescues_enabled"], "seed"])
+    assert (len(kept_alive), len(without)) == (3, 7)
 
 
 @pytest.mark.gallery
@@ -125,19 +134,21 @@ def test_phase_and_connectivity_captions_hold(sweeps_build: Path) -> None:
 
 
 @pytest.mark.gallery
-def test_the_leader_defaults_in_half_the_seeds_as_the_description_says(
+def test_the_leader_defaults_in_7_of_10_seeds_as_the_description_says(
     cascade_build: Path,
 ) -> None:
-    """The description: "the leading lab defaults without rescues in at least half of the 10
-    seeds, five to seven months after the shock ... the clouds that sold it take-or-pay
-    capacity bear losses from its default" (MODEL_VERSION 0.54: 9 of 10, months 17-19; 0.49:
-    months 18-19; about eight months at 0.31-0.44)."""
+    """The description: "the leading lab defaults without rescues in 7 of the 10 seeds,
+    seven to nine months after the shock ... the clouds that sold it take-or-pay capacity
+    bear losses from its default" (MODEL_VERSION 0.64, 85% shortfall: months 19-21; with
+    80%, 4 of 10; 0.54: 9 of 10, months 17-19; 0.49: months 18-19; about eight months at
+    0.31-0.44)."""
     events = pd.read_parquet(cascade_build / "events.parquet")
     ev = events[~events["rescues_enabled"]]
     leader = ev[ev["event"].str.startswith("default") & (ev["defaulter"] == PARAMS["shock.lab"])]
     months = leader.groupby("seed")["step"].min()
-    assert len(months) >= 5, months
-    assert (months - PARAMS["shock.month"]).between(5, 7).all(), months
+    assert len(months) == 7, months
+    after = months - PARAMS["shock.month"]
+    assert (after.min(), after.max()) == (7, 9), months
     losses = ev[ev["event"].isin(CONTAGION_LOSSES) & (ev["amount_lost"] > 0)]
     from_leader = losses[losses["defaulter"] == PARAMS["shock.lab"]]
     assert set(from_leader["seed"]) >= set(months.index)

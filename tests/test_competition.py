@@ -280,77 +280,88 @@ def test_a_lab_reprices_its_contracts_in_a_glut_at_most_once_an_interval() -> No
 
 # --- gallery captions (pytest -m gallery -k competition) ----------------------------------
 def check_price_war_caption(wars: pd.DataFrame) -> None:
-    """Converged labs: margin 45% → about 20% in a year → 13–14% by month 24 in every seed,
-    the leader's share from 75% to about a half; baseline: about 44% at 24 (43–45%)."""
+    """Converged labs: margin 44% → about 20% in a year → about 13% by month 24 in every seed
+    (12.5–13.5%), the leader's share from 75% to 41–45% (median 44%); baseline: about 43% at
+    24 (42.7–43.5%), the leader's share 47–57%. At 0.64.0: was 13–14%, about a half and
+    about 44% (0.54–0.61)."""
     margin = wars.pivot_table(index="step", columns=["world", "seed"], values="margin")
     converge, base = margin["capabilities converge"], margin["baseline"]
-    assert converge.loc[0].to_numpy() == pytest.approx(0.45, abs=0.01)
+    assert converge.loc[0].to_numpy() == pytest.approx(0.443, abs=0.005)
     assert 0.17 < converge.loc[12].median() < 0.23
-    assert converge.loc[24].min() > 0.125 and converge.loc[24].max() < 0.145
-    assert base.loc[24].min() > 0.425 and base.loc[24].max() < 0.455
-    share = wars[(wars["world"] == "capabilities converge") & (wars["step"] == 24)]
-    assert 0.45 < share["leader_share"].median() < 0.58
+    assert converge.loc[24].min() >= 0.125 and converge.loc[24].max() < 0.135
+    assert base.loc[24].min() > 0.425 and base.loc[24].max() < 0.435
+    at_24 = wars[wars["step"] == 24].set_index("world")["leader_share"]
+    share = at_24["capabilities converge"]
+    assert share.min() > 0.405 and share.max() < 0.455 and 0.435 < share.median() < 0.445
+    assert at_24["baseline"].min() > 0.465 and at_24["baseline"].max() < 0.575
+    assert wars.loc[wars["step"] == 0, "leader_share"].between(0.745, 0.755).all()  # "from 75%"
 
 
 def check_overbuild_caption(table: pd.DataFrame, gains: pd.Series) -> None:
-    """Overbuild on purpose does not pay the lab in cash (MODEL_VERSION 0.61): at 160%
-    coverage spot 3–11% below the baseline's in every seed and the leader $77–150B behind
-    (bills up ≈ $172B, resale and revenue back ≈ $90B); all out it defaults in 1 of 6 seeds
-    (month 37; bills 1.53× revenue and resale income, baseline 1.10–1.16×); the leader, the
-    other labs and the clouds lose, investors and vendors gain; the leader uses a quarter to
-    under half of the compute and resells mostly to the buyers beyond the labs. (At 0.58:
+    """Overbuild on purpose does not pay the lab in cash (MODEL_VERSION 0.64): at 160%
+    coverage spot from 5% below to 0.5% above the baseline's (below in 4 of 6 seeds) and the
+    leader $43–61B behind (bills up ≈ $120B, resale and revenue back ≈ $84B); all out it
+    survives in all 6 seeds, ≈ $190B behind (bills 1.12–1.18× revenue and resale income,
+    baseline 0.87–0.93×); the leader and the other labs lose, investors, vendors and clouds
+    gain; the leader uses about a fifth (17–24%) of the compute and resells mostly to the
+    buyers beyond the labs. At 0.64.0: at 0.61 3–11% below, $77–150B behind, all out
+    defaulting in 1 of 6 (month 37, 1.53×), clouds losing. (At 0.58:
     2–11% below, $77–156B behind, month 36, clouds gaining. At 0.54:
     1–14% below, $119–197B behind, all out failing in all 6 in months 33–49, clouds and
     investors losing; at 0.44: 1–7% below, $103–143B behind, all out failing in 5 of 6.)"""
     by = {w: g.set_index("seed") for w, g in table.groupby("world")}
     base, mine = by["baseline"], by["coverage 1.6"]
     spot = mine["spot years 3-5"] / base["spot years 3-5"] - 1
-    assert spot.max() < -0.025 and spot.min() > -0.115
+    assert spot.min() > -0.05 and spot.max() < 0.0055 and (spot < 0).sum() == 4
     kept = {w: (by[w]["leader retained"] - base["leader retained"]) / 1e9 for w in by}
-    assert kept["coverage 1.6"].max() < -76 and kept["coverage 1.6"].min() > -151
+    assert kept["coverage 1.6"].max() < -42.5 and kept["coverage 1.6"].min() > -61.5
     # the more it overbuilds, the less it keeps (medians)
     assert kept["coverage 1"].median() > kept["coverage 1.3"].median()
     assert kept["coverage 1.3"].median() > kept["coverage 1.6"].median()
+    assert kept["coverage 1.6"].median() > kept["all out"].median()
     assert (mine["leader defaulted"] == 0).all()
     income = ["resold to labs", "resold to outside", "leader revenue"]
     bills = (mine["leader compute bills"] - base["leader compute bills"]) / 1e9
     back = (mine[income].sum(axis=1) - base[income].sum(axis=1)) / 1e9
-    assert 170 < bills.median() < 180 and 85 < back.median() < 92
+    assert 115 < bills.median() < 125 and 80 < back.median() < 88
     out = by["all out"]
-    failed = out["leader defaulted"] > 0
-    assert failed.sum() == 1
-    assert out.loc[failed, "default month"].tolist() == [37]
-    assert (out.loc[failed, "leader value at 60"] == 0).all()
+    assert (out["leader defaulted"] == 0).all()  # "survives in all 6 seeds"
+    assert (out["leader value at 60"] > 0).all()
+    assert -200 < kept["all out"].median() < -180  # "about $190B less"
     burden = {w: by[w]["leader compute bills"] / by[w][income].sum(axis=1) for w in by}
-    assert burden["all out"][failed].between(1.525, 1.535).all()
-    assert burden["baseline"].between(1.095, 1.165).all()
-    assert gains["investors"] > 0 and gains["vendors"] > 0
-    assert gains["frontier-leader"] < 0 and gains["other labs"] < 0 and gains["clouds"] < 0
+    assert burden["all out"].between(1.115, 1.185).all()
+    assert burden["baseline"].between(0.865, 0.935).all()
+    assert gains["investors"] > 0 and gains["vendors"] > 0 and gains["clouds"] > 0
+    assert gains["frontier-leader"] < 0 and gains["other labs"] < 0
     used = table[table["leader defaulted"] == 0]["leader share of compute used years 3-5"]
-    assert used.min() > 0.25 and used.max() < 0.5  # a quarter to under half: not the main buyer
+    assert len(used) == len(table)
+    assert used.min() > 0.165 and used.max() < 0.245  # about a fifth: not the main buyer
     assert (mine["resold to outside"] > mine["resold to labs"]).all()
 
 
 def check_stargate_caption(sg: pd.DataFrame) -> None:
-    """The leader defaults in 5 of 6 seeds either way: the renter in months 41–44, the
-    Stargate lab in months 42–46; in the four seeds where both fail, the same month in three
-    and two months later in one; each survives in a seed where the other fails; owning at
-    most 4–11% of its compute (MODEL_VERSION 0.61; 4 of 6 at 0.58; in all 6 seeds within a
-    month at 0.54; the same month in every seed at 0.49)."""
+    """The leader survives the bust in all 6 seeds either way; the Stargate lab owns at most
+    3–7% of its compute; book equity bottoms at $5–7B in months 5–8, stays above $14B from
+    the bust on, ends at a median $25B (renter) and $37B (Stargate), higher as the Stargate
+    lab in 4 of 6 seeds, between $10B below and $17B above the renter. At 0.64.0: at 0.61 it
+    defaulted in 5 of 6 either way (months 41–46); 4 of 6 at 0.58; all 6 at 0.54."""
     defaults = sg.groupby(["world", "seed"])["defaulted"].max().groupby("world").sum()
-    assert defaults["pure renter"] == 5 and defaults["Stargate lab"] == 5
-    month = sg[sg["defaulted"] > 0].groupby(["world", "seed"])["step"].min()
-    renter, owner = month["pure renter"], month["Stargate lab"]
-    assert renter.min() == 41 and renter.max() == 44
-    assert owner.min() == 42 and owner.max() == 46
-    both = owner.index.intersection(renter.index)
-    assert len(both) == 4
-    lead = (owner[both] - renter[both]).to_numpy()
-    assert ((lead == 0).sum(), (lead == 2).sum()) == (3, 1)
-    assert len(owner.index.difference(both)) == 1 and len(renter.index.difference(both)) == 1
+    assert defaults["pure renter"] == 0 and defaults["Stargate lab"] == 0
+    assert sg["seed"].nunique() == 6
     owned = sg[sg["world"] == "Stargate lab"].groupby("seed")["infrastructure_share"].max()
-    assert owned.min() >= 0.04 and owned.max() < 0.115  # "4–11%", rounded
+    assert owned.min() >= 0.025 and owned.max() < 0.075  # "3–7%", rounded
     assert (sg[sg["world"] == "pure renter"]["infrastructure_share"] == 0).all()
+    equity = sg.pivot_table(index="step", columns=["world", "seed"], values="equity_usd") / 1e9
+    low = equity.min()
+    assert low.min() >= 5.0 and low.max() < 7.5  # "bottoms at $5–7B"
+    assert equity.idxmin().between(5, 8).all()  # "in months 5–8, before the bust"
+    assert (equity.loc[30:] > 14).all().all()  # "stays above $14B from the bust on"
+    end = equity.loc[equity.index.max()]
+    assert 24.5 < end["pure renter"].median() < 25.5  # "a median $25B as a renter"
+    assert 36.5 < end["Stargate lab"].median() < 37.5  # "$37B as the Stargate lab"
+    gap = end["Stargate lab"] - end["pure renter"]
+    assert (gap > 0).sum() == 4  # "higher as the Stargate lab in 4 of the 6 seeds"
+    assert gap.min() > -10.5 and gap.max() < 17.5  # "$10B below and $17B above"
 
 
 @pytest.mark.gallery
@@ -368,16 +379,27 @@ def test_competition_captions_are_true(tmp_path) -> None:
     gains = pd.read_csv(tmp_path / "overbuild_gains.csv", index_col="party")["gain_usd"]
     check_overbuild_caption(pd.read_csv(tmp_path / "overbuild.csv"), gains)
     check_stargate_caption(pd.read_csv(tmp_path / "stargate.csv"))
+    captions = " ".join(f.caption for f in competition.EXPERIMENT.figures)
+    for claim in (
+        "to about 13% by month 24 in every seed (12.5–13.5%)",
+        "the leader's share of end users from 75% to 41–45%",
+        "from 5% below to 0.5% above the baseline's",
+        "$43–61B less retained earnings",
+        "All out, it survives in all 6 seeds",
+        "the investors, the vendors and the clouds gain",
+        "the leading lab survives in all 6 seeds either way",
+    ):
+        assert claim in captions, claim
 
 
 @pytest.mark.gallery
 def test_overbuild_on_purpose_caption_is_true(tmp_path) -> None:
     """Overbuild on purpose with resale (experiments/overbuild.py): spot in years 3–5 about a
-    tenth below the baseline's (MODEL_VERSION 0.61: −11%; −10% at 0.58; −23% at 0.44; −5.7%
-    at 0.37; 0–5% above at 0.32–0.36; the named contracts already commit the leader); the lab
-    survives in 9 of the 10 seeds (all 10 at 0.58; it defaulted in all 10 until 0.57) with
-    retained earnings about $370B below the baseline leader's (no gain in cash; $390B at
-    0.58)."""
+    twentieth below the baseline's (MODEL_VERSION 0.64: −4.9%; −11% at 0.61; −10% at 0.58;
+    −23% at 0.44; −5.7% at 0.37; 0–5% above at 0.32–0.36; the named contracts already commit
+    the leader); the lab survives in all 10 seeds (9 of 10 at 0.61, all 10 at 0.58; it
+    defaulted in all 10 until 0.57) with retained earnings about $190B below the baseline
+    leader's (no gain in cash; $370B at 0.61, $390B at 0.58)."""
     from sim.gallery import BuildContext
 
     from .conftest import ROOT
@@ -389,12 +411,15 @@ def test_overbuild_on_purpose_caption_is_true(tmp_path) -> None:
     table = pd.read_csv(tmp_path / "overbuild_on_purpose.csv").set_index("variant")
     purpose, base = table.loc["overbuild on purpose"], table.loc["baseline"]
     rise = purpose["spot price years 3-5"] / base["spot price years 3-5"] - 1
-    assert -0.12 < rise < -0.08  # "about a tenth below the baseline's"
-    assert purpose["seeds in which the lab defaulted"] == 1  # "survives in 9 of the 10"
+    assert -0.06 < rise < -0.04  # "about a twentieth below the baseline's"
+    assert purpose["seeds in which the lab defaulted"] == 0  # "survives in all 10 seeds"
     assert base["seeds in which the lab defaulted"] == 0
-    # "about $370B below the baseline leader's" (the table is in USD billion)
+    # "about $190B below the baseline leader's" (the table is in USD billion)
     gap = purpose["lab retained earnings"] - base["lab retained earnings"]
-    assert -390 < gap < -350
+    assert -205 < gap < -180
+    captions = " ".join(f.caption for f in overbuild.EXPERIMENT.figures)
+    assert "about a twentieth below the baseline's" in captions
+    assert "survives in all 10 seeds" in captions and "about $190B below" in captions
 
 
 # --- the market's willingness to pay (issue 15: revenue responds to prices) -------------

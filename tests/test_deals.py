@@ -183,3 +183,37 @@ def test_a_revenue_share_pays_the_partner_its_share_of_the_labs_revenue(run) -> 
     paid = flows[flows["kind"] == "revenue_share_payment"]
     assert set(paid["payee"]) == {"hyper"}
     assert paid["amount"].sum() == pytest.approx(due["amount"].sum(), abs=1.0)
+
+
+def test_a_commitment_is_weighed_at_the_gpu_cost_when_its_build_is_ordered() -> None:
+    """The provider weighs a long commitment against the GPUs it will buy for it, ordered a
+    build lag before the start (or now, if that is sooner): at the vendors' price path then,
+    which falls with compute per dollar. A fake vendor whose price falls $1,000 a month."""
+    from types import SimpleNamespace
+
+    from sim.deals.capacity_commitment import commit, unit_cost
+
+    cfg = small_world()
+    lag = cfg.technology.build_lag_months
+    vendor = SimpleNamespace(
+        defaulted=False,
+        spec=SimpleNamespace(order_share=1.0),
+        unit_price=lambda t: 40_000.0 - 1_000.0 * t,
+    )
+    world = SimpleNamespace(cfg=cfg, vendors=[vendor], facility_cost=lambda t: 10_000.0)
+    weighed: list[float] = []
+
+    def accepts(default, value, gpus, price, start, term, t, cost):
+        weighed.append(cost)
+        return False
+
+    seller = SimpleNamespace(
+        quote_contract_price=lambda: 2.0,
+        buyer_default_probability=lambda buyer: 0.05,
+        accepts_commitment=accepts,
+    )
+    buyer = SimpleNamespace(name="lab")
+    assert commit(world, 2, buyer, seller, 1_000.0, 2 + lag + 10, 60, "far") is None
+    assert commit(world, 2, buyer, seller, 1_000.0, 3, 60, "near") is None
+    assert weighed[0] == unit_cost(world, 12) == 40_000.0 - 12_000.0 + 10_000.0
+    assert weighed[1] == unit_cost(world, 2) == 48_000.0

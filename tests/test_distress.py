@@ -230,14 +230,16 @@ def test_a_payout_never_takes_book_equity_below_zero() -> None:
     the month's covenant test, where it stayed for 11 months (months 34-44) with no
     breach and no decision. A distribution is limited to book equity (capital
     maintenance, :meth:`MarketAgent.distributable_usd`): its month-end equity is never
-    negative while it pays out, and it paid out in those months."""
+    negative while it pays out, and it paid out in those months. Since MODEL_VERSION 0.64
+    (the AA hyperscalers on bonds) it pays out its excess cash in months 23-33 of seed 2
+    (none after month 29 in seed 5), so the check is made there."""
     scenario = load_scenario(ROOT / "experiments" / "baseline.toml")
-    result = simulate(scenario, 5, 47)
+    result = simulate(scenario, 2, 47)
     agents = result.tables["agents"]
     bbb = agents[agents["agent_id"] == "hyperscaler-bbb"].set_index("step")
-    assert (bbb.loc[30:, "equity_usd"] >= -0.01).all()
+    assert (bbb.loc[20:, "equity_usd"] >= -0.01).all()
     events = result.tables["events"]
-    paid = events[(events["event"] == "excess_cash_payout") & (events["step"] >= 34)]
+    paid = events[(events["event"] == "excess_cash_payout") & (events["step"] >= 30)]
     assert (paid["defaulter"] == "hyperscaler-bbb").any()
 
 
@@ -592,10 +594,15 @@ def test_rescues_in_a_world_cost_less_than_the_losses_they_avoid() -> None:
 def test_a_chain_of_later_round_defaults_each_lost_money_to_an_earlier_round() -> None:
     """Issue 13's clearing check on a world where it is not vacuous: the connectivity sweep's
     shock with one partner per lab and lenders that call (no going-concern months, no
-    fire-sale discount; benchmarks/distress_figures.py LENDERS_CALL). Seed 2005 at
-    MODEL_VERSION 0.49.0: the three small neoclouds default in round 2 of month 19; every
-    default in round ≥ 2 carries a loss from an earlier-round defaulter of the same month.
-    (At 0.49.0 10 of seeds 2000-2015 reach round 2, 2000-2002 round 3. Seed 2010 gave round 2
+    fire-sale discount; benchmarks/distress_figures.py LENDERS_CALL). Seed 2010 at
+    MODEL_VERSION 0.64.0: the three small neoclouds default in round 2; every default in
+    round ≥ 2 carries a loss from an earlier-round defaulter of the same month. At 0.64.0
+    10 of seeds 2000-2015 reach round 2, 2007 round 3, and the Oracle-like cloud defaults in
+    round 2 in 6 of them; seed 2005, the seed until then, reaches round 1 only. At 0.60.1
+    seed 2005's three small neoclouds defaulted in round 2 of month 20. (At 0.60.1 10 of
+    seeds 2000-2015 reached round 2, 2000 round 4, 2002 round 3; at 0.60.0
+    seed 2005 reached round 1 only. At 0.49.0 10 of seeds 2000-2015 reached round 2,
+    2000-2002 round 3, seed 2005 in month 19. Seed 2010 gave round 2
     at 0.43-0.44, seed 2005 at 0.31 to 0.37, seed 2002 at 0.38.1, seed 2008 at 0.40.1, seed
     2011 at 0.25.)"""
     scenario = load_scenario(ROOT / "experiments" / "baseline.toml").with_overrides(
@@ -609,7 +616,7 @@ def test_a_chain_of_later_round_defaults_each_lost_money_to_an_earlier_round() -
             "cascade.fire_sale_discount": 0.0,
         }
     )
-    events = simulate(scenario, 2005, 30).tables["events"]
+    events = simulate(scenario, 2010, 30).tables["events"]
     defaults = events[events["event"].str.startswith("default")]
     assert defaults["round"].max() >= 2
     assert later_round_defaults_without_loss(events) == []
@@ -701,6 +708,9 @@ def test_a_debt_free_cloud_keeps_its_lenders_in_a_crash() -> None:
     safe = credit.lending_sentiment_for(model, "hyper")
     assert safe == pytest.approx(1.0)
     lender = max(model.investors, key=lambda i: i.loan_budget(1.0))
+    # the next month's budgets, before anything is lent (at 0.64 the bank lent $0.7B in the
+    # first month, more than its whole appetite at sentiment 0.1)
+    lender.start_month()
     assert lender.loan_budget(safe) > 5 * lender.loan_budget(model.sentiment) > 0
 
 

@@ -77,6 +77,15 @@ def test_revolver_draw_covers_the_shortfall_within_its_limit_and_the_base() -> N
 BUST_SEEDS = derive_seeds(14, 5)  # experiments/valuations.py's telecom-bust seeds
 
 
+@pytest.mark.xfail(
+    reason="MODEL_VERSION 0.64 (the AA hyperscalers on bonds leave the lenders' budgets to "
+    "the neoclouds): in none of derive_seeds(14, 12) of this world, nor with a zero cash "
+    "buffer, a 60-70k vendor-second ceiling or lender appetites of 0.02-0.03, does a solvent "
+    "neocloud run short of cash in the first 15-23 months, so there is no case for the "
+    "revolver to rescue; the rule itself is tested by "
+    "test_revolver_draw_covers_the_shortfall_within_its_limit_and_the_base",
+    strict=True,
+)
 def test_a_solvent_neocloud_draws_its_revolver_instead_of_missing_a_payment() -> None:
     """The telecom bust, valuations seed 3 (MODEL_VERSION 0.46.2): small neoclouds with
     about $3.7B of book equity each missed a payment in month 14, long before the bust
@@ -87,20 +96,24 @@ def test_a_solvent_neocloud_draws_its_revolver_instead_of_missing_a_payment() ->
     insolvency found in clearing). From MODEL_VERSION 0.50.0 lenders ration the month's
     requests together and the small neoclouds get their buffer; the case is kept with
     lenders that serve borrowers in visiting order (``credit_rationing.rule`` first_come).
-    From MODEL_VERSION 0.61.1 vendor-second's opening ceiling is 42k a month (fitted to AMD's
-    2025 revenue) and no small neocloud runs short in the first 15 months of any of the 12
-    seeds ``derive_seeds(14, 12)``; the case is kept with the earlier 50k ceiling."""
+    At MODEL_VERSION 0.60.1 (labs10: the labs' costs and network effects) valuations seed 3
+    had no early default without the revolver; seed 2 had one, a missed payment in month 14,
+    and drew the revolver instead with it, so the test uses seed 2. From MODEL_VERSION
+    0.61.1 vendor-second's opening ceiling is 42k a month (fitted to AMD's 2025 revenue) and
+    no small neocloud runs short in the first 15 months of any of the 12 seeds
+    ``derive_seeds(14, 12)``; the case is kept with the earlier 50k ceiling (at 0.63, with
+    both changes, seeds 2 and 6 of ``derive_seeds(14, 8)`` show it)."""
     scenario = load_scenario(ROOT / "sim" / "scenarios" / "telecom_bust.toml").with_overrides(
         {
             "credit_rationing.rule": "first_come",
             "chip_vendors.vendor-second.production_ceiling_units_per_month": 50_000,
         }
     )
-    off = run_model(scenario.with_overrides({"revolver.enabled": False}), BUST_SEEDS[2], 15)
+    off = run_model(scenario.with_overrides({"revolver.enabled": False}), BUST_SEEDS[1], 15)
     early = [e for e in off.events if str(e["event"]).startswith("default")]
     assert early and {e["event"] for e in early} == {"default_illiquid"}
     assert {e["instrument"] for e in early} == {"missed_payment"}
-    on = run_model(scenario, BUST_SEEDS[2], 15)
+    on = run_model(scenario, BUST_SEEDS[1], 15)
     assert not [e for e in on.events if str(e["event"]).startswith("default")]
     draws = [e for e in on.events if e["event"] == REVOLVER_DRAW]
     assert draws and all(float(e["amount_lost"]) > 0 for e in draws)

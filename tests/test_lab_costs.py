@@ -12,9 +12,14 @@ from sim.agents import Lab
 from .fakes import FakeMarket
 
 
-def lab_with(share: float, cut: float) -> Lab:
+def lab_with(share: float, cut: float, elasticity: float = 1.0) -> Lab:
     market = FakeMarket()
-    market.cfg = market.cfg.with_overrides({"lab_costs.opex_downward_adjustment_per_month": cut})
+    market.cfg = market.cfg.with_overrides(
+        {
+            "lab_costs.opex_downward_adjustment_per_month": cut,
+            "lab_costs.opex_revenue_elasticity": elasticity,
+        }
+    )
     spec = market.cfg.labs[0].model_copy(update={"other_opex_share_of_revenue": share})
     return Lab(market.model, market, "lab-a", spec, demand_share=1.0)
 
@@ -56,3 +61,23 @@ def test_costs_lie_between_the_target_and_last_months_costs(
         assert min(target, last) - 1e-3 <= cost <= max(target, last) + 1e-3
         assert cost >= target - 1e-3  # never below what the business needs now
         last = cost
+
+
+def test_costs_grow_slower_than_revenue_at_an_elasticity_below_one() -> None:
+    """Operating leverage: at elasticity 0.55 (Anderson, Banker and Janakiraman 2003) a lab
+    whose revenue grows 4× needs 4^0.55 ≈ 2.14× its opening costs, not 4×."""
+    lab = lab_with(share=0.5, cut=0.1, elasticity=0.55)
+    assert month(lab, 1e9) == pytest.approx(0.5e9)  # the opening month sets the scale
+    assert month(lab, 4e9) == pytest.approx(0.5e9 * 4.0**0.55)
+    assert month(lab, 4e9) / 4e9 < 0.27  # the cost share of revenue fell from 0.5 to 0.27
+    # a fall below the opening scale: the need falls less than revenue (the sticky path
+    # then closes a tenth of the gap a month from last month's costs)
+    assert lab.opex_needed(0.5e9) == pytest.approx(0.5e9 * 0.5**0.55)
+    assert lab.opex_needed(0.5e9) > 0.5 * 0.5e9
+
+
+def test_the_opening_revenue_sets_the_scale_whatever_comes_after() -> None:
+    lab = lab_with(share=0.3, cut=1.0, elasticity=0.5)
+    assert month(lab, 0.0) == 0.0  # no revenue yet: no scale, no costs
+    assert month(lab, 2e9) == pytest.approx(0.6e9)
+    assert month(lab, 8e9) == pytest.approx(0.6e9 * 2.0)  # (8 / 2)^0.5 = 2

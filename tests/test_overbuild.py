@@ -60,11 +60,13 @@ def test_preemption_makes_a_glut_while_demand_still_grows() -> None:
     At 0.39 (labs6's faster lab demand alone) it failed: no seed reached a glut; the vendors'
     capacity in H100-equivalents (0.42) brought it back: at 0.44 seed 2 had 8 months below
     cost from month 23. Since 0.48 pre-emption is not scaled by Tobin's q and the world's
-    weight is 1 (a cloud keeps its share of the industry's pipeline; it was 6)."""
+    weight is 1 (a cloud keeps its share of the industry's pipeline; it was 6). At 0.60.1
+    (labs10: lab costs, network effects) seed 2 has 3 months below cost; 7 of seeds 1-10
+    have 6 or more (seed 3: 11 months from month 20, 2 of 9 clouds defaulted before)."""
     glut = load_scenario(ROOT / "experiments" / "endogenous_glut.toml")
     assert glut.demand.regime == "boom"
     assert glut.investment.preemption_weight >= 1
-    seed = 2
+    seed = 3
     tables = simulate(glut, seed).tables
     model, agents = tables["model"], tables["agents"]
     clouds = agents.loc[agents["agent_type"] == "Cloud", "agent_id"].nunique()
@@ -111,9 +113,9 @@ def test_overbuild_series_definitions() -> None:
 @pytest.mark.gallery
 def test_endogenous_glut_caption_is_true(tmp_path) -> None:
     """Boom, no bust: with pre-emption weight 1 spot stays below full cost for 6 months or
-    more in 6 of the 10 seeds (6–10 months), without it in none (at most 3 months)
-    (MODEL_VERSION 0.61; 5 of 10 at 0.58, 1 of 10 at 0.54, 2 at 0.49; 7 and 3 of 10 at 0.44
-    with weight 6 and q-scaled pre-emption)."""
+    more in 7 of the 10 seeds (7–14 months), without it never below full cost in any seed
+    (MODEL_VERSION 0.64; 6 of 10 at 0.61, 5 of 10 at 0.58, 1 of 10 at 0.54, 2 at 0.49; 7 and
+    3 of 10 at 0.44 with weight 6 and q-scaled pre-emption)."""
     sys.path.insert(0, str(ROOT / "experiments"))
     import overbuild
 
@@ -125,7 +127,11 @@ def test_endogenous_glut_caption_is_true(tmp_path) -> None:
     assert strong == 1.0
     assert seeds == 10
     with_preemption = longest[weight == strong]
-    assert sorted(with_preemption[with_preemption >= 6].tolist()) == [6, 7, 7, 8, 10, 10]
-    assert (longest[weight == 0.0] >= 6).sum() == 0
-    assert longest[weight == 0.0].max() <= 3
+    # "in 7 of the 10 seeds (7–14 months)"
+    assert sorted(with_preemption[with_preemption >= 6].tolist()) == [7, 9, 10, 12, 12, 13, 14]
+    # "without pre-emption it never falls below full cost in any seed"
+    assert (longest[weight == 0.0] == 0).all()
+    captions = " ".join(f.caption for f in overbuild.EXPERIMENT.figures)
+    assert "6 months or more in 7 of the 10 seeds (7–14 months)" in captions
+    assert "without pre-emption it never falls below full cost in any seed" in captions
     assert (tmp_path / "endogenous_glut.png").exists()

@@ -124,6 +124,35 @@ def test_segment_logit_reproduces_opening_shares_and_the_edge_moves_enterprise_o
     assert edged.utility(p) == pytest.approx(b.utility(p))
 
 
+def test_a_lab_that_gains_a_segment_gains_appeal_there_by_the_network_weight() -> None:
+    """Network externalities (Katz and Shapiro 1985): a lab's appeal to a segment's buyers
+    rises by ``network_weight`` × the share of the segment it has gained since the start;
+    it loses as much appeal when it loses customers, none in the other segment, and none
+    at all with the weight 0."""
+    market = FakeMarket(cfg=small_world(**{"competition.network_weight": 2.0}))
+    lab = make_lab(market, "lab-a", 0.5, enterprise_revenue_share=0.4)
+    p = lab.reference_price
+    before = {s: lab.utility(p, s) for s in lab.segments}
+    lab.customers["enterprise"] += 0.1
+    assert lab.utility(p, "enterprise") == pytest.approx(before["enterprise"] + 2.0 * 0.1)
+    assert lab.utility(p, "consumer") == pytest.approx(before["consumer"])
+    lab.customers["consumer"] -= 0.2
+    assert lab.utility(p, "consumer") == pytest.approx(before["consumer"] - 2.0 * 0.2)
+    flat = FakeMarket(cfg=small_world(**{"competition.network_weight": 0.0}))
+    other = make_lab(flat, "lab-a", 0.5, enterprise_revenue_share=0.4)
+    other.customers["enterprise"] += 0.1
+    assert other.network_appeal("enterprise") == 0.0
+
+
+def test_network_effects_make_a_gaining_lab_gain_faster() -> None:
+    """In a world where lab-b's enterprise edge wins it buyers, increasing returns carry it
+    further: its share after a year is larger with a network weight than without."""
+    base = {"labs.lab-b.enterprise_edge": 1.0}
+    without = lab_b_share(**base, **{"competition.network_weight": 0.0})
+    with_network = lab_b_share(**base, **{"competition.network_weight": 3.0})
+    assert with_network > without
+
+
 # --- a world --------------------------------------------------------------------------------
 def lab_b_share(**overrides: object) -> float:
     tables = simulate(small_world(**{"run.months": 12, **overrides}), 1).tables

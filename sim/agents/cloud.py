@@ -296,19 +296,28 @@ class Cloud(MarketAgent):
         """Tobin's q of a new GPU bought at ``unit_cost`` USD (chip and facility): the
         present value of its expected cash margin over its service life, over its cost.
 
-        ECONOMICS.md §4: ``Σ_k (p̂_k u − c_op) h / (1 + r)^k``, with p̂ the expected price
-        falling with compute per dollar (new chips undercut old ones), u the expected
+        ECONOMICS.md §4: ``Σ_k max(p̂_k u − c_op, 0) h / (1 + r)^k``, with u the expected
         utilisation, c_op the cash operating cost, h hours a month, r the cloud's own cost of
-        capital (its borrowing rate, at least the world's cost of capital)."""
+        capital (its borrowing rate, at least the world's cost of capital). The expected
+        price p̂_k follows the full cost of a new GPU-hour k months on
+        (:func:`costs.full_cost_path`): the newest vintage sets the price and older ones earn
+        a quasi-rent over their cash cost until it falls below it, when they stand idle
+        (Salter 1960, *Productivity and Technical Change*, ch. 4-5: the vintage model). The
+        full cost falls with compute per dollar in its capital part and not in its cash
+        operating cost. Until MODEL_VERSION 0.59 p̂_k fell at the full rate of compute per
+        dollar (1.4× a year: a price 7.5× lower at the end of a 6-year life, below the cash
+        cost from about year 4) and a margin below the cash cost counted as a loss, so q was
+        0.4-0.5 in 2025 at a spot price 1.7× the full cost and about 0 by 2030 (a cloud
+        saw no return in building at any price then)."""
         cfg = self.market.cfg
         tech, inv = cfg.technology, cfg.investment
         months = np.arange(1, tech.chip_life_months + 1)
         rate = max(self.spec.interest_rate_per_year, tech.cost_of_capital_per_year)
         discount = (1 + rate) ** (-months / 12)
-        price = self.expected_price() * tech.compute_per_dollar_growth_per_year ** (-months / 12)
-        margin = (price * inv.expected_utilisation - tech.operating_cost_usd_per_gpu_hour) * (
-            cfg.market.hours_per_month
-        )
+        price = self.expected_price() * costs.full_cost_path(cfg, step, tech.chip_life_months)
+        margin = np.maximum(
+            price * inv.expected_utilisation - tech.operating_cost_usd_per_gpu_hour, 0.0
+        ) * (cfg.market.hours_per_month)
         return float(np.sum(margin * discount)) / unit_cost if unit_cost > 0 else 0.0
 
     def in_glut(self, step: int) -> bool:
@@ -785,8 +794,14 @@ class Cloud(MarketAgent):
         it holds). A delayed-draw term loan is committed when the build is ordered and drawn
         as chips arrive (data-centre project finance; Yescombe, Principles of Project
         Finance, 2014, ch. 14); a line it no longer needs is given back, as borrowers cut
-        unused commitments that cost a fee (Sufi 2009)."""
+        unused commitments that cost a fee (Sufi 2009). A bond issuer (:attr:`issues_bonds`)
+        without ``project_finance`` arranges none: an AA firm funds its capex from retained
+        income and unsecured bonds (:meth:`borrowing_wanted`), not non-recourse project
+        loans, which are for builders whose collateral is the project (Yescombe 2014, ch. 1;
+        Esty 2004)."""
         undrawn = self.undrawn_credit_usd()
+        if self.issues_bonds and not self.spec.project_finance:
+            return -undrawn
         need = (
             self.capex_shortfall_usd(step, order_usd)
             + self.market.cfg.finance.cash_buffer_months * self.costs_usd

@@ -67,6 +67,7 @@ class Lab(MarketAgent):
         self.revenue_usd = 0.0
         self.costs_usd = 0.0  # cash costs of the month (compute bills + other opex)
         self.opex_usd = 0.0  # operating costs other than compute, last charged, USD/month
+        self.opex_reference_usd = 0.0  # revenue its opex share is measured at, USD/month
         self.partners: list[str] = []
         self.traded_mark: tuple[int, float] | None = None  # (month, valuation) of a secondary
         # --- competition (issue 15) ---
@@ -91,6 +92,7 @@ class Lab(MarketAgent):
             s: math.log(max(self.customers[s], 1e-12) / demand_share) for s in self.segments
         }
         self.segment_appeal["enterprise"] += spec.enterprise_edge
+        self.opening_customers = dict(self.customers)  # its segment shares at the start
         self.share_history: list[float] = [demand_share]
         self.idle_share = 0.0  # share of its contracted capacity left idle last month
         self.training_gpus = 0.0  # GPUs that trained models last month
@@ -201,13 +203,29 @@ class Lab(MarketAgent):
         ``enterprise_edge`` among enterprise buyers)."""
         comp = self.market.cfg.competition
         rel = price / self.reference_price if self.reference_price > 0 else 1.0
-        appeal = self.segment_appeal[segment] if segment is not None else 0.0
+        appeal = (
+            0.0 if segment is None else self.segment_appeal[segment] + self.network_appeal(segment)
+        )
         return (
             self.brand
             + appeal
             + comp.capability_weight * math.log(self.capability)
             - comp.price_weight * math.log(rel)
         )
+
+    def network_appeal(self, segment: str) -> float:
+        """What the lab's installed base in ``segment`` adds to its appeal there, log-odds:
+        ``competition.network_weight`` × (its share of the segment's customers − its opening
+        share). Network externalities and increasing returns to adoption (Katz and Shapiro
+        1985, AER 75; Arthur 1989, EJ 99): the more of a segment's users build on a lab's
+        models (integrations, tooling, developers' habits), the more a new buyer gains from
+        choosing it, so a lab that gains a segment gains it faster. Measured from the opening
+        shares, which the brand constants already reproduce (so the opening logit is
+        unchanged); 0 with the weight 0."""
+        weight = self.market.cfg.competition.network_weight
+        if weight == 0.0:
+            return 0.0
+        return weight * (self.customers[segment] - self.opening_customers[segment])
 
     def reconsider_rate(self, segment: str) -> float:
         """Share of its customers in ``segment`` who reconsider their lab this month: the
@@ -295,18 +313,35 @@ class Lab(MarketAgent):
     def operating_costs(self) -> float:
         """This month's operating costs other than compute (staff, research, sales), USD.
 
-        They rise with the business at once, to ``other_opex_share_of_revenue`` × revenue;
+        They rise with the business at once, to what its revenue needs (:meth:`opex_needed`);
         when revenue falls they close only ``lab_costs.opex_downward_adjustment_per_month`` of
         the gap each month: staff and research programmes are committed ahead, so costs are
         sticky on the way down (Anderson, Banker and Janakiraman 2003, "Are selling, general,
         and administrative costs 'sticky'?", J. Accounting Research 41; the speed is our own
         estimate). A lab whose revenue collapses keeps paying most of its costs for months.
         Records the amount as the lab's latest operating costs."""
-        target = self.revenue_usd * self.spec.other_opex_share_of_revenue
+        target = self.opex_needed(self.revenue_usd)
         cut = self.market.cfg.lab_costs.opex_downward_adjustment_per_month
         last = self.opex_usd
         self.opex_usd = target if target >= last else last - cut * (last - target)
         return self.opex_usd
+
+    def opex_needed(self, revenue_usd: float) -> float:
+        """Operating costs other than compute the lab needs at a monthly revenue of
+        ``revenue_usd``, USD/month: ``other_opex_share_of_revenue`` of its opening revenue
+        (its first month with revenue), scaled by ``(revenue ÷ opening)^β`` with β =
+        ``lab_costs.opex_revenue_elasticity``. Staff, research and sales grow slower than
+        revenue (operating leverage): SG&A rises 0.55% for a 1% rise in sales (Anderson,
+        Banker and Janakiraman 2003, J. Accounting Research 41). β = 1 is a fixed share of
+        revenue."""
+        if self.opex_reference_usd <= 0.0:
+            self.opex_reference_usd = max(revenue_usd, 0.0)
+        share = self.spec.other_opex_share_of_revenue
+        if self.opex_reference_usd <= 0.0 or revenue_usd <= 0.0:
+            return share * max(revenue_usd, 0.0)
+        beta = self.market.cfg.lab_costs.opex_revenue_elasticity
+        # share × ref × (revenue / ref)^β, written so that no ratio of tiny numbers overflows
+        return share * self.opex_reference_usd ** (1.0 - beta) * revenue_usd**beta
 
     def record_costs(self, usd: float) -> None:
         """The month's cash costs (compute bills and other operating costs), USD."""

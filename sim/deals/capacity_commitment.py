@@ -15,7 +15,10 @@ from sim.instruments import CapacityContract
 
 
 def unit_cost(world: DealWorld, t: int) -> float:
-    """USD of one new GPU online (order-share-weighted vendor list price plus facility)."""
+    """USD of one new GPU online, ordered in month ``t`` (order-share-weighted vendor list
+    price plus facility; for a later month, the vendors' cost-and-margin path then with
+    today's premium: the fall of the cost per H100-equivalent is known, the scarcity is
+    expected to last)."""
     vendors = [v for v in world.vendors if not v.defaulted] or list(world.vendors)
     shares = sum(v.spec.order_share for v in vendors)
     chip = sum(v.unit_price(t) * v.spec.order_share for v in vendors) / shares
@@ -39,8 +42,11 @@ def commit(
     price = max(seller.quote_contract_price(), mkt.price_floor_usd_per_gpu_hour)
     value = gpus * price * mkt.hours_per_month * term_months * mkt.take_or_pay_share
     default = seller.buyer_default_probability(buyer)
+    # the GPUs are bought when the build for the start is ordered, a build lag before it
+    # (or now): at the vendors' price path then (Cloud.commitment_value discounts it)
+    built = max(t, start - world.cfg.technology.build_lag_months)
     if not seller.accepts_commitment(
-        default, value, gpus, price, start, term_months, t, unit_cost(world, t)
+        default, value, gpus, price, start, term_months, t, unit_cost(world, built)
     ):
         return None
     contract = CapacityContract(
