@@ -78,8 +78,8 @@ BUST_SEEDS = derive_seeds(14, 5)  # experiments/valuations.py's telecom-bust see
 
 
 @pytest.mark.xfail(
-    reason="MODEL_VERSION 0.64 (the AA hyperscalers on bonds leave the lenders' budgets to "
-    "the neoclouds): in none of derive_seeds(14, 12) of this world, nor with a zero cash "
+    reason="MODEL_VERSION 0.64 (the calibrated world; cause not traced): in none of "
+    "derive_seeds(14, 12) of this world, nor with a zero cash "
     "buffer, a 60-70k vendor-second ceiling or lender appetites of 0.02-0.03, does a solvent "
     "neocloud run short of cash in the first 15-23 months, so there is no case for the "
     "revolver to rescue; the rule itself is tested by "
