@@ -169,7 +169,7 @@ def test_sentiment_falls_a_fifth_within_six_months_of_the_telecom_bust_before_an
     At 0.64.0 (the calibrated world) small neoclouds default in months 24-26 of seed 14, when
     the price has fallen to about 1.5 x full cost and their equity has run down (5 of seeds
     1-20 have a default before the bust in month 30, and seed 1 in its month; in the other
-    15 sentiment falls to 0.47-0.81 of its month-29 level within 6 months, 14 of them by 20%
+    14 sentiment falls to 0.47-0.81 of its month-29 level within 6 months, 12 of them by 20%
     or more), so the test reads seed 2: no default, sentiment at 0.69."""
     bust = load_scenario(ROOT / "sim" / "scenarios" / "telecom_bust.toml")
     month = bust.demand.bust_month
