@@ -304,7 +304,7 @@ class Cloud(MarketAgent):
         a quasi-rent over their cash cost until it falls below it, when they stand idle
         (Salter 1960, *Productivity and Technical Change*, ch. 4-5: the vintage model). The
         full cost falls with compute per dollar in its capital part and not in its cash
-        operating cost. Until MODEL_VERSION 0.59 p̂_k fell at the full rate of compute per
+        operating cost. Before MODEL_VERSION 0.64 p̂_k fell at the full rate of compute per
         dollar (1.4× a year: a price 7.5× lower at the end of a 6-year life, below the cash
         cost from about year 4) and a margin below the cash cost counted as a loss, so q was
         0.4-0.5 in 2025 at a spot price 1.7× the full cost and about 0 by 2030 (a cloud
