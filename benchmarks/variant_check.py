@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import issue16_must_show as issue16
 
+from sim.calibration import in_range_count, within_factor_2_count
 from sim.cli import main as computesim
 from sim.config import ConfigError, parse_settings
 
@@ -40,8 +41,8 @@ def calibration_summary(settings: list[str], seeds: int, out: Path) -> None:
     if code != 0:
         raise SystemExit(code)
     report = pd.read_csv(out / "report.csv")
-    inside = int(report["in_range"].sum())
-    beyond = int((~report["ratio"].between(0.5, 2.0)).sum())
+    inside = in_range_count(report)
+    beyond = len(report) - within_factor_2_count(report["ratio"])
     print(f"\nIN RANGE {inside} of {len(report)}; beyond a factor of 2: {beyond}")
     for row in report[~report["in_range"]].itertuples():
         print(

@@ -856,6 +856,12 @@ def in_range_count(report: pd.DataFrame) -> int:
     return int(report["in_range"].sum())
 
 
+def within_factor_2_count(ratios: pd.Series) -> int:
+    """Targets whose model ÷ record ratio lies within a factor of 2 (0.5–2; issue 17's
+    "none off by more than a factor of 2")."""
+    return int(ratios.between(0.5, 2.0).sum())
+
+
 def format_number(x: float) -> str:
     """A figure for the table: 3 significant digits, or ``—`` when missing."""
     if not math.isfinite(x):

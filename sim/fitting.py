@@ -64,6 +64,7 @@ from sim.calibration import (
     measures_digest,
     plan_calibration,
     run_calibration,
+    within_factor_2_count,
 )
 from sim.config import (
     ConfigError,
@@ -888,8 +889,8 @@ def sample_counts(table: pd.DataFrame) -> pd.DataFrame:
                 "count": len(rows_),
                 "default_in_range": int(rows_["default_in_range"].sum()),
                 "fitted_in_range": int(rows_["fitted_in_range"].sum()),
-                "default_within_factor_2": int(rows_["default_ratio"].between(0.5, 2.0).sum()),
-                "fitted_within_factor_2": int(rows_["fitted_ratio"].between(0.5, 2.0).sum()),
+                "default_within_factor_2": within_factor_2_count(rows_["default_ratio"]),
+                "fitted_within_factor_2": within_factor_2_count(rows_["fitted_ratio"]),
             }
         )
     return pd.DataFrame(rows)
