@@ -14,8 +14,10 @@ unit), so payments are exact at any size.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
+
+import numpy as np
 
 from sim.instruments import (
     CapacityContract,
@@ -24,6 +26,7 @@ from sim.instruments import (
     EquityStake,
     InstrumentBook,
     Loan,
+    instalments_due,
 )
 from sim.ledger import (
     CENTS_PER_USD,
@@ -35,7 +38,7 @@ from sim.ledger import (
     Line,
     to_cents,
 )
-from sim.settlement import Obligation, ObligationBook
+from sim.settlement import Obligation, ObligationBatch, ObligationBook, PaymentGroup
 
 CUSTOMERS = "world:customers"  # end users of AI services
 OUTSIDE_BUYERS = "world:outside-buyers"  # buyers of compute beyond the frontier labs
@@ -47,6 +50,9 @@ OTHER_BUSINESS = "world:other-business"  # a hyperscaler's non-AI businesses
 ADMINISTRATORS = "world:administrators"  # where default costs go
 SHAREHOLDERS = "world:shareholders"  # shareholders outside the model (founders, the public)
 DEPOSITORS = "world:money-market"  # who pays interest on cash (Treasury bills, banks)
+
+_COLUMN_RATES = (float, np.float64)
+"""Types of a loan's rate that :meth:`Books.service_loans` computes as a column."""
 
 OPERATING_FLOWS = frozenset(
     {
@@ -293,7 +299,7 @@ class Books:
                 vintage.facility_cost_cents += cents
                 vintage.facility_book_cents += cents
 
-    def pay_all(self, t: int, obligations: list[Obligation]) -> None:
+    def pay_all(self, t: int, obligations: Sequence[Obligation | ObligationBatch]) -> None:
         """Pay ``obligations`` (all of one debtor's, closed) in full, grouped: one posting per
         (creditor, kind of payment) for their sum, in the order the groups first arose. A
         group of one keeps its instrument; a larger one posts with instrument
@@ -301,45 +307,55 @@ class Books:
         ledger's allocations (:meth:`~sim.ledger.Ledger.allocations`), so every payment
         still resolves to its instruments. The books end exactly as with one posting per
         obligation (integer cents); the flow log is shorter (about five times, default world).
+        An :class:`~sim.settlement.ObligationBatch` is paid as its parts would be, from its
+        groups, without making the parts.
         """
         # grouped by (creditor, the flow owed): the same groups, in the same order, as by
         # (creditor, kind of payment), since each accrual has its own kind of payment
         # (PAYMENT_FOR_ACCRUAL is one to one) and an outside creditor's obligation is owed
-        # as the payment itself
-        groups: dict[tuple[str, Flow], list[Obligation]] = {}
+        # as the payment itself. Each group: the cents and the instrument of each part.
+        groups: dict[tuple[str, Flow], tuple[list[int], list[str]]] = {}
+        debtor = ""
         for ob in obligations:
             if ob.cents > 0:
+                debtor = ob.debtor
+                if type(ob) is ObligationBatch:
+                    for part in ob.groups:
+                        key = (part.creditor, part.flow)
+                        group = groups.get(key)
+                        if group is None:
+                            groups[key] = (list(part.cents), list(part.instruments))
+                        else:
+                            group[0].extend(part.cents)
+                            group[1].extend(part.instruments)
+                    continue
                 key = (ob.creditor, ob.flow)
                 group = groups.get(key)
                 if group is None:
-                    groups[key] = [ob]
+                    groups[key] = ([ob.cents], [ob.instrument])
                 else:
-                    group.append(ob)
+                    group[0].append(ob.cents)
+                    group[1].append(ob.instrument)
         ledger = self.ledger
         outside: set[str] = set()  # creditors outside the system among them
-        for (creditor, owed), group in groups.items():
+        for (creditor, owed), (cents, instruments) in groups.items():
             # Obligation.payment_flow, once per group
             if creditor.startswith(WORLD_PREFIX):
                 flow = owed
                 outside.add(creditor)
             else:
                 flow = PAYMENT_FOR_ACCRUAL[owed]
-            if len(group) == 1:
-                ob = group[0]
-                ledger.post_cents(t, ob.debtor, creditor, ob.cents, flow, ob.instrument)
+            if len(cents) == 1:
+                ledger.post_cents(t, debtor, creditor, cents[0], flow, instruments[0])
                 continue
-            debtor = group[0].debtor
-            total = sum([ob.cents for ob in group])
-            ledger.post_cents(t, debtor, creditor, total, flow, GROUPED)
-            ledger.allocate_each(
-                t, debtor, creditor, flow, [(o.cents, o.instrument) for o in group]
-            )
+            ledger.post_cents(t, debtor, creditor, sum(cents), flow, GROUPED)
+            ledger.allocate_columns(t, debtor, creditor, flow, cents, instruments)
         unpaid, facility_for = self.unpaid_external_usd, self._facility_for
         for ob in obligations:  # in the order they arose, as one posting each would
             cents = ob.cents
             if cents > 0:  # Books._paid, inlined
                 ob.cents = 0
-                if ob.creditor in outside:
+                if outside and type(ob) is Obligation and ob.creditor in outside:
                     unpaid[ob.debtor] -= cents / CENTS_PER_USD
                     vintage = facility_for.get(ob.instrument)
                     if vintage is not None:
@@ -348,7 +364,7 @@ class Books:
 
     def pay_in_full(self, t: int, debtor: str) -> None:
         """``debtor`` pays everything it owes (its cash must cover it)."""
-        self.pay_all(t, self.obligations.close(debtor))
+        self.pay_all(t, self.obligations.take(debtor))
         self.unpaid_external_usd[debtor] = 0.0
 
     def settle_what_can_be_paid(self, t: int) -> None:
@@ -369,7 +385,7 @@ class Books:
                 if owed is None:
                     owed = owed_by[debtor] = self.obligations.owed_cents(debtor)
                 if 0 < owed <= self.ledger.balance_cents(debtor):
-                    self.pay_all(t, self.obligations.close(debtor))
+                    self.pay_all(t, self.obligations.take(debtor))
                     del owed_by[debtor]
                     progress = True
         for name in self.unpaid_external_usd:
@@ -499,9 +515,192 @@ class Books:
     def service_loans(self, t: int, loans: Iterable[Loan]) -> list[tuple[Loan, float, float]]:
         """The month's debt service, in one pass over ``loans`` in order: each active loan's
         interest and scheduled principal fall due (as :meth:`accrue` books them: the same
-        postings in the same order, made in one :meth:`~sim.ledger.Ledger.post_instalments`
-        call), and a loan paid down to half a cent closes. Returns (loan, interest,
-        principal) in USD for each loan serviced."""
+        postings and obligations in the same order), and a loan paid down to half a cent
+        closes. Returns (loan, interest, principal) in USD for each loan serviced.
+
+        The instalments of plain :class:`~sim.instruments.Loan` loans are computed as columns
+        (:func:`~sim.instruments.instalments_due`) and booked with
+        :meth:`~sim.ledger.Ledger.post_instalment_columns`; any other loan (a convertible
+        note, a loan whose amounts are numpy scalars) by :meth:`_instalment`, one at a time,
+        in its place. Both give the same doubles and cents as :meth:`service_each`, which
+        books one loan at a time (a property test holds them equal)."""
+        active = [loan for loan in loans if loan.active]
+        n = len(active)
+        if n == 0:
+            return []
+        plain = Loan
+        # a plain loan with float amounts (its rate a float or a numpy float64) is a column
+        # entry; anything else is computed by its own methods in its place
+        odd = [
+            i
+            for i, loan in enumerate(active)
+            if type(loan) is not plain
+            or type(loan.outstanding) is not float
+            or type(loan.principal) is not float
+            or type(loan.rate_per_year) not in _COLUMN_RATES
+        ]
+        due = instalments_due(
+            t,
+            np.array([loan.outstanding for loan in active], dtype=np.float64),
+            np.array([loan.rate_per_year for loan in active], dtype=np.float64),
+            np.array([loan.principal for loan in active], dtype=np.float64),
+            np.array([loan.start for loan in active], dtype=np.int64),
+            np.array([loan.maturity_months for loan in active], dtype=np.int64),
+            np.array([loan.grace_months for loan in active], dtype=np.int64),
+        )
+        if due is None or len(odd) == n:
+            return self.service_each(t, active)
+        returned: list[float] = due.interest.tolist()
+        principal: list[float] = due.principal.tolist()
+        interest_cents, principal_cents = due.interest_cents, due.principal_cents
+        due_cents: list[int] = due.due_cents.tolist()
+        after: list[float] = due.outstanding.tolist()
+        closes: list[bool] = due.closes.tolist()
+        # a numpy rate returns its interest as a numpy scalar, as Loan.interest_due does
+        scalars = list(due.interest)
+        for i, loan in enumerate(active):
+            if type(loan.rate_per_year) is np.float64 and t > loan.start:
+                returned[i] = scalars[i]
+        for i in odd:
+            loan = active[i]
+            interest_i, principal_i, cents_i, principal_cents_i, due_i = self._instalment(t, loan)
+            if interest_i is None:  # not a finite amount >= 0: one loan at a time raises
+                return self.service_each(t, active)
+            returned[i], principal[i], due_cents[i] = interest_i, principal_i, due_i
+            interest_cents[i], principal_cents[i] = cents_i, principal_cents_i
+        # the covenant month's debt service, by borrower (integer cents: exact in any order)
+        service = self._service_cents
+        borrowers = [loan.borrower for loan in active]
+        for borrower, cents in zip(borrowers, due_cents, strict=True):
+            service[borrower] = service.get(borrower, 0) + cents
+        # what is left of each loan
+        odd_ones = set(odd)
+        for i, (loan, left, closed) in enumerate(zip(active, after, closes, strict=True)):
+            if i in odd_ones:
+                continue
+            loan.outstanding = left
+            if closed:
+                loan.active = False
+        for i in odd:
+            loan = active[i]
+            if principal[i] > 0:
+                loan.outstanding -= principal[i]
+            if loan.outstanding <= 0.005:
+                loan.outstanding = 0.0
+                loan.active = False
+        lenders = [loan.lender for loan in active]
+        ids = [loan.id for loan in active]
+        self.ledger.post_instalment_columns(
+            t,
+            borrowers,
+            lenders,
+            interest_cents,
+            principal_cents,
+            ids,
+            Flow.INTEREST_DUE,
+            Flow.PRINCIPAL_DUE,
+        )
+        self._file_instalments(t, active, interest_cents, principal_cents)
+        return list(zip(active, returned, principal, strict=True))
+
+    def _file_instalments(
+        self,
+        t: int,
+        loans: list[Loan],
+        interest_cents: np.ndarray,
+        principal_cents: np.ndarray,
+    ) -> None:
+        """The borrowers' open obligations for the month's instalments of ``loans``: the
+        interest, then the principal, of each loan in order (those of 0 cents left out),
+        filed as one :class:`~sim.settlement.ObligationBatch` per borrower, its parts
+        grouped by (lender, flow) in the order each pair first arose."""
+        n = len(loans)
+        borrowers = [loan.borrower for loan in loans]
+        lenders = [loan.lender for loan in loans]
+        ids = [loan.id for loan in loans]
+        kinds = [loan.kind for loan in loans]
+        codes: dict[str, int] = {}
+        borrower_code = np.fromiter(
+            (codes.setdefault(b, len(codes)) for b in borrowers), dtype=np.int64, count=n
+        )
+        lender_codes: dict[str, int] = {}
+        lender_code = np.fromiter(
+            (lender_codes.setdefault(x, len(lender_codes)) for x in lenders),
+            dtype=np.int64,
+            count=n,
+        )
+        # the parts as they arose: loan i's interest at 2i, its principal at 2i + 1
+        cents = np.column_stack((interest_cents, principal_cents)).ravel()
+        arose = np.flatnonzero(cents)
+        if len(arose) == 0:
+            return
+        loan_of, flow_of = arose // 2, arose % 2
+        debtor_of = borrower_code[loan_of]
+        key = (debtor_of * len(lender_codes) + lender_code[loan_of]) * 2 + flow_of
+        _, first, group_of = np.unique(key, return_index=True, return_inverse=True)
+        by_group = np.argsort(group_of, kind="stable")  # each group's parts, in order
+        ends = np.cumsum(np.bincount(group_of)).tolist()
+        part_cents: list[int] = cents[arose][by_group].tolist()
+        part_ids: list[str] = [ids[i] for i in loan_of[by_group].tolist()]
+        flows = (Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE)
+        batches: dict[int, ObligationBatch] = {}
+        names = list(codes)
+        for g in np.argsort(first, kind="stable").tolist():  # groups as they first arose
+            start = ends[g - 1] if g else 0
+            j = int(arose[first[g]])
+            code = int(debtor_of[first[g]])
+            group = PaymentGroup(
+                lenders[j // 2],
+                flows[j % 2],
+                part_cents[start : ends[g]],
+                part_ids[start : ends[g]],
+            )
+            batch = batches.get(code)
+            if batch is None:
+                mine = arose[debtor_of == code].tolist()
+
+                def parts(debtor: str = names[code], mine: list[int] = mine) -> list[Obligation]:
+                    return [
+                        Obligation(
+                            debtor,
+                            lenders[j // 2],
+                            int(cents[j]),
+                            flows[j % 2],
+                            ids[j // 2],
+                            t,
+                            kinds[j // 2],
+                        )
+                        for j in mine
+                    ]
+
+                batch = batches[code] = ObligationBatch(names[code], 0, [], parts)
+            batch.groups.append(group)
+            batch.cents += sum(group.cents)
+        for batch in batches.values():
+            self.obligations.add_batch(batch)
+
+    @staticmethod
+    def _instalment(t: int, loan: Loan) -> tuple[float, float, int, int, int] | tuple[None, ...]:
+        """One loan's month: (interest as its method returns it, principal falling due in
+        whole cents (USD), interest cents, principal cents, the covenant's due cents), or
+        ``(None,)`` if an amount is not a finite number >= 0."""
+        returned = loan.interest_due(t)
+        falling = loan.principal_due(t)
+        interest = returned if type(returned) is float else float(returned)
+        if not (0.0 <= interest < math.inf and 0.0 <= falling < math.inf):
+            return (None,)
+        principal = round(falling * CENTS_PER_USD) / CENTS_PER_USD
+        interest_cents = round(interest * CENTS_PER_USD)
+        due = round((interest_cents / CENTS_PER_USD + principal) * CENTS_PER_USD)
+        return returned, principal, interest_cents, round(principal * CENTS_PER_USD), due
+
+    def service_each(self, t: int, loans: Iterable[Loan]) -> list[tuple[Loan, float, float]]:
+        """:meth:`service_loans` one loan at a time (the reference it is tested against, and
+        its path for amounts that are not finite numbers >= 0, which it raises on): each
+        active loan's interest and scheduled principal fall due (as :meth:`accrue` books
+        them: the same postings in the same order, made in one
+        :meth:`~sim.ledger.Ledger.post_instalments` call), and a loan paid down to half a
+        cent closes. Returns (loan, interest, principal) in USD for each loan serviced."""
         service = self._service_cents
         interest_flow, principal_flow = Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE
         serviced: list[tuple[Loan, float, float]] = []

@@ -126,6 +126,82 @@ class Loan:
         return min(self.outstanding, self.principal / (self.maturity_months - self.grace_months))
 
 
+@dataclass(frozen=True, slots=True)
+class Instalments:
+    """A month's debt service of many active loans at once, one entry per loan (columns).
+
+    ``interest`` and ``falling`` are :meth:`Loan.interest_due` and :meth:`Loan.principal_due`
+    in USD; ``principal`` is what falls due in whole cents (USD); ``interest_cents`` and
+    ``principal_cents`` the two instalments in cents; ``due_cents`` their sum as the
+    covenant test counts it (the interest's cents plus the principal, rounded again);
+    ``outstanding`` what each loan has outstanding afterwards (0 once paid down to half a
+    cent, when the loan closes: ``closes``)."""
+
+    interest: NDArray[np.float64]
+    principal: NDArray[np.float64]
+    interest_cents: NDArray[np.int64]
+    principal_cents: NDArray[np.int64]
+    due_cents: NDArray[np.int64]
+    outstanding: NDArray[np.float64]
+    closes: NDArray[np.bool_]
+
+
+def instalments_due(
+    step: int,
+    outstanding: NDArray[np.float64],
+    rate_per_year: NDArray[np.float64],
+    principal: NDArray[np.float64],
+    start: NDArray[np.int64],
+    maturity_months: NDArray[np.int64],
+    grace_months: NDArray[np.int64],
+) -> Instalments | None:
+    """:meth:`Loan.interest_due` and :meth:`Loan.principal_due` of month ``step`` for active
+    loans given as columns of their terms, and the cents they fall due in — the same
+    doubles, operation by operation, as the methods and :meth:`Books.service_loans
+    <sim.books.Books.service_loans>`'s rounding (IEEE arithmetic is the same elementwise
+    in numpy; ``np.rint`` rounds half to even as Python's ``round`` does). Returns ``None``
+    if any amount is not a finite number ≥ 0, which the caller books one loan at a time
+    (its checks raise the precise error)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        interest = np.where(step > start, outstanding * rate_per_year / 12.0, 0.0)
+        amortising = principal / (maturity_months - grace_months)
+        falling = np.where(
+            step <= start + grace_months,
+            0.0,
+            np.where(
+                step >= start + maturity_months,
+                outstanding,
+                np.minimum(outstanding, amortising),
+            ),
+        )
+    if not (
+        np.all(np.isfinite(interest))
+        and np.all(np.isfinite(falling))
+        and np.all(interest >= 0.0)
+        and np.all(falling >= 0.0)
+    ):
+        return None
+    principal_usd = np.rint(falling * CENTS) / CENTS
+    interest_cents = np.rint(interest * CENTS)
+    due = np.rint((interest_cents / CENTS + principal_usd) * CENTS)
+    principal_cents = np.rint(principal_usd * CENTS)
+    after = np.where(principal_usd > 0.0, outstanding - principal_usd, outstanding)
+    closes = after <= 0.005
+    return Instalments(
+        interest=interest,
+        principal=principal_usd,
+        interest_cents=interest_cents.astype(np.int64),
+        principal_cents=principal_cents.astype(np.int64),
+        due_cents=due.astype(np.int64),
+        outstanding=np.where(closes, 0.0, after),
+        closes=closes,
+    )
+
+
+CENTS = 100.0
+"""Cents per US dollar, as the float the columns of :func:`instalments_due` scale by."""
+
+
 CONVERTIBLE_NOTE = "convertible note"
 """The kind of a lab's convertible note (:class:`ConvertibleNote`)."""
 

@@ -529,6 +529,81 @@ class Ledger:
                 payee_book[b_ec] += b_ecs * cents_b  # type: ignore[index]
                 extend((step, payer, payee, cents_b, b_label, instrument))
 
+    def post_instalment_columns(
+        self,
+        step: int,
+        payers: list[str],
+        payees: list[str],
+        first_cents: np.ndarray,
+        then_cents: np.ndarray,
+        instruments: list[str],
+        first: Flow,
+        then: Flow,
+    ) -> None:
+        """:meth:`post_instalments` with its rows given as columns (a month's loan
+        instalments, one entry per loan): the same books and the same log, row for row
+        in the same order, but each pair of parties' books changed once by the pair's
+        sums (integer cents: exact in any order) and the log extended in one call.
+        Columns with a party without books, a party paying itself or an amount below 0
+        go through :meth:`post_instalments`, which books or raises row by row."""
+        books = self._books
+        n = len(payers)
+        if n == 0:
+            return
+        if (
+            first_cents.min() < 0
+            or then_cents.min() < 0
+            or any(p not in books for p in set(payers) | set(payees))
+            or any(p == q for p, q in zip(payers, payees, strict=True))
+        ):
+            rows = zip(
+                payers, payees, first_cents.tolist(), then_cents.tolist(), instruments, strict=True
+            )
+            self.post_instalments(step, rows, first, then)
+            return
+        a, b = first.plan, then.plan
+        if any(p.moves_cash or p.payer_outside or p.payee_outside for p in (a, b)):
+            raise LedgerError(f"{a.label} and {b.label} are not both accruals between books")
+        # the books: one change per pair of parties and flow
+        pairs: dict[tuple[str, str], int] = {}
+        code = np.fromiter(
+            (pairs.setdefault(pq, len(pairs)) for pq in zip(payers, payees, strict=True)),
+            dtype=np.int64,
+            count=n,
+        )
+        sum_a = np.zeros(len(pairs), dtype=np.int64)
+        sum_b = np.zeros(len(pairs), dtype=np.int64)
+        np.add.at(sum_a, code, first_cents)
+        np.add.at(sum_b, code, then_cents)
+        a_pd, a_pds, a_pc, a_pcs, a_ed, a_eds, a_ec, a_ecs = a.legs
+        b_pd, b_pds, b_pc, b_pcs, b_ed, b_eds, b_ec, b_ecs = b.legs
+        for (payer, payee), cents_a, cents_b in zip(
+            pairs, sum_a.tolist(), sum_b.tolist(), strict=True
+        ):
+            payer_book, payee_book = books[payer], books[payee]
+            payer_book[a_pd] += a_pds * cents_a  # type: ignore[index]
+            payer_book[a_pc] += a_pcs * cents_a  # type: ignore[index]
+            payee_book[a_ed] += a_eds * cents_a  # type: ignore[index]
+            payee_book[a_ec] += a_ecs * cents_a  # type: ignore[index]
+            payer_book[b_pd] += b_pds * cents_b  # type: ignore[index]
+            payer_book[b_pc] += b_pcs * cents_b  # type: ignore[index]
+            payee_book[b_ed] += b_eds * cents_b  # type: ignore[index]
+            payee_book[b_ec] += b_ecs * cents_b  # type: ignore[index]
+        # the log: each loan's first row, then its second, those of 0 cents left out
+        cents = np.column_stack((first_cents, then_cents)).ravel()
+        kept = cents != 0
+        m = int(kept.sum())
+        if m == 0:
+            return
+        rows = np.empty((m, ROW_WIDTH), dtype=object)
+        rows[:, 0] = step
+        rows[:, 1] = np.repeat(np.array(payers, dtype=object), 2)[kept]
+        rows[:, 2] = np.repeat(np.array(payees, dtype=object), 2)[kept]
+        rows[:, 3] = cents[kept].tolist()
+        rows[:, 4] = np.tile(np.array([a.label, b.label], dtype=object), n)[kept]
+        rows[:, 5] = np.repeat(np.array(instruments, dtype=object), 2)[kept]
+        self._accruals.extend(rows.ravel().tolist())
+
     def _post_checked(
         self, step: int, payer: str, payee: str, cents: int, flow: Flow, instrument: str
     ) -> int:
@@ -583,6 +658,21 @@ class Ledger:
         label, extend = flow.label, self._allocations.extend
         for cents, instrument in paid:
             extend((step, payer, payee, cents, label, instrument))
+
+    def allocate_columns(
+        self,
+        step: int,
+        payer: str,
+        payee: str,
+        flow: Flow,
+        cents: list[int],
+        instruments: list[str],
+    ) -> None:
+        """:meth:`allocate_each` with the amounts and the instruments as two lists."""
+        rows: list[int | str] = [step, payer, payee, 0, flow.label, ""] * len(cents)
+        rows[3::ROW_WIDTH] = cents
+        rows[5::ROW_WIDTH] = instruments
+        self._allocations.extend(rows)
 
     def journal(
         self, step: int, agent_id: str, debit: Line, credit: Line, amount_usd: float, memo: str

@@ -8,8 +8,8 @@ that the open obligations always equal the payables on the books.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from sim.ledger import CENTS_PER_USD, PAYMENT_FOR_ACCRUAL, WORLD_PREFIX, Flow
 
@@ -46,21 +46,77 @@ class Obligation:
         return self.cents / CENTS_PER_USD
 
 
+@dataclass(slots=True)
+class PaymentGroup:
+    """What one debtor owes one creditor for one flow in an :class:`ObligationBatch`: the
+    cents of each instrument and the instrument's id, in the order they arose."""
+
+    creditor: str
+    flow: Flow
+    cents: list[int]
+    instruments: list[str]
+
+
+@dataclass(slots=True)
+class ObligationBatch:
+    """Many internal obligations of one debtor that arose together (a month's loan
+    instalments), filed as one entry: ``cents`` is their total, ``groups`` the parts by
+    (creditor, flow) in the order each pair first arose, ``parts`` the obligations one by
+    one in the order they arose (made only when read: :meth:`ObligationBook.of` and every
+    other reader sees those, so a batch is an :class:`Obligation` per part to all but
+    :meth:`ObligationBook.take`). Settling pays it by groups without making the parts."""
+
+    debtor: str
+    cents: int
+    groups: list[PaymentGroup]
+    make_parts: Callable[[], Sequence[Obligation]]  # ``parts``, made when first needed
+    parts: Sequence[Obligation] | None = field(default=None)
+
+    external = False  # every creditor in a batch holds books
+
+    def obligations(self) -> list[Obligation]:
+        """The obligations one by one, in the order they arose."""
+        if self.parts is None:
+            self.parts = self.make_parts()
+        return list(self.parts)
+
+
 class ObligationBook:
     """Open obligations, grouped by debtor, in the order they arose."""
 
     def __init__(self) -> None:
-        self._open: dict[str, list[Obligation]] = {}
+        self._open: dict[str, list[Obligation | ObligationBatch]] = {}
 
     @property
     def by_debtor(self) -> dict[str, list[Obligation]]:
         """The open obligations by debtor, in the order they arose (the book itself, to
         read: obligations are filed through :meth:`add` and :meth:`add_all`)."""
-        return self._open
+        for debtor in list(self._open):
+            self._unbatch(debtor)
+        return self._open  # type: ignore[return-value]
+
+    def _unbatch(self, debtor: str) -> list[Obligation]:
+        """``debtor``'s open obligations one by one: its batches replaced, in place, by
+        their parts."""
+        owed = self._open.get(debtor)
+        if owed is None:
+            return []
+        if any(type(o) is ObligationBatch for o in owed):
+            owed[:] = [
+                part
+                for o in owed
+                for part in (o.obligations() if type(o) is ObligationBatch else (o,))  # type: ignore[union-attr]
+            ]
+        return owed  # type: ignore[return-value]
 
     def add(self, obligation: Obligation) -> None:
         if obligation.cents > 0:
             self._open.setdefault(obligation.debtor, []).append(obligation)
+
+    def add_batch(self, batch: ObligationBatch) -> None:
+        """File ``batch`` after what its debtor already owes."""
+        if batch.cents > 0:
+            self._open.setdefault(batch.debtor, []).append(batch)
 
     def add_all(self, obligations: Iterable[Obligation]) -> None:
         """:meth:`add` for each of ``obligations``, in order (a month's bills or loan
@@ -75,10 +131,22 @@ class ObligationBook:
                     listed.append(ob)
 
     def of(self, debtor: str) -> list[Obligation]:
-        return self._open.get(debtor, [])
+        """``debtor``'s open obligations, one by one, in the order they arose (the book's
+        own list: a caller may close them in place)."""
+        owed = self._open.get(debtor)
+        if owed is None:
+            return []
+        return self._unbatch(debtor)
 
     def owed_cents(self, debtor: str) -> int:
-        return sum([o.cents for o in self.of(debtor)])  # integer cents: exact in any order
+        owed = self._open.get(debtor)
+        if owed is None:
+            return 0
+        return sum([o.cents for o in owed])  # integer cents, exact in any order; a batch: its total
+
+    def owes(self, debtor: str) -> bool:
+        """Whether ``debtor`` has anything open (closed obligations not yet dropped count)."""
+        return bool(self._open.get(debtor))
 
     def debtors(self) -> list[str]:
         """Parties with something open, sorted for a deterministic order."""
@@ -89,10 +157,17 @@ class ObligationBook:
         owed = self._open.get(debtor)
         if owed is None:
             return
+        self._unbatch(debtor)
         owed[:] = [o for o in owed if o.cents > 0]  # in place: a caller may hold the list
         if not owed:
             del self._open[debtor]
 
     def close(self, debtor: str) -> list[Obligation]:
-        """Remove and return everything ``debtor`` owes."""
+        """Remove and return everything ``debtor`` owes, one by one."""
+        self._unbatch(debtor)
+        return self._open.pop(debtor, [])  # type: ignore[return-value]
+
+    def take(self, debtor: str) -> list[Obligation | ObligationBatch]:
+        """Remove and return everything ``debtor`` owes as filed, batches whole (to pay it
+        all: :meth:`Books.pay_all <sim.books.Books.pay_all>`)."""
         return self._open.pop(debtor, [])
