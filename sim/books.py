@@ -14,7 +14,10 @@ unit), so payments are exact at any size.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Iterable, Sequence
+from itertools import repeat
+from operator import attrgetter
 from typing import Protocol
 
 import numpy as np
@@ -36,6 +39,7 @@ from sim.ledger import (
     Flow,
     Ledger,
     Line,
+    first_seen_codes,
     to_cents,
 )
 from sim.settlement import Obligation, ObligationBatch, ObligationBook, PaymentGroup
@@ -51,8 +55,22 @@ ADMINISTRATORS = "world:administrators"  # where default costs go
 SHAREHOLDERS = "world:shareholders"  # shareholders outside the model (founders, the public)
 DEPOSITORS = "world:money-market"  # who pays interest on cash (Treasury bills, banks)
 
-_COLUMN_RATES = (float, np.float64)
+_COLUMN_RATES = frozenset({float, np.float64})
 """Types of a loan's rate that :meth:`Books.service_loans` computes as a column."""
+
+_LOAN_TERMS = attrgetter(
+    "outstanding",
+    "rate_per_year",
+    "principal",
+    "start",
+    "maturity_months",
+    "grace_months",
+    "borrower",
+    "lender",
+    "id",
+    "kind",
+)
+"""A loan's terms as :meth:`Books.service_loans` reads them, in one call per loan."""
 
 OPERATING_FLOWS = frozenset(
     {
@@ -528,59 +546,90 @@ class Books:
         n = len(active)
         if n == 0:
             return []
-        plain = Loan
+        (
+            outstandings,
+            rates,
+            principals,
+            starts,
+            maturities,
+            graces,
+            borrowers,
+            lenders,
+            ids,
+            kinds,
+        ) = zip(*map(_LOAN_TERMS, active), strict=True)
         # a plain loan with float amounts (its rate a float or a numpy float64) is a column
         # entry; anything else is computed by its own methods in its place
-        odd = [
-            i
-            for i, loan in enumerate(active)
-            if type(loan) is not plain
-            or type(loan.outstanding) is not float
-            or type(loan.principal) is not float
-            or type(loan.rate_per_year) not in _COLUMN_RATES
-        ]
+        rate_types = set(map(type, rates))
+        odd: list[int] = []
+        if (
+            set(map(type, active)) != {Loan}
+            or set(map(type, outstandings)) != {float}
+            or set(map(type, principals)) != {float}
+            or not rate_types <= _COLUMN_RATES
+        ):
+            odd = [
+                i
+                for i, loan in enumerate(active)
+                if type(loan) is not Loan
+                or type(loan.outstanding) is not float
+                or type(loan.principal) is not float
+                or type(loan.rate_per_year) not in _COLUMN_RATES
+            ]
+        start = np.array(starts, dtype=np.int64)
         due = instalments_due(
             t,
-            np.array([loan.outstanding for loan in active], dtype=np.float64),
-            np.array([loan.rate_per_year for loan in active], dtype=np.float64),
-            np.array([loan.principal for loan in active], dtype=np.float64),
-            np.array([loan.start for loan in active], dtype=np.int64),
-            np.array([loan.maturity_months for loan in active], dtype=np.int64),
-            np.array([loan.grace_months for loan in active], dtype=np.int64),
+            np.array(outstandings, dtype=np.float64),
+            np.array(rates, dtype=np.float64),
+            np.array(principals, dtype=np.float64),
+            start,
+            np.array(maturities, dtype=np.int64),
+            np.array(graces, dtype=np.int64),
         )
         if due is None or len(odd) == n:
             return self.service_each(t, active)
-        returned: list[float] = due.interest.tolist()
         principal: list[float] = due.principal.tolist()
-        interest_cents, principal_cents = due.interest_cents, due.principal_cents
-        due_cents: list[int] = due.due_cents.tolist()
-        after: list[float] = due.outstanding.tolist()
-        closes: list[bool] = due.closes.tolist()
-        # a numpy rate returns its interest as a numpy scalar, as Loan.interest_due does
-        scalars = list(due.interest)
-        for i, loan in enumerate(active):
-            if type(loan.rate_per_year) is np.float64 and t > loan.start:
-                returned[i] = scalars[i]
+        interest_cents, principal_cents, due_cents = (
+            due.interest_cents,
+            due.principal_cents,
+            due.due_cents,
+        )
+        # what each loan returns as its interest: a float, or a numpy scalar where its rate
+        # is one and interest is due (as Loan.interest_due returns it)
+        if np.float64 in rate_types:
+            is_numpy = list(map(operator.is_, map(type, rates), repeat(np.float64)))
+            scalar = np.array(is_numpy, dtype=bool) & (t > start)
+            returned: list[float] = np.where(
+                scalar, np.array(list(due.interest), dtype=object), due.interest.astype(object)
+            ).tolist()
+        else:
+            returned = due.interest.tolist()
         for i in odd:
             loan = active[i]
             interest_i, principal_i, cents_i, principal_cents_i, due_i = self._instalment(t, loan)
             if interest_i is None:  # not a finite amount >= 0: one loan at a time raises
                 return self.service_each(t, active)
-            returned[i], principal[i], due_cents[i] = interest_i, principal_i, due_i
-            interest_cents[i], principal_cents[i] = cents_i, principal_cents_i
+            returned[i], principal[i] = interest_i, principal_i
+            interest_cents[i], principal_cents[i], due_cents[i] = (
+                cents_i,
+                principal_cents_i,
+                due_i,
+            )
         # the covenant month's debt service, by borrower (integer cents: exact in any order)
+        code, names = first_seen_codes(borrowers)
+        by_borrower = np.zeros(len(names), dtype=np.int64)
+        np.add.at(by_borrower, code, due_cents)
         service = self._service_cents
-        borrowers = [loan.borrower for loan in active]
-        for borrower, cents in zip(borrowers, due_cents, strict=True):
-            service[borrower] = service.get(borrower, 0) + cents
+        for name, cents in zip(names, by_borrower.tolist(), strict=True):
+            service[name] = service.get(name, 0) + cents
         # what is left of each loan
         odd_ones = set(odd)
-        for i, (loan, left, closed) in enumerate(zip(active, after, closes, strict=True)):
-            if i in odd_ones:
-                continue
-            loan.outstanding = left
-            if closed:
-                loan.active = False
+        for i, (loan, left) in enumerate(zip(active, due.outstanding.tolist(), strict=True)):
+            if i not in odd_ones:
+                loan.outstanding = left
+        for i in np.flatnonzero(due.closes).tolist():
+            if i not in odd_ones:
+                active[i].active = False
         for i in odd:
             loan = active[i]
             if principal[i] > 0:
@@ -588,8 +637,6 @@ class Books:
             if loan.outstanding <= 0.005:
                 loan.outstanding = 0.0
                 loan.active = False
-        lenders = [loan.lender for loan in active]
-        ids = [loan.id for loan in active]
         self.ledger.post_instalment_columns(
             t,
             borrowers,
@@ -600,35 +647,36 @@ class Books:
             Flow.INTEREST_DUE,
             Flow.PRINCIPAL_DUE,
         )
-        self._file_instalments(t, active, interest_cents, principal_cents)
+        self._file_instalments(
+            t,
+            np.array(code, dtype=np.int64),
+            names,
+            lenders,
+            ids,
+            kinds,
+            interest_cents,
+            principal_cents,
+        )
         return list(zip(active, returned, principal, strict=True))
 
     def _file_instalments(
         self,
         t: int,
-        loans: list[Loan],
+        borrower_code: np.ndarray,
+        borrowers: list[str],
+        lenders: Sequence[str],
+        ids: Sequence[str],
+        kinds: Sequence[str],
         interest_cents: np.ndarray,
         principal_cents: np.ndarray,
     ) -> None:
-        """The borrowers' open obligations for the month's instalments of ``loans``: the
-        interest, then the principal, of each loan in order (those of 0 cents left out),
-        filed as one :class:`~sim.settlement.ObligationBatch` per borrower, its parts
-        grouped by (lender, flow) in the order each pair first arose."""
-        n = len(loans)
-        borrowers = [loan.borrower for loan in loans]
-        lenders = [loan.lender for loan in loans]
-        ids = [loan.id for loan in loans]
-        kinds = [loan.kind for loan in loans]
-        codes: dict[str, int] = {}
-        borrower_code = np.fromiter(
-            (codes.setdefault(b, len(codes)) for b in borrowers), dtype=np.int64, count=n
-        )
-        lender_codes: dict[str, int] = {}
-        lender_code = np.fromiter(
-            (lender_codes.setdefault(x, len(lender_codes)) for x in lenders),
-            dtype=np.int64,
-            count=n,
-        )
+        """The borrowers' open obligations for a month's instalments, one entry per loan
+        (``borrower_code`` numbers each loan's borrower in ``borrowers``): the interest,
+        then the principal, of each loan in order (those of 0 cents left out), filed as one
+        :class:`~sim.settlement.ObligationBatch` per borrower, its parts grouped by (lender,
+        flow) in the order each pair first arose."""
+        lender_of, lender_names = first_seen_codes(lenders)
+        lender_code = np.array(lender_of, dtype=np.int64)
         # the parts as they arose: loan i's interest at 2i, its principal at 2i + 1
         cents = np.column_stack((interest_cents, principal_cents)).ravel()
         arose = np.flatnonzero(cents)
@@ -636,15 +684,14 @@ class Books:
             return
         loan_of, flow_of = arose // 2, arose % 2
         debtor_of = borrower_code[loan_of]
-        key = (debtor_of * len(lender_codes) + lender_code[loan_of]) * 2 + flow_of
+        key = (debtor_of * len(lender_names) + lender_code[loan_of]) * 2 + flow_of
         _, first, group_of = np.unique(key, return_index=True, return_inverse=True)
         by_group = np.argsort(group_of, kind="stable")  # each group's parts, in order
         ends = np.cumsum(np.bincount(group_of)).tolist()
         part_cents: list[int] = cents[arose][by_group].tolist()
-        part_ids: list[str] = [ids[i] for i in loan_of[by_group].tolist()]
+        part_ids: list[str] = np.array(ids, dtype=object)[loan_of[by_group]].tolist()
         flows = (Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE)
         batches: dict[int, ObligationBatch] = {}
-        names = list(codes)
         for g in np.argsort(first, kind="stable").tolist():  # groups as they first arose
             start = ends[g - 1] if g else 0
             j = int(arose[first[g]])
@@ -659,7 +706,9 @@ class Books:
             if batch is None:
                 mine = arose[debtor_of == code].tolist()
 
-                def parts(debtor: str = names[code], mine: list[int] = mine) -> list[Obligation]:
+                def parts(
+                    debtor: str = borrowers[code], mine: list[int] = mine
+                ) -> list[Obligation]:
                     return [
                         Obligation(
                             debtor,
@@ -673,7 +722,7 @@ class Books:
                         for j in mine
                     ]
 
-                batch = batches[code] = ObligationBatch(names[code], 0, [], parts)
+                batch = batches[code] = ObligationBatch(borrowers[code], 0, [], parts)
             batch.groups.append(group)
             batch.cents += sum(group.cents)
         for batch in batches.values():

@@ -23,7 +23,9 @@ total cash equals the opening cash plus external inflows minus external outflows
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import operator
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
@@ -532,11 +534,11 @@ class Ledger:
     def post_instalment_columns(
         self,
         step: int,
-        payers: list[str],
-        payees: list[str],
+        payers: Sequence[str],
+        payees: Sequence[str],
         first_cents: np.ndarray,
         then_cents: np.ndarray,
-        instruments: list[str],
+        instruments: Sequence[str],
         first: Flow,
         then: Flow,
     ) -> None:
@@ -554,7 +556,7 @@ class Ledger:
             first_cents.min() < 0
             or then_cents.min() < 0
             or any(p not in books for p in set(payers) | set(payees))
-            or any(p == q for p, q in zip(payers, payees, strict=True))
+            or any(map(operator.eq, payers, payees))
         ):
             rows = zip(
                 payers, payees, first_cents.tolist(), then_cents.tolist(), instruments, strict=True
@@ -565,12 +567,7 @@ class Ledger:
         if any(p.moves_cash or p.payer_outside or p.payee_outside for p in (a, b)):
             raise LedgerError(f"{a.label} and {b.label} are not both accruals between books")
         # the books: one change per pair of parties and flow
-        pairs: dict[tuple[str, str], int] = {}
-        code = np.fromiter(
-            (pairs.setdefault(pq, len(pairs)) for pq in zip(payers, payees, strict=True)),
-            dtype=np.int64,
-            count=n,
-        )
+        code, pairs = first_seen_codes(zip(payers, payees, strict=True))
         sum_a = np.zeros(len(pairs), dtype=np.int64)
         sum_b = np.zeros(len(pairs), dtype=np.int64)
         np.add.at(sum_a, code, first_cents)
@@ -738,6 +735,16 @@ class Ledger:
     @property
     def n_postings(self) -> int:
         return len(self._log) // ROW_WIDTH
+
+
+def first_seen_codes[K](keys: Iterable[K]) -> tuple[list[int], list[K]]:
+    """Each of ``keys`` numbered in the order the keys are first seen (0, 1, …), and the
+    distinct keys in that order — in one pass in C (a ``defaultdict`` whose factory is its
+    own length)."""
+    numbering: defaultdict[K, int] = defaultdict()
+    numbering.default_factory = numbering.__len__
+    codes = list(map(numbering.__getitem__, keys))
+    return codes, list(numbering)
 
 
 def _rows_frame(flat: list[int | str], columns: list[str]) -> pd.DataFrame:
