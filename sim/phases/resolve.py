@@ -171,11 +171,11 @@ def prepay_from_cash(model: ComputeMarket, t: int) -> None:
         loans = books.instruments.loans_of(borrower=cloud.name)
         if cloud.defaulted or not cloud.sells_to_market or not loans:
             continue
-        if books.obligations.of(cloud.name):
+        if books.obligations.owes(cloud.name):
             continue
-        loans = sorted(loans, key=lambda loan: (-loan.rate_per_year, loan.id))
+        dearest = min(loans, key=_dearest_first)  # the first of them sorted, found in one pass
         left = cloud.prepayment_wanted(
-            loans[0].rate_per_year,
+            dearest.rate_per_year,
             cash.deposit_rate_per_year,
             cash.prepayment_share_hyperscaler
             if cloud.archetype == "hyperscaler"
@@ -183,12 +183,19 @@ def prepay_from_cash(model: ComputeMarket, t: int) -> None:
             books.debt_service_usd(cloud.name),
         )
         repaid = 0.0
-        for loan in loans:
+        if left < 1.0:
+            continue
+        for loan in sorted(loans, key=_dearest_first):
             if left - repaid < 1.0:
                 break
             repaid += books.prepay(t, loan, left - repaid)
         if repaid > 0:
             record(model, t, "prepayment", cloud.name, "", repaid, "cash", 1, "loan")
+
+
+def _dearest_first(loan: Loan) -> tuple[float, str]:
+    """The order a borrower repays its loans early in: the highest rate first, then by id."""
+    return (-loan.rate_per_year, loan.id)
 
 
 def sweep_cash(model: ComputeMarket, t: int) -> None:
@@ -205,11 +212,13 @@ def sweep_cash(model: ComputeMarket, t: int) -> None:
             cloud.defaulted
             or not cloud.sells_to_market  # a lease vehicle's cash is its project's
             or not loans
-            or books.obligations.of(cloud.name)
+            or books.obligations.owes(cloud.name)
         ):
             continue
         excess = share * (cloud.cash - months * cloud.costs_usd)
-        for loan in sorted(loans, key=lambda loan: (-loan.rate_per_year, loan.id)):
+        if excess < 1.0:
+            continue
+        for loan in sorted(loans, key=_dearest_first):
             if excess < 1.0:
                 break
             excess -= books.prepay(t, loan, excess)
@@ -229,7 +238,7 @@ def pay_out_profits(model: ComputeMarket, t: int, month: DistressMonth) -> None:
     books = model.books
     for agent in model.all_agents:
         share = agent.payout_share()
-        if share <= 0 or agent.name in month.breached or books.obligations.of(agent.name):
+        if share <= 0 or agent.name in month.breached or books.obligations.owes(agent.name):
             continue
         usd = agent.payout(books.profit_usd(agent.name), share, agent.cash_to_keep_usd())
         if isinstance(agent, Cloud):
