@@ -407,7 +407,7 @@ class Books:
                     del owed_by[debtor]
                     progress = True
         for name in self.unpaid_external_usd:
-            if not self.obligations.of(name):
+            if not self.obligations.owes(name):
                 self.unpaid_external_usd[name] = 0.0
 
     def write_off(self, t: int, ob: Obligation) -> float:
@@ -538,7 +538,7 @@ class Books:
 
         The instalments of plain :class:`~sim.instruments.Loan` loans are computed as columns
         (:func:`~sim.instruments.instalments_due`) and booked with
-        :meth:`~sim.ledger.Ledger.post_instalment_columns`; any other loan (a convertible
+        :meth:`~sim.ledger.Ledger.post_accrual_columns`; any other loan (a convertible
         note, a loan whose amounts are numpy scalars) by :meth:`_instalment`, one at a time,
         in its place. Both give the same doubles and cents as :meth:`service_each`, which
         books one loan at a time (a property test holds them equal)."""
@@ -637,68 +637,54 @@ class Books:
             if loan.outstanding <= 0.005:
                 loan.outstanding = 0.0
                 loan.active = False
-        self.ledger.post_instalment_columns(
-            t,
-            borrowers,
-            lenders,
-            interest_cents,
-            principal_cents,
-            ids,
-            Flow.INTEREST_DUE,
-            Flow.PRINCIPAL_DUE,
-        )
-        self._file_instalments(
-            t,
-            np.array(code, dtype=np.int64),
-            names,
-            lenders,
-            ids,
-            kinds,
-            interest_cents,
-            principal_cents,
+        flows, cents = (Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE), (interest_cents, principal_cents)
+        self.ledger.post_accrual_columns(t, borrowers, lenders, ids, flows, cents)
+        self._file_batches(
+            t, np.array(code, dtype=np.int64), names, lenders, ids, kinds, flows, cents
         )
         return list(zip(active, returned, principal, strict=True))
 
-    def _file_instalments(
+    def _file_batches(
         self,
         t: int,
-        borrower_code: np.ndarray,
-        borrowers: list[str],
-        lenders: Sequence[str],
+        debtor_code: np.ndarray,
+        debtors: list[str],
+        creditors: Sequence[str],
         ids: Sequence[str],
         kinds: Sequence[str],
-        interest_cents: np.ndarray,
-        principal_cents: np.ndarray,
+        flows: Sequence[Flow],
+        cents: Sequence[np.ndarray],
     ) -> None:
-        """The borrowers' open obligations for a month's instalments, one entry per loan
-        (``borrower_code`` numbers each loan's borrower in ``borrowers``): the interest,
-        then the principal, of each loan in order (those of 0 cents left out), filed as one
-        :class:`~sim.settlement.ObligationBatch` per borrower, its parts grouped by (lender,
-        flow) in the order each pair first arose."""
-        lender_of, lender_names = first_seen_codes(lenders)
-        lender_code = np.array(lender_of, dtype=np.int64)
-        # the parts as they arose: loan i's interest at 2i, its principal at 2i + 1
-        cents = np.column_stack((interest_cents, principal_cents)).ravel()
-        arose = np.flatnonzero(cents)
+        """The debtors' open obligations for accruals given as columns, one entry per
+        instrument (``debtor_code`` numbers each entry's debtor in ``debtors``): each
+        entry's obligation of each of ``flows`` in turn, in order (those of 0 cents left
+        out), filed as one :class:`~sim.settlement.ObligationBatch` per debtor, its parts
+        grouped by (creditor, flow) in the order each pair first arose — as
+        :meth:`~sim.settlement.ObligationBook.add_all` would file them one by one."""
+        width = len(flows)
+        creditor_of, creditor_names = first_seen_codes(creditors)
+        creditor_code = np.array(creditor_of, dtype=np.int64)
+        # the parts as they arose: entry i's flow f at i * width + f
+        amounts = np.column_stack(cents).ravel()
+        arose = np.flatnonzero(amounts)
         if len(arose) == 0:
             return
-        loan_of, flow_of = arose // 2, arose % 2
-        debtor_of = borrower_code[loan_of]
-        key = (debtor_of * len(lender_names) + lender_code[loan_of]) * 2 + flow_of
+        entry_of, flow_of = arose // width, arose % width
+        debtor_of = debtor_code[entry_of]
+        key = (debtor_of * len(creditor_names) + creditor_code[entry_of]) * width + flow_of
         _, first, group_of = np.unique(key, return_index=True, return_inverse=True)
         by_group = np.argsort(group_of, kind="stable")  # each group's parts, in order
         ends = np.cumsum(np.bincount(group_of)).tolist()
-        part_cents: list[int] = cents[arose][by_group].tolist()
-        part_ids: list[str] = np.array(ids, dtype=object)[loan_of[by_group]].tolist()
-        flows = (Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE)
+        part_cents: list[int] = amounts[arose][by_group].tolist()
+        part_ids: list[str] = np.array(ids, dtype=object)[entry_of[by_group]].tolist()
         batches: dict[int, ObligationBatch] = {}
         for g in np.argsort(first, kind="stable").tolist():  # groups as they first arose
             start = ends[g - 1] if g else 0
             j = int(arose[first[g]])
             code = int(debtor_of[first[g]])
             group = PaymentGroup(
-                lenders[j // 2],
-                flows[j % 2],
+                creditors[j // width],
+                flows[j % width],
                 part_cents[start : ends[g]],
                 part_ids[start : ends[g]],
             )
@@ -706,23 +692,21 @@ class Books:
             if batch is None:
                 mine = arose[debtor_of == code].tolist()
 
-                def parts(
-                    debtor: str = borrowers[code], mine: list[int] = mine
-                ) -> list[Obligation]:
+                def parts(debtor: str = debtors[code], mine: list[int] = mine) -> list[Obligation]:
                     return [
                         Obligation(
                             debtor,
-                            lenders[j // 2],
-                            int(cents[j]),
-                            flows[j % 2],
-                            ids[j // 2],
+                            creditors[j // width],
+                            int(amounts[j]),
+                            flows[j % width],
+                            ids[j // width],
                             t,
-                            kinds[j // 2],
+                            kinds[j // width],
                         )
                         for j in mine
                     ]
 
-                batch = batches[code] = ObligationBatch(borrowers[code], 0, [], parts)
+                batch = batches[code] = ObligationBatch(debtors[code], 0, [], parts)
             batch.groups.append(group)
             batch.cents += sum(group.cents)
         for batch in batches.values():

@@ -531,75 +531,73 @@ class Ledger:
                 payee_book[b_ec] += b_ecs * cents_b  # type: ignore[index]
                 extend((step, payer, payee, cents_b, b_label, instrument))
 
-    def post_instalment_columns(
+    def post_accrual_columns(
         self,
         step: int,
         payers: Sequence[str],
         payees: Sequence[str],
-        first_cents: np.ndarray,
-        then_cents: np.ndarray,
         instruments: Sequence[str],
-        first: Flow,
-        then: Flow,
+        flows: Sequence[Flow],
+        cents: Sequence[np.ndarray],
     ) -> None:
-        """:meth:`post_instalments` with its rows given as columns (a month's loan
-        instalments, one entry per loan): the same books and the same log, row for row
-        in the same order, but each pair of parties' books changed once by the pair's
-        sums (integer cents: exact in any order) and the log extended in one call.
-        Columns with a party without books, a party paying itself or an amount below 0
-        go through :meth:`post_instalments`, which books or raises row by row."""
+        """Accruals between books given as columns, one entry per instrument: for each
+        entry in order, :meth:`post_cents` of each of ``flows`` in turn, of the entry's
+        amount in the matching column of ``cents`` (skipped at 0 cents) — a month's loan
+        instalments (interest, then principal) or compute bills. The same books and the same
+        log, row for row in the same order, but each pair of parties' books changed once by
+        the pair's sums (integer cents: exact in any order) and the log extended in one call.
+        Columns with a party without books, a party paying itself or an amount below 0 are
+        posted row by row through :meth:`post_cents`, which books or raises as it would."""
         books = self._books
         n = len(payers)
         if n == 0:
             return
         if (
-            first_cents.min() < 0
-            or then_cents.min() < 0
+            any(column.min() < 0 for column in cents)
             or any(p not in books for p in set(payers) | set(payees))
             or any(map(operator.eq, payers, payees))
         ):
-            rows = zip(
-                payers, payees, first_cents.tolist(), then_cents.tolist(), instruments, strict=True
-            )
-            self.post_instalments(step, rows, first, then)
+            amounts = [column.tolist() for column in cents]
+            for i, (payer, payee, instrument) in enumerate(
+                zip(payers, payees, instruments, strict=True)
+            ):
+                for flow, column in zip(flows, amounts, strict=True):
+                    if column[i]:
+                        self.post_cents(step, payer, payee, column[i], flow, instrument)
             return
-        a, b = first.plan, then.plan
-        if any(p.moves_cash or p.payer_outside or p.payee_outside for p in (a, b)):
-            raise LedgerError(f"{a.label} and {b.label} are not both accruals between books")
+        plans = [flow.plan for flow in flows]
+        if any(p.moves_cash or p.payer_outside or p.payee_outside for p in plans):
+            raise LedgerError(
+                f"{', '.join(p.label for p in plans)}: not all accruals between books"
+            )
         # the books: one change per pair of parties and flow
         code, pairs = first_seen_codes(zip(payers, payees, strict=True))
-        sum_a = np.zeros(len(pairs), dtype=np.int64)
-        sum_b = np.zeros(len(pairs), dtype=np.int64)
-        np.add.at(sum_a, code, first_cents)
-        np.add.at(sum_b, code, then_cents)
-        a_pd, a_pds, a_pc, a_pcs, a_ed, a_eds, a_ec, a_ecs = a.legs
-        b_pd, b_pds, b_pc, b_pcs, b_ed, b_eds, b_ec, b_ecs = b.legs
-        for (payer, payee), cents_a, cents_b in zip(
-            pairs, sum_a.tolist(), sum_b.tolist(), strict=True
-        ):
-            payer_book, payee_book = books[payer], books[payee]
-            payer_book[a_pd] += a_pds * cents_a  # type: ignore[index]
-            payer_book[a_pc] += a_pcs * cents_a  # type: ignore[index]
-            payee_book[a_ed] += a_eds * cents_a  # type: ignore[index]
-            payee_book[a_ec] += a_ecs * cents_a  # type: ignore[index]
-            payer_book[b_pd] += b_pds * cents_b  # type: ignore[index]
-            payer_book[b_pc] += b_pcs * cents_b  # type: ignore[index]
-            payee_book[b_ed] += b_eds * cents_b  # type: ignore[index]
-            payee_book[b_ec] += b_ecs * cents_b  # type: ignore[index]
-        # the log: each loan's first row, then its second, those of 0 cents left out
-        cents = np.column_stack((first_cents, then_cents)).ravel()
-        kept = cents != 0
-        m = int(kept.sum())
+        for plan, column in zip(plans, cents, strict=True):
+            sums = np.zeros(len(pairs), dtype=np.int64)
+            np.add.at(sums, code, column)
+            payer_debit, payer_debit_sign, payer_credit, payer_credit_sign = plan.legs[:4]
+            payee_debit, payee_debit_sign, payee_credit, payee_credit_sign = plan.legs[4:]
+            for (payer, payee), amount in zip(pairs, sums.tolist(), strict=True):
+                payer_book, payee_book = books[payer], books[payee]
+                payer_book[payer_debit] += payer_debit_sign * amount  # type: ignore[index]
+                payer_book[payer_credit] += payer_credit_sign * amount  # type: ignore[index]
+                payee_book[payee_debit] += payee_debit_sign * amount  # type: ignore[index]
+                payee_book[payee_credit] += payee_credit_sign * amount  # type: ignore[index]
+        # the log: each entry's rows in the order of the flows, those of 0 cents left out
+        width = len(flows)
+        amounts = np.column_stack(cents).ravel()
+        kept = np.flatnonzero(amounts)
+        m = len(kept)
         if m == 0:
             return
-        rows = np.empty((m, ROW_WIDTH), dtype=object)
-        rows[:, 0] = step
-        rows[:, 1] = np.repeat(np.array(payers, dtype=object), 2)[kept]
-        rows[:, 2] = np.repeat(np.array(payees, dtype=object), 2)[kept]
-        rows[:, 3] = cents[kept].tolist()
-        rows[:, 4] = np.tile(np.array([a.label, b.label], dtype=object), n)[kept]
-        rows[:, 5] = np.repeat(np.array(instruments, dtype=object), 2)[kept]
-        self._accruals.extend(rows.ravel().tolist())
+        entry = kept // width
+        rows: list[int | str] = [step, "", "", 0, "", ""] * m
+        rows[1::ROW_WIDTH] = np.array(payers, dtype=object)[entry].tolist()
+        rows[2::ROW_WIDTH] = np.array(payees, dtype=object)[entry].tolist()
+        rows[3::ROW_WIDTH] = amounts[kept].tolist()
+        rows[4::ROW_WIDTH] = np.array([p.label for p in plans], dtype=object)[kept % width].tolist()
+        rows[5::ROW_WIDTH] = np.array(instruments, dtype=object)[entry].tolist()
+        self._accruals.extend(rows)
 
     def _post_checked(
         self, step: int, payer: str, payee: str, cents: int, flow: Flow, instrument: str

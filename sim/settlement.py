@@ -4,6 +4,11 @@ Obligations are created by accrual postings (a take-or-pay bill, interest, princ
 invoice falling due) and by external costs (power, staff, facilities, foundries). They are
 paid by cash postings, or written off when the debtor defaults. Amounts are integer cents so
 that the open obligations always equal the payables on the books.
+
+A month's loan instalments are filed as one :class:`ObligationBatch` per borrower (speed:
+about 3,000 instalments a month in the default world's last years). Settling in full pays a
+batch by its (creditor, flow) groups; every other reader sees its obligations one by one,
+exactly as if they had been filed one by one.
 """
 
 from __future__ import annotations
@@ -71,8 +76,6 @@ class ObligationBatch:
     groups: list[PaymentGroup]
     make_parts: Callable[[], Sequence[Obligation]]  # ``parts``, made when first needed
     parts: Sequence[Obligation] | None = field(default=None)
-
-    external = False  # every creditor in a batch holds books
 
     def obligations(self) -> list[Obligation]:
         """The obligations one by one, in the order they arose."""

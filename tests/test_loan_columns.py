@@ -1,7 +1,7 @@
 """A month's debt service as columns (issue 20, items 1 and 2).
 
 ``Books.service_loans`` computes the instalments of plain loans as numpy columns
-(``instruments.instalments_due``), books them with one ``Ledger.post_instalment_columns``
+(``instruments.instalments_due``), books them with one ``Ledger.post_accrual_columns``
 call and files each borrower's instalments as one ``ObligationBatch``; ``Books.service_each``
 does it one loan at a time. On random loan books (plain loans, loans whose rate or
 outstanding is a numpy scalar, convertible notes, loans in grace, at maturity, closing) the
