@@ -6,6 +6,8 @@ mechanism books the match). Phases and deals call these; nothing here decides.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sim.agents import ChipVendor, Cloud, Investor, Lab, MarketAgent
 from sim.books import Books, cents_round
 from sim.config import Scenario
@@ -124,6 +126,13 @@ def buy_new_shares(
     books.issue_shares(t, buyer.name, issuer.name, amount, price, instrument=instrument)
 
 
+class Lent(NamedTuple):
+    """What :func:`lend` lent: the loan it is in, and the USD of this draw."""
+
+    loan: Loan
+    usd: float
+
+
 def lend(
     books: Books,
     t: int,
@@ -136,15 +145,31 @@ def lend(
     kind: str = "loan",
     seniority: int = 0,
     grace_months: int = 0,
-) -> Loan:
+) -> Lent:
     """``lender`` lends ``borrower`` up to ``usd`` (at most its cash) at ``rate`` a year;
     ``kind``, ``seniority`` and ``grace_months`` are the loan's terms (venture debt has its
-    own)."""
+    own). A lender's loans of one kind and rank to one borrower form one facility: a loan
+    without a grace period is drawn on the open loan of the same terms if there is one
+    (:meth:`Books.draw`: a delayed-draw term loan whose draws share the facility), else it
+    is a new loan."""
+    amount = min(usd, lender.cash)
+    if not grace_months:
+        for loan in books.instruments.loans_of(borrower=borrower.name, lender=lender.name):
+            if (
+                type(loan) is Loan
+                and loan.kind == kind
+                and loan.seniority == seniority
+                and not loan.grace_months
+                and loan.outstanding > 0
+            ):
+                lent = books.draw(t, loan, amount, rate, maturity_months)
+                lender.record_loan(lent)
+                return Lent(loan, lent)
     loan = Loan(
         books.instruments.new_id("loan"),
         lender.name,
         borrower.name,
-        min(usd, lender.cash),
+        amount,
         rate,
         t,
         maturity_months,
@@ -154,7 +179,7 @@ def lend(
     )
     books.lend(t, loan)
     lender.record_loan(loan.principal)
-    return loan
+    return Lent(loan, loan.principal)
 
 
 def sell_note(

@@ -145,7 +145,7 @@ class ComputeMarket(mesa.Model):
             self._open_fleet(cloud)
             if cloud.spec.initial_debt_usd > 0:
                 lender = lenders[k % len(lenders)]
-                loan = mechanisms.lend(
+                loan, _ = mechanisms.lend(
                     self.books,
                     self.month,
                     lender,

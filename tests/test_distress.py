@@ -147,7 +147,7 @@ def test_forbearance_puts_the_months_unpaid_principal_back_into_the_loan() -> No
     books = world.books
     cloud, bank = world.clouds[0], world.investors[0]
     books.obligations.close(cloud.name)
-    loan = mechanisms.lend(books, 1, bank, cloud, 1_200.0, 0.0, 12)
+    loan = mechanisms.lend(books, 1, bank, cloud, 1_200.0, 0.0, 12).loan
     debt = books.ledger.balance(cloud.name, Line.DEBT)
     cash = cloud.cash, bank.cash
     books.service_loans(2, [loan])

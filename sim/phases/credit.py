@@ -27,10 +27,11 @@ from sim import distress, market, mechanisms
 from sim.agents import Investor, Lab
 from sim.books import cents_round, cents_up
 from sim.ledger import ASSETS
+from sim.mechanisms import Lent
 
 if TYPE_CHECKING:
     from sim.agents import Cloud
-    from sim.instruments import BacklogTerms, Loan
+    from sim.instruments import BacklogTerms
     from sim.model import ComputeMarket
 
 
@@ -163,7 +164,7 @@ def lend_from_syndicate(
     for lender, usd in syndicate_shares(world, cloud, amount):
         if usd >= 1.0:
             rate = quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
-            lent += mechanisms.lend(world.books, t, lender, cloud, usd, rate, maturity).principal
+            lent += mechanisms.lend(world.books, t, lender, cloud, usd, rate, maturity).usd
     return lent
 
 
@@ -220,8 +221,8 @@ def lend_round(
                 continue
             cloud, _, months = asks[k]
             rate = quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
-            loan = mechanisms.lend(world.books, t, lender, cloud, usd, rate, months)
-            lent[cloud.name] = lent.get(cloud.name, 0.0) + loan.principal
+            drawn = mechanisms.lend(world.books, t, lender, cloud, usd, rate, months).usd
+            lent[cloud.name] = lent.get(cloud.name, 0.0) + drawn
             booked = True
     return booked
 
@@ -309,20 +310,21 @@ def bank_group(world: ComputeMarket, cloud: Cloud) -> list[tuple[Investor, float
     return [(lender, usd / total) for lender, usd in lenders] if total > 0 else []
 
 
-def draw_revolver(world: ComputeMarket, t: int, cloud: Cloud, usd: float) -> list[Loan]:
+def draw_revolver(world: ComputeMarket, t: int, cloud: Cloud, usd: float) -> list[Lent]:
     """Lend ``cloud`` ``usd`` on its committed revolver: each lender of its bank group
     (:func:`bank_group`) its share, rounded up to the cent (so that the drawing covers the
     bill it is for), at the rate it quotes now (:func:`quote`), over
     ``revolver.maturity_months``. The line was committed before this month, so a drawing
-    takes none of the lender's budget for the month. Returns the loans."""
-    loans = []
+    takes none of the lender's budget for the month. Returns each lender's draw and the loan
+    it is in."""
+    loans: list[Lent] = []
     maturity = world.cfg.revolver.maturity_months
     for lender, share in bank_group(world, cloud):
         part = cents_up(usd * share)
         if part < 0.01 or lender.cash < part:
             continue
         rate = quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
-        loan = mechanisms.lend(world.books, t, lender, cloud, part, rate, maturity, kind=REVOLVER)
-        lender.record_draw(loan.principal)
-        loans.append(loan)
+        lent = mechanisms.lend(world.books, t, lender, cloud, part, rate, maturity, kind=REVOLVER)
+        lender.record_draw(lent.usd)
+        loans.append(lent)
     return loans

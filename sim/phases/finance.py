@@ -214,7 +214,7 @@ def venture_debt(world: ComputeMarket, t: int, lab: Lab, shortfall: float) -> fl
         if usd < 1.0:
             continue
         rate = lender.loan_rate(cap.venture_debt_rate_per_year, sentiment)
-        loan = mechanisms.lend(
+        lent_now = mechanisms.lend(
             world.books,
             t,
             lender,
@@ -225,8 +225,8 @@ def venture_debt(world: ComputeMarket, t: int, lab: Lab, shortfall: float) -> fl
             kind=VENTURE_DEBT,
             seniority=cap.venture_debt_seniority,
             grace_months=min(cap.venture_debt_grace_months, cap.venture_debt_maturity_months - 1),
-        )
-        lent += loan.principal
+        ).usd
+        lent += lent_now
     return lent
 
 

@@ -148,14 +148,14 @@ def draw_revolvers(model: ComputeMarket, t: int, month: DistressMonth) -> None:
         )
         if want < 0.01:
             continue
-        for loan in credit.draw_revolver(model, t, cloud, want):
+        for loan, drawn in credit.draw_revolver(model, t, cloud, want):
             record(
                 model,
                 t,
                 REVOLVER_DRAW,
                 cloud.name,
                 loan.lender,
-                loan.principal,
+                drawn,
                 loan.id,
                 1,
                 credit.REVOLVER,

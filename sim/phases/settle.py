@@ -150,10 +150,10 @@ def draw_committed_credit(world: ComputeMarket, t: int, cloud: Cloud, amount: fl
         if not isinstance(lender, Investor) or usd < 1.0 or lender.defaulted:
             continue
         rate = credit.quote(world, lender, cloud.name, cloud.spec.interest_rate_per_year, t)
-        loan = mechanisms.lend(books, t, lender, cloud, usd, rate, maturity)
-        lender.record_draw(loan.principal)
-        cloud.draw_credit(name, loan.principal)
-        drawn += loan.principal
+        lent = mechanisms.lend(books, t, lender, cloud, usd, rate, maturity).usd
+        lender.record_draw(lent)
+        cloud.draw_credit(name, lent)
+        drawn += lent
     world.month_state.credit_drawn_usd += drawn
     return drawn
 
