@@ -469,39 +469,68 @@ class Books:
     def bill_contracts(self, t: int, bills: Iterable[tuple[CapacityContract, float]]) -> None:
         """:meth:`bill_contract` for each (contract, bill) of ``bills``, in order: the same
         postings, obligations and operating income, the accruals of contracts without a
-        prepayment booked in one :meth:`~sim.ledger.Ledger.post_accruals` call."""
+        prepayment booked in one :meth:`~sim.ledger.Ledger.post_accruals` call and filed as
+        one :class:`~sim.settlement.ObligationBatch` per buyer (:meth:`_book_bills`)."""
         postings: list[tuple[str, str, int, Flow, str]] = []
-        owed: list[Obligation] = []
+        kinds: list[str] = []
         due = Flow.COMPUTE_DUE
         for contract, amount in bills:
             bill = float(amount)  # a numpy scalar from the allocation: the same value
             if contract.prepaid_cents or not 0.0 <= bill < math.inf:
-                self._book_bills(t, postings, owed)  # keep the order of postings
-                postings, owed = [], []
+                self._book_bills(t, postings, kinds)  # keep the order of postings
+                postings, kinds = [], []
                 self.bill_contract(t, contract, bill)
                 continue
             # no prepayment: the whole bill is an obligation (Books.accrue, inlined)
             cents = round(bill * CENTS_PER_USD)
             if cents:
-                buyer, seller = contract.buyer, contract.seller
-                postings.append((buyer, seller, cents, due, contract.id))
-                owed.append(Obligation(buyer, seller, cents, due, contract.id, t, contract.kind))
-        self._book_bills(t, postings, owed)
+                postings.append((contract.buyer, contract.seller, cents, due, contract.id))
+                kinds.append(contract.kind)
+        self._book_bills(t, postings, kinds)
 
     def _book_bills(
-        self, t: int, postings: list[tuple[str, str, int, Flow, str]], owed: list[Obligation]
+        self, t: int, postings: list[tuple[str, str, int, Flow, str]], kinds: list[str]
     ) -> None:
-        """Post compute bills falling due and file their obligations, which count in the
-        covenant month's operating income of both parties (as :meth:`accrue` does)."""
+        """Post compute bills falling due (``postings``: buyer, seller, cents > 0, flow,
+        contract id; ``kinds``: each contract's type) and file their obligations, one
+        :class:`~sim.settlement.ObligationBatch` per buyer whose groups are its sellers in
+        the order they first arose: the obligations :meth:`~sim.settlement.ObligationBook.
+        add_all` would file one by one. They count in the covenant month's operating income
+        of both parties (as :meth:`accrue` does)."""
         if not postings:
             return
         self.ledger.post_accruals(t, postings)
-        self.obligations.add_all(owed)
+        batches: dict[str, ObligationBatch] = {}
+        groups: dict[tuple[str, str], PaymentGroup] = {}
+        for buyer, seller, cents, flow, contract in postings:
+            group = groups.get((buyer, seller))
+            if group is None:
+                batch = batches.get(buyer)
+                if batch is None:
+
+                    def parts(buyer: str = buyer) -> list[Obligation]:
+                        return [
+                            Obligation(debtor, creditor, amount, owed, instrument, t, kind)
+                            for (debtor, creditor, amount, owed, instrument), kind in zip(
+                                postings, kinds, strict=True
+                            )
+                            if debtor == buyer
+                        ]
+
+                    batch = batches[buyer] = ObligationBatch(buyer, 0, [], parts)
+                group = groups[buyer, seller] = PaymentGroup(seller, flow, [], [])
+                batch.groups.append(group)
+            group.cents.append(cents)
+            group.instruments.append(contract)
         income = self._income_cents
-        for ob in owed:
-            cents = ob.cents
-            income[ob.creditor] = income.get(ob.creditor, 0) + cents
-            income[ob.debtor] = income.get(ob.debtor, 0) - cents
+        for batch in batches.values():
+            buyer = batch.debtor
+            for group in batch.groups:
+                cents = sum(group.cents)  # integer cents: exact in any order
+                batch.cents += cents
+                income[group.creditor] = income.get(group.creditor, 0) + cents
+                income[buyer] = income.get(buyer, 0) - cents
+            self.obligations.add_batch(batch)
 
     def forfeit_prepayment(self, t: int, contract: CapacityContract) -> int:
         """The seller keeps what is left of ``contract``'s prepayment (term over, or the

@@ -5,10 +5,10 @@ invoice falling due) and by external costs (power, staff, facilities, foundries)
 paid by cash postings, or written off when the debtor defaults. Amounts are integer cents so
 that the open obligations always equal the payables on the books.
 
-A month's loan instalments are filed as one :class:`ObligationBatch` per borrower (speed:
-about 3,000 instalments a month in the default world's last years). Settling in full pays a
-batch by its (creditor, flow) groups; every other reader sees its obligations one by one,
-exactly as if they had been filed one by one.
+A month's loan instalments are filed as one :class:`ObligationBatch` per borrower, and a
+buyer's compute bills as one per buyer (speed: about 700 bills a month in the default world).
+Settling in full pays a batch by its (creditor, flow) groups; every other reader sees its
+obligations one by one, exactly as if they had been filed one by one.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class PaymentGroup:
 @dataclass(slots=True)
 class ObligationBatch:
     """Many internal obligations of one debtor that arose together (a month's loan
-    instalments), filed as one entry: ``cents`` is their total, ``groups`` the parts by
+    instalments, a buyer's compute bills), filed as one entry: ``cents`` is their total, ``groups`` the parts by
     (creditor, flow) in the order each pair first arose, ``parts`` the obligations one by
     one in the order they arose (made only when read: :meth:`ObligationBook.of` and every
     other reader sees those, so a batch is an :class:`Obligation` per part to all but
