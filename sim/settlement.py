@@ -65,11 +65,12 @@ class PaymentGroup:
 @dataclass(slots=True)
 class ObligationBatch:
     """Many internal obligations of one debtor that arose together (a month's loan
-    instalments, a buyer's compute bills), filed as one entry: ``cents`` is their total, ``groups`` the parts by
-    (creditor, flow) in the order each pair first arose, ``parts`` the obligations one by
-    one in the order they arose (made only when read: :meth:`ObligationBook.of` and every
-    other reader sees those, so a batch is an :class:`Obligation` per part to all but
-    :meth:`ObligationBook.take`). Settling pays it by groups without making the parts."""
+    instalments, a buyer's compute bills), filed as one entry: ``cents`` is their total,
+    ``groups`` the parts by (creditor, flow) in the order each pair first arose, ``parts``
+    the obligations one by one in the order they arose (made only when read:
+    :meth:`ObligationBook.of` and every other reader sees those, so a batch is an
+    :class:`Obligation` per part to all but :meth:`ObligationBook.take`). Settling pays it
+    by groups without making the parts."""
 
     debtor: str
     cents: int
