@@ -185,6 +185,11 @@ def test_monthly_and_run_circularity() -> None:
     assert whole["gross_usd"] == 56
     assert whole["n_cycles"] == 1
     assert whole["finn_index"] == pytest.approx(finn_cycling_index(flows), abs=1e-15)
+    # without the cycle enumeration (deal surgery keeps no cycles): the same but the counts
+    quick = run_circularity(flows, count_cycles=False)
+    counts = ["n_cycles", "largest_cycle_usd"]
+    assert quick[counts].isna().all()
+    assert quick.drop(counts).equals(whole.drop(counts).astype(float))
 
 
 def test_empty_log() -> None:
