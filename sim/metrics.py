@@ -506,20 +506,10 @@ def _circularity_row(
     net = flow_network(flows, nodes)
     excess = excess_gross_share(net.matrix)
     finn, _ = _finn(net, "internal")
-    if not count_cycles:  # the enumeration is most of the cost (seconds on a dense run)
-        return {
-            "gross_usd": excess.gross,
-            "excess_usd": excess.excess,
-            "excess_share": excess.share,
-            "circular_usd": excess.circular,
-            "circular_share": excess.circular_share,
-            "finn_index": finn,
-            "n_cycles": math.nan,
-            "largest_cycle_usd": math.nan,
-            "inflow_usd": float(net.inflow.sum()),
-            "outflow_usd": float(net.outflow.sum()),
-        }
-    cycles = payment_cycles(net.matrix, max_length, max_cycles=max_cycles)
+    n_cycles, largest = math.nan, math.nan
+    if count_cycles:  # the enumeration is most of the cost (seconds on a dense run)
+        cycles = payment_cycles(net.matrix, max_length, max_cycles=max_cycles)
+        n_cycles, largest = len(cycles), cycles[0].amount if cycles else 0.0
     return {
         "gross_usd": excess.gross,
         "excess_usd": excess.excess,
@@ -527,8 +517,8 @@ def _circularity_row(
         "circular_usd": excess.circular,
         "circular_share": excess.circular_share,
         "finn_index": finn,
-        "n_cycles": len(cycles),
-        "largest_cycle_usd": cycles[0].amount if cycles else 0.0,
+        "n_cycles": n_cycles,
+        "largest_cycle_usd": largest,
         "inflow_usd": float(net.inflow.sum()),
         "outflow_usd": float(net.outflow.sum()),
     }

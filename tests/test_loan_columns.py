@@ -187,14 +187,21 @@ def bill_state(books: Books) -> tuple:
     )
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(bill, max_size=30))
-def test_bills_filed_as_batches_are_the_bills_filed_one_by_one(terms) -> None:
+def billed_both_ways(terms: list[tuple]) -> tuple[Books, Books]:
+    """The bills of ``terms`` filed with ``bill_contracts`` (batched) and with
+    ``bill_contract`` one at a time (single), in two sets of books."""
     batched, bills_b = contracts_billed(terms)
     single, bills_s = contracts_billed(terms)
     batched.bill_contracts(3, bills_b)
     for contract, usd in bills_s:
         single.bill_contract(3, contract, usd)
+    return batched, single
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(bill, max_size=30))
+def test_bills_filed_as_batches_are_the_bills_filed_one_by_one(terms) -> None:
+    batched, single = billed_both_ways(terms)
     assert bill_state(batched) == bill_state(single)
     for debtor in PARTIES:  # paid in full, batches whole: as their parts would be
         if batched.obligations.owed_cents(debtor):
@@ -204,9 +211,5 @@ def test_bills_filed_as_batches_are_the_bills_filed_one_by_one(terms) -> None:
     assert list(batched.ledger._allocations) == list(single.ledger._allocations)
     batched.ledger.check()
     # read one by one, a batch is its bills' obligations in the order they arose
-    batched, bills_b = contracts_billed(terms)
-    single, bills_s = contracts_billed(terms)
-    batched.bill_contracts(3, bills_b)
-    for contract, usd in bills_s:
-        single.bill_contract(3, contract, usd)
+    batched, single = billed_both_ways(terms)
     assert open_obligations(batched) == open_obligations(single)
