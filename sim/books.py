@@ -14,13 +14,8 @@ unit), so payments are exact at any size.
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable, Iterable, Sequence
-from itertools import repeat
-from operator import attrgetter
 from typing import Protocol
-
-import numpy as np
 
 from sim.instruments import (
     CapacityContract,
@@ -29,7 +24,6 @@ from sim.instruments import (
     EquityStake,
     InstrumentBook,
     Loan,
-    instalments_due,
 )
 from sim.ledger import (
     CENTS_PER_USD,
@@ -39,7 +33,6 @@ from sim.ledger import (
     Flow,
     Ledger,
     Line,
-    first_seen_codes,
     to_cents,
 )
 from sim.settlement import Obligation, ObligationBatch, ObligationBook, PaymentGroup
@@ -54,23 +47,6 @@ OTHER_BUSINESS = "world:other-business"  # a hyperscaler's non-AI businesses
 ADMINISTRATORS = "world:administrators"  # where default costs go
 SHAREHOLDERS = "world:shareholders"  # shareholders outside the model (founders, the public)
 DEPOSITORS = "world:money-market"  # who pays interest on cash (Treasury bills, banks)
-
-_COLUMN_RATES = frozenset({float, np.float64})
-"""Types of a loan's rate that :meth:`Books.service_loans` computes as a column."""
-
-_LOAN_TERMS = attrgetter(
-    "outstanding",
-    "rate_per_year",
-    "principal",
-    "start",
-    "maturity_months",
-    "grace_months",
-    "borrower",
-    "lender",
-    "id",
-    "kind",
-)
-"""A loan's terms as :meth:`Books.service_loans` reads them, in one call per loan."""
 
 OPERATING_FLOWS = frozenset(
     {
@@ -562,207 +538,9 @@ class Books:
     def service_loans(self, t: int, loans: Iterable[Loan]) -> list[tuple[Loan, float, float]]:
         """The month's debt service, in one pass over ``loans`` in order: each active loan's
         interest and scheduled principal fall due (as :meth:`accrue` books them: the same
-        postings and obligations in the same order), and a loan paid down to half a cent
-        closes. Returns (loan, interest, principal) in USD for each loan serviced.
-
-        The instalments of plain :class:`~sim.instruments.Loan` loans are computed as columns
-        (:func:`~sim.instruments.instalments_due`) and booked with
-        :meth:`~sim.ledger.Ledger.post_accrual_columns`; any other loan (a convertible
-        note, a loan whose amounts are numpy scalars) by :meth:`_instalment`, one at a time,
-        in its place. Both give the same doubles and cents as :meth:`service_each`, which
-        books one loan at a time (a property test holds them equal)."""
-        active = [loan for loan in loans if loan.active]
-        n = len(active)
-        if n == 0:
-            return []
-        (
-            outstandings,
-            rates,
-            principals,
-            starts,
-            maturities,
-            graces,
-            borrowers,
-            lenders,
-            ids,
-            kinds,
-        ) = zip(*map(_LOAN_TERMS, active), strict=True)
-        # a plain loan with float amounts (its rate a float or a numpy float64) is a column
-        # entry; anything else is computed by its own methods in its place
-        rate_types = set(map(type, rates))
-        odd: list[int] = []
-        if (
-            set(map(type, active)) != {Loan}
-            or set(map(type, outstandings)) != {float}
-            or set(map(type, principals)) != {float}
-            or not rate_types <= _COLUMN_RATES
-        ):
-            odd = [
-                i
-                for i, loan in enumerate(active)
-                if type(loan) is not Loan
-                or type(loan.outstanding) is not float
-                or type(loan.principal) is not float
-                or type(loan.rate_per_year) not in _COLUMN_RATES
-            ]
-        start = np.array(starts, dtype=np.int64)
-        due = instalments_due(
-            t,
-            np.array(outstandings, dtype=np.float64),
-            np.array(rates, dtype=np.float64),
-            np.array(principals, dtype=np.float64),
-            start,
-            np.array(maturities, dtype=np.int64),
-            np.array(graces, dtype=np.int64),
-        )
-        if due is None or len(odd) == n:
-            return self.service_each(t, active)
-        principal: list[float] = due.principal.tolist()
-        interest_cents, principal_cents, due_cents = (
-            due.interest_cents,
-            due.principal_cents,
-            due.due_cents,
-        )
-        # what each loan returns as its interest: a float, or a numpy scalar where its rate
-        # is one and interest is due (as Loan.interest_due returns it)
-        if np.float64 in rate_types:
-            is_numpy = list(map(operator.is_, map(type, rates), repeat(np.float64)))
-            scalar = np.array(is_numpy, dtype=bool) & (t > start)
-            returned: list[float] = np.where(
-                scalar, np.array(list(due.interest), dtype=object), due.interest.astype(object)
-            ).tolist()
-        else:
-            returned = due.interest.tolist()
-        for i in odd:
-            loan = active[i]
-            interest_i, principal_i, cents_i, principal_cents_i, due_i = self._instalment(t, loan)
-            if interest_i is None:  # not a finite amount >= 0: one loan at a time raises
-                return self.service_each(t, active)
-            returned[i], principal[i] = interest_i, principal_i
-            interest_cents[i], principal_cents[i], due_cents[i] = (
-                cents_i,
-                principal_cents_i,
-                due_i,
-            )
-        # the covenant month's debt service, by borrower (integer cents: exact in any order)
-        code, names = first_seen_codes(borrowers)
-        by_borrower = np.zeros(len(names), dtype=np.int64)
-        np.add.at(by_borrower, code, due_cents)
-        service = self._service_cents
-        for name, cents in zip(names, by_borrower.tolist(), strict=True):
-            service[name] = service.get(name, 0) + cents
-        # what is left of each loan
-        odd_ones = set(odd)
-        for i, (loan, left) in enumerate(zip(active, due.outstanding.tolist(), strict=True)):
-            if i not in odd_ones:
-                loan.outstanding = left
-        for i in np.flatnonzero(due.closes).tolist():
-            if i not in odd_ones:
-                active[i].active = False
-        for i in odd:
-            loan = active[i]
-            if principal[i] > 0:
-                loan.outstanding -= principal[i]
-            if loan.outstanding <= 0.005:
-                loan.outstanding = 0.0
-                loan.active = False
-        flows, cents = (Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE), (interest_cents, principal_cents)
-        self.ledger.post_accrual_columns(t, borrowers, lenders, ids, flows, cents)
-        self._file_batches(
-            t, np.array(code, dtype=np.int64), names, lenders, ids, kinds, flows, cents
-        )
-        return list(zip(active, returned, principal, strict=True))
-
-    def _file_batches(
-        self,
-        t: int,
-        debtor_code: np.ndarray,
-        debtors: list[str],
-        creditors: Sequence[str],
-        ids: Sequence[str],
-        kinds: Sequence[str],
-        flows: Sequence[Flow],
-        cents: Sequence[np.ndarray],
-    ) -> None:
-        """The debtors' open obligations for accruals given as columns, one entry per
-        instrument (``debtor_code`` numbers each entry's debtor in ``debtors``): each
-        entry's obligation of each of ``flows`` in turn, in order (those of 0 cents left
-        out), filed as one :class:`~sim.settlement.ObligationBatch` per debtor, its parts
-        grouped by (creditor, flow) in the order each pair first arose — as
-        :meth:`~sim.settlement.ObligationBook.add_all` would file them one by one."""
-        width = len(flows)
-        creditor_of, creditor_names = first_seen_codes(creditors)
-        creditor_code = np.array(creditor_of, dtype=np.int64)
-        # the parts as they arose: entry i's flow f at i * width + f
-        amounts = np.column_stack(cents).ravel()
-        arose = np.flatnonzero(amounts)
-        if len(arose) == 0:
-            return
-        entry_of, flow_of = arose // width, arose % width
-        debtor_of = debtor_code[entry_of]
-        key = (debtor_of * len(creditor_names) + creditor_code[entry_of]) * width + flow_of
-        _, first, group_of = np.unique(key, return_index=True, return_inverse=True)
-        by_group = np.argsort(group_of, kind="stable")  # each group's parts, in order
-        ends = np.cumsum(np.bincount(group_of)).tolist()
-        part_cents: list[int] = amounts[arose][by_group].tolist()
-        part_ids: list[str] = np.array(ids, dtype=object)[entry_of[by_group]].tolist()
-        batches: dict[int, ObligationBatch] = {}
-        for g in np.argsort(first, kind="stable").tolist():  # groups as they first arose
-            start = ends[g - 1] if g else 0
-            j = int(arose[first[g]])
-            code = int(debtor_of[first[g]])
-            group = PaymentGroup(
-                creditors[j // width],
-                flows[j % width],
-                part_cents[start : ends[g]],
-                part_ids[start : ends[g]],
-            )
-            batch = batches.get(code)
-            if batch is None:
-                mine = arose[debtor_of == code].tolist()
-
-                def parts(debtor: str = debtors[code], mine: list[int] = mine) -> list[Obligation]:
-                    return [
-                        Obligation(
-                            debtor,
-                            creditors[j // width],
-                            int(amounts[j]),
-                            flows[j % width],
-                            ids[j // width],
-                            t,
-                            kinds[j // width],
-                        )
-                        for j in mine
-                    ]
-
-                batch = batches[code] = ObligationBatch(debtors[code], 0, [], parts)
-            batch.groups.append(group)
-            batch.cents += sum(group.cents)
-        for batch in batches.values():
-            self.obligations.add_batch(batch)
-
-    @staticmethod
-    def _instalment(t: int, loan: Loan) -> tuple[float, float, int, int, int] | tuple[None, ...]:
-        """One loan's month: (interest as its method returns it, principal falling due in
-        whole cents (USD), interest cents, principal cents, the covenant's due cents), or
-        ``(None,)`` if an amount is not a finite number >= 0."""
-        returned = loan.interest_due(t)
-        falling = loan.principal_due(t)
-        interest = returned if type(returned) is float else float(returned)
-        if not (0.0 <= interest < math.inf and 0.0 <= falling < math.inf):
-            return (None,)
-        principal = round(falling * CENTS_PER_USD) / CENTS_PER_USD
-        interest_cents = round(interest * CENTS_PER_USD)
-        due = round((interest_cents / CENTS_PER_USD + principal) * CENTS_PER_USD)
-        return returned, principal, interest_cents, round(principal * CENTS_PER_USD), due
-
-    def service_each(self, t: int, loans: Iterable[Loan]) -> list[tuple[Loan, float, float]]:
-        """:meth:`service_loans` one loan at a time (the reference it is tested against, and
-        its path for amounts that are not finite numbers >= 0, which it raises on): each
-        active loan's interest and scheduled principal fall due (as :meth:`accrue` books
-        them: the same postings in the same order, made in one
-        :meth:`~sim.ledger.Ledger.post_instalments` call), and a loan paid down to half a
-        cent closes. Returns (loan, interest, principal) in USD for each loan serviced."""
+        postings in the same order, made in one :meth:`~sim.ledger.Ledger.post_instalments`
+        call), and a loan paid down to half a cent closes. Returns (loan, interest,
+        principal) in USD for each loan serviced."""
         service = self._service_cents
         interest_flow, principal_flow = Flow.INTEREST_DUE, Flow.PRINCIPAL_DUE
         serviced: list[tuple[Loan, float, float]] = []

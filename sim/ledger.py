@@ -23,9 +23,7 @@ total cash equals the opening cash plus external inflows minus external outflows
 from __future__ import annotations
 
 import math
-import operator
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
@@ -531,74 +529,6 @@ class Ledger:
                 payee_book[b_ec] += b_ecs * cents_b  # type: ignore[index]
                 extend((step, payer, payee, cents_b, b_label, instrument))
 
-    def post_accrual_columns(
-        self,
-        step: int,
-        payers: Sequence[str],
-        payees: Sequence[str],
-        instruments: Sequence[str],
-        flows: Sequence[Flow],
-        cents: Sequence[np.ndarray],
-    ) -> None:
-        """Accruals between books given as columns, one entry per instrument: for each
-        entry in order, :meth:`post_cents` of each of ``flows`` in turn, of the entry's
-        amount in the matching column of ``cents`` (skipped at 0 cents) — a month's loan
-        instalments (interest, then principal) or compute bills. The same books and the same
-        log, row for row in the same order, but each pair of parties' books changed once by
-        the pair's sums (integer cents: exact in any order) and the log extended in one call.
-        Columns with a party without books, a party paying itself or an amount below 0 are
-        posted row by row through :meth:`post_cents`, which books or raises as it would."""
-        books = self._books
-        n = len(payers)
-        if n == 0:
-            return
-        if (
-            any(column.min() < 0 for column in cents)
-            or any(p not in books for p in set(payers) | set(payees))
-            or any(map(operator.eq, payers, payees))
-        ):
-            amounts = [column.tolist() for column in cents]
-            for i, (payer, payee, instrument) in enumerate(
-                zip(payers, payees, instruments, strict=True)
-            ):
-                for flow, column in zip(flows, amounts, strict=True):
-                    if column[i]:
-                        self.post_cents(step, payer, payee, column[i], flow, instrument)
-            return
-        plans = [flow.plan for flow in flows]
-        if any(p.moves_cash or p.payer_outside or p.payee_outside for p in plans):
-            raise LedgerError(
-                f"{', '.join(p.label for p in plans)}: not all accruals between books"
-            )
-        # the books: one change per pair of parties and flow
-        code, pairs = first_seen_codes(zip(payers, payees, strict=True))
-        for plan, column in zip(plans, cents, strict=True):
-            sums = np.zeros(len(pairs), dtype=np.int64)
-            np.add.at(sums, code, column)
-            payer_debit, payer_debit_sign, payer_credit, payer_credit_sign = plan.legs[:4]
-            payee_debit, payee_debit_sign, payee_credit, payee_credit_sign = plan.legs[4:]
-            for (payer, payee), amount in zip(pairs, sums.tolist(), strict=True):
-                payer_book, payee_book = books[payer], books[payee]
-                payer_book[payer_debit] += payer_debit_sign * amount  # type: ignore[index]
-                payer_book[payer_credit] += payer_credit_sign * amount  # type: ignore[index]
-                payee_book[payee_debit] += payee_debit_sign * amount  # type: ignore[index]
-                payee_book[payee_credit] += payee_credit_sign * amount  # type: ignore[index]
-        # the log: each entry's rows in the order of the flows, those of 0 cents left out
-        width = len(flows)
-        amounts = np.column_stack(cents).ravel()
-        kept = np.flatnonzero(amounts)
-        m = len(kept)
-        if m == 0:
-            return
-        entry = kept // width
-        rows: list[int | str] = [step, "", "", 0, "", ""] * m
-        rows[1::ROW_WIDTH] = np.array(payers, dtype=object)[entry].tolist()
-        rows[2::ROW_WIDTH] = np.array(payees, dtype=object)[entry].tolist()
-        rows[3::ROW_WIDTH] = amounts[kept].tolist()
-        rows[4::ROW_WIDTH] = np.array([p.label for p in plans], dtype=object)[kept % width].tolist()
-        rows[5::ROW_WIDTH] = np.array(instruments, dtype=object)[entry].tolist()
-        self._accruals.extend(rows)
-
     def _post_checked(
         self, step: int, payer: str, payee: str, cents: int, flow: Flow, instrument: str
     ) -> int:
@@ -646,14 +576,6 @@ class Ledger:
         under ``instrument``. No books change: the posting moved the money."""
         self._allocations.extend((step, payer, payee, cents, flow.label, instrument))
 
-    def allocate_each(
-        self, step: int, payer: str, payee: str, flow: Flow, paid: Iterable[tuple[int, str]]
-    ) -> None:
-        """:meth:`allocate` for each (cents, instrument) of ``paid``, in order."""
-        label, extend = flow.label, self._allocations.extend
-        for cents, instrument in paid:
-            extend((step, payer, payee, cents, label, instrument))
-
     def allocate_columns(
         self,
         step: int,
@@ -663,7 +585,8 @@ class Ledger:
         cents: list[int],
         instruments: list[str],
     ) -> None:
-        """:meth:`allocate_each` with the amounts and the instruments as two lists."""
+        """:meth:`allocate` for each amount of ``cents`` and the instrument beside it in
+        ``instruments``, in order (one grouped payment's parts), in one extension of the log."""
         rows: list[int | str] = [step, payer, payee, 0, flow.label, ""] * len(cents)
         rows[3::ROW_WIDTH] = cents
         rows[5::ROW_WIDTH] = instruments
@@ -733,16 +656,6 @@ class Ledger:
     @property
     def n_postings(self) -> int:
         return len(self._log) // ROW_WIDTH
-
-
-def first_seen_codes[K](keys: Iterable[K]) -> tuple[list[int], list[K]]:
-    """Each of ``keys`` numbered in the order the keys are first seen (0, 1, …), and the
-    distinct keys in that order — in one pass in C (a ``defaultdict`` whose factory is its
-    own length)."""
-    numbering: defaultdict[K, int] = defaultdict()
-    numbering.default_factory = numbering.__len__
-    codes = list(map(numbering.__getitem__, keys))
-    return codes, list(numbering)
 
 
 def _rows_frame(flat: list[int | str], columns: list[str]) -> pd.DataFrame:

@@ -5,8 +5,8 @@ invoice falling due) and by external costs (power, staff, facilities, foundries)
 paid by cash postings, or written off when the debtor defaults. Amounts are integer cents so
 that the open obligations always equal the payables on the books.
 
-A month's loan instalments are filed as one :class:`ObligationBatch` per borrower, and a
-buyer's compute bills as one per buyer (speed: about 700 bills a month in the default world).
+A buyer's compute bills of a month are filed as one :class:`ObligationBatch` (speed: about
+700 bills a month in the default world).
 Settling in full pays a batch by its (creditor, flow) groups; every other reader sees its
 obligations one by one, exactly as if they had been filed one by one.
 """
@@ -64,8 +64,8 @@ class PaymentGroup:
 
 @dataclass(slots=True)
 class ObligationBatch:
-    """Many internal obligations of one debtor that arose together (a month's loan
-    instalments, a buyer's compute bills), filed as one entry: ``cents`` is their total,
+    """Many internal obligations of one debtor that arose together (a buyer's compute
+    bills of a month), filed as one entry: ``cents`` is their total,
     ``groups`` the parts by (creditor, flow) in the order each pair first arose, ``parts``
     the obligations one by one in the order they arose (made only when read:
     :meth:`ObligationBook.of` and every other reader sees those, so a batch is an
