@@ -6,15 +6,15 @@ paid by cash postings, or written off when the debtor defaults. Amounts are inte
 that the open obligations always equal the payables on the books.
 
 A buyer's compute bills of a month are filed as one :class:`ObligationBatch` (speed: about
-700 bills a month in the default world).
-Settling in full pays a batch by its (creditor, flow) groups; every other reader sees its
-obligations one by one, exactly as if they had been filed one by one.
+700 bills a month in the default world). Settling in full pays a batch by its (creditor,
+flow) groups; every other reader sees its obligations one by one, exactly as if they had
+been filed one by one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from sim.ledger import CENTS_PER_USD, PAYMENT_FOR_ACCRUAL, WORLD_PREFIX, Flow
 
@@ -65,24 +65,16 @@ class PaymentGroup:
 @dataclass(slots=True)
 class ObligationBatch:
     """Many internal obligations of one debtor that arose together (a buyer's compute
-    bills of a month), filed as one entry: ``cents`` is their total,
-    ``groups`` the parts by (creditor, flow) in the order each pair first arose, ``parts``
-    the obligations one by one in the order they arose (made only when read:
-    :meth:`ObligationBook.of` and every other reader sees those, so a batch is an
-    :class:`Obligation` per part to all but :meth:`ObligationBook.take`). Settling pays it
-    by groups without making the parts."""
+    bills of a month), filed as one entry: ``cents`` is their total, ``groups`` the parts
+    by (creditor, flow) in the order each pair first arose, ``make_parts`` makes the
+    obligations one by one in the order they arose. :class:`ObligationBook` replaces a batch
+    by those the first time anything but :meth:`ObligationBook.take` reads its debtor's
+    obligations; settling in full pays it by groups without making them."""
 
     debtor: str
     cents: int
     groups: list[PaymentGroup]
-    make_parts: Callable[[], Sequence[Obligation]]  # ``parts``, made when first needed
-    parts: Sequence[Obligation] | None = field(default=None)
-
-    def obligations(self) -> list[Obligation]:
-        """The obligations one by one, in the order they arose."""
-        if self.parts is None:
-            self.parts = self.make_parts()
-        return list(self.parts)
+    make_parts: Callable[[], list[Obligation]]
 
 
 class ObligationBook:
@@ -109,7 +101,7 @@ class ObligationBook:
             owed[:] = [
                 part
                 for o in owed
-                for part in (o.obligations() if type(o) is ObligationBatch else (o,))  # type: ignore[union-attr]
+                for part in (o.make_parts() if type(o) is ObligationBatch else (o,))  # type: ignore[union-attr]
             ]
         return owed  # type: ignore[return-value]
 
@@ -137,9 +129,6 @@ class ObligationBook:
     def of(self, debtor: str) -> list[Obligation]:
         """``debtor``'s open obligations, one by one, in the order they arose (the book's
         own list: a caller may close them in place)."""
-        owed = self._open.get(debtor)
-        if owed is None:
-            return []
         return self._unbatch(debtor)
 
     def owed_cents(self, debtor: str) -> int:
