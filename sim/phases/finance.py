@@ -214,7 +214,7 @@ def venture_debt(world: ComputeMarket, t: int, lab: Lab, shortfall: float) -> fl
         if usd < 1.0:
             continue
         rate = lender.loan_rate(cap.venture_debt_rate_per_year, sentiment)
-        lent_now = mechanisms.lend(
+        lent += mechanisms.lend(
             world.books,
             t,
             lender,
@@ -226,7 +226,6 @@ def venture_debt(world: ComputeMarket, t: int, lab: Lab, shortfall: float) -> fl
             seniority=cap.venture_debt_seniority,
             grace_months=min(cap.venture_debt_grace_months, cap.venture_debt_maturity_months - 1),
         ).usd
-        lent += lent_now
     return lent
 
 
