@@ -273,6 +273,10 @@ class InstrumentBook:
     _open_memo: dict[str | None, list[ChipOrder]] = field(default_factory=dict)
     # how many times each agent's orders changed (orders_version)
     _order_versions: dict[str, int] = field(default_factory=dict)
+    # how many times each agent's contracts changed, and how many times they were all
+    # forgotten (contracts_version)
+    _contract_versions: dict[str, int] = field(default_factory=dict)
+    _contract_epoch: int = 0
 
     def __post_init__(self) -> None:
         self._reindex()
@@ -310,11 +314,16 @@ class InstrumentBook:
         (ended; a repricing forgets only the backlog's, the only answers that read a
         price) — or forget every answer (``None``: contracts pruned)."""
         if contract is None:
+            self._contract_epoch += 1
+            self._contract_versions.clear()
             self._gpus_memo.clear()
             self._in_force_memo.clear()
             self._backlog_memo.clear()
             self._by_buyer_memo.clear()
             return
+        versions = self._contract_versions
+        for party in (contract.buyer, contract.seller):
+            versions[party] = versions.get(party, 0) + 1
         if change != "repriced":
             self._forget_gpus(contract)
         if change == "added":
@@ -418,6 +427,13 @@ class InstrumentBook:
         placed, delivered or cancelled: an agent's figures of its open orders stay true
         while it is the same."""
         return self._order_versions.get(agent, 0)
+
+    def contracts_version(self, agent: str) -> tuple[int, int]:
+        """A value that changes whenever a contract of ``agent`` (as buyer or seller) is
+        added, ended or repriced, or contracts are pruned: an agent's figures of its
+        contracts stay true while it is the same (change contracts only through this
+        book's verbs, which keep it)."""
+        return self._contract_epoch, self._contract_versions.get(agent, 0)
 
     def _reindex(self) -> None:
         self._forget_in_force()

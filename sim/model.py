@@ -328,6 +328,9 @@ class ComputeMarket(mesa.Model):
     def orders_version(self, agent: str) -> object:
         return self.books.instruments.orders_version(agent)
 
+    def contracts_version(self, agent: str) -> object:
+        return self.books.instruments.contracts_version(agent)
+
     def chip_price(self, step: int) -> float:
         """Average vendor list price of an H100-equivalent at ``step``, USD."""
         return costs.chip_price(self.cfg, step)

@@ -110,6 +110,10 @@ class FakeMarket:
         # tests change self.orders directly: a new token each look, so nothing is reused
         return object()
 
+    def contracts_version(self, agent: str) -> object:
+        # tests change self.contracts directly: a new token each look, so nothing is reused
+        return object()
+
     def building_gpus(self, exclude: str) -> float:
         return sum(g for name, g in self.building.items() if name != exclude)
 

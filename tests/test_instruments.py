@@ -33,77 +33,101 @@ event = st.one_of(
 def test_indexed_lookups_equal_full_scans(events, at) -> None:
     book = InstrumentBook()
     for ev in events:
-        kind = ev[0]
-        if kind == "contract":
-            _, buyer, seller, start, term, active = ev
-            book.add_contract(
-                CapacityContract(
-                    book.new_id("c"),
-                    buyer,
-                    seller,
-                    10.0 + start,
-                    2.0,
-                    start,
-                    term,
-                    0.5,
-                    active=active,
-                )
+        # each agent's contracts as they are, and their version: it changes whenever they do
+        before = {x: (book.contracts_version(x), _terms_of(book, x)) for x in NAMES}
+        _check_event(book, ev, at)
+        for x in NAMES:
+            if _terms_of(book, x) != before[x][1]:
+                assert book.contracts_version(x) != before[x][0], (ev, x)
+    _check_answers(book, at)
+
+
+def _terms_of(book: InstrumentBook, agent: str) -> list[tuple[object, ...]]:
+    """``agent``'s contracts in the book, term by term (what a figure of them can read)."""
+    return [
+        (id(c), c.gpus, c.price_usd_per_gpu_hour, c.start, c.term_months, c.active, c.in_kind)
+        for c in book.contracts
+        if agent in (c.buyer, c.seller)
+    ]
+
+
+def _check_event(book: InstrumentBook, ev: tuple, at: int) -> None:
+    """Apply one event of :func:`test_indexed_lookups_equal_full_scans` to ``book``."""
+    kind = ev[0]
+    if kind == "contract":
+        _, buyer, seller, start, term, active = ev
+        book.add_contract(
+            CapacityContract(
+                book.new_id("c"),
+                buyer,
+                seller,
+                10.0 + start,
+                2.0,
+                start,
+                term,
+                0.5,
+                active=active,
             )
-        elif kind == "loan":
-            _, lender, borrower, principal, active = ev
-            book.add_loan(
-                Loan(book.new_id("l"), lender, borrower, principal, 0.1, 0, 12, active=active)
+        )
+    elif kind == "loan":
+        _, lender, borrower, principal, active = ev
+        book.add_loan(
+            Loan(book.new_id("l"), lender, borrower, principal, 0.1, 0, 12, active=active)
+        )
+    elif kind == "order":
+        _, buyer, vendor, units, delivered = ev
+        book.add_order(
+            ChipOrder(
+                book.new_id("o"),
+                buyer,
+                vendor,
+                units,
+                1.0,
+                0,
+                3,
+                4,
+                delivered_units=units * delivered,
             )
-        elif kind == "order":
-            _, buyer, vendor, units, delivered = ev
-            book.add_order(
-                ChipOrder(
-                    book.new_id("o"),
-                    buyer,
-                    vendor,
-                    units,
-                    1.0,
-                    0,
-                    3,
-                    4,
-                    delivered_units=units * delivered,
-                )
-            )
-        elif kind == "ask":  # fill every memo: later answers must still equal fresh scans
-            for when in (at, ev[2]):  # the memos hold answers at several months
-                book.contracted_gpus(buyer=ev[1], step=when)
-                book.contracted_gpus(seller=ev[1], step=when)
-                book.contracted_gpus(buyer=ev[1], seller="a", step=when)
-                book.contracted_gpus(step=when)
-                book.contracts_of(ev[1], when)
-            book.contracts_of(ev[1])
-            for when in (at, ev[2]):  # the backlog memos hold answers at several months
-                book.backlog_terms(ev[1], when, 730.0)
-                book.backlog_by_buyer(ev[1], when, 730.0)
-            book.open_orders(buyer=ev[1])
-            book.open_orders(vendor=ev[1])
-            book.open_orders()
-        elif kind in ("deliver", "cancel"):
-            if book.orders:
-                order = book.orders[ev[1] % len(book.orders)]
-                before = (book.orders_version(order.buyer), book.orders_version(order.vendor))
-                if kind == "deliver":
-                    order.delivered_units += order.undelivered * ev[2]
-                else:
-                    order.units = order.delivered_units
-                book.order_changed(order)
-                after = (book.orders_version(order.buyer), book.orders_version(order.vendor))
-                assert after[0] != before[0] and after[1] != before[1]
-        elif kind == "reprice":
-            if book.contracts:
-                contract = book.contracts[ev[1] % len(book.contracts)]
-                contract.price_usd_per_gpu_hour = ev[2]
-                book.contract_repriced(contract)
-        elif kind == "end":
-            if book.contracts:
-                book.end_contract(book.contracts[ev[1] % len(book.contracts)])
-        else:
-            book.prune(ev[1])
+        )
+    elif kind == "ask":  # fill every memo: later answers must still equal fresh scans
+        for when in (at, ev[2]):  # the memos hold answers at several months
+            book.contracted_gpus(buyer=ev[1], step=when)
+            book.contracted_gpus(seller=ev[1], step=when)
+            book.contracted_gpus(buyer=ev[1], seller="a", step=when)
+            book.contracted_gpus(step=when)
+            book.contracts_of(ev[1], when)
+        book.contracts_of(ev[1])
+        for when in (at, ev[2]):  # the backlog memos hold answers at several months
+            book.backlog_terms(ev[1], when, 730.0)
+            book.backlog_by_buyer(ev[1], when, 730.0)
+        book.open_orders(buyer=ev[1])
+        book.open_orders(vendor=ev[1])
+        book.open_orders()
+    elif kind in ("deliver", "cancel"):
+        if book.orders:
+            order = book.orders[ev[1] % len(book.orders)]
+            before = (book.orders_version(order.buyer), book.orders_version(order.vendor))
+            if kind == "deliver":
+                order.delivered_units += order.undelivered * ev[2]
+            else:
+                order.units = order.delivered_units
+            book.order_changed(order)
+            after = (book.orders_version(order.buyer), book.orders_version(order.vendor))
+            assert after[0] != before[0] and after[1] != before[1]
+    elif kind == "reprice":
+        if book.contracts:
+            contract = book.contracts[ev[1] % len(book.contracts)]
+            contract.price_usd_per_gpu_hour = ev[2]
+            book.contract_repriced(contract)
+    elif kind == "end":
+        if book.contracts:
+            book.end_contract(book.contracts[ev[1] % len(book.contracts)])
+    else:
+        book.prune(ev[1])
+
+
+def _check_answers(book: InstrumentBook, at: int) -> None:
+    """Every look-up of ``book`` equals a fresh scan of its instruments."""
     for x in NAMES:  # the memoised answers at every month asked
         for when in range(31):
             in_force = [c for c in book.contracts if c.in_force(when)]

@@ -83,6 +83,9 @@ class Cloud(MarketAgent):
         # capex_shortfall_usd's answers while its open orders are unchanged, by (income,
         # order_usd and its type)
         self._shortfalls: tuple[tuple[object, ...], dict[tuple[object, ...], float]] | None = None
+        # contracted_income_usd's last answer, by its contracts' version, month and
+        # installed GPUs
+        self._contracted_income: tuple[tuple[object, ...], float] | None = None
         # committed delayed-draw capex credit: USD each lender has committed and the cloud
         # has not drawn yet (off the balance sheet until drawn, as a bank's undrawn line)
         self.committed_credit: dict[str, float] = {}
@@ -854,21 +857,27 @@ class Cloud(MarketAgent):
         of its contracts in force at ``step`` as the seller (compute credits, paid in
         shares, bring no cash), on the part of their capacity it has online (buyers are
         billed on the capacity available, as in the operate phase)."""
+        installed = self.installed_gpus(step)
+        key = (self.market.contracts_version(self.name), step, installed, type(installed))
+        if self._contracted_income is not None and self._contracted_income[0] == key:
+            return self._contracted_income[1]  # the same contracts and capacity
         hours = self.market.cfg.market.hours_per_month
         sold = [c for c in self.market.contracts_of(self.name, step) if c.seller == self.name]
         reserved = sum([c.gpus for c in sold])
-        if reserved <= 0:
-            return 0.0
-        # buyers owe for the capacity the cloud can provide (operate's availability): a
-        # contract whose capacity is still being built brings no cash yet
-        available = min(1.0, self.installed_gpus(step) / reserved)
-        return available * sum(
-            [
-                c.gpus * c.price_usd_per_gpu_hour * hours * c.take_or_pay_share
-                for c in sold
-                if not c.in_kind
-            ]
-        )
+        income = 0.0
+        if reserved > 0:
+            # buyers owe for the capacity the cloud can provide (operate's availability): a
+            # contract whose capacity is still being built brings no cash yet
+            available = min(1.0, installed / reserved)
+            income = available * sum(
+                [
+                    c.gpus * c.price_usd_per_gpu_hour * hours * c.take_or_pay_share
+                    for c in sold
+                    if not c.in_kind
+                ]
+            )
+        self._contracted_income = (key, income)
+        return income
 
     def cash_buffer_usd(self, costs_usd: float, *, debt_service_reserve: bool = True) -> float:
         """USD of cash the cloud keeps against a shortfall: ``finance.cash_buffer_months``

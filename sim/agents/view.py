@@ -111,6 +111,12 @@ class MarketView(Protocol):
         from its open orders is still true while it is."""
         ...
 
+    def contracts_version(self, agent: str) -> object:
+        """A token that is equal between two looks only if no contract of ``agent`` (buyer
+        or seller) was added, ended or repriced in between: what the agent computed from
+        its contracts is still true while it is."""
+        ...
+
     def building_gpus(self, exclude: str) -> float:
         """GPUs the clouds other than ``exclude`` have delivered and are still building
         into data centres (not yet online): the part of their announced pipelines that is
