@@ -50,6 +50,8 @@ class ComputeMarket(mesa.Model):
         rng: int | None = None,
         audit: bool = False,
         classes: AgentClasses | None = None,
+        *,
+        record_agents: bool = True,
     ) -> None:
         # `config`, not `scenario`: mesa.Model owns `scenario` (its own Scenario class) and
         # SolaraViz's Reset passes one as `scenario=` to any constructor with that parameter.
@@ -79,6 +81,8 @@ class ComputeMarket(mesa.Model):
         self.debtrank_rows: list[dict[str, object]] = []
         self.exposure_rows: list[dict[str, object]] = []
         self.agent_rows: list[dict[str, object]] = []
+        # without it the agents table is not kept (a sweep whose outputs do not read it)
+        self.record_agents = record_agents
         self.solvent_before_default: dict[str, bool] = {}  # set by each clearing round
         self.covenant_months: dict[str, int] = {}  # months in a row below the coverage floor
         self.defaults_total = 0
@@ -397,6 +401,8 @@ class ComputeMarket(mesa.Model):
     def record_month(self) -> None:
         """Append this month's rows to the model and agents tables."""
         self.datacollector.collect(self)
+        if not self.record_agents:
+            return
         for agent in self.all_agents:
             self.agent_rows.append({"step": self.month, "agent_type": agent.kind, **agent.row()})
 
@@ -456,6 +462,8 @@ class ComputeMarket(mesa.Model):
     def agent_table(self) -> pd.DataFrame:
         """One row per agent per month, every role together, with an ``agent_type`` column
         (the role) and the columns each role declares (``MarketAgent.columns``)."""
+        if not self.record_agents:
+            raise RuntimeError("this run kept no agent rows (built with record_agents=False)")
         out = pd.DataFrame(self.agent_rows).rename(columns={"name": "agent_id"})
         dates = {s: self.start_date + pd.DateOffset(months=s) for s in range(self.month + 1)}
         out.insert(1, "date", [dates[int(s)] for s in out["step"]])  # each month's date once

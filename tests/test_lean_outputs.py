@@ -8,6 +8,7 @@ import math
 import pytest
 
 from sim.runner import (
+    AGENT_TABLE_FIELDS,
     ROUND_TRIP_FIELDS,
     ROUND_TRIP_SERIES,
     SERIES_FIELDS,
@@ -63,6 +64,22 @@ def test_simulate_outputs_matches_simulate(full) -> None:
     assert kept is not None and kept["round_trip_revenue_usd"] == list(
         full.tables["model"]["round_trip_revenue_usd"]
     )
+
+
+def test_a_run_without_agent_rows_gives_every_other_output(full) -> None:
+    # every output outside AGENT_TABLE_FIELDS, computed from a world that kept no agent rows
+    # (what a sweep keeping only them runs), equals the full run's: no other output reads
+    # the agents table; the agents table itself refuses to be built
+    model = run_model(SCENARIO, SEED, record_agents=False)
+    tables = RunTables(model, round_trip=True)
+    others = [k for k in SUMMARY_FIELDS if k not in AGENT_TABLE_FIELDS]
+    row = summarise(model, tables, fields=others)
+    assert all(_same(row[k], full.summary[k]) for k in others)
+    assert "agents" not in tables._built
+    with pytest.raises(RuntimeError, match="no agent rows"):
+        tables["agents"]
+    assert {"final_cloud_hhi", "investor_moic", "cloud_revenue_usd"} <= AGENT_TABLE_FIELDS
+    assert not {"defaults", "mean_utilisation", "losses_usd"} & AGENT_TABLE_FIELDS
 
 
 def test_unknown_output_is_refused() -> None:
