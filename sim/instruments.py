@@ -3,6 +3,16 @@
 Instruments hold terms and state (what is outstanding); they never move money. Each knows
 what it owes in a given month, and the model turns that into ledger postings.
 Money is in US dollars, capacity in H100-equivalent GPUs, time in months (model steps).
+
+Instruments and agents hold their quantities (GPUs, prices, rates, USD) as Python floats,
+never as numpy scalars: a phase that computes with arrays (an allocation, a clearing) gives
+the values to agents and instruments as floats. The instruments convert what they are given
+(``__post_init__``), and so do the agents' recording methods (``Lab.observe_demand``,
+``Cloud.record_use``). Since MODEL_VERSION 0.66, for two reasons: arithmetic on numpy
+scalars is several times slower than on floats, and Python's ``sum()`` adds floats with
+compensation (Neumaier) but numpy scalars without, so one quantity summed in two places gave
+different last bits. ``tests/test_float_state.py`` holds the state of every agent and
+instrument free of numpy scalars, month by month.
 """
 
 from __future__ import annotations
@@ -40,6 +50,11 @@ class CapacityContract:
     prepaid_cents: int = 0  # prepayment not yet used against bills (integer cents)
     kind: str = "capacity contract"  # or "compute credit", "lease": the type in tables
     repriced: int | None = None  # month of its last repricing (books.reprice_contract)
+
+    def __post_init__(self) -> None:
+        # Python floats, whatever the caller computed them with (module docstring)
+        self.gpus = float(self.gpus)
+        self.price_usd_per_gpu_hour = float(self.price_usd_per_gpu_hour)
 
     @property
     def end(self) -> int:
@@ -108,6 +123,10 @@ class Loan:
     kind: str = "loan"  # or "vendor loan": the type in tables
 
     def __post_init__(self) -> None:
+        # Python floats, whatever the caller computed them with (module docstring)
+        self.principal = float(self.principal)
+        self.rate_per_year = float(self.rate_per_year)
+        self.outstanding = float(self.outstanding)
         if self.outstanding < 0:
             self.outstanding = self.principal
 
@@ -199,6 +218,11 @@ class ChipOrder:
     online_step: int
     delivered_units: float = 0.0
     kind: str = "chip order"  # the type in tables
+
+    def __post_init__(self) -> None:
+        # Python floats, whatever the caller computed them with (module docstring)
+        self.units = float(self.units)
+        self.unit_price_usd = float(self.unit_price_usd)
 
     @property
     def undelivered(self) -> float:
@@ -670,9 +694,9 @@ class InstrumentBook:
         stake = self.stakes.get(key)
         if stake is None:
             stake = self.stakes[key] = EquityStake(holder, issuer, 0.0, 0.0, 0.0)
-        stake.shares += shares
-        stake.cost_basis_usd += cost_usd
-        stake.mark_usd += cost_usd
+        stake.shares += float(shares)  # Python floats (module docstring)
+        stake.cost_basis_usd += float(cost_usd)
+        stake.mark_usd += float(cost_usd)
         return stake
 
     def ownership(self, holder: str, issuer: str) -> float:

@@ -38,6 +38,10 @@ class Vintage:
     chip_book_cents: int
     facility_book_cents: int
 
+    def __post_init__(self) -> None:
+        # a Python float, whatever the caller computed it with (sim.instruments' docstring)
+        self.gpus = float(self.gpus)
+
     def is_online(self, step: int) -> bool:
         return step >= self.online_step and self.gpus > 0
 
@@ -183,8 +187,9 @@ class Cloud(MarketAgent):
         self.costs_usd += usd
 
     def record_use(self, gpus: float) -> None:
-        """``gpus`` of this cloud's capacity were used (by a contract, spot, a backstop)."""
-        self.used_gpus += gpus
+        """``gpus`` of this cloud's capacity were used (by a contract, spot, a backstop); kept
+        as a Python float (see :mod:`sim.instruments`)."""
+        self.used_gpus += float(gpus)
 
     def receive_chips(self, vintage: Vintage) -> None:
         """Delivered chips join the fleet (online after the build lag)."""

@@ -105,8 +105,9 @@ class Lab(MarketAgent):
 
     # --- serving -----------------------------------------------------------------------
     def observe_demand(self, inference_gpus: float) -> None:
-        """This month's end-user demand for the lab, in inference GPUs at the reference price."""
-        self.inference_gpus_history.append(inference_gpus)
+        """This month's end-user demand for the lab, in inference GPUs at the reference price
+        (kept as a Python float, see :mod:`sim.instruments`)."""
+        self.inference_gpus_history.append(float(inference_gpus))
 
     def training_ratio(self, step: int) -> float:
         """Training GPUs per serving GPU at ``step``: falls as serving scales (halving time)."""

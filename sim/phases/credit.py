@@ -70,26 +70,17 @@ def _weighted_backlog(
     terms: BacklogTerms, position: dict[str, tuple[float, float]], floor: float
 ) -> float:
     """:func:`collateral_backlog_usd` from the seller's backlog ``terms`` and each buyer's
-    (cash, burn) ``position``, USD (a numpy scalar where the weights made one, on purpose)."""
+    (cash, burn) ``position``, USD."""
     if not any(burn > 0 for _, burn in position.values()):
         # nobody burns cash: every weight is 1 and the total is the values' own running
-        # total (times 1, the same doubles), a float as below
+        # total (times 1, the same doubles)
         return terms.running_total
     # each contract's buyer's cash and burn (the buyers' figures, spread by index)
     cash = np.array([c for c, _ in position.values()])[terms.buyer_index]
     burn = np.array([b for _, b in position.values()])[terms.buyer_index]
     weights = distress.backlog_weights(cash, burn, terms.months_left, floor)
     # added in contract order, as a running total (np.cumsum adds one by one)
-    total = np.cumsum(terms.values * weights)[-1]
-    # a burn that is a numpy scalar made the running total one (where the weight is below
-    # 1), and results downstream follow the type: keep it
-    scalar = [type(burn) is not float and burn > 0 for _, burn in position.values()]
-    if any(scalar):
-        typed = np.array([type(position[b][1]) is not float for b in terms.buyers])
-        runway = np.maximum(0.0, cash) / np.where(burn > 0, burn, 1.0)
-        if np.any(typed & (burn > 0) & (runway / terms.months_left < 1.0)):
-            return total
-    return float(total)
+    return float(np.cumsum(terms.values * weights)[-1])
 
 
 def credit_profile(world: ComputeMarket, borrower: str, t: int) -> tuple[float, float]:

@@ -150,7 +150,7 @@ def run(world: ComputeMarket, t: int) -> None:
         for k, j, gpus in market.match_in_order(spot_alloc, sold):
             trades[k].append((j, gpus))
     for k, lab in enumerate(labs):
-        inference_need = inference_ref[k] * response[k]
+        inference_need = float(inference_ref[k] * response[k])
         used = float(from_contracts[k] + extra_training[k] + spot_alloc[k])
         revenue = min(inference_need, used) * hours * float(prices[k])
         lab.record_service(float(need[k]), inference_need, used, revenue)
