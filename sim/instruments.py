@@ -646,7 +646,8 @@ class InstrumentBook:
         """Forget instruments that can no longer owe anything: loans repaid or written off,
         contracts ended or terminated, orders fully delivered or cancelled."""
         loans = [loan for loan in self.loans if loan.active]
-        contracts = [c for c in self.contracts if c.active and c.end > step]
+        # CapacityContract.end, inlined (a property: a call per contract and month)
+        contracts = [c for c in self.contracts if c.active and c.start + c.term_months > step]
         orders = [o for o in self.orders if o.units - o.delivered_units > 1e-9]
         # an index changes only where something left it (nothing is added here): the lists
         # of the parties of what left are filtered, in the same order a rebuild gives
