@@ -268,6 +268,9 @@ class InstrumentBook:
     _ids: count = field(default_factory=lambda: count(1))
     # indices by agent name, kept by add_* and prune (add instruments only through add_*)
     _contracts_by: dict[str, list[CapacityContract]] = field(default_factory=dict)
+    # the contracts each agent buys (a sub-list of its _contracts_by, in the same order): a
+    # cloud that sells hundreds of contracts and buys a few scans only these for its purchases
+    _bought_by: dict[str, list[CapacityContract]] = field(default_factory=dict)
     _loans_by: dict[str, list[Loan]] = field(default_factory=dict)
     _orders_by: dict[str, list[ChipOrder]] = field(default_factory=dict)
     # Answers about contracts in force, filed by the agent whose contracts they scan (None:
@@ -312,6 +315,7 @@ class InstrumentBook:
     def add_contract(self, contract: CapacityContract) -> CapacityContract:
         self.contracts.append(contract)
         _index(self._contracts_by, contract, contract.buyer, contract.seller)
+        _index(self._bought_by, contract, contract.buyer)
         self._forget_in_force(contract, change="added")
         return contract
 
@@ -462,6 +466,7 @@ class InstrumentBook:
     def _reindex(self) -> None:
         self._forget_in_force()
         self._contracts_by = _indexed((c, c.buyer, c.seller) for c in self.contracts)
+        self._bought_by = _indexed((c, c.buyer, c.buyer) for c in self.contracts)
         self._loans_by = _indexed((loan, loan.borrower, loan.lender) for loan in self.loans)
         self._orders_by = _indexed((o, o.buyer, o.vendor) for o in self.orders)
         self._open_memo.clear()
@@ -497,7 +502,12 @@ class InstrumentBook:
         memo = answers.get(key)
         if memo is not None:
             return memo
-        pool = self.contracts if agent is None else self._contracts_by.get(agent, ())
+        if agent is None:
+            pool = self.contracts
+        elif buyer is not None:  # a buyer's purchases: its contracts as buyer, in their order
+            pool = self._bought_by.get(buyer, ())
+        else:
+            pool = self._contracts_by.get(agent, ())
         # summed from a list rather than a generator: the same terms in the same order
         if seller is None:  # by buyer (or over all contracts): the filter for the case
             gpus = [
@@ -660,6 +670,7 @@ class InstrumentBook:
             kept = {id(c) for c in contracts}
             gone = {p for x in self.contracts if id(x) not in kept for p in (x.buyer, x.seller)}
             _drop_from(self._contracts_by, gone, kept)
+            _drop_from(self._bought_by, gone, kept)
             self.contracts = contracts
             self._forget_in_force()
         if len(orders) != len(self.orders):
