@@ -35,7 +35,7 @@ def test_indexed_lookups_equal_full_scans(events, at) -> None:
     for ev in events:
         # each agent's contracts as they are, and their version: it changes whenever they do
         before = {x: (book.contracts_version(x), _terms_of(book, x)) for x in NAMES}
-        _check_event(book, ev, at)
+        _apply_event(book, ev, at)
         for x in NAMES:
             if _terms_of(book, x) != before[x][1]:
                 assert book.contracts_version(x) != before[x][0], (ev, x)
@@ -51,7 +51,7 @@ def _terms_of(book: InstrumentBook, agent: str) -> list[tuple[object, ...]]:
     ]
 
 
-def _check_event(book: InstrumentBook, ev: tuple, at: int) -> None:
+def _apply_event(book: InstrumentBook, ev: tuple, at: int) -> None:
     """Apply one event of :func:`test_indexed_lookups_equal_full_scans` to ``book``."""
     kind = ev[0]
     if kind == "contract":
