@@ -298,13 +298,14 @@ EXPERIMENT = Experiment(
             "renter and as the Stargate lab, which at most runs 3–7% of its compute on capacity "
             "it owns and also carries its cloud's project debt. Its book equity bottoms at "
             "$5–7B in months 5–8, before the bust, stays above $14B from the bust on, and ends "
-            "month 60 at a median $24B as a renter and $38B as the Stargate lab (higher as the "
-            "Stargate lab in 4 of the 6 seeds) (MODEL_VERSION 0.65; $25B and $37B at 0.64; at "
-            "0.61 it defaulted in 5 "
+            "month 60 at a median $24B as a renter and $39B as the Stargate lab (higher as the "
+            "Stargate lab in 5 of the 6 seeds) (MODEL_VERSION 0.67; $38B and 4 of 6 at 0.65 "
+            "and 0.66, whose spot market cleared by bisection; $25B and $37B at 0.64; at 0.61 "
+            "it defaulted in 5 "
             "of the 6 seeds either way, in months 41–46, the named take-or-pay commitments of "
             "the default world outrunning its revenue once demand fell; 4 of 6 at 0.58; all 6 "
-            "at 0.54). Owning part of its capacity decides nothing here: seed by seed it "
-            "ends between $11B below and $17B above the renter.",
+            "at 0.54). Owning part of its capacity helps in most seeds, not all: seed by seed "
+            "it ends between $6B below and $17B above the renter.",
         ),
     ),
     params=PARAMS,
