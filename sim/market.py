@@ -15,50 +15,6 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 
-def spot_demand(
-    needs_at_ref: NDArray[np.float64],
-    contracted: NDArray[np.float64],
-    price: float,
-    reference_price: float,
-    elasticity: float,
-) -> float:
-    """GPUs the labs want on the spot market at ``price``: need beyond contracted capacity."""
-    needs = needs_at_ref * (price / reference_price) ** elasticity
-    return float(np.maximum(needs - contracted, 0.0).sum())
-
-
-def clearing_price(
-    needs_at_ref: ArrayLike,
-    contracted: ArrayLike,
-    supply: float,
-    reference_price: float,
-    elasticity: float,
-    floor: float,
-    cap: float,
-    iterations: int = 80,
-) -> float:
-    """The spot price in [floor, cap] at which spot demand equals ``supply`` (USD/GPU-hour).
-
-    ``needs_at_ref`` are the labs' GPU needs at the reference price, ``contracted`` the GPUs
-    each already has under contract. Demand falls with price (elasticity ≤ 0), so the price is
-    found by bisection on log-price; a glut gives the floor, a shortage at the cap the cap.
-    """
-    needs = np.asarray(needs_at_ref, dtype=float)
-    held = np.asarray(contracted, dtype=float)
-    if spot_demand(needs, held, floor, reference_price, elasticity) <= supply:
-        return floor
-    if spot_demand(needs, held, cap, reference_price, elasticity) >= supply:
-        return cap
-    lo, hi = math.log(floor), math.log(cap)
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        if spot_demand(needs, held, math.exp(mid), reference_price, elasticity) > supply:
-            lo = mid
-        else:
-            hi = mid
-    return math.exp(0.5 * (lo + hi))
-
-
 def adjust_price(previous: float, target: float, speed: float, floor: float, cap: float) -> float:
     """Move the quoted price a share ``speed`` of the way (in logs) toward ``target``."""
     price = math.exp((1 - speed) * math.log(previous) + speed * math.log(target))
