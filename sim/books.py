@@ -551,7 +551,7 @@ class Books:
                 continue
             if type(loan) is Loan:  # Loan.interest_due and principal_due, inlined (hot)
                 start, outstanding, grace = loan.start, loan.outstanding, loan.grace_months
-                returned = outstanding * loan.rate_per_year / 12.0 if t > start else 0.0
+                interest = outstanding * loan.rate_per_year / 12.0 if t > start else 0.0
                 if t <= start + grace:
                     falling = 0.0
                 elif t >= start + loan.maturity_months:
@@ -559,11 +559,9 @@ class Books:
                 else:
                     falling = min(outstanding, loan.principal / (loan.maturity_months - grace))
             else:
-                returned = loan.interest_due(t)  # returned as it is (a numpy scalar stays one)
+                interest = loan.interest_due(t)
                 falling = loan.principal_due(t)
             principal = round(falling * CENTS_PER_USD) / CENTS_PER_USD
-            # a numpy scalar: the same value as a float
-            interest = returned if type(returned) is float else float(returned)
             borrower, lender = loan.borrower, loan.lender
             interest_cents = round(interest * CENTS_PER_USD)
             due = interest_cents / CENTS_PER_USD + principal
@@ -595,7 +593,7 @@ class Books:
             if loan.outstanding <= 0.005:
                 loan.outstanding = 0.0
                 loan.active = False
-            serviced.append((loan, returned, principal))
+            serviced.append((loan, interest, principal))
         self.ledger.post_instalments(t, rows, interest_flow, principal_flow)
         self.obligations.add_all(owed)  # the borrowers' open obligations, in order
         return serviced

@@ -863,7 +863,7 @@ class Cloud(MarketAgent):
         shares, bring no cash), on the part of their capacity it has online (buyers are
         billed on the capacity available, as in the operate phase)."""
         installed = self.installed_gpus(step)
-        key = (self.market.contracts_version(self.name), step, installed, type(installed))
+        key = (self.market.contracts_version(self.name), step, installed)
         if self._contracted_income is not None and self._contracted_income[0] == key:
             return self._contracted_income[1]  # the same contracts and capacity
         hours = self.market.cfg.market.hours_per_month
