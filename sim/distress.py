@@ -152,22 +152,6 @@ def backlog_weight(
     return floor + (1.0 - floor) * min(1.0, runway / months_left)
 
 
-def backlog_weights(
-    buyer_cash_usd: NDArray[np.float64],
-    buyer_burn_usd_per_month: NDArray[np.float64],
-    months_left: NDArray[np.float64],
-    floor: float,
-) -> NDArray[np.float64]:
-    """:func:`backlog_weight` for many contracts at once (one element per contract: its
-    buyer's cash and burn, its months left, > 0). The same arithmetic, element by element,
-    so each weight equals :func:`backlog_weight`'s."""
-    burning = buyer_burn_usd_per_month > 0
-    with np.errstate(over="ignore"):  # a runway beyond a double's range counts all of it
-        runway = np.maximum(0.0, buyer_cash_usd) / np.where(burning, buyer_burn_usd_per_month, 1.0)
-        short = np.minimum(1.0, runway / months_left)
-    return np.where(burning, floor + (1.0 - floor) * short, 1.0)
-
-
 def herfindahl(amounts: list[float]) -> float:
     """Concentration of ``amounts`` (e.g. a seller's backlog by buyer): the sum of squared
     shares, 1 for one customer, 1/n for n equal ones, 0 with nothing."""

@@ -24,9 +24,6 @@ from dataclasses import dataclass, field
 from itertools import count
 from typing import Literal
 
-import numpy as np
-from numpy.typing import NDArray
-
 
 @dataclass(slots=True)
 class CapacityContract:
@@ -239,21 +236,26 @@ class ChipOrder:
 class BacklogTerms:
     """A seller's take-or-pay backlog in one month, one entry per contract
     (:meth:`InstrumentBook.backlog_terms`): its ``buyers``, the ``months_left`` of each term
-    and each contract's remaining take-or-pay ``values`` (USD)."""
+    and each contract's remaining take-or-pay ``values`` (USD). Python lists: a lender reads
+    a few dozen entries at a time, where a loop is cheaper than numpy's calls."""
 
     buyers: list[str]
-    months_left: NDArray[np.float64]
-    values: NDArray[np.float64]
+    months_left: list[int]
+    values: list[float]
     # the distinct buyers in the order they first appear, and each contract's buyer as an
     # index into them (buyers[i] == distinct[buyer_index[i]])
     distinct: list[str] = field(default_factory=list)
-    buyer_index: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    buyer_index: list[int] = field(default_factory=list)
 
     @functools.cached_property
     def running_total(self) -> float:
-        """The values added in contract order as a running total (``np.cumsum``, one by
-        one), the last as a float; computed once (the terms never change)."""
-        return float(np.cumsum(self.values)[-1])
+        """The values added one by one in contract order (a running total, not ``sum()``'s
+        compensated sum), as the weighted backlog adds them; computed once (the terms never
+        change)."""
+        total = 0.0
+        for value in self.values:
+            total += value
+        return total
 
 
 @dataclass
@@ -419,10 +421,10 @@ class InstrumentBook:
                 distinct, index = [*distinct, buyer], len(distinct)
             terms_of[(step, hours)] = BacklogTerms(  # type: ignore[index]
                 [*terms.buyers, buyer],
-                np.append(terms.months_left, float(months)),
-                np.append(terms.values, value),
+                [*terms.months_left, months],
+                [*terms.values, value],
                 distinct,
-                np.append(terms.buyer_index, np.intp(index)),
+                [*terms.buyer_index, index],
             )
         for (step, hours), amounts in list((amounts_of or {}).items()):
             extended = dict(amounts)
@@ -576,13 +578,7 @@ class InstrumentBook:
                 values.append(value)
             first: dict[str, int] = {}
             index = [first.setdefault(b, len(first)) for b in buyers]
-            terms = BacklogTerms(
-                buyers,
-                np.array(months_left, dtype=float),
-                np.array(values, dtype=float),
-                list(first),
-                np.array(index, dtype=np.intp),
-            )
+            terms = BacklogTerms(buyers, months_left, values, list(first), index)
             answers[key] = terms
         return terms
 

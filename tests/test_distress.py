@@ -22,7 +22,7 @@ from sim.clearing import (
 )
 from sim.config import load_scenario
 from sim.distress import CovenantTest
-from sim.instruments import CapacityContract, ChipOrder
+from sim.instruments import BacklogTerms, CapacityContract, ChipOrder
 from sim.ledger import Flow, Line
 from sim.model import ComputeMarket
 from sim.phases import credit
@@ -422,28 +422,43 @@ def test_backlog_from_a_cash_burning_buyer_counts_for_less() -> None:
 finite = st.floats(min_value=0.0, max_value=1e12, allow_nan=False, allow_infinity=False)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     rows=st.lists(
         st.tuples(
-            st.floats(min_value=-1e12, max_value=1e12, allow_nan=False),
-            finite,
-            st.integers(1, 120),
+            st.integers(0, 5),  # the buyer
+            st.integers(1, 120),  # months left
+            st.floats(min_value=1e-3, max_value=1e12, allow_nan=False),  # the value
         ),
         min_size=1,
-        max_size=20,
+        max_size=30,
+    ),
+    positions=st.lists(
+        st.tuples(st.floats(min_value=-1e12, max_value=1e12, allow_nan=False), finite),
+        min_size=6,
+        max_size=6,
     ),
     floor=st.floats(min_value=0.0, max_value=1.0),
 )
-def test_backlog_weights_equal_the_scalar_rule_exactly(
-    rows: list[tuple[float, float, int]], floor: float
+def test_weighted_backlog_is_the_scalar_rule_contract_by_contract(
+    rows: list[tuple[int, int, float]], positions: list[tuple[float, float]], floor: float
 ) -> None:
-    """The vectorised weights (the lenders' scan of a seller's contracts) are the scalar
-    rule's, bit for bit."""
-    cash, burn, months = (np.array(col, dtype=float) for col in zip(*rows, strict=True))
-    weights = distress.backlog_weights(cash, burn, months, floor)
-    for (c, b, m), w in zip(rows, weights, strict=True):
-        assert w == distress.backlog_weight(c, b, m, floor)
+    """The lenders' scan of a seller's contracts (:func:`credit._weighted_backlog`, each
+    buyer's runway worked out once) gives, bit for bit, each contract's value × the scalar
+    rule :func:`distress.backlog_weight` of its buyer, added one by one in contract order —
+    buyers that burn cash or not, runways short of the term or beyond it."""
+    buyers = [f"lab-{i}" for i, _, _ in rows]
+    first: dict[str, int] = {}
+    index = [first.setdefault(b, len(first)) for b in buyers]
+    terms = BacklogTerms(
+        buyers, [m for _, m, _ in rows], [v for _, _, v in rows], list(first), index
+    )
+    position = {b: positions[int(b.split("-")[1])] for b in first}
+    expected = 0.0
+    for buyer, months, value in zip(buyers, terms.months_left, terms.values, strict=True):
+        cash, burn = position[buyer]
+        expected += value * distress.backlog_weight(cash, burn, months, floor)
+    assert credit._weighted_backlog(terms, position, floor) == expected
 
 
 def test_collateral_backlog_equals_the_contract_by_contract_sum_exactly() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -147,7 +146,10 @@ def _check_answers(book: InstrumentBook, at: int) -> None:
             ]
             terms = book.backlog_terms(x, when, 730.0)
             assert terms.buyers == [c.buyer for c in selling]
-            assert terms.values.tolist() == [c.remaining_value(when, 730.0) for c in selling]
+            assert terms.values == [c.remaining_value(when, 730.0) for c in selling]
+            assert terms.months_left == [c.end - max(when, c.start) for c in selling]
+            assert [terms.distinct[i] for i in terms.buyer_index] == terms.buyers
+            assert terms.distinct == list(dict.fromkeys(terms.buyers))
     for x in NAMES:
         assert book.contracts_of(x, at) == [
             c for c in book.contracts if c.active and x in (c.buyer, c.seller) and c.in_force(at)
@@ -178,10 +180,10 @@ def _check_answers(book: InstrumentBook, at: int) -> None:
         assert terms.buyers == [c.buyer for c in selling]
         assert terms.distinct == list(dict.fromkeys(terms.buyers))
         assert [terms.distinct[i] for i in terms.buyer_index] == terms.buyers
-        assert terms.values.tolist() == [c.remaining_value(at, 730.0) for c in selling]
-        assert terms.months_left.tolist() == [float(c.end - max(at, c.start)) for c in selling]
-        assert (terms.values.dtype, terms.months_left.dtype) == (np.float64, np.float64)
-        assert terms.buyer_index.dtype == np.intp
+        assert terms.values == [c.remaining_value(at, 730.0) for c in selling]
+        assert terms.months_left == [c.end - max(at, c.start) for c in selling]
+        assert all(type(v) is float for v in terms.values)
+        assert all(type(m) is int for m in terms.months_left)
         by_buyer: dict[str, float] = {}
         for c in book.contracts:
             if c.active and c.seller == x:

@@ -70,17 +70,26 @@ def _weighted_backlog(
     terms: BacklogTerms, position: dict[str, tuple[float, float]], floor: float
 ) -> float:
     """:func:`collateral_backlog_usd` from the seller's backlog ``terms`` and each buyer's
-    (cash, burn) ``position``, USD."""
-    if not any(burn > 0 for _, burn in position.values()):
+    (cash, burn) ``position``, USD: each contract's value × its buyer's weight
+    (:func:`sim.distress.backlog_weight`), added one by one in contract order."""
+    positions = list(position.values())
+    if not any(burn > 0 for _, burn in positions):
         # nobody burns cash: every weight is 1 and the total is the values' own running
         # total (times 1, the same doubles)
         return terms.running_total
-    # each contract's buyer's cash and burn (the buyers' figures, spread by index)
-    cash = np.array([c for c, _ in position.values()])[terms.buyer_index]
-    burn = np.array([b for _, b in position.values()])[terms.buyer_index]
-    weights = distress.backlog_weights(cash, burn, terms.months_left, floor)
-    # added in contract order, as a running total (np.cumsum adds one by one)
-    return float(np.cumsum(terms.values * weights)[-1])
+    # distress.backlog_weight, contract by contract, with each buyer's runway (months of
+    # burn its cash covers; None for a buyer that does not burn) worked out once
+    runways = [max(0.0, cash) / burn if burn > 0 else None for cash, burn in positions]
+    rest = 1.0 - floor
+    total = 0.0
+    for i, months, value in zip(terms.buyer_index, terms.months_left, terms.values, strict=True):
+        runway = runways[i]
+        if runway is None:
+            total += value * 1.0
+        else:
+            share = runway / months
+            total += value * (floor + rest * (share if share < 1.0 else 1.0))
+    return total
 
 
 def credit_profile(world: ComputeMarket, borrower: str, t: int) -> tuple[float, float]:
