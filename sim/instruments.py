@@ -248,6 +248,11 @@ class BacklogTerms:
     buyer_index: list[int] = field(default_factory=list)
 
     @functools.cached_property
+    def total(self) -> float:
+        """The values' ``sum()`` (Python's compensated sum), computed once."""
+        return sum(self.values)
+
+    @functools.cached_property
     def running_total(self) -> float:
         """The values added one by one in contract order (a running total, not ``sum()``'s
         compensated sum), as the weighted backlog adds them; computed once (the terms never
@@ -545,12 +550,11 @@ class InstrumentBook:
         ]
 
     def backlog_usd(self, seller: str, step: int, hours_per_month: float) -> float:
-        """Take-or-pay revenue still to come to ``seller``, USD."""
-        return sum(
-            c.remaining_value(step, hours_per_month)
-            for c in self._contracts_by.get(seller, ())
-            if c.seller == seller
-        )
+        """Take-or-pay revenue still to come to ``seller``, USD: ``sum()`` of each contract's
+        remaining value in the order they were added. Read from :meth:`backlog_terms`, whose
+        values are those above 0 in that order (``sum()`` of the same values with the zeros
+        left out: a zero changes neither a compensated sum nor its compensation)."""
+        return self.backlog_terms(seller, step, hours_per_month).total
 
     def backlog_terms(self, seller: str, step: int, hours_per_month: float) -> BacklogTerms:
         """``seller``'s take-or-pay backlog at month ``step`` contract by contract, as arrays

@@ -11,7 +11,16 @@ NAMES = ("a", "b", "c", "d")
 name = st.sampled_from(NAMES)
 step = st.integers(0, 30)
 event = st.one_of(
-    st.tuples(st.just("contract"), name, name, step, st.integers(1, 12), st.booleans()),
+    # GPUs of any size: sums of mixed magnitudes tell a compensated sum from a running one
+    st.tuples(
+        st.just("contract"),
+        name,
+        name,
+        step,
+        st.integers(1, 12),
+        st.booleans(),
+        st.floats(0.01, 1e7, allow_nan=False),
+    ),
     st.tuples(st.just("loan"), name, name, st.floats(1, 1e6), st.booleans()),
     st.tuples(st.just("order"), name, name, st.floats(1, 100), st.floats(0, 1)),
     st.tuples(st.just("prune"), step),
@@ -54,13 +63,13 @@ def _apply_event(book: InstrumentBook, ev: tuple, at: int) -> None:
     """Apply one event of :func:`test_indexed_lookups_equal_full_scans` to ``book``."""
     kind = ev[0]
     if kind == "contract":
-        _, buyer, seller, start, term, active = ev
+        _, buyer, seller, start, term, active, gpus = ev
         book.add_contract(
             CapacityContract(
                 book.new_id("c"),
                 buyer,
                 seller,
-                10.0 + start,
+                gpus,
                 2.0,
                 start,
                 term,
@@ -147,6 +156,10 @@ def _check_answers(book: InstrumentBook, at: int) -> None:
             terms = book.backlog_terms(x, when, 730.0)
             assert terms.buyers == [c.buyer for c in selling]
             assert terms.values == [c.remaining_value(when, 730.0) for c in selling]
+            # the backlog: sum() over every contract it sells, zeros and ended ones included
+            assert book.backlog_usd(x, when, 730.0) == sum(
+                c.remaining_value(when, 730.0) for c in book.contracts if c.seller == x
+            )
             assert terms.months_left == [c.end - max(when, c.start) for c in selling]
             assert [terms.distinct[i] for i in terms.buyer_index] == terms.buyers
             assert terms.distinct == list(dict.fromkeys(terms.buyers))
@@ -181,6 +194,9 @@ def _check_answers(book: InstrumentBook, at: int) -> None:
         assert terms.distinct == list(dict.fromkeys(terms.buyers))
         assert [terms.distinct[i] for i in terms.buyer_index] == terms.buyers
         assert terms.values == [c.remaining_value(at, 730.0) for c in selling]
+        assert book.backlog_usd(x, at, 730.0) == sum(
+            c.remaining_value(at, 730.0) for c in book.contracts if c.seller == x
+        )
         assert terms.months_left == [c.end - max(at, c.start) for c in selling]
         assert all(type(v) is float for v in terms.values)
         assert all(type(m) is int for m in terms.months_left)
@@ -269,3 +285,18 @@ def test_memoised_answers_follow_a_contract_added_and_ended() -> None:
     assert ask() == scan()
     book.end_contract(contract)
     assert ask() == scan()
+
+
+def test_backlog_is_python_sum_of_the_remaining_values() -> None:
+    """A seller's backlog is ``sum()`` of its contracts' remaining values (Python's
+    compensated sum), not their running total: GPUs picked so that the two differ."""
+    book = InstrumentBook()
+    for gpus in (0.1, 0.1, 0.1, 123.456, 0.013, 0.013):
+        book.add_contract(CapacityContract(book.new_id("c"), "lab", "neo", gpus, 2.0, 0, 12, 0.5))
+    values = [c.remaining_value(0, 730.0) for c in book.contracts]
+    running = 0.0
+    for value in values:
+        running += value
+    assert running != sum(values)  # the case tells them apart
+    assert book.backlog_usd("neo", 0, 730.0) == sum(values)
+    assert book.backlog_terms("neo", 0, 730.0).running_total == running
