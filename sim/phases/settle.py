@@ -130,6 +130,8 @@ def draw_on_delivery(world: ComputeMarket, t: int, cloud: Cloud) -> None:
     # committed credit is lent whatever the borrowing base is now: the lenders took that
     # risk when they committed (their covenants can still call the loan)
     short -= draw_committed_credit(world, t, cloud, short)
+    if short < 1.0:  # nothing to borrow (a syndicate lends nothing below $1)
+        return
     credit.lend_from_syndicate(world, t, cloud, min(short, cloud.borrowing_headroom(t)))
 
 
