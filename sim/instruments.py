@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Literal
@@ -371,6 +371,22 @@ class InstrumentBook:
         self._backlog_memo.pop(contract.seller, None)
         self._by_buyer_memo.pop(contract.seller, None)
 
+    def _forget_contracts_of(self, parties: set[str]) -> None:
+        """Contracts of ``parties`` were pruned: forget every answer about their contracts
+        and about all contracts (the answers of other agents scan none of the pruned), and
+        change the parties' versions."""
+        versions = self._contract_versions
+        for party in parties:
+            versions[party] = versions.get(party, 0) + 1
+            for memo in (
+                self._gpus_memo,
+                self._in_force_memo,
+                self._backlog_memo,
+                self._by_buyer_memo,
+            ):
+                memo.pop(party, None)  # type: ignore[attr-defined]
+        self._gpus_memo.pop(None, None)
+
     def _forget_gpus(self, contract: CapacityContract) -> None:
         """Forget the answers of :meth:`contracted_gpus` whose scan ``contract`` (added or
         ended) is in: its buyer or any buyer, its seller or any seller, a month of its term.
@@ -655,28 +671,33 @@ class InstrumentBook:
     def prune(self, step: int) -> None:
         """Forget instruments that can no longer owe anything: loans repaid or written off,
         contracts ended or terminated, orders fully delivered or cancelled."""
+        # what stays, in order; each index list of a party of something gone is filtered
+        # by the same test (nothing is added here), the order a rebuild would give
+        def open_loan(loan: Loan) -> bool:
+            return loan.active
+
+        def open_contract(c: CapacityContract) -> bool:
+            return c.active and c.start + c.term_months > step  # CapacityContract.end, inlined
+
+        def open_order(o: ChipOrder) -> bool:
+            return o.units - o.delivered_units > 1e-9
+
         loans = [loan for loan in self.loans if loan.active]
-        # CapacityContract.end, inlined (a property: a call per contract and month)
-        contracts = [c for c in self.contracts if c.active and c.start + c.term_months > step]
-        orders = [o for o in self.orders if o.units - o.delivered_units > 1e-9]
-        # an index changes only where something left it (nothing is added here): the lists
-        # of the parties of what left are filtered, in the same order a rebuild gives
         if len(loans) != len(self.loans):
-            kept = {id(loan) for loan in loans}
-            gone = {p for x in self.loans if id(x) not in kept for p in (x.borrower, x.lender)}
-            _drop_from(self._loans_by, gone, kept)
+            gone = {p for x in self.loans if not x.active for p in (x.borrower, x.lender)}
+            _drop_from(self._loans_by, gone, open_loan)
             self.loans = loans
+        contracts = [c for c in self.contracts if c.active and c.start + c.term_months > step]
         if len(contracts) != len(self.contracts):
-            kept = {id(c) for c in contracts}
-            gone = {p for x in self.contracts if id(x) not in kept for p in (x.buyer, x.seller)}
-            _drop_from(self._contracts_by, gone, kept)
-            _drop_from(self._bought_by, gone, kept)
+            gone = {p for x in self.contracts if not open_contract(x) for p in (x.buyer, x.seller)}
+            _drop_from(self._contracts_by, gone, open_contract)
+            _drop_from(self._bought_by, gone, open_contract)
             self.contracts = contracts
-            self._forget_in_force()
+            self._forget_contracts_of(gone)
+        orders = [o for o in self.orders if o.units - o.delivered_units > 1e-9]
         if len(orders) != len(self.orders):
-            kept = {id(o) for o in orders}
-            gone = {p for x in self.orders if id(x) not in kept for p in (x.buyer, x.vendor)}
-            _drop_from(self._orders_by, gone, kept)
+            gone = {p for x in self.orders if not open_order(x) for p in (x.buyer, x.vendor)}
+            _drop_from(self._orders_by, gone, open_order)
             self.orders = orders
             self._open_memo.clear()
 
@@ -749,11 +770,13 @@ def _indexed[T](items: Iterable[tuple[T, str, str]]) -> dict[str, list[T]]:
     return index
 
 
-def _drop_from[T](index: dict[str, list[T]], parties: set[str], kept: set[int]) -> None:
-    """Keep in the index lists of ``parties`` only the items whose ``id`` is in ``kept``
-    (in their order); a party left with nothing leaves the index, as in a rebuild."""
+def _drop_from[T](
+    index: dict[str, list[T]], parties: set[str], stays: Callable[[T], bool]
+) -> None:
+    """Keep in the index lists of ``parties`` only the items that ``stays`` (in their
+    order); a party left with nothing leaves the index, as in a rebuild."""
     for party in parties:
-        items = [x for x in index.get(party, ()) if id(x) in kept]
+        items = [x for x in index.get(party, ()) if stays(x)]
         if items:
             index[party] = items
         else:
