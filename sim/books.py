@@ -445,7 +445,7 @@ class Books:
     def bill_contracts(self, t: int, bills: Iterable[tuple[CapacityContract, float]]) -> None:
         """:meth:`bill_contract` for each (contract, bill) of ``bills``, in order: the same
         postings, obligations and operating income, the accruals of contracts without a
-        prepayment booked in one :meth:`~sim.ledger.Ledger.post_accruals` call and filed as
+        prepayment booked in one :meth:`~sim.ledger.Ledger.post_accrual_groups` call and filed as
         one :class:`~sim.settlement.ObligationBatch` per buyer (:meth:`_book_bills`)."""
         postings: list[tuple[str, str, int, Flow, str]] = []
         kinds: list[str] = []
@@ -475,29 +475,25 @@ class Books:
         of both parties (as :meth:`accrue` does)."""
         if not postings:
             return
-        self.ledger.post_accruals(t, postings)
+        # the ledger posts them and hands them back grouped by (buyer, seller, flow), in the
+        # order each group first arose: the batches' groups, whose lists they keep
+        posted = self.ledger.post_accrual_groups(t, postings)
         batches: dict[str, ObligationBatch] = {}
-        groups: dict[tuple[str, str], PaymentGroup] = {}
-        for buyer, seller, cents, flow, contract in postings:
-            group = groups.get((buyer, seller))
-            if group is None:
-                batch = batches.get(buyer)
-                if batch is None:
+        for (buyer, seller, flow), (cents, contracts) in posted.items():
+            batch = batches.get(buyer)
+            if batch is None:
 
-                    def parts(buyer: str = buyer) -> list[Obligation]:
-                        return [
-                            Obligation(debtor, creditor, amount, owed, instrument, t, kind)
-                            for (debtor, creditor, amount, owed, instrument), kind in zip(
-                                postings, kinds, strict=True
-                            )
-                            if debtor == buyer
-                        ]
+                def parts(buyer: str = buyer) -> list[Obligation]:
+                    return [
+                        Obligation(debtor, creditor, amount, owed, instrument, t, kind)
+                        for (debtor, creditor, amount, owed, instrument), kind in zip(
+                            postings, kinds, strict=True
+                        )
+                        if debtor == buyer
+                    ]
 
-                    batch = batches[buyer] = ObligationBatch(buyer, 0, [], parts)
-                group = groups[buyer, seller] = PaymentGroup(seller, flow, [], [])
-                batch.groups.append(group)
-            group.cents.append(cents)
-            group.instruments.append(contract)
+                batch = batches[buyer] = ObligationBatch(buyer, 0, [], parts)
+            batch.groups.append(PaymentGroup(seller, flow, cents, contracts))
         income = self._income_cents
         for batch in batches.values():
             buyer = batch.debtor

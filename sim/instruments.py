@@ -671,6 +671,7 @@ class InstrumentBook:
     def prune(self, step: int) -> None:
         """Forget instruments that can no longer owe anything: loans repaid or written off,
         contracts ended or terminated, orders fully delivered or cancelled."""
+
         # what stays, in order; each index list of a party of something gone is filtered
         # by the same test (nothing is added here), the order a rebuild would give
         def open_loan(loan: Loan) -> bool:
@@ -770,9 +771,7 @@ def _indexed[T](items: Iterable[tuple[T, str, str]]) -> dict[str, list[T]]:
     return index
 
 
-def _drop_from[T](
-    index: dict[str, list[T]], parties: set[str], stays: Callable[[T], bool]
-) -> None:
+def _drop_from[T](index: dict[str, list[T]], parties: set[str], stays: Callable[[T], bool]) -> None:
     """Keep in the index lists of ``parties`` only the items that ``stays`` (in their
     order); a party left with nothing leaves the index, as in a rebuild."""
     for party in parties:

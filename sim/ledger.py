@@ -23,7 +23,7 @@ total cash equals the opening cash plus external inflows minus external outflows
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
@@ -484,6 +484,61 @@ class Ledger:
                 log.extend((step, payer, payee, cents, plan.label, instrument))
             else:
                 self.post_cents(step, payer, payee, cents, flow, instrument)
+
+    def post_accrual_groups(
+        self, step: int, rows: Sequence[tuple[str, str, int, Flow, str]]
+    ) -> dict[tuple[str, str, Flow], tuple[list[int], list[str]]]:
+        """:meth:`post_accruals` of ``rows`` (the same books and accrual log, the same error
+        for a bad row), returning what was posted grouped by (payer, payee, flow) in the
+        order each group first arose: the cents and the instrument of each of its rows (rows
+        of 0 cents, which post nothing, left out). Where every group is an accrual between
+        two books and every amount above 0 (a month's compute bills), each group's books
+        change once by its total (integer cents: the same balances as row by row) and the
+        log gets the rows in order; otherwise the rows are posted one by one."""
+        groups: dict[tuple[str, str, Flow], tuple[list[int], list[str]]] = {}
+        one_by_one = False  # a row of 0 cents or fewer: posted (or refused) as post_cents does
+        for payer, payee, cents, flow, instrument in rows:
+            if cents <= 0:
+                one_by_one = True
+                if cents == 0:
+                    continue
+            key = (payer, payee, flow)
+            group = groups.get(key)
+            if group is None:
+                groups[key] = ([cents], [instrument])
+            else:
+                group[0].append(cents)
+                group[1].append(instrument)
+        books = self._books
+        for payer, payee, flow in groups:
+            plan = flow.plan
+            if (
+                payer not in books
+                or payee not in books
+                or payer == payee
+                or plan.moves_cash
+                or plan.payer_outside
+                or plan.payee_outside
+            ):
+                one_by_one = True
+        if one_by_one:
+            self.post_accruals(step, rows)  # row by row: the same books, log and errors
+            return groups
+        for (payer, payee, flow), (cents, _) in groups.items():
+            plan, total = flow.plan, sum(cents)  # integer cents: exact in any order
+            payer_book, payee_book = books[payer], books[payee]
+            payer_book[plan.payer_debit] += plan.payer_debit_sign * total  # type: ignore[index]
+            payer_book[plan.payer_credit] += plan.payer_credit_sign * total  # type: ignore[index]
+            payee_book[plan.payee_debit] += plan.payee_debit_sign * total  # type: ignore[index]
+            payee_book[plan.payee_credit] += plan.payee_credit_sign * total  # type: ignore[index]
+        self._accruals.extend(
+            [
+                field
+                for payer, payee, cents, flow, instrument in rows
+                for field in (step, payer, payee, cents, flow.plan.label, instrument)
+            ]
+        )
+        return groups
 
     def post_instalments(
         self, step: int, rows: Iterable[tuple[str, str, int, int, str]], first: Flow, then: Flow

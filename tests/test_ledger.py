@@ -213,6 +213,55 @@ def test_batched_accruals_agree_with_one_posting_each(
     )
 
 
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b"]),
+            st.sampled_from(["a", "b"]),
+            st.integers(min_value=0, max_value=10**6),
+            st.sampled_from([Flow.INTEREST_DUE, Flow.COMPUTE_DUE]),
+            st.sampled_from(["i", "j", "k"]),
+        ),
+        max_size=30,
+    )
+    | st.lists(
+        st.tuples(
+            PAYERS,
+            PAYEES,
+            CENTS,
+            st.sampled_from([Flow.INTEREST_DUE, Flow.COMPUTE_DUE, Flow.COMPUTE_PAYMENT]),
+            st.just("i"),
+        ),
+        max_size=30,
+    )
+)
+def test_grouped_accruals_agree_with_one_posting_each(
+    rows: list[tuple[str, str, int, Flow, str]],
+) -> None:
+    """post_accrual_groups gives the books and accrual log of post_cents row by row (zero
+    amounts skipped; the books changed once a group where every group is an accrual
+    between two books), raises the error the first bad row raises, and returns the rows
+    posted grouped by (payer, payee, flow) in the order each group first arose."""
+    returned: list[dict] = []
+
+    def one_by_one(ledger: Ledger) -> None:
+        for payer, payee, cents, flow, instrument in rows:
+            ledger.post_cents(3, payer, payee, cents, flow, instrument)
+
+    def grouped(ledger: Ledger) -> None:
+        returned.append(ledger.post_accrual_groups(3, rows))
+
+    agree_with_one_posting_each(grouped, one_by_one)
+    if returned:  # no error: the groups are the rows posted, in order
+        expected: dict[tuple[str, str, Flow], tuple[list[int], list[str]]] = {}
+        for payer, payee, cents, flow, instrument in rows:
+            if cents:
+                group = expected.setdefault((payer, payee, flow), ([], []))
+                group[0].append(cents)
+                group[1].append(instrument)
+        assert list(returned[0].items()) == list(expected.items())
+
+
 @given(st.lists(st.tuples(PAYERS, PAYEES, CENTS, CENTS), max_size=30))
 def test_instalments_agree_with_one_posting_each(
     rows: list[tuple[str, str, int, int]],
