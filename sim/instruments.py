@@ -68,7 +68,11 @@ class CapacityContract:
         Take-or-pay: the buyer pays for what it used, and at least the take-or-pay share of
         what was available.
         """
-        billable = max(min(used_gpus, available_gpus), self.take_or_pay_share * available_gpus)
+        # max(min(used, available), take-or-pay share × available), spelled as the builtins
+        # choose (the first of equals) without their calls: this runs for every bill
+        used = available_gpus if available_gpus < used_gpus else used_gpus
+        floor = self.take_or_pay_share * available_gpus
+        billable = floor if floor > used else used
         return billable * hours_per_month * self.price_usd_per_gpu_hour
 
     def remaining_value(self, step: int, hours_per_month: float) -> float:

@@ -300,3 +300,17 @@ def test_backlog_is_python_sum_of_the_remaining_values() -> None:
     assert running != sum(values)  # the case tells them apart
     assert book.backlog_usd("neo", 0, 730.0) == sum(values)
     assert book.backlog_terms("neo", 0, 730.0).running_total == running
+
+
+quantity = st.floats(min_value=0.0, max_value=1e9, allow_nan=False) | st.sampled_from([0.0, 5.0])
+
+
+@settings(max_examples=300, deadline=None)
+@given(used=quantity, available=quantity, share=st.sampled_from([0.0, 0.5, 1.0]) | st.floats(0, 1))
+def test_amount_due_is_take_or_pay(used: float, available: float, share: float) -> None:
+    """A month's bill: the buyer pays for what it used of what was available, and at least
+    the take-or-pay share of what was available — bit for bit the builtins' max and min
+    (equal amounts included)."""
+    contract = CapacityContract("c", "lab", "neo", 10.0, 2.5, 0, 12, share)
+    expected = max(min(used, available), share * available) * 730.0 * 2.5
+    assert contract.amount_due(used, available, 730.0) == expected
