@@ -553,7 +553,9 @@ class Books:
                 elif t >= start + loan.maturity_months:
                     falling = outstanding
                 else:
-                    falling = min(outstanding, loan.principal / (loan.maturity_months - grace))
+                    falling = loan.principal / (loan.maturity_months - grace)
+                    if not falling < outstanding:  # min(outstanding, falling), as it picks
+                        falling = outstanding
             else:
                 interest = loan.interest_due(t)
                 falling = loan.principal_due(t)

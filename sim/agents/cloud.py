@@ -771,7 +771,9 @@ class Cloud(MarketAgent):
         else:
             due = np.zeros(lag + 1)
             for o in self.market.open_orders(buyer=self.name):
-                k = min(lag, max(0, o.delivery_step - step))
+                # the month it falls due, clipped to 0 … lag (min and max without their calls)
+                k = o.delivery_step - step
+                k = 0 if k < 0 else lag if k > lag else k
                 due[k] += o.undelivered * (o.unit_price_usd + facility)
             self._due_by_month = (key, due.copy())
         due[lag] += order_usd

@@ -36,7 +36,8 @@ class Investor(MarketAgent):
         self.annual_return = self.spec.hurdle_return_per_year  # trailing, on its stakes
 
     def _appetite(self, share: float, sentiment: float) -> float:
-        return max(0.0, self.cash * share * sentiment**self.spec.sentiment_sensitivity)
+        appetite = self.cash * share * sentiment**self.spec.sentiment_sensitivity
+        return appetite if appetite > 0.0 else 0.0  # max(0.0, appetite), without the call
 
     def equity_budget(self, sentiment: float) -> float:
         """USD it is still willing to put into equity rounds this month: a share of cash
@@ -45,7 +46,8 @@ class Investor(MarketAgent):
 
     def loan_budget(self, sentiment: float) -> float:
         """USD it is still willing to lend this month."""
-        return max(0.0, self._appetite(self.spec.loan_appetite, sentiment) - self.loans_used_usd)
+        budget = self._appetite(self.spec.loan_appetite, sentiment) - self.loans_used_usd
+        return budget if budget > 0.0 else 0.0  # max(0.0, budget), without the call (hot)
 
     def ration_credit(
         self, claims_usd: Sequence[float], scores: Sequence[float], budget_usd: float

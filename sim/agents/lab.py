@@ -434,7 +434,8 @@ class Lab(MarketAgent):
 
     def monthly_burn(self) -> float:
         """Cash the lab loses in a month at the current pace (≥ 0), USD."""
-        return max(0.0, self.costs_usd - self.revenue_usd)
+        burn = self.costs_usd - self.revenue_usd
+        return burn if burn > 0.0 else 0.0  # max(0.0, burn), without the call (hot)
 
     def equity_wanted(self) -> float:
         """USD of new equity to raise now (0 if the lab has enough runway): arrears plus
