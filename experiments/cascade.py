@@ -181,6 +181,7 @@ def build(out: Path, ctx: BuildContext) -> None:
         axes[0, 0].text(0.5, 0.5, "no losses", ha="center", transform=axes[0, 0].transAxes)
     else:
         table.plot.bar(stacked=True, ax=axes[0, 0], rot=0)
+        axes[0, 0].legend(title="instrument")  # not the column's name, instrument_kind
     axes[0, 0].set(
         title="Who bore the losses, through which instrument (no rescues, one seed)",
         ylabel="USD billion",

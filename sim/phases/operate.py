@@ -159,7 +159,9 @@ def run(world: ComputeMarket, t: int) -> None:
         lab.idle_share = float(idle[k] / available[k]) if available[k] > 0 else 0.0
         books.receive(t, CUSTOMERS, lab.name, lab.revenue_usd, Flow.SERVICE_REVENUE)
         on_contract = from_contracts[k] + extra_training[k] + resold[k]
-        share_used = on_contract / available[k] if available[k] > 0 else 0.0
+        # a Python float (the same value): each contract's bill below is then float
+        # arithmetic, not numpy scalars' (see sim.instruments)
+        share_used = float(on_contract / available[k]) if available[k] > 0 else 0.0
         bills = []
         for contract in lab_contracts[lab.name]:
             seller = contract.seller
