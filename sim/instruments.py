@@ -577,11 +577,11 @@ class InstrumentBook:
         return self.backlog_terms(seller, step, hours_per_month).total
 
     def backlog_terms(self, seller: str, step: int, hours_per_month: float) -> BacklogTerms:
-        """``seller``'s take-or-pay backlog at month ``step`` contract by contract, as arrays
+        """``seller``'s take-or-pay backlog at month ``step`` contract by contract, as lists
         (:class:`BacklogTerms`): each active contract it sells with months left and a
         remaining take-or-pay value above 0, in the order the contracts were added. Computed
         once until the contracts change (as :meth:`contracts_of`), so a lender that looks at
-        the backlog many times a month reads the same arrays."""
+        the backlog many times a month reads the same lists."""
         answers = self._backlog_memo.get(seller)
         if answers is None:
             answers = self._backlog_memo[seller] = {}
