@@ -359,11 +359,13 @@ class Ledger:
 
     # --- reading --------------------------------------------------------------------
     def balance_cents(self, agent_id: str, line: Line = Line.CASH) -> int:
-        return self._book(agent_id)[line]
+        book = self._books.get(agent_id)  # _book, inlined: read for every cash figure
+        return (self._book(agent_id) if book is None else book)[line]
 
     def balance(self, agent_id: str, line: Line = Line.CASH) -> float:
         """Balance of one line of ``agent_id``'s books, in US dollars."""
-        return self._book(agent_id)[line] / CENTS_PER_USD
+        book = self._books.get(agent_id)  # _book, inlined: read for every cash figure
+        return (self._book(agent_id) if book is None else book)[line] / CENTS_PER_USD
 
     def cash(self, agent_id: str) -> float:
         return self.balance(agent_id, Line.CASH)
