@@ -96,7 +96,7 @@ def instructions(folder: Path, months: int, seed: int) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument(
         "--rev",
         action="append",
@@ -113,6 +113,14 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
     revs = args.rev or ["HEAD", WORKTREE]
+    for rev in revs:
+        known = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+            capture_output=True,
+            check=False,
+        )
+        if rev != WORKTREE and known.returncode != 0:
+            parser.error(f"--rev {rev!r} is not a commit of this repository (or {WORKTREE!r})")
     with tempfile.TemporaryDirectory() as tmp:
         folders = []
         for i, rev in enumerate(revs):
