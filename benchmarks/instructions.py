@@ -110,8 +110,6 @@ def main() -> None:
         parser.error(f"--months must be at least 1, got {args.months}")
     if args.workers < 1:
         parser.error(f"--workers must be at least 1, got {args.workers}")
-    if shutil.which("valgrind") is None:
-        sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
     revs = args.rev or ["HEAD", WORKTREE]
     for rev in revs:
         known = subprocess.run(
@@ -121,6 +119,8 @@ def main() -> None:
         )
         if rev != WORKTREE and known.returncode != 0:
             parser.error(f"--rev {rev!r} is not a commit of this repository (or {WORKTREE!r})")
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
     with tempfile.TemporaryDirectory() as tmp:
         folders = []
         for i, rev in enumerate(revs):
