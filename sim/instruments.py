@@ -293,7 +293,8 @@ class InstrumentBook:
     # and its seller's backlog answers (it is the last of its parties' contracts: the last
     # element of each answer it belongs to), one ended forgets its parties' lists and its
     # seller's backlog (the backlog reads only the contracts an agent sells); a repricing
-    # forgets only the seller's backlog (nothing else reads a price); a prune forgets all.
+    # forgets only the seller's backlog (nothing else reads a price); a prune forgets every
+    # answer of the parties of what left and of all contracts (_forget_contracts_of).
     _gpus_memo: dict[str | None, dict[tuple[str | None, str | None, int], float]] = field(
         default_factory=dict
     )
@@ -351,7 +352,7 @@ class InstrumentBook:
         forgotten, the lists of :meth:`contracts_of` and its seller's answers of
         :meth:`backlog_terms` and :meth:`backlog_by_buyer` extended (added) or forgotten
         (ended; a repricing forgets only the backlog's, the only answers that read a
-        price) — or forget every answer (``None``: contracts pruned)."""
+        price) — or forget every answer (``None``: the indices rebuilt)."""
         if contract is None:
             self._contract_epoch += 1
             self._contract_versions.clear()

@@ -458,40 +458,13 @@ class Ledger:
             return cents
         return self._post_checked(step, payer, payee, cents, flow, instrument)
 
-    def post_accruals(self, step: int, rows: Iterable[tuple[str, str, int, Flow, str]]) -> None:
-        """:meth:`post_cents` for each (payer, payee, cents, flow, instrument) of ``rows``, in
-        order, where each flow is an accrual between two books (it moves no cash): the same
-        books and log, one call for many postings (a month's loan instalments). A row off
-        the common path (an amount of 0, a party without books, a party paying itself, a
-        flow of another kind) goes through :meth:`post_cents`, which skips or raises as it
-        would."""
-        books, log = self._books, self._accruals
-        for payer, payee, cents, flow, instrument in rows:
-            plan = flow.plan
-            payer_book = books.get(payer)
-            payee_book = books.get(payee)
-            if (
-                cents > 0
-                and payer_book is not None
-                and payee_book is not None
-                and payer != payee
-                and not plan.moves_cash
-                and not plan.payer_outside
-                and not plan.payee_outside
-            ):
-                payer_book[plan.payer_debit] += plan.payer_debit_sign * cents  # type: ignore[index]
-                payer_book[plan.payer_credit] += plan.payer_credit_sign * cents  # type: ignore[index]
-                payee_book[plan.payee_debit] += plan.payee_debit_sign * cents  # type: ignore[index]
-                payee_book[plan.payee_credit] += plan.payee_credit_sign * cents  # type: ignore[index]
-                log.extend((step, payer, payee, cents, plan.label, instrument))
-            else:
-                self.post_cents(step, payer, payee, cents, flow, instrument)
-
     def post_accrual_groups(
         self, step: int, rows: Sequence[tuple[str, str, int, Flow, str]]
     ) -> dict[tuple[str, str, Flow], tuple[list[int], list[str]]]:
-        """:meth:`post_accruals` of ``rows`` (the same books and accrual log, the same error
-        for a bad row), returning what was posted grouped by (payer, payee, flow) in the
+        """:meth:`post_cents` for each (payer, payee, cents, flow, instrument) of ``rows``, in
+        order (the same books and accrual log, the same error for the first bad row), in one
+        call for many postings (a month's compute bills), returning what was posted grouped
+        by (payer, payee, flow) in the
         order each group first arose: the cents and the instrument of each of its rows (rows
         of 0 cents, which post nothing, left out). Where every group is an accrual between
         two books and every amount above 0 (a month's compute bills), each group's books
@@ -524,7 +497,8 @@ class Ledger:
             ):
                 one_by_one = True
         if one_by_one:
-            self.post_accruals(step, rows)  # row by row: the same books, log and errors
+            for payer, payee, cents, flow, instrument in rows:
+                self.post_cents(step, payer, payee, cents, flow, instrument)
             return groups
         for (payer, payee, flow), (cents, _) in groups.items():
             plan, total = flow.plan, sum(cents)  # integer cents: exact in any order
@@ -548,7 +522,7 @@ class Ledger:
         """For each (payer, payee, first cents, then cents, instrument) of ``rows``, in order:
         :meth:`post_cents` of ``first`` and then of ``then``, each skipped at 0 cents — two
         accruals between two books (a loan's interest and principal falling due). The same
-        books and log as :meth:`post_accruals` of the two rows, one pass and one look-up of
+        books and log as :meth:`post_cents` of the two rows, one pass and one look-up of
         the parties' books for both; a row off the common path (a party without books, a
         party paying itself, an amount below 0) goes through :meth:`post_cents`."""
         a, b = first.plan, then.plan

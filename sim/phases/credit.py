@@ -84,8 +84,8 @@ def _weighted_backlog(
     total = 0.0
     for i, months, value in zip(terms.buyer_index, terms.months_left, terms.values, strict=True):
         runway = runways[i]
-        if runway is None:
-            total += value * 1.0
+        if runway is None:  # a weight of 1: the value itself
+            total += value
         else:
             share = runway / months
             total += value * (floor + rest * (share if share < 1.0 else 1.0))
