@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_sweep import report as sweep_report
+from interpreter import describe
 
 from sim.config import Scenario, load_scenario
 from sim.runner import run_model
@@ -98,6 +99,7 @@ def main() -> None:
     args = parser.parse_args()
 
     agents, postings, seconds = time_run(1, args.months, args.repeat)
+    print(f"interpreter: {describe()}")
     print(
         f"default world: {agents} agents, {args.months} months, {postings:,} postings: "
         f"model {seconds:.2f} s CPU ({args.months / seconds:.0f} months/s; goal 0.25 s)"

@@ -31,6 +31,8 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
+from interpreter import describe
+
 from sim import runner
 from sim.results_store import ResultsStore
 from sim.runner import run_model, simulate
@@ -123,6 +125,7 @@ def report(n: int, months: int, world: str = "default", *, dask: bool = False) -
             simulate(task.scenario, task.seed, task.months)
         full_cpu = time.process_time() - cpu
         print(f"{n} runs of {months} months, {world} world, keeping 5 outputs")
+        print(f"interpreter: {describe()}")
         print(
             f"bare model      1 worker   {3600 * n / bare_cpu:8.0f} runs/h CPU  "
             f"({bare_cpu / n:.2f} s CPU/run, {bare / n:.2f} s wall)"

@@ -30,6 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 from pathlib import Path
 
+from interpreter import describe
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "experiments" / "baseline.toml"
 WORKTREE = "worktree"
@@ -136,6 +138,7 @@ def main() -> None:
         with ThreadPoolExecutor(args.workers) as pool:
             counts = list(pool.map(lambda job: instructions(job[0], job[1], args.seed), jobs))
     print(f"default world, {args.months} months, seed {args.seed}, no agent rows")
+    print(f"interpreter: {describe()}")
     print(f"{'revision':<24} {'imports':>16} {'run':>16} {'run vs first':>13}")
     first = None
     for i, rev in enumerate(revs):
