@@ -80,6 +80,47 @@ SUMMARY_FIELDS: tuple[str, ...] = (
 """Scalar outputs of one run (see :func:`summarise`)."""
 
 
+SUMMARY_UNITS: dict[str, str] = {
+    "months": "months",
+    "final_installed_gpus": "GPUs (H100-equivalent)",
+    "final_need_gpus": "GPUs (H100-equivalent)",
+    "mean_utilisation": "share of capacity (0–1)",
+    "min_utilisation": "share of capacity (0–1)",
+    "final_spot_price_usd_per_gpu_hour": "USD per GPU-hour",
+    "max_spot_price_usd_per_gpu_hour": "USD per GPU-hour",
+    "min_spot_price_usd_per_gpu_hour": "USD per GPU-hour",
+    "price_fall_from_peak": "share of the peak price (0–1)",
+    "defaults": "firms",
+    "lab_defaults": "labs",
+    "cloud_defaults": "clouds",
+    "largest_monthly_defaults": "firms in one month",
+    "cascade_depth": "rounds of the cascade",
+    "rescues": "rescues",
+    "systemic_cascade": "1 if systemic, else 0",
+    "losses_usd": "USD",
+    "money_moved_usd": "USD",
+    "lab_revenue_usd": "USD",
+    "cloud_revenue_usd": "USD",
+    "vendor_revenue_usd": "USD",
+    "reported_revenue_usd": "USD",
+    "final_lab_valuation_usd": "USD",
+    "round_trip_share": "share of revenue (0–1)",
+    "cloud_round_trip_usd": "USD",
+    "vendor_round_trip_usd": "USD",
+    "organic_cloud_revenue_usd": "USD",
+    "organic_vendor_revenue_usd": "USD",
+    "organic_revenue_usd": "USD",
+    "capex_usd": "USD",
+    "peak_debt_usd": "USD",
+    "final_sentiment": "sentiment index (1 = neutral)",
+    "final_cloud_hhi": "HHI (0–1)",
+    "final_lab_hhi": "HHI (0–1)",
+    "investor_moic": "multiple of invested capital",
+}
+"""The unit of each summary output (USD amounts are totals over the run unless the name
+says final or peak), for axis labels."""
+
+
 TABLES: tuple[str, ...] = (
     "model",
     "agents",

@@ -21,8 +21,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.config import ConfigError
-from sim.plots import new_figure, save_figure
+from sim.plots import money_unit, new_figure, save_figure
 from sim.results_store import ResultsStore
+from sim.runner import SUMMARY_UNITS
 
 CONF_LEVEL = 0.95
 """Confidence level of the bootstrap intervals SALib reports."""
@@ -135,6 +136,16 @@ def _indices(
     ]
 
 
+def effect_unit(output: str, effects: list[float]) -> tuple[float, str]:
+    """Scale and unit of the axis of effects on summary ``output``: its unit
+    (:data:`sim.runner.SUMMARY_UNITS`), USD amounts in billions or millions as ``effects``
+    need (:func:`sim.plots.money_unit`)."""
+    unit = SUMMARY_UNITS.get(output, "its units")
+    if unit == "USD":
+        return money_unit(effects)
+    return 1.0, unit
+
+
 def sensitivity_figure(indices: pd.DataFrame, *, title: str) -> Figure:
     """Bars of the indices with their confidence intervals, one panel per output."""
     outputs = list(dict.fromkeys(indices["output"]))
@@ -147,16 +158,17 @@ def sensitivity_figure(indices: pd.DataFrame, *, title: str) -> Figure:
         part = indices[indices["output"] == output]
         ys = np.arange(len(part))
         if method == "morris":
+            scale, unit = effect_unit(output, [*part["mu_star"], *part["sigma"]])
             ax.barh(
                 ys,
-                part["mu_star"],
-                xerr=part["mu_star_conf"],
+                part["mu_star"] * scale,
+                xerr=part["mu_star_conf"] * scale,
                 color="#1f77b4",
                 capsize=3,
                 label="μ* (mean |elementary effect|)",
             )
-            ax.plot(part["sigma"], ys, "D", color="#d62728", label="σ (spread of effects)")
-            ax.set_xlabel(f"effect on {output} (its units)")
+            ax.plot(part["sigma"] * scale, ys, "D", color="#d62728", label="σ (spread of effects)")
+            ax.set_xlabel(f"effect on {output}\n({unit})")
         else:
             h = 0.38
             ax.barh(

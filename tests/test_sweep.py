@@ -16,6 +16,8 @@ import pytest
 from sim.cli import main
 from sim.config import ConfigError
 from sim.results_store import ResultsStore
+from sim.runner import SUMMARY_FIELDS, SUMMARY_UNITS
+from sim.sensitivity import effect_unit, sensitivity_figure
 from sim.sweep import InlineExecutor, executor_for, load_sweep, run_seed, run_sweep
 
 from . import sweep_faults
@@ -356,6 +358,32 @@ def test_morris_screen_recovers_exact_elementary_effects(tmp_path, capsys) -> No
     assert table.loc[("losses_usd", "cascade.beta"), "mu_star"] == pytest.approx(2.0, abs=1e-9)
     assert table["sigma"].abs().max() < 1e-9
     assert (store.root / "sensitivity.png").stat().st_size > 10_000
+
+
+def test_every_summary_output_has_a_unit() -> None:
+    assert list(SUMMARY_UNITS) == list(SUMMARY_FIELDS)
+    assert all(SUMMARY_UNITS.values())
+
+
+def test_morris_axes_name_each_outputs_unit_and_scale_money() -> None:
+    indices = pd.DataFrame(
+        {
+            "output": ["losses_usd", "losses_usd", "defaults", "defaults"],
+            "parameter": ["a", "b", "a", "b"],
+            "method": "morris",
+            "mu_star": [2.0e9, 0.5e9, 1.0, 0.0],
+            "mu_star_conf": [0.1e9, 0.1e9, 0.1, 0.0],
+            "sigma": [1.0e9, 0.2e9, 0.5, 0.0],
+        }
+    )
+    fig = sensitivity_figure(indices, title="t")
+    money, count = fig.axes[:2]
+    assert money.get_xlabel() == "effect on losses_usd\n(USD billion)"
+    assert count.get_xlabel() == "effect on defaults\n(firms)"
+    widths = [bar.get_width() for bar in money.patches]
+    assert widths == pytest.approx([2.0, 0.5])  # plotted in billions
+    assert effect_unit("final_spot_price_usd_per_gpu_hour", [0.4]) == (1.0, "USD per GPU-hour")
+    assert effect_unit("capex_usd", [3e6]) == (1e-6, "USD million")
 
 
 def test_sobol_indices_match_the_analytic_shares(tmp_path) -> None:
