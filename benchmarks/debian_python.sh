@@ -29,9 +29,14 @@ mkdir -p "$root/etc/ssl/certs"
 cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
 rm -rf "$root/src" && mkdir -p "$root/src"
 git -C "$repo" archive HEAD | tar -x -C "$root/src"
-mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
-mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"  # /dev/shm for the process pool
-trap 'umount "$root/dev" "$root/proc" 2>/dev/null || true' EXIT
+mounted=()  # unmounted on exit: only what this script mounted
+trap 'for m in "${mounted[@]}"; do umount "$m" || true; done' EXIT
+if ! mountpoint -q "$root/proc"; then
+  mount -t proc proc "$root/proc" && mounted+=("$root/proc")
+fi
+if ! mountpoint -q "$root/dev"; then  # /dev/shm for the process pool
+  mount --bind /dev "$root/dev" && mounted+=("$root/dev")
+fi
 chroot "$root" env PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_FIND_LINKS= bash -c '
   set -e
   cd /src
