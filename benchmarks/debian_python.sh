@@ -30,7 +30,7 @@ cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
 rm -rf "$root/src" && mkdir -p "$root/src"
 git -C "$repo" archive HEAD | tar -x -C "$root/src"
 mounted=()  # unmounted on exit: only what this script mounted
-trap 'for m in "${mounted[@]}"; do umount "$m" || true; done' EXIT
+trap 'for m in "${mounted[@]}"; do umount --lazy "$m" || true; done' EXIT
 if ! mountpoint -q "$root/proc"; then
   mount -t proc proc "$root/proc" && mounted+=("$root/proc")
 fi
