@@ -12,7 +12,9 @@ book and the obligations; deals plug into the phases (``sim.deals``). The model 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 import mesa
 import numpy as np
@@ -52,6 +54,7 @@ class ComputeMarket(mesa.Model):
         classes: AgentClasses | None = None,
         *,
         record_agents: bool = True,
+        model_columns: Collection[str] | None = None,
     ) -> None:
         # `config`, not `scenario`: mesa.Model owns `scenario` (its own Scenario class) and
         # SolaraViz's Reset passes one as `scenario=` to any constructor with that parameter.
@@ -90,7 +93,7 @@ class ComputeMarket(mesa.Model):
         self.deals = DealBook(scenario.deals)
         self.reference_inference_gpus = self._reference_inference_gpus()
         self._open_world()
-        self.datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS)
+        self.datacollector = mesa.DataCollector(model_reporters=model_reporters(model_columns))
 
     # ------------------------------------------------------------------------------
     # Set-up
@@ -546,6 +549,21 @@ MODEL_REPORTERS = {
 """Columns of the model table, each a function of the model at the end of a month."""
 
 
+def model_reporters(columns: Collection[str] | None = None) -> dict[str, Callable[[Any], Any]]:
+    """The reporters of the model table's ``columns`` (in :data:`MODEL_REPORTERS`' order;
+    all of them by default). A reporter only reads the world, so a world that records fewer
+    columns runs the same (a sweep records only those its kept outputs read:
+    :func:`sim.runner.simulate_outputs`)."""
+    if columns is None:
+        return dict(MODEL_REPORTERS)
+    unknown = sorted(set(columns) - MODEL_REPORTERS.keys())
+    if unknown:
+        raise ValueError(f"not a column of the model table: {', '.join(unknown)}")
+    if not columns:
+        raise ValueError("the model table needs at least one column")
+    return {k: f for k, f in MODEL_REPORTERS.items() if k in columns}
+
+
 def _same(a: int, b: int, what: str) -> None:
     if a != b:
         raise AssertionError(f"{what}: books {a} != instruments {b} (cents)")
@@ -556,4 +574,4 @@ def _close(a: float, b: float, what: str) -> None:
         raise AssertionError(f"{what}: books {a} != instruments {b}")
 
 
-__all__ = ["MODEL_REPORTERS", "AgentClasses", "ComputeMarket"]
+__all__ = ["MODEL_REPORTERS", "AgentClasses", "ComputeMarket", "model_reporters"]

@@ -8,7 +8,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,14 +183,22 @@ def run_model(
     audit: bool = False,
     on_step: Callable[[int], None] | None = None,
     record_agents: bool = True,
+    model_columns: Collection[str] | None = None,
 ) -> ComputeMarket:
     """Build the world and step it ``months`` months (default: the scenario's); no tables.
     Without ``record_agents`` the world keeps no agent rows (its agents table cannot be
-    built; nothing else changes).
+    built; nothing else changes); with ``model_columns`` its model table has only those
+    columns (:func:`sim.model.model_reporters`; nothing else changes).
 
     Python's cycle collector is paused while the world runs (:func:`cycle_collector_paused`)."""
     with cycle_collector_paused():
-        model = ComputeMarket(scenario, rng=seed, audit=audit, record_agents=record_agents)
+        model = ComputeMarket(
+            scenario,
+            rng=seed,
+            audit=audit,
+            record_agents=record_agents,
+            model_columns=model_columns,
+        )
         steps = scenario.run.months if months is None else months
         for _ in range(steps):
             model.step()
@@ -245,6 +253,9 @@ def simulate_outputs(
     :data:`AGENT_TABLE_FIELDS`, and the round-trip trace of the payments runs only for
     :data:`ROUND_TRIP_FIELDS` and the :data:`ROUND_TRIP_SERIES`.
 
+    The world records only the model table's columns those outputs read
+    (:func:`model_columns_read`).
+
     Returns ``(summary row, series)``; ``series`` is None when no series is asked for, else
     the columns ``step`` and ``series`` of the model table as lists."""
     unknown = [k for k in summary if k not in SUMMARY_FIELDS]
@@ -252,7 +263,11 @@ def simulate_outputs(
     if unknown:
         raise ValueError(f"not an output of a run: {', '.join(unknown)}")
     model = run_model(
-        scenario, seed, months, record_agents=bool(AGENT_TABLE_FIELDS.intersection(summary))
+        scenario,
+        seed,
+        months,
+        record_agents=bool(AGENT_TABLE_FIELDS.intersection(summary)),
+        model_columns=model_columns_read(summary, series),
     )
     round_trip = bool(ROUND_TRIP_FIELDS.intersection(summary)) or any(
         k in ROUND_TRIP_SERIES for k in series
@@ -392,7 +407,7 @@ def summarise(
     :data:`SUMMARY_FIELDS`; with ``fields``, only the groups of outputs that hold one of
     them are computed (and only the tables those groups read are touched)."""
     out: dict[str, float] = {}
-    for group, compute in _SUMMARY_GROUPS:
+    for group, compute, _ in _SUMMARY_GROUPS:
         if fields is None or not group.isdisjoint(fields):
             out.update(compute(model, tables))
     return {k: out[k] for k in SUMMARY_FIELDS if k in out}
@@ -509,7 +524,7 @@ def _round_trip(model: ComputeMarket, tables: Mapping[str, pd.DataFrame]) -> dic
 
 
 _Group = Callable[[ComputeMarket, Mapping[str, pd.DataFrame]], dict[str, float]]
-_SUMMARY_GROUPS: tuple[tuple[frozenset[str], _Group], ...] = (
+_SUMMARY_GROUPS: tuple[tuple[frozenset[str], _Group, frozenset[str]], ...] = (
     (
         frozenset(
             {
@@ -529,6 +544,18 @@ _SUMMARY_GROUPS: tuple[tuple[frozenset[str], _Group], ...] = (
             }
         ),
         _market,
+        frozenset(
+            {
+                "spot_price_usd_per_gpu_hour",
+                "installed_gpus",
+                "need_gpus",
+                "utilisation",
+                "lab_revenue_usd",
+                "capex_usd",
+                "total_debt_usd",
+                "sentiment",
+            }
+        ),
     ),
     (
         frozenset(
@@ -544,8 +571,9 @@ _SUMMARY_GROUPS: tuple[tuple[frozenset[str], _Group], ...] = (
             }
         ),
         _defaults,
+        frozenset(),
     ),
-    (frozenset({"money_moved_usd"}), _money_moved),
+    (frozenset({"money_moved_usd"}), _money_moved, frozenset()),
     (
         frozenset(
             {
@@ -556,18 +584,39 @@ _SUMMARY_GROUPS: tuple[tuple[frozenset[str], _Group], ...] = (
             }
         ),
         _sales,
+        frozenset({"lab_revenue_usd"}),
     ),
-    (ROUND_TRIP_FIELDS, _round_trip),
-    (frozenset({"final_cloud_hhi", "final_lab_hhi"}), _concentration),
-    (frozenset({"investor_moic"}), _returns),
+    (ROUND_TRIP_FIELDS, _round_trip, frozenset({"lab_revenue_usd"})),
+    (frozenset({"final_cloud_hhi", "final_lab_hhi"}), _concentration, frozenset()),
+    (frozenset({"investor_moic"}), _returns, frozenset()),
 )
-"""Summary outputs in groups that share their work, each with the function computing it.
-Together they give every field of :data:`SUMMARY_FIELDS` exactly once."""
+"""Summary outputs in groups that share their work, each with the function computing it and
+the columns of the model table it reads. Together they give every field of
+:data:`SUMMARY_FIELDS` exactly once."""
+
+ALWAYS_RECORDED: frozenset[str] = frozenset({"spot_price_usd_per_gpu_hour"})
+"""Model table columns every world records: a table has a row per month even when no
+output reads a column of it (the spot price: a reporter that only reads a number)."""
+
+
+def model_columns_read(summary: Iterable[str], series: Iterable[str] = ()) -> frozenset[str]:
+    """The model table's columns that the ``summary`` outputs and ``series`` read: each
+    output's group's columns (:data:`_SUMMARY_GROUPS`), the series that are reporters (the
+    :data:`ROUND_TRIP_SERIES` are traced from the payments afterwards), and
+    :data:`ALWAYS_RECORDED`."""
+    wanted = set(summary)
+    columns = set(ALWAYS_RECORDED)
+    for fields, _, read in _SUMMARY_GROUPS:
+        if wanted & fields:
+            columns |= read
+    columns.update(k for k in series if k not in ROUND_TRIP_SERIES)
+    return frozenset(columns)
+
 
 AGENT_TABLE_FIELDS: frozenset[str] = frozenset().union(
     *(
         group
-        for group, compute in _SUMMARY_GROUPS
+        for group, compute, _ in _SUMMARY_GROUPS
         if compute in (_sales, _round_trip, _concentration, _returns)
     )
 )

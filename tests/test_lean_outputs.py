@@ -7,13 +7,16 @@ import math
 
 import pytest
 
+from sim.model import model_reporters
 from sim.runner import (
     AGENT_TABLE_FIELDS,
+    ALWAYS_RECORDED,
     ROUND_TRIP_FIELDS,
     ROUND_TRIP_SERIES,
     SERIES_FIELDS,
     SUMMARY_FIELDS,
     RunTables,
+    model_columns_read,
     run_model,
     simulate,
     simulate_outputs,
@@ -85,3 +88,33 @@ def test_a_run_without_agent_rows_gives_every_other_output(full) -> None:
 def test_unknown_output_is_refused() -> None:
     with pytest.raises(ValueError, match="not an output of a run: nonsense"):
         simulate_outputs(SCENARIO, SEED, 2, ["nonsense"])
+
+
+def test_every_output_alone_from_a_world_recording_only_the_columns_it_reads(full) -> None:
+    # each output from a sweep worker's world, whose model table has only the columns that
+    # output's group declares: a group reading an undeclared column fails here (KeyError),
+    # and a reporter that moved the world would change the numbers
+    for field in SUMMARY_FIELDS:
+        row, _ = simulate_outputs(SCENARIO, SEED, None, [field])
+        assert _same(row[field], full.summary[field]), field
+
+
+def test_a_sweep_world_records_only_the_model_columns_its_outputs_read(full) -> None:
+    assert model_columns_read(["defaults", "losses_usd"]) == ALWAYS_RECORDED
+    columns = model_columns_read(["capex_usd"], ["installed_gpus", "round_trip_revenue_usd"])
+    assert {"capex_usd", "utilisation", "installed_gpus"} <= columns
+    assert "round_trip_revenue_usd" not in columns  # traced from the payments, not recorded
+    assert "fleet_book_usd" not in columns
+    model = run_model(SCENARIO, SEED, model_columns=model_columns_read(["defaults"]))
+    table = model.model_table()
+    assert list(table.columns) == ["step", "date", *ALWAYS_RECORDED]
+    assert table["spot_price_usd_per_gpu_hour"].tolist() == (
+        full.tables["model"]["spot_price_usd_per_gpu_hour"].tolist()
+    )
+
+
+def test_unknown_or_no_model_columns_are_refused() -> None:
+    with pytest.raises(ValueError, match="not a column of the model table: nonsense"):
+        model_reporters(["utilisation", "nonsense"])
+    with pytest.raises(ValueError, match="at least one column"):
+        model_reporters([])
