@@ -40,46 +40,6 @@ ROUND_TRIP_SERIES: tuple[str, ...] = ("revenue_received_usd", "round_trip_revenu
 SERIES_FIELDS: tuple[str, ...] = (*MODEL_REPORTERS, *ROUND_TRIP_SERIES)
 """Columns of the model time-series table besides ``step`` and ``date``."""
 
-SUMMARY_FIELDS: tuple[str, ...] = (
-    "months",
-    "final_installed_gpus",
-    "final_need_gpus",
-    "mean_utilisation",
-    "min_utilisation",
-    "final_spot_price_usd_per_gpu_hour",
-    "max_spot_price_usd_per_gpu_hour",
-    "min_spot_price_usd_per_gpu_hour",
-    "price_fall_from_peak",
-    "defaults",
-    "lab_defaults",
-    "cloud_defaults",
-    "largest_monthly_defaults",
-    "cascade_depth",
-    "rescues",
-    "systemic_cascade",
-    "losses_usd",
-    "money_moved_usd",
-    "lab_revenue_usd",
-    "cloud_revenue_usd",
-    "vendor_revenue_usd",
-    "reported_revenue_usd",
-    "final_lab_valuation_usd",
-    "round_trip_share",
-    "cloud_round_trip_usd",
-    "vendor_round_trip_usd",
-    "organic_cloud_revenue_usd",
-    "organic_vendor_revenue_usd",
-    "organic_revenue_usd",
-    "capex_usd",
-    "peak_debt_usd",
-    "final_sentiment",
-    "final_cloud_hhi",
-    "final_lab_hhi",
-    "investor_moic",
-)
-"""Scalar outputs of one run (see :func:`summarise`)."""
-
-
 SUMMARY_UNITS: dict[str, str] = {
     "months": "months",
     "final_installed_gpus": "GPUs (H100-equivalent)",
@@ -117,8 +77,11 @@ SUMMARY_UNITS: dict[str, str] = {
     "final_lab_hhi": "HHI (0–1)",
     "investor_moic": "multiple of invested capital",
 }
-"""The unit of each summary output (USD amounts are totals over the run unless the name
-says final or peak), for axis labels."""
+"""The scalar outputs of one run (see :func:`summarise`), in order, each with its unit (USD
+amounts are totals over the run unless the name says final or peak), for axis labels."""
+
+SUMMARY_FIELDS: tuple[str, ...] = tuple(SUMMARY_UNITS)
+"""Scalar outputs of one run (see :func:`summarise`): the keys of :data:`SUMMARY_UNITS`."""
 
 
 TABLES: tuple[str, ...] = (
