@@ -464,12 +464,12 @@ class Ledger:
         """:meth:`post_cents` for each (payer, payee, cents, flow, instrument) of ``rows``, in
         order (the same books and accrual log, the same error for the first bad row), in one
         call for many postings (a month's compute bills), returning what was posted grouped
-        by (payer, payee, flow) in the
-        order each group first arose: the cents and the instrument of each of its rows (rows
-        of 0 cents, which post nothing, left out). Where every group is an accrual between
-        two books and every amount above 0 (a month's compute bills), each group's books
-        change once by its total (integer cents: the same balances as row by row) and the
-        log gets the rows in order; otherwise the rows are posted one by one."""
+        by (payer, payee, flow) in the order each group first arose: the cents and the
+        instrument of each of its rows (rows of 0 cents, which post nothing, left out).
+        Where every group is an accrual between two books and every amount above 0 (a
+        month's compute bills), each group's books change once by its total (integer
+        cents: the same balances as row by row) and the log gets the rows in order;
+        otherwise the rows are posted one by one."""
         groups: dict[tuple[str, str, Flow], tuple[list[int], list[str]]] = {}
         one_by_one = False  # a row of 0 cents or fewer: posted (or refused) as post_cents does
         for payer, payee, cents, flow, instrument in rows:
