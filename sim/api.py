@@ -37,7 +37,15 @@ from sim.ensemble import derive_seeds, process_pool, run_ensemble
 from sim.results_store import ResultsStore
 from sim.runner import RunResult, read_run, simulate
 from sim.surgery import deal_surgery
-from sim.sweep import InlineExecutor, Sweep, SweepSpec, expand_sweep, load_sweep, run_sweep
+from sim.sweep import (
+    InlineExecutor,
+    Sweep,
+    SweepSpec,
+    dask_executor,
+    expand_sweep,
+    load_sweep,
+    run_sweep,
+)
 
 if TYPE_CHECKING:
     import xarray
@@ -385,15 +393,7 @@ def sweep(
         with process_pool(workers) as pool:
             run_sweep(ready, store, pool, force=force, progress=progress)
     elif engine == "dask":
-        from distributed import Client, LocalCluster  # heavy; import only when asked
-
-        with (
-            LocalCluster(
-                n_workers=workers, threads_per_worker=1, dashboard_address=None, silence_logs=50
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            pool = client.get_executor(pure=False)
+        with dask_executor(workers) as pool:  # the CLI's local cluster (imports Dask)
             run_sweep(ready, store, pool, force=force, progress=progress)
     else:
         raise ConfigError(

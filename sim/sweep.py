@@ -35,6 +35,8 @@ from sim.ensemble import forkserver_context
 from sim.runner import MODEL_VERSION, SERIES_FIELDS, SUMMARY_FIELDS, simulate_outputs
 
 if TYPE_CHECKING:
+    from distributed import LocalCluster
+
     from sim.results_store import ResultsStore
 
 Method = Literal["grid", "lhs", "sobol", "morris"]
@@ -471,13 +473,31 @@ def executor_for(engine: str, workers: int, scheduler: str | None = None) -> Ite
         yield pool
 
 
+def local_dask_cluster(workers: int) -> LocalCluster:
+    """A local Dask cluster of ``workers`` single-threaded worker processes, without the
+    dashboard. The scheduler still serves a few HTTP routes (health, metrics), by default on
+    port 8787 even with the dashboard off; here on a free port of the loopback interface,
+    so that two clusters started at once (two sweeps, two test workers) do not collide and
+    Dask warns of no port in use. Dask is imported here."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        silence_logs=50,
+    )
+
+
 @contextlib.contextmanager
 def dask_executor(workers: int, scheduler: str | None = None) -> Iterator[Executor]:
     """A Dask executor: on the cluster at ``scheduler``, else on a new local cluster of
     ``workers`` single-threaded worker processes (each watched by a nanny that restarts it).
     Dask is imported here, when a Dask engine is asked for: importing it takes about a second."""
     import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     with dask.config.set(
         {
@@ -495,13 +515,7 @@ def dask_executor(workers: int, scheduler: str | None = None) -> Iterator[Execut
                 ) from None
             cluster = None
         else:
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=50,
-            )
+            cluster = local_dask_cluster(workers)
             client = Client(cluster)
         try:
             # pure=False: every submission is its own task (no result sharing by key)

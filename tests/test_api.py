@@ -132,6 +132,19 @@ def test_sweep_from_a_dict_writes_the_run_ids_of_the_same_toml_file(
     assert swept.status() == {"planned": 4, "done": 4, "failed": 0, "pending": 0}
 
 
+@pytest.mark.timeout(300)
+def test_sweep_on_a_local_dask_cluster_gives_the_serial_results(
+    swept: sim.SweepResult, tmp_path
+) -> None:
+    on_dask = sim.sweep(SWEEP, out=tmp_path / "d", engine="dask", workers=2, progress=False)
+    columns = ["run_id", "final_spot_price_usd_per_gpu_hour", "capex_usd"]
+    pd.testing.assert_frame_equal(
+        on_dask.runs[columns].sort_values("run_id", ignore_index=True),
+        swept.runs[columns].sort_values("run_id", ignore_index=True),
+    )
+    assert on_dask.status() == {"planned": 4, "done": 4, "failed": 0, "pending": 0}
+
+
 def test_stats_are_the_moments_of_the_runs_per_point(swept: sim.SweepResult) -> None:
     stats = swept.stats("capex_usd").set_index("point")
     runs = swept.runs.groupby("point")["capex_usd"]

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,14 @@ from sim.config import ConfigError
 from sim.results_store import ResultsStore
 from sim.runner import SUMMARY_FIELDS, SUMMARY_UNITS
 from sim.sensitivity import effect_unit, sensitivity_figure
-from sim.sweep import InlineExecutor, executor_for, load_sweep, run_seed, run_sweep
+from sim.sweep import (
+    InlineExecutor,
+    executor_for,
+    load_sweep,
+    local_dask_cluster,
+    run_seed,
+    run_sweep,
+)
 
 from . import sweep_faults
 from .conftest import ROOT, slow_sweep_file
@@ -281,11 +289,24 @@ def test_a_killed_sweep_restarts_and_finishes_every_run_exactly_once(tmp_path, s
     assert store.status() == {"planned": 36, "done": 36, "failed": 0, "pending": 0}
 
 
+@pytest.mark.timeout(120)
+def test_two_local_dask_clusters_at_once_take_no_port_of_each_other() -> None:
+    """Distributed's scheduler serves HTTP on port 8787 even without a dashboard: two
+    clusters started at once (two test workers, two sweeps) collided there and Dask warned.
+    Ours listen on free loopback ports."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with local_dask_cluster(1) as first, local_dask_cluster(1) as second:
+            servers = [c.scheduler.http_server for c in (first, second)]
+            assert [s.address for s in servers] == ["127.0.0.1", "127.0.0.1"]
+            assert servers[0].port != servers[1].port
+            assert 8787 not in {s.port for s in servers}
+    assert not [w for w in caught if "already in use" in str(w.message)]
+
+
 @pytest.mark.timeout(300)
 def test_cli_runs_a_sweep_on_a_running_dask_scheduler(tmp_path) -> None:
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+    with local_dask_cluster(2) as cluster:
         out = tmp_path / "r"
         args = ["sweep", str(GRID), "--out", str(out), "--scheduler", cluster.scheduler_address]
         assert main([*args, "--no-progress"]) == 0
