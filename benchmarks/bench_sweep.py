@@ -43,12 +43,19 @@ WORLDS = {
     "default": ROOT / "experiments" / "baseline.toml",
     "small": ROOT / "tests" / "fixtures" / "sweeps" / "small.toml",
 }
-KEPT = ("defaults", "mean_utilisation", "losses_usd", "final_spot_price_usd_per_gpu_hour")
+KEPT = (
+    "defaults",
+    "mean_utilisation",
+    "losses_usd",
+    "final_spot_price_usd_per_gpu_hour",
+    "capex_usd",
+)
+"""The summary outputs the benchmark's sweep keeps (also ``instructions.py --sweep``'s)."""
 
 
 def sweep_file(folder: Path, scenario: Path, runs: int, months: int) -> Path:
     path = folder / "bench.toml"
-    kept = ", ".join(f'"{k}"' for k in (*KEPT, "capex_usd"))
+    kept = ", ".join(f'"{k}"' for k in KEPT)
     path.write_text(
         f'[sweep]\nname = "bench"\nscenario = "{scenario.as_posix()}"\nmonths = {months}\n'
         f'seeds_per_point = {runs}\nbase_seed = 3\n[parameters]\nmethod = "grid"\n'

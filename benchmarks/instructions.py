@@ -2,13 +2,17 @@
 noise does not move, for comparing changes of a few percent.
 
 Usage: python benchmarks/instructions.py [--rev REV ...] [--months M] [--seed S] [--workers N]
+                                         [--sweep]
 
 Each ``--rev`` (a commit, a branch, or ``worktree`` for the files as they are now; default:
 ``HEAD`` and ``worktree``) has its ``sim`` package exported to a temporary folder, and two
 processes run under valgrind's callgrind (which counts the instructions the CPU executes,
 not seconds): one that only imports what a run imports, and one that also runs the default
 world (``experiments/baseline.toml`` of this checkout) for ``--months`` months without
-agent rows, as a sweep worker does. The run's instructions are the difference. Counts repeat
+agent rows. With ``--sweep`` the second process does what a sweep worker of
+``bench_sweep.py`` does instead: the run and its five summary outputs
+(:func:`sim.runner.simulate_outputs`, which builds the world with only what they read). The
+run's instructions are the difference. Counts repeat
 to within a few parts in a million for the same code and inputs, whatever else the machine
 is doing, where CPU time on this 2-core machine moves by ±15%; a change that saves 1% of a
 run is seen. Instructions are not time (a cache miss costs more than an add), so a change
@@ -30,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 from pathlib import Path
 
+from bench_sweep import KEPT
 from interpreter import describe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,8 +57,11 @@ import sys
 from sim import runner
 from sim.config import load_scenario
 scenario = load_scenario(sys.argv[1])
-if int(sys.argv[2]) > 0:
-    runner.run_model(scenario, int(sys.argv[3]), int(sys.argv[2]), record_agents=False)
+months, seed, outputs = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+if months > 0 and outputs:
+    runner.simulate_outputs(scenario, seed, months, outputs)
+elif months > 0:
+    runner.run_model(scenario, seed, months, record_agents=False)
 """
 
 
@@ -71,8 +79,9 @@ def export(rev: str, folder: Path) -> None:
         tar.extractall(folder, filter="data")
 
 
-def instructions(folder: Path, months: int, seed: int) -> int:
-    """Instructions callgrind counts for the run script with ``folder``'s ``sim``."""
+def instructions(folder: Path, months: int, seed: int, outputs: tuple[str, ...] = ()) -> int:
+    """Instructions callgrind counts for the run script with ``folder``'s ``sim`` (a bare
+    run, or with ``outputs`` a sweep worker's run keeping those summary outputs)."""
     result = subprocess.run(
         [
             "valgrind",
@@ -84,6 +93,7 @@ def instructions(folder: Path, months: int, seed: int) -> int:
             str(SCENARIO),
             str(months),
             str(seed),
+            *outputs,
         ],
         cwd=folder,
         env=ENV | {"PYTHONPATH": str(folder)},
@@ -107,12 +117,18 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=120, help="months of the run (default 120)")
     parser.add_argument("--seed", type=int, default=1, help="the run's seed (default 1)")
     parser.add_argument("--workers", type=int, default=2, help="processes at once (default 2)")
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="count a sweep worker's run keeping bench_sweep.py's five outputs",
+    )
     args = parser.parse_args()
     if args.months < 1:
         parser.error(f"--months must be at least 1, got {args.months}")
     if args.workers < 1:
         parser.error(f"--workers must be at least 1, got {args.workers}")
     revs = args.rev or ["HEAD", WORKTREE]
+    outputs = KEPT if args.sweep else ()
     for rev in revs:
         known = subprocess.run(
             ["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
@@ -136,8 +152,14 @@ def main() -> None:
         jobs = [(f, m) for f in folders for m in (0, args.months)]
         print(f"counting {len(jobs)} processes under callgrind, {args.workers} at once …")
         with ThreadPoolExecutor(args.workers) as pool:
-            counts = list(pool.map(lambda job: instructions(job[0], job[1], args.seed), jobs))
-    print(f"default world, {args.months} months, seed {args.seed}, no agent rows")
+            counts = list(
+                pool.map(lambda job: instructions(job[0], job[1], args.seed, outputs), jobs)
+            )
+    if outputs:
+        print(f"default world, {args.months} months, seed {args.seed}, a sweep worker keeping")
+        print(f"  {', '.join(outputs)}")
+    else:
+        print(f"default world, {args.months} months, seed {args.seed}, no agent rows")
     print(f"interpreter: {describe()}")
     print(f"{'revision':<24} {'imports':>16} {'run':>16} {'run vs first':>13}")
     first = None

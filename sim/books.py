@@ -91,8 +91,8 @@ def cents_up(usd: float) -> float:
 class Books:
     """The ledger, the instrument book and the month's obligations, written only here."""
 
-    def __init__(self) -> None:
-        self.ledger = Ledger()
+    def __init__(self, *, record_non_cash: bool = True) -> None:
+        self.ledger = Ledger(record_non_cash=record_non_cash)
         self.instruments = InstrumentBook()
         self.obligations = ObligationBook()
         self.unpaid_external_usd: dict[str, float] = {}  # external costs due, unpaid, USD

@@ -23,6 +23,7 @@ total cash equals the opening cash plus external inflows minus external outflows
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
@@ -325,9 +326,16 @@ class Ledger:
     added with ``extend``), not lists of tuples: a run logs about 440,000 rows, and as
     tuples each was an object for Python's cycle collector to trace (it traced them all
     once when a run ended, about a tenth of a run's time); fields of ints and strings it
-    does not trace."""
+    does not trace.
 
-    def __init__(self) -> None:
+    Without ``record_non_cash`` the ledger keeps no log of the entries that move no cash
+    (accruals, the allocations of grouped payments, journal entries): the books, the flow
+    log and every balance are the same, but :meth:`accruals`, :meth:`allocations` and
+    :meth:`journal_entries` cannot be built. A sweep world whose outputs read none of them
+    is built so (about 3% of a default run)."""
+
+    def __init__(self, *, record_non_cash: bool = True) -> None:
+        self.record_non_cash = record_non_cash
         self._books: dict[str, dict[Line, int]] = {}
         self._log: list[int | str] = []
         self._accruals: list[int | str] = []
@@ -453,7 +461,7 @@ class Ledger:
             if plan.moves_cash:
                 self._moved[step] = self._moved.get(step, 0) + cents
                 self._log.extend(row)
-            else:
+            elif self.record_non_cash:
                 self._accruals.extend(row)
             return cents
         return self._post_checked(step, payer, payee, cents, flow, instrument)
@@ -507,13 +515,14 @@ class Ledger:
             payer_book[plan.payer_credit] += plan.payer_credit_sign * total  # type: ignore[index]
             payee_book[plan.payee_debit] += plan.payee_debit_sign * total  # type: ignore[index]
             payee_book[plan.payee_credit] += plan.payee_credit_sign * total  # type: ignore[index]
-        self._accruals.extend(
-            [
-                field
-                for payer, payee, cents, flow, instrument in rows
-                for field in (step, payer, payee, cents, flow.plan.label, instrument)
-            ]
-        )
+        if self.record_non_cash:
+            self._accruals.extend(
+                [
+                    field
+                    for payer, payee, cents, flow, instrument in rows
+                    for field in (step, payer, payee, cents, flow.plan.label, instrument)
+                ]
+            )
         return groups
 
     def post_instalments(
@@ -531,7 +540,8 @@ class Ledger:
         a_label, b_label = a.label, b.label
         a_pd, a_pds, a_pc, a_pcs, a_ed, a_eds, a_ec, a_ecs = a.legs
         b_pd, b_pds, b_pc, b_pcs, b_ed, b_eds, b_ec, b_ecs = b.legs
-        books, extend = self._books, self._accruals.extend
+        books = self._books
+        extend = self._accruals.extend if self.record_non_cash else _discard
         for payer, payee, cents_a, cents_b, instrument in rows:
             payer_book = books.get(payer)
             payee_book = books.get(payee)
@@ -596,7 +606,10 @@ class Ledger:
         row = (step, payer, payee, cents, flow.label, instrument)
         if t.moves_cash:
             self._moved[step] = self._moved.get(step, 0) + cents
-        (self._log if t.moves_cash else self._accruals).extend(row)
+        if t.moves_cash:
+            self._log.extend(row)
+        elif self.record_non_cash:
+            self._accruals.extend(row)
         return cents
 
     def allocate(
@@ -605,7 +618,8 @@ class Ledger:
         """Record that ``cents`` of a grouped payment (a posting of ``flow`` from ``payer`` to
         ``payee`` in month ``step`` whose instrument is :data:`GROUPED`) paid what was owed
         under ``instrument``. No books change: the posting moved the money."""
-        self._allocations.extend((step, payer, payee, cents, flow.label, instrument))
+        if self.record_non_cash:
+            self._allocations.extend((step, payer, payee, cents, flow.label, instrument))
 
     def allocate_columns(
         self,
@@ -618,6 +632,8 @@ class Ledger:
     ) -> None:
         """:meth:`allocate` for each amount of ``cents`` and the instrument beside it in
         ``instruments``, in order (one grouped payment's parts), in one extension of the log."""
+        if not self.record_non_cash:
+            return
         rows: list[int | str] = [step, payer, payee, 0, flow.label, ""] * len(cents)
         rows[3::ROW_WIDTH] = cents
         rows[5::ROW_WIDTH] = instruments
@@ -641,7 +657,8 @@ class Ledger:
             return 0
         _debit(book, debit, cents)
         _credit(book, credit, cents)
-        self._journal.extend((step, agent_id, debit.value, credit.value, cents, memo))
+        if self.record_non_cash:
+            self._journal.extend((step, agent_id, debit.value, credit.value, cents, memo))
         return cents
 
     # --- checks and output ----------------------------------------------------------
@@ -664,21 +681,30 @@ class Ledger:
 
     def accruals(self) -> pd.DataFrame:
         """Postings that moved no cash (obligations falling due, write-offs), same columns."""
+        self._require_non_cash("accruals")
         return _postings_frame(self._accruals)
 
     def allocations(self) -> pd.DataFrame:
         """What each grouped payment paid of each instrument: the flow log's columns, one
         row per instrument; the rows of a month, payer, payee and kind add up to the flow
         log's :data:`GROUPED` posting of the same month, payer, payee and kind."""
+        self._require_non_cash("allocations")
         return _postings_frame(self._allocations)
 
     def journal_entries(self) -> pd.DataFrame:
         """Non-cash entries: step, agent, debit line, credit line, amount (USD), memo."""
+        self._require_non_cash("journal")
         df = _rows_frame(
             self._journal, ["step", "agent", "debit", "credit", "amount_cents", "memo"]
         )
         df["amount"] = usd_column(df.pop("amount_cents"))
         return df
+
+    def _require_non_cash(self, table: str) -> None:
+        if not self.record_non_cash:
+            raise RuntimeError(
+                f"this ledger kept no {table} log (built with record_non_cash=False)"
+            )
 
     def moved_cents(self, step: int) -> int:
         """Cash moved by all postings in month ``step`` (internal and external), cents."""
@@ -687,6 +713,10 @@ class Ledger:
     @property
     def n_postings(self) -> int:
         return len(self._log) // ROW_WIDTH
+
+
+_discard = deque(maxlen=0).extend
+"""An ``extend`` that keeps nothing (a log that is not kept)."""
 
 
 def _rows_frame(flat: list[int | str], columns: list[str]) -> pd.DataFrame:

@@ -55,6 +55,7 @@ class ComputeMarket(mesa.Model):
         *,
         record_agents: bool = True,
         model_columns: Collection[str] | None = None,
+        record_non_cash: bool = True,
     ) -> None:
         # `config`, not `scenario`: mesa.Model owns `scenario` (its own Scenario class) and
         # SolaraViz's Reset passes one as `scenario=` to any constructor with that parameter.
@@ -64,7 +65,8 @@ class ComputeMarket(mesa.Model):
         self.cfg = scenario
         self.seed = seed
         self.audit_every_step = audit
-        self.books = Books()
+        # without record_non_cash the ledger keeps no accruals, allocations or journal log
+        self.books = Books(record_non_cash=record_non_cash)
         self.month = 0
         self.start_date = pd.Timestamp(f"{scenario.run.start}-01")
         self.spot_price = scenario.market.initial_spot_price_usd_per_gpu_hour

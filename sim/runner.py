@@ -147,11 +147,15 @@ def run_model(
     on_step: Callable[[int], None] | None = None,
     record_agents: bool = True,
     model_columns: Collection[str] | None = None,
+    record_non_cash: bool = True,
 ) -> ComputeMarket:
     """Build the world and step it ``months`` months (default: the scenario's); no tables.
     Without ``record_agents`` the world keeps no agent rows (its agents table cannot be
     built; nothing else changes); with ``model_columns`` its model table has only those
-    columns (:func:`sim.model.model_reporters`; nothing else changes).
+    columns (:func:`sim.model.model_reporters`; nothing else changes); without
+    ``record_non_cash`` its ledger keeps no log of accruals, allocations and journal
+    entries (:class:`sim.ledger.Ledger`; those tables cannot be built, nothing else
+    changes).
 
     Python's cycle collector is paused while the world runs (:func:`cycle_collector_paused`)."""
     with cycle_collector_paused():
@@ -161,6 +165,7 @@ def run_model(
             audit=audit,
             record_agents=record_agents,
             model_columns=model_columns,
+            record_non_cash=record_non_cash,
         )
         steps = scenario.run.months if months is None else months
         for _ in range(steps):
@@ -213,8 +218,9 @@ def simulate_outputs(
     """Run one world and compute only the summary outputs and model series asked for: what
     a sweep worker keeps. The values are exactly those of :func:`simulate` (same code, same
     tables), but a table no output needs is never built, the world keeps agent rows only for
-    :data:`AGENT_TABLE_FIELDS`, and the round-trip trace of the payments runs only for
-    :data:`ROUND_TRIP_FIELDS` and the :data:`ROUND_TRIP_SERIES`.
+    :data:`AGENT_TABLE_FIELDS` and a log of the entries that move no cash only for
+    :data:`NON_CASH_FIELDS` (and the round trip), and the round-trip trace of the payments
+    runs only for :data:`ROUND_TRIP_FIELDS` and the :data:`ROUND_TRIP_SERIES`.
 
     The world records only the model table's columns those outputs read
     (:func:`model_columns_read`).
@@ -225,15 +231,16 @@ def simulate_outputs(
     unknown += [k for k in series if k not in SERIES_FIELDS]
     if unknown:
         raise ValueError(f"not an output of a run: {', '.join(unknown)}")
+    round_trip = bool(ROUND_TRIP_FIELDS.intersection(summary)) or any(
+        k in ROUND_TRIP_SERIES for k in series
+    )
     model = run_model(
         scenario,
         seed,
         months,
         record_agents=bool(AGENT_TABLE_FIELDS.intersection(summary)),
         model_columns=model_columns_read(summary, series),
-    )
-    round_trip = bool(ROUND_TRIP_FIELDS.intersection(summary)) or any(
-        k in ROUND_TRIP_SERIES for k in series
+        record_non_cash=round_trip or bool(NON_CASH_FIELDS.intersection(summary)),
     )
     tables = RunTables(model, round_trip=round_trip)
     row = summarise(model, tables, fields=summary)
@@ -585,6 +592,15 @@ AGENT_TABLE_FIELDS: frozenset[str] = frozenset().union(
 )
 """Summary outputs whose group reads the agents table: a sweep that keeps none of them runs
 its worlds without agent rows (:func:`simulate_outputs`; about 3% of a default run)."""
+
+NON_CASH_FIELDS: frozenset[str] = frozenset().union(
+    *(group for group, compute, _ in _SUMMARY_GROUPS if compute in (_sales, _round_trip))
+)
+"""Summary outputs whose group reads the accruals (the revenue the sellers report, and its
+round-trip part: :data:`ROUND_TRIP_FIELDS`, also traced through the accruals); no group
+reads the allocations or the journal. A sweep that keeps none of them, nor a round-trip
+series, runs its worlds without a log of the entries that move no cash
+(:class:`sim.ledger.Ledger`; about 3% of a default run)."""
 
 
 DETAIL_TABLES: tuple[str, ...] = ("flows", "accruals", "allocations", "journal")

@@ -7,10 +7,12 @@ import math
 
 import pytest
 
+from sim import runner
 from sim.model import model_reporters
 from sim.runner import (
     AGENT_TABLE_FIELDS,
     ALWAYS_RECORDED,
+    NON_CASH_FIELDS,
     ROUND_TRIP_FIELDS,
     ROUND_TRIP_SERIES,
     SERIES_FIELDS,
@@ -118,3 +120,39 @@ def test_unknown_or_no_model_columns_are_refused() -> None:
         model_reporters(["utilisation", "nonsense"])
     with pytest.raises(ValueError, match="at least one column"):
         model_reporters([])
+
+
+def test_a_world_without_the_non_cash_log_has_the_same_books_and_other_outputs(full, model) -> None:
+    # the ledger without its accruals, allocations and journal logs: every balance, the flow
+    # log and every output outside NON_CASH_FIELDS as with them; the three tables refuse
+    lean = run_model(SCENARIO, SEED, record_non_cash=False)
+    ledger, kept = lean.books.ledger, model.books.ledger
+    assert ledger._books == kept._books
+    assert ledger._log == kept._log and ledger.n_postings == kept.n_postings
+    assert len(kept.accruals()) and len(kept.allocations()) and len(kept.journal_entries())
+    for table in (ledger.accruals, ledger.allocations, ledger.journal_entries):
+        with pytest.raises(RuntimeError, match="record_non_cash=False"):
+            table()
+    others = [k for k in SUMMARY_FIELDS if k not in NON_CASH_FIELDS]
+    row = summarise(lean, RunTables(lean, round_trip=False), fields=others)
+    assert all(_same(row[k], full.summary[k]) for k in others)
+    assert {"cloud_revenue_usd", "vendor_revenue_usd"} | ROUND_TRIP_FIELDS <= NON_CASH_FIELDS
+    assert not {"defaults", "losses_usd", "capex_usd", "money_moved_usd"} & NON_CASH_FIELDS
+
+
+def test_a_sweep_world_keeps_the_non_cash_log_only_for_outputs_that_read_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built = []
+    original = runner.run_model
+
+    def recording(*args, **kwargs):
+        world = original(*args, **kwargs)
+        built.append(world.books.ledger.record_non_cash)
+        return world
+
+    monkeypatch.setattr(runner, "run_model", recording)
+    simulate_outputs(SCENARIO, SEED, 3, ["defaults", "losses_usd", "capex_usd"])
+    simulate_outputs(SCENARIO, SEED, 3, ["cloud_revenue_usd"])
+    simulate_outputs(SCENARIO, SEED, 3, ["defaults"], ["round_trip_revenue_usd"])
+    assert built == [False, True, True]
