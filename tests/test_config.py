@@ -16,6 +16,7 @@ from sim.config import (
     ConfigError,
     Scenario,
     Section,
+    agent_names,
     load_scenario,
     parameter_table,
 )
@@ -237,3 +238,11 @@ def test_a_pickled_scenario_reads_its_fields_as_a_loaded_one(baseline: Scenario)
             names = list(section.__dict__)
             assert names == list(type(section).model_fields)
             assert all(name is sys.intern(name) for name in names), type(section).__name__
+
+
+def test_agent_names_are_interned() -> None:
+    # one object per name (the books, indices and memos are keyed by them): a new string of
+    # the same text interns to the very object agent_names returned
+    for base, count in (("frontier-leader", 1), ("neocloud", 3)):
+        for name in agent_names(base, count):
+            assert sys.intern("".join(list(name))) is name
