@@ -5,9 +5,11 @@ Usage: python benchmarks/bench_sweep.py [--runs N] [--months M] [--world default
        [--dask]
 
 The sweep is N runs (seeds) of one world (default: experiments/baseline.toml, the default
-world) keeping five summary outputs. "bare" steps the model in a loop and builds no table
-(:func:`sim.runner.run_model`): the floor. "simulate" is a full run with every table and the
-whole summary (what the sweep worker did before it computed only what it keeps). "serial"
+world) keeping five summary outputs. "bare" steps the model in a loop, its world recording
+what a sweep worker's records for those outputs (:func:`sim.runner.world_records`), and
+builds no table (:func:`sim.runner.run_model`): the floor. "simulate" is a full run with
+every table and the whole summary (what the sweep worker did before it computed only what
+it keeps). "serial"
 is the sweep runner in this process (the worker's outputs, the results store, its Parquet
 writes); "process" adds the pool (worker start-up, task pickling). Overhead per run =
 (runner time − bare time) / N, also as a share of the bare run; it is measured in CPU time of
@@ -35,7 +37,7 @@ from interpreter import describe
 
 from sim import runner
 from sim.results_store import ResultsStore
-from sim.runner import run_model, simulate
+from sim.runner import run_model, simulate, world_records
 from sim.sweep import executor_for, load_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,8 +126,9 @@ def report(n: int, months: int, world: str = "default", *, dask: bool = False) -
         folder = Path(tmp)
         sweep = load_sweep(sweep_file(folder, WORLDS[world], n, months))
         wall, cpu = time.perf_counter(), time.process_time()
+        records = world_records(KEPT)  # what the sweep's worlds record
         for task in sweep.tasks:
-            run_model(task.scenario, task.seed, task.months)
+            run_model(task.scenario, task.seed, task.months, **records)
         bare, bare_cpu = time.perf_counter() - wall, time.process_time() - cpu
         cpu = time.process_time()
         for task in sweep.tasks:

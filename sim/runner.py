@@ -231,23 +231,34 @@ def simulate_outputs(
     unknown += [k for k in series if k not in SERIES_FIELDS]
     if unknown:
         raise ValueError(f"not an output of a run: {', '.join(unknown)}")
-    round_trip = bool(ROUND_TRIP_FIELDS.intersection(summary)) or any(
-        k in ROUND_TRIP_SERIES for k in series
-    )
-    model = run_model(
-        scenario,
-        seed,
-        months,
-        record_agents=bool(AGENT_TABLE_FIELDS.intersection(summary)),
-        model_columns=model_columns_read(summary, series),
-        record_non_cash=round_trip or bool(NON_CASH_FIELDS.intersection(summary)),
-    )
-    tables = RunTables(model, round_trip=round_trip)
+    model = run_model(scenario, seed, months, **world_records(summary, series))
+    tables = RunTables(model, round_trip=_traces_round_trip(summary, series))
     row = summarise(model, tables, fields=summary)
     kept = None
     if series:
         kept = tables["model"][["step", *series]].to_dict(orient="list")
     return {k: row[k] for k in summary}, kept
+
+
+def world_records(summary: Sequence[str], series: Sequence[str] = ()) -> dict[str, Any]:
+    """What a world records for the ``summary`` outputs and ``series`` (keyword arguments of
+    :func:`run_model`): agent rows only for :data:`AGENT_TABLE_FIELDS`, the model table's
+    columns they read (:func:`model_columns_read`), and the log of the entries that move
+    no cash only for :data:`NON_CASH_FIELDS` and the round trip. A sweep worker's world
+    (:func:`simulate_outputs`); ``benchmarks/bench_sweep.py`` times the same world bare."""
+    return {
+        "record_agents": bool(AGENT_TABLE_FIELDS.intersection(summary)),
+        "model_columns": model_columns_read(summary, series),
+        "record_non_cash": _traces_round_trip(summary, series)
+        or bool(NON_CASH_FIELDS.intersection(summary)),
+    }
+
+
+def _traces_round_trip(summary: Sequence[str], series: Sequence[str]) -> bool:
+    """Whether the ``summary`` outputs or ``series`` need the round-trip trace."""
+    return bool(ROUND_TRIP_FIELDS.intersection(summary)) or any(
+        k in ROUND_TRIP_SERIES for k in series
+    )
 
 
 class RunTables(Mapping[str, pd.DataFrame]):

@@ -23,6 +23,7 @@ from sim.runner import (
     simulate,
     simulate_outputs,
     summarise,
+    world_records,
 )
 
 from .conftest import small_world
@@ -156,3 +157,15 @@ def test_a_sweep_world_keeps_the_non_cash_log_only_for_outputs_that_read_it(
     simulate_outputs(SCENARIO, SEED, 3, ["cloud_revenue_usd"])
     simulate_outputs(SCENARIO, SEED, 3, ["defaults"], ["round_trip_revenue_usd"])
     assert built == [False, True, True]
+
+
+def test_world_records_names_what_a_sweep_world_keeps() -> None:
+    lean = world_records(["defaults", "losses_usd", "capex_usd"])
+    assert lean == {
+        "record_agents": False,
+        "model_columns": model_columns_read(["capex_usd"]),
+        "record_non_cash": False,
+    }
+    assert world_records(["final_cloud_hhi"])["record_agents"] is True
+    assert world_records(["cloud_revenue_usd"])["record_non_cash"] is True
+    assert world_records(["defaults"], ["round_trip_revenue_usd"])["record_non_cash"] is True
