@@ -6,7 +6,7 @@ Usage: python benchmarks/bench_sweep.py [--runs N] [--months M] [--world default
 
 The sweep is N runs (seeds) of one world (default: experiments/baseline.toml, the default
 world) keeping five summary outputs. "bare" steps the model in a loop, its world recording
-what a sweep worker's records for those outputs (:func:`sim.runner.world_records`), and
+what a sweep worker's world records for those outputs (:func:`sim.runner.world_records`), and
 builds no table (:func:`sim.runner.run_model`): the floor. "simulate" is a full run with
 every table and the whole summary (what the sweep worker did before it computed only what
 it keeps). "serial"
