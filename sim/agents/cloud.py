@@ -326,7 +326,7 @@ class Cloud(MarketAgent):
         margin = np.maximum(
             price * inv.expected_utilisation - tech.operating_cost_usd_per_gpu_hour, 0.0
         ) * (cfg.market.hours_per_month)
-        return float(np.sum(margin * discount)) / unit_cost if unit_cost > 0 else 0.0
+        return float((margin * discount).sum()) / unit_cost if unit_cost > 0 else 0.0
 
     def in_glut(self, step: int) -> bool:
         """Has the spot price been below ``glut_price_ratio`` × the full cost of a new
@@ -550,7 +550,7 @@ class Cloud(MarketAgent):
         rate = max(self.spec.interest_rate_per_year, tech.cost_of_capital_per_year)
         discount = (1 + rate) ** (-months / 12)
         billed = mkt.take_or_pay_share * price - tech.operating_cost_usd_per_gpu_hour
-        margin = float(np.sum(gpus * billed * mkt.hours_per_month * discount))
+        margin = float((gpus * billed * mkt.hours_per_month * discount).sum())
         exposure = gpus * unit_cost
         used = min(1.0, len(months) / tech.chip_life_months)
         return margin - exposure * used, exposure
@@ -777,7 +777,7 @@ class Cloud(MarketAgent):
                 due[k] += o.undelivered * (o.unit_price_usd + facility)
             self._due_by_month = (key, due.copy())
         due[lag] += order_usd
-        answer = max(0.0, float(np.max(np.cumsum(due) - income * np.arange(lag + 1))))
+        answer = max(0.0, float((due.cumsum() - income * np.arange(lag + 1)).max()))
         answers[asked] = answer
         return answer
 
@@ -1064,7 +1064,7 @@ class Cloud(MarketAgent):
             * hours
             * discount
         )
-        value_by_remaining = np.concatenate([[0.0], np.cumsum(margin)])
+        value_by_remaining = np.concatenate([[0.0], margin.cumsum()])
         fleet = [v for v in self.fleet if v.gpus > 0]
         if not fleet:
             return 0
@@ -1073,7 +1073,7 @@ class Cloud(MarketAgent):
         online = np.array([v.online_step for v in fleet])
         remaining = np.minimum(life, np.maximum(0, online + life - np.maximum(step, online)))
         value = np.array([v.gpus for v in fleet], dtype=float) * value_by_remaining[remaining]
-        if not np.all(np.isfinite(value)) or value.max() * CENTS_PER_USD >= EXACT_INT:
+        if not np.isfinite(value).all() or value.max() * CENTS_PER_USD >= EXACT_INT:
             values = [to_cents(float(x)) for x in value]  # to_cents's errors, exact ints
         else:
             values = np.rint(value * CENTS_PER_USD).astype(np.int64).tolist()
