@@ -279,9 +279,11 @@ class InstrumentBook:
     _ids: count = field(default_factory=lambda: count(1))
     # indices by agent name, kept by add_* and prune (add instruments only through add_*)
     _contracts_by: dict[str, list[CapacityContract]] = field(default_factory=dict)
-    # the contracts each agent buys (a sub-list of its _contracts_by, in the same order): a
-    # cloud that sells hundreds of contracts and buys a few scans only these for its purchases
+    # the contracts each agent buys, and those it sells (sub-lists of its _contracts_by, in
+    # the same order): a cloud that sells hundreds of contracts and buys a few scans only
+    # these for its purchases, and a hyperscaler's sales scan skips what it buys
     _bought_by: dict[str, list[CapacityContract]] = field(default_factory=dict)
+    _sold_by: dict[str, list[CapacityContract]] = field(default_factory=dict)
     _loans_by: dict[str, list[Loan]] = field(default_factory=dict)
     _orders_by: dict[str, list[ChipOrder]] = field(default_factory=dict)
     # Answers about contracts in force, filed by the agent whose contracts they scan (None:
@@ -328,6 +330,7 @@ class InstrumentBook:
         self.contracts.append(contract)
         _index(self._contracts_by, contract, contract.buyer, contract.seller)
         _index(self._bought_by, contract, contract.buyer)
+        _index(self._sold_by, contract, contract.seller)
         self._forget_in_force(contract, change="added")
         return contract
 
@@ -495,6 +498,7 @@ class InstrumentBook:
         self._forget_in_force()
         self._contracts_by = _indexed((c, c.buyer, c.seller) for c in self.contracts)
         self._bought_by = _indexed((c, c.buyer, c.buyer) for c in self.contracts)
+        self._sold_by = _indexed((c, c.seller, c.seller) for c in self.contracts)
         self._loans_by = _indexed((loan, loan.borrower, loan.lender) for loan in self.loans)
         self._orders_by = _indexed((o, o.buyer, o.vendor) for o in self.orders)
         self._open_memo.clear()
@@ -534,8 +538,8 @@ class InstrumentBook:
             pool = self.contracts
         elif buyer is not None:  # a buyer's purchases: its contracts as buyer, in their order
             pool = self._bought_by.get(buyer, ())
-        else:
-            pool = self._contracts_by.get(agent, ())
+        else:  # a seller's sales, in their order
+            pool = self._sold_by.get(seller, ())
         # summed from a list rather than a generator: the same terms in the same order
         if seller is None:  # by buyer (or over all contracts): the filter for the case
             gpus = [
@@ -546,11 +550,7 @@ class InstrumentBook:
                 and c.start <= step < c.start + c.term_months
             ]
         elif buyer is None:
-            gpus = [
-                c.gpus
-                for c in pool
-                if c.seller == seller and c.active and c.start <= step < c.start + c.term_months
-            ]
+            gpus = [c.gpus for c in pool if c.active and c.start <= step < c.start + c.term_months]
         else:
             gpus = [
                 c.gpus
@@ -566,9 +566,7 @@ class InstrumentBook:
 
     def contracts_between(self, seller: str, buyer: str) -> list[CapacityContract]:
         """Every recorded contract (active or not) from ``seller`` to ``buyer``."""
-        return [
-            c for c in self._contracts_by.get(seller, ()) if c.seller == seller and c.buyer == buyer
-        ]
+        return [c for c in self._sold_by.get(seller, ()) if c.buyer == buyer]
 
     def backlog_usd(self, seller: str, step: int, hours_per_month: float) -> float:
         """Take-or-pay revenue still to come to ``seller``, USD: ``sum()`` of each contract's
@@ -592,8 +590,8 @@ class InstrumentBook:
             buyers: list[str] = []
             months_left: list[int] = []
             values: list[float] = []
-            for c in self._contracts_by.get(seller, ()):
-                if not c.active or c.seller != seller:
+            for c in self._sold_by.get(seller, ()):
+                if not c.active:
                     continue
                 months, value = c.backlog_term(step, hours_per_month)
                 if months <= 0 or value <= 0:
@@ -698,6 +696,7 @@ class InstrumentBook:
             gone = {p for x in self.contracts if not open_contract(x) for p in (x.buyer, x.seller)}
             _drop_from(self._contracts_by, gone, open_contract)
             _drop_from(self._bought_by, gone, open_contract)
+            _drop_from(self._sold_by, gone, open_contract)
             self.contracts = contracts
             self._forget_contracts_of(gone)
         orders = [o for o in self.orders if o.units - o.delivered_units > 1e-9]

@@ -176,6 +176,9 @@ def _check_answers(book: InstrumentBook, at: int) -> None:
         assert book.backlog_usd(x, at, 730.0) == sum(
             c.remaining_value(at, 730.0) for c in book.contracts if c.seller == x
         )
+        assert book.contracts_between(x, "a") == [
+            c for c in book.contracts if c.seller == x and c.buyer == "a"
+        ]
         assert book.loans_of(borrower=x) == [
             loan for loan in book.loans if loan.active and loan.borrower == x
         ]
