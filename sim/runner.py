@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -388,9 +388,9 @@ def summarise(
     :data:`SUMMARY_FIELDS`; with ``fields``, only the groups of outputs that hold one of
     them are computed (and only the tables those groups read are touched)."""
     out: dict[str, float] = {}
-    for group, compute, _ in _SUMMARY_GROUPS:
-        if fields is None or not group.isdisjoint(fields):
-            out.update(compute(model, tables))
+    for group in _SUMMARY_GROUPS:
+        if fields is None or not group.fields.isdisjoint(fields):
+            out.update(group.compute(model, tables))
     return {k: out[k] for k in SUMMARY_FIELDS if k in out}
 
 
@@ -504,9 +504,18 @@ def _round_trip(model: ComputeMarket, tables: Mapping[str, pd.DataFrame]) -> dic
     }
 
 
-_Group = Callable[[ComputeMarket, Mapping[str, pd.DataFrame]], dict[str, float]]
-_SUMMARY_GROUPS: tuple[tuple[frozenset[str], _Group, frozenset[str]], ...] = (
-    (
+class _Group(NamedTuple):
+    """Summary outputs computed together: ``fields``, by ``compute`` from the run's tables,
+    of which it reads ``tables`` and, of the model table, the ``columns``."""
+
+    fields: frozenset[str]
+    compute: Callable[[ComputeMarket, Mapping[str, pd.DataFrame]], dict[str, float]]
+    tables: frozenset[str]
+    columns: frozenset[str] = frozenset()
+
+
+_SUMMARY_GROUPS: tuple[_Group, ...] = (
+    _Group(
         frozenset(
             {
                 "months",
@@ -525,6 +534,7 @@ _SUMMARY_GROUPS: tuple[tuple[frozenset[str], _Group, frozenset[str]], ...] = (
             }
         ),
         _market,
+        frozenset({"model"}),
         frozenset(
             {
                 "spot_price_usd_per_gpu_hour",
@@ -538,7 +548,7 @@ _SUMMARY_GROUPS: tuple[tuple[frozenset[str], _Group, frozenset[str]], ...] = (
             }
         ),
     ),
-    (
+    _Group(
         frozenset(
             {
                 "defaults",
@@ -552,10 +562,10 @@ _SUMMARY_GROUPS: tuple[tuple[frozenset[str], _Group, frozenset[str]], ...] = (
             }
         ),
         _defaults,
-        frozenset(),
+        frozenset({"events"}),
     ),
-    (frozenset({"money_moved_usd"}), _money_moved, frozenset()),
-    (
+    _Group(frozenset({"money_moved_usd"}), _money_moved, frozenset({"flows"})),
+    _Group(
         frozenset(
             {
                 "cloud_revenue_usd",
@@ -565,15 +575,28 @@ _SUMMARY_GROUPS: tuple[tuple[frozenset[str], _Group, frozenset[str]], ...] = (
             }
         ),
         _sales,
+        frozenset({"model", "agents", "flows", "accruals"}),
         frozenset({"lab_revenue_usd"}),
     ),
-    (ROUND_TRIP_FIELDS, _round_trip, frozenset({"lab_revenue_usd"})),
-    (frozenset({"final_cloud_hhi", "final_lab_hhi"}), _concentration, frozenset()),
-    (frozenset({"investor_moic"}), _returns, frozenset()),
+    # the round trip is traced through the flows and the accruals (RunTables)
+    _Group(
+        ROUND_TRIP_FIELDS,
+        _round_trip,
+        frozenset({"model", "agents", "flows", "accruals"}),
+        frozenset({"lab_revenue_usd"}),
+    ),
+    _Group(frozenset({"final_cloud_hhi", "final_lab_hhi"}), _concentration, frozenset({"agents"})),
+    _Group(frozenset({"investor_moic"}), _returns, frozenset({"flows", "agents"})),
 )
-"""Summary outputs in groups that share their work, each with the function computing it and
-the columns of the model table it reads. Together they give every field of
-:data:`SUMMARY_FIELDS` exactly once."""
+"""Summary outputs in groups that share their work, each with the function computing it,
+the tables it reads and the columns of the model table it reads. Together they give every
+field of :data:`SUMMARY_FIELDS` exactly once."""
+
+
+def _fields_reading(table: str) -> frozenset[str]:
+    """The summary outputs whose group reads ``table``."""
+    return frozenset().union(*(g.fields for g in _SUMMARY_GROUPS if table in g.tables))
+
 
 ALWAYS_RECORDED: frozenset[str] = frozenset({"spot_price_usd_per_gpu_hour"})
 """Model table columns every world records: a table has a row per month even when no
@@ -587,26 +610,18 @@ def model_columns_read(summary: Iterable[str], series: Iterable[str] = ()) -> fr
     :data:`ALWAYS_RECORDED`."""
     wanted = set(summary)
     columns = set(ALWAYS_RECORDED)
-    for fields, _, read in _SUMMARY_GROUPS:
-        if wanted & fields:
-            columns |= read
+    for group in _SUMMARY_GROUPS:
+        if wanted & group.fields:
+            columns |= group.columns
     columns.update(k for k in series if k not in ROUND_TRIP_SERIES)
     return frozenset(columns)
 
 
-AGENT_TABLE_FIELDS: frozenset[str] = frozenset().union(
-    *(
-        group
-        for group, compute, _ in _SUMMARY_GROUPS
-        if compute in (_sales, _round_trip, _concentration, _returns)
-    )
-)
+AGENT_TABLE_FIELDS: frozenset[str] = _fields_reading("agents")
 """Summary outputs whose group reads the agents table: a sweep that keeps none of them runs
 its worlds without agent rows (:func:`simulate_outputs`; about 3% of a default run)."""
 
-NON_CASH_FIELDS: frozenset[str] = frozenset().union(
-    *(group for group, compute, _ in _SUMMARY_GROUPS if compute in (_sales, _round_trip))
-)
+NON_CASH_FIELDS: frozenset[str] = _fields_reading("accruals")
 """Summary outputs whose group reads the accruals (the revenue the sellers report, and its
 round-trip part: :data:`ROUND_TRIP_FIELDS`, also traced through the accruals); no group
 reads the allocations or the journal. A sweep that keeps none of them, nor a round-trip

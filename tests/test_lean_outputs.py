@@ -10,6 +10,7 @@ import pytest
 from sim import runner
 from sim.model import model_reporters
 from sim.runner import (
+    _SUMMARY_GROUPS,
     AGENT_TABLE_FIELDS,
     ALWAYS_RECORDED,
     NON_CASH_FIELDS,
@@ -169,3 +170,14 @@ def test_world_records_names_what_a_sweep_world_keeps() -> None:
     assert world_records(["final_cloud_hhi"])["record_agents"] is True
     assert world_records(["cloud_revenue_usd"])["record_non_cash"] is True
     assert world_records(["defaults"], ["round_trip_revenue_usd"])["record_non_cash"] is True
+
+
+def test_each_summary_group_reads_only_the_tables_it_declares(model) -> None:
+    # the declarations decide what a sweep world records (AGENT_TABLE_FIELDS,
+    # NON_CASH_FIELDS): a group reading a table it does not declare fails here
+    for group in _SUMMARY_GROUPS:
+        tables = RunTables(model, round_trip=bool(group.fields & ROUND_TRIP_FIELDS))
+        group.compute(model, tables)
+        built = {name for name in tables._built if not name.startswith("\x00")}
+        assert built <= group.tables, (group.compute.__name__, built - group.tables)
+        assert group.columns <= set(model.model_table().columns)
