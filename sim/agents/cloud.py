@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 import mesa
@@ -38,9 +38,34 @@ class Vintage:
     chip_book_cents: int
     facility_book_cents: int
 
+    # the monthly charges last worked out by :meth:`monthly_charges`, with the costs and
+    # lives they were worked out from (speed only: not a term of the vintage)
+    _charges: tuple[int, int, int, int, int, int] | None = field(
+        default=None, repr=False, compare=False
+    )
+
     def __post_init__(self) -> None:
         # a Python float, whatever the caller computed it with (sim.instruments' docstring)
         self.gpus = float(self.gpus)
+
+    def monthly_charges(self, chip_life: int, facility_life: int) -> tuple[int, int]:
+        """Straight-line depreciation a month of the chips and of the facility, cents: each
+        cost over its life in months, rounded up. Kept while the costs and lives are the
+        same objects (a facility bill paid or a fire sale writes a new cost), since dividing
+        integers above 2**30 cents is one of the dearer steps of a month."""
+        chip_cost, facility_cost = self.chip_cost_cents, self.facility_cost_cents
+        kept = self._charges
+        if (
+            kept is not None
+            and kept[0] is chip_cost
+            and kept[1] is facility_cost
+            and kept[2] == chip_life
+            and kept[3] == facility_life
+        ):
+            return kept[4], kept[5]
+        chip, facility = -(-chip_cost // chip_life), -(-facility_cost // facility_life)
+        self._charges = (chip_cost, facility_cost, chip_life, facility_life, chip, facility)
+        return chip, facility
 
     def is_online(self, step: int) -> bool:
         return step >= self.online_step and self.gpus > 0
@@ -1010,14 +1035,12 @@ class Cloud(MarketAgent):
                 continue
             # a month's charge (the cost over the life, rounded up), at most what is left
             chip_book, facility_book = v.chip_book_cents, v.facility_book_cents
+            chip, facility = v.monthly_charges(chip_life, facility_life)
             if step >= online + chip_life:  # retired: all that is left
                 chip = chip_book
                 v.gpus = 0.0
-            else:
-                chip = -(-v.chip_cost_cents // chip_life)
-                if chip_book < chip:
-                    chip = chip_book
-            facility = -(-v.facility_cost_cents // facility_life)
+            elif chip_book < chip:
+                chip = chip_book
             if facility_book < facility:
                 facility = facility_book
             chip_book -= chip
