@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import count
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass(slots=True)
@@ -290,14 +290,16 @@ class InstrumentBook:
     # all contracts): contracted_gpus by (buyer, seller, step), contracts_of by (agent,
     # step), backlog_terms by (seller, step, hours). A contract added or ended changes only
     # answers of its buyer, its seller and of all contracts (an agent's scan reads only
-    # contracts it is a party to): it forgets the sums of GPUs whose scan it is in (its
-    # parties match, in force that month), and a contract added extends the lists in force
-    # and its seller's backlog answers (it is the last of its parties' contracts: the last
-    # element of each answer it belongs to), one ended forgets its parties' lists and its
-    # seller's backlog (the backlog reads only the contracts an agent sells); a repricing
-    # forgets only the seller's backlog (nothing else reads a price); a prune forgets every
-    # answer of the parties of what left and of all contracts (_forget_contracts_of).
-    _gpus_memo: dict[str | None, dict[tuple[str | None, str | None, int], float]] = field(
+    # contracts it is a party to): a contract added extends the sums of GPUs whose scan it
+    # is in (its parties match, in force that month; each sum kept with its terms, so the
+    # extended sum is sum() of the terms a new scan would add), the lists in force and its
+    # seller's backlog answers (it is the last of its parties' contracts: the last
+    # element of each answer it belongs to); one ended forgets those sums, its parties'
+    # lists and its seller's backlog (the backlog reads only the contracts an agent
+    # sells); a repricing forgets only the seller's backlog (nothing else reads a price);
+    # a prune forgets every answer of the parties of what left and of all contracts
+    # (_forget_contracts_of).
+    _gpus_memo: dict[str | None, dict[tuple[str | None, str | None, int], list[Any]]] = field(
         default_factory=dict
     )
     _in_force_memo: dict[str, dict[int | None, list[CapacityContract]]] = field(
@@ -367,38 +369,47 @@ class InstrumentBook:
         versions = self._contract_versions
         for party in (contract.buyer, contract.seller):
             versions[party] = versions.get(party, 0) + 1
-        if change != "repriced":
-            self._forget_gpus(contract)
         if change == "added":
+            self._extend_gpus(contract)
             self._extend_in_force(contract)
             self._extend_backlog(contract)
             return
         if change != "repriced":
+            self._forget_gpus(contract)
             for party in (contract.buyer, contract.seller):
                 self._in_force_memo.pop(party, None)
         self._backlog_memo.pop(contract.seller, None)
         self._by_buyer_memo.pop(contract.seller, None)
 
-    def _forget_contracts_of(self, parties: set[str]) -> None:
-        """Contracts of ``parties`` were pruned: forget every answer about their contracts
-        and about all contracts (the answers of other agents scan none of the pruned), and
-        change the parties' versions."""
+    def _forget_contracts_of(self, parties: set[str], step: int) -> None:
+        """Contracts of ``parties`` were pruned at ``step``: forget every answer about their
+        contracts and about all contracts (the answers of other agents scan none of the
+        pruned), and change the parties' versions. Sums of GPUs in force at ``step`` or
+        later are kept: a pruned contract was in force in none of those months (ended
+        early, or its term over by ``step``), so a new scan adds the same GPUs in the same
+        order."""
         versions = self._contract_versions
+        gpus_memo = self._gpus_memo
         for party in parties:
             versions[party] = versions.get(party, 0) + 1
-            for memo in (
-                self._gpus_memo,
-                self._in_force_memo,
-                self._backlog_memo,
-                self._by_buyer_memo,
-            ):
+            for memo in (self._in_force_memo, self._backlog_memo, self._by_buyer_memo):
                 memo.pop(party, None)  # type: ignore[attr-defined]
-        self._gpus_memo.pop(None, None)
+        for agent in (*parties, None):
+            answers = gpus_memo.get(agent)
+            if answers:
+                for key in [k for k in answers if k[2] < step]:
+                    del answers[key]
 
-    def _forget_gpus(self, contract: CapacityContract) -> None:
-        """Forget the answers of :meth:`contracted_gpus` whose scan ``contract`` (added or
-        ended) is in: its buyer or any buyer, its seller or any seller, a month of its term.
-        Every other answer sums the same GPUs in the same order as a new scan."""
+    def _gpus_answers_with(
+        self, contract: CapacityContract
+    ) -> Iterator[
+        tuple[
+            dict[tuple[str | None, str | None, int], list[Any]],
+            tuple[str | None, str | None, int],
+        ]
+    ]:
+        """The answers of :meth:`contracted_gpus` whose scan ``contract`` is in (its buyer
+        or any buyer, its seller or any seller, a month of its term), as (answers, key)."""
         buyer, seller = contract.buyer, contract.seller
         start, end = contract.start, contract.start + contract.term_months
         for agent in dict.fromkeys((None, buyer, seller)):
@@ -412,7 +423,27 @@ class InstrumentBook:
                 and (k[0] is None or k[0] == buyer)
                 and (k[1] is None or k[1] == seller)
             ]:
-                del answers[key]
+                yield answers, key
+
+    def _forget_gpus(self, contract: CapacityContract) -> None:
+        """Forget the answers of :meth:`contracted_gpus` whose scan ``contract`` (ended) was
+        in. Every other answer sums the same GPUs in the same order as a new scan."""
+        for answers, key in list(self._gpus_answers_with(contract)):
+            del answers[key]
+
+    def _extend_gpus(self, contract: CapacityContract) -> None:
+        """``contract``, just added (the last of its parties' contracts, and of all), is the
+        last term of each answer of :meth:`contracted_gpus` whose scan it is in: each such
+        sum becomes ``sum()`` of its terms with the contract's GPUs appended, the very sum a
+        new scan gives (Python's compensated ``sum()`` of the same floats in the same
+        order), without scanning the contracts again."""
+        if not contract.active:  # in no scan
+            return
+        gpus = contract.gpus
+        for answers, key in self._gpus_answers_with(contract):
+            answer = answers[key]
+            answer[1].append(gpus)
+            answer[0] = None  # summed again when asked
 
     def _extend_in_force(self, contract: CapacityContract) -> None:
         """Append ``contract``, just added (the last of its parties' contracts), to its
@@ -533,7 +564,10 @@ class InstrumentBook:
             answers = self._gpus_memo[agent] = {}
         memo = answers.get(key)
         if memo is not None:
-            return memo
+            total = memo[0]
+            if total is None:
+                total = memo[0] = sum(memo[1])
+            return total
         if agent is None:
             pool = self.contracts
         elif buyer is not None:  # a buyer's purchases: its contracts as buyer, in their order
@@ -561,7 +595,7 @@ class InstrumentBook:
                 and c.start <= step < c.start + c.term_months
             ]
         total = sum(gpus)
-        answers[key] = total
+        answers[key] = [total, gpus]
         return total
 
     def contracts_between(self, seller: str, buyer: str) -> list[CapacityContract]:
@@ -698,7 +732,7 @@ class InstrumentBook:
             _drop_from(self._bought_by, gone, open_contract)
             _drop_from(self._sold_by, gone, open_contract)
             self.contracts = contracts
-            self._forget_contracts_of(gone)
+            self._forget_contracts_of(gone, step)
         orders = [o for o in self.orders if o.units - o.delivered_units > 1e-9]
         if len(orders) != len(self.orders):
             gone = {p for x in self.orders if not open_order(x) for p in (x.buyer, x.vendor)}

@@ -290,6 +290,37 @@ def test_memoised_answers_follow_a_contract_added_and_ended() -> None:
     assert ask() == scan()
 
 
+# GPUs whose compensated sum() depends on their order: the last added first gives another
+# double (found by a random search; Python's sum() of floats is Neumaier's since 3.12)
+ORDER_SENSITIVE_GPUS = (
+    228698418577408.0,
+    1.625,
+    3221225472.0,
+    1.1275702593849246e-17,
+    1.214306433183765e-17,
+    914793674309632.0,
+)
+
+
+def test_a_contract_added_extends_the_sums_of_gpus_as_a_new_scan_adds_them() -> None:
+    """A sum of GPUs asked before a contract is added becomes, after it, sum() of the same
+    terms with the new contract's GPUs last, as a new scan adds them: the very double, not
+    the sum in another order (which differs for these GPUs)."""
+    *before, last = ORDER_SENSITIVE_GPUS
+    assert sum([last, *before]) != sum(ORDER_SENSITIVE_GPUS)  # the order shows
+    book = InstrumentBook()
+    for k, gpus in enumerate(before):
+        book.add_contract(CapacityContract(f"c-{k}", "a", "b", gpus, 1.0, 0, 12, 0.5))
+    asked = [(None, None), ("a", None), (None, "b"), ("a", "b")]
+    for buyer, seller in asked:  # filled memos
+        book.contracted_gpus(buyer=buyer, seller=seller, step=3)
+    book.add_contract(CapacityContract("c-last", "a", "b", last, 1.0, 0, 12, 0.5))
+    for buyer, seller in asked:
+        assert book.contracted_gpus(buyer=buyer, seller=seller, step=3) == sum(
+            ORDER_SENSITIVE_GPUS
+        )
+
+
 def test_backlog_is_python_sum_of_the_remaining_values() -> None:
     """A seller's backlog is ``sum()`` of its contracts' remaining values (Python's
     compensated sum), not their running total: GPUs picked so that the two differ."""
