@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.agents import ChipVendor, Cloud, Investor, Lab, Vintage
 from sim.instruments import CapacityContract, ChipOrder
@@ -742,3 +744,71 @@ def test_hyperscalers_own_workloads_follow_their_other_business_not_their_fleet(
     assert cloud.own_workload_weight(0) == pytest.approx(1e9)
     market.cfg = market.cfg.with_overrides({"outside.own_workloads_by_income": False})
     assert cloud.own_workload_weight(0) == pytest.approx(55_000.0)
+
+
+_shortfall_float = st.one_of(
+    st.floats(-1e12, 1e12, allow_nan=False),
+    st.sampled_from([0.0, -0.0, math.inf, -math.inf, math.nan]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    due=st.lists(_shortfall_float, min_size=1, max_size=13),
+    order_usd=_shortfall_float,
+    income=_shortfall_float,
+)
+def test_largest_shortfall_is_numpys_cumulative_sum_maximum(
+    due: list[float], order_usd: float, income: float
+) -> None:
+    """The capex shortfall's loop gives the very double of the numpy expression it replaced
+    (cumulative sum of what falls due, the new order in the last month, less income × k, at
+    least 0), NaN and infinities included."""
+    from sim.agents.cloud import _largest_shortfall
+
+    arr = np.array(due, dtype=float)
+    with np.errstate(invalid="ignore", over="ignore"):
+        arr[-1] += order_usd
+        expected = max(0.0, float((arr.cumsum() - income * np.arange(len(due))).max()))
+    got = _largest_shortfall(due, order_usd, income)
+    assert math.copysign(1.0, got) == math.copysign(1.0, expected)
+    assert got == expected or (math.isnan(got) and math.isnan(expected))
+
+
+_fleet_event = st.one_of(
+    st.tuples(
+        st.just("deliver"),
+        st.integers(-80, 12),  # online month
+        st.sampled_from([0.0, 1.625, 3221225472.0, 1.1275702593849246e-17, 914793674309632.0]),
+        st.integers(0, 10**12),  # chip cost, cents
+    ),
+    st.tuples(st.just("depreciate")),
+    st.tuples(st.just("ask"), st.integers(-5, 20)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_fleet_event, max_size=30), st.integers(-5, 5))
+def test_installed_gpus_kept_between_changes_equal_a_new_sum(events, first: int) -> None:
+    """installed_gpus keeps its answers while deliveries online later and months without
+    a retirement leave them true: after any deliveries, depreciations (GPUs retiring at
+    the end of their life) and questions, every answer is sum() of the fleet's GPUs online
+    that month, in fleet order, as a new scan gives it."""
+    market = FakeMarket()
+    cloud = make_cloud(market)
+    step = first
+
+    def scan(month: int) -> float:
+        return sum([v.gpus for v in cloud.fleet if month >= v.online_step and v.gpus > 0])
+
+    for event in events:
+        if event[0] == "deliver":
+            _, online_step, gpus, cents = event
+            cloud.receive_chips(Vintage(step, online_step, gpus, cents, 0, cents, 0))
+        elif event[0] == "depreciate":
+            cloud.depreciate(step)
+            step += 1
+        else:
+            cloud.installed_gpus(step + event[1])
+        for month in range(step - 5, step + 21):
+            assert cloud.installed_gpus(month) == scan(month)

@@ -104,7 +104,8 @@ class Cloud(MarketAgent):
         self.own_need_history: list[float] = []
         self.own_need_at_cover_history: list[float] = []
         self.offer_plan: dict[int, float] = {}  # price_driven: GPUs to offer in a month
-        # installed_gpus by month, kept until the fleet changes
+        # installed_gpus by month, each kept until a vintage online that month joins the
+        # fleet or one in service retires (a vintage leaving has no GPUs: in no answer)
         self._installed_at: dict[int, float] = {}
         # what its open orders come to, kept while they are unchanged (MarketView.orders_version)
         self._on_order: tuple[object, float] | None = None
@@ -156,8 +157,9 @@ class Cloud(MarketAgent):
 
     # --- capacity ----------------------------------------------------------------------
     def installed_gpus(self, step: int) -> float:
-        # Vintage.is_online, inlined; each answer kept until the fleet changes (receive_chips,
-        # depreciate, give_up_fleet: the only writers of the fleet and its GPUs)
+        # Vintage.is_online, inlined; each answer kept until the GPUs it adds change
+        # (receive_chips, depreciate, give_up_fleet: the only writers of the fleet and its
+        # GPUs)
         installed = self._installed_at.get(step)
         if installed is None:
             installed = sum([v.gpus for v in self.fleet if step >= v.online_step and v.gpus > 0])
@@ -219,7 +221,10 @@ class Cloud(MarketAgent):
     def receive_chips(self, vintage: Vintage) -> None:
         """Delivered chips join the fleet (online after the build lag)."""
         self.fleet.append(vintage)
-        self._installed_at.clear()
+        if vintage.gpus > 0:  # in the installed GPUs from its online month on
+            online = vintage.online_step
+            for step in [step for step in self._installed_at if step >= online]:
+                del self._installed_at[step]
 
     # --- selling -----------------------------------------------------------------------
     def quote_contract_price(self) -> float:
@@ -792,17 +797,16 @@ class Cloud(MarketAgent):
         if answer is not None:  # the same orders, income and order: the same answer
             return answer
         if self._due_by_month is not None and self._due_by_month[0] == key:
-            due = self._due_by_month[1].copy()  # its open orders are unchanged
+            due = self._due_by_month[1]  # its open orders are unchanged
         else:
-            due = np.zeros(lag + 1)
+            due = [0.0] * (lag + 1)
             for o in self.market.open_orders(buyer=self.name):
                 # the month it falls due, clipped to 0 … lag (min and max without their calls)
                 k = o.delivery_step - step
                 k = 0 if k < 0 else lag if k > lag else k
                 due[k] += o.undelivered * (o.unit_price_usd + facility)
-            self._due_by_month = (key, due.copy())
-        due[lag] += order_usd
-        answer = max(0.0, float((due.cumsum() - income * np.arange(lag + 1)).max()))
+            self._due_by_month = (key, due)
+        answer = float(_largest_shortfall(due, order_usd, income))
         answers[asked] = answer
         return answer
 
@@ -1027,6 +1031,7 @@ class Cloud(MarketAgent):
         chip_life, facility_life = tech.chip_life_months, tech.facility_life_months
         total = 0
         emptied = False  # a vintage with no GPUs and no book value left (dropped below)
+        retired = False  # a vintage in service retired: its GPUs leave the installed
         for v in self.fleet:
             online = v.online_step
             if step < online:
@@ -1038,6 +1043,8 @@ class Cloud(MarketAgent):
             chip, facility = v.monthly_charges(chip_life, facility_life)
             if step >= online + chip_life:  # retired: all that is left
                 chip = chip_book
+                if v.gpus > 0:
+                    retired = True
                 v.gpus = 0.0
             elif chip_book < chip:
                 chip = chip_book
@@ -1054,7 +1061,8 @@ class Cloud(MarketAgent):
             self.fleet = [
                 v for v in self.fleet if v.gpus > 0 or v.chip_book_cents + v.facility_book_cents > 0
             ]
-        self._installed_at.clear()
+        if retired:
+            self._installed_at.clear()
         return total
 
     def impair(self, step: int) -> int:
@@ -1117,6 +1125,26 @@ class Cloud(MarketAgent):
         fleet, self.fleet = self.fleet, []
         self._installed_at.clear()
         return fleet
+
+
+def _largest_shortfall(due: list[float], order_usd: float, income: float) -> float:
+    """The largest of (Σ ``due`` to month k, with ``order_usd`` more in the last month) −
+    ``income`` × k over k = 0 … len(due) − 1, at least 0, and 0 when any of them is NaN:
+    the same doubles numpy's ``max(0, (cumsum − income × arange).max())`` gives (its
+    cumulative sum adds in order), a few microseconds sooner on a handful of months."""
+    last = len(due) - 1
+    total = 0.0
+    worst = 0.0
+    for k, owed in enumerate(due):
+        if k == last:
+            owed = owed + order_usd
+        total = owed if k == 0 else total + owed
+        short = total - income * k
+        if short != short:  # NaN: numpy's max is NaN, and max(0.0, NaN) is 0.0
+            return 0.0
+        if short > worst:
+            worst = short
+    return worst
 
 
 @functools.cache
