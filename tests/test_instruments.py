@@ -164,6 +164,9 @@ def _check_answers(book: InstrumentBook, at: int) -> None:
             assert [terms.distinct[i] for i in terms.buyer_index] == terms.buyers
             assert terms.distinct == list(dict.fromkeys(terms.buyers))
     for x in NAMES:
+        assert book.contracts_of(x) == [
+            c for c in book.contracts if c.active and x in (c.buyer, c.seller)
+        ]
         assert book.contracts_of(x, at) == [
             c for c in book.contracts if c.active and x in (c.buyer, c.seller) and c.in_force(at)
         ]
@@ -290,6 +293,35 @@ def test_memoised_answers_follow_a_contract_added_and_ended() -> None:
     assert ask() == scan()
 
 
+def test_answers_kept_through_a_prune_equal_new_scans() -> None:
+    """Asked before a prune at month 3 (the sums of GPUs of months 3 and later are kept,
+    the earlier ones forgotten), every answer after it equals a new scan of what is left
+    (c1, over at month 3, is pruned)."""
+    book = InstrumentBook()
+    book.add_contract(CapacityContract("c1", "a", "b", 10.0, 2.0, 0, 3, 0.5))
+    book.add_contract(CapacityContract("c2", "a", "b", 30.0, 2.0, 0, 10, 0.5))
+    book.add_contract(CapacityContract("c3", "c", "b", 5.0, 2.0, 2, 5, 0.5))
+    months = range(7)
+
+    def answers() -> list[object]:
+        return [
+            *[[c.id for c in book.contracts_of(x)] for x in "abc"],
+            *[[c.id for c in book.contracts_of(x, m)] for x in "abc" for m in months],
+            *[book.contracted_gpus(seller="b", step=m) for m in months],
+            *[book.contracted_gpus(buyer="a", step=m) for m in months],
+            *[book.contracted_gpus(step=m) for m in months],
+            *[book.backlog_terms("b", m, 730.0).buyers for m in months],
+            *[book.backlog_by_buyer("b", m, 730.0) for m in months],
+        ]
+
+    answers()  # every memo filled
+    book.prune(3)
+    assert [c.id for c in book.contracts] == ["c2", "c3"]
+    kept = answers()
+    book._forget_in_force()  # every answer forgotten: new scans
+    assert kept == answers()
+
+
 # GPUs whose compensated sum() depends on their order: the last added first gives another
 # double (found by a random search; Python's sum() of floats is Neumaier's since 3.12)
 ORDER_SENSITIVE_GPUS = (
@@ -316,9 +348,7 @@ def test_a_contract_added_extends_the_sums_of_gpus_as_a_new_scan_adds_them() -> 
         book.contracted_gpus(buyer=buyer, seller=seller, step=3)
     book.add_contract(CapacityContract("c-last", "a", "b", last, 1.0, 0, 12, 0.5))
     for buyer, seller in asked:
-        assert book.contracted_gpus(buyer=buyer, seller=seller, step=3) == sum(
-            ORDER_SENSITIVE_GPUS
-        )
+        assert book.contracted_gpus(buyer=buyer, seller=seller, step=3) == sum(ORDER_SENSITIVE_GPUS)
 
 
 def test_backlog_is_python_sum_of_the_remaining_values() -> None:
