@@ -52,13 +52,32 @@ def full_cost_path(cfg: Scenario, step: int, months: int) -> NDArray[np.float64]
     """The full cost of a new GPU-hour 1 … ``months`` months after ``step``, as multiples of
     its full cost at ``step`` (:func:`full_cost`): the capital part falls with compute per
     dollar, the cash operating cost does not. What a GPU bought at ``step`` expects its
-    price to do when the newest vintage sets the price (Salter 1960)."""
+    price to do when the newest vintage sets the price (Salter 1960).
+
+    A read-only array, worked out once per scenario object, month and length (every cloud
+    asks for the same path each month; :data:`_PATHS`)."""
+    key = (id(cfg), step, months)
+    kept = _PATHS.get(key)
+    if kept is not None and kept[0] is cfg:
+        return kept[1]
     tech = cfg.technology
     k = np.arange(1, months + 1)
     now = full_cost(cfg, step)
     operating = tech.operating_cost_usd_per_gpu_hour
     capital = (now - operating) * tech.compute_per_dollar_growth_per_year ** (-k / 12.0)
-    return (capital + operating) / now
+    path = (capital + operating) / now
+    path.flags.writeable = False
+    if len(_PATHS) >= _PATHS_KEPT:
+        _PATHS.clear()
+    _PATHS[key] = (cfg, path)
+    return path
+
+
+_PATHS: dict[tuple[int, int, int], tuple[Scenario, NDArray[np.float64]]] = {}
+""":func:`full_cost_path`'s answers by (id of the scenario, month, length), each with its
+scenario (a hit must be that very object: an id can be reused once an object is gone)."""
+_PATHS_KEPT = 4096
+"""At most this many answers are kept; then they are all forgotten (a run asks ~120)."""
 
 
 def contract_price(market: MarketConfig, spot: float, history: Sequence[float]) -> float:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim import costs
 from sim.agents import ChipVendor, Cloud, Investor, Lab, Vintage
 from sim.instruments import CapacityContract, ChipOrder
 from sim.ledger import Line, to_cents
@@ -151,7 +152,6 @@ def test_tobin_q_expects_the_price_to_follow_the_full_cost_of_new_gpus() -> None
             "technology.chip_life_months": 24,
         }
     )
-    from sim import costs
 
     now = costs.full_cost(market.cfg, 0)
     market.spot_price, market.price_history = now, [now] * 12
@@ -216,7 +216,6 @@ def test_expected_return_does_not_read_a_falling_price_as_growth() -> None:
 
 
 def test_cloud_orders_only_for_its_contracts_after_six_months_below_cost() -> None:
-    from sim import costs
 
     market = flat_tech_market()
     cover = [costs.full_cost(market.cfg, k) for k in range(7)]
@@ -242,7 +241,6 @@ def test_in_a_glut_a_cloud_builds_no_reserve_margin_over_its_contracts() -> None
     has been below 0.8 × full cost for six months; a cloud with a 70% margin (the telecom
     bust's) orders exactly what its contracts take, net of what it has and has coming, and
     cancels down to the contracts, not to 1.7 × them."""
-    from sim import costs
 
     market = flat_tech_market()
     cover = [costs.full_cost(market.cfg, k) for k in range(6)]
@@ -262,7 +260,6 @@ def test_in_a_glut_a_cloud_builds_no_reserve_margin_over_its_contracts() -> None
 def test_cloud_cancels_its_excess_pipeline_in_a_glut_when_a_gpu_is_worth_less_than_the_fee() -> (
     None
 ):
-    from sim import costs
 
     market = flat_tech_market()
     cover = [costs.full_cost(market.cfg, k) for k in range(6)]
@@ -506,6 +503,25 @@ def test_cloud_depreciates_straight_line_and_bids_only_with_cash() -> None:
     assert cloud.fleet[0].chip_book_cents == (life - 1) * 100
     market.set_cash("hyper", 5.0)
     assert cloud.bid_for_fleet(5.0) and not cloud.bid_for_fleet(5.01)
+
+
+def test_depreciation_follows_a_facility_bill_paid_into_a_vintage() -> None:
+    """A vintage's monthly charges are kept between months, and a facility bill paid into
+    it (its facility cost and book raised, as Books does) changes them: the next month
+    charges a facility life-th of the new cost too, as a fresh computation does."""
+    market = FakeMarket()
+    cloud = make_cloud(market)
+    tech = market.cfg.technology
+    life, facility_life = tech.chip_life_months, tech.facility_life_months
+    online(cloud, 10, step=0, cents=life * 100)
+    assert cloud.depreciate(0) == 100
+    vintage = cloud.fleet[0]
+    paid = facility_life * 300 + 1  # rounded up: 301 cents a month
+    vintage.facility_cost_cents += paid
+    vintage.facility_book_cents += paid
+    assert cloud.depreciate(1) == 100 + 301
+    assert vintage.facility_book_cents == paid - 301
+    assert vintage.monthly_charges(life, facility_life) == (100, 301)
 
 
 # --- ChipVendor ------------------------------------------------------------------------
@@ -812,3 +828,28 @@ def test_installed_gpus_kept_between_changes_equal_a_new_sum(events, first: int)
             cloud.installed_gpus(step + event[1])
         for month in range(step - 5, step + 21):
             assert cloud.installed_gpus(month) == scan(month)
+
+
+def test_full_cost_path_is_kept_per_scenario_object_and_read_only() -> None:
+    """Every cloud asks for the same cost path each month: the answer is kept for that
+    scenario object, month and length (the very array again, which nobody can write), and a
+    scenario with other technology gets its own (the same values as a fresh computation)."""
+    cfg = small_world()
+    path = costs.full_cost_path(cfg, 5, 72)
+    assert costs.full_cost_path(cfg, 5, 72) is path
+    assert not path.flags.writeable
+    faster = cfg.model_copy(
+        update={
+            "technology": cfg.technology.model_copy(
+                update={"compute_per_dollar_growth_per_year": 2.0}
+            )
+        }
+    )
+    other = costs.full_cost_path(faster, 5, 72)
+    assert other is not path and other[-1] < path[-1]
+    now = costs.full_cost(faster, 5)
+    operating = faster.technology.operating_cost_usd_per_gpu_hour
+    months = np.arange(1, 73)
+    assert (
+        other.tolist() == (((now - operating) * 2.0 ** (-months / 12.0) + operating) / now).tolist()
+    )

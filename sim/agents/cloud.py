@@ -349,9 +349,8 @@ class Cloud(MarketAgent):
         saw no return in building at any price then)."""
         cfg = self.market.cfg
         tech, inv = cfg.technology, cfg.investment
-        months = np.arange(1, tech.chip_life_months + 1)
         rate = max(self.spec.interest_rate_per_year, tech.cost_of_capital_per_year)
-        discount = (1 + rate) ** (-months / 12)
+        _, discount = _discount_factors(tech.chip_life_months, rate)
         price = self.expected_price() * costs.full_cost_path(cfg, step, tech.chip_life_months)
         margin = np.maximum(
             price * inv.expected_utilisation - tech.operating_cost_usd_per_gpu_hour, 0.0
