@@ -1039,7 +1039,17 @@ class Cloud(MarketAgent):
                 continue
             # a month's charge (the cost over the life, rounded up), at most what is left
             chip_book, facility_book = v.chip_book_cents, v.facility_book_cents
-            chip, facility = v.monthly_charges(chip_life, facility_life)
+            kept = v._charges  # Vintage.monthly_charges's check, inlined (hot)
+            if (
+                kept is not None
+                and kept[0] is v.chip_cost_cents
+                and kept[1] is v.facility_cost_cents
+                and kept[2] == chip_life
+                and kept[3] == facility_life
+            ):
+                chip, facility = kept[4], kept[5]
+            else:
+                chip, facility = v.monthly_charges(chip_life, facility_life)
             if step >= online + chip_life:  # retired: all that is left
                 chip = chip_book
                 if v.gpus > 0:
