@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any, Literal
@@ -267,6 +267,10 @@ class BacklogTerms:
         return total
 
 
+_GpusKey = tuple[str | None, str | None, int]
+"""A question to :meth:`InstrumentBook.contracted_gpus`: (buyer, seller, month)."""
+
+
 @dataclass
 class InstrumentBook:
     """Every instrument in the world, with look-ups by agent. Holds terms, not money."""
@@ -297,11 +301,9 @@ class InstrumentBook:
     # element of each answer it belongs to); one ended forgets those sums, its parties'
     # lists and its seller's backlog (the backlog reads only the contracts an agent
     # sells); a repricing forgets only the seller's backlog (nothing else reads a price);
-    # a prune forgets every answer of the parties of what left and of all contracts
-    # (_forget_contracts_of).
-    _gpus_memo: dict[str | None, dict[tuple[str | None, str | None, int], list[Any]]] = field(
-        default_factory=dict
-    )
+    # a prune forgets every answer of the parties of what left and of all contracts, but
+    # the sums of GPUs of the prune's month and later (_forget_contracts_of).
+    _gpus_memo: dict[str | None, dict[_GpusKey, list[Any]]] = field(default_factory=dict)
     _in_force_memo: dict[str, dict[int | None, list[CapacityContract]]] = field(
         default_factory=dict
     )
@@ -402,34 +404,34 @@ class InstrumentBook:
 
     def _gpus_answers_with(
         self, contract: CapacityContract
-    ) -> Iterator[
-        tuple[
-            dict[tuple[str | None, str | None, int], list[Any]],
-            tuple[str | None, str | None, int],
-        ]
-    ]:
+    ) -> list[tuple[dict[_GpusKey, list[Any]], list[_GpusKey]]]:
         """The answers of :meth:`contracted_gpus` whose scan ``contract`` is in (its buyer
-        or any buyer, its seller or any seller, a month of its term), as (answers, key)."""
+        or any buyer, its seller or any seller, a month of its term): for each agent's
+        answers with any, (those answers, the keys of the ones it is in)."""
         buyer, seller = contract.buyer, contract.seller
         start, end = contract.start, contract.start + contract.term_months
+        found = []
         for agent in dict.fromkeys((None, buyer, seller)):
             answers = self._gpus_memo.get(agent)
             if not answers:
                 continue
-            for key in [
+            keys = [
                 k
                 for k in answers
                 if start <= k[2] < end
                 and (k[0] is None or k[0] == buyer)
                 and (k[1] is None or k[1] == seller)
-            ]:
-                yield answers, key
+            ]
+            if keys:
+                found.append((answers, keys))
+        return found
 
     def _forget_gpus(self, contract: CapacityContract) -> None:
         """Forget the answers of :meth:`contracted_gpus` whose scan ``contract`` (ended) was
         in. Every other answer sums the same GPUs in the same order as a new scan."""
-        for answers, key in list(self._gpus_answers_with(contract)):
-            del answers[key]
+        for answers, keys in self._gpus_answers_with(contract):
+            for key in keys:
+                del answers[key]
 
     def _extend_gpus(self, contract: CapacityContract) -> None:
         """``contract``, just added (the last of its parties' contracts, and of all), is the
@@ -440,10 +442,11 @@ class InstrumentBook:
         if not contract.active:  # in no scan
             return
         gpus = contract.gpus
-        for answers, key in self._gpus_answers_with(contract):
-            answer = answers[key]
-            answer[1].append(gpus)
-            answer[0] = None  # summed again when asked
+        for answers, keys in self._gpus_answers_with(contract):
+            for key in keys:
+                answer = answers[key]
+                answer[1].append(gpus)
+                answer[0] = None  # summed again when asked
 
     def _extend_in_force(self, contract: CapacityContract) -> None:
         """Append ``contract``, just added (the last of its parties' contracts), to its

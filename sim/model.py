@@ -11,6 +11,7 @@ book and the obligations; deals plug into the phases (``sim.deals``). The model 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -41,6 +42,14 @@ class AgentClasses:
     cloud: type[Cloud] = Cloud
     vendor: type[ChipVendor] = ChipVendor
     investor: type[Investor] = Investor
+
+
+@functools.lru_cache(maxsize=16)
+def month_dates(start: pd.Timestamp, months: int) -> pd.DatetimeIndex:
+    """The dates of months 0 … ``months`` − 1 from ``start``: ``start`` + that many months,
+    as the model and agent tables date their rows (computed once per start and length: a
+    sweep worker's runs share them)."""
+    return pd.DatetimeIndex([start + pd.DateOffset(months=s) for s in range(months)])
 
 
 class ComputeMarket(mesa.Model):
@@ -470,8 +479,8 @@ class ComputeMarket(mesa.Model):
         if not self.record_agents:
             raise RuntimeError("this run kept no agent rows (built with record_agents=False)")
         out = pd.DataFrame(self.agent_rows).rename(columns={"name": "agent_id"})
-        dates = {s: self.start_date + pd.DateOffset(months=s) for s in range(self.month + 1)}
-        out.insert(1, "date", [dates[int(s)] for s in out["step"]])  # each month's date once
+        dates = month_dates(self.start_date, self.month + 1)
+        out.insert(1, "date", dates[out["step"].to_numpy()])
         cols = ["step", "date", "agent_id", "agent_type"]
         rest = [c for c in out.columns if c not in cols]
         return out[cols + rest].sort_values(["step", "agent_type", "agent_id"], ignore_index=True)
@@ -479,7 +488,7 @@ class ComputeMarket(mesa.Model):
     def model_table(self) -> pd.DataFrame:
         df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
         df.insert(0, "step", range(len(df)))
-        df.insert(1, "date", [self.start_date + pd.DateOffset(months=s) for s in df["step"]])
+        df.insert(1, "date", month_dates(self.start_date, len(df)))
         return df
 
     def events_table(self) -> pd.DataFrame:

@@ -144,9 +144,10 @@ def syndicate_shares(
         sentiment = lending_sentiment_for(world, cloud.name)
     syndicate = cloud.choose_syndicate(world.investors, sentiment)
     budgets = np.array([offer for _, offer in syndicate])
-    if budgets.sum() < 1.0:
+    offered = budgets.sum()
+    if offered < 1.0:
         return []
-    take = market.pro_rata(budgets * (amount / budgets.sum()), float(budgets.sum()))
+    take = market.pro_rata(budgets * (amount / offered), float(offered))
     return [
         (lender, float(min(usd, lender.loan_budget(sentiment))))
         for (lender, _), usd in zip(syndicate, take, strict=True)
