@@ -505,10 +505,11 @@ def test_cloud_depreciates_straight_line_and_bids_only_with_cash() -> None:
     assert cloud.bid_for_fleet(5.0) and not cloud.bid_for_fleet(5.01)
 
 
-def test_depreciation_follows_a_facility_bill_paid_into_a_vintage() -> None:
-    """A vintage's monthly charges are kept between months, and a facility bill paid into
-    it (its facility cost and book raised, as Books does) changes them: the next month
-    charges a facility life-th of the new cost too, as a fresh computation does."""
+def test_depreciation_follows_a_cost_written_into_a_vintage() -> None:
+    """A vintage's monthly charges are kept between months, and a cost written into it
+    changes them: after a facility bill paid (its facility cost and book raised, as Books
+    does) the next month charges a facility life-th of the new cost too, and after a fire
+    sale's new chip cost a chip life-th of that, as a fresh computation does."""
     market = FakeMarket()
     cloud = make_cloud(market)
     tech = market.cfg.technology
@@ -521,7 +522,10 @@ def test_depreciation_follows_a_facility_bill_paid_into_a_vintage() -> None:
     vintage.facility_book_cents += paid
     assert cloud.depreciate(1) == 100 + 301
     assert vintage.facility_book_cents == paid - 301
-    assert vintage.monthly_charges(life, facility_life) == (100, 301)
+    assert vintage.monthly_charges(tech) == (100, 301)
+    vintage.chip_cost_cents = vintage.chip_book_cents = life * 50  # as a fire sale resets it
+    assert vintage.monthly_charges(tech) == (50, 301)
+    assert cloud.depreciate(2) == 50 + 301
 
 
 # --- ChipVendor ------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 import mesa
@@ -14,7 +13,7 @@ import numpy as np
 from sim import costs
 from sim.agents.base import Column, MarketAgent
 from sim.agents.view import MarketView
-from sim.config import CloudSpec
+from sim.config import CloudSpec, TechnologyConfig
 from sim.ledger import CENTS_PER_USD, EXACT_INT, Line, to_cents
 
 if TYPE_CHECKING:
@@ -22,49 +21,87 @@ if TYPE_CHECKING:
     from sim.agents.investor import Investor
 
 
-@dataclass(slots=True)
 class Vintage:
     """GPUs delivered together: online from ``online_step``, depreciated straight-line.
 
     Book values are in integer cents, the unit of the ledger, so the fleet on the books equals
-    the sum of vintages exactly.
+    the sum of vintages exactly. The chip and facility costs are properties: writing one (a
+    facility bill paid, a fire sale's new cost) forgets the monthly charges worked out from
+    them (:meth:`monthly_charges`).
     """
 
-    delivered_step: int
-    online_step: int
-    gpus: float  # H100-equivalents still in service
-    chip_cost_cents: int
-    facility_cost_cents: int
-    chip_book_cents: int
-    facility_book_cents: int
-
-    # the monthly charges last worked out by :meth:`monthly_charges`, with the costs and
-    # lives they were worked out from (speed only: not a term of the vintage)
-    _charges: tuple[int, int, int, int, int, int] | None = field(
-        default=None, repr=False, compare=False
+    __slots__ = (
+        "_charges",
+        "_chip_cost_cents",
+        "_facility_cost_cents",
+        "chip_book_cents",
+        "delivered_step",
+        "facility_book_cents",
+        "gpus",
+        "online_step",
+    )
+    _FIELDS = (
+        "delivered_step",
+        "online_step",
+        "gpus",
+        "chip_cost_cents",
+        "facility_cost_cents",
+        "chip_book_cents",
+        "facility_book_cents",
     )
 
-    def __post_init__(self) -> None:
-        # a Python float, whatever the caller computed it with (sim.instruments' docstring)
-        self.gpus = float(self.gpus)
+    def __init__(
+        self,
+        delivered_step: int,
+        online_step: int,
+        gpus: float,
+        chip_cost_cents: int,
+        facility_cost_cents: int,
+        chip_book_cents: int,
+        facility_book_cents: int,
+    ) -> None:
+        self.delivered_step = delivered_step
+        self.online_step = online_step
+        # H100-equivalents still in service: a Python float, whatever the caller computed it
+        # with (sim.instruments' docstring)
+        self.gpus = float(gpus)
+        self._chip_cost_cents = chip_cost_cents
+        self._facility_cost_cents = facility_cost_cents
+        self.chip_book_cents = chip_book_cents
+        self.facility_book_cents = facility_book_cents
+        # (technology, chip charge, facility charge) of monthly_charges, or None: speed only,
+        # not a term of the vintage
+        self._charges: tuple[TechnologyConfig, int, int] | None = None
 
-    def monthly_charges(self, chip_life: int, facility_life: int) -> tuple[int, int]:
+    @property
+    def chip_cost_cents(self) -> int:
+        return self._chip_cost_cents
+
+    @chip_cost_cents.setter
+    def chip_cost_cents(self, cents: int) -> None:
+        self._chip_cost_cents = cents
+        self._charges = None
+
+    @property
+    def facility_cost_cents(self) -> int:
+        return self._facility_cost_cents
+
+    @facility_cost_cents.setter
+    def facility_cost_cents(self, cents: int) -> None:
+        self._facility_cost_cents = cents
+        self._charges = None
+
+    def monthly_charges(self, tech: TechnologyConfig) -> tuple[int, int]:
         """Straight-line depreciation a month of the chips and of the facility, cents: each
-        cost over its life in months, rounded up. Kept while the costs and lives are the
-        same objects (a facility bill paid or a fire sale writes a new cost), since dividing
-        integers above 2**30 cents is one of the dearer steps of a month."""
-        chip_cost, facility_cost = self.chip_cost_cents, self.facility_cost_cents
+        cost over its life in months (``tech``'s), rounded up. Kept until a cost is written
+        (dividing integers above 2**30 cents is one of the dearer steps of a month), for the
+        same ``tech`` object."""
         kept = self._charges
-        if (
-            kept is not None
-            and kept[0] is chip_cost
-            and kept[1] is facility_cost
-            and kept[2] == chip_life
-            and kept[3] == facility_life
-        ):
-            return kept[4], kept[5]
-        chip, facility = -(-chip_cost // chip_life), -(-facility_cost // facility_life)
-        self._charges = (chip_cost, facility_cost, chip_life, facility_life, chip, facility)
+        if kept is not None and kept[0] is tech:
+            return kept[1], kept[2]
+        chip = -(-self._chip_cost_cents // tech.chip_life_months)
+        facility = -(-self._facility_cost_cents // tech.facility_life_months)
+        self._charges = (tech, chip, facility)
         return chip, facility
 
     def is_online(self, step: int) -> bool:
@@ -73,6 +110,17 @@ class Vintage:
     @property
     def book_cents(self) -> int:
         return self.chip_book_cents + self.facility_book_cents
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Vintage:
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self._FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        terms = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._FIELDS)
+        return f"Vintage({terms})"
 
 
 class Cloud(MarketAgent):
@@ -1027,7 +1075,7 @@ class Cloud(MarketAgent):
         """Straight-line depreciation of online vintages; GPUs retire at the end of their
         life. Returns the cents written off the fleet."""
         tech = self.market.cfg.technology
-        chip_life, facility_life = tech.chip_life_months, tech.facility_life_months
+        chip_life = tech.chip_life_months
         total = 0
         emptied = False  # a vintage with no GPUs and no book value left (dropped below)
         retired = False  # a vintage in service retired: its GPUs leave the installed
@@ -1040,16 +1088,10 @@ class Cloud(MarketAgent):
             # a month's charge (the cost over the life, rounded up), at most what is left
             chip_book, facility_book = v.chip_book_cents, v.facility_book_cents
             kept = v._charges  # Vintage.monthly_charges's check, inlined (hot)
-            if (
-                kept is not None
-                and kept[0] is v.chip_cost_cents
-                and kept[1] is v.facility_cost_cents
-                and kept[2] == chip_life
-                and kept[3] == facility_life
-            ):
-                chip, facility = kept[4], kept[5]
+            if kept is not None and kept[0] is tech:
+                chip, facility = kept[1], kept[2]
             else:
-                chip, facility = v.monthly_charges(chip_life, facility_life)
+                chip, facility = v.monthly_charges(tech)
             if step >= online + chip_life:  # retired: all that is left
                 chip = chip_book
                 if v.gpus > 0:
