@@ -7,7 +7,8 @@ Usage: python benchmarks/bench_sweep.py [--runs N] [--months M] [--world default
 The sweep is N runs (seeds) of one world (default: experiments/baseline.toml, the default
 world) keeping five summary outputs. "bare" steps the model in a loop, its world recording
 what a sweep worker's world records for those outputs (:func:`sim.runner.world_records`), and
-builds no table (:func:`sim.runner.run_model`): the floor. "simulate" is a full run with
+builds no table (:func:`sim.runner.run_model`), each world freed after its run as a sweep
+worker frees it (:func:`sim.runner.collect_the_run`): the floor. "simulate" is a full run with
 every table and the whole summary (what the sweep worker did before it computed only what
 it keeps). "serial"
 is the sweep runner in this process (the worker's outputs, the results store, its Parquet
@@ -37,7 +38,13 @@ from interpreter import describe
 
 from sim import runner
 from sim.results_store import ResultsStore
-from sim.runner import run_model, simulate, world_records
+from sim.runner import (
+    collect_the_run,
+    cycle_collector_paused,
+    run_model,
+    simulate,
+    world_records,
+)
 from sim.sweep import executor_for, load_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,7 +135,10 @@ def report(n: int, months: int, world: str = "default", *, dask: bool = False) -
         wall, cpu = time.perf_counter(), time.process_time()
         records = world_records(KEPT)  # what the sweep's worlds record
         for task in sweep.tasks:
-            run_model(task.scenario, task.seed, task.months, **records)
+            # each world freed as a sweep worker frees it (the collection is part of a run)
+            with cycle_collector_paused():
+                run_model(task.scenario, task.seed, task.months, **records)
+                collect_the_run()
         bare, bare_cpu = time.perf_counter() - wall, time.process_time() - cpu
         cpu = time.process_time()
         for task in sweep.tasks:

@@ -3,12 +3,15 @@ run: every summary output alone, all of them together, and the kept series."""
 
 from __future__ import annotations
 
+import gc
 import math
 
 import pytest
 
 from sim import runner
-from sim.model import model_reporters
+from sim.agents import MarketAgent
+from sim.instruments import CapacityContract
+from sim.model import ComputeMarket, model_reporters
 from sim.runner import (
     _SUMMARY_GROUPS,
     AGENT_TABLE_FIELDS,
@@ -181,3 +184,25 @@ def test_each_summary_group_reads_only_the_tables_it_declares(model) -> None:
         built = {name for name in tables._built if not name.startswith("\x00")}
         assert built <= group.tables, (group.compute.__name__, built - group.tables)
         assert group.columns <= set(model.model_table().columns)
+
+
+def test_a_sweep_run_leaves_no_world_behind() -> None:
+    """simulate_outputs frees its world before it returns (one collection of the run's own
+    objects), even with the cycle collector off: no ComputeMarket, agent or contract of the
+    run is left for a later full collection to find (a worker's memory stays flat), and the
+    collector is as it was."""
+
+    def left() -> int:
+        kinds = (ComputeMarket, MarketAgent, CapacityContract)
+        return sum(1 for o in gc.get_objects() if isinstance(o, kinds))
+
+    gc.collect()
+    before = left()
+    gc.disable()
+    try:
+        row, _ = simulate_outputs(SCENARIO, SEED, None, ["defaults", "capex_usd"])
+        assert left() == before
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert row["capex_usd"] > 0
