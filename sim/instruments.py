@@ -648,6 +648,13 @@ class InstrumentBook:
         contracts have nothing left at 0): the amounts a lender's concentration measure
         reads. Computed once until the contracts change (as :meth:`backlog_terms`); a new
         list each call."""
+        return list(self.backlog_amounts(seller, step, hours_per_month).values())
+
+    def backlog_amounts(self, seller: str, step: int, hours_per_month: float) -> dict[str, float]:
+        """:meth:`backlog_by_buyer` as the kept answer itself, by buyer: the same object
+        until the contracts change (a contract added gives a new one), so that a reader can
+        keep what it derives from it (a lender's concentration measure). Not to be
+        modified."""
         answers = self._by_buyer_memo.get(seller)
         if answers is None:
             answers = self._by_buyer_memo[seller] = {}
@@ -660,7 +667,7 @@ class InstrumentBook:
                     by_buyer[c.buyer] = by_buyer.get(c.buyer, 0.0) + (
                         c.remaining_value(step, hours_per_month)
                     )
-        return list(by_buyer.values())
+        return by_buyer
 
     def loans_of(self, *, borrower: str | None = None, lender: str | None = None) -> list[Loan]:
         agent = borrower if borrower is not None else lender

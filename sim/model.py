@@ -91,6 +91,10 @@ class ComputeMarket(mesa.Model):
         # credit.collateral_backlog_usd's last answer per seller, with what it was computed
         # from (the seller's backlog terms and its buyers' cash and burn)
         self.collateral_memo: dict[str, tuple[object, tuple[object, ...], float]] = {}
+        # credit.credit_profile's concentration per borrower, with the backlog amounts by
+        # buyer it was computed from (InstrumentBook.backlog_amounts: the same object while
+        # the contracts are the same)
+        self.concentration_memo: dict[str, tuple[object, float]] = {}
         self.events: list[dict[str, object]] = []
         self.debtrank_rows: list[dict[str, object]] = []
         self.exposure_rows: list[dict[str, object]] = []

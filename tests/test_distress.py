@@ -490,6 +490,30 @@ def test_collateral_backlog_equals_the_contract_by_contract_sum_exactly() -> Non
     assert after > before and after == by_hand("neo")
 
 
+def test_kept_concentration_follows_the_contracts() -> None:
+    """A lender's concentration measure is kept while the seller's backlog amounts by buyer
+    are the same object, and follows a contract signed: before and after, it is the
+    Herfindahl index of a fresh computation, and the contract (with a buyer the seller had
+    none with) changes it."""
+    model = ComputeMarket(small_world(), rng=1)
+    for _ in range(4):
+        model.step()
+    t, hours = model.month, model.cfg.market.hours_per_month
+    book = model.books.instruments
+
+    def fresh(seller: str) -> float:
+        return distress.herfindahl(book.backlog_by_buyer(seller, t, hours))
+
+    before = credit.credit_profile(model, "neo", t)[1]
+    assert before > 0 and before == fresh("neo")
+    assert credit.credit_profile(model, "neo", t)[1] == before  # kept
+    assert book.backlog_amounts("neo", t, hours) is book.backlog_amounts("neo", t, hours)
+    buyer = next(c.name for c in model.clouds if c.name != "neo")
+    model.books.sign(t, CapacityContract("c-new", buyer, "neo", 1e5, 2.0, t, 24, 0.8))
+    after = credit.credit_profile(model, "neo", t)[1]
+    assert after == fresh("neo") and after != before
+
+
 def test_borrowing_base_counts_backlog_by_buyer_quality_in_a_world() -> None:
     """The neocloud's collateral backlog is below its backlog when its buyer (a lab) burns
     cash, and equals it when the floor is 1."""

@@ -98,8 +98,13 @@ def credit_profile(world: ComputeMarket, borrower: str, t: int) -> tuple[float, 
     books = world.books
     leverage = leverage_of(world, borrower)
     hours = world.cfg.market.hours_per_month
-    by_buyer = books.instruments.backlog_by_buyer(borrower, t, hours)
-    return leverage, distress.herfindahl(by_buyer)
+    by_buyer = books.instruments.backlog_amounts(borrower, t, hours)
+    kept = world.concentration_memo.get(borrower)
+    if kept is not None and kept[0] is by_buyer:  # the same kept amounts: the same measure
+        return leverage, kept[1]
+    concentration = distress.herfindahl(list(by_buyer.values()))
+    world.concentration_memo[borrower] = (by_buyer, concentration)
+    return leverage, concentration
 
 
 def leverage_of(world: ComputeMarket, borrower: str) -> float:
