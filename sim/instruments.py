@@ -307,6 +307,11 @@ class InstrumentBook:
     _in_force_memo: dict[str, dict[int | None, list[CapacityContract]]] = field(
         default_factory=dict
     )
+    # sales_in_force's answers by seller and month, each with the list in force it was
+    # taken from and that list's length then (forgotten with the lists in force)
+    _sales_memo: dict[
+        str, dict[int, tuple[list[CapacityContract], int, list[CapacityContract]]]
+    ] = field(default_factory=dict)
     _backlog_memo: dict[str, dict[tuple[int, float], BacklogTerms]] = field(default_factory=dict)
     # backlog_by_buyer's answers, filed and forgotten as backlog_terms'
     _by_buyer_memo: dict[str, dict[tuple[int, float], dict[str, float]]] = field(
@@ -365,6 +370,7 @@ class InstrumentBook:
             self._contract_versions.clear()
             self._gpus_memo.clear()
             self._in_force_memo.clear()
+            self._sales_memo.clear()
             self._backlog_memo.clear()
             self._by_buyer_memo.clear()
             return
@@ -380,6 +386,7 @@ class InstrumentBook:
             self._forget_gpus(contract)
             for party in (contract.buyer, contract.seller):
                 self._in_force_memo.pop(party, None)
+                self._sales_memo.pop(party, None)
         self._backlog_memo.pop(contract.seller, None)
         self._by_buyer_memo.pop(contract.seller, None)
 
@@ -394,7 +401,12 @@ class InstrumentBook:
         gpus_memo = self._gpus_memo
         for party in parties:
             versions[party] = versions.get(party, 0) + 1
-            for memo in (self._in_force_memo, self._backlog_memo, self._by_buyer_memo):
+            for memo in (
+                self._in_force_memo,
+                self._sales_memo,
+                self._backlog_memo,
+                self._by_buyer_memo,
+            ):
                 memo.pop(party, None)  # type: ignore[attr-defined]
         for agent in (*parties, None):
             answers = gpus_memo.get(agent)
@@ -542,6 +554,25 @@ class InstrumentBook:
         """Active contracts where ``agent_id`` is buyer or seller (in force at ``step``), in
         the order they were added (a new list; each answer is computed once until the
         contracts change, as :meth:`contracted_gpus`'s)."""
+        return list(self._in_force(agent_id, step))
+
+    def sales_in_force(self, seller: str, step: int) -> list[CapacityContract]:
+        """The contracts of :meth:`contracts_of` (``seller``, ``step``) that ``seller``
+        sells, in the same order: the kept list itself, not to be modified (a new one once
+        the contracts in force change)."""
+        listed = self._in_force(seller, step)
+        answers = self._sales_memo.get(seller)
+        kept = answers.get(step) if answers else None
+        # the list in force is only ever appended to (a contract added) until forgotten
+        if kept is not None and kept[0] is listed and kept[1] == len(listed):
+            return kept[2]
+        sold = [c for c in listed if c.seller == seller]
+        self._sales_memo.setdefault(seller, {})[step] = (listed, len(listed), sold)
+        return sold
+
+    def _in_force(self, agent_id: str, step: int | None) -> list[CapacityContract]:
+        """:meth:`contracts_of`'s kept answer itself (extended in place by a contract added,
+        :meth:`_extend_in_force`)."""
         answers = self._in_force_memo.get(agent_id)
         if answers is None:
             answers = self._in_force_memo[agent_id] = {}
@@ -553,7 +584,7 @@ class InstrumentBook:
             else:  # CapacityContract.in_force, inlined
                 memo = [c for c in pool if c.active and c.start <= step < c.start + c.term_months]
             answers[step] = memo
-        return list(memo)
+        return memo
 
     def contracted_gpus(
         self, *, buyer: str | None = None, seller: str | None = None, step: int
@@ -619,27 +650,9 @@ class InstrumentBook:
         once until the contracts change (as :meth:`contracts_of`), so a lender that looks at
         the backlog many times a month reads the same lists."""
         answers = self._backlog_memo.get(seller)
-        if answers is None:
-            answers = self._backlog_memo[seller] = {}
-        key = (step, hours_per_month)
-        terms = answers.get(key)
+        terms = answers.get((step, hours_per_month)) if answers else None
         if terms is None:
-            buyers: list[str] = []
-            months_left: list[int] = []
-            values: list[float] = []
-            for c in self._sold_by.get(seller, ()):
-                if not c.active:
-                    continue
-                months, value = c.backlog_term(step, hours_per_month)
-                if months <= 0 or value <= 0:
-                    continue
-                buyers.append(c.buyer)
-                months_left.append(months)
-                values.append(value)
-            first: dict[str, int] = {}
-            index = [first.setdefault(b, len(first)) for b in buyers]
-            terms = BacklogTerms(buyers, months_left, values, list(first), index)
-            answers[key] = terms
+            terms = self._scan_backlog(seller, step, hours_per_month)[0]
         return terms
 
     def backlog_by_buyer(self, seller: str, step: int, hours_per_month: float) -> list[float]:
@@ -656,18 +669,41 @@ class InstrumentBook:
         keep what it derives from it (a lender's concentration measure). Not to be
         modified."""
         answers = self._by_buyer_memo.get(seller)
-        if answers is None:
-            answers = self._by_buyer_memo[seller] = {}
-        key = (step, hours_per_month)
-        by_buyer = answers.get(key)
+        by_buyer = answers.get((step, hours_per_month)) if answers else None
         if by_buyer is None:
-            by_buyer = answers[key] = {}
-            for c in self.contracts_of(seller):
-                if c.seller == seller:
-                    by_buyer[c.buyer] = by_buyer.get(c.buyer, 0.0) + (
-                        c.remaining_value(step, hours_per_month)
-                    )
+            by_buyer = self._scan_backlog(seller, step, hours_per_month)[1]
         return by_buyer
+
+    def _scan_backlog(
+        self, seller: str, step: int, hours_per_month: float
+    ) -> tuple[BacklogTerms, dict[str, float]]:
+        """One scan of ``seller``'s contracts for both answers about its backlog at month
+        ``step`` — :meth:`backlog_terms` and :meth:`backlog_amounts` — each filed unless one
+        is already (a filed answer is kept: readers keep what they derive from it by its
+        identity). Both are asked of most sellers each month, and they are forgotten
+        together (:meth:`_forget_in_force`, :meth:`_forget_contracts_of`)."""
+        key = (step, hours_per_month)
+        buyers: list[str] = []
+        months_left: list[int] = []
+        values: list[float] = []
+        by_buyer: dict[str, float] = {}
+        for c in self._sold_by.get(seller, ()):  # its sales in the order they were added
+            if not c.active:
+                continue
+            months, value = c.backlog_term(step, hours_per_month)
+            # remaining_value: 0.0 once the term is over, as backlog_term gives it
+            by_buyer[c.buyer] = by_buyer.get(c.buyer, 0.0) + value
+            if months <= 0 or value <= 0:
+                continue
+            buyers.append(c.buyer)
+            months_left.append(months)
+            values.append(value)
+        first: dict[str, int] = {}
+        index = [first.setdefault(b, len(first)) for b in buyers]
+        terms = BacklogTerms(buyers, months_left, values, list(first), index)
+        terms = self._backlog_memo.setdefault(seller, {}).setdefault(key, terms)
+        by_buyer = self._by_buyer_memo.setdefault(seller, {}).setdefault(key, by_buyer)
+        return terms, by_buyer
 
     def loans_of(self, *, borrower: str | None = None, lender: str | None = None) -> list[Loan]:
         agent = borrower if borrower is not None else lender

@@ -304,6 +304,9 @@ class ComputeMarket(mesa.Model):
     def contracts_of(self, name: str, step: int | None = None) -> list[CapacityContract]:
         return self.books.instruments.contracts_of(name, step)
 
+    def sales_in_force(self, seller: str, step: int) -> list[CapacityContract]:
+        return self.books.instruments.sales_in_force(seller, step)
+
     def contracted_gpus(
         self, *, buyer: str | None = None, seller: str | None = None, step: int
     ) -> float:

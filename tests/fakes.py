@@ -60,6 +60,9 @@ class FakeMarket:
             if name in (c.buyer, c.seller) and (step is None or c.in_force(step))
         ]
 
+    def sales_in_force(self, seller: str, step: int) -> list[CapacityContract]:
+        return [c for c in self.contracts_of(seller, step) if c.seller == seller]
+
     def contracted_gpus(
         self, *, buyer: str | None = None, seller: str | None = None, step: int
     ) -> float:

@@ -945,7 +945,7 @@ class Cloud(MarketAgent):
         if self._contracted_income is not None and self._contracted_income[0] == key:
             return self._contracted_income[1]  # the same contracts and capacity
         hours = self.market.cfg.market.hours_per_month
-        sold = [c for c in self.market.contracts_of(self.name, step) if c.seller == self.name]
+        sold = self.market.sales_in_force(self.name, step)
         reserved = sum([c.gpus for c in sold])
         income = 0.0
         if reserved > 0:
@@ -1134,7 +1134,7 @@ class Cloud(MarketAgent):
         trend = min(0.0, max(trend, -math.log(tech.compute_per_dollar_growth_per_year) / 12))
         months, discount = _discount_factors(life, tech.cost_of_capital_per_year)
         installed = self.installed_gpus(step)
-        contracts = [c for c in self.market.contracts_of(self.name, step) if c.seller == self.name]
+        contracts = self.market.sales_in_force(self.name, step)
         held = sum([c.gpus for c in contracts])
         c_price = (
             sum([c.gpus * c.price_usd_per_gpu_hour for c in contracts]) / held if held else 0.0

@@ -67,6 +67,11 @@ class MarketView(Protocol):
         """Active contracts where ``name`` is buyer or seller (in force at ``step``)."""
         ...
 
+    def sales_in_force(self, seller: str, step: int) -> list[CapacityContract]:
+        """The contracts in force at ``step`` that ``seller`` sells, in the order they were
+        added (not to be modified)."""
+        ...
+
     def contracted_gpus(
         self, *, buyer: str | None = None, seller: str | None = None, step: int
     ) -> float:
