@@ -946,7 +946,8 @@ class Cloud(MarketAgent):
             return self._contracted_income[1]  # the same contracts and capacity
         hours = self.market.cfg.market.hours_per_month
         sold = self.market.sales_in_force(self.name, step)
-        reserved = sum([c.gpus for c in sold])
+        # sum() of those contracts' GPUs in the same order, as the market keeps it
+        reserved = self.market.contracted_gpus(seller=self.name, step=step)
         income = 0.0
         if reserved > 0:
             # buyers owe for the capacity the cloud can provide (operate's availability): a
@@ -1135,7 +1136,8 @@ class Cloud(MarketAgent):
         months, discount = _discount_factors(life, tech.cost_of_capital_per_year)
         installed = self.installed_gpus(step)
         contracts = self.market.sales_in_force(self.name, step)
-        held = sum([c.gpus for c in contracts])
+        # sum() of those contracts' GPUs in the same order, as the market keeps it
+        held = self.market.contracted_gpus(seller=self.name, step=step)
         c_price = (
             sum([c.gpus * c.price_usd_per_gpu_hour for c in contracts]) / held if held else 0.0
         )
