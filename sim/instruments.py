@@ -313,7 +313,7 @@ class InstrumentBook:
         str, dict[int, tuple[list[CapacityContract], int, list[CapacityContract]]]
     ] = field(default_factory=dict)
     _backlog_memo: dict[str, dict[tuple[int, float], BacklogTerms]] = field(default_factory=dict)
-    # backlog_by_buyer's answers, filed and forgotten as backlog_terms'
+    # backlog_amounts' answers, filed and forgotten as backlog_terms'
     _by_buyer_memo: dict[str, dict[tuple[int, float], dict[str, float]]] = field(
         default_factory=dict
     )
@@ -362,7 +362,7 @@ class InstrumentBook:
         """``contract`` was ``added``, ``ended`` or ``repriced``: keep the memoised answers
         about contracts in force true — the sums of :meth:`contracted_gpus` it is in are
         forgotten, the lists of :meth:`contracts_of` and its seller's answers of
-        :meth:`backlog_terms` and :meth:`backlog_by_buyer` extended (added) or forgotten
+        :meth:`backlog_terms` and :meth:`backlog_amounts` extended (added) or forgotten
         (ended; a repricing forgets only the backlog's, the only answers that read a
         price) — or forget every answer (``None``: the indices rebuilt)."""
         if contract is None:
@@ -473,7 +473,7 @@ class InstrumentBook:
                     listed.append(contract)
 
     def _extend_backlog(self, contract: CapacityContract) -> None:
-        """The seller's answers of :meth:`backlog_terms` and :meth:`backlog_by_buyer` with
+        """The seller's answers of :meth:`backlog_terms` and :meth:`backlog_amounts` with
         ``contract``, just added (the last of the seller's contracts), as a new scan would
         give them: its term appended where it has months left and a value above 0, its
         remaining value added to its buyer's amount (last, as the scan adds it). Answers of
@@ -655,19 +655,13 @@ class InstrumentBook:
             terms = self._scan_backlog(seller, step, hours_per_month)[0]
         return terms
 
-    def backlog_by_buyer(self, seller: str, step: int, hours_per_month: float) -> list[float]:
+    def backlog_amounts(self, seller: str, step: int, hours_per_month: float) -> dict[str, float]:
         """``seller``'s take-or-pay revenue still to come at month ``step``, summed by buyer
         (USD, buyers in the order of their first active contract with it, a buyer whose
         contracts have nothing left at 0): the amounts a lender's concentration measure
-        reads. Computed once until the contracts change (as :meth:`backlog_terms`); a new
-        list each call."""
-        return list(self.backlog_amounts(seller, step, hours_per_month).values())
-
-    def backlog_amounts(self, seller: str, step: int, hours_per_month: float) -> dict[str, float]:
-        """:meth:`backlog_by_buyer` as the kept answer itself, by buyer: the same object
-        until the contracts change (a contract added gives a new one), so that a reader can
-        keep what it derives from it (a lender's concentration measure). Not to be
-        modified."""
+        reads. The kept answer itself, computed once until the contracts change (as
+        :meth:`backlog_terms`; a contract added gives a new one), so that a reader can keep
+        what it derives from it. Not to be modified."""
         answers = self._by_buyer_memo.get(seller)
         by_buyer = answers.get((step, hours_per_month)) if answers else None
         if by_buyer is None:

@@ -502,7 +502,7 @@ def test_kept_concentration_follows_the_contracts() -> None:
     book = model.books.instruments
 
     def fresh(seller: str) -> float:
-        return distress.herfindahl(book.backlog_by_buyer(seller, t, hours))
+        return distress.herfindahl(list(book.backlog_amounts(seller, t, hours).values()))
 
     before = credit.credit_profile(model, "neo", t)[1]
     assert before > 0 and before == fresh("neo")

@@ -108,7 +108,7 @@ def _apply_event(book: InstrumentBook, ev: tuple, at: int) -> None:
         book.contracts_of(ev[1])
         for when in (at, ev[2]):  # the backlog memos hold answers at several months
             book.backlog_terms(ev[1], when, 730.0)
-            book.backlog_by_buyer(ev[1], when, 730.0)
+            book.backlog_amounts(ev[1], when, 730.0)
         book.open_orders(buyer=ev[1])
         book.open_orders(vendor=ev[1])
         book.open_orders()
@@ -212,7 +212,7 @@ def _check_answers(book: InstrumentBook, at: int) -> None:
         for c in book.contracts:
             if c.active and c.seller == x:
                 by_buyer[c.buyer] = by_buyer.get(c.buyer, 0.0) + c.remaining_value(at, 730.0)
-        assert book.backlog_by_buyer(x, at, 730.0) == list(by_buyer.values())
+        assert list(book.backlog_amounts(x, at, 730.0).items()) == list(by_buyer.items())
         assert book.contracted_gpus(step=at) == sum(
             c.gpus for c in book.contracts if c.in_force(at)
         )
@@ -313,7 +313,7 @@ def test_answers_kept_through_a_prune_equal_new_scans() -> None:
             *[book.contracted_gpus(buyer="a", step=m) for m in months],
             *[book.contracted_gpus(step=m) for m in months],
             *[book.backlog_terms("b", m, 730.0).buyers for m in months],
-            *[book.backlog_by_buyer("b", m, 730.0) for m in months],
+            *[list(book.backlog_amounts("b", m, 730.0).items()) for m in months],
         ]
 
     answers()  # every memo filled
