@@ -528,6 +528,80 @@ def test_depreciation_follows_a_cost_written_into_a_vintage() -> None:
     assert cloud.depreciate(2) == 50 + 301
 
 
+def test_impairment_writes_a_vintage_down_to_its_value_in_use() -> None:
+    """IAS 36 by hand: with a flat price and no contracts, a GPU's value in use is its
+    margin (spot − cash operating cost) × hours, discounted month by month at the cost of
+    capital over the months it has left. A vintage booked above that value is written down
+    to it, chips first; one booked below is left alone; one not yet online has its whole
+    life ahead of it."""
+    market = FakeMarket(spot_price=2.0, price_history=[2.0] * 13)
+    tech, hours = market.cfg.technology, market.cfg.market.hours_per_month
+    life, opex = tech.chip_life_months, tech.operating_cost_usd_per_gpu_hour
+    cloud = make_cloud(market)
+
+    def value_cents(gpus: float, months: int) -> int:
+        per_gpu = sum(
+            (2.0 - opex) * hours * (1 + tech.cost_of_capital_per_year) ** (-k / 12)
+            for k in range(1, months + 1)
+        )
+        return round(gpus * per_gpu * 100)
+
+    step, gpus = 10, 4.0
+    rich = value_cents(gpus, life - 10)  # online at month 0: life − 10 months left
+    cloud.receive_chips(Vintage(0, 0, gpus, 10**9, 10**9, rich + 500, 700))  # above value
+    cloud.receive_chips(Vintage(0, 0, gpus, 10**9, 10**9, rich - 900, 0))  # below value
+    cloud.receive_chips(Vintage(9, 12, gpus, 10**9, 10**9, 10**9, 0))  # whole life ahead
+    assert value_cents(gpus, life) < 10**9
+    written = cloud.impair(step)
+    above, below, ahead = cloud.fleet
+    # within a cent of the hand's sum (numpy adds the months in its own order)
+    assert abs(above.book_cents - rich) <= 1 and above.facility_book_cents == 700
+    assert below.book_cents == rich - 900
+    assert abs(ahead.book_cents - value_cents(gpus, life)) <= 1
+    assert written == (rich + 1200 - above.book_cents) + (10**9 - ahead.book_cents)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["receive", "depreciate", "retire"]),
+            st.integers(0, 8),  # months to move on
+            st.floats(0.0, 50.0),  # GPUs of a vintage received
+            st.integers(0, 10**7),  # its chip and facility costs, cents
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    st.floats(0.5, 4.0),
+)
+def test_impairment_values_the_fleet_as_it_is_now(
+    steps: list[tuple[str, int, float, int]], spot: float
+) -> None:
+    """Impairment keeps the vintages it values between months (their ends of service and
+    GPUs as arrays): after chips received, vintages retired (their GPUs gone) or dropped
+    (nothing left on the books), it values the fleet as it is — the same write-downs as a
+    cloud that never valued a fleet before, given copies of the same vintages."""
+    market = FakeMarket(spot_price=spot, price_history=[spot * 1.02, spot])
+    life = market.cfg.technology.chip_life_months
+    cloud = make_cloud(market)
+    month = 0
+    for action, later, gpus, cents in steps:
+        month += later
+        if action == "receive":
+            online_at = month + later
+            cloud.receive_chips(Vintage(month, online_at, gpus, cents, cents, cents, cents))
+        elif action == "depreciate":
+            cloud.depreciate(month)
+        else:  # a life later: the vintages online by now retire
+            month += life
+            cloud.depreciate(month)
+        fresh = make_cloud(market, name="fresh")
+        fresh.fleet = [Vintage(*(getattr(v, f) for f in Vintage._FIELDS)) for v in cloud.fleet]
+        assert cloud.impair(month) == fresh.impair(month)
+        assert [v.book_cents for v in cloud.fleet] == [v.book_cents for v in fresh.fleet]
+
+
 # --- ChipVendor ------------------------------------------------------------------------
 def test_vendor_output_grows_no_faster_than_its_ceiling_allows() -> None:
     """The ceiling, in H100-equivalent units, grows at most as packaging capacity (wafers)

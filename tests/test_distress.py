@@ -476,9 +476,9 @@ def test_collateral_backlog_equals_the_contract_by_contract_sum_exactly() -> Non
         for c in model.books.instruments.contracts_of(seller):
             months = c.end - max(t, c.start)
             if c.seller == seller and months > 0 and c.remaining_value(t, hours) > 0:
-                buyer = model.agent(c.buyer)
-                burn = credit.buyer_burn_usd(model, c.buyer)
-                weight = distress.backlog_weight(buyer.cash, burn, months, floor)
+                cash, burn = credit.buyer_position(model, c.buyer)
+                assert cash == model.agent(c.buyer).cash
+                weight = distress.backlog_weight(cash, burn, months, floor)
                 total += c.remaining_value(t, hours) * weight
         return total
 

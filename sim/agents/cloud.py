@@ -155,6 +155,11 @@ class Cloud(MarketAgent):
         # installed_gpus by month, each kept until a vintage online that month joins the
         # fleet or one in service retires (a vintage leaving has no GPUs: in no answer)
         self._installed_at: dict[int, float] = {}
+        # impair's vintages with GPUs, their ends of service and GPUs (_in_service), with the
+        # fleet list, its length and the service life they were taken at
+        self._kept_in_service: (
+            tuple[list[Vintage], int, int, list[Vintage], np.ndarray, np.ndarray] | None
+        ) = None
         # what its open orders come to, kept while they are unchanged (MarketView.orders_version)
         self._on_order: tuple[object, float] | None = None
         self._due_by_month: tuple[tuple[object, ...], np.ndarray] | None = None
@@ -1115,6 +1120,7 @@ class Cloud(MarketAgent):
             ]
         if retired:
             self._installed_at.clear()
+            self._kept_in_service = None
         return total
 
     def impair(self, step: int) -> int:
@@ -1149,15 +1155,17 @@ class Cloud(MarketAgent):
             * discount
         )
         value_by_remaining = np.concatenate([[0.0], margin.cumsum()])
-        fleet = [v for v in self.fleet if v.gpus > 0]
+        fleet, ends, gpus = self._in_service(life)
         if not fleet:
             return 0
         # each vintage's value in cents at once: to_cents(gpus × value of its remaining
-        # months), the same products rounded half to even as round() does
-        online = np.array([v.online_step for v in fleet])
-        remaining = np.minimum(life, np.maximum(0, online + life - np.maximum(step, online)))
-        value = np.array([v.gpus for v in fleet], dtype=float) * value_by_remaining[remaining]
-        if not np.isfinite(value).all() or value.max() * CENTS_PER_USD >= EXACT_INT:
+        # months), the same products rounded half to even as round() does. Months left:
+        # life from online to online + life, min(life, max(0, end − max(step, online))),
+        # which is the same integer as min(max(end − step, 0), life)
+        remaining = np.minimum(np.maximum(ends - step, 0), life)
+        value = gpus * value_by_remaining[remaining]
+        # not (max × 100 < 2**53): a NaN or an infinity fails it too
+        if not value.max() * CENTS_PER_USD < EXACT_INT:
             values = [to_cents(float(x)) for x in value]  # to_cents's errors, exact ints
         else:
             values = np.rint(value * CENTS_PER_USD).astype(np.int64).tolist()
@@ -1172,6 +1180,21 @@ class Cloud(MarketAgent):
             v.facility_book_cents -= excess - from_chips
             total += excess
         return total
+
+    def _in_service(self, life: int) -> tuple[list[Vintage], np.ndarray, np.ndarray]:
+        """The vintages with GPUs, in fleet order, with each one's end of service (online
+        month + ``life``) and its GPUs as arrays: the fleet :meth:`impair` values. Kept
+        while the fleet is the same list of the same length and no vintage retired (the
+        writers of the fleet and its GPUs: :meth:`receive_chips` appends, :meth:`depreciate`
+        retires or builds a new list, :meth:`give_up_fleet` a new list)."""
+        kept = self._kept_in_service
+        fleet = self.fleet
+        if kept is None or kept[0] is not fleet or kept[1] != len(fleet) or kept[2] != life:
+            in_service = [v for v in fleet if v.gpus > 0]
+            ends = np.array([v.online_step for v in in_service], dtype=np.int64) + life
+            gpus = np.array([v.gpus for v in in_service], dtype=float)
+            kept = self._kept_in_service = (fleet, len(fleet), life, in_service, ends, gpus)
+        return kept[3], kept[4], kept[5]
 
     def give_up_fleet(self) -> list[Vintage]:
         """Hand the whole fleet over (seized and sold in a default)."""

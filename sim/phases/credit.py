@@ -35,11 +35,14 @@ if TYPE_CHECKING:
     from sim.model import ComputeMarket
 
 
-def buyer_burn_usd(world: ComputeMarket, buyer: str) -> float:
-    """What ``buyer`` loses in cash a month (≥ 0): a lab's burn at its current pace; other
-    buyers (clouds buying from clouds) are taken to pay from their operations (0)."""
+def buyer_position(world: ComputeMarket, buyer: str) -> tuple[float, float]:
+    """``buyer``'s cash (USD) and what it loses in cash a month (≥ 0, USD): a lab's burn at
+    its current pace; other buyers (clouds buying from clouds) are taken to pay from their
+    operations (0). Read for every buyer at each look at a seller's collateral, so the
+    cash is read from the ledger directly (the agent's ``cash``, two calls fewer)."""
     agent = world.agent(buyer)
-    return agent.monthly_burn() if isinstance(agent, Lab) else 0.0
+    burn = agent.monthly_burn() if isinstance(agent, Lab) else 0.0
+    return world.books.ledger.balance(buyer), burn
 
 
 def collateral_backlog_usd(world: ComputeMarket, seller: str, t: int) -> float:
@@ -54,7 +57,7 @@ def collateral_backlog_usd(world: ComputeMarket, seller: str, t: int) -> float:
         return 0.0
     position: dict[str, tuple[float, float]] = {}  # each buyer's (cash, burn), read once
     for buyer in terms.distinct:
-        position[buyer] = (world.agent(buyer).cash, buyer_burn_usd(world, buyer))
+        position[buyer] = buyer_position(world, buyer)
     # the answer is a function of the terms and the buyers' positions (values and types):
     # while neither changed since the seller's last answer, it is that answer
     key = tuple((c, b, type(b)) for c, b in position.values())
