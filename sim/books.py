@@ -808,8 +808,11 @@ class Books:
     def mark_stakes(self, t: int, value_of: Callable[[str], float]) -> None:
         """Mark every stake to ownership × its issuer's value (``value_of(issuer)``, USD),
         through the holder's profit and loss."""
+        outstanding = self.instruments.shares_outstanding
         for stake in self.instruments.stakes.values():
-            value = self.instruments.ownership(stake.holder, stake.issuer) * value_of(stake.issuer)
+            # InstrumentBook.ownership of the stake's holder, inlined (this is that stake)
+            total = outstanding.get(stake.issuer, 0.0)
+            value = (0.0 if total <= 0 else stake.shares / total) * value_of(stake.issuer)
             new_cents, old_cents = to_cents(value), to_cents(stake.mark_usd)
             self._unrealised_cents[stake.holder] = (
                 self._unrealised_cents.get(stake.holder, 0) + new_cents - old_cents

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any, Literal
@@ -749,34 +749,26 @@ class InstrumentBook:
         """Forget instruments that can no longer owe anything: loans repaid or written off,
         contracts ended or terminated, orders fully delivered or cancelled."""
 
-        # what stays, in order; each index list of a party of something gone is filtered
-        # by the same test (nothing is added here), the order a rebuild would give
-        def open_loan(loan: Loan) -> bool:
-            return loan.active
-
-        def open_contract(c: CapacityContract) -> bool:
-            return c.active and c.start + c.term_months > step  # CapacityContract.end, inlined
-
-        def open_order(o: ChipOrder) -> bool:
-            return o.units - o.delivered_units > 1e-9
-
+        # what stays, in order; each index list of a party of something gone loses the
+        # same items (nothing is added here), the order a rebuild would give
         loans = [loan for loan in self.loans if loan.active]
         if len(loans) != len(self.loans):
-            gone = {p for x in self.loans if not x.active for p in (x.borrower, x.lender)}
-            _drop_from(self._loans_by, gone, open_loan)
+            _drop_from(
+                self._loans_by, [x for x in self.loans if not x.active], "borrower", "lender"
+            )
             self.loans = loans
         contracts = [c for c in self.contracts if c.active and c.start + c.term_months > step]
         if len(contracts) != len(self.contracts):
-            gone = {p for x in self.contracts if not open_contract(x) for p in (x.buyer, x.seller)}
-            _drop_from(self._contracts_by, gone, open_contract)
-            _drop_from(self._bought_by, gone, open_contract)
-            _drop_from(self._sold_by, gone, open_contract)
+            ended = [c for c in self.contracts if not (c.active and c.start + c.term_months > step)]
+            parties = _drop_from(self._contracts_by, ended, "buyer", "seller")
+            _drop_from(self._bought_by, ended, "buyer", "seller")
+            _drop_from(self._sold_by, ended, "buyer", "seller")
             self.contracts = contracts
-            self._forget_contracts_of(gone, step)
+            self._forget_contracts_of(parties, step)
         orders = [o for o in self.orders if o.units - o.delivered_units > 1e-9]
         if len(orders) != len(self.orders):
-            gone = {p for x in self.orders if not open_order(x) for p in (x.buyer, x.vendor)}
-            _drop_from(self._orders_by, gone, open_order)
+            done = [o for o in self.orders if not o.units - o.delivered_units > 1e-9]
+            _drop_from(self._orders_by, done, "buyer", "vendor")
             self.orders = orders
             self._open_memo.clear()
 
@@ -849,15 +841,19 @@ def _indexed[T](items: Iterable[tuple[T, str, str]]) -> dict[str, list[T]]:
     return index
 
 
-def _drop_from[T](index: dict[str, list[T]], parties: set[str], stays: Callable[[T], bool]) -> None:
-    """Keep in the index lists of ``parties`` only the items that ``stays`` (in their
-    order); a party left with nothing leaves the index, as in a rebuild."""
+def _drop_from(index: dict[str, list[Any]], gone: list[Any], *roles: str) -> set[str]:
+    """Take the items ``gone`` out of the index lists of their parties (each item's
+    attributes ``roles``), keeping the rest in their order; a party left with nothing leaves
+    the index, as in a rebuild. Returns those parties. Items are told apart by identity."""
+    parties = {getattr(x, role) for x in gone for role in roles}
+    dropped = {id(x) for x in gone}
     for party in parties:
-        items = [x for x in index.get(party, ()) if stays(x)]
+        items = [x for x in index.get(party, ()) if id(x) not in dropped]
         if items:
             index[party] = items
         else:
             index.pop(party, None)
+    return parties
 
 
 def _index[T](index: dict[str, list[T]], item: T, *agents: str) -> None:

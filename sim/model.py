@@ -144,6 +144,7 @@ class ComputeMarket(mesa.Model):
             *self.investors,
         ]
         self._by_name = {a.name: a for a in self.all_agents}
+        self._clouds_by_name = {c.name: c for c in self.clouds}
 
     def _reference_inference_gpus(self) -> float:
         """Inference GPUs that earn the configured opening revenue at the opening price."""
@@ -288,9 +289,10 @@ class ComputeMarket(mesa.Model):
         return self._by_name[name]
 
     def cloud(self, name: str) -> Cloud:
-        cloud = self._by_name[name]
-        assert isinstance(cloud, Cloud), f"{name} is not a cloud"
-        return cloud
+        try:  # asked for each contract a cloud holds as buyer, every month
+            return self._clouds_by_name[name]
+        except KeyError:
+            raise KeyError(f"{name} is not a cloud") from None
 
     def balance(self, name: str, line: Line = Line.CASH) -> float:
         return self.books.ledger.balance(name, line)
