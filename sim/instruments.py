@@ -13,6 +13,10 @@ scalars is several times slower than on floats, and Python's ``sum()`` adds floa
 compensation (Neumaier) but numpy scalars without, so one quantity summed in two places gave
 different last bits. ``tests/test_float_state.py`` holds the state of every agent and
 instrument free of numpy scalars, month by month.
+
+Contracts, loans and chip orders are things, not values: each is equal only to itself
+(``eq=False``, hashed by identity; each has its own ``id`` anyway), so a set of them is
+cheap and ``in`` never compares their terms.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from itertools import count
 from typing import Any, Literal
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class CapacityContract:
     """A multi-year commitment: ``seller`` (a cloud) provides ``gpus`` to ``buyer`` (a lab).
 
@@ -104,7 +108,7 @@ VENTURE_DEBT = "venture debt"
 payment), as venture debt usually is (Ibrahim 2010, "Debt as Venture Capital")."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Loan:
     """``lender`` lent ``principal`` to ``borrower``; equal monthly principal over the maturity."""
 
@@ -150,7 +154,7 @@ CONVERTIBLE_NOTE = "convertible note"
 """The kind of a lab's convertible note (:class:`ConvertibleNote`)."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class ConvertibleNote(Loan):
     """A convertible note: ``lender`` lent ``principal`` to a lab whose round fell short.
 
@@ -201,7 +205,7 @@ class EquityStake:
     mark_usd: float = 0.0  # value on the holder's books
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class ChipOrder:
     """``buyer`` (a cloud) ordered ``units`` H100-equivalent GPUs from ``vendor``.
 
@@ -844,11 +848,11 @@ def _indexed[T](items: Iterable[tuple[T, str, str]]) -> dict[str, list[T]]:
 def _drop_from(index: dict[str, list[Any]], gone: list[Any], *roles: str) -> set[str]:
     """Take the items ``gone`` out of the index lists of their parties (each item's
     attributes ``roles``), keeping the rest in their order; a party left with nothing leaves
-    the index, as in a rebuild. Returns those parties. Items are told apart by identity."""
+    the index, as in a rebuild. Returns those parties."""
     parties = {getattr(x, role) for x in gone for role in roles}
-    dropped = {id(x) for x in gone}
+    dropped = set(gone)  # instruments hash and compare by identity (eq=False)
     for party in parties:
-        items = [x for x in index.get(party, ()) if id(x) not in dropped]
+        items = [x for x in index.get(party, ()) if x not in dropped]
         if items:
             index[party] = items
         else:

@@ -1184,16 +1184,27 @@ class Cloud(MarketAgent):
     def _in_service(self, life: int) -> tuple[list[Vintage], np.ndarray, np.ndarray]:
         """The vintages with GPUs, in fleet order, with each one's end of service (online
         month + ``life``) and its GPUs as arrays: the fleet :meth:`impair` values. Kept
-        while the fleet is the same list of the same length and no vintage retired (the
-        writers of the fleet and its GPUs: :meth:`receive_chips` appends, :meth:`depreciate`
-        retires or builds a new list, :meth:`give_up_fleet` a new list)."""
+        while the fleet is the same list and no vintage retired, and extended by the
+        vintages appended since (the writers of the fleet and its GPUs: :meth:`receive_chips`
+        appends, :meth:`depreciate` retires or builds a new list, :meth:`give_up_fleet` a
+        new list)."""
         kept = self._kept_in_service
         fleet = self.fleet
-        if kept is None or kept[0] is not fleet or kept[1] != len(fleet) or kept[2] != life:
-            in_service = [v for v in fleet if v.gpus > 0]
-            ends = np.array([v.online_step for v in in_service], dtype=np.int64) + life
-            gpus = np.array([v.gpus for v in in_service], dtype=float)
-            kept = self._kept_in_service = (fleet, len(fleet), life, in_service, ends, gpus)
+        if kept is None or kept[0] is not fleet or kept[2] != life:
+            kept = (fleet, 0, life, [], np.zeros(0, dtype=np.int64), np.zeros(0))
+        seen = kept[1]
+        if seen != len(fleet):
+            added = [v for v in fleet[seen:] if v.gpus > 0]
+            kept = self._kept_in_service = (
+                fleet,
+                len(fleet),
+                life,
+                kept[3] + added,
+                np.concatenate(
+                    [kept[4], np.array([v.online_step for v in added], dtype=np.int64) + life]
+                ),
+                np.concatenate([kept[5], np.array([v.gpus for v in added], dtype=float)]),
+            )
         return kept[3], kept[4], kept[5]
 
     def give_up_fleet(self) -> list[Vintage]:
