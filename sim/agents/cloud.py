@@ -155,10 +155,10 @@ class Cloud(MarketAgent):
         # installed_gpus by month, each kept until a vintage online that month joins the
         # fleet or one in service retires (a vintage leaving has no GPUs: in no answer)
         self._installed_at: dict[int, float] = {}
-        # impair's vintages with GPUs, their ends of service and GPUs (_in_service), with the
-        # fleet list, its length and the service life they were taken at
+        # the vintages with GPUs, their online months and GPUs (_in_service), with the fleet
+        # list and its length they were taken from
         self._kept_in_service: (
-            tuple[list[Vintage], int, int, list[Vintage], np.ndarray, np.ndarray] | None
+            tuple[list[Vintage], int, list[Vintage], np.ndarray, np.ndarray] | None
         ) = None
         # what its open orders come to, kept while they are unchanged (MarketView.orders_version)
         self._on_order: tuple[object, float] | None = None
@@ -210,12 +210,14 @@ class Cloud(MarketAgent):
 
     # --- capacity ----------------------------------------------------------------------
     def installed_gpus(self, step: int) -> float:
-        # Vintage.is_online, inlined; each answer kept until the GPUs it adds change
-        # (receive_chips, depreciate, give_up_fleet: the only writers of the fleet and its
-        # GPUs)
+        # each answer kept until the GPUs it adds change (receive_chips, depreciate,
+        # give_up_fleet: the only writers of the fleet and its GPUs)
         installed = self._installed_at.get(step)
         if installed is None:
-            installed = sum([v.gpus for v in self.fleet if step >= v.online_step and v.gpus > 0])
+            # sum() of the GPUs of the vintages with GPUs online at step (Vintage.is_online),
+            # in fleet order: the same floats in the same order as a scan of the fleet
+            _, online, gpus = self._in_service()
+            installed = sum(gpus[online <= step].tolist())
             self._installed_at[step] = installed
         return installed
 
@@ -1155,9 +1157,10 @@ class Cloud(MarketAgent):
             * discount
         )
         value_by_remaining = np.concatenate([[0.0], margin.cumsum()])
-        fleet, ends, gpus = self._in_service(life)
+        fleet, online, gpus = self._in_service()
         if not fleet:
             return 0
+        ends = online + life
         # each vintage's value in cents at once: to_cents(gpus × value of its remaining
         # months), the same products rounded half to even as round() does. Months left:
         # life from online to online + life, min(life, max(0, end − max(step, online))),
@@ -1181,31 +1184,28 @@ class Cloud(MarketAgent):
             total += excess
         return total
 
-    def _in_service(self, life: int) -> tuple[list[Vintage], np.ndarray, np.ndarray]:
-        """The vintages with GPUs, in fleet order, with each one's end of service (online
-        month + ``life``) and its GPUs as arrays: the fleet :meth:`impair` values. Kept
+    def _in_service(self) -> tuple[list[Vintage], np.ndarray, np.ndarray]:
+        """The vintages with GPUs, in fleet order, with each one's online month and GPUs as
+        arrays: the fleet :meth:`impair` values and :meth:`installed_gpus` counts. Kept
         while the fleet is the same list and no vintage retired, and extended by the
         vintages appended since (the writers of the fleet and its GPUs: :meth:`receive_chips`
         appends, :meth:`depreciate` retires or builds a new list, :meth:`give_up_fleet` a
         new list)."""
         kept = self._kept_in_service
         fleet = self.fleet
-        if kept is None or kept[0] is not fleet or kept[2] != life:
-            kept = (fleet, 0, life, [], np.zeros(0, dtype=np.int64), np.zeros(0))
+        if kept is None or kept[0] is not fleet:
+            kept = (fleet, 0, [], np.zeros(0, dtype=np.int64), np.zeros(0))
         seen = kept[1]
         if seen != len(fleet):
             added = [v for v in fleet[seen:] if v.gpus > 0]
             kept = self._kept_in_service = (
                 fleet,
                 len(fleet),
-                life,
-                kept[3] + added,
-                np.concatenate(
-                    [kept[4], np.array([v.online_step for v in added], dtype=np.int64) + life]
-                ),
-                np.concatenate([kept[5], np.array([v.gpus for v in added], dtype=float)]),
+                kept[2] + added,
+                np.concatenate([kept[3], np.array([v.online_step for v in added], dtype=np.int64)]),
+                np.concatenate([kept[4], np.array([v.gpus for v in added], dtype=float)]),
             )
-        return kept[3], kept[4], kept[5]
+        return kept[2], kept[3], kept[4]
 
     def give_up_fleet(self) -> list[Vintage]:
         """Hand the whole fleet over (seized and sold in a default)."""
