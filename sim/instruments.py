@@ -311,10 +311,11 @@ class InstrumentBook:
     _in_force_memo: dict[str, dict[int | None, list[CapacityContract]]] = field(
         default_factory=dict
     )
-    # sales_in_force's answers by seller and month, each with the list in force it was
-    # taken from and that list's length then (forgotten with the lists in force)
-    _sales_memo: dict[
-        str, dict[int, tuple[list[CapacityContract], int, list[CapacityContract]]]
+    # sales_in_force's and purchases_in_force's answers by agent, month and role, each with
+    # the list in force it was taken from and that list's length then (forgotten with the
+    # lists in force)
+    _by_role_memo: dict[
+        str, dict[tuple[int, str], tuple[list[CapacityContract], int, list[CapacityContract]]]
     ] = field(default_factory=dict)
     _backlog_memo: dict[str, dict[tuple[int, float], BacklogTerms]] = field(default_factory=dict)
     # backlog_amounts' answers, filed and forgotten as backlog_terms'
@@ -374,7 +375,7 @@ class InstrumentBook:
             self._contract_versions.clear()
             self._gpus_memo.clear()
             self._in_force_memo.clear()
-            self._sales_memo.clear()
+            self._by_role_memo.clear()
             self._backlog_memo.clear()
             self._by_buyer_memo.clear()
             return
@@ -390,7 +391,7 @@ class InstrumentBook:
             self._forget_gpus(contract)
             for party in (contract.buyer, contract.seller):
                 self._in_force_memo.pop(party, None)
-                self._sales_memo.pop(party, None)
+                self._by_role_memo.pop(party, None)
         self._backlog_memo.pop(contract.seller, None)
         self._by_buyer_memo.pop(contract.seller, None)
 
@@ -407,7 +408,7 @@ class InstrumentBook:
             versions[party] = versions.get(party, 0) + 1
             for memo in (
                 self._in_force_memo,
-                self._sales_memo,
+                self._by_role_memo,
                 self._backlog_memo,
                 self._by_buyer_memo,
             ):
@@ -564,15 +565,30 @@ class InstrumentBook:
         """The contracts of :meth:`contracts_of` (``seller``, ``step``) that ``seller``
         sells, in the same order: the kept list itself, not to be modified (a new one once
         the contracts in force change)."""
-        listed = self._in_force(seller, step)
-        answers = self._sales_memo.get(seller)
-        kept = answers.get(step) if answers else None
+        return self._in_force_as(seller, step, "seller")
+
+    def purchases_in_force(self, buyer: str, step: int) -> list[CapacityContract]:
+        """The contracts of :meth:`contracts_of` (``buyer``, ``step``) that ``buyer`` buys,
+        in the same order: the kept list itself, not to be modified (a new one once the
+        contracts in force change)."""
+        return self._in_force_as(buyer, step, "buyer")
+
+    def _in_force_as(
+        self, agent: str, step: int, role: Literal["seller", "buyer"]
+    ) -> list[CapacityContract]:
+        """:meth:`sales_in_force` (``role`` "seller") or :meth:`purchases_in_force`."""
+        listed = self._in_force(agent, step)
+        answers = self._by_role_memo.get(agent)
+        kept = answers.get((step, role)) if answers else None
         # the list in force is only ever appended to (a contract added) until forgotten
         if kept is not None and kept[0] is listed and kept[1] == len(listed):
             return kept[2]
-        sold = [c for c in listed if c.seller == seller]
-        self._sales_memo.setdefault(seller, {})[step] = (listed, len(listed), sold)
-        return sold
+        if role == "seller":
+            chosen = [c for c in listed if c.seller == agent]
+        else:
+            chosen = [c for c in listed if c.buyer == agent]
+        self._by_role_memo.setdefault(agent, {})[(step, role)] = (listed, len(listed), chosen)
+        return chosen
 
     def _in_force(self, agent_id: str, step: int | None) -> list[CapacityContract]:
         """:meth:`contracts_of`'s kept answer itself (extended in place by a contract added,
@@ -688,10 +704,18 @@ class InstrumentBook:
         for c in self._sold_by.get(seller, ()):  # its sales in the order they were added
             if not c.active:
                 continue
-            months, value = c.backlog_term(step, hours_per_month)
-            # remaining_value: 0.0 once the term is over, as backlog_term gives it
+            # CapacityContract.backlog_term, inlined (the same products in the same order;
+            # the property tests compare the two): this runs for every sale every month
+            start = c.start
+            months = start + c.term_months - (step if step > start else start)
+            if months <= 0:  # remaining_value: 0.0 once the term is over
+                by_buyer[c.buyer] = by_buyer.get(c.buyer, 0.0) + 0.0
+                continue
+            value = (
+                months * c.take_or_pay_share * c.gpus * hours_per_month * c.price_usd_per_gpu_hour
+            )
             by_buyer[c.buyer] = by_buyer.get(c.buyer, 0.0) + value
-            if months <= 0 or value <= 0:
+            if value <= 0:
                 continue
             buyers.append(c.buyer)
             months_left.append(months)

@@ -309,6 +309,9 @@ class ComputeMarket(mesa.Model):
     def sales_in_force(self, seller: str, step: int) -> list[CapacityContract]:
         return self.books.instruments.sales_in_force(seller, step)
 
+    def purchases_in_force(self, buyer: str, step: int) -> list[CapacityContract]:
+        return self.books.instruments.purchases_in_force(buyer, step)
+
     def contracted_gpus(
         self, *, buyer: str | None = None, seller: str | None = None, step: int
     ) -> float:

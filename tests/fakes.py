@@ -63,6 +63,9 @@ class FakeMarket:
     def sales_in_force(self, seller: str, step: int) -> list[CapacityContract]:
         return [c for c in self.contracts_of(seller, step) if c.seller == seller]
 
+    def purchases_in_force(self, buyer: str, step: int) -> list[CapacityContract]:
+        return [c for c in self.contracts_of(buyer, step) if c.buyer == buyer]
+
     def contracted_gpus(
         self, *, buyer: str | None = None, seller: str | None = None, step: int
     ) -> float:

@@ -105,6 +105,7 @@ def _apply_event(book: InstrumentBook, ev: tuple, at: int) -> None:
             book.contracted_gpus(step=when)
             book.contracts_of(ev[1], when)
             book.sales_in_force(ev[1], when)
+            book.purchases_in_force(ev[1], when)
         book.contracts_of(ev[1])
         for when in (at, ev[2]):  # the backlog memos hold answers at several months
             book.backlog_terms(ev[1], when, 730.0)
@@ -142,6 +143,7 @@ def _check_answers(book: InstrumentBook, at: int) -> None:
             in_force = [c for c in book.contracts if c.in_force(when)]
             assert book.contracts_of(x, when) == [c for c in in_force if x in (c.buyer, c.seller)]
             assert book.sales_in_force(x, when) == [c for c in in_force if c.seller == x]
+            assert book.purchases_in_force(x, when) == [c for c in in_force if c.buyer == x]
             assert book.contracted_gpus(buyer=x, step=when) == sum(
                 c.gpus for c in in_force if c.buyer == x
             )
@@ -326,16 +328,23 @@ def test_answers_kept_through_a_prune_equal_new_scans() -> None:
 
 def test_kept_sales_in_force_follow_a_contract_added_and_ended() -> None:
     """A seller's contracts in force, kept between questions, include a sale added after
-    the question and drop one ended, as a fresh scan does (and its purchases never)."""
+    the question and drop one ended, as a fresh scan does (and its purchases never); its
+    purchases, kept apart, likewise."""
     book = InstrumentBook()
     book.add_contract(CapacityContract("c-0", "a", "b", 3.0, 1.0, 0, 20, 0.5))
     book.add_contract(CapacityContract("c-1", "b", "c", 3.0, 1.0, 0, 20, 0.5))  # b buys
     assert [c.id for c in book.sales_in_force("b", 3)] == ["c-0"]
+    assert [c.id for c in book.purchases_in_force("b", 3)] == ["c-1"]
     assert book.sales_in_force("b", 3) is book.sales_in_force("b", 3)  # kept
+    assert book.purchases_in_force("b", 3) is book.purchases_in_force("b", 3)
     added = book.add_contract(CapacityContract("c-2", "d", "b", 2.0, 1.0, 0, 10, 0.5))
+    bought = book.add_contract(CapacityContract("c-3", "b", "e", 2.0, 1.0, 0, 10, 0.5))
     assert [c.id for c in book.sales_in_force("b", 3)] == ["c-0", "c-2"]
+    assert [c.id for c in book.purchases_in_force("b", 3)] == ["c-1", "c-3"]
     book.end_contract(added)
+    book.end_contract(bought)
     assert [c.id for c in book.sales_in_force("b", 3)] == ["c-0"]
+    assert [c.id for c in book.purchases_in_force("b", 3)] == ["c-1"]
 
 
 # GPUs whose compensated sum() depends on their order: the last added first gives another

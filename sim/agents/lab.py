@@ -135,7 +135,7 @@ class Lab(MarketAgent):
     def contract_price(self, step: int) -> float:
         """Capacity-weighted price of the lab's contracts in force at ``step`` (0 if none),
         USD per GPU-hour."""
-        contracts = [c for c in self.market.contracts_of(self.name, step) if c.buyer == self.name]
+        contracts = self.market.purchases_in_force(self.name, step)
         held = sum(c.gpus for c in contracts)
         return sum(c.gpus * c.price_usd_per_gpu_hour for c in contracts) / held if held else 0.0
 
@@ -562,7 +562,7 @@ class Lab(MarketAgent):
         if not self.owned_clouds:
             return 0.0
         step = self.market.month
-        mine = [c for c in self.market.contracts_of(self.name, step) if c.buyer == self.name]
+        mine = self.market.purchases_in_force(self.name, step)
         held = sum(c.gpus for c in mine)
         owned = sum(c.gpus for c in mine if c.seller in self.owned_clouds)
         return owned / held if held > 0 else 0.0

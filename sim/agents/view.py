@@ -72,6 +72,11 @@ class MarketView(Protocol):
         added (not to be modified)."""
         ...
 
+    def purchases_in_force(self, buyer: str, step: int) -> list[CapacityContract]:
+        """The contracts in force at ``step`` that ``buyer`` buys, in the order they were
+        added (not to be modified)."""
+        ...
+
     def contracted_gpus(
         self, *, buyer: str | None = None, seller: str | None = None, step: int
     ) -> float:

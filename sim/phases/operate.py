@@ -40,10 +40,7 @@ def run(world: ComputeMarket, t: int) -> None:
     }
     # capacity a cloud bought from another cloud (overflow) is part of what it offers, as
     # far as the seller can provide it
-    bought = {
-        c.name: [k for k in books.instruments.contracts_of(c.name, t) if k.buyer == c.name]
-        for c in clouds
-    }
+    bought = {c.name: books.instruments.purchases_in_force(c.name, t) for c in clouds}
     own_installed = sum(installed.values())
     for c in clouds:
         if bought[c.name]:
