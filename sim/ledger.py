@@ -378,6 +378,12 @@ class Ledger:
     def cash(self, agent_id: str) -> float:
         return self.balance(agent_id, Line.CASH)
 
+    def assets_usd(self, agent_id: str) -> float:
+        """``agent_id``'s total assets in US dollars: ``sum()`` of each asset line's
+        :meth:`balance`, in the order of :data:`ASSETS` (the same double as that sum)."""
+        book = self._book(agent_id)
+        return sum([book[line] / CENTS_PER_USD for line in ASSETS])
+
     def equity(self, agent_id: str) -> float:
         """Book equity (assets − liabilities), US dollars."""
         book = self._book(agent_id)

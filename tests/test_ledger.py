@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.ledger import Flow, InsufficientCash, Ledger, LedgerError, Line
+from sim.ledger import ASSETS, Flow, InsufficientCash, Ledger, LedgerError, Line
 
 
 def books() -> Ledger:
@@ -262,3 +262,18 @@ def test_instalments_agree_with_one_posting_each(
 def test_instalments_refuse_flows_that_are_not_accruals_between_books() -> None:
     with pytest.raises(LedgerError):
         Ledger().post_instalments(0, [], Flow.INTEREST_DUE, Flow.INTEREST_PAYMENT)
+
+
+@given(st.lists(st.integers(-(10**17), 10**17), min_size=1, max_size=8))
+def test_assets_are_the_sum_of_each_asset_balance(cents: list[int]) -> None:
+    """``assets_usd`` is ``sum()`` of the asset lines' balances in dollars, in the order
+    of ASSETS: the very double a reader summing ``balance`` line by line gets (large
+    balances of both signs, where the order and the rounding of each line matter)."""
+    ledger = Ledger()
+    ledger.open_account("x")
+    book = ledger._book("x")
+    for line, amount in zip(ASSETS, cents * len(ASSETS), strict=False):
+        book[line] = amount
+    assert ledger.assets_usd("x") == sum(ledger.balance("x", line) for line in ASSETS)
+    with pytest.raises(LedgerError):
+        ledger.assets_usd("nobody")

@@ -26,7 +26,6 @@ import numpy as np
 from sim import distress, market, mechanisms
 from sim.agents import Investor, Lab
 from sim.books import cents_round, cents_up
-from sim.ledger import ASSETS
 from sim.mechanisms import Lent
 
 if TYPE_CHECKING:
@@ -113,7 +112,7 @@ def credit_profile(world: ComputeMarket, borrower: str, t: int) -> tuple[float, 
 def leverage_of(world: ComputeMarket, borrower: str) -> float:
     """``borrower``'s book leverage: loans ÷ total assets (0 without assets)."""
     books = world.books
-    assets = sum(books.ledger.balance(borrower, line) for line in ASSETS)
+    assets = books.ledger.assets_usd(borrower)
     return books.instruments.debt_usd(borrower) / assets if assets > 0 else 0.0
 
 

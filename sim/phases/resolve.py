@@ -41,7 +41,7 @@ from sim.clearing import (
 )
 from sim.distress import FIRE_SALE_MARK, CovenantTest
 from sim.instruments import CONVERTIBLE_NOTE, VENTURE_DEBT, CapacityContract, Loan
-from sim.ledger import ASSETS, CENTS_PER_USD, Flow, Line, to_cents
+from sim.ledger import CENTS_PER_USD, Flow, Line, to_cents
 from sim.mechanisms import share_price
 from sim.metrics import LOSS_EVENTS
 from sim.phases import credit
@@ -1048,7 +1048,7 @@ def debtrank_snapshot(model: ComputeMarket, t: int) -> list[dict[str, object]]:
     exposures, rows = exposure_pairs(model, t)
     model.exposure_rows.extend(rows)
     buffers = np.array([max(a.equity, 1.0) for a in agents])
-    weights = np.array([sum(ledger.balance(a.name, line) for line in ASSETS) for a in agents])
+    weights = np.array([ledger.assets_usd(a.name) for a in agents])
     weights = np.maximum(weights, 1.0)
     rows = []
     each = debtrank_of_each(exposures, buffers, weights)  # the impact matrix built once
