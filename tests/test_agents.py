@@ -569,6 +569,7 @@ def test_impairment_writes_a_vintage_down_to_its_value_in_use() -> None:
             st.integers(0, 8),  # months to move on
             st.floats(0.0, 50.0),  # GPUs of a vintage received
             st.integers(0, 10**7),  # its chip and facility costs, cents
+            st.booleans(),  # values the fleet after this step (or goes straight on)
         ),
         min_size=1,
         max_size=25,
@@ -576,17 +577,18 @@ def test_impairment_writes_a_vintage_down_to_its_value_in_use() -> None:
     st.floats(0.5, 4.0),
 )
 def test_impairment_values_the_fleet_as_it_is_now(
-    steps: list[tuple[str, int, float, int]], spot: float
+    steps: list[tuple[str, int, float, int, bool]], spot: float
 ) -> None:
-    """Impairment keeps the vintages it values between months (their ends of service and
-    GPUs as arrays): after chips received, vintages retired (their GPUs gone) or dropped
-    (nothing left on the books), it values the fleet as it is — the same write-downs as a
-    cloud that never valued a fleet before, given copies of the same vintages."""
+    """Impairment keeps the vintages it values between months (their online months and
+    GPUs as arrays, which the GPUs installed are also summed from): after chips received,
+    vintages retired (their GPUs gone) or dropped (nothing left on the books), it values
+    the fleet as it is — the same write-downs as a cloud that never valued a fleet before,
+    given copies of the same vintages — and the GPUs installed are a new sum's."""
     market = FakeMarket(spot_price=spot, price_history=[spot * 1.02, spot])
     life = market.cfg.technology.chip_life_months
     cloud = make_cloud(market)
     month = 0
-    for action, later, gpus, cents in steps:
+    for action, later, gpus, cents, ask in steps:
         month += later
         if action == "receive":
             online_at = month + later
@@ -596,8 +598,14 @@ def test_impairment_values_the_fleet_as_it_is_now(
         else:  # a life later: the vintages online by now retire
             month += life
             cloud.depreciate(month)
+        if not ask:
+            continue
         fresh = make_cloud(market, name="fresh")
         fresh.fleet = [Vintage(*(getattr(v, f) for f in Vintage._FIELDS)) for v in cloud.fleet]
+        for when in range(month, month + 10):  # the kept vintages count the GPUs installed
+            assert cloud.installed_gpus(when) == sum(
+                [v.gpus for v in cloud.fleet if when >= v.online_step and v.gpus > 0]
+            )
         assert cloud.impair(month) == fresh.impair(month)
         assert [v.book_cents for v in cloud.fleet] == [v.book_cents for v in fresh.fleet]
 

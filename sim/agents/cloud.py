@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
@@ -1116,13 +1117,23 @@ class Cloud(MarketAgent):
             total += chip + facility
             if not v.gpus > 0 and chip_book + facility_book <= 0:
                 emptied = True
-        if emptied:
-            self.fleet = [
-                v for v in self.fleet if v.gpus > 0 or v.chip_book_cents + v.facility_book_cents > 0
-            ]
+        if retired or emptied:
+            # the vintages in service are those kept (brought up to date) that did not
+            # retire: online + life after this month (only a retirement takes GPUs away)
+            vintages, online_steps, gpus = self._in_service()
+            if retired:
+                stays = online_steps + chip_life > step
+                vintages = list(itertools.compress(vintages, stays.tolist()))
+                online_steps, gpus = online_steps[stays], gpus[stays]
+            if emptied:
+                self.fleet = [
+                    v
+                    for v in self.fleet
+                    if v.gpus > 0 or v.chip_book_cents + v.facility_book_cents > 0
+                ]
+            self._kept_in_service = (self.fleet, len(self.fleet), vintages, online_steps, gpus)
         if retired:
             self._installed_at.clear()
-            self._kept_in_service = None
         return total
 
     def impair(self, step: int) -> int:
@@ -1187,10 +1198,11 @@ class Cloud(MarketAgent):
     def _in_service(self) -> tuple[list[Vintage], np.ndarray, np.ndarray]:
         """The vintages with GPUs, in fleet order, with each one's online month and GPUs as
         arrays: the fleet :meth:`impair` values and :meth:`installed_gpus` counts. Kept
-        while the fleet is the same list and no vintage retired, and extended by the
-        vintages appended since (the writers of the fleet and its GPUs: :meth:`receive_chips`
-        appends, :meth:`depreciate` retires or builds a new list, :meth:`give_up_fleet` a
-        new list)."""
+        with the fleet list they were taken from and extended by the vintages appended
+        since; the writers of the fleet and its GPUs keep them true: :meth:`receive_chips`
+        appends, :meth:`depreciate` takes the vintages that retire out (and files them
+        with the new list when it drops empty vintages), :meth:`give_up_fleet` leaves a new
+        list, whose vintages are then taken anew."""
         kept = self._kept_in_service
         fleet = self.fleet
         if kept is None or kept[0] is not fleet:
