@@ -1091,7 +1091,7 @@ class Cloud(MarketAgent):
         for v in self.fleet:
             online = v.online_step
             if step < online:
-                if not v.gpus > 0 and v.chip_book_cents + v.facility_book_cents <= 0:
+                if v.chip_book_cents + v.facility_book_cents <= 0 and not v.gpus > 0:
                     emptied = True
                 continue
             # a month's charge (the cost over the life, rounded up), at most what is left
@@ -1115,7 +1115,7 @@ class Cloud(MarketAgent):
             v.chip_book_cents = chip_book
             v.facility_book_cents = facility_book
             total += chip + facility
-            if not v.gpus > 0 and chip_book + facility_book <= 0:
+            if chip_book + facility_book <= 0 and not v.gpus > 0:  # the books first: cheaper
                 emptied = True
         if retired or emptied:
             # the vintages in service are those kept (brought up to date) that did not

@@ -135,7 +135,7 @@ def run(world: ComputeMarket, t: int) -> None:
     resold = offered * (float(alloc.sum()) / supply if supply > 0 else 0.0)
     for c in clouds:
         c.start_month()
-    seller_of = {c.name: c for c in clouds}  # world.cloud, read once per name
+    seller_of = {c.name: c for c in clouds}  # world.cloud, read once per name (KeyError else)
     in_order = world.cfg.sourcing.spot_matching == "in_order"
     if in_order:  # who sells to which lab: each seller its share of the labs' purchases
         labs_bought = float(spot_alloc.sum())
@@ -163,8 +163,10 @@ def run(world: ComputeMarket, t: int) -> None:
         for contract in lab_contracts[lab.name]:
             seller = contract.seller
             avail = contract.gpus * availability[seller]
-            bills.append((contract, contract.amount_due(avail * share_used, avail, hours)))
-            (seller_of.get(seller) or world.cloud(seller)).record_use(avail * share_used)
+            used = avail * share_used
+            bills.append((contract, contract.amount_due(used, avail, hours)))
+            # Cloud.record_use, inlined (a Python float already; once per contract a month)
+            seller_of[seller].used_gpus += used
         books.bill_contracts(t, bills)
         if in_order:
             for j, gpus in trades[k]:
@@ -291,9 +293,11 @@ def bill_bought_capacity(
         bills = []
         for contract in contracts:
             avail = contract.gpus * availability[contract.seller]
-            bills.append((contract, contract.amount_due(avail * share_used, avail, hours)))
-            world.cloud(contract.seller).record_use(avail * share_used)
-            passed_on += avail * share_used
+            used = avail * share_used
+            bills.append((contract, contract.amount_due(used, avail, hours)))
+            # Cloud.record_use, inlined (a Python float already; once per contract a month)
+            world.cloud(contract.seller).used_gpus += used
+            passed_on += used
         world.books.bill_contracts(t, bills)
     return passed_on
 
