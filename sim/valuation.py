@@ -16,6 +16,7 @@ cash flows, listed market capitalisations. Pure functions of numbers (no agents,
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -66,15 +67,24 @@ def dcf_value(
         return 0.0
     r = max(required, long_run_growth + TERMINAL_SPREAD)
     revenue, value, discount, fcf = revenue_per_year, 0.0, 1.0, 0.0
+    fades = _powers(persistence, horizon_years)  # persistence ** (k − 1), k = 1 … horizon
+    converging = _powers(margin_convergence, horizon_years + 1)  # margin_convergence ** k
     for k in range(1, horizon_years + 1):
-        growth = long_run_growth + (growth_now - long_run_growth) * persistence ** (k - 1)
+        growth = long_run_growth + (growth_now - long_run_growth) * fades[k - 1]
         revenue *= 1.0 + growth
-        margin = target_margin + (margin_now - target_margin) * margin_convergence**k
+        margin = target_margin + (margin_now - target_margin) * converging[k]
         fcf = margin * revenue
         discount /= 1.0 + r
         value += fcf * discount
     terminal = fcf * (1.0 + long_run_growth) / (r - long_run_growth)
     return value + terminal * discount
+
+
+@functools.lru_cache(maxsize=64)
+def _powers(base: float, n: int) -> tuple[float, ...]:
+    """``base ** k`` for k = 0 … n − 1, each as ``**`` computes it (the same doubles): the
+    DCF's fades and convergences, whose bases are parameters, worked out once."""
+    return tuple(base**k for k in range(n))
 
 
 def listed_value(

@@ -45,6 +45,38 @@ def test_dcf_matches_a_hand_computed_two_stage_value() -> None:
 
 
 @given(
+    revenue=st.floats(1.0, 1e12),
+    growth=st.floats(-0.5, 3.0),
+    persistence=st.floats(0.0, 1.0),
+    convergence=st.floats(0.0, 1.0),
+    horizon=st.integers(1, 30),
+)
+def test_dcf_is_the_two_stage_sum_year_by_year(
+    revenue: float, growth: float, persistence: float, convergence: float, horizon: int
+) -> None:
+    """The DCF's fades and convergences are powers of its parameters worked out once per
+    base: the very doubles of the formula written out year by year with ``**``."""
+    g_inf, target, now, r = 0.02, 0.25, -0.4, 0.12
+    by_hand, value, discount, fcf = revenue, 0.0, 1.0, 0.0
+    for k in range(1, horizon + 1):
+        by_hand *= 1.0 + (g_inf + (growth - g_inf) * persistence ** (k - 1))
+        fcf = (target + (now - target) * convergence**k) * by_hand
+        discount /= 1.0 + r
+        value += fcf * discount
+    value += fcf * (1.0 + g_inf) / (r - g_inf) * discount
+    kw = {"target_margin": target, "margin_now": now, "required": r}
+    assert value == dcf_value(
+        revenue,
+        growth,
+        long_run_growth=g_inf,
+        persistence=persistence,
+        margin_convergence=convergence,
+        horizon_years=horizon,
+        **kw,
+    )
+
+
+@given(
     growth=st.floats(-0.5, 3.0),
     sentiment=st.floats(0.1, 2.5),
     margin=st.floats(0.0, 0.5),
