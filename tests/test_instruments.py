@@ -254,7 +254,8 @@ def test_contracted_gpus_follow_every_change_of_the_contracts() -> None:
 def test_memoised_answers_follow_a_contract_added_and_ended() -> None:
     """Answers asked before a contract is added (or ended) equal fresh scans after it: the
     lists in force and sums of GPUs of the months of its term and of its parties change,
-    the others stay as they were."""
+    the others stay as they were (the months asked include the last of its term and the
+    first after it)."""
     book = InstrumentBook()
     book.add_contract(CapacityContract("c-0", "a", "c", 3.0, 1.0, 0, 20, 0.5))
 
@@ -265,7 +266,7 @@ def test_memoised_answers_follow_a_contract_added_and_ended() -> None:
             book.contracted_gpus(buyer=buyer, seller=seller, step=step)
             for buyer in (None, "a", "c")
             for seller in (None, "b", "c")
-            for step in (0, 3, 12)
+            for step in (0, 3, 9, 10, 12)
         ]
 
     def scan() -> list[object]:
@@ -287,7 +288,7 @@ def test_memoised_answers_follow_a_contract_added_and_ended() -> None:
             )
             for buyer in (None, "a", "c")
             for seller in (None, "b", "c")
-            for step in (0, 3, 12)
+            for step in (0, 3, 9, 10, 12)
         ]
 
     ask()

@@ -26,8 +26,8 @@ def run(world: ComputeMarket, t: int) -> int:
     for lab in world.labs:
         if lab.defaulted:
             continue
-        for contract in instruments.contracts_of(lab.name, t):
-            if contract.buyer != lab.name or contract.in_kind:
+        for contract in instruments.purchases_in_force(lab.name, t):
+            if contract.in_kind:
                 continue
             last = contract.signed if contract.repriced is None else contract.repriced
             if t - last < cfg.interval_months:
