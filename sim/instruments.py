@@ -708,7 +708,8 @@ class InstrumentBook:
             # the property tests compare the two): this runs for every sale every month
             start = c.start
             months = start + c.term_months - (step if step > start else start)
-            if months <= 0:  # remaining_value: 0.0 once the term is over
+            if months <= 0:  # remaining_value is 0.0 once the term is over: the buyer
+                # keeps its place among the amounts, and its amount gains + 0.0 as before
                 by_buyer[c.buyer] = by_buyer.get(c.buyer, 0.0) + 0.0
                 continue
             value = (
