@@ -322,10 +322,9 @@ class InstrumentBook:
     _by_buyer_memo: dict[str, dict[tuple[int, float], dict[str, float]]] = field(
         default_factory=dict
     )
-    # open_orders' orders with something undelivered, by the agent whose orders it scans
-    # (None: all orders); an order placed, delivered or cancelled (order_changed) forgets its
-    # buyer's, its vendor's and all orders' answers, a prune all of them
-    _open_memo: dict[str | None, list[ChipOrder]] = field(default_factory=dict)
+    # open_orders' answers by (buyer, vendor) asked (None: any); an order placed, delivered
+    # or cancelled (order_changed) forgets the answers it is in or was in, a prune all
+    _open_memo: dict[tuple[str | None, str | None], list[ChipOrder]] = field(default_factory=dict)
     # how many times each agent's orders changed (orders_version)
     _order_versions: dict[str, int] = field(default_factory=dict)
     # how many times each agent's contracts changed, and how many times they were all
@@ -527,9 +526,10 @@ class InstrumentBook:
         :meth:`open_orders` it can change (change an order only through the books' verbs,
         which call this)."""
         memo, versions = self._open_memo, self._order_versions
-        memo.pop(None, None)
+        for asked in ((None, None), (order.buyer, None), (None, order.vendor)):
+            memo.pop(asked, None)
+        memo.pop((order.buyer, order.vendor), None)
         for agent in (order.buyer, order.vendor):
-            memo.pop(agent, None)
             versions[agent] = versions.get(agent, 0) + 1
 
     def orders_version(self, agent: str) -> int:
@@ -758,20 +758,22 @@ class InstrumentBook:
     def open_orders(
         self, *, buyer: str | None = None, vendor: str | None = None
     ) -> list[ChipOrder]:
-        agent = buyer if buyer is not None else vendor
-        pool = self._open_memo.get(agent)
-        if pool is None:  # the agent's orders with something undelivered, kept until changed
+        """The orders with something undelivered of ``buyer`` and/or ``vendor`` (everyone's
+        if both are None), in the order they were placed (a new list; each answer is
+        computed once until an order of theirs changes)."""
+        asked = (buyer, vendor)
+        kept = self._open_memo.get(asked)
+        if kept is None:
+            agent = buyer if buyer is not None else vendor
             everything = self.orders if agent is None else self._orders_by.get(agent, ())
-            pool = self._open_memo[agent] = [
+            kept = self._open_memo[asked] = [
                 o
                 for o in everything
                 if o.units - o.delivered_units > 1e-9  # ChipOrder.undelivered, inlined (hot)
+                and (buyer is None or o.buyer == buyer)
+                and (vendor is None or o.vendor == vendor)
             ]
-        return [
-            o
-            for o in pool
-            if (buyer is None or o.buyer == buyer) and (vendor is None or o.vendor == vendor)
-        ]
+        return list(kept)
 
     # --- changes -----------------------------------------------------------------------
     def prune(self, step: int) -> None:

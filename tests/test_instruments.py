@@ -111,6 +111,7 @@ def _apply_event(book: InstrumentBook, ev: tuple, at: int) -> None:
             book.backlog_terms(ev[1], when, 730.0)
             book.backlog_amounts(ev[1], when, 730.0)
         book.open_orders(buyer=ev[1])
+        book.open_orders(buyer=ev[1], vendor="a")
         book.open_orders(vendor=ev[1])
         book.open_orders()
     elif kind in ("deliver", "cancel"):
@@ -194,6 +195,9 @@ def _check_answers(book: InstrumentBook, at: int) -> None:
         ]
         assert book.open_orders(buyer=x) == [
             o for o in book.orders if o.undelivered > 1e-9 and o.buyer == x
+        ]
+        assert book.open_orders(buyer=x, vendor="a") == [
+            o for o in book.orders if o.undelivered > 1e-9 and o.buyer == x and o.vendor == "a"
         ]
         assert book.debt_usd(x) == sum(
             loan.outstanding for loan in book.loans if loan.active and loan.borrower == x
