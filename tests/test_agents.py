@@ -580,10 +580,11 @@ def test_impairment_values_the_fleet_as_it_is_now(
     steps: list[tuple[str, int, float, int, bool]], spot: float
 ) -> None:
     """Impairment keeps the vintages it values between months (their online months and
-    GPUs as arrays, which the GPUs installed are also summed from): after chips received,
+    GPUs as arrays, which the GPUs installed, being built and retiring are also summed
+    from): after chips received,
     vintages retired (their GPUs gone) or dropped (nothing left on the books), it values
     the fleet as it is — the same write-downs as a cloud that never valued a fleet before,
-    given copies of the same vintages — and the GPUs installed are a new sum's."""
+    given copies of the same vintages — and those sums of GPUs are a new scan's."""
     market = FakeMarket(spot_price=spot, price_history=[spot * 1.02, spot])
     life = market.cfg.technology.chip_life_months
     cloud = make_cloud(market)
@@ -605,6 +606,13 @@ def test_impairment_values_the_fleet_as_it_is_now(
         for when in range(month, month + 10):  # the kept vintages count the GPUs installed
             assert cloud.installed_gpus(when) == sum(
                 [v.gpus for v in cloud.fleet if when >= v.online_step and v.gpus > 0]
+            )
+            # ... being built (no orders here) and retiring within 6 months, as scans add them
+            assert cloud.pipeline_gpus(when) == sum(
+                [v.gpus for v in cloud.fleet if v.online_step > when]
+            )
+            assert cloud.retiring_gpus(when, 6) == sum(
+                [v.gpus for v in cloud.fleet if v.online_step + life <= when + 6]
             )
         assert cloud.impair(month) == fresh.impair(month)
         assert [v.book_cents for v in cloud.fleet] == [v.book_cents for v in fresh.fleet]

@@ -230,13 +230,19 @@ class Cloud(MarketAgent):
         else:
             on_order = sum(o.undelivered for o in self.market.open_orders(buyer=self.name))
             self._on_order = (version, on_order)
-        built = sum([v.gpus for v in self.fleet if v.online_step > step])
+        # sum() of the GPUs of the vintages not yet online, in fleet order, from the kept
+        # vintages in service (a vintage without GPUs adds 0.0, which changes neither a
+        # compensated sum nor its compensation: the same double as a scan of the fleet)
+        _, online, gpus = self._in_service()
+        built = sum(gpus[online > step].tolist(), 0.0)
         return on_order + built
 
     def retiring_gpus(self, step: int, horizon: int) -> float:
         """GPUs that reach the end of their service life within ``horizon`` months."""
         life = self.market.cfg.technology.chip_life_months
-        return sum([v.gpus for v in self.fleet if v.online_step + life <= step + horizon])
+        # as pipeline_gpus reads them: the kept vintages in service, in fleet order
+        _, online, gpus = self._in_service()
+        return sum(gpus[online + life <= step + horizon].tolist(), 0.0)
 
     def offered_gpus(self, step: int) -> float:
         """GPUs offered to the market: all installed, or under the price-driven rule what was
