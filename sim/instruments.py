@@ -526,9 +526,9 @@ class InstrumentBook:
         :meth:`open_orders` it can change (change an order only through the books' verbs,
         which call this)."""
         memo, versions = self._open_memo, self._order_versions
-        for asked in ((None, None), (order.buyer, None), (None, order.vendor)):
+        buyer, vendor = order.buyer, order.vendor
+        for asked in ((None, None), (buyer, None), (None, vendor), (buyer, vendor)):
             memo.pop(asked, None)
-        memo.pop((order.buyer, order.vendor), None)
         for agent in (order.buyer, order.vendor):
             versions[agent] = versions.get(agent, 0) + 1
 
