@@ -581,10 +581,10 @@ def test_impairment_values_the_fleet_as_it_is_now(
 ) -> None:
     """Impairment keeps the vintages it values between months (their online months and
     GPUs as arrays, which the GPUs installed, being built and retiring are also summed
-    from): after chips received,
-    vintages retired (their GPUs gone) or dropped (nothing left on the books), it values
-    the fleet as it is — the same write-downs as a cloud that never valued a fleet before,
-    given copies of the same vintages — and those sums of GPUs are a new scan's."""
+    from): after chips received, vintages retired (their GPUs gone) or dropped (nothing
+    left on the books), it values the fleet as it is — the same write-downs as a cloud that
+    never valued a fleet before, given copies of the same vintages — and those sums of GPUs
+    are a new scan's."""
     market = FakeMarket(spot_price=spot, price_history=[spot * 1.02, spot])
     life = market.cfg.technology.chip_life_months
     cloud = make_cloud(market)
