@@ -163,7 +163,7 @@ class Cloud(MarketAgent):
         ) = None
         # what its open orders come to, kept while they are unchanged (MarketView.orders_version)
         self._on_order: tuple[object, float] | None = None
-        self._due_by_month: tuple[tuple[object, ...], np.ndarray] | None = None
+        self._due_by_month: tuple[tuple[object, ...], list[float]] | None = None
         # capex_shortfall_usd's answers while its open orders are unchanged, by (income,
         # order_usd and its type)
         self._shortfalls: tuple[tuple[object, ...], dict[tuple[object, ...], float]] | None = None
