@@ -1,8 +1,8 @@
 """Sweep throughput: runs per hour on 1 and 2 workers, the runner's overhead per run against
 bare model calls, and the bytes a sweep keeps per run.
 
-Usage: python benchmarks/bench_sweep.py [--runs N] [--months M] [--world default|small]
-       [--dask]
+Usage: python benchmarks/bench_sweep.py [--runs N] [--pool-runs P] [--months M]
+       [--world default|small] [--dask]
 
 The sweep is N runs (seeds) of one world (default: experiments/baseline.toml, the default
 world) keeping five summary outputs. "bare" steps the model in a loop, its world recording
@@ -20,6 +20,12 @@ work on a shared machine); for the pools in wall time and in CPU time of this pr
 its workers together ("runs/h with a free core per worker" = workers × 3600 × N ÷ that CPU
 time: what the pool would do on an otherwise idle machine). Compare figures from one
 invocation, not across invocations.
+
+The pools run ``--pool-runs`` runs (default N). A pool's wall time includes its start-up,
+printed apart — the fork server's imports of the model, paid once per process, so by the
+first pool only — and, at the end, a worker idle while the other finishes the last run
+(about half a run): fixed costs of a sweep, which a sweep of a few hundred runs makes small.
+A long sweep's rate is the figure users of sweeps, Sobol screens and calibration fits see.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +117,21 @@ def _workers_cpu(pool: Executor) -> float:
     return total
 
 
+def start_workers(pool: Executor, workers: int) -> float:
+    """Start a process pool's ``workers`` worker processes — the fork server first, which
+    imports the model once (:data:`sim.ensemble.WORKER_PRELOAD`), then each worker forked
+    from it — and wait until ``workers`` trivial tasks are answered; returns the
+    :func:`time.perf_counter` reading then. A sweep pays this start-up once, however many
+    runs it makes: the runs after it come at a long sweep's rate. Other executors return
+    at once."""
+    if isinstance(pool, ProcessPoolExecutor):
+        # each submit finds no idle worker and starts one, up to ``workers``: each forked
+        # from the fork server once it has imported the model
+        for answer in [pool.submit(os.getpid) for _ in range(workers)]:
+            answer.result()
+    return time.perf_counter()
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
@@ -120,18 +141,35 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=8, help="runs per engine (default 8)")
     parser.add_argument("--months", type=int, default=120, help="months per run (default 120)")
     parser.add_argument("--world", choices=sorted(WORLDS), default="default")
+    parser.add_argument(
+        "--pool-runs",
+        type=int,
+        default=None,
+        help="runs of each pool's sweep (default: --runs); a long sweep's rate needs a few hundred",
+    )
     parser.add_argument("--dask", action="store_true", help="also time a local Dask cluster")
     args = parser.parse_args()
-    report(args.runs, args.months, args.world, dask=args.dask)
+    report(args.runs, args.months, args.world, dask=args.dask, pool_runs=args.pool_runs)
 
 
-def report(n: int, months: int, world: str = "default", *, dask: bool = False) -> None:
+def report(
+    n: int,
+    months: int,
+    world: str = "default",
+    *,
+    dask: bool = False,
+    pool_runs: int | None = None,
+) -> None:
     """Print the sweep figures for ``n`` runs of ``months`` months of ``world`` (see the
-    module's docstring); also called by ``bench_run.py``, which prints every figure of
-    issue 20 in one run."""
+    module's docstring), the pools' for ``pool_runs`` runs (default ``n``); also called by
+    ``bench_run.py``, which prints every figure of issue 20 in one run."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         sweep = load_sweep(sweep_file(folder, WORLDS[world], n, months))
+        pooled = sweep
+        if pool_runs is not None and pool_runs != n:
+            (folder / "pooled").mkdir()
+            pooled = load_sweep(sweep_file(folder / "pooled", WORLDS[world], pool_runs, months))
         wall, cpu = time.perf_counter(), time.process_time()
         records = world_records(KEPT)  # what the sweep's worlds record
         for task in sweep.tasks:
@@ -161,8 +199,10 @@ def report(n: int, months: int, world: str = "default", *, dask: bool = False) -
         for engine, workers in engines:
             store = ResultsStore(folder / f"{engine}-{workers}")
             start, cpu = time.perf_counter(), time.process_time()
+            runs = sweep if engine == "serial" else pooled
             with executor_for(engine, workers) as pool, _model_timer() as in_model:
-                run_sweep(sweep, store, pool, progress=False)
+                ready = start_workers(pool, workers) - start
+                run_sweep(runs, store, pool, progress=False)
                 workers_cpu = _workers_cpu(pool)
             wall, used = time.perf_counter() - start, time.process_time() - cpu
             pool_cpu = used + workers_cpu  # this process and its workers
@@ -178,22 +218,26 @@ def report(n: int, months: int, world: str = "default", *, dask: bool = False) -
                     f"{100 * direct * n / in_model[0]:.1f}% of their model time)"
                 )
                 continue
+            m = len(runs.tasks)
             line = (
-                f"{engine + ' sweep':<15} {workers} worker{plural}  {3600 * n / wall:8.0f} runs/h "
-                f"wall ({wall:.2f} s incl. start-up; {pool_cpu:.2f} s CPU in all processes = "
-                f"{workers * 3600 * n / pool_cpu:.0f} runs/h with a free core per worker"
+                f"{engine + ' sweep':<15} {workers} worker{plural}  {3600 * m / wall:8.0f} runs/h "
+                f"wall ({m} runs, {wall:.2f} s incl. start-up; {pool_cpu:.2f} s CPU in all "
+                f"processes = {workers * 3600 * m / pool_cpu:.0f} runs/h with a free core per "
+                "worker"
             )
             if engine == "process":
-                per_run_cpu = (pool_cpu - bare_cpu) / n
+                # the fork server is started once per process: the first pool pays for it
+                line += f"; start-up {ready:.2f} s, {3600 * m / (wall - ready):.0f} runs/h after it"
+                per_run_cpu = pool_cpu / m - bare_cpu / n
                 line += (
                     f"; CPU overhead {1000 * per_run_cpu:.0f} ms/run = "
                     f"{100 * per_run_cpu * n / bare_cpu:.1f}%"
                 )
             if workers == 1:
-                per_run = (wall - bare) / n
+                per_run = wall / m - bare / n
                 line += f"; overhead {1000 * per_run:.0f} ms/run = {100 * per_run * n / bare:.1f}%"
             else:
-                line += f"; {bare / wall:.2f}x the bare 1-worker wall rate"
+                line += f"; {(bare / n) / (wall / m):.2f}x the bare 1-worker wall rate"
             print(line + ")")
         store = ResultsStore(folder / "serial-1")
         print(
