@@ -25,8 +25,8 @@ def chip_price(cfg: Scenario, step: int) -> float:
     """Average vendor list price of an H100-equivalent at ``step``, USD (weighted by the
     vendors' order shares)."""
     specs = cfg.chip_vendors
-    total = sum(s.order_share for s in specs)
-    base = sum(s.unit_price_usd * s.order_share for s in specs) / total
+    total = sum([s.order_share for s in specs])
+    base = sum([s.unit_price_usd * s.order_share for s in specs]) / total
     return base / improvement(cfg.technology, step)
 
 

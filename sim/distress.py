@@ -155,10 +155,10 @@ def backlog_weight(
 def herfindahl(amounts: list[float]) -> float:
     """Concentration of ``amounts`` (e.g. a seller's backlog by buyer): the sum of squared
     shares, 1 for one customer, 1/n for n equal ones, 0 with nothing."""
-    total = sum(a for a in amounts if a > 0)
+    total = sum([a for a in amounts if a > 0])
     if total <= 0:
         return 0.0
-    return sum((a / total) ** 2 for a in amounts if a > 0)
+    return sum([(a / total) ** 2 for a in amounts if a > 0])
 
 
 def lending_sentiment(sentiment: float, leverage: float, safe_leverage: float) -> float:

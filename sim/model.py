@@ -329,11 +329,11 @@ class ComputeMarket(mesa.Model):
         key = (
             self.sentiment,
             self.books.ledger.n_postings,
-            tuple(i.loans_used_usd for i in self.investors),
+            tuple([i.loans_used_usd for i in self.investors]),
         )
         if self._credit_offered is not None and self._credit_offered[0] == key:
             return self._credit_offered[1]
-        budgets = sorted((i.loan_budget(self.sentiment) for i in self.investors), reverse=True)
+        budgets = sorted([i.loan_budget(self.sentiment) for i in self.investors], reverse=True)
         offered = sum(budgets[: self.cfg.finance.syndicate_size])
         self._credit_offered = (key, offered)
         return offered

@@ -89,7 +89,7 @@ class ChipVendor(MarketAgent):
 
     def queue_months(self) -> float:
         """Undelivered orders in months of today's output (the queue a new order joins)."""
-        queue = sum(o.undelivered for o in self.market.open_orders(vendor=self.name))
+        queue = sum([o.undelivered for o in self.market.open_orders(vendor=self.name)])
         return queue / self.ceiling if self.ceiling > 0 else 0.0
 
     def plan_production(self, step: int, ordered_units: float) -> None:
@@ -123,7 +123,7 @@ class ChipVendor(MarketAgent):
         total = sum(wanted.values())
         if limit <= 0 or total <= 0:
             return dict(wanted)
-        queue = sum(o.undelivered for o in self.market.open_orders(vendor=self.name))
+        queue = sum([o.undelivered for o in self.market.open_orders(vendor=self.name)])
         room = max(0.0, limit * self.ceiling - queue)
         share = 1.0 if room >= total else room / total  # no overflow on a tiny total
         return {buyer: units * share for buyer, units in wanted.items()}
@@ -168,7 +168,7 @@ class ChipVendor(MarketAgent):
         entitlement as in capacity rationing of scarce output)."""
         room = self.production_ceiling(step)
         due = sorted(
-            (o for o in orders if o.delivery_step <= step and o.undelivered > 0),
+            [o for o in orders if o.delivery_step <= step and o.undelivered > 0],
             key=lambda o: (o.delivery_step, o.order_step, o.id),
         )
         if self.spec.allocation_rule == "pro_rata":

@@ -228,7 +228,7 @@ class Cloud(MarketAgent):
         if self._on_order is not None and self._on_order[0] == version:
             on_order = self._on_order[1]
         else:
-            on_order = sum(o.undelivered for o in self.market.open_orders(buyer=self.name))
+            on_order = sum([o.undelivered for o in self.market.open_orders(buyer=self.name)])
             self._on_order = (version, on_order)
         # sum() of the GPUs of the vintages not yet online, in fleet order, from the kept
         # vintages in service (a vintage without GPUs adds 0.0, which changes neither a
@@ -544,7 +544,7 @@ class Cloud(MarketAgent):
             return 0.0
         desired = self.glut_capacity(step, horizon)
         kept = self.installed_gpus(step) - self.retiring_gpus(step, horizon)
-        on_order = sum(o.undelivered for o in self.market.open_orders(buyer=self.name))
+        on_order = sum([o.undelivered for o in self.market.open_orders(buyer=self.name)])
         excess = kept + on_order - desired
         return min(on_order, max(0.0, excess))
 

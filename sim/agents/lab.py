@@ -125,7 +125,7 @@ class Lab(MarketAgent):
     @property
     def share(self) -> float:
         """The lab's share of end-user demand: its customer shares weighted by segment."""
-        return sum(self.segment_weights[s] * self.customers[s] for s in self.segments)
+        return sum([self.segment_weights[s] * self.customers[s] for s in self.segments])
 
     def observe_segments(self, weights: dict[str, float]) -> None:
         """This month's weight of each segment in end-user demand (they sum to 1)."""
@@ -136,8 +136,8 @@ class Lab(MarketAgent):
         """Capacity-weighted price of the lab's contracts in force at ``step`` (0 if none),
         USD per GPU-hour."""
         contracts = self.market.purchases_in_force(self.name, step)
-        held = sum(c.gpus for c in contracts)
-        return sum(c.gpus * c.price_usd_per_gpu_hour for c in contracts) / held if held else 0.0
+        held = sum([c.gpus for c in contracts])
+        return sum([c.gpus * c.price_usd_per_gpu_hour for c in contracts]) / held if held else 0.0
 
     def marginal_cost(
         self, spot_price: float, contracted_gpus: float, need_gpus: float, step: int

@@ -20,8 +20,8 @@ def unit_cost(world: DealWorld, t: int) -> float:
     today's premium: the fall of the cost per H100-equivalent is known, the scarcity is
     expected to last)."""
     vendors = [v for v in world.vendors if not v.defaulted] or list(world.vendors)
-    shares = sum(v.spec.order_share for v in vendors)
-    chip = sum(v.unit_price(t) * v.spec.order_share for v in vendors) / shares
+    shares = sum([v.spec.order_share for v in vendors])
+    chip = sum([v.unit_price(t) * v.spec.order_share for v in vendors]) / shares
     return chip + world.facility_cost(t)
 
 

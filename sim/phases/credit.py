@@ -59,7 +59,7 @@ def collateral_backlog_usd(world: ComputeMarket, seller: str, t: int) -> float:
         position[buyer] = buyer_position(world, buyer)
     # the answer is a function of the terms and the buyers' positions (values and types):
     # while neither changed since the seller's last answer, it is that answer
-    key = tuple((c, b, type(b)) for c, b in position.values())
+    key = tuple([(c, b, type(b)) for c, b in position.values()])
     memo = world.collateral_memo.get(seller)
     if memo is not None and memo[0] is terms and memo[1] == key:
         return memo[2]

@@ -232,7 +232,9 @@ def sign_overflow(
 
 def bought_from(world: ComputeMarket, buyer: str, seller: str, t: int) -> float:
     """GPUs ``buyer`` contracts from ``seller`` under contracts in force at ``t``."""
-    return sum(k.gpus for k in world.books.instruments.contracts_of(seller, t) if k.buyer == buyer)
+    return sum(
+        [k.gpus for k in world.books.instruments.contracts_of(seller, t) if k.buyer == buyer]
+    )
 
 
 def arrange_credit(world: ComputeMarket, t: int, cloud: Cloud, order_usd: float) -> None:

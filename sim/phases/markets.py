@@ -102,7 +102,7 @@ def volume_of(world: ComputeMarket, agent: MarketAgent, t: int) -> float:
 def order_book_usd(world: ComputeMarket, vendor: str) -> float:
     """A vendor's backlog, USD: the undelivered units of its open orders at their prices
     (its remaining performance obligations)."""
-    return sum(o.undelivered_usd for o in world.open_orders(vendor=vendor))
+    return sum([o.undelivered_usd for o in world.open_orders(vendor=vendor)])
 
 
 def backlog_of(world: ComputeMarket, firm: MarketAgent, t: int) -> float:
@@ -180,7 +180,7 @@ def move_sentiment(world: ComputeMarket) -> None:
         if full and sector.before is not None:
             surprise = growth - sector.expected()
         sector.observe(growth)
-    before = sum(market.values.get(f.name, 0.0) for f in firms)
+    before = sum([market.values.get(f.name, 0.0) for f in firms])
     defaulted = sum(
         market.values.get(f.name, 0.0) for f in firms if f.defaulted and market.values.get(f.name)
     )

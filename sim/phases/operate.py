@@ -44,13 +44,13 @@ def run(world: ComputeMarket, t: int) -> None:
     own_installed = sum(installed.values())
     for c in clouds:
         if bought[c.name]:
-            installed[c.name] += sum(k.gpus * availability[k.seller] for k in bought[c.name])
+            installed[c.name] += sum([k.gpus * availability[k.seller] for k in bought[c.name]])
             if reserved[c.name] > 0:
                 availability[c.name] = min(1.0, installed[c.name] / reserved[c.name])
     spot_supply = {n: max(0.0, installed[n] - reserved[n]) for n in installed}
     lab_contracts = {lab.name: books.instruments.contracts_of(lab.name, t) for lab in labs}
     available = np.array(
-        [sum(c.gpus * availability[c.seller] for c in lab_contracts[lab.name]) for lab in labs]
+        [sum([c.gpus * availability[c.seller] for c in lab_contracts[lab.name]]) for lab in labs]
     )
     inference_ref = np.array([lab.inference_gpus_history[-1] for lab in labs])
     need_ref = np.array([lab.need_at(x, t) for lab, x in zip(labs, inference_ref, strict=True)])
@@ -288,7 +288,7 @@ def bill_bought_capacity(
         contracts = bought[buyer.name]
         if not contracts:
             continue
-        offered = buyer.offered_gpus(t) + sum(k.gpus * availability[k.seller] for k in contracts)
+        offered = buyer.offered_gpus(t) + sum([k.gpus * availability[k.seller] for k in contracts])
         share_used = min(1.0, buyer.used_gpus / offered) if offered > 0 else 0.0
         bills = []
         for contract in contracts:

@@ -289,7 +289,7 @@ def covenant_test(model: ComputeMarket, agent: MarketAgent, t: int) -> tuple[Cov
     """``agent``'s covenant figures this month, and its borrowing base (USD): the share of
     its backlog and of its fleet at the secondary price that lenders lend against."""
     books, fin = model.books, model.cfg.finance
-    debt = sum(loan.outstanding for loan in covenanted_loans(model, agent))
+    debt = sum([loan.outstanding for loan in covenanted_loans(model, agent)])
     book_fleet, market_fleet = fleet_values(model, agent, t)
     backlog = credit.collateral_backlog_usd(model, agent.name, t)
     base = fin.max_loan_to_backlog * backlog + fin.max_loan_to_fleet * market_fleet
