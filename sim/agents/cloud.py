@@ -1070,10 +1070,9 @@ class Cloud(MarketAgent):
         """The lenders of a loan and what each offers: the ``finance.syndicate_size`` with
         the largest budgets (at least $1), as a JMAB credit demander picks its suppliers."""
         size = self.market.cfg.finance.syndicate_size
-        ranked = sorted(lenders, key=lambda i: (-i.loan_budget(sentiment), i.name))
-        return [
-            (i, i.loan_budget(sentiment)) for i in ranked[:size] if i.loan_budget(sentiment) >= 1.0
-        ]
+        offers = [(i, i.loan_budget(sentiment)) for i in lenders]  # each budget asked once
+        offers.sort(key=lambda offer: (-offer[1], offer[0].name))
+        return [(i, budget) for i, budget in offers[:size] if budget >= 1.0]
 
     def choose_lender(self, lenders: Sequence[Investor]) -> Investor | None:
         """The single lender of a project loan (a lease vehicle's): the one with most cash."""

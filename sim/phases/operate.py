@@ -283,6 +283,7 @@ def bill_bought_capacity(
     same share as its own (it sells them as one fleet), at least the take-or-pay share.
     Returns the GPUs recorded as used at the sellers, which the buyers' use already counts."""
     hours = world.cfg.market.hours_per_month
+    seller_of = {c.name: c for c in world.clouds}  # world.cloud, once per name
     passed_on = 0.0
     for buyer in world.clouds:
         contracts = bought[buyer.name]
@@ -296,7 +297,7 @@ def bill_bought_capacity(
             used = avail * share_used
             bills.append((contract, contract.amount_due(used, avail, hours)))
             # Cloud.record_use, inlined (a Python float already; once per contract a month)
-            world.cloud(contract.seller).used_gpus += used
+            seller_of[contract.seller].used_gpus += used
             passed_on += used
         world.books.bill_contracts(t, bills)
     return passed_on
