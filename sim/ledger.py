@@ -658,11 +658,14 @@ class Ledger:
         """:meth:`journal` for an amount already in whole cents."""
         if C in (debit, credit):
             raise LedgerError(f"journal entry '{memo}' may not touch cash; use post()")
-        book = self._book(agent_id)
+        book = self._books.get(agent_id)  # _book, inlined: every stake marked each month
+        if book is None:
+            book = self._book(agent_id)
         if cents == 0:
             return 0
-        _debit(book, debit, cents)
-        _credit(book, credit, cents)
+        # _debit and _credit, inlined
+        book[debit] += cents if debit in ASSETS else -cents
+        book[credit] += -cents if credit in ASSETS else cents
         if self.record_non_cash:
             self._journal.extend((step, agent_id, debit.value, credit.value, cents, memo))
         return cents

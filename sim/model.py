@@ -92,6 +92,7 @@ class ComputeMarket(mesa.Model):
         self.outside = OutsideDemand(scenario.outside, scenario.demand, self.rng)
         self.month_state = MonthState()
         self._credit_offered: tuple[tuple[object, ...], float] | None = None  # and its key
+        self._full_cost: dict[int, float] = {}  # full_cost by month
         # credit.collateral_backlog_usd's last answer per seller, with what it was computed
         # from (the seller's backlog terms and its buyers' cash and burn)
         self.collateral_memo: dict[str, tuple[object, tuple[object, ...], float]] = {}
@@ -400,8 +401,13 @@ class ComputeMarket(mesa.Model):
         return total
 
     def full_cost(self, step: int) -> float:
-        """Full cost of a new GPU-hour at ``step``, USD."""
-        return costs.full_cost(self.cfg, step)
+        """Full cost of a new GPU-hour at ``step``, USD (:func:`sim.costs.full_cost` of the
+        scenario: each month's computed once, as clouds look back over the last months'
+        for a glut several times a month)."""
+        cost = self._full_cost.get(step)
+        if cost is None:
+            cost = self._full_cost[step] = costs.full_cost(self.cfg, step)
+        return cost
 
     def need_at_price(self, price: float) -> float:
         """GPUs the labs and the buyers beyond them would use this month if compute cost

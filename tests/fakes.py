@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import mesa
 
+from sim import costs
 from sim.config import Scenario
 from sim.instruments import CapacityContract, ChipOrder
 from sim.ledger import Line
@@ -111,6 +112,9 @@ class FakeMarket:
 
     def facility_cost(self, step: int) -> float:
         return self.facility_usd_per_gpu
+
+    def full_cost(self, step: int) -> float:
+        return costs.full_cost(self.cfg, step)
 
     def orders_version(self, agent: str) -> object:
         # tests change self.orders directly: a new token each look, so nothing is reused

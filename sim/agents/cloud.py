@@ -304,7 +304,7 @@ class Cloud(MarketAgent):
         self.market_need_history.append(gpus + outside_gpus)
         m = self.market
         spot = m.spot_price
-        cover = costs.full_cost(m.cfg, m.month)
+        cover = m.full_cost(m.month)
         at_cover = gpus + outside_gpus
         if spot > 0 and cover > 0:
             at_cover = (
@@ -319,7 +319,7 @@ class Cloud(MarketAgent):
         demand's curve)."""
         self.own_need_history.append(gpus)
         m = self.market
-        spot, cover = m.spot_price, costs.full_cost(m.cfg, m.month)
+        spot, cover = m.spot_price, m.full_cost(m.month)
         at_cover = gpus
         if spot > 0 and cover > 0:
             at_cover = gpus * (cover / spot) ** m.cfg.outside.price_elasticity
@@ -430,7 +430,7 @@ class Cloud(MarketAgent):
             return False
         first = len(history) - inv.glut_months
         return all(
-            history[k] < inv.glut_price_ratio * costs.full_cost(self.market.cfg, k)
+            history[k] < inv.glut_price_ratio * self.market.full_cost(k)
             for k in range(first, len(history))
         )
 
@@ -751,7 +751,7 @@ class Cloud(MarketAgent):
         first = step - 11
         cents = sum(
             [
-                v.chip_cost_cents + v.facility_cost_cents
+                v._chip_cost_cents + v._facility_cost_cents  # the properties' slots (hot)
                 for v in self.fleet
                 if first <= v.delivered_step <= step
             ]

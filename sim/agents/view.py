@@ -115,6 +115,10 @@ class MarketView(Protocol):
         """Non-chip capex per GPU at ``step``, USD."""
         ...
 
+    def full_cost(self, step: int) -> float:
+        """Full cost of a new GPU-hour at ``step``, USD (:func:`sim.costs.full_cost`)."""
+        ...
+
     def orders_version(self, agent: str) -> object:
         """A token that is equal between two looks only if no order of ``agent`` (buyer or
         vendor) was placed, delivered or cancelled in between: what the agent computed
