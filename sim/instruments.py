@@ -271,8 +271,8 @@ class BacklogTerms:
         return total
 
 
-_GpusKey = tuple[str | None, str | None, int]
-"""A question to :meth:`InstrumentBook.contracted_gpus`: (buyer, seller, month)."""
+_GpusPair = tuple[str | None, str | None]
+"""The parties of a question to :meth:`InstrumentBook.contracted_gpus`: (buyer, seller)."""
 
 
 @dataclass
@@ -295,7 +295,7 @@ class InstrumentBook:
     _loans_by: dict[str, list[Loan]] = field(default_factory=dict)
     _orders_by: dict[str, list[ChipOrder]] = field(default_factory=dict)
     # Answers about contracts in force, filed by the agent whose contracts they scan (None:
-    # all contracts): contracted_gpus by (buyer, seller, step), contracts_of by (agent,
+    # all contracts): contracted_gpus by (buyer, seller) then step, contracts_of by (agent,
     # step), backlog_terms by (seller, step, hours). A contract added or ended changes only
     # answers of its buyer, its seller and of all contracts (an agent's scan reads only
     # contracts it is a party to): a contract added extends the sums of GPUs whose scan it
@@ -307,7 +307,9 @@ class InstrumentBook:
     # sells); a repricing forgets only the seller's backlog (nothing else reads a price);
     # a prune forgets every answer of the parties of what left and of all contracts, but
     # the sums of GPUs of the prune's month and later (_forget_contracts_of).
-    _gpus_memo: dict[str | None, dict[_GpusKey, list[Any]]] = field(default_factory=dict)
+    _gpus_memo: dict[str | None, dict[_GpusPair, dict[int, list[Any]]]] = field(
+        default_factory=dict
+    )
     _in_force_memo: dict[str, dict[int | None, list[CapacityContract]]] = field(
         default_factory=dict
     )
@@ -413,41 +415,42 @@ class InstrumentBook:
             ):
                 memo.pop(party, None)  # type: ignore[attr-defined]
         for agent in (*parties, None):
-            answers = gpus_memo.get(agent)
-            if answers:
-                for key in [k for k in answers if k[2] < step]:
-                    del answers[key]
+            for by_step in gpus_memo.get(agent, {}).values():
+                for month in [m for m in by_step if m < step]:
+                    del by_step[month]
 
     def _gpus_answers_with(
         self, contract: CapacityContract
-    ) -> list[tuple[dict[_GpusKey, list[Any]], list[_GpusKey]]]:
-        """The answers of :meth:`contracted_gpus` whose scan ``contract`` is in (its buyer
-        or any buyer, its seller or any seller, a month of its term): for each agent's
-        answers with any, (those answers, the keys of the ones it is in)."""
+    ) -> list[tuple[dict[int, list[Any]], list[int]]]:
+        """The answers of :meth:`contracted_gpus` whose scan ``contract`` is in (asked of
+        its buyer or any buyer and of its seller or any seller, for a month of its term):
+        for each (buyer, seller) asked about with any, (its answers by month, the months
+        it is in). Those asked about with a buyer are filed by the buyer, the others by
+        the seller (None: all contracts)."""
         buyer, seller = contract.buyer, contract.seller
         start, end = contract.start, contract.start + contract.term_months
+        memo = self._gpus_memo
         found = []
-        for agent in dict.fromkeys((None, buyer, seller)):
-            answers = self._gpus_memo.get(agent)
-            if not answers:
-                continue
-            keys = [
-                k
-                for k in answers
-                if start <= k[2] < end
-                and (k[0] is None or k[0] == buyer)
-                and (k[1] is None or k[1] == seller)
-            ]
-            if keys:
-                found.append((answers, keys))
+        for agent, pair in (
+            (None, (None, None)),
+            (buyer, (buyer, None)),
+            (buyer, (buyer, seller)),
+            (seller, (None, seller)),
+        ):
+            answers = memo.get(agent)
+            by_step = answers.get(pair) if answers else None
+            if by_step:
+                months = [m for m in by_step if start <= m < end]
+                if months:
+                    found.append((by_step, months))
         return found
 
     def _forget_gpus(self, contract: CapacityContract) -> None:
         """Forget the answers of :meth:`contracted_gpus` whose scan ``contract`` (ended) was
         in. Every other answer sums the same GPUs in the same order as a new scan."""
-        for answers, keys in self._gpus_answers_with(contract):
-            for key in keys:
-                del answers[key]
+        for by_step, months in self._gpus_answers_with(contract):
+            for month in months:
+                del by_step[month]
 
     def _extend_gpus(self, contract: CapacityContract) -> None:
         """``contract``, just added (the last of its parties' contracts, and of all), is the
@@ -458,9 +461,9 @@ class InstrumentBook:
         if not contract.active:  # in no scan
             return
         gpus = contract.gpus
-        for answers, keys in self._gpus_answers_with(contract):
-            for key in keys:
-                answer = answers[key]
+        for by_step, months in self._gpus_answers_with(contract):
+            for month in months:
+                answer = by_step[month]
                 answer[1].append(gpus)
                 answer[0] = None  # summed again when asked
 
@@ -611,12 +614,14 @@ class InstrumentBook:
     ) -> float:
         """GPUs under contracts in force at ``step`` for a buyer and/or seller (each answer
         computed once until the contracts change: the same sum in the same order)."""
-        key = (buyer, seller, step)
         agent = buyer if buyer is not None else seller
         answers = self._gpus_memo.get(agent)
         if answers is None:
             answers = self._gpus_memo[agent] = {}
-        memo = answers.get(key)
+        by_step = answers.get((buyer, seller))
+        if by_step is None:
+            by_step = answers[(buyer, seller)] = {}
+        memo = by_step.get(step)
         if memo is not None:
             total = memo[0]
             if total is None:
@@ -649,7 +654,7 @@ class InstrumentBook:
                 and c.start <= step < c.start + c.term_months
             ]
         total = sum(gpus)
-        answers[key] = [total, gpus]
+        by_step[step] = [total, gpus]
         return total
 
     def contracts_between(self, seller: str, buyer: str) -> list[CapacityContract]:
@@ -802,6 +807,24 @@ class InstrumentBook:
             _drop_from(self._orders_by, done, "buyer", "vendor")
             self.orders = orders
             self._open_memo.clear()
+        self._forget_months_before(step)
+
+    def _forget_months_before(self, step: int) -> None:
+        """Forget the answers about contracts in force in months before ``step`` (of
+        :meth:`contracted_gpus` and :meth:`contracts_of`): the run has moved on, and a
+        contract added looks through the answers it may be in (:meth:`_gpus_answers_with`,
+        :meth:`_extend_in_force`), so they should hold only the months still asked about.
+        A month asked again is scanned again: the same contracts in the same order."""
+        for answers in self._gpus_memo.values():
+            for by_step in answers.values():
+                for month in [m for m in by_step if m < step]:
+                    del by_step[month]
+        for listed in self._in_force_memo.values():
+            for month in [m for m in listed if m is not None and m < step]:
+                del listed[month]
+        for chosen in self._by_role_memo.values():
+            for key in [key for key in chosen if key[0] < step]:
+                del chosen[key]
 
     def issue_shares(self, issuer: str, holder: str, shares: float, cost_usd: float) -> EquityStake:
         """Record new shares of ``issuer`` bought by ``holder`` (cash moves in the ledger)."""

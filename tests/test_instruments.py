@@ -135,6 +135,18 @@ def _apply_event(book: InstrumentBook, ev: tuple, at: int) -> None:
             book.end_contract(book.contracts[ev[1] % len(book.contracts)])
     else:
         book.prune(ev[1])
+        # answers about months before the prune's are forgotten: a contract added looks
+        # through fewer (a later question about such a month is scanned anew)
+        kept_months = [
+            month
+            for answers in book._gpus_memo.values()
+            for by_step in answers.values()
+            for month in by_step
+        ]
+        kept_months += [
+            m for listed in book._in_force_memo.values() for m in listed if m is not None
+        ]
+        assert all(month >= ev[1] for month in kept_months)
 
 
 def _check_answers(book: InstrumentBook, at: int) -> None:
