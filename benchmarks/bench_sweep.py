@@ -119,7 +119,7 @@ def _workers_cpu(pool: Executor) -> float:
 
 def start_workers(pool: Executor, workers: int) -> float:
     """Start a process pool's ``workers`` worker processes — the fork server first, which
-    imports the model once (:data:`sim.ensemble.WORKER_PRELOAD`), then each worker forked
+    imports the model once (:data:`sim.fork_server.WORKER_PRELOAD`), then each worker forked
     from it — and wait until ``workers`` trivial tasks are answered; returns the
     :func:`time.perf_counter` reading then. A sweep pays this start-up once, however many
     runs it makes: the runs after it come at a long sweep's rate. Other executors return

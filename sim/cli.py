@@ -210,6 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(command_named(words))
     args = parser.parse_args(words)
     try:
+        prepare = getattr(args, "prepare", None)  # work to start before the handler's imports
+        if prepare is not None:
+            prepare(args)
         return int(handler_of(args)(args) or 0)
     except ConfigError as exc:
         message = " ".join(str(exc).split())  # one paragraph, whatever raised it

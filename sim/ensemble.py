@@ -6,7 +6,6 @@ seeds, and so every result, is fixed by (scenario, base seed, number of runs).
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
@@ -15,20 +14,8 @@ import numpy as np
 import pandas as pd
 
 from sim.config import Scenario
+from sim.fork_server import forkserver_context
 from sim.runner import RunTables, run_model, summarise
-
-WORKER_PRELOAD: tuple[str, ...] = ("sim.runner",)
-"""Modules the fork server imports once, before it forks any worker: each worker then starts
-with the model, pandas and Mesa already loaded (about 1 s of imports saved per worker and
-per pool) instead of importing them itself."""
-
-
-def forkserver_context() -> multiprocessing.context.ForkServerContext:
-    """The fork-server start method, with :data:`WORKER_PRELOAD` preloaded in the server.
-    A fork server is safe in threaded parents (unlike plain fork)."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(WORKER_PRELOAD))
-    return context
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:

@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.config import ConfigError, Scenario, format_validation_error, load_scenario, read_toml
-from sim.ensemble import forkserver_context
+from sim.fork_server import forkserver_context
 from sim.runner import MODEL_VERSION, SERIES_FIELDS, SUMMARY_FIELDS, simulate_outputs
 
 if TYPE_CHECKING:

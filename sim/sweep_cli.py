@@ -65,7 +65,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         "--dry-run", action="store_true", help="validate and print the plan; run nothing"
     )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
-    sweep.set_defaults(handler=f"{COMMANDS}:cmd_sweep")
+    sweep.set_defaults(handler=f"{COMMANDS}:cmd_sweep", prepare=start_workers_early)
 
     status = subparsers.add_parser(
         "status",
@@ -111,6 +111,17 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     )
     sa.add_argument("--out", type=Path, default=None, help="folder for the files (default DIR)")
     sa.set_defaults(handler=f"{COMMANDS}:cmd_sa")
+
+
+def start_workers_early(args: argparse.Namespace) -> None:
+    """A sweep on a local process pool: start the pool's fork server before this process
+    imports the runner (:func:`sim.fork_server.start_fork_server`), so that the server's
+    imports of the model and this process's run at once, on two cores. Nothing for a dry
+    run, the serial engine or Dask."""
+    if args.engine == "process" and args.scheduler is None and not args.dry_run:
+        from sim.fork_server import start_fork_server
+
+        start_fork_server()
 
 
 @contextlib.contextmanager

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import matplotlib.image as mpimg
 import pandas as pd
+import pytest
 
-from sim import cli
+from sim import cli, fork_server
 
 from .conftest import BASELINE
 
@@ -149,6 +150,34 @@ def test_sweep_help_does_not_import_the_simulation() -> None:
     )
     assert "--dry-run" in out
     assert "HEAVY []" in out, out[-300:]
+
+
+def test_a_pool_sweep_starts_its_fork_server_before_importing_the_runner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`computesim sweep` on a local process pool starts the pool's fork server before the
+    command's module (pandas, the runner) is imported, so that the server imports the model
+    while this process does (about 0.7 s less for a sweep on two cores); a dry run, the
+    serial engine and a Dask scheduler start none."""
+    calls: list[str] = []
+    monkeypatch.setattr(fork_server, "start_fork_server", lambda: calls.append("fork server"))
+
+    def handler_of(args: argparse.Namespace) -> object:
+        calls.append("imports")
+        return lambda args: 0
+
+    monkeypatch.setattr(cli, "handler_of", handler_of)
+    for extra, expected in (
+        ([], ["fork server", "imports"]),
+        (["--workers", "1"], ["fork server", "imports"]),
+        (["--dry-run"], ["imports"]),
+        (["--engine", "serial"], ["imports"]),
+        (["--engine", "dask"], ["imports"]),
+        (["--scheduler", "tcp://127.0.0.1:8786"], ["imports"]),
+    ):
+        calls.clear()
+        assert cli.main(["sweep", "any.toml", *extra]) == 0
+        assert calls == expected, extra
 
 
 def test_calibrate_help_does_not_import_the_simulation() -> None:
