@@ -1157,7 +1157,7 @@ class Cloud(MarketAgent):
         recent = list(self.market.price_history[-13:])
         trend = (math.log(recent[-1] / recent[0]) / (len(recent) - 1)) if len(recent) > 1 else 0.0
         trend = min(0.0, max(trend, -math.log(tech.compute_per_dollar_growth_per_year) / 12))
-        months, discount = _discount_factors(life, tech.cost_of_capital_per_year)
+        _, discount = _discount_factors(life, tech.cost_of_capital_per_year)
         installed = self.installed_gpus(step)
         contracts = self.market.sales_in_force(self.name, step)
         # sum() of those contracts' GPUs in the same order, as the market keeps it
@@ -1168,7 +1168,7 @@ class Cloud(MarketAgent):
         share = min(1.0, held / installed) if installed > 0 else 0.0
         price = share * c_price + (1 - share) * spot
         margin = (
-            np.maximum(price * np.exp(trend * months) - tech.operating_cost_usd_per_gpu_hour, 0.0)
+            np.maximum(price * _trend_path(trend, life) - tech.operating_cost_usd_per_gpu_hour, 0.0)
             * hours
             * discount
         )
@@ -1249,6 +1249,16 @@ def _largest_shortfall(due: list[float], order_usd: float, income: float) -> flo
         if short > worst:
             worst = short
     return worst
+
+
+@functools.lru_cache(maxsize=16)
+def _trend_path(trend_per_month: float, life_months: int) -> np.ndarray:
+    """``exp(trend × month)`` for months 1…``life_months``: where a price following its
+    trend of ``trend_per_month`` (log change a month) will be, as a multiple of today's. The
+    same for every cloud in a month (the market's trend), so worked out once (read-only)."""
+    path = np.exp(trend_per_month * np.arange(1, life_months + 1))
+    path.flags.writeable = False
+    return path
 
 
 @functools.cache
