@@ -306,7 +306,8 @@ class InstrumentBook:
     # lists and its seller's backlog (the backlog reads only the contracts an agent
     # sells); a repricing forgets only the seller's backlog (nothing else reads a price);
     # a prune forgets every answer of the parties of what left and of all contracts, but
-    # the sums of GPUs of the prune's month and later (_forget_contracts_of).
+    # the sums of GPUs of the prune's month and later (_forget_contracts_of), and every
+    # answer about a month before the prune's (_forget_months_before).
     _gpus_memo: dict[str | None, dict[_GpusPair, dict[int, list[Any]]]] = field(
         default_factory=dict
     )
@@ -811,10 +812,11 @@ class InstrumentBook:
 
     def _forget_months_before(self, step: int) -> None:
         """Forget the answers about contracts in force in months before ``step`` (of
-        :meth:`contracted_gpus` and :meth:`contracts_of`): the run has moved on, and a
-        contract added looks through the answers it may be in (:meth:`_gpus_answers_with`,
-        :meth:`_extend_in_force`), so they should hold only the months still asked about.
-        A month asked again is scanned again: the same contracts in the same order."""
+        :meth:`contracted_gpus`, :meth:`contracts_of`, :meth:`sales_in_force` and
+        :meth:`purchases_in_force`): the run has moved on, and a contract added looks through
+        the answers it may be in (:meth:`_gpus_answers_with`, :meth:`_extend_in_force`), so
+        they should hold only the months still asked about. A month asked again is scanned
+        again: the same contracts in the same order."""
         for answers in self._gpus_memo.values():
             for by_step in answers.values():
                 for month in [m for m in by_step if m < step]:
@@ -823,7 +825,7 @@ class InstrumentBook:
             for month in [m for m in listed if m is not None and m < step]:
                 del listed[month]
         for chosen in self._by_role_memo.values():
-            for key in [key for key in chosen if key[0] < step]:
+            for key in [key for key in chosen if key[0] is not None and key[0] < step]:
                 del chosen[key]
 
     def issue_shares(self, issuer: str, holder: str, shares: float, cost_usd: float) -> EquityStake:
