@@ -51,16 +51,15 @@ class CapacityContract:
     prepaid_cents: int = 0  # prepayment not yet used against bills (integer cents)
     kind: str = "capacity contract"  # or "compute credit", "lease": the type in tables
     repriced: int | None = None  # month of its last repricing (books.reprice_contract)
+    # first month after the term: start + term_months, kept (the terms never change) since
+    # every scan of the contracts in force reads it
+    end: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Python floats, whatever the caller computed them with (module docstring)
         self.gpus = float(self.gpus)
         self.price_usd_per_gpu_hour = float(self.price_usd_per_gpu_hour)
-
-    @property
-    def end(self) -> int:
-        """First month after the term."""
-        return self.start + self.term_months
+        self.end = self.start + self.term_months
 
     def in_force(self, step: int) -> bool:
         return self.active and self.start <= step < self.end
@@ -90,7 +89,7 @@ class CapacityContract:
         months in USD), active or not; (0, 0.0) once the term is over. One formula for every
         backlog sum: the same products in the same order give the same doubles."""
         start = self.start  # max(0, self.end - max(step, start)) without calls (hot)
-        months = start + self.term_months - (step if step > start else start)
+        months = self.end - (step if step > start else start)
         if months <= 0:
             return 0, 0.0
         return months, (
@@ -429,7 +428,7 @@ class InstrumentBook:
         it is in). Those asked about with a buyer are filed by the buyer, the others by
         the seller (None: all contracts)."""
         buyer, seller = contract.buyer, contract.seller
-        start, end = contract.start, contract.start + contract.term_months
+        start, end = contract.start, contract.end
         memo = self._gpus_memo
         found = []
         for agent, pair in (
@@ -474,7 +473,7 @@ class InstrumentBook:
         force in the month asked), as a new scan would list it."""
         if not contract.active:
             return
-        start, end = contract.start, contract.start + contract.term_months
+        start, end = contract.start, contract.end
         for party in dict.fromkeys((contract.buyer, contract.seller)):
             for step, listed in self._in_force_memo.get(party, {}).items():
                 if step is None or start <= step < end:
@@ -606,7 +605,7 @@ class InstrumentBook:
             if step is None:
                 memo = [c for c in pool if c.active]
             else:  # CapacityContract.in_force, inlined
-                memo = [c for c in pool if c.active and c.start <= step < c.start + c.term_months]
+                memo = [c for c in pool if c.active and c.start <= step < c.end]
             answers[step] = memo
         return memo
 
@@ -639,20 +638,15 @@ class InstrumentBook:
             gpus = [
                 c.gpus
                 for c in pool
-                if (buyer is None or c.buyer == buyer)
-                and c.active
-                and c.start <= step < c.start + c.term_months
+                if (buyer is None or c.buyer == buyer) and c.active and c.start <= step < c.end
             ]
         elif buyer is None:
-            gpus = [c.gpus for c in pool if c.active and c.start <= step < c.start + c.term_months]
+            gpus = [c.gpus for c in pool if c.active and c.start <= step < c.end]
         else:
             gpus = [
                 c.gpus
                 for c in pool
-                if c.buyer == buyer
-                and c.seller == seller
-                and c.active
-                and c.start <= step < c.start + c.term_months
+                if c.buyer == buyer and c.seller == seller and c.active and c.start <= step < c.end
             ]
         total = sum(gpus)
         by_step[step] = [total, gpus]
@@ -713,7 +707,7 @@ class InstrumentBook:
             # CapacityContract.backlog_term, inlined (the same products in the same order;
             # the property tests compare the two): this runs for every sale every month
             start = c.start
-            months = start + c.term_months - (step if step > start else start)
+            months = c.end - (step if step > start else start)
             if months <= 0:  # remaining_value is 0.0 once the term is over: the buyer
                 # keeps its place among the amounts, and its amount gains + 0.0 as before
                 by_buyer[c.buyer] = by_buyer.get(c.buyer, 0.0) + 0.0
@@ -794,9 +788,9 @@ class InstrumentBook:
                 self._loans_by, [x for x in self.loans if not x.active], "borrower", "lender"
             )
             self.loans = loans
-        contracts = [c for c in self.contracts if c.active and c.start + c.term_months > step]
+        contracts = [c for c in self.contracts if c.active and c.end > step]
         if len(contracts) != len(self.contracts):
-            ended = [c for c in self.contracts if not (c.active and c.start + c.term_months > step)]
+            ended = [c for c in self.contracts if not (c.active and c.end > step)]
             parties = _drop_from(self._contracts_by, ended, "buyer", "seller")
             _drop_from(self._bought_by, ended, "buyer", "seller")
             _drop_from(self._sold_by, ended, "buyer", "seller")
