@@ -34,7 +34,8 @@ class CapacityContract:
     """A multi-year commitment: ``seller`` (a cloud) provides ``gpus`` to ``buyer`` (a lab).
 
     The buyer owes ``price × hours × max(used, take_or_pay_share × gpus)`` each month of the
-    term: the take-or-pay part is owed whether the capacity is used or not.
+    term: the take-or-pay part is owed whether the capacity is used or not. Its ``start``
+    and ``term_months`` are fixed when it is signed (its ``end`` is kept from them).
     """
 
     id: str
@@ -222,15 +223,15 @@ class ChipOrder:
     online_step: int
     delivered_units: float = 0.0
     kind: str = "chip order"  # the type in tables
+    # units - delivered_units, kept (read hundreds of thousands of times a run): worked out
+    # again by InstrumentBook.order_changed, which every change of an order calls
+    undelivered: float = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Python floats, whatever the caller computed them with (module docstring)
         self.units = float(self.units)
         self.unit_price_usd = float(self.unit_price_usd)
-
-    @property
-    def undelivered(self) -> float:
-        return self.units - self.delivered_units
+        self.undelivered = self.units - self.delivered_units
 
     @property
     def undelivered_usd(self) -> float:
@@ -527,7 +528,8 @@ class InstrumentBook:
     def order_changed(self, order: ChipOrder) -> None:
         """``order`` was placed, or units of it delivered or cancelled: forget the answers of
         :meth:`open_orders` it can change (change an order only through the books' verbs,
-        which call this)."""
+        which call this), and work out again what is undelivered of it."""
+        order.undelivered = order.units - order.delivered_units
         memo, versions = self._open_memo, self._order_versions
         buyer, vendor = order.buyer, order.vendor
         for asked in ((None, None), (buyer, None), (None, vendor), (buyer, vendor)):

@@ -202,6 +202,8 @@ def _check_answers(book: InstrumentBook, at: int) -> None:
         assert book.loans_of(borrower=x) == [
             loan for loan in book.loans if loan.active and loan.borrower == x
         ]
+        # what is undelivered of each order, kept, is what its units say
+        assert all(o.undelivered == o.units - o.delivered_units for o in book.orders)
         assert book.open_orders(vendor=x) == [
             o for o in book.orders if o.undelivered > 1e-9 and o.vendor == x
         ]
