@@ -93,6 +93,7 @@ class ComputeMarket(mesa.Model):
         self.month_state = MonthState()
         self._credit_offered: tuple[tuple[object, ...], float] | None = None  # and its key
         self._full_cost: dict[int, float] = {}  # full_cost by month
+        self._facility_cost: dict[int, float] = {}  # facility_cost by month
         # credit.collateral_backlog_usd's last answer per seller, with what it was computed
         # from (the seller's backlog terms and its buyers' cash and burn)
         self.collateral_memo: dict[str, tuple[object, tuple[object, ...], float]] = {}
@@ -368,8 +369,12 @@ class ComputeMarket(mesa.Model):
         return costs.chip_price(self.cfg, step)
 
     def facility_cost(self, step: int) -> float:
-        """Non-chip capex per H100-equivalent at ``step``, USD."""
-        return costs.facility_cost(self.cfg.technology, step)
+        """Non-chip capex per H100-equivalent at ``step``, USD (each month's computed once:
+        clouds cost their orders with it several times a month)."""
+        cost = self._facility_cost.get(step)
+        if cost is None:
+            cost = self._facility_cost[step] = costs.facility_cost(self.cfg.technology, step)
+        return cost
 
     def building_gpus(self, exclude: str) -> float:
         month = self.month
