@@ -403,9 +403,9 @@ class InstrumentBook:
         pruned), and change the parties' versions. Sums of GPUs in force at ``step`` or
         later are kept: a pruned contract was in force in none of those months (ended
         early, or its term over by ``step``), so a new scan adds the same GPUs in the same
-        order."""
+        order; the prune forgets those of earlier months, everyone's
+        (:meth:`_forget_months_before`)."""
         versions = self._contract_versions
-        gpus_memo = self._gpus_memo
         for party in parties:
             versions[party] = versions.get(party, 0) + 1
             for memo in (
@@ -415,10 +415,6 @@ class InstrumentBook:
                 self._by_buyer_memo,
             ):
                 memo.pop(party, None)  # type: ignore[attr-defined]
-        for agent in (*parties, None):
-            for by_step in gpus_memo.get(agent, {}).values():
-                for month in [m for m in by_step if m < step]:
-                    del by_step[month]
 
     def _gpus_answers_with(
         self, contract: CapacityContract

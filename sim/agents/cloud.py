@@ -412,7 +412,7 @@ class Cloud(MarketAgent):
         cfg = self.market.cfg
         tech, inv = cfg.technology, cfg.investment
         rate = max(self.spec.interest_rate_per_year, tech.cost_of_capital_per_year)
-        _, discount = _discount_factors(tech.chip_life_months, rate)
+        discount = _discount_factors(tech.chip_life_months, rate)
         price = self.expected_price() * costs.full_cost_path(cfg, step, tech.chip_life_months)
         margin = np.maximum(
             price * inv.expected_utilisation - tech.operating_cost_usd_per_gpu_hour, 0.0
@@ -1157,7 +1157,7 @@ class Cloud(MarketAgent):
         recent = list(self.market.price_history[-13:])
         trend = (math.log(recent[-1] / recent[0]) / (len(recent) - 1)) if len(recent) > 1 else 0.0
         trend = min(0.0, max(trend, -math.log(tech.compute_per_dollar_growth_per_year) / 12))
-        _, discount = _discount_factors(life, tech.cost_of_capital_per_year)
+        discount = _discount_factors(life, tech.cost_of_capital_per_year)
         installed = self.installed_gpus(step)
         contracts = self.market.sales_in_force(self.name, step)
         # sum() of those contracts' GPUs in the same order, as the market keeps it
@@ -1262,11 +1262,9 @@ def _trend_path(trend_per_month: float, life_months: int) -> np.ndarray:
 
 
 @functools.cache
-def _discount_factors(life_months: int, rate_per_year: float) -> tuple[np.ndarray, np.ndarray]:
-    """Months 1…``life_months`` and each month's discount factor at ``rate_per_year``,
-    ``(1 + rate) ** (−month / 12)``: computed once per life and rate (read-only arrays)."""
-    months = np.arange(1, life_months + 1)
-    discount = (1 + rate_per_year) ** (-months / 12)
-    months.flags.writeable = False
+def _discount_factors(life_months: int, rate_per_year: float) -> np.ndarray:
+    """Each month's discount factor at ``rate_per_year`` for months 1…``life_months``,
+    ``(1 + rate) ** (−month / 12)``: computed once per life and rate (a read-only array)."""
+    discount = (1 + rate_per_year) ** (-np.arange(1, life_months + 1) / 12)
     discount.flags.writeable = False
-    return months, discount
+    return discount

@@ -20,6 +20,7 @@ from sim.books import CUSTOMERS, OUTSIDE_BUYERS
 from sim.ledger import Flow
 
 if TYPE_CHECKING:
+    from sim.agents import Cloud
     from sim.instruments import CapacityContract
     from sim.model import ComputeMarket
 
@@ -195,7 +196,7 @@ def run(world: ComputeMarket, t: int) -> None:
                         t, lab.name, seller.name, usd, Flow.COMPUTE_DUE, "resale", "resale"
                     )
     served = sell_outside(world, t, in_house, outside_alloc, spot_left, offered, supply)
-    passed_on = bill_bought_capacity(world, t, bought, availability)
+    passed_on = bill_bought_capacity(world, t, bought, availability, seller_of)
     train(world)
     month = world.month_state
     month.installed_gpus = own_installed
@@ -278,12 +279,13 @@ def bill_bought_capacity(
     t: int,
     bought: dict[str, list[CapacityContract]],
     availability: dict[str, float],
+    seller_of: dict[str, Cloud],
 ) -> float:
     """Bill the contracts clouds hold as buyers: the buyer used its bought capacity in the
     same share as its own (it sells them as one fleet), at least the take-or-pay share.
-    Returns the GPUs recorded as used at the sellers, which the buyers' use already counts."""
+    Returns the GPUs recorded as used at the sellers (``seller_of``: every cloud by name),
+    which the buyers' use already counts."""
     hours = world.cfg.market.hours_per_month
-    seller_of = {c.name: c for c in world.clouds}  # world.cloud, once per name
     passed_on = 0.0
     for buyer in world.clouds:
         contracts = bought[buyer.name]
