@@ -8,12 +8,15 @@ BIN   := $(VENV)/bin
 PY312 := $(shell for c in python3.12 python3.13 $$(ls -d $$HOME/.pyenv/versions/3.1[23]*/bin/python3 /root/.pyenv/versions/3.1[23]*/bin/python3 2>/dev/null); do \
             $$c -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo $$c; break; }; done)
 WORKERS ?= 2
+# 1: give .venv an interpreter with libpython linked in when the base Python runs from a
+# shared libpython (install/link_interpreter.sh: the same results, faster runs); 0: keep it
+LINK_INTERPRETER ?= 1
 
 .PHONY: setup run test test-gallery lint bench docs clean help
 
 help:
 	@echo "make run    - create .venv if needed, then build the gallery (results/gallery/index.html)"
-	@echo "make setup  - create .venv (python3.12) and install the project"
+	@echo "make setup  - create .venv (python3.12) and install the project (LINK_INTERPRETER=0: keep the base interpreter as it is)"
 	@echo "make test   - create .venv if needed, then run the test suite (ruff included)"
 	@echo "make test-gallery - build the whole gallery and check its page and captions (~8 min)"
 	@echo "make bench  - run the benchmarks under benchmarks/"
@@ -24,6 +27,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -n "$(PY312)" || { echo "error: Python >= 3.12 not found (tried python3.12, python3.13, ~/.pyenv/versions/3.12*)" >&2; exit 2; }
 	@echo "creating $(VENV) with $(PY312)"
 	$(PY312) -m venv $(VENV)
+	@if [ "$(LINK_INTERPRETER)" = 1 ]; then bash install/link_interpreter.sh $(VENV); fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,dash,discover]'
 	@touch $@
