@@ -43,6 +43,7 @@ EOF
 )"
 flags=$("$python" -c 'import sysconfig as s; v = s.get_config_var; print(" ".join(v(k) or "" for k in ("LINKFORSHARED", "LIBS", "MODLIBS", "SYSLIBS")))')
 
+[ -n "$cc" ] || keep "could not read its build configuration"
 [ "$shared" = 1 ] || keep "its base Python has libpython linked in already"
 [ -f "$libpl/$library" ] && [ -f "$libpl/python.o" ] || keep "no $library and python.o in $libpl"
 command -v "$cc" >/dev/null 2>&1 || keep "no C compiler ($cc)"

@@ -112,3 +112,14 @@ def test_what_it_cannot_link_it_keeps_and_says_why(tmp_path: Path) -> None:
     assert kept.returncode == 0
     assert "already an interpreter of its own" in kept.stdout
     assert sorted(p.name for p in own.iterdir()) == ["python3"]
+
+    broken = tmp_path / "broken" / "bin"  # a link to a program that is no Python
+    broken.mkdir(parents=True)
+    program = tmp_path / "not-python"
+    program.write_text("#!/bin/sh\nexit 3\n")
+    program.chmod(0o755)
+    (broken / "python3").symlink_to(program)
+    unread = _link(broken.parent)
+    assert unread.returncode == 0
+    assert "could not read its build configuration" in unread.stdout
+    assert sorted(p.name for p in broken.iterdir()) == ["python3"]
