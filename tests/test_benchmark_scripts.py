@@ -4,6 +4,7 @@ option, exit code 2, nothing run."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import platform
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 from .conftest import ROOT
 
 INSTRUCTIONS = ROOT / "benchmarks" / "instructions.py"
+PAIRED = ROOT / "benchmarks" / "paired.py"
 
 
 @pytest.mark.parametrize(
@@ -32,6 +34,55 @@ def test_instruction_counts_refuse_bad_options(args: list[str], named: str) -> N
     assert proc.returncode == 2
     assert named in proc.stderr
     assert "callgrind" not in proc.stdout  # nothing was counted
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--rev", "HEAD"], "--rev must be given twice"),
+        (["--python", sys.executable], "--python must be given twice"),
+        (["--python", sys.executable, "--python", "/no/such/python"], "--python '/no/such/python'"),
+        (["--pairs", "0"], "--pairs"),
+        (["--window", "0"], "--window"),
+        (["--window", "nan"], "--window"),
+        (["--months", "0"], "--months"),
+        (["--rev", "HEAD", "--rev", "no-such-commit-anywhere"], "--rev 'no-such-commit-anywhere'"),
+    ],
+)
+def test_paired_timing_refuses_bad_options(args: list[str], named: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(PAIRED), *args], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    assert named in proc.stderr
+    assert "pair" not in proc.stdout  # nothing was timed
+
+
+@pytest.mark.skipif(
+    len(getattr(os, "sched_getaffinity", lambda _: ())(0)) < 2,
+    reason="paired timing pins its processes to two cores (Linux)",
+)
+def test_paired_timing_compares_the_same_seeds_on_both_cores() -> None:
+    """Two short pairs of a revision against itself: each side's runs are counted and timed,
+    the cores swap between pairs, and the ratio is of the same runs on both sides."""
+    options = ["--rev", "HEAD", "--rev", "HEAD", "--pairs", "2", "--window", "1", "--months", "3"]
+    proc = subprocess.run(
+        [sys.executable, str(PAIRED), *options],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines() if line[:4].strip().isdigit()]
+    assert [row[2] for row in rows] == ["0,1", "1,0"]
+    for row in rows:
+        a_runs, b_runs = (int(n) for n in row[3].split(","))
+        assert a_runs >= 1 and b_runs >= 1
+        a, b, ratio = float(row[4]), float(row[5]), float(row[6])
+        assert a > 0 and b > 0
+        # each printed to three decimals: the ratio of the printed times, within their rounding
+        assert ratio == pytest.approx(b / a, rel=0.0005 / a + 0.0005 / b + 0.001)
+    assert "median" in proc.stdout.splitlines()[-1]
 
 
 def _interpreter_module() -> ModuleType:
