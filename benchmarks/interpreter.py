@@ -9,10 +9,10 @@ through the dynamic linker, no PGO or LTO) made 7,033. See the README's speed se
 
 Since 2026-11-28 ``make setup`` links ``.venv``'s interpreter with that pyenv build's own
 ``libpython3.12.a`` built in (``install/link_interpreter.sh``): the same objects without the
-dynamic linker's indirections, 5.9% fewer instructions a run and, alternating on this machine,
-6,362-8,330 runs an hour on 2 workers against 5,591-6,628 for the shared build (five
-and six 24-run sweeps, alternating; 2% to 48% more pair by pair). The
-description below says "libpython linked in" for it.
+dynamic linker's indirections, 5.9% fewer instructions a run and 7.5% less CPU a run
+(``benchmarks/paired.py``, six pairs at the same moments, one on each core: 0.890-0.986;
+alternating sweeps had suggested about 20%, the machine's drift). The description below
+says "libpython linked in" for it.
 
 Usage: python benchmarks/interpreter.py   (prints the description)
 """

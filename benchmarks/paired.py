@@ -20,7 +20,7 @@ the differences worth measuring, so two figures taken in turn compare the moment
 as the code. Two processes on the two cores at the same moments see the same machine.
 ``instructions.py`` counts instructions instead, which do not drift at all but are blind to
 what costs time beyond them (cache and branch misses, the dynamic linker's indirections:
-the linked interpreter ran 5.9% fewer instructions and about 20% less time). The ratio of
+the linked interpreter runs 5.9% fewer instructions and takes 7.5% less CPU time). The ratio of
 a side against itself (``--rev HEAD --rev HEAD``) shows what is left of the noise.
 
 An interpreter of ``--python`` must import the model's dependencies (NumPy, pandas, Mesa):
