@@ -65,6 +65,18 @@ elif months > 0:
 """
 
 
+def known_revision(rev: str) -> bool:
+    """Whether ``rev`` is :data:`WORKTREE` or names a commit of this repository."""
+    if rev == WORKTREE:
+        return True
+    known = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+        capture_output=True,
+        check=False,
+    )
+    return known.returncode == 0
+
+
 def export(rev: str, folder: Path) -> None:
     """Put ``rev``'s ``sim`` package (or the working tree's) in ``folder``."""
     if rev == WORKTREE:
@@ -130,12 +142,7 @@ def main() -> None:
     revs = args.rev or ["HEAD", WORKTREE]
     outputs = KEPT if args.sweep else ()
     for rev in revs:
-        known = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-            capture_output=True,
-            check=False,
-        )
-        if rev != WORKTREE and known.returncode != 0:
+        if not known_revision(rev):
             parser.error(f"--rev {rev!r} is not a commit of this repository (or {WORKTREE!r})")
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")

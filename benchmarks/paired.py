@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 from bench_sweep import KEPT
-from instructions import SCENARIO, WORKTREE, export
+from instructions import SCENARIO, WORKTREE, export, known_revision
 from interpreter import describe
 
 SIDE = """
@@ -148,13 +148,7 @@ def main() -> None:
     if args.months < 1:
         parser.error(f"--months must be at least 1, got {args.months}")
     for rev in revs:
-        known = subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-            cwd=SCENARIO.parent,
-            capture_output=True,
-            check=False,
-        )
-        if rev != WORKTREE and known.returncode != 0:
+        if not known_revision(rev):
             parser.error(f"--rev {rev!r} is not a commit of this repository (or {WORKTREE!r})")
     for python in pythons:
         if not os.access(python, os.X_OK):
