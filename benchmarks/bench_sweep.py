@@ -23,7 +23,7 @@ invocation, not across invocations. Within one, too, the pools run minutes after
 runs, with both cores busy: their "overhead" holds the machine's drift between the two. On
 2026-11-28 it was 30-37% in every invocation, while a 1-worker pool's runs took 0.90-1.15×
 the CPU of in-process runs alternating with them in the same minutes (six runs each, four
-rounds): the machine slowed under sustained load, not the pool. ``paired.py`` times two
+rounds): the machine's drift, not the pool. ``paired.py`` times two
 versions at the same moments.
 
 The pools run ``--pool-runs`` runs (default N). A pool's wall time includes its start-up,
