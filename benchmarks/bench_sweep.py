@@ -23,8 +23,8 @@ invocation, not across invocations. Within one, too, the pools run minutes after
 runs, with both cores busy: their "overhead" holds the machine's drift between the two. On
 2026-11-28 it was 30-37% in every invocation, while a 1-worker pool's runs took 0.90-1.15×
 the CPU of in-process runs alternating with them in the same minutes (six runs each, four
-rounds): the machine's drift, not the pool. ``paired.py`` times two
-versions at the same moments.
+rounds): the machine's drift, not the pool. ``paired.py`` times two versions at the same
+moments.
 
 The pools run ``--pool-runs`` runs (default N). A pool's wall time includes its start-up,
 printed apart — the fork server's imports of the model, paid once per process, so by the
